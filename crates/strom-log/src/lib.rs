@@ -1,1 +1,23 @@
-//! placeholder
+//! Strom's storage engine.
+//!
+//! A [`Log`] is one partition: a directory of segments, each holding Kafka record batch v2
+//! bytes exactly as received (base offset stamped), with a sparse offset index and a time
+//! index beside it. This crate owns everything that touches those files: validation of
+//! incoming batches, appends with the configured durability, reads, recovery after a crash,
+//! retention. It does plain blocking I/O and knows nothing about the network.
+
+mod batch;
+mod config;
+mod error;
+mod flusher;
+mod index;
+mod log;
+mod recovery;
+mod segment;
+mod sync;
+
+pub use batch::{BatchHeader, BATCH_HEADER_LEN};
+pub use config::{Durability, LogConfig};
+pub use error::LogError;
+pub use flusher::Flusher;
+pub use log::{AppendInfo, Log, ReadResult, RetentionOutcome};

@@ -1,0 +1,40 @@
+//! The broker's typed errors; front ends map each to a Kafka error code or an HTTP status.
+
+use strom_log::LogError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BrokerError {
+    #[error("unknown topic '{0}'")]
+    UnknownTopic(String),
+    #[error("unknown partition {partition} of topic '{topic}'")]
+    UnknownPartition { topic: String, partition: i32 },
+    #[error("topic '{0}' already exists")]
+    TopicExists(String),
+    #[error("invalid topic name '{name}': {reason}")]
+    InvalidTopicName { name: String, reason: String },
+    #[error("invalid partition count: {0}")]
+    InvalidPartitions(String),
+    #[error("invalid config: {0}")]
+    InvalidConfig(String),
+    #[error("invalid record: {0}")]
+    InvalidRecord(String),
+    /// A retried idempotent batch that was already written; carries the original offsets.
+    #[error("duplicate sequence number")]
+    DuplicateSequence { base_offset: i64 },
+    #[error("out of order sequence number: expected {expected}, got {got}")]
+    OutOfOrderSequence { expected: i32, got: i32 },
+    #[error("producer epoch {got} is older than the current epoch {current}")]
+    InvalidProducerEpoch { current: i16, got: i16 },
+    #[error("unknown producer id {0}")]
+    UnknownProducerId(i64),
+    #[error("broker is shutting down")]
+    ShuttingDown,
+    #[error(transparent)]
+    Log(#[from] LogError),
+    #[error("storage error on {path}: {source}")]
+    Io {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}

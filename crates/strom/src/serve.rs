@@ -1,0 +1,121 @@
+//! `strom serve`: opens the broker, binds the Kafka and HTTP listeners, and shuts down
+//! cleanly (flushing and closing every segment) on SIGINT/SIGTERM.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use strom_broker::{Broker, BrokerConfig};
+use tokio::net::TcpListener;
+use tokio::signal::unix::{signal, SignalKind};
+
+use crate::config::{ServeArgs, Settings};
+
+pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let settings = Settings::resolve(args)?;
+    init_logging(&settings)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("strom")
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(run(settings))
+}
+
+fn init_logging(settings: &Settings) -> anyhow::Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_new(&settings.log)
+        .with_context(|| format!("invalid log filter '{}'", settings.log))?;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if settings.log_json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+    Ok(())
+}
+
+async fn run(settings: Settings) -> anyhow::Result<()> {
+    let log_defaults = strom_log::LogConfig {
+        segment_bytes: settings.segment_bytes,
+        durability: settings.durability,
+        retention_ms: settings.retention_ms,
+        max_batch_bytes: settings.max_message_bytes,
+        ..strom_log::LogConfig::default()
+    };
+    let broker_config = BrokerConfig {
+        data_dir: settings.data_dir.clone(),
+        node_id: 1,
+        auto_create_topics: settings.auto_create_topics,
+        default_partitions: settings.default_partitions,
+        durability: settings.durability,
+        log_defaults,
+        retention_check_interval_ms: 30_000,
+    };
+    let data_dir = settings.data_dir.display().to_string();
+    let broker = tokio::task::spawn_blocking(move || Broker::open(broker_config))
+        .await
+        .context("broker start-up panicked")?
+        .with_context(|| format!("cannot open data directory {data_dir}"))?;
+
+    let kafka_listener = TcpListener::bind(settings.kafka_listen)
+        .await
+        .with_context(|| format!("cannot listen for Kafka on {}", settings.kafka_listen))?;
+    let http_listener = TcpListener::bind(settings.http_listen)
+        .await
+        .with_context(|| format!("cannot listen for HTTP on {}", settings.http_listen))?;
+    let kafka_addr = kafka_listener.local_addr()?;
+    let http_addr = http_listener.local_addr()?;
+
+    let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
+    let kafka_config = strom_kafka::KafkaConfig {
+        advertised_host: settings.kafka_advertised_host.clone(),
+        advertised_port: kafka_addr.port(),
+        max_frame_bytes: settings.max_frame_bytes,
+        max_connections: settings.max_connections,
+    };
+    let http_config = strom_http::HttpConfig {
+        max_body_bytes: settings.http_max_body_bytes,
+        max_poll_timeout_ms: settings.http_max_poll_timeout_ms,
+        max_connections: settings.max_connections,
+    };
+    let kafka = tokio::spawn(strom_kafka::run(
+        kafka_listener,
+        Arc::clone(&broker),
+        kafka_config,
+        shutdown_rx.clone(),
+    ));
+    let http = tokio::spawn(strom_http::run(
+        http_listener,
+        Arc::clone(&broker),
+        http_config,
+        shutdown_rx,
+    ));
+    tracing::info!(
+        kafka = %kafka_addr,
+        http = %http_addr,
+        data_dir = %settings.data_dir.display(),
+        "strom ready"
+    );
+
+    let mut sigterm = signal(SignalKind::terminate()).context("cannot install SIGTERM handler")?;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received, shutting down"),
+        _ = sigterm.recv() => tracing::info!("SIGTERM received, shutting down"),
+    }
+    let _ = shutdown_tx.send(true);
+    for (name, task) in [("kafka", kafka), ("http", http)] {
+        match tokio::time::timeout(std::time::Duration::from_secs(10), task).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(err))) => tracing::warn!(listener = name, error = %err, "listener stopped with an error"),
+            Ok(Err(err)) => tracing::error!(listener = name, error = %err, "listener task failed"),
+            Err(_) => tracing::warn!(listener = name, "listener did not stop within 10 s"),
+        }
+    }
+    tokio::task::spawn_blocking(move || broker.shutdown())
+        .await
+        .context("shutdown panicked")?
+        .context("clean shutdown failed")?;
+    tracing::info!("strom stopped cleanly");
+    Ok(())
+}

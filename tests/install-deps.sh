@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs what the end-to-end suites need: real Kafka clients (kcat, confluent-kafka with its
+# bundled librdkafka, kafka-python, kafkajs), pytest, curl and schemathesis.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+need_apt=()
+command -v kcat >/dev/null 2>&1 || need_apt+=(kcat)
+command -v curl >/dev/null 2>&1 || need_apt+=(curl)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+python3 -m pip install -q --disable-pip-version-check -r "$here/e2e/requirements.txt"
+if [ -f "$here/e2e/node/package.json" ]; then
+  (cd "$here/e2e/node" && npm install --silent --no-audit --no-fund)
+fi

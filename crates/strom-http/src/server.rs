@@ -12,7 +12,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 
@@ -64,6 +64,11 @@ pub async fn serve(
             tracing::warn!(%peer, limit = config.max_connections, "HTTP connection rejected: too many connections");
             tokio::spawn(async move {
                 let mut stream = stream;
+                // Read (part of) the request first: answering before it arrives makes
+                // clients see an unsolicited response and report a broken connection.
+                let mut scratch = [0u8; 4096];
+                let _ =
+                    tokio::time::timeout(Duration::from_secs(1), stream.read(&mut scratch)).await;
                 let _ = stream.write_all(BUSY).await;
                 let _ = stream.shutdown().await;
             });

@@ -51,3 +51,23 @@ pub fn build(state: Shared) -> (Router, utoipa::openapi::OpenApi) {
         .with_state(state);
     (router, doc)
 }
+
+#[cfg(test)]
+mod tests {
+    /// Every route must go through `.routes(routes!(…))`, which documents it; a plain
+    /// `.route(`, `.nest(` or `.merge(` here would serve an undocumented path.
+    #[test]
+    fn every_route_is_documented() {
+        let source = include_str!("routes.rs");
+        let code = source.split("#[cfg(test)]").next().unwrap_or(source);
+        for forbidden in [
+            ".route(",
+            ".nest(",
+            ".merge(",
+            ".fallback(",
+            "route_service(",
+        ] {
+            assert!(!code.contains(forbidden), "routes.rs uses {forbidden}");
+        }
+    }
+}

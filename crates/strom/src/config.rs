@@ -68,6 +68,7 @@ struct FileConfig {
     max_connections: Option<usize>,
     http_max_body_bytes: Option<usize>,
     http_max_poll_timeout_ms: Option<u64>,
+    cleaner_bytes_per_sec: Option<u64>,
 }
 
 /// The resolved configuration.
@@ -89,6 +90,7 @@ pub struct Settings {
     pub max_connections: usize,
     pub http_max_body_bytes: usize,
     pub http_max_poll_timeout_ms: u64,
+    pub cleaner_bytes_per_sec: u64,
 }
 
 impl Settings {
@@ -177,6 +179,7 @@ impl Settings {
             max_connections: file.max_connections.unwrap_or(10_000),
             http_max_body_bytes: file.http_max_body_bytes.unwrap_or(8 * 1024 * 1024),
             http_max_poll_timeout_ms: file.http_max_poll_timeout_ms.unwrap_or(60_000),
+            cleaner_bytes_per_sec: file.cleaner_bytes_per_sec.unwrap_or(50 << 20),
         })
     }
 }

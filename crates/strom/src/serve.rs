@@ -51,6 +51,7 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
         durability: settings.durability,
         log_defaults,
         retention_check_interval_ms: 30_000,
+        cleaner_bytes_per_sec: settings.cleaner_bytes_per_sec,
     };
     let data_dir = settings.data_dir.display().to_string();
     let broker = tokio::task::spawn_blocking(move || Broker::open(broker_config))

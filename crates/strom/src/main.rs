@@ -33,7 +33,28 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("strom: error: {err:#}");
-            ExitCode::from(1)
+            ExitCode::from(exit_code(&err))
         }
     }
+}
+
+/// Exit codes from BSD `sysexits.h`, so scripts can tell a bad configuration from a storage
+/// problem: 78 configuration, 74 I/O (data directory, disk), 69 unavailable (port in use), 1 other.
+fn exit_code(err: &anyhow::Error) -> u8 {
+    if err.chain().any(|e| e.is::<config::ConfigError>()) {
+        return 78;
+    }
+    if err
+        .chain()
+        .any(|e| e.is::<strom_broker::BrokerError>() || e.is::<strom_log::LogError>())
+    {
+        return 74;
+    }
+    if err.chain().any(|e| {
+        e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::AddrInUse)
+    }) {
+        return 69;
+    }
+    1
 }

@@ -17,6 +17,7 @@ use kafka_protocol::protocol::{Decodable, Encodable};
 use kafka_protocol::ResponseError;
 use tokio::io::{AsyncRead, AsyncReadExt};
 
+use crate::count_guard::decode_body;
 use crate::versions::{supported_versions, SUPPORTED_APIS};
 
 /// A decoded request frame.
@@ -129,13 +130,13 @@ fn decode_unguarded(mut frame: Bytes) -> Result<DecodedRequest, DecodeError> {
             body: RequestBody::ApiVersionsTooNew,
         });
     }
-    let body =
-        RequestKind::decode(api, &mut frame, api_version).map_err(|e| DecodeError::Body {
-            api,
-            api_version,
-            correlation_id,
-            reason: format!("{e:#}"),
-        })?;
+    // Not `RequestKind::decode`: see `count_guard` for why the body needs a guarded decode.
+    let body = decode_body(api, &frame, api_version).map_err(|reason| DecodeError::Body {
+        api,
+        api_version,
+        correlation_id,
+        reason,
+    })?;
     Ok(DecodedRequest {
         api_key: api,
         header,

@@ -16,6 +16,7 @@ use tokio::net::TcpListener;
 
 pub mod codec;
 mod connection;
+mod count_guard;
 mod errors;
 mod handlers;
 mod server;

@@ -9,11 +9,14 @@ mod broker;
 mod error;
 mod partition;
 mod partitioner;
+mod producer_state;
 mod records;
+#[cfg(test)]
+mod tests;
 mod topic;
 mod topic_config;
 
-pub use broker::{Broker, BrokerConfig};
+pub use broker::{Broker, BrokerConfig, MAX_PARTITIONS};
 pub use error::BrokerError;
 pub use partition::{AppendResult, FetchResult, Partition};
 pub use partitioner::{default_partition, murmur2};

@@ -112,7 +112,8 @@ impl Log {
         )
     }
 
-    fn check_writable(&self) -> Result<(), LogError> {
+    /// Errors with `Closed` or `Poisoned` if the log refuses writes.
+    pub fn check_writable(&self) -> Result<(), LogError> {
         if self.closed.load(Ordering::Acquire) {
             return Err(LogError::Closed);
         }
@@ -136,6 +137,15 @@ impl Log {
     /// Errors: `CorruptBatch` / `BatchTooLarge` (nothing written), `Poisoned` after an earlier
     /// I/O failure, `Closed`, `Io` (which also poisons the log).
     pub fn append(&self, batch: &mut [u8]) -> Result<AppendInfo, LogError> {
+        let info = self.append_unsynced(batch)?;
+        self.wait_durable(info.last_offset + 1)?;
+        Ok(info)
+    }
+
+    /// [`Log::append`] without waiting for durability: the caller must call
+    /// [`Log::wait_durable`] before acknowledging. Lets the broker make a check-and-append
+    /// atomic under its own lock while concurrent appenders still share one fsync.
+    pub fn append_unsynced(&self, batch: &mut [u8]) -> Result<AppendInfo, LogError> {
         let (durability, max, index_interval) = {
             let c = self.config.read();
             (c.durability, c.max_batch_bytes, c.index_interval_bytes)
@@ -185,6 +195,21 @@ impl Log {
             max_timestamp: headers.iter().map(|h| h.max_timestamp).max().unwrap_or(-1),
             record_count: headers.iter().map(|h| h.record_count).sum(),
         })
+    }
+
+    /// Returns once offsets below `end` are durable under the configured policy (an fsync,
+    /// shared with concurrent appenders, under `Always`; nothing otherwise).
+    ///
+    /// Errors: `Poisoned` if the fsync failed.
+    pub fn wait_durable(&self, end: i64) -> Result<(), LogError> {
+        if self.config.read().durability != Durability::Always {
+            return Ok(());
+        }
+        self.group.sync_to(
+            end,
+            || self.sync_active(),
+            || LogError::Poisoned(self.dir.clone()),
+        )
     }
 
     /// Fsyncs the active segment and publishes what it covered to readers. Returns the offset

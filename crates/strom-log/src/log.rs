@@ -46,7 +46,9 @@ impl Log {
     /// other than the tail is damaged.
     pub fn open(dir: &Path, config: LogConfig) -> Result<Log, LogError> {
         let _ = config;
-        Ok(Log { dir: dir.to_path_buf() })
+        Ok(Log {
+            dir: dir.to_path_buf(),
+        })
     }
     pub fn dir(&self) -> &Path {
         &self.dir

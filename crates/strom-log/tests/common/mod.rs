@@ -119,10 +119,13 @@ pub fn split_batches(bytes: &[u8]) -> Result<Vec<Parsed>, String> {
     Ok(out)
 }
 
-/// `batch` with its base offset field set to `base`, as the log is expected to store it.
+/// `batch` as the log is expected to store it: base offset set to `base` and, like a Kafka
+/// leader does, the partition leader epoch set to this (single) leader's epoch 0. Both fields
+/// lie outside the CRC-covered region; every other byte must be kept exactly.
 pub fn with_base_offset(batch: &[u8], base: i64) -> Vec<u8> {
     let mut v = batch.to_vec();
     v[..8].copy_from_slice(&base.to_be_bytes());
+    v[12..16].copy_from_slice(&0i32.to_be_bytes());
     v
 }
 

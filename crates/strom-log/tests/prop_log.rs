@@ -588,6 +588,15 @@ fn run(ops: Vec<Op>, segment_bytes: u64, index_interval: u64, always: bool) {
         }
     }
     full_scan(&log, &m, 1 << 20);
+    if std::env::var_os("STROM_PROP_STATS").is_some() {
+        eprintln!(
+            "segments {} start {} end {} batches {}",
+            log.segment_count(),
+            m.log_start,
+            m.leo,
+            m.batches.len()
+        );
+    }
     log.close().expect("final close");
     match log.append(&mut encode_batch(
         &[TestRecord {
@@ -633,14 +642,14 @@ fn check_retention_outcome(
 
 proptest! {
     #![proptest_config(ProptestConfig {
-        cases: 48,
+        cases: 256,
         max_shrink_iters: 2000,
         ..ProptestConfig::default()
     })]
 
     #[test]
     fn log_matches_model(
-        ops in prop::collection::vec(op_strategy(), 1..80),
+        ops in prop::collection::vec(op_strategy(), 1..150),
         segment_bytes in prop::sample::select(vec![1024u64, 3000, 8192, 1 << 20]),
         index_interval in prop::sample::select(vec![1u64, 100, 4096]),
         always in prop::bool::weighted(0.15),

@@ -1,5 +1,6 @@
 //! The `strom` binary: command-line parsing and dispatch to the subcommands.
 
+mod bench;
 mod config;
 mod serve;
 
@@ -22,12 +23,16 @@ struct Cli {
 enum Command {
     /// Run the server (Kafka protocol and HTTP) on a local data directory.
     Serve(config::ServeArgs),
+    /// Benchmarks that print ratios against a baseline measured in the same run.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve::serve(args),
+        Command::Bench(command) => bench::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

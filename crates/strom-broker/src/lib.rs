@@ -7,6 +7,7 @@
 
 mod broker;
 mod error;
+pub mod group;
 mod partition;
 mod partitioner;
 mod records;
@@ -15,6 +16,7 @@ mod topic_config;
 
 pub use broker::{Broker, BrokerConfig};
 pub use error::BrokerError;
+pub use group::{GroupCoordinator, GroupError};
 pub use partition::{AppendResult, FetchResult, Partition};
 pub use partitioner::{default_partition, murmur2};
 pub use records::{decode_records, encode_records, NewRecord, RecordHeader, StoredRecord};

@@ -147,9 +147,6 @@ pub(crate) mod memory {
                 self.topics.lock().insert((topic.to_string(), p), end);
             }
         }
-        pub(crate) fn record_count(&self) -> usize {
-            self.logs.lock().iter().map(Vec::len).sum()
-        }
         pub(crate) fn tombstones(&self) -> usize {
             self.logs
                 .lock()

@@ -10,11 +10,14 @@ mod error;
 pub mod group;
 mod partition;
 mod partitioner;
+mod producer_state;
 mod records;
+#[cfg(test)]
+mod tests;
 mod topic;
 mod topic_config;
 
-pub use broker::{Broker, BrokerConfig};
+pub use broker::{Broker, BrokerConfig, MAX_PARTITIONS};
 pub use error::BrokerError;
 pub use group::{GroupCoordinator, GroupError};
 pub use partition::{AppendResult, FetchResult, Partition};

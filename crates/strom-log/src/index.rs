@@ -1,1 +1,210 @@
-//! todo
+//! Sparse indexes beside each segment: fixed-width entries appended to a file, searched by
+//! binary search. The active segment keeps its entries in memory too; closed segments are
+//! searched with positional reads, so memory stays flat however long the log grows.
+//!
+//! Offset index entry (8 bytes): relative offset u32, file position u32 (big-endian).
+//! Time index entry (12 bytes): largest timestamp *before* the indexed batch i64, relative
+//! offset u32 — so every batch before the entry is known to be older than or equal to it.
+
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use crate::error::IoContext;
+use crate::LogError;
+
+pub(crate) const OFFSET_ENTRY: usize = 8;
+pub(crate) const TIME_ENTRY: usize = 12;
+
+/// One index file of fixed-width entries.
+pub(crate) struct IndexFile {
+    path: PathBuf,
+    file: File,
+    width: usize,
+    entries: u64,
+    /// All entries, for the active segment only.
+    cache: Option<Vec<u8>>,
+}
+
+impl IndexFile {
+    /// Opens or creates the file; a partial trailing entry (torn write) is cut off.
+    pub(crate) fn open(path: &Path, width: usize, cached: bool) -> Result<IndexFile, LogError> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .at(path)?;
+        let len = file.metadata().at(path)?.len();
+        let entries = len / width as u64;
+        if entries * width as u64 != len {
+            file.set_len(entries * width as u64).at(path)?;
+        }
+        let mut index = IndexFile {
+            path: path.to_path_buf(),
+            file,
+            width,
+            entries,
+            cache: None,
+        };
+        if cached {
+            index.load_cache()?;
+        }
+        Ok(index)
+    }
+
+    fn load_cache(&mut self) -> Result<(), LogError> {
+        let mut buf = vec![0u8; (self.entries as usize) * self.width];
+        self.file.read_exact_at(&mut buf, 0).at(&self.path)?;
+        self.cache = Some(buf);
+        Ok(())
+    }
+
+    /// Drops the in-memory copy once the segment is no longer active.
+    pub(crate) fn release_cache(&mut self) {
+        self.cache = None;
+    }
+
+    pub(crate) fn len(&self) -> u64 {
+        self.entries
+    }
+
+    pub(crate) fn append(&mut self, entry: &[u8]) -> Result<(), LogError> {
+        debug_assert_eq!(entry.len(), self.width);
+        self.file
+            .write_all_at(entry, self.entries * self.width as u64)
+            .at(&self.path)?;
+        if let Some(cache) = &mut self.cache {
+            cache.extend_from_slice(entry);
+        }
+        self.entries += 1;
+        Ok(())
+    }
+
+    /// Reads entry `i` into `out` (which must be `width` long).
+    pub(crate) fn entry(&self, i: u64, out: &mut [u8]) -> Result<(), LogError> {
+        let at = i as usize * self.width;
+        match &self.cache {
+            Some(cache) => {
+                out.copy_from_slice(&cache[at..at + self.width]);
+                Ok(())
+            }
+            None => self.file.read_exact_at(out, at as u64).at(&self.path),
+        }
+    }
+
+    /// The last entry for which `le(entry)` holds, assuming `le` is monotone (true then false).
+    pub(crate) fn floor(&self, le: impl Fn(&[u8]) -> bool) -> Result<Option<Vec<u8>>, LogError> {
+        let mut buf = vec![0u8; self.width];
+        let (mut lo, mut hi) = (0u64, self.entries);
+        // Invariant: entries below `lo` satisfy `le`, entries at or above `hi` do not.
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            self.entry(mid, &mut buf)?;
+            if le(&buf) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        if lo == 0 {
+            return Ok(None);
+        }
+        self.entry(lo - 1, &mut buf)?;
+        Ok(Some(buf))
+    }
+
+    pub(crate) fn last(&self) -> Result<Option<Vec<u8>>, LogError> {
+        if self.entries == 0 {
+            return Ok(None);
+        }
+        let mut buf = vec![0u8; self.width];
+        self.entry(self.entries - 1, &mut buf)?;
+        Ok(Some(buf))
+    }
+
+    /// Removes every entry.
+    pub(crate) fn clear(&mut self) -> Result<(), LogError> {
+        self.file.set_len(0).at(&self.path)?;
+        self.entries = 0;
+        if let Some(cache) = &mut self.cache {
+            cache.clear();
+        }
+        Ok(())
+    }
+
+    pub(crate) fn sync(&self) -> Result<(), LogError> {
+        self.file.sync_data().at(&self.path)
+    }
+}
+
+pub(crate) fn offset_entry(rel_offset: u32, position: u32) -> [u8; OFFSET_ENTRY] {
+    let mut e = [0u8; OFFSET_ENTRY];
+    e[..4].copy_from_slice(&rel_offset.to_be_bytes());
+    e[4..].copy_from_slice(&position.to_be_bytes());
+    e
+}
+
+pub(crate) fn parse_offset_entry(e: &[u8]) -> (u32, u32) {
+    (
+        u32::from_be_bytes([e[0], e[1], e[2], e[3]]),
+        u32::from_be_bytes([e[4], e[5], e[6], e[7]]),
+    )
+}
+
+pub(crate) fn time_entry(timestamp: i64, rel_offset: u32) -> [u8; TIME_ENTRY] {
+    let mut e = [0u8; TIME_ENTRY];
+    e[..8].copy_from_slice(&timestamp.to_be_bytes());
+    e[8..].copy_from_slice(&rel_offset.to_be_bytes());
+    e
+}
+
+pub(crate) fn parse_time_entry(e: &[u8]) -> (i64, u32) {
+    let mut ts = [0u8; 8];
+    ts.copy_from_slice(&e[..8]);
+    (
+        i64::from_be_bytes(ts),
+        u32::from_be_bytes([e[8], e[9], e[10], e[11]]),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn floor_finds_last_entry_not_above_target_cached_and_uncached() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("x.index");
+        let mut idx = IndexFile::open(&path, OFFSET_ENTRY, true).expect("open");
+        for i in 0..100u32 {
+            idx.append(&offset_entry(i * 10, i * 1000)).expect("append");
+        }
+        for cached in [true, false] {
+            let idx = IndexFile::open(&path, OFFSET_ENTRY, cached).expect("reopen");
+            let find = |t: u32| {
+                idx.floor(|e| parse_offset_entry(e).0 <= t)
+                    .expect("floor")
+                    .map(|e| parse_offset_entry(&e))
+            };
+            assert_eq!(find(0), Some((0, 0)));
+            assert_eq!(find(15), Some((10, 1000)));
+            assert_eq!(find(990), Some((990, 99_000)));
+            assert_eq!(find(5000), Some((990, 99_000)));
+        }
+    }
+
+    #[test]
+    fn torn_trailing_entry_is_cut() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("x.timeindex");
+        std::fs::write(&path, [0u8; TIME_ENTRY * 2 + 5]).expect("write");
+        let idx = IndexFile::open(&path, TIME_ENTRY, false).expect("open");
+        assert_eq!(idx.len(), 2);
+        assert_eq!(
+            std::fs::metadata(&path).expect("meta").len(),
+            TIME_ENTRY as u64 * 2
+        );
+    }
+}

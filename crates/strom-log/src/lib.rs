@@ -9,15 +9,19 @@
 mod batch;
 mod config;
 mod error;
+mod files;
 mod flusher;
 mod index;
 mod log;
 mod recovery;
 mod segment;
 mod sync;
+#[cfg(test)]
+mod tests;
 
 pub use batch::{BatchHeader, BATCH_HEADER_LEN};
 pub use config::{Durability, LogConfig};
 pub use error::LogError;
+pub use files::{sync_dir, write_file_atomically};
 pub use flusher::Flusher;
 pub use log::{AppendInfo, Log, ReadResult, RetentionOutcome};

@@ -1,10 +1,20 @@
-//! [`Log`]: one partition's ordered list of segments; appends, reads, rolls, retention.
+//! [`Log`]: one partition's ordered list of segments; appends with the configured durability,
+//! reads, segment rolls, log start offset and retention.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
+use parking_lot::{Mutex, RwLock};
 
-use crate::{LogConfig, LogError};
+use crate::batch::{self, BatchHeader};
+use crate::files::{sync_dir, write_file_atomically};
+use crate::recovery::{self, CLEAN_MARKER, LOG_START, RECOVERY_POINT};
+use crate::segment::Segment;
+use crate::sync::GroupCommit;
+use crate::{Durability, LogConfig, LogError};
 
 /// Where an appended batch landed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,10 +43,31 @@ pub struct RetentionOutcome {
     pub log_start_offset: i64,
 }
 
+/// Largest segment file: index positions are 32-bit.
+const MAX_SEGMENT_BYTES: u64 = i32::MAX as u64;
+
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
 /// One partition's log. `Send + Sync`: one writer at a time (internally serialised),
-/// any number of concurrent readers that never block the writer.
+/// any number of concurrent readers that never wait for the writer.
 pub struct Log {
     dir: PathBuf,
+    config: RwLock<LogConfig>,
+    /// Ordered by base offset; the last one is active. Readers clone the `Arc`s they need.
+    segments: RwLock<Vec<Arc<Segment>>>,
+    /// Serialises appends, rolls and segment deletion.
+    writer: Mutex<()>,
+    log_start: AtomicI64,
+    high_watermark: AtomicI64,
+    group: GroupCommit,
+    poisoned: AtomicBool,
+    closed: AtomicBool,
+    dirty: AtomicBool,
 }
 
 impl Log {
@@ -45,96 +76,450 @@ impl Log {
     /// Errors: `Io` if the directory cannot be created or read, `CorruptSegment` if a segment
     /// other than the tail is damaged.
     pub fn open(dir: &Path, config: LogConfig) -> Result<Log, LogError> {
-        let _ = config;
-        Ok(Log { dir: dir.to_path_buf() })
+        let recovered = recovery::open_segments(dir, config.index_interval_bytes, now_ms())?;
+        if recovered.truncated_bytes > 0 {
+            tracing::warn!(log = %dir.display(), bytes = recovered.truncated_bytes, "recovered log after a crash");
+        }
+        let leo = recovered
+            .segments
+            .last()
+            .map(|s| s.next_offset())
+            .unwrap_or(0);
+        Ok(Log {
+            dir: dir.to_path_buf(),
+            config: RwLock::new(config),
+            segments: RwLock::new(recovered.segments),
+            writer: Mutex::new(()),
+            log_start: AtomicI64::new(recovered.log_start.min(leo)),
+            high_watermark: AtomicI64::new(leo),
+            group: GroupCommit::new(leo),
+            poisoned: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
+            dirty: AtomicBool::new(false),
+        })
     }
+
     pub fn dir(&self) -> &Path {
         &self.dir
     }
-    /// Validates one record batch (magic 2, lengths, CRC32C, record count), stamps the next
-    /// offset as its base offset and appends it. Returns after the configured durability is met.
+
+    fn active(&self) -> Arc<Segment> {
+        let segments = self.segments.read();
+        Arc::clone(
+            segments
+                .last()
+                .expect("a log always has at least one segment"),
+        )
+    }
+
+    /// Errors with `Closed` or `Poisoned` if the log refuses writes.
+    pub fn check_writable(&self) -> Result<(), LogError> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(LogError::Closed);
+        }
+        if self.poisoned.load(Ordering::Acquire) {
+            return Err(LogError::Poisoned(self.dir.clone()));
+        }
+        Ok(())
+    }
+
+    fn poison(&self, err: LogError) -> LogError {
+        tracing::error!(log = %self.dir.display(), error = %err, "I/O failure: log refuses writes until reopened");
+        self.poisoned.store(true, Ordering::Release);
+        self.group.fail();
+        err
+    }
+
+    /// Validates one or more record batches (magic 2, lengths, CRC32C, record count), stamps
+    /// consecutive base offsets and appends them atomically: all or nothing. Returns after the
+    /// configured durability is met.
     ///
     /// Errors: `CorruptBatch` / `BatchTooLarge` (nothing written), `Poisoned` after an earlier
-    /// I/O failure, `Io`.
+    /// I/O failure, `Closed`, `Io` (which also poisons the log).
     pub fn append(&self, batch: &mut [u8]) -> Result<AppendInfo, LogError> {
-        let _ = batch;
-        todo!()
+        let info = self.append_unsynced(batch)?;
+        self.wait_durable(info.last_offset + 1)?;
+        Ok(info)
     }
+
+    /// [`Log::append`] without waiting for durability: the caller must call
+    /// [`Log::wait_durable`] before acknowledging. Lets the broker make a check-and-append
+    /// atomic under its own lock while concurrent appenders still share one fsync.
+    pub fn append_unsynced(&self, batch: &mut [u8]) -> Result<AppendInfo, LogError> {
+        let (durability, max, index_interval) = {
+            let c = self.config.read();
+            (c.durability, c.max_batch_bytes, c.index_interval_bytes)
+        };
+        if batch.len() > max {
+            return Err(LogError::BatchTooLarge {
+                size: batch.len(),
+                max,
+            });
+        }
+        // CRC work happens before taking the writer lock so appenders validate in parallel.
+        let mut headers = batch::validate_batches(batch)?;
+        let guard = self.writer.lock();
+        self.check_writable()?;
+        let active = self.maybe_roll(batch.len() as u64, &headers)?;
+        let base = active.next_offset();
+        let mut next = base;
+        let mut pos = 0usize;
+        for h in headers.iter_mut() {
+            let len = h.total_len();
+            batch::stamp(&mut batch[pos..pos + len], next);
+            h.base_offset = next;
+            next = h.last_offset() + 1;
+            pos += len;
+        }
+        if let Err(err) = active.append(batch, &headers, index_interval) {
+            // Cut back whatever part reached the file so a later reopen does not see it.
+            let _ = active.truncate(active.size());
+            return Err(self.poison(err));
+        }
+        self.dirty.store(true, Ordering::Release);
+        if durability != Durability::Always {
+            active.set_visible(active.size());
+            self.high_watermark.store(next, Ordering::Release);
+        }
+        drop(guard);
+        if durability == Durability::Always {
+            self.group.sync_to(
+                next,
+                || self.sync_active(),
+                || LogError::Poisoned(self.dir.clone()),
+            )?;
+        }
+        Ok(AppendInfo {
+            base_offset: base,
+            last_offset: next - 1,
+            max_timestamp: headers.iter().map(|h| h.max_timestamp).max().unwrap_or(-1),
+            record_count: headers.iter().map(|h| h.record_count).sum(),
+        })
+    }
+
+    /// Returns once offsets below `end` are durable under the configured policy (an fsync,
+    /// shared with concurrent appenders, under `Always`; nothing otherwise).
+    ///
+    /// Errors: `Poisoned` if the fsync failed.
+    pub fn wait_durable(&self, end: i64) -> Result<(), LogError> {
+        if self.config.read().durability != Durability::Always {
+            return Ok(());
+        }
+        self.group.sync_to(
+            end,
+            || self.sync_active(),
+            || LogError::Poisoned(self.dir.clone()),
+        )
+    }
+
+    /// Fsyncs the active segment and publishes what it covered to readers. Returns the offset
+    /// below which everything is durable.
+    fn sync_active(&self) -> Result<i64, LogError> {
+        let (active, leo, size) = {
+            let _w = self.writer.lock();
+            let a = self.active();
+            let (leo, size) = (a.next_offset(), a.size());
+            (a, leo, size)
+        };
+        if let Err(err) = active.file().sync_data() {
+            return Err(self.poison(LogError::io(active.path(), err)));
+        }
+        active.set_visible(size);
+        self.high_watermark.fetch_max(leo, Ordering::AcqRel);
+        Ok(leo)
+    }
+
+    /// Rolls to a new segment if the batch would overflow the active one or it is too old.
+    /// Called with the writer lock held.
+    fn maybe_roll(&self, incoming: u64, headers: &[BatchHeader]) -> Result<Arc<Segment>, LogError> {
+        let active = self.active();
+        if active.size() == 0 {
+            return Ok(active);
+        }
+        let (segment_bytes, segment_ms) = {
+            let c = self.config.read();
+            (c.segment_bytes.min(MAX_SEGMENT_BYTES), c.segment_ms)
+        };
+        let records: i64 = headers
+            .iter()
+            .map(|h| i64::from(h.last_offset_delta) + 1)
+            .sum();
+        let too_big = active.size() + incoming > segment_bytes;
+        let too_old = segment_ms.is_some_and(|ms| now_ms() - active.created_ms >= ms as i64);
+        // Relative offsets in the index are 32-bit.
+        let offsets_full = active.next_offset() + records - active.base_offset() >= u32::MAX as i64;
+        if !(too_big || too_old || offsets_full) {
+            return Ok(active);
+        }
+        self.roll(&active).map_err(|e| self.poison(e))
+    }
+
+    fn roll(&self, old: &Arc<Segment>) -> Result<Arc<Segment>, LogError> {
+        old.sync_all()?;
+        let leo = old.next_offset();
+        old.set_visible(old.size());
+        let new = Arc::new(Segment::create(&self.dir, leo, now_ms())?);
+        sync_dir(&self.dir)?;
+        // Everything before the new segment is durable: a crash only needs to rescan from here.
+        write_file_atomically(&self.dir.join(RECOVERY_POINT), leo.to_string().as_bytes())?;
+        self.segments.write().push(Arc::clone(&new));
+        old.deactivate();
+        self.high_watermark.fetch_max(leo, Ordering::AcqRel);
+        self.group.mark_synced(leo);
+        Ok(new)
+    }
+
     /// Reads whole batches starting with the one containing `offset`, up to `max_bytes`
     /// (but always at least one whole batch if there is one, as Kafka clients expect).
-    /// Reading at the high watermark returns empty bytes.
+    /// Reading at the high watermark returns empty bytes. Only one segment is read per call.
     ///
     /// Errors: `OffsetOutOfRange` below the log start offset or above the high watermark.
     pub fn read(&self, offset: i64, max_bytes: usize) -> Result<ReadResult, LogError> {
-        let _ = (offset, max_bytes);
-        todo!()
+        let hw = self.high_watermark();
+        let start = self.log_start_offset();
+        if offset < start || offset > hw {
+            return Err(LogError::OffsetOutOfRange {
+                offset,
+                start,
+                end: hw,
+            });
+        }
+        let mut result = ReadResult {
+            bytes: Bytes::new(),
+            high_watermark: hw,
+            log_start_offset: start,
+        };
+        if offset == hw {
+            return Ok(result);
+        }
+        for segment in self.segments_from(offset) {
+            if let Some((pos, _)) = segment.find(offset)? {
+                result.bytes = segment.read(pos, max_bytes)?;
+                return Ok(result);
+            }
+        }
+        Ok(result)
     }
-    /// The earliest offset whose record timestamp is >= `timestamp`, with that timestamp.
-    /// `None` if every record is older.
+
+    /// The segments that may hold `offset` or later ones.
+    fn segments_from(&self, offset: i64) -> Vec<Arc<Segment>> {
+        let segments = self.segments.read();
+        let idx = segments
+            .partition_point(|s| s.base_offset() <= offset)
+            .saturating_sub(1);
+        segments[idx..].to_vec()
+    }
+
+    /// The earliest offset at or above the log start whose record timestamp is >= `timestamp`,
+    /// with that timestamp. `None` if every record is older.
     pub fn offset_for_timestamp(&self, timestamp: i64) -> Result<Option<(i64, i64)>, LogError> {
-        let _ = timestamp;
-        todo!()
+        let start = self.log_start_offset();
+        for segment in self.segments_from(start) {
+            if segment.max_timestamp() < timestamp {
+                continue;
+            }
+            let mut pos = segment.time_lookup(timestamp)?;
+            while let Some((at, header)) = segment.find_by_time(pos, timestamp)? {
+                if header.last_offset() >= start {
+                    let bytes = segment.read_batch(at, &header)?;
+                    if let Some(found) = first_record_at_or_after(bytes, timestamp, start)? {
+                        return Ok(Some(found));
+                    }
+                }
+                pos = at + header.total_len() as u64;
+            }
+        }
+        Ok(None)
     }
+
     /// Offset of the next record to be appended.
     pub fn log_end_offset(&self) -> i64 {
-        todo!()
+        self.active().next_offset()
     }
+
     /// The offset up to which readers may read (exclusive). Equals the log end offset except
     /// under `Durability::Always`, where it is the durable end.
     pub fn high_watermark(&self) -> i64 {
-        todo!()
+        self.high_watermark.load(Ordering::Acquire)
     }
+
     /// First offset still readable.
     pub fn log_start_offset(&self) -> i64 {
-        todo!()
+        self.log_start.load(Ordering::Acquire)
     }
+
     /// Total bytes of all segments.
     pub fn size_bytes(&self) -> u64 {
-        todo!()
+        self.segments.read().iter().map(|s| s.size()).sum()
     }
+
     /// Number of segments.
     pub fn segment_count(&self) -> usize {
-        todo!()
+        self.segments.read().len()
     }
+
+    /// Whether data was appended since the last flush.
+    pub fn is_dirty(&self) -> bool {
+        self.dirty.load(Ordering::Acquire)
+    }
+
     /// Advances the log start offset to `offset` (Kafka DeleteRecords), deleting whole
     /// segments below it. Returns the new log start offset.
+    ///
+    /// Errors: `OffsetOutOfRange` above the high watermark.
     pub fn delete_records_before(&self, offset: i64) -> Result<i64, LogError> {
-        let _ = offset;
-        todo!()
+        let _w = self.writer.lock();
+        self.check_writable()?;
+        let hw = self.high_watermark();
+        if offset > hw || offset < 0 {
+            return Err(LogError::OffsetOutOfRange {
+                offset,
+                start: self.log_start_offset(),
+                end: hw,
+            });
+        }
+        let start = self.log_start_offset().max(offset);
+        self.set_log_start(start)?;
+        self.delete_front_segments(|_, next_base, _| next_base.is_some_and(|n| n <= start))?;
+        Ok(self.log_start_offset())
     }
-    /// Applies time and size retention at wall-clock `now_ms`, deleting whole closed segments.
+
+    fn set_log_start(&self, start: i64) -> Result<(), LogError> {
+        if start > self.log_start_offset() {
+            write_file_atomically(&self.dir.join(LOG_START), start.to_string().as_bytes())?;
+            self.log_start.fetch_max(start, Ordering::AcqRel);
+        }
+        Ok(())
+    }
+
+    /// Deletes closed segments from the front while `doomed(segment, next_base, total_size)`
+    /// holds. Called with the writer lock held. Returns (segments, bytes) deleted.
+    fn delete_front_segments(
+        &self,
+        mut doomed: impl FnMut(&Segment, Option<i64>, u64) -> bool,
+    ) -> Result<(usize, u64), LogError> {
+        let mut removed = Vec::new();
+        {
+            let mut segments = self.segments.write();
+            let mut total: u64 = segments.iter().map(|s| s.size()).sum();
+            while segments.len() > 1 {
+                let next_base = segments.get(1).map(|s| s.base_offset());
+                if !doomed(&segments[0], next_base, total) {
+                    break;
+                }
+                total -= segments[0].size();
+                removed.push(segments.remove(0));
+            }
+        }
+        if removed.is_empty() {
+            return Ok((0, 0));
+        }
+        let new_start = self.segments.read()[0].base_offset();
+        self.set_log_start(new_start)?;
+        let mut bytes = 0;
+        for segment in &removed {
+            bytes += segment.size();
+            segment.delete_files(&self.dir)?;
+        }
+        sync_dir(&self.dir)?;
+        Ok((removed.len(), bytes))
+    }
+
+    /// Applies time and size retention at wall-clock `now_ms`, deleting whole closed segments
+    /// from the front: by time when a segment's newest record is older than `retention_ms`,
+    /// by size while the log without its oldest segment is still above `retention_bytes`.
     pub fn enforce_retention(&self, now_ms: i64) -> Result<RetentionOutcome, LogError> {
-        let _ = now_ms;
-        todo!()
+        let (retention_ms, retention_bytes) = {
+            let c = self.config.read();
+            (c.retention_ms, c.retention_bytes)
+        };
+        let _w = self.writer.lock();
+        self.check_writable()?;
+        let (segments_deleted, bytes_deleted) = self.delete_front_segments(|seg, _, total| {
+            let expired = retention_ms
+                .is_some_and(|ms| ms >= 0 && seg.max_timestamp() < now_ms.saturating_sub(ms));
+            let oversize =
+                retention_bytes.is_some_and(|max| total.saturating_sub(seg.size()) >= max);
+            expired || oversize
+        })?;
+        if segments_deleted > 0 {
+            tracing::info!(log = %self.dir.display(), segments_deleted, bytes_deleted, "retention deleted segments");
+        }
+        Ok(RetentionOutcome {
+            segments_deleted,
+            bytes_deleted,
+            log_start_offset: self.log_start_offset(),
+        })
     }
+
     /// Forces everything written so far to stable storage.
     pub fn flush(&self) -> Result<(), LogError> {
-        todo!()
+        if self.poisoned.load(Ordering::Acquire) {
+            return Err(LogError::Poisoned(self.dir.clone()));
+        }
+        self.dirty.store(false, Ordering::Release);
+        let leo = self.sync_active()?;
+        self.group.mark_synced(leo);
+        Ok(())
     }
+
     /// Replaces the configuration; takes effect on the next append / retention pass.
     pub fn set_config(&self, config: LogConfig) {
-        let _ = config;
-        todo!()
+        *self.config.write() = config;
     }
+
     pub fn config(&self) -> LogConfig {
-        todo!()
+        self.config.read().clone()
     }
-    /// Calls `f` with the header of every batch from `from_offset` on, in order (used to
-    /// rebuild producer state). Stops early when `f` returns false.
+
+    /// Calls `f` with the header of every batch from the one containing `from_offset` on, in
+    /// order (used to rebuild producer state). Stops early when `f` returns false.
     pub fn scan_headers(
         &self,
         from_offset: i64,
-        f: &mut dyn FnMut(&crate::BatchHeader) -> bool,
+        f: &mut dyn FnMut(&BatchHeader) -> bool,
     ) -> Result<(), LogError> {
-        let _ = (from_offset, f);
-        todo!()
+        for segment in self.segments_from(from_offset) {
+            if !segment.for_each_header(from_offset, f)? {
+                break;
+            }
+        }
+        Ok(())
     }
-    /// Flushes, writes the clean-shutdown marker and closes. Later calls fail with `Closed`.
+
+    /// Flushes, writes the clean-shutdown marker and closes. Later writes fail with `Closed`.
     pub fn close(&self) -> Result<(), LogError> {
-        todo!()
+        let _w = self.writer.lock();
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        if self.poisoned.load(Ordering::Acquire) {
+            // Never vouch for a log whose last writes failed: the next open must rescan.
+            return Err(LogError::Poisoned(self.dir.clone()));
+        }
+        self.active().sync_all()?;
+        write_file_atomically(&self.dir.join(CLEAN_MARKER), b"")
     }
+
     /// Closes and removes the log's directory.
     pub fn delete(&self) -> Result<(), LogError> {
-        todo!()
+        let _w = self.writer.lock();
+        self.closed.store(true, Ordering::Release);
+        std::fs::remove_dir_all(&self.dir).map_err(|e| LogError::io(&self.dir, e))
     }
+}
+
+/// Decodes a stored batch and finds its first record with timestamp >= `ts` and offset >= `min`.
+fn first_record_at_or_after(
+    mut bytes: Bytes,
+    ts: i64,
+    min: i64,
+) -> Result<Option<(i64, i64)>, LogError> {
+    let set = kafka_protocol::records::RecordBatchDecoder::decode(&mut bytes)
+        .map_err(|e| LogError::CorruptBatch(format!("cannot decode stored batch: {e}")))?;
+    Ok(set
+        .records
+        .iter()
+        .find(|r| r.timestamp >= ts && r.offset >= min)
+        .map(|r| (r.offset, r.timestamp)))
 }

@@ -120,7 +120,10 @@ impl Settings {
             .fsync
             .or(file.fsync)
             .unwrap_or_else(|| "interval".to_string());
-        let interval = args.fsync_interval_ms.or(file.fsync_interval_ms).unwrap_or(1000);
+        let interval = args
+            .fsync_interval_ms
+            .or(file.fsync_interval_ms)
+            .unwrap_or(1000);
         let durability = match fsync.as_str() {
             "always" => Durability::Always,
             "interval" => {

@@ -8,7 +8,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "strom", version, about = "Strom: a durable event log with Kafka and HTTP front ends")]
+#[command(
+    name = "strom",
+    version,
+    about = "Strom: a durable event log with Kafka and HTTP front ends"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

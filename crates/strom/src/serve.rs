@@ -107,7 +107,9 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
     for (name, task) in [("kafka", kafka), ("http", http)] {
         match tokio::time::timeout(std::time::Duration::from_secs(10), task).await {
             Ok(Ok(Ok(()))) => {}
-            Ok(Ok(Err(err))) => tracing::warn!(listener = name, error = %err, "listener stopped with an error"),
+            Ok(Ok(Err(err))) => {
+                tracing::warn!(listener = name, error = %err, "listener stopped with an error")
+            }
             Ok(Err(err)) => tracing::error!(listener = name, error = %err, "listener task failed"),
             Err(_) => tracing::warn!(listener = name, "listener did not stop within 10 s"),
         }

@@ -1,0 +1,53 @@
+//! Crash-safe small-file helpers: write-then-rename with fsyncs, and directory fsync.
+//! Shared with the broker for its metadata files.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::Path;
+
+use crate::error::IoContext;
+use crate::LogError;
+
+/// Makes entries created, renamed or removed in `dir` durable.
+pub fn sync_dir(dir: &Path) -> Result<(), LogError> {
+    File::open(dir).and_then(|d| d.sync_all()).at(dir)
+}
+
+/// Replaces `path` with `bytes` atomically: a crash leaves either the old or the new content.
+/// Writes a temporary file beside it, fsyncs it, renames it over `path`, fsyncs the directory.
+pub fn write_file_atomically(path: &Path, bytes: &[u8]) -> Result<(), LogError> {
+    let dir = path
+        .parent()
+        .ok_or_else(|| LogError::io(path, std::io::Error::other("path has no parent directory")))?;
+    let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
+    tmp_name.push(".tmp");
+    let tmp = dir.join(tmp_name);
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&tmp)
+        .at(&tmp)?;
+    file.write_all(bytes).at(&tmp)?;
+    file.sync_all().at(&tmp)?;
+    drop(file);
+    std::fs::rename(&tmp, path).at(path)?;
+    sync_dir(dir)
+}
+
+/// Reads a small file holding one decimal i64; `None` if it does not exist.
+pub(crate) fn read_i64_file(path: &Path) -> Result<Option<i64>, LogError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => text
+            .trim()
+            .parse::<i64>()
+            .map(Some)
+            .map_err(|e| LogError::CorruptSegment {
+                file: path.to_path_buf(),
+                position: 0,
+                reason: format!("expected a number: {e}"),
+            }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(LogError::io(path, e)),
+    }
+}

@@ -1,0 +1,256 @@
+//! Unit tests of the log as a whole: append/read round trips, rolls, reopen, recovery,
+//! timestamps and retention. (Property and crash tests live in `tests/`.)
+
+use bytes::BytesMut;
+use kafka_protocol::records::{
+    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+};
+
+use crate::{Durability, Log, LogConfig, LogError};
+
+fn batch(n: usize, ts: i64, value_len: usize) -> Vec<u8> {
+    let records: Vec<Record> = (0..n)
+        .map(|i| Record {
+            transactional: false,
+            control: false,
+            delete_horizon: false,
+            partition_leader_epoch: 0,
+            producer_id: -1,
+            producer_epoch: -1,
+            timestamp_type: TimestampType::Creation,
+            offset: i as i64,
+            // kafka-protocol groups records into one batch while offset - sequence is constant;
+            // this keeps base_sequence at -1 (not idempotent).
+            sequence: i as i32 - 1,
+            timestamp: ts + i as i64,
+            key: Some(bytes::Bytes::from(format!("k{i}"))),
+            value: Some(bytes::Bytes::from(vec![b'x'; value_len])),
+            headers: Default::default(),
+        })
+        .collect();
+    let mut buf = BytesMut::new();
+    RecordBatchEncoder::encode(
+        &mut buf,
+        records.iter(),
+        &RecordEncodeOptions {
+            version: 2,
+            compression: Compression::None,
+        },
+    )
+    .expect("encode");
+    buf.to_vec()
+}
+
+fn config(segment_bytes: u64, durability: Durability) -> LogConfig {
+    LogConfig {
+        segment_bytes,
+        index_interval_bytes: 256,
+        durability,
+        retention_ms: None,
+        ..LogConfig::default()
+    }
+}
+
+fn offsets_in(bytes: bytes::Bytes) -> Vec<i64> {
+    let mut b = bytes;
+    RecordBatchDecoder::decode_all(&mut b)
+        .expect("decode")
+        .into_iter()
+        .flat_map(|s| s.records.into_iter().map(|r| r.offset))
+        .collect()
+}
+
+#[test]
+fn append_assigns_offsets_and_reads_back_across_rolls_and_reopen() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = Log::open(dir.path(), config(2048, Durability::Never)).expect("open");
+    for i in 0..50 {
+        let info = log.append(&mut batch(3, 1000 * i, 100)).expect("append");
+        assert_eq!(info.base_offset, i * 3);
+        assert_eq!(info.last_offset, i * 3 + 2);
+    }
+    assert!(log.segment_count() > 5, "rolled: {}", log.segment_count());
+    assert_eq!(log.high_watermark(), 150);
+    let check = |log: &Log| {
+        for offset in [0, 1, 2, 3, 77, 149] {
+            let r = log.read(offset, 1).expect("read");
+            let offs = offsets_in(r.bytes);
+            assert!(offs.contains(&offset), "offset {offset} in {offs:?}");
+            assert_eq!(
+                offs[0],
+                offset - offset % 3,
+                "read starts at the batch start"
+            );
+        }
+        let hw = log.high_watermark();
+        assert!(log.read(hw, 100).expect("at hw").bytes.is_empty());
+        assert!(matches!(
+            log.read(hw + 1, 100),
+            Err(LogError::OffsetOutOfRange { .. })
+        ));
+    };
+    check(&log);
+    log.close().expect("close");
+    drop(log);
+    let log = Log::open(dir.path(), config(2048, Durability::Never)).expect("reopen clean");
+    check(&log);
+    assert_eq!(
+        log.append(&mut batch(1, 0, 10))
+            .expect("append")
+            .base_offset,
+        150
+    );
+    drop(log); // no close: simulated crash
+    let log = Log::open(dir.path(), config(2048, Durability::Never)).expect("reopen dirty");
+    check(&log);
+    assert_eq!(log.log_end_offset(), 151);
+}
+
+#[test]
+fn torn_tail_is_truncated_and_corrupt_middle_is_reported() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = Log::open(dir.path(), config(1 << 20, Durability::Always)).expect("open");
+    for i in 0..10 {
+        log.append(&mut batch(2, i, 50)).expect("append");
+    }
+    drop(log);
+    let seg = dir.path().join("00000000000000000000.log");
+    let len = std::fs::metadata(&seg).expect("meta").len();
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&seg)
+        .expect("open seg");
+    f.set_len(len - 7).expect("tear");
+    drop(f);
+    let log = Log::open(dir.path(), config(1 << 20, Durability::Always)).expect("recover");
+    assert_eq!(log.log_end_offset(), 18, "last batch dropped");
+    // A new batch follows the truncated tail.
+    assert_eq!(
+        log.append(&mut batch(1, 0, 5)).expect("append").base_offset,
+        18
+    );
+    drop(log);
+
+    // Corrupt a byte in the middle of a segment that is not the last one.
+    let dir2 = tempfile::tempdir().expect("tempdir");
+    let log = Log::open(dir2.path(), config(600, Durability::Never)).expect("open");
+    for i in 0..20 {
+        log.append(&mut batch(2, i, 50)).expect("append");
+    }
+    assert!(log.segment_count() > 2);
+    drop(log);
+    std::fs::remove_file(dir2.path().join("recovery-point")).expect("force full rescan");
+    let seg = dir2.path().join("00000000000000000000.log");
+    let mut bytes = std::fs::read(&seg).expect("read");
+    bytes[70] ^= 0xff;
+    std::fs::write(&seg, bytes).expect("write");
+    match Log::open(dir2.path(), config(600, Durability::Never)) {
+        Err(LogError::CorruptSegment { position, .. }) => assert_eq!(position, 0),
+        Err(e) => panic!("unexpected error {e}"),
+        Ok(_) => panic!("corruption in the middle of the log must be reported"),
+    }
+}
+
+#[test]
+fn corrupt_input_writes_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = Log::open(dir.path(), config(1 << 20, Durability::Never)).expect("open");
+    let mut good = batch(2, 0, 10);
+    let mut bad = good.clone();
+    let n = bad.len();
+    bad[n - 1] ^= 1;
+    let mut two = good.clone();
+    two.extend_from_slice(&bad);
+    assert!(matches!(
+        log.append(&mut two),
+        Err(LogError::CorruptBatch(_))
+    ));
+    assert_eq!(log.log_end_offset(), 0);
+    assert_eq!(log.size_bytes(), 0);
+    assert_eq!(log.append(&mut good).expect("append").base_offset, 0);
+}
+
+#[test]
+fn timestamps_are_found_through_the_time_index() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = Log::open(dir.path(), config(4096, Durability::Never)).expect("open");
+    for i in 0..100i64 {
+        log.append(&mut batch(5, 10_000 + i * 100, 20))
+            .expect("append");
+    }
+    assert_eq!(log.offset_for_timestamp(0).expect("ts"), Some((0, 10_000)));
+    assert_eq!(
+        log.offset_for_timestamp(10_002).expect("ts"),
+        Some((2, 10_002))
+    );
+    assert_eq!(
+        log.offset_for_timestamp(10_005).expect("ts"),
+        Some((5, 10_100))
+    );
+    assert_eq!(
+        log.offset_for_timestamp(10_000 + 99 * 100 + 4).expect("ts"),
+        Some((499, 19_904))
+    );
+    assert_eq!(log.offset_for_timestamp(20_000).expect("ts"), None);
+}
+
+#[test]
+fn retention_and_delete_records_move_the_log_start() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cfg = config(1000, Durability::Never);
+    let log = Log::open(dir.path(), cfg.clone()).expect("open");
+    for i in 0..30i64 {
+        log.append(&mut batch(1, i * 1000, 200)).expect("append");
+    }
+    let segments = log.segment_count();
+    assert_eq!(log.delete_records_before(7).expect("delete"), 7);
+    assert!(matches!(
+        log.read(6, 10),
+        Err(LogError::OffsetOutOfRange { .. })
+    ));
+    assert!(log.segment_count() < segments);
+    cfg.retention_bytes = Some(2000);
+    log.set_config(cfg.clone());
+    let outcome = log.enforce_retention(0).expect("retention");
+    assert!(outcome.segments_deleted > 0);
+    assert!(log.size_bytes() < 2000 + 1000);
+    let start = log.log_start_offset();
+    cfg.retention_bytes = None;
+    cfg.retention_ms = Some(1000);
+    log.set_config(cfg.clone());
+    log.enforce_retention(29_000 + 1001)
+        .expect("retention by time");
+    assert!(log.log_start_offset() > start);
+    assert_eq!(log.segment_count(), 1, "only the active segment is left");
+    log.close().expect("close");
+    drop(log);
+    let log = Log::open(dir.path(), cfg).expect("reopen");
+    assert!(log.log_start_offset() > start);
+    assert_eq!(log.log_end_offset(), 30);
+}
+
+#[test]
+fn group_commit_serves_concurrent_appenders() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = std::sync::Arc::new(
+        Log::open(dir.path(), config(1 << 20, Durability::Always)).expect("open"),
+    );
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let log = std::sync::Arc::clone(&log);
+            std::thread::spawn(move || {
+                for _ in 0..25 {
+                    let info = log.append(&mut batch(2, 0, 30)).expect("append");
+                    assert!(
+                        log.high_watermark() > info.last_offset,
+                        "visible once durable"
+                    );
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("thread");
+    }
+    assert_eq!(log.high_watermark(), 200);
+}

@@ -1,6 +1,7 @@
 //! Unit tests of the coordinator over in-memory storage, with tokio's paused clock so session
 //! and rebalance timeouts run instantly and deterministically.
 
+mod broker_storage;
 mod membership;
 mod offsets;
 mod static_members;

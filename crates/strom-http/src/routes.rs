@@ -7,6 +7,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::consumers::handlers as consumers;
 use crate::state::Shared;
 use crate::{admin, atom, consume, feeds, openapi, produce, restproxy, ws};
 
@@ -32,6 +33,19 @@ pub fn build(state: Shared) -> (Router, utoipa::openapi::OpenApi) {
         ))
         .routes(routes!(restproxy::partition_offsets))
         .routes(routes!(restproxy::brokers))
+        .routes(routes!(consumers::create))
+        .routes(routes!(consumers::delete))
+        .routes(routes!(
+            consumers::subscribe,
+            consumers::subscription,
+            consumers::unsubscribe
+        ))
+        .routes(routes!(consumers::assignments))
+        .routes(routes!(consumers::seek))
+        .routes(routes!(consumers::seek_beginning))
+        .routes(routes!(consumers::seek_end))
+        .routes(routes!(consumers::records))
+        .routes(routes!(consumers::commit, consumers::committed))
         .routes(routes!(openapi::openapi_json))
         .routes(routes!(openapi::healthz))
         .routes(routes!(openapi::chat_page))

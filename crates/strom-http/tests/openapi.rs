@@ -8,6 +8,15 @@ mod common;
 use serde_json::Value;
 
 const EXPECTED_PATHS: &[&str] = &[
+    "/consumers/{group}",
+    "/consumers/{group}/instances/{instance}",
+    "/consumers/{group}/instances/{instance}/assignments",
+    "/consumers/{group}/instances/{instance}/offsets",
+    "/consumers/{group}/instances/{instance}/positions",
+    "/consumers/{group}/instances/{instance}/positions/beginning",
+    "/consumers/{group}/instances/{instance}/positions/end",
+    "/consumers/{group}/instances/{instance}/records",
+    "/consumers/{group}/instances/{instance}/subscription",
     "/brokers",
     "/examples/chat.html",
     "/feeds/{topic}",
@@ -53,7 +62,9 @@ async fn document_and_router_agree() {
         let concrete = path
             .replace("{topic}", "t")
             .replace("{partition}", "0")
-            .replace("{page}", "0");
+            .replace("{page}", "0")
+            .replace("{group}", "g")
+            .replace("{instance}", "i");
         for method in item.as_object().expect("operations").keys() {
             let m = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).expect("method");
             let r = s

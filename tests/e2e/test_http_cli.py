@@ -31,3 +31,13 @@ def test_topic_produce_consume(strom):
     assert bad.returncode != 0 and "not found" in bad.stderr
     cli(strom, "topic", "delete", "cli")
     assert json.loads(cli(strom, "topic", "list", "--json").stdout) == []
+
+
+def test_consume_with_group_commits_progress(strom):
+    cli(strom, "topic", "create", "grp", "--partitions", "2")
+    cli(strom, "produce", "grp", stdin="".join(f"m{i}\n" for i in range(6)))
+    first = cli(strom, "consume", "grp", "--group", "g", "--from-beginning", "--max-messages", "4").stdout.split()
+    assert len(first) == 4
+    # The group committed what was printed: a second member of the group gets the rest.
+    rest = cli(strom, "consume", "grp", "--group", "g", "--from-beginning").stdout.split()
+    assert sorted(first + rest) == [f"m{i}" for i in range(6)]

@@ -38,11 +38,18 @@ pub struct ConsumeArgs {
     /// Print `key<TAB>value`.
     #[arg(long)]
     pub print_key: bool,
+    /// Consume as a member of this consumer group (partitions are shared with the group's
+    /// other members, HTTP or Kafka; progress is committed to the group).
+    #[arg(long, conflicts_with_all = ["partition", "offset", "from_time"])]
+    pub group: Option<String>,
     #[command(flatten)]
     pub client: ClientArgs,
 }
 
 pub fn run(args: ConsumeArgs) -> anyhow::Result<()> {
+    if let Some(group) = args.group.clone() {
+        return super::group::consume(&args, &group);
+    }
     let api = Arc::new(super::client::Api::new(&args.client.server)?);
     let topic = segment(&args.topic);
     let info = api.send(api.get(&format!("/v1/topics/{topic}")))?;
@@ -148,7 +155,7 @@ fn follow(
     }
 }
 
-fn print_record(out: &mut impl Write, r: &Value, args: &ConsumeArgs) -> anyhow::Result<()> {
+pub fn print_record(out: &mut impl Write, r: &Value, args: &ConsumeArgs) -> anyhow::Result<()> {
     if args.client.json {
         writeln!(out, "{r}")?;
         return Ok(());

@@ -3,6 +3,7 @@
 
 mod client;
 mod consume;
+mod group;
 mod produce;
 mod table;
 mod topic;

@@ -14,7 +14,6 @@ use strom_broker::Topic;
 use crate::cursor::Cursor;
 use crate::feed_cache::SharedBatch;
 use crate::state::Shared;
-use futures_util::future::select_all;
 
 /// How long one wait lasts before the loop re-checks for shutdown and new partitions.
 const WAIT: Duration = Duration::from_secs(30);

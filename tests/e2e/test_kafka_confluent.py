@@ -176,6 +176,7 @@ def test_describe_and_incrementally_alter_topic_configs(strom):
     assert err.value.args[0].code() == ck.KafkaError.INVALID_CONFIG
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # AlterConfigs is what is tested
 def test_legacy_alter_configs_replaces_overrides(strom):
     create_topic(strom.bootstrap, "legacy", config={"retention.ms": "5000"})
     a = admin(strom.bootstrap)

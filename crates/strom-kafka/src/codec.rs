@@ -96,19 +96,13 @@ fn decode_unguarded(mut frame: Bytes) -> Result<DecodedRequest, DecodeError> {
     let raw_key = fixed.get_i16();
     let api_version = fixed.get_i16();
     let correlation_id = fixed.get_i32();
-    let unsupported_api = DecodeError::UnsupportedApi {
+    let unsupported_api = || DecodeError::UnsupportedApi {
         api_key: raw_key,
         api_version,
         correlation_id,
     };
-    let api = ApiKey::try_from(raw_key).map_err(|()| unsupported_api)?;
-    let Some(range) = supported_versions(api) else {
-        return Err(DecodeError::UnsupportedApi {
-            api_key: raw_key,
-            api_version,
-            correlation_id,
-        });
-    };
+    let api = ApiKey::try_from(raw_key).map_err(|()| unsupported_api())?;
+    let range = supported_versions(api).ok_or_else(unsupported_api)?;
     let too_new_api_versions = api == ApiKey::ApiVersions && api_version > range.max;
     if !too_new_api_versions && (api_version < range.min || api_version > range.max) {
         return Err(DecodeError::UnsupportedVersion {

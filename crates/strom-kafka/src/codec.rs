@@ -202,10 +202,12 @@ pub enum FrameError {
     Io(#[from] std::io::Error),
 }
 
+/// Buffer reserved before a frame's bytes arrive; larger frames grow as they are read.
+const UPFRONT: usize = 1 << 20;
+
 /// Reads one length-prefixed frame. `Ok(None)` on a clean end of stream between frames.
 ///
-/// The length is checked against `max` before anything is allocated, so a hostile length
-/// prefix cannot make us reserve memory.
+/// The length is checked against `max` before anything is allocated.
 pub async fn read_frame<R: AsyncRead + Unpin>(
     reader: &mut R,
     max: usize,
@@ -230,9 +232,17 @@ pub async fn read_frame<R: AsyncRead + Unpin>(
             max,
         });
     }
-    let mut frame = BytesMut::zeroed(size);
-    reader.read_exact(&mut frame).await?;
-    Ok(Some(frame.freeze()))
+    // Grow with the bytes that actually arrive rather than reserving the announced size, so a
+    // peer that announces a large frame and then trickles costs at most `UPFRONT` bytes.
+    let mut frame = Vec::with_capacity(size.min(UPFRONT));
+    (&mut *reader)
+        .take(size as u64)
+        .read_to_end(&mut frame)
+        .await?;
+    if frame.len() != size {
+        return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into());
+    }
+    Ok(Some(Bytes::from(frame)))
 }
 
 #[cfg(test)]

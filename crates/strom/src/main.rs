@@ -1,6 +1,7 @@
 //! The `strom` binary: command-line parsing and dispatch to the subcommands.
 
 mod bench;
+mod cli;
 mod config;
 mod serve;
 
@@ -26,6 +27,13 @@ enum Command {
     /// Benchmarks that print ratios against a baseline measured in the same run.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Manage topics on a running server (over its HTTP API).
+    #[command(subcommand)]
+    Topic(cli::TopicCommand),
+    /// Produce lines of standard input as records (over HTTP).
+    Produce(cli::ProduceArgs),
+    /// Print records of a topic (over HTTP).
+    Consume(cli::ConsumeArgs),
 }
 
 fn main() -> ExitCode {
@@ -33,6 +41,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve::serve(args),
         Command::Bench(command) => bench::run(command),
+        Command::Topic(command) => cli::topic(command),
+        Command::Produce(args) => cli::produce(args),
+        Command::Consume(args) => cli::consume(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

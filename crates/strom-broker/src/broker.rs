@@ -37,8 +37,10 @@ pub struct BrokerConfig {
     pub durability: Durability,
     /// Defaults for topics without overrides.
     pub log_defaults: strom_log::LogConfig,
-    /// How often retention runs.
+    /// How often retention and the compaction check run.
     pub retention_check_interval_ms: u64,
+    /// I/O budget of the log cleaner (bytes read plus written per second, all partitions).
+    pub cleaner_bytes_per_sec: u64,
 }
 
 /// Most partitions one topic may have; a guard against a typo creating millions of files.
@@ -66,6 +68,7 @@ pub struct Broker {
     flusher: Mutex<Option<Flusher>>,
     background: Arc<Background>,
     retention_thread: Mutex<Option<JoinHandle<()>>>,
+    cleaner_thread: Mutex<Option<JoinHandle<()>>>,
     shutting_down: AtomicBool,
     _lock: File,
 }
@@ -199,6 +202,7 @@ impl Broker {
                 wake: Condvar::new(),
             }),
             retention_thread: Mutex::new(None),
+            cleaner_thread: Mutex::new(None),
             shutting_down: AtomicBool::new(false),
             _lock: lock,
         });
@@ -206,6 +210,7 @@ impl Broker {
             broker.register_flush(&topic);
         }
         broker.start_retention();
+        broker.start_cleaner();
         Ok(broker)
     }
 
@@ -240,6 +245,53 @@ impl Broker {
             Ok(h) => *self.retention_thread.lock() = Some(h),
             Err(e) => tracing::error!(error = %e, "cannot start the retention thread"),
         }
+    }
+
+    /// Runs the log cleaner on its own thread, so a long compaction never delays retention.
+    fn start_cleaner(self: &Arc<Self>) {
+        let weak = Arc::downgrade(self);
+        let bg = Arc::clone(&self.background);
+        let every = Duration::from_millis(self.config.retention_check_interval_ms.max(10));
+        let throttle = strom_log::Throttle::new(self.config.cleaner_bytes_per_sec);
+        let handle = std::thread::Builder::new()
+            .name("strom-cleaner".into())
+            .spawn(move || loop {
+                {
+                    let mut stop = bg.stop.lock();
+                    if !*stop {
+                        bg.wake.wait_for(&mut stop, every);
+                    }
+                    if *stop {
+                        return;
+                    }
+                }
+                let Some(broker) = weak.upgrade() else { return };
+                broker.clean_logs(Some(&throttle));
+            });
+        match handle {
+            Ok(h) => *self.cleaner_thread.lock() = Some(h),
+            Err(e) => tracing::error!(error = %e, "cannot start the log cleaner thread"),
+        }
+    }
+
+    /// Compacts every compacted partition that is due; returns how many were cleaned.
+    pub fn clean_logs(&self, throttle: Option<&strom_log::Throttle>) -> usize {
+        let now = crate::records::now_ms();
+        let mut cleaned = 0;
+        for topic in self.topics() {
+            for p in topic.partitions() {
+                if self.shutting_down.load(Ordering::Acquire) || !p.log().needs_cleaning(now) {
+                    continue;
+                }
+                match p.log().compact(now, throttle) {
+                    Ok(_) => cleaned += 1,
+                    Err(e) => {
+                        tracing::warn!(topic = %topic.name(), partition = p.index(), error = %e, "compaction failed")
+                    }
+                }
+            }
+        }
+        cleaned
     }
 
     /// Runs one retention pass over every partition now.
@@ -484,8 +536,10 @@ impl Broker {
         }
         *self.background.stop.lock() = true;
         self.background.wake.notify_all();
-        if let Some(h) = self.retention_thread.lock().take() {
-            let _ = h.join();
+        for thread in [&self.retention_thread, &self.cleaner_thread] {
+            if let Some(h) = thread.lock().take() {
+                let _ = h.join();
+            }
         }
         if let Some(mut f) = self.flusher.lock().take() {
             f.stop();

@@ -21,6 +21,7 @@ fn config(dir: &std::path::Path) -> BrokerConfig {
             ..Default::default()
         },
         retention_check_interval_ms: 60_000,
+        cleaner_bytes_per_sec: 100 << 20,
     }
 }
 
@@ -249,4 +250,52 @@ async fn long_poll_wakes_on_append() {
         .expect("woken well before the 30 s long-poll timeout")
         .expect("join");
     assert_eq!(hw, 1);
+}
+
+#[test]
+fn compacted_topic_is_cleaned_by_the_broker_and_config_changes_live() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broker = Broker::open(config(dir.path())).expect("open");
+    let mut cfg = BTreeMap::new();
+    cfg.insert("segment.bytes".to_string(), "1000".to_string());
+    broker.create_topic("state", 1, &cfg).expect("create");
+    let p = broker.partition("state", 0).expect("p");
+    for i in 0..100 {
+        p.append_records(&[record(&format!("k{}", i % 3), &format!("v{i}"))])
+            .expect("append");
+    }
+    assert_eq!(
+        broker.clean_logs(None),
+        0,
+        "delete policy: nothing to clean"
+    );
+    broker
+        .alter_topic_config(
+            "state",
+            &[
+                ("cleanup.policy".into(), Some("compact".into())),
+                ("min.cleanable.dirty.ratio".into(), Some("0.01".into())),
+            ],
+        )
+        .expect("alter");
+    assert_eq!(broker.clean_logs(None), 1);
+    let stats = p.log().cleaner_stats();
+    assert!(stats.bytes_after < stats.bytes_before, "{stats:?}");
+    let mut values = Vec::new();
+    let mut offset = 0;
+    while offset < p.high_watermark() {
+        let r = p.read(offset, 1 << 20).expect("read");
+        for rec in decode_records(&r.records).expect("decode") {
+            if rec.offset >= offset {
+                values.push(rec.offset);
+            }
+            offset = offset.max(rec.offset + 1);
+        }
+    }
+    assert!(
+        values.len() < 100,
+        "compaction removed superseded records: {}",
+        values.len()
+    );
+    assert!(values.contains(&99) && values.contains(&98) && values.contains(&97));
 }

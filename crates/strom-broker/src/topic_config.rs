@@ -164,6 +164,24 @@ impl TopicConfig {
         if let Some(v) = get("max.message.bytes") {
             c.max_batch_bytes = v.max(0) as usize;
         }
+        if self.is_compacted() {
+            let d = strom_log::CompactionConfig::default();
+            let ratio = self
+                .overrides
+                .get("min.cleanable.dirty.ratio")
+                .and_then(|v| v.trim().parse::<f64>().ok())
+                .unwrap_or(d.min_cleanable_dirty_ratio);
+            c.compaction = Some(strom_log::CompactionConfig {
+                min_cleanable_dirty_ratio: ratio,
+                min_compaction_lag_ms: get("min.compaction.lag.ms")
+                    .unwrap_or(d.min_compaction_lag_ms),
+                max_compaction_lag_ms: get("max.compaction.lag.ms")
+                    .unwrap_or(d.max_compaction_lag_ms),
+                delete_retention_ms: get("delete.retention.ms").unwrap_or(d.delete_retention_ms),
+            });
+        } else {
+            c.compaction = None;
+        }
         if !self.deletes() {
             // A compact-only topic keeps every key's latest value regardless of age or size.
             c.retention_ms = None;

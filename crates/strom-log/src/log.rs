@@ -56,12 +56,17 @@ pub(crate) fn now_ms() -> i64 {
 /// One partition's log. `Send + Sync`: one writer at a time (internally serialised),
 /// any number of concurrent readers that never wait for the writer.
 pub struct Log {
-    dir: PathBuf,
-    config: RwLock<LogConfig>,
+    pub(crate) dir: PathBuf,
+    pub(crate) config: RwLock<LogConfig>,
     /// Ordered by base offset; the last one is active. Readers clone the `Arc`s they need.
-    segments: RwLock<Vec<Arc<Segment>>>,
+    pub(crate) segments: RwLock<Vec<Arc<Segment>>>,
     /// Serialises appends, rolls and segment deletion.
-    writer: Mutex<()>,
+    pub(crate) writer: Mutex<()>,
+    /// One compaction at a time.
+    pub(crate) cleaner_lock: Mutex<()>,
+    pub(crate) cleaner_stats: Mutex<crate::CleanerStats>,
+    /// Segments with a base offset below this have been cleaned.
+    pub(crate) cleaned_up_to: AtomicI64,
     log_start: AtomicI64,
     high_watermark: AtomicI64,
     group: GroupCommit,
@@ -90,6 +95,9 @@ impl Log {
             config: RwLock::new(config),
             segments: RwLock::new(recovered.segments),
             writer: Mutex::new(()),
+            cleaner_lock: Mutex::new(()),
+            cleaner_stats: Mutex::new(crate::CleanerStats::default()),
+            cleaned_up_to: AtomicI64::new(recovered.cleaned_up_to),
             log_start: AtomicI64::new(recovered.log_start.min(leo)),
             high_watermark: AtomicI64::new(leo),
             group: GroupCommit::new(leo),

@@ -98,3 +98,23 @@ def test_group_error_codes(strom):
             other.close()
     finally:
         wire.close()
+
+
+def test_group_settings_come_from_the_config_file(strom_factory, tmp_path):
+    config = tmp_path / "strom.toml"
+    config.write_text("group_min_session_timeout_ms = 5000\ngroup_max_session_timeout_ms = 20000\n")
+    server = strom_factory(extra_args=["--config", str(config)]).start()
+    wire = Wire(server.bootstrap)
+    try:
+        assert join(wire, "g", session_ms=4000).error_code == INVALID_SESSION_TIMEOUT
+        assert join(wire, "g", session_ms=30000).error_code == INVALID_SESSION_TIMEOUT
+        assert join(wire, "g", session_ms=6000).error_code == NONE
+    finally:
+        wire.close()
+    config.write_text("group_min_session_timeout_ms = 9000\ngroup_max_session_timeout_ms = 8000\n")
+    bad = strom_factory(extra_args=["--config", str(config)], name="bad")
+    try:
+        bad.start()
+        raise AssertionError("strom started with an inconsistent group config")
+    except RuntimeError:
+        assert bad.proc.returncode == 78

@@ -82,12 +82,10 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
         max_connections: settings.max_connections,
     };
     // One coordinator for every front end, so Kafka and HTTP consumers share groups.
-    let groups = strom_broker::GroupCoordinator::start(
-        Arc::clone(&broker),
-        strom_broker::group::GroupConfig::default(),
-    )
-    .await
-    .context("cannot start the group coordinator")?;
+    let groups =
+        strom_broker::GroupCoordinator::start(Arc::clone(&broker), settings.groups.clone())
+            .await
+            .context("cannot start the group coordinator")?;
     let kafka = tokio::spawn(strom_kafka::run_with_groups(
         kafka_listener,
         Arc::clone(&broker),

@@ -302,7 +302,7 @@ impl Log {
         }
         for segment in self.segments_from(offset) {
             if let Some((pos, _)) = segment.find(offset)? {
-                result.bytes = segment.read(pos, max_bytes)?;
+                result.bytes = segment.read(pos, max_bytes, hw)?;
                 return Ok(result);
             }
         }

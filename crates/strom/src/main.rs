@@ -2,6 +2,7 @@
 
 mod bench;
 mod config;
+mod group_cli;
 mod serve;
 
 use std::process::ExitCode;
@@ -26,6 +27,9 @@ enum Command {
     /// Benchmarks that print ratios against a baseline measured in the same run.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Consumer groups of a running server: list them, or describe one with its lag.
+    #[command(subcommand)]
+    Group(group_cli::GroupCommand),
 }
 
 fn main() -> ExitCode {
@@ -33,6 +37,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve::serve(args),
         Command::Bench(command) => bench::run(command),
+        Command::Group(command) => group_cli::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -25,8 +25,10 @@ fn init_logging(settings: &Settings) -> anyhow::Result<()> {
     let filter = tracing_subscriber::EnvFilter::try_new(&settings.log).map_err(|e| {
         crate::config::ConfigError(format!("invalid log filter '{}': {e}", settings.log))
     })?;
+    use std::io::IsTerminal;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     if settings.log_json {
         builder.json().init();

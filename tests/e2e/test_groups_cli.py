@@ -47,6 +47,7 @@ def test_group_list_and_describe_show_lag(strom):
         assert ("t", "0", "3", "10", "7") in rows
         assert ("t", "1", "10", "10", "0") in rows
         assert "t[0, 1]" in described, "the member's partitions"
+        assert "/127.0.0.1" in described, "the member's host"
         assert "state Dead" in cli(strom, "describe", "nope")
     finally:
         member.close()

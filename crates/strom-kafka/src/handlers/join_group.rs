@@ -1,6 +1,7 @@
 //! JoinGroup (v0–v9): waits, like Kafka, until the rebalance the member takes part in has
 //! completed; the coordinator parks the request and this handler just awaits it.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use kafka_protocol::messages::join_group_response::JoinGroupResponseMember;
@@ -20,6 +21,7 @@ pub async fn handle(
     ctx: &Context,
     version: i16,
     client_id: &str,
+    peer: SocketAddr,
     request: JoinGroupRequest,
 ) -> JoinGroupResponse {
     let join = group::JoinGroupRequest {
@@ -31,7 +33,8 @@ pub async fn handle(
             None
         },
         client_id: client_id.to_string(),
-        client_host: String::new(),
+        // Kafka's format, which its tools print as the member's host.
+        client_host: format!("/{}", peer.ip()),
         session_timeout: millis(request.session_timeout_ms),
         // v0 has no rebalance timeout; Kafka uses the session timeout.
         rebalance_timeout: millis(if version >= 1 {

@@ -15,6 +15,7 @@
 //! Requests on one connection are handled strictly one after another (see `connection.rs`),
 //! so a handler may assume no other request of the same connection runs concurrently.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::BytesMut;
@@ -64,16 +65,17 @@ pub struct Context {
 /// Handles one decoded request; returns the complete response frame, or `None` when the
 /// protocol wants no answer (Produce with acks=0).
 /// Errors: a handler failed unexpectedly (panicked, or built an unencodable response); the
-/// connection is closed.
+/// connection is closed. `peer` is the client's address (group members report it as their host).
 pub async fn respond(
     ctx: &Arc<Context>,
     request: DecodedRequest,
+    peer: SocketAddr,
 ) -> anyhow::Result<Option<BytesMut>> {
     let correlation_id = request.header.correlation_id;
     let version = request.header.request_api_version;
     match request.body {
         RequestBody::ApiVersionsTooNew => Ok(Some(api_versions_fallback(correlation_id)?)),
-        RequestBody::Request(kind) => match dispatch(ctx, &request.header, *kind).await? {
+        RequestBody::Request(kind) => match dispatch(ctx, &request.header, *kind, peer).await? {
             Some(response) => Ok(Some(encode_response(
                 request.api_key,
                 version,
@@ -90,6 +92,7 @@ async fn dispatch(
     ctx: &Arc<Context>,
     header: &RequestHeader,
     request: RequestKind,
+    peer: SocketAddr,
 ) -> anyhow::Result<Option<ResponseKind>> {
     let v = header.request_api_version;
     let response = match request {
@@ -138,7 +141,7 @@ async fn dispatch(
         }
         RequestKind::JoinGroup(req) => {
             let client_id = header.client_id.as_deref().unwrap_or_default();
-            ResponseKind::JoinGroup(join_group::handle(ctx, v, client_id, req).await)
+            ResponseKind::JoinGroup(join_group::handle(ctx, v, client_id, peer, req).await)
         }
         RequestKind::SyncGroup(req) => {
             ResponseKind::SyncGroup(sync_group::handle(ctx, v, req).await)

@@ -1,7 +1,8 @@
 """Consumer groups with confluent-kafka (librdkafka): partitions shared out among the members
 of a group, moved away from a member killed without leaving once its session times out,
-every record processed with commit-after-process, and committed offsets that survive broker
-restarts and SIGKILL."""
+every record processed with commit-after-process, committed offsets that survive broker
+restarts and SIGKILL, incremental (cooperative-sticky) rebalancing, and static members
+(`group.instance.id`) that take their place back after a restart."""
 
 import signal
 import subprocess
@@ -32,13 +33,15 @@ def produce(bootstrap, topic, values, partitions):
 class Member:
     """One group_consumer.py process and what it has written."""
 
-    def __init__(self, tmp_path, name, bootstrap, group, topic):
+    def __init__(self, tmp_path, name, bootstrap, group, topic, strategy="range", instance_id=None,
+                 session_ms=None):
         self.output = tmp_path / f"{name}.out"
         self.stopfile = tmp_path / f"{name}.stop"
-        self.proc = subprocess.Popen(
-            [sys.executable, str(HERE / "group_consumer.py"), bootstrap, group, topic,
-             str(self.output), str(self.stopfile), str(SESSION_MS)]
-        )
+        args = [sys.executable, str(HERE / "group_consumer.py"), bootstrap, group, topic,
+                str(self.output), str(self.stopfile), str(session_ms or SESSION_MS), strategy]
+        if instance_id:
+            args.append(instance_id)
+        self.proc = subprocess.Popen(args)
 
     def lines(self):
         try:
@@ -47,14 +50,14 @@ class Member:
             return []
 
     def assignment(self):
-        """The latest assignment, or None while revoked / not yet assigned."""
-        current = None
+        """The partitions owned now, or None while it owns none."""
+        current = set()
         for line in self.lines():
             if line.startswith("ASSIGN"):
-                current = sorted(int(p) for p in line.split()[1:])
-            elif line == "REVOKE":
-                current = None
-        return current
+                current |= {int(p) for p in line.split()[1:]}
+            elif line.startswith("REVOKE"):
+                current -= {int(p) for p in line.split()[1:]}
+        return sorted(current) or None
 
     def records(self):
         return [tuple(line.split()[1:]) for line in self.lines() if line.startswith("REC ")]
@@ -174,3 +177,52 @@ def test_committed_offsets_survive_restart_and_sigkill(strom, tmp_path):
             seen.setdefault(message.partition(), []).append(message.offset())
     consumer.close()
     assert {p: min(o) for p, o in seen.items()} == {0: 4, 1: 6, 2: 8}
+
+
+def test_cooperative_sticky_members_rebalance_incrementally(strom, tmp_path):
+    create_topic(strom.bootstrap, "coop", 4)
+    first = Member(tmp_path, "coop0", strom.bootstrap, "coop-group", "coop", "cooperative-sticky")
+    members = [first]
+    try:
+        wait_until(lambda: balanced(members, 4), 30, "the first member to own everything")
+        second = Member(tmp_path, "coop1", strom.bootstrap, "coop-group", "coop", "cooperative-sticky")
+        members.append(second)
+        wait_until(lambda: balanced(members, 4), 40, "two members with two partitions each")
+        # Incremental: the first member only gave up what moved, it never revoked everything.
+        revokes = [line.split()[1:] for line in first.lines() if line.startswith("REVOKE")]
+        assert revokes and all(len(r) < 4 for r in revokes)
+        second.kill()
+        wait_until(lambda: balanced([first], 4), 30, "the killed member's partitions to return")
+    finally:
+        for m in members:
+            if m.proc.poll() is None:
+                m.kill()
+
+
+def test_a_restarted_static_member_gets_its_partitions_back(strom, tmp_path):
+    session_ms = 15000
+
+    def member(name, instance):
+        return Member(tmp_path, name, strom.bootstrap, "static-group", "static", instance_id=instance,
+                      session_ms=session_ms)
+
+    create_topic(strom.bootstrap, "static", 4)
+    a, b = member("a", "instance-a"), member("b", "instance-b")
+    members = [a, b]
+    try:
+        wait_until(lambda: balanced(members, 4), 40, "two static members with two partitions each")
+        # Range over instance ids: instance-a gets the first half, whoever joined first.
+        assert a.assignment() == [0, 1] and b.assignment() == [2, 3]
+        b.kill()
+        killed_at = time.time()
+        restarted = member("b2", "instance-b")
+        members.append(restarted)
+        wait_until(lambda: restarted.assignment() == [2, 3], 30, "the restarted instance to get its partitions")
+        # KIP-345: the instance took its old place; nobody waited for its session to expire and
+        # its partitions never went to the other member.
+        assert time.time() - killed_at < session_ms / 1000
+        assert all(set(line.split()[1:]) <= {"0", "1"} for line in a.lines() if line.startswith("ASSIGN"))
+    finally:
+        for m in members:
+            if m.proc.poll() is None:
+                m.kill()

@@ -83,9 +83,15 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
         max_poll_timeout_ms: settings.http_max_poll_timeout_ms,
         max_connections: settings.max_connections,
     };
-    let kafka = tokio::spawn(strom_kafka::run(
+    // One coordinator for every front end, so Kafka and HTTP consumers share groups.
+    let groups =
+        strom_broker::GroupCoordinator::start(Arc::clone(&broker), settings.groups.clone())
+            .await
+            .context("cannot start the group coordinator")?;
+    let kafka = tokio::spawn(strom_kafka::run_with_groups(
         kafka_listener,
         Arc::clone(&broker),
+        groups,
         kafka_config,
         shutdown_rx.clone(),
     ));

@@ -1,13 +1,31 @@
-//! [`Broker`]: the registry of topics, their persisted metadata, and broker-wide services
-//! (interval flusher, retention, producer id allocation).
+//! [`Broker`]: the registry of topics and their persisted metadata, and the broker-wide
+//! services around them (interval flusher, retention thread, producer id allocation, the
+//! data-directory lock).
+//!
+//! Layout of the data directory:
+//! ```text
+//! .lock                     flock held while a broker runs
+//! meta/cluster-id           generated once
+//! meta/producer-id-block    end of the last producer-id block handed out
+//! topics/<name>/topic.json  id, partition count, config overrides
+//! topics/<name>/<p>/        the partition's log (segments, indexes, producer snapshot)
+//! deleted/                  topics being removed (renamed here first, so deletion is atomic)
+//! ```
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
 
-use strom_log::Durability;
+use parking_lot::{Condvar, Mutex, RwLock};
+use strom_log::{Durability, Flusher};
 
-use crate::{BrokerError, Partition, Topic};
+use crate::topic::{format_id, TopicMeta};
+use crate::{BrokerError, Partition, Topic, TopicConfig};
 
 /// Broker-wide settings; topic configs override the log defaults.
 #[derive(Debug, Clone)]
@@ -19,35 +37,291 @@ pub struct BrokerConfig {
     pub durability: Durability,
     /// Defaults for topics without overrides.
     pub log_defaults: strom_log::LogConfig,
-    /// How often retention runs.
+    /// How often retention and the compaction check run.
     pub retention_check_interval_ms: u64,
+    /// I/O budget of the log cleaner (bytes read plus written per second, all partitions).
+    pub cleaner_bytes_per_sec: u64,
+}
+
+/// Most partitions one topic may have; a guard against a typo creating millions of files.
+pub const MAX_PARTITIONS: i32 = 10_000;
+/// Producer ids are reserved on disk in blocks, so allocation rarely touches the disk.
+const PRODUCER_ID_BLOCK: i64 = 1000;
+
+struct ProducerIds {
+    next: i64,
+    block_end: i64,
+}
+
+struct Background {
+    stop: Mutex<bool>,
+    wake: Condvar,
 }
 
 pub struct Broker {
     config: BrokerConfig,
+    cluster_id: String,
+    topics: RwLock<BTreeMap<String, Arc<Topic>>>,
+    /// Serialises topic creation, deletion and config changes.
+    admin: Mutex<()>,
+    producer_ids: Mutex<ProducerIds>,
+    flusher: Mutex<Option<Flusher>>,
+    background: Arc<Background>,
+    retention_thread: Mutex<Option<JoinHandle<()>>>,
+    cleaner_thread: Mutex<Option<JoinHandle<()>>>,
+    shutting_down: AtomicBool,
+    _lock: File,
+}
+
+fn io(path: &Path) -> impl Fn(std::io::Error) -> BrokerError + '_ {
+    move |source| BrokerError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Kafka's topic name rules: 1–249 of `[a-zA-Z0-9._-]`, not `.` or `..`.
+pub(crate) fn validate_topic_name(name: &str) -> Result<(), BrokerError> {
+    let reason = if name.is_empty() {
+        Some("must not be empty".to_string())
+    } else if name == "." || name == ".." {
+        Some("must not be '.' or '..'".to_string())
+    } else if name.len() > 249 {
+        Some(format!(
+            "is {} characters long, the maximum is 249",
+            name.len()
+        ))
+    } else {
+        name.chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+            .map(|c| format!("contains '{c}'; allowed are ASCII letters, digits, '.', '_' and '-'"))
+    };
+    match reason {
+        Some(reason) => Err(BrokerError::InvalidTopicName {
+            name: name.to_string(),
+            reason,
+        }),
+        None => Ok(()),
+    }
+}
+
+fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut out = [0u8; N];
+    // Not security-sensitive: ids only need to be unique. Mix time, pid and a hashed counter.
+    use std::hash::{BuildHasher, Hasher};
+    for chunk in out.chunks_mut(8) {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0),
+        );
+        h.write_u32(std::process::id());
+        let v = h.finish().to_le_bytes();
+        chunk.copy_from_slice(&v[..chunk.len()]);
+    }
+    out
+}
+
+fn lock_data_dir(dir: &Path) -> Result<File, BrokerError> {
+    let path = dir.join(".lock");
+    let file = File::create(&path).map_err(io(&path))?;
+    // SAFETY: flock on a valid, owned file descriptor has no memory-safety preconditions.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if rc != 0 {
+        return Err(BrokerError::Io {
+            path,
+            source: std::io::Error::other("the data directory is in use by another strom process"),
+        });
+    }
+    Ok(file)
 }
 
 impl Broker {
     /// Opens the data directory (creating it), restores every topic and recovers its logs.
-    /// Errors: `Io` for an unusable data directory, `Log` for an unrecoverable segment.
+    /// Errors: `Io` for an unusable or already locked data directory, `Log` for an
+    /// unrecoverable segment.
     pub fn open(config: BrokerConfig) -> Result<Arc<Broker>, BrokerError> {
-        let _ = config;
-        todo!()
+        let dir = config.data_dir.clone();
+        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+        let lock = lock_data_dir(&dir)?;
+        for sub in ["meta", "topics", "deleted"] {
+            let p = dir.join(sub);
+            std::fs::create_dir_all(&p).map_err(io(&p))?;
+        }
+        strom_log::sync_dir(&dir)?;
+        let cluster_id = load_or_create_cluster_id(&dir.join("meta"))?;
+        let block_path = dir.join("meta").join("producer-id-block");
+        let next_pid = match std::fs::read_to_string(&block_path) {
+            Ok(text) => text.trim().parse::<i64>().map_err(|e| BrokerError::Io {
+                path: block_path.clone(),
+                source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+            })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
+            Err(e) => return Err(io(&block_path)(e)),
+        };
+        remove_deleted_topics(&dir.join("deleted"));
+
+        let mut topics = BTreeMap::new();
+        let topics_dir = dir.join("topics");
+        for entry in std::fs::read_dir(&topics_dir).map_err(io(&topics_dir))? {
+            let entry = entry.map_err(io(&topics_dir))?;
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().to_string();
+            if name.starts_with(".creating-") {
+                // A creation that crashed before its rename: it never existed.
+                let _ = std::fs::remove_dir_all(&path);
+                continue;
+            }
+            if !path.is_dir() {
+                continue;
+            }
+            let meta = TopicMeta::load(&path)?;
+            let topic = Topic::open(&path, &meta, &config.log_defaults)?;
+            tracing::info!(topic = %meta.name, partitions = meta.partitions, "opened topic");
+            topics.insert(meta.name.clone(), Arc::new(topic));
+        }
+
+        let flusher = match config.durability {
+            Durability::Interval(every) => Some(Flusher::start(every)),
+            _ => None,
+        };
+        let broker = Arc::new(Broker {
+            config,
+            cluster_id,
+            topics: RwLock::new(topics),
+            admin: Mutex::new(()),
+            producer_ids: Mutex::new(ProducerIds {
+                next: next_pid,
+                block_end: next_pid,
+            }),
+            flusher: Mutex::new(flusher),
+            background: Arc::new(Background {
+                stop: Mutex::new(false),
+                wake: Condvar::new(),
+            }),
+            retention_thread: Mutex::new(None),
+            cleaner_thread: Mutex::new(None),
+            shutting_down: AtomicBool::new(false),
+            _lock: lock,
+        });
+        for topic in broker.topics() {
+            broker.register_flush(&topic);
+        }
+        broker.start_retention();
+        broker.start_cleaner();
+        Ok(broker)
     }
+
+    fn register_flush(&self, topic: &Topic) {
+        if let Some(flusher) = self.flusher.lock().as_ref() {
+            for p in topic.partitions() {
+                flusher.register(p.log_arc());
+            }
+        }
+    }
+
+    fn start_retention(self: &Arc<Self>) {
+        let weak = Arc::downgrade(self);
+        let bg = Arc::clone(&self.background);
+        let every = Duration::from_millis(self.config.retention_check_interval_ms.max(10));
+        let handle = std::thread::Builder::new()
+            .name("strom-retention".into())
+            .spawn(move || loop {
+                {
+                    let mut stop = bg.stop.lock();
+                    if !*stop {
+                        bg.wake.wait_for(&mut stop, every);
+                    }
+                    if *stop {
+                        return;
+                    }
+                }
+                let Some(broker) = weak.upgrade() else { return };
+                broker.enforce_retention();
+            });
+        match handle {
+            Ok(h) => *self.retention_thread.lock() = Some(h),
+            Err(e) => tracing::error!(error = %e, "cannot start the retention thread"),
+        }
+    }
+
+    /// Runs the log cleaner on its own thread, so a long compaction never delays retention.
+    fn start_cleaner(self: &Arc<Self>) {
+        let weak = Arc::downgrade(self);
+        let bg = Arc::clone(&self.background);
+        let every = Duration::from_millis(self.config.retention_check_interval_ms.max(10));
+        let throttle = strom_log::Throttle::new(self.config.cleaner_bytes_per_sec);
+        let handle = std::thread::Builder::new()
+            .name("strom-cleaner".into())
+            .spawn(move || loop {
+                {
+                    let mut stop = bg.stop.lock();
+                    if !*stop {
+                        bg.wake.wait_for(&mut stop, every);
+                    }
+                    if *stop {
+                        return;
+                    }
+                }
+                let Some(broker) = weak.upgrade() else { return };
+                broker.clean_logs(Some(&throttle));
+            });
+        match handle {
+            Ok(h) => *self.cleaner_thread.lock() = Some(h),
+            Err(e) => tracing::error!(error = %e, "cannot start the log cleaner thread"),
+        }
+    }
+
+    /// Compacts every compacted partition that is due; returns how many were cleaned.
+    pub fn clean_logs(&self, throttle: Option<&strom_log::Throttle>) -> usize {
+        let now = crate::records::now_ms();
+        let mut cleaned = 0;
+        for topic in self.topics() {
+            for p in topic.partitions() {
+                if self.shutting_down.load(Ordering::Acquire) || !p.log().needs_cleaning(now) {
+                    continue;
+                }
+                match p.log().compact(now, throttle) {
+                    Ok(_) => cleaned += 1,
+                    Err(e) => {
+                        tracing::warn!(topic = %topic.name(), partition = p.index(), error = %e, "compaction failed")
+                    }
+                }
+            }
+        }
+        cleaned
+    }
+
+    /// Runs one retention pass over every partition now.
+    pub fn enforce_retention(&self) {
+        let now = crate::records::now_ms();
+        for topic in self.topics() {
+            for p in topic.partitions() {
+                if let Err(e) = p.log().enforce_retention(now) {
+                    tracing::warn!(topic = %topic.name(), partition = p.index(), error = %e, "retention failed");
+                }
+            }
+        }
+    }
+
     pub fn config(&self) -> &BrokerConfig {
         &self.config
     }
-    /// Creates a topic; its metadata is persisted atomically before this returns.
-    /// Errors: `TopicExists`, `InvalidTopicName`, `InvalidPartitions`, `InvalidConfig`.
-    pub fn create_topic(
-        &self,
-        name: &str,
-        partitions: i32,
-        configs: &BTreeMap<String, String>,
-    ) -> Result<Arc<Topic>, BrokerError> {
-        let _ = (name, partitions, configs);
-        todo!()
+
+    /// The cluster id, generated on first start and kept in the data directory.
+    pub fn cluster_id(&self) -> &str {
+        &self.cluster_id
     }
+
+    fn check_running(&self) -> Result<(), BrokerError> {
+        if self.shutting_down.load(Ordering::Acquire) {
+            return Err(BrokerError::ShuttingDown);
+        }
+        Ok(())
+    }
+
     /// Validates a create request without creating anything (Kafka `validate_only`).
     pub fn validate_new_topic(
         &self,
@@ -55,60 +329,273 @@ impl Broker {
         partitions: i32,
         configs: &BTreeMap<String, String>,
     ) -> Result<(), BrokerError> {
-        let _ = (name, partitions, configs);
-        todo!()
+        validate_topic_name(name)?;
+        if !(1..=MAX_PARTITIONS).contains(&partitions) {
+            return Err(BrokerError::InvalidPartitions(format!(
+                "a topic needs between 1 and {MAX_PARTITIONS} partitions, got {partitions}"
+            )));
+        }
+        TopicConfig::from_map(configs)?;
+        if self.topics.read().contains_key(name) {
+            return Err(BrokerError::TopicExists(name.to_string()));
+        }
+        Ok(())
     }
+
+    /// Creates a topic; its metadata is persisted atomically before this returns.
+    /// Errors: `TopicExists`, `InvalidTopicName`, `InvalidPartitions`, `InvalidConfig`, `Io`.
+    pub fn create_topic(
+        &self,
+        name: &str,
+        partitions: i32,
+        configs: &BTreeMap<String, String>,
+    ) -> Result<Arc<Topic>, BrokerError> {
+        self.check_running()?;
+        let _admin = self.admin.lock();
+        self.validate_new_topic(name, partitions, configs)?;
+        let meta = TopicMeta {
+            name: name.to_string(),
+            id: format_id(&random_bytes::<16>()),
+            partitions,
+            config: TopicConfig::from_map(configs)?,
+        };
+        let topics_dir = self.config.data_dir.join("topics");
+        let staging = topics_dir.join(format!(".creating-{name}"));
+        let _ = std::fs::remove_dir_all(&staging);
+        std::fs::create_dir_all(&staging).map_err(io(&staging))?;
+        meta.save(&staging)?;
+        let dir = topics_dir.join(name);
+        std::fs::rename(&staging, &dir).map_err(io(&dir))?;
+        strom_log::sync_dir(&topics_dir)?;
+        let topic = Arc::new(Topic::open(&dir, &meta, &self.config.log_defaults)?);
+        self.register_flush(&topic);
+        self.topics
+            .write()
+            .insert(name.to_string(), Arc::clone(&topic));
+        tracing::info!(topic = name, partitions, "created topic");
+        Ok(topic)
+    }
+
     /// Deletes a topic and its data. Errors: `UnknownTopic`.
     pub fn delete_topic(&self, name: &str) -> Result<(), BrokerError> {
-        let _ = name;
-        todo!()
+        self.check_running()?;
+        let _admin = self.admin.lock();
+        let topic = self
+            .topics
+            .write()
+            .remove(name)
+            .ok_or_else(|| BrokerError::UnknownTopic(name.to_string()))?;
+        for p in topic.partitions() {
+            if let Err(e) = p.log().close() {
+                tracing::warn!(topic = name, partition = p.index(), error = %e, "closing a deleted partition failed");
+            }
+        }
+        let deleted = self
+            .config
+            .data_dir
+            .join("deleted")
+            .join(format!("{name}-{}", format_id(&topic.id())));
+        std::fs::rename(topic.dir(), &deleted).map_err(io(&deleted))?;
+        strom_log::sync_dir(&self.config.data_dir.join("topics"))?;
+        std::fs::remove_dir_all(&deleted).map_err(io(&deleted))?;
+        tracing::info!(topic = name, "deleted topic");
+        Ok(())
     }
+
     pub fn topic(&self, name: &str) -> Option<Arc<Topic>> {
-        let _ = name;
-        todo!()
+        self.topics.read().get(name).cloned()
     }
+
     /// The topic, auto-created with the default partition count when the broker allows it.
+    /// Errors: `UnknownTopic` when auto-creation is off, or those of [`Broker::create_topic`].
     pub fn topic_or_create(&self, name: &str) -> Result<Arc<Topic>, BrokerError> {
-        let _ = name;
-        todo!()
+        if let Some(t) = self.topic(name) {
+            return Ok(t);
+        }
+        if !self.config.auto_create_topics {
+            return Err(BrokerError::UnknownTopic(name.to_string()));
+        }
+        match self.create_topic(name, self.config.default_partitions, &BTreeMap::new()) {
+            Err(BrokerError::TopicExists(_)) => self
+                .topic(name)
+                .ok_or_else(|| BrokerError::UnknownTopic(name.to_string())),
+            other => other,
+        }
     }
+
     /// All topics, sorted by name.
     pub fn topics(&self) -> Vec<Arc<Topic>> {
-        todo!()
+        self.topics.read().values().cloned().collect()
     }
+
+    /// Errors: `UnknownTopic`, `UnknownPartition`.
     pub fn partition(&self, topic: &str, partition: i32) -> Result<Arc<Partition>, BrokerError> {
-        let _ = (topic, partition);
-        todo!()
+        let t = self
+            .topic(topic)
+            .ok_or_else(|| BrokerError::UnknownTopic(topic.to_string()))?;
+        t.partition(partition)
+            .ok_or_else(|| BrokerError::UnknownPartition {
+                topic: topic.to_string(),
+                partition,
+            })
     }
-    /// Grows a topic to `total` partitions. Errors: `InvalidPartitions` if not larger.
+
+    /// Grows a topic to `total` partitions. Errors: `UnknownTopic`, `InvalidPartitions` if
+    /// not larger than now or above the maximum.
     pub fn create_partitions(&self, topic: &str, total: i32) -> Result<(), BrokerError> {
-        let _ = (topic, total);
-        todo!()
+        self.check_running()?;
+        let _admin = self.admin.lock();
+        let t = self
+            .topic(topic)
+            .ok_or_else(|| BrokerError::UnknownTopic(topic.to_string()))?;
+        let current = t.partition_count();
+        if total <= current {
+            return Err(BrokerError::InvalidPartitions(format!(
+                "topic '{topic}' has {current} partitions; the new count {total} must be larger"
+            )));
+        }
+        if total > MAX_PARTITIONS {
+            return Err(BrokerError::InvalidPartitions(format!(
+                "at most {MAX_PARTITIONS} partitions, got {total}"
+            )));
+        }
+        let mut meta = t.meta();
+        meta.partitions = total;
+        meta.save(t.dir())?;
+        t.grow(total, &self.config.log_defaults)?;
+        self.register_flush(&t);
+        tracing::info!(topic, from = current, to = total, "added partitions");
+        Ok(())
     }
-    /// Applies config changes (`None` removes the override); validated as a whole first.
+
+    /// Applies config changes (`None` removes the override); validated as a whole first and
+    /// persisted before taking effect. Errors: `UnknownTopic`, `InvalidConfig`.
     pub fn alter_topic_config(
         &self,
         topic: &str,
         changes: &[(String, Option<String>)],
     ) -> Result<(), BrokerError> {
-        let _ = (topic, changes);
-        todo!()
+        self.check_running()?;
+        let _admin = self.admin.lock();
+        let t = self
+            .topic(topic)
+            .ok_or_else(|| BrokerError::UnknownTopic(topic.to_string()))?;
+        let mut overrides = t.config().overrides;
+        for (k, v) in changes {
+            match v {
+                Some(v) => {
+                    overrides.insert(k.clone(), v.clone());
+                }
+                None => {
+                    crate::topic_config::validate_key(k)?;
+                    overrides.remove(k);
+                }
+            }
+        }
+        let config = TopicConfig::from_map(&overrides)?;
+        let mut meta = t.meta();
+        meta.config = config.clone();
+        meta.save(t.dir())?;
+        t.set_config(config, &self.config.log_defaults);
+        tracing::info!(topic, ?changes, "altered topic config");
+        Ok(())
     }
+
     /// Effective value of every honoured config key for `topic` (override or default),
-    /// with whether it is the default.
+    /// with whether it is the default. Errors: `UnknownTopic`.
     pub fn effective_topic_config(
         &self,
         topic: &str,
     ) -> Result<Vec<(String, String, bool)>, BrokerError> {
-        let _ = topic;
-        todo!()
+        let t = self
+            .topic(topic)
+            .ok_or_else(|| BrokerError::UnknownTopic(topic.to_string()))?;
+        Ok(t.config().effective(&self.config.log_defaults))
     }
+
     /// Allocates a new producer id for the idempotent producer (persisted, never reused).
     pub fn allocate_producer_id(&self) -> Result<i64, BrokerError> {
-        todo!()
+        self.check_running()?;
+        let mut ids = self.producer_ids.lock();
+        if ids.next >= ids.block_end {
+            let end = ids.next + PRODUCER_ID_BLOCK;
+            let path = self.config.data_dir.join("meta").join("producer-id-block");
+            // Reserve the block on disk first: after a crash the next start skips past it.
+            strom_log::write_file_atomically(&path, end.to_string().as_bytes())?;
+            ids.block_end = end;
+        }
+        let id = ids.next;
+        ids.next += 1;
+        Ok(id)
     }
+
     /// Flushes and cleanly closes every log. Appends afterwards fail with `ShuttingDown`.
     pub fn shutdown(&self) -> Result<(), BrokerError> {
-        todo!()
+        if self.shutting_down.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        *self.background.stop.lock() = true;
+        self.background.wake.notify_all();
+        for thread in [&self.retention_thread, &self.cleaner_thread] {
+            if let Some(h) = thread.lock().take() {
+                let _ = h.join();
+            }
+        }
+        if let Some(mut f) = self.flusher.lock().take() {
+            f.stop();
+        }
+        let mut first_error = None;
+        for topic in self.topics() {
+            for p in topic.partitions() {
+                if let Err(e) = p.close() {
+                    tracing::error!(topic = %topic.name(), partition = p.index(), error = %e, "clean close failed");
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Per-partition sizes, for admin views: `(topic, partition) -> bytes`.
+    pub fn partition_sizes(&self) -> HashMap<(String, i32), u64> {
+        let mut out = HashMap::new();
+        for t in self.topics() {
+            for p in t.partitions() {
+                out.insert((t.name().to_string(), p.index()), p.size_bytes());
+            }
+        }
+        out
+    }
+}
+
+fn load_or_create_cluster_id(meta: &Path) -> Result<String, BrokerError> {
+    let path = meta.join("cluster-id");
+    match std::fs::read_to_string(&path) {
+        Ok(id) if !id.trim().is_empty() => Ok(id.trim().to_string()),
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io(&path)(e)),
+        _ => {
+            // Kafka cluster ids are 22 characters of URL-safe base64 of a UUID.
+            const ALPHABET: &[u8; 64] =
+                b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+            let id: String = random_bytes::<22>()
+                .iter()
+                .map(|b| ALPHABET[(*b & 63) as usize] as char)
+                .collect();
+            strom_log::write_file_atomically(&path, id.as_bytes())?;
+            Ok(id)
+        }
+    }
+}
+
+fn remove_deleted_topics(dir: &Path) {
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            if let Err(e) = std::fs::remove_dir_all(entry.path()) {
+                tracing::warn!(path = %entry.path().display(), error = %e, "cannot remove a deleted topic's files");
+            }
+        }
     }
 }

@@ -7,14 +7,19 @@
 
 mod broker;
 mod error;
+pub mod group;
 mod partition;
 mod partitioner;
+mod producer_state;
 mod records;
+#[cfg(test)]
+mod tests;
 mod topic;
 mod topic_config;
 
-pub use broker::{Broker, BrokerConfig};
+pub use broker::{Broker, BrokerConfig, MAX_PARTITIONS};
 pub use error::BrokerError;
+pub use group::{GroupCoordinator, GroupError};
 pub use partition::{AppendResult, FetchResult, Partition};
 pub use partitioner::{default_partition, murmur2};
 pub use records::{decode_records, encode_records, NewRecord, RecordHeader, StoredRecord};

@@ -1,11 +1,16 @@
 //! [`Partition`]: a log plus its high-watermark notifier and idempotent-producer state.
 
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use strom_log::Log;
+use parking_lot::Mutex;
+use strom_log::{BatchHeader, Log, LogConfig, LogError};
+use tokio::sync::watch;
 
-use crate::{BrokerError, NewRecord};
+use crate::producer_state::{Check, ProducerStates};
+use crate::{encode_records, BrokerError, NewRecord};
 
 /// Where an append landed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,10 +33,44 @@ pub struct FetchResult {
 pub struct Partition {
     topic: String,
     index: i32,
-    log: Log,
+    log: Arc<Log>,
+    /// Held across check-and-write (not across the fsync), so sequence checks and offset
+    /// assignment are atomic while concurrent producers still share group commits.
+    producers: Mutex<ProducerStates>,
+    high_watermark: watch::Sender<i64>,
+    /// Records without a key are rejected on compacted topics.
+    compacted: std::sync::atomic::AtomicBool,
 }
 
 impl Partition {
+    /// Opens the partition's log in `dir` and rebuilds its producer state.
+    pub(crate) fn open(
+        topic: &str,
+        index: i32,
+        dir: &Path,
+        config: LogConfig,
+        compacted: bool,
+    ) -> Result<Partition, BrokerError> {
+        let log = Log::open(dir, config)?;
+        let mut producers = ProducerStates::load(dir, log.log_end_offset());
+        let from = producers.next_offset.max(log.log_start_offset());
+        log.scan_headers(from, &mut |h| {
+            if h.base_offset >= producers.next_offset {
+                producers.record(h);
+            }
+            true
+        })?;
+        let hw = log.high_watermark();
+        Ok(Partition {
+            topic: topic.to_string(),
+            index,
+            log: Arc::new(log),
+            producers: Mutex::new(producers),
+            high_watermark: watch::Sender::new(hw),
+            compacted: std::sync::atomic::AtomicBool::new(compacted),
+        })
+    }
+
     pub fn topic(&self) -> &str {
         &self.topic
     }
@@ -41,34 +80,95 @@ impl Partition {
     pub fn log(&self) -> &Log {
         &self.log
     }
-    /// Appends one Kafka record batch v2 as received (blocking: may fsync; call from
+    pub(crate) fn log_arc(&self) -> &Arc<Log> {
+        &self.log
+    }
+
+    pub(crate) fn set_config(&self, config: LogConfig, compacted: bool) {
+        self.log.set_config(config);
+        self.compacted
+            .store(compacted, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Appends one or more Kafka record batches v2 as received (blocking: may fsync; call from
     /// `spawn_blocking` in async code). Checks producer id/epoch/sequence for idempotent
     /// batches: a retried batch already written returns `DuplicateSequence` with its original
     /// base offset (front ends answer success), a gap returns `OutOfOrderSequence`.
+    ///
+    /// Errors: `InvalidRecord` for a keyless record on a compacted topic, the sequence errors
+    /// above, `Log(CorruptBatch | BatchTooLarge | Poisoned | Io)`.
     pub fn append_batch(&self, batch: &mut [u8]) -> Result<AppendResult, BrokerError> {
-        let _ = batch;
-        todo!()
+        if self.compacted.load(std::sync::atomic::Ordering::Acquire) {
+            check_keys(batch)?;
+        }
+        let info = {
+            let mut producers = self.producers.lock();
+            // A poisoned log must not answer "duplicate, all good" for a retry.
+            self.log.check_writable()?;
+            let headers = headers_of(batch)?;
+            for h in &headers {
+                if let Check::Duplicate(base_offset) = producers.check(h)? {
+                    return Err(BrokerError::DuplicateSequence { base_offset });
+                }
+            }
+            let info = self.log.append_unsynced(batch)?;
+            // Record with the offsets the log assigned.
+            let mut offset = info.base_offset;
+            for mut h in headers {
+                h.base_offset = offset;
+                offset = h.last_offset() + 1;
+                producers.record(&h);
+            }
+            info
+        };
+        self.log.wait_durable(info.last_offset + 1)?;
+        self.high_watermark.send_replace(self.log.high_watermark());
+        Ok(AppendResult {
+            base_offset: info.base_offset,
+            last_offset: info.last_offset,
+            log_append_time: -1,
+            log_start_offset: self.log.log_start_offset(),
+        })
     }
+
     /// Encodes `records` into one batch and appends it (blocking).
     pub fn append_records(&self, records: &[NewRecord]) -> Result<AppendResult, BrokerError> {
-        let _ = records;
-        todo!()
+        if self.compacted.load(std::sync::atomic::Ordering::Acquire) {
+            if let Some(i) = records.iter().position(|r| r.key.is_none()) {
+                return Err(BrokerError::InvalidRecord(format!(
+                    "record {i} has no key, but topic '{}' is compacted and needs one",
+                    self.topic
+                )));
+            }
+        }
+        let mut batch = encode_records(records)?;
+        self.append_batch(&mut batch)
     }
+
     /// Reads whole batches from `offset` (see [`strom_log::Log::read`]).
     pub fn read(&self, offset: i64, max_bytes: usize) -> Result<FetchResult, BrokerError> {
-        let _ = (offset, max_bytes);
-        todo!()
+        let r = self.log.read(offset, max_bytes)?;
+        Ok(FetchResult {
+            records: r.bytes,
+            high_watermark: r.high_watermark,
+            log_start_offset: r.log_start_offset,
+        })
     }
+
     /// Waits until the high watermark is above `offset` or `timeout` passes, whichever is first;
     /// returns the high watermark. Event-driven: woken by appends, never polls.
     pub async fn wait_for_data(&self, offset: i64, timeout: Duration) -> i64 {
-        let _ = (offset, timeout);
-        todo!()
+        let mut rx = self.high_watermark.subscribe();
+        let wait = rx.wait_for(|hw| *hw > offset);
+        let _ = tokio::time::timeout(timeout, wait).await;
+        self.high_watermark()
     }
+
     /// A receiver that changes whenever the high watermark advances.
-    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<i64> {
-        todo!()
+    pub fn subscribe(&self) -> watch::Receiver<i64> {
+        self.high_watermark.subscribe()
     }
+
     pub fn high_watermark(&self) -> i64 {
         self.log.high_watermark()
     }
@@ -86,4 +186,45 @@ impl Partition {
     pub fn size_bytes(&self) -> u64 {
         self.log.size_bytes()
     }
+
+    /// Saves producer state and closes the log cleanly.
+    pub(crate) fn close(&self) -> Result<(), BrokerError> {
+        let producers = self.producers.lock();
+        self.log.close()?;
+        producers.save(self.log.dir())
+    }
+}
+
+fn headers_of(batch: &[u8]) -> Result<Vec<BatchHeader>, BrokerError> {
+    let mut out = Vec::new();
+    let mut pos = 0;
+    while pos < batch.len() {
+        let h = BatchHeader::parse(&batch[pos..]).ok_or_else(|| {
+            BrokerError::Log(LogError::CorruptBatch(format!(
+                "truncated batch header at byte {pos}"
+            )))
+        })?;
+        if h.batch_length <= 0 {
+            return Err(BrokerError::Log(LogError::CorruptBatch(format!(
+                "invalid batch length {} at byte {pos}",
+                h.batch_length
+            ))));
+        }
+        pos += h.total_len();
+        out.push(h);
+    }
+    Ok(out)
+}
+
+/// Compacted topics need a key on every record (Kafka's INVALID_RECORD otherwise).
+fn check_keys(batch: &[u8]) -> Result<(), BrokerError> {
+    let records = crate::decode_records(&Bytes::copy_from_slice(batch))
+        .map_err(|e| BrokerError::Log(LogError::CorruptBatch(e.to_string())))?;
+    if let Some(r) = records.iter().find(|r| r.key.is_none()) {
+        return Err(BrokerError::InvalidRecord(format!(
+            "record at batch offset {} has no key; compacted topics require keys",
+            r.offset
+        )));
+    }
+    Ok(())
 }

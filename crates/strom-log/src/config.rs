@@ -30,6 +30,8 @@ pub struct LogConfig {
     pub retention_bytes: Option<u64>,
     /// Largest batch accepted by [`crate::Log::append`].
     pub max_batch_bytes: usize,
+    /// `Some` for compacted topics (`cleanup.policy` includes `compact`).
+    pub compaction: Option<crate::CompactionConfig>,
 }
 
 impl Default for LogConfig {
@@ -42,6 +44,7 @@ impl Default for LogConfig {
             retention_ms: Some(7 * 24 * 3600 * 1000),
             retention_bytes: None,
             max_batch_bytes: 1024 * 1024 + 12 * 1024,
+            compaction: None,
         }
     }
 }

@@ -7,6 +7,7 @@
 //! retention. It does plain blocking I/O and knows nothing about the network.
 
 mod batch;
+mod compaction;
 mod config;
 mod error;
 mod files;
@@ -20,6 +21,7 @@ mod sync;
 mod tests;
 
 pub use batch::{BatchHeader, BATCH_HEADER_LEN};
+pub use compaction::{CleanerStats, CompactionConfig, Throttle};
 pub use config::{Durability, LogConfig};
 pub use error::LogError;
 pub use files::{sync_dir, write_file_atomically};

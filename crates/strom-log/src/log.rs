@@ -56,12 +56,17 @@ pub(crate) fn now_ms() -> i64 {
 /// One partition's log. `Send + Sync`: one writer at a time (internally serialised),
 /// any number of concurrent readers that never wait for the writer.
 pub struct Log {
-    dir: PathBuf,
-    config: RwLock<LogConfig>,
+    pub(crate) dir: PathBuf,
+    pub(crate) config: RwLock<LogConfig>,
     /// Ordered by base offset; the last one is active. Readers clone the `Arc`s they need.
-    segments: RwLock<Vec<Arc<Segment>>>,
+    pub(crate) segments: RwLock<Vec<Arc<Segment>>>,
     /// Serialises appends, rolls and segment deletion.
-    writer: Mutex<()>,
+    pub(crate) writer: Mutex<()>,
+    /// One compaction at a time.
+    pub(crate) cleaner_lock: Mutex<()>,
+    pub(crate) cleaner_stats: Mutex<crate::CleanerStats>,
+    /// Segments with a base offset below this have been cleaned.
+    pub(crate) cleaned_up_to: AtomicI64,
     log_start: AtomicI64,
     high_watermark: AtomicI64,
     group: GroupCommit,
@@ -90,6 +95,9 @@ impl Log {
             config: RwLock::new(config),
             segments: RwLock::new(recovered.segments),
             writer: Mutex::new(()),
+            cleaner_lock: Mutex::new(()),
+            cleaner_stats: Mutex::new(crate::CleanerStats::default()),
+            cleaned_up_to: AtomicI64::new(recovered.cleaned_up_to),
             log_start: AtomicI64::new(recovered.log_start.min(leo)),
             high_watermark: AtomicI64::new(leo),
             group: GroupCommit::new(leo),
@@ -112,7 +120,8 @@ impl Log {
         )
     }
 
-    fn check_writable(&self) -> Result<(), LogError> {
+    /// Errors with `Closed` or `Poisoned` if the log refuses writes.
+    pub fn check_writable(&self) -> Result<(), LogError> {
         if self.closed.load(Ordering::Acquire) {
             return Err(LogError::Closed);
         }
@@ -136,6 +145,15 @@ impl Log {
     /// Errors: `CorruptBatch` / `BatchTooLarge` (nothing written), `Poisoned` after an earlier
     /// I/O failure, `Closed`, `Io` (which also poisons the log).
     pub fn append(&self, batch: &mut [u8]) -> Result<AppendInfo, LogError> {
+        let info = self.append_unsynced(batch)?;
+        self.wait_durable(info.last_offset + 1)?;
+        Ok(info)
+    }
+
+    /// [`Log::append`] without waiting for durability: the caller must call
+    /// [`Log::wait_durable`] before acknowledging. Lets the broker make a check-and-append
+    /// atomic under its own lock while concurrent appenders still share one fsync.
+    pub fn append_unsynced(&self, batch: &mut [u8]) -> Result<AppendInfo, LogError> {
         let (durability, max, index_interval) = {
             let c = self.config.read();
             (c.durability, c.max_batch_bytes, c.index_interval_bytes)
@@ -185,6 +203,21 @@ impl Log {
             max_timestamp: headers.iter().map(|h| h.max_timestamp).max().unwrap_or(-1),
             record_count: headers.iter().map(|h| h.record_count).sum(),
         })
+    }
+
+    /// Returns once offsets below `end` are durable under the configured policy (an fsync,
+    /// shared with concurrent appenders, under `Always`; nothing otherwise).
+    ///
+    /// Errors: `Poisoned` if the fsync failed.
+    pub fn wait_durable(&self, end: i64) -> Result<(), LogError> {
+        if self.config.read().durability != Durability::Always {
+            return Ok(());
+        }
+        self.group.sync_to(
+            end,
+            || self.sync_active(),
+            || LogError::Poisoned(self.dir.clone()),
+        )
     }
 
     /// Fsyncs the active segment and publishes what it covered to readers. Returns the offset

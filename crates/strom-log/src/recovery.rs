@@ -20,6 +20,7 @@ pub(crate) struct Recovered {
     pub(crate) segments: Vec<Arc<Segment>>,
     pub(crate) log_start: i64,
     pub(crate) truncated_bytes: u64,
+    pub(crate) cleaned_up_to: i64,
 }
 
 /// Base offsets of the `.log` files in `dir`, sorted. Leftover temporary files are removed.
@@ -37,7 +38,8 @@ fn list_segments(dir: &Path) -> Result<Vec<i64>, LogError> {
                 }
             }
         }
-        if name.ends_with(".tmp") {
+        // Leftovers of an interrupted atomic write or compaction: the old files still stand.
+        if name.ends_with(".tmp") || name.ends_with(".cleaned") {
             let path = entry.path();
             std::fs::remove_file(&path).at(&path)?;
         }
@@ -108,7 +110,10 @@ pub(crate) fn open_segments(
         sync_dir(dir)?;
     }
     let first_base = segments.first().map(|s| s.base_offset()).unwrap_or(0);
+    let cleaned_up_to =
+        read_i64_file(&dir.join(crate::compaction::CLEANER_CHECKPOINT))?.unwrap_or(0);
     Ok(Recovered {
+        cleaned_up_to,
         log_start: persisted_start.max(first_base),
         segments,
         truncated_bytes,

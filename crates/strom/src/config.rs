@@ -5,7 +5,23 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{bail, Context};
+/// A configuration problem (bad file, flag or value); the binary exits with code 78.
+#[derive(Debug)]
+pub struct ConfigError(pub String);
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+macro_rules! bail {
+    ($($arg:tt)*) => {
+        return Err(anyhow::Error::new(ConfigError(format!($($arg)*))))
+    };
+}
 use serde::Deserialize;
 use strom_log::Durability;
 
@@ -68,6 +84,7 @@ struct FileConfig {
     max_connections: Option<usize>,
     http_max_body_bytes: Option<usize>,
     http_max_poll_timeout_ms: Option<u64>,
+    cleaner_bytes_per_sec: Option<u64>,
 }
 
 /// The resolved configuration.
@@ -89,16 +106,19 @@ pub struct Settings {
     pub max_connections: usize,
     pub http_max_body_bytes: usize,
     pub http_max_poll_timeout_ms: u64,
+    pub cleaner_bytes_per_sec: u64,
 }
 
 impl Settings {
     pub fn resolve(args: ServeArgs) -> anyhow::Result<Settings> {
         let file = match &args.config {
             Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("cannot read config file {}", path.display()))?;
-                toml::from_str::<FileConfig>(&text)
-                    .with_context(|| format!("invalid config file {}", path.display()))?
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    ConfigError(format!("cannot read config file {}: {e}", path.display()))
+                })?;
+                toml::from_str::<FileConfig>(&text).map_err(|e| {
+                    ConfigError(format!("invalid config file {}: {e}", path.display()))
+                })?
             }
             None => FileConfig::default(),
         };
@@ -177,6 +197,7 @@ impl Settings {
             max_connections: file.max_connections.unwrap_or(10_000),
             http_max_body_bytes: file.http_max_body_bytes.unwrap_or(8 * 1024 * 1024),
             http_max_poll_timeout_ms: file.http_max_poll_timeout_ms.unwrap_or(60_000),
+            cleaner_bytes_per_sec: file.cleaner_bytes_per_sec.unwrap_or(50 << 20),
         })
     }
 }

@@ -22,8 +22,9 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 fn init_logging(settings: &Settings) -> anyhow::Result<()> {
-    let filter = tracing_subscriber::EnvFilter::try_new(&settings.log)
-        .with_context(|| format!("invalid log filter '{}'", settings.log))?;
+    let filter = tracing_subscriber::EnvFilter::try_new(&settings.log).map_err(|e| {
+        crate::config::ConfigError(format!("invalid log filter '{}': {e}", settings.log))
+    })?;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -51,6 +52,7 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
         durability: settings.durability,
         log_defaults,
         retention_check_interval_ms: 30_000,
+        cleaner_bytes_per_sec: settings.cleaner_bytes_per_sec,
     };
     let data_dir = settings.data_dir.display().to_string();
     let broker = tokio::task::spawn_blocking(move || Broker::open(broker_config))

@@ -1,5 +1,6 @@
 //! `strom serve` with a data directory it cannot use must stop at once with a message naming
-//! the directory and a non-zero exit code: no panic, no half-started server.
+//! the directory and exit code 74 (EX_IOERR, as documented in main.rs): no panic, no
+//! half-started server.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -49,10 +50,11 @@ fn serve_with_data_dir(dir: &Path) -> (Option<i32>, String) {
 
 fn assert_clean_failure(dir: &Path, shown: &str) {
     let (code, stderr) = serve_with_data_dir(dir);
+    // main.rs documents sysexits codes: 74 (EX_IOERR) for data directory and disk errors.
     assert_eq!(
         code,
-        Some(1),
-        "exit code 1 for data dir {shown}; stderr: {stderr}"
+        Some(74),
+        "exit code 74 for data dir {shown}; stderr: {stderr}"
     );
     assert!(!stderr.contains("panicked"), "no panic: {stderr}");
     assert!(

@@ -172,8 +172,14 @@ impl Log {
         // Pass 1: the latest offset of every key in the cleanable range.
         let mut latest: HashMap<Bytes, i64> = HashMap::new();
         for segment in &candidates {
-            for_each_batch(segment, &mut |_, bytes| {
+            for_each_batch(segment, &mut |header, bytes| {
                 consume(bytes.len() as u64);
+                // Control records (transaction markers) carry a marker type in their key, not
+                // a user key: letting them into the map would make a marker supersede a data
+                // record whose key happens to have the same four bytes.
+                if header.is_control() {
+                    return Ok(());
+                }
                 for r in decode(bytes)? {
                     if let Some(k) = r.key {
                         latest.insert(k, r.offset);
@@ -200,7 +206,7 @@ impl Log {
                 }
                 let set = decode_set(bytes)?;
                 let total = set.records.len();
-                let kept: Vec<_> = set
+                let mut kept: Vec<_> = set
                     .records
                     .iter()
                     .filter(|r| match &r.key {
@@ -222,6 +228,18 @@ impl Log {
                     out.extend_from_slice(bytes);
                 } else {
                     changed = true;
+                    if !header.has_producer_id() {
+                        // A plain producer's batch has base sequence -1. The encoder derives
+                        // it from the first kept record's sequence (which the decoder made
+                        // -1 + its original offset delta), so renumber from the first kept
+                        // record; consecutive values also keep the encoder's one-batch
+                        // grouping (it splits when offset - sequence changes).
+                        if let Some(first) = kept.first().map(|r| r.offset) {
+                            for r in kept.iter_mut() {
+                                r.sequence = (r.offset - first) as i32 - 1;
+                            }
+                        }
+                    }
                     if !kept.is_empty() {
                         RecordBatchEncoder::encode(
                             &mut out,

@@ -29,7 +29,9 @@ enum Op {
     Tick(i64),
     /// Compact with `now = clock + ahead`.
     Compact(i64),
-    Reopen { clean: bool },
+    Reopen {
+        clean: bool,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -113,13 +115,7 @@ fn active_base(dir: &Path) -> i64 {
     *segment_bases(dir).last().expect("a log has a segment")
 }
 
-fn check(
-    log: &Log,
-    dir: &Path,
-    m: &Model,
-    s: &Setup,
-    got: &[Got],
-) -> Result<(), TestCaseError> {
+fn check(log: &Log, dir: &Path, m: &Model, s: &Setup, got: &[Got]) -> Result<(), TestCaseError> {
     prop_assert_eq!(log.log_end_offset(), m.appended.len() as i64);
     prop_assert_eq!(log.high_watermark(), m.appended.len() as i64);
     prop_assert_eq!(log.log_start_offset(), 0);
@@ -134,13 +130,18 @@ fn check(
         prop_assert_eq!(g.ts, a.ts, "timestamp at {}", g.offset);
         prop_assert_eq!(g.producer_id, a.producer_id, "producer id at {}", g.offset);
         prop_assert_eq!(g.producer_epoch, a.producer_epoch);
-        prop_assert_eq!(g.sequence, a.sequence, "sequence at {}", g.offset);
+        if a.producer_id >= 0 {
+            prop_assert_eq!(g.sequence, a.sequence, "sequence at {}", g.offset);
+        }
     }
     let present: BTreeSet<i64> = got.iter().map(|g| g.offset).collect();
     // The active segment is untouched.
     let active = active_base(dir);
     for o in active..m.appended.len() as i64 {
-        prop_assert!(present.contains(&o), "offset {o} of the active segment is gone");
+        prop_assert!(
+            present.contains(&o),
+            "offset {o} of the active segment is gone"
+        );
     }
     let drm = s.delete_retention_ms;
     let lag = s.min_lag_ms;
@@ -263,7 +264,8 @@ fn run(s: Setup, ops: Vec<Op>) -> Result<(), TestCaseError> {
                     .enumerate()
                     .map(|(i, (k, v))| Put {
                         key: k.map(|k| format!("key-{k}").into_bytes()),
-                        value: v.map(|v| format!("value-{v}-{}", m.appended.len() + i).into_bytes()),
+                        value: v
+                            .map(|v| format!("value-{v}-{}", m.appended.len() + i).into_bytes()),
                         ts: m.clock + i as i64,
                     })
                     .collect();
@@ -327,11 +329,36 @@ fn run(s: Setup, ops: Vec<Op>) -> Result<(), TestCaseError> {
             }
         }
         let l = log.as_ref().expect("open");
-        let got = read_all(l);
+        let batches = read_batches(l).map_err(|e| TestCaseError::fail(format!("read: {e}")))?;
+        for b in &batches {
+            if b.header.producer_id < 0 {
+                prop_assert_eq!(
+                    b.header.base_sequence,
+                    -1,
+                    "plain batch at {}",
+                    b.header.base_offset
+                );
+            }
+            prop_assert!(b.header.record_count as usize == b.records.len());
+            prop_assert!(
+                !b.records.is_empty(),
+                "empty batch at {}",
+                b.header.base_offset
+            );
+            prop_assert_eq!(
+                b.records.last().map(|r| r.offset),
+                Some(b.header.last_offset())
+            );
+        }
+        let got: Vec<Got> = batches.into_iter().flat_map(|b| b.records).collect();
         check(l, &path, &m, &s, &got)?;
         match &op {
             Op::Append { recs, .. } => {
-                prop_assert_eq!(got.len(), prev.len() + recs.len(), "append changed old records");
+                prop_assert_eq!(
+                    got.len(),
+                    prev.len() + recs.len(),
+                    "append changed old records"
+                );
                 prop_assert_eq!(&got[..prev.len()], &prev[..]);
             }
             Op::Compact(_) => {

@@ -7,6 +7,7 @@
 
 mod broker;
 mod error;
+pub mod group;
 mod partition;
 mod partitioner;
 mod producer_state;
@@ -18,6 +19,7 @@ mod topic_config;
 
 pub use broker::{Broker, BrokerConfig, MAX_PARTITIONS};
 pub use error::BrokerError;
+pub use group::{GroupCoordinator, GroupError};
 pub use partition::{AppendResult, FetchResult, Partition};
 pub use partitioner::{default_partition, murmur2};
 pub use records::{decode_records, encode_records, NewRecord, RecordHeader, StoredRecord};

@@ -1,5 +1,34 @@
-//! HTTP front end on axum: REST produce/consume, HTTP feeds, SSE, WebSocket, consumer API,
-//! admin and OpenAPI, all over [`strom_broker::Broker`].
+//! HTTP front end on axum: REST produce/consume, HTTP feeds (CloudEvents, Atom), SSE,
+//! WebSocket, REST Proxy v2 compatibility, admin and OpenAPI, all over
+//! [`strom_broker::Broker`]. It never touches files; every operation is a broker call.
+//!
+//! Module map: [`routes`] builds the router and OpenAPI document; [`server`] runs the
+//! accept loop with its connection and header limits; handlers live in [`produce`],
+//! [`consume`], [`feeds`] / [`atom`] / [`sse`] / [`ws`], [`admin`] and [`restproxy`];
+//! [`error`] is the one place errors become statuses.
+
+pub mod admin;
+pub mod atom;
+pub mod body;
+pub mod cloudevents;
+pub mod consume;
+pub mod cursor;
+pub mod error;
+pub mod feed;
+pub mod feeds;
+pub mod openapi;
+pub mod produce;
+pub mod reader;
+pub mod rejections;
+pub mod render;
+pub mod restproxy;
+pub mod routes;
+pub mod schemas;
+pub mod server;
+pub mod sse;
+pub mod state;
+pub mod timefmt;
+pub mod ws;
 
 use std::sync::Arc;
 
@@ -17,13 +46,15 @@ pub struct HttpConfig {
     pub max_connections: usize,
 }
 
-/// Serves HTTP on `listener` until `shutdown` becomes true.
+/// Serves HTTP on `listener` until `shutdown` becomes true, then lets in-flight requests
+/// finish (live streams end on the same signal) for a bounded time.
 pub async fn run(
     listener: TcpListener,
     broker: Arc<Broker>,
     config: HttpConfig,
     shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> std::io::Result<()> {
-    let _ = (listener, broker, config, shutdown);
-    todo!()
+    let state = state::AppState::new(broker, config.clone(), shutdown.clone());
+    let (router, _doc) = routes::build(state);
+    server::serve(listener, router, &config, shutdown).await
 }

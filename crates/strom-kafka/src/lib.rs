@@ -1,10 +1,30 @@
 //! Kafka wire protocol front end: a TCP listener speaking the Kafka protocol over
 //! [`strom_broker::Broker`]. Framing, version negotiation, one handler module per API.
+//!
+//! Layout:
+//! - [`codec`]: length-prefixed frames, request header + body decoding
+//!   ([`decode_request`], also the fuzz entry point) and response encoding;
+//! - `versions`: the API/version table that ApiVersions advertises and the decoder enforces;
+//! - `errors`: the one place where broker errors become Kafka error codes;
+//! - `server` / `connection`: accept loop, connection limit, per-connection request loop;
+//! - `handlers`: one module per API, see its module doc for how to add one.
 
 use std::sync::Arc;
 
 use strom_broker::Broker;
 use tokio::net::TcpListener;
+
+pub mod codec;
+mod connection;
+mod count_guard;
+mod errors;
+mod handlers;
+mod server;
+mod versions;
+
+pub use codec::{decode_request, DecodeError, DecodedRequest, RequestBody};
+pub use errors::error_code;
+pub use versions::{supported_versions, SUPPORTED_APIS};
 
 /// Listener settings.
 #[derive(Debug, Clone)]
@@ -19,12 +39,16 @@ pub struct KafkaConfig {
 }
 
 /// Serves Kafka clients on `listener` until `shutdown` becomes true.
+///
+/// Each connection is served by its own task; a connection that sends an oversized or
+/// malformed frame is closed (with a log line) without affecting the others. On shutdown the
+/// listener stops accepting, open connections finish the request in progress (long polls are
+/// cut short) and are closed. Errors: only a failure of the listening socket itself.
 pub async fn run(
     listener: TcpListener,
     broker: Arc<Broker>,
     config: KafkaConfig,
     shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> std::io::Result<()> {
-    let _ = (listener, broker, config, shutdown);
-    todo!()
+    server::run(listener, broker, config, shutdown).await
 }

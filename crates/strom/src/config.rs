@@ -5,7 +5,23 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{bail, Context};
+/// A configuration problem (bad file, flag or value); the binary exits with code 78.
+#[derive(Debug)]
+pub struct ConfigError(pub String);
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+macro_rules! bail {
+    ($($arg:tt)*) => {
+        return Err(anyhow::Error::new(ConfigError(format!($($arg)*))))
+    };
+}
 use serde::Deserialize;
 use strom_log::Durability;
 
@@ -97,10 +113,12 @@ impl Settings {
     pub fn resolve(args: ServeArgs) -> anyhow::Result<Settings> {
         let file = match &args.config {
             Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("cannot read config file {}", path.display()))?;
-                toml::from_str::<FileConfig>(&text)
-                    .with_context(|| format!("invalid config file {}", path.display()))?
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    ConfigError(format!("cannot read config file {}: {e}", path.display()))
+                })?;
+                toml::from_str::<FileConfig>(&text).map_err(|e| {
+                    ConfigError(format!("invalid config file {}: {e}", path.display()))
+                })?
             }
             None => FileConfig::default(),
         };

@@ -1,5 +1,6 @@
 //! The `strom` binary: command-line parsing and dispatch to the subcommands.
 
+mod bench;
 mod config;
 mod serve;
 
@@ -22,18 +23,58 @@ struct Cli {
 enum Command {
     /// Run the server (Kafka protocol and HTTP) on a local data directory.
     Serve(config::ServeArgs),
+    /// Benchmarks that print ratios against a baseline measured in the same run.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve::serve(args),
+        Command::Bench(command) => bench::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("strom: error: {err:#}");
-            ExitCode::from(1)
+            eprintln!("strom: error: {}", describe(&err));
+            ExitCode::from(exit_code(&err))
         }
     }
+}
+
+/// The error chain on one line, leaving out causes that the message above already quotes.
+fn describe(err: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in err.chain() {
+        let part = cause.to_string();
+        if !text.contains(&part) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&part);
+        }
+    }
+    text
+}
+
+/// Exit codes from BSD `sysexits.h`, so scripts can tell a bad configuration from a storage
+/// problem: 78 configuration, 74 I/O (data directory, disk), 69 unavailable (port in use), 1 other.
+fn exit_code(err: &anyhow::Error) -> u8 {
+    if err.chain().any(|e| e.is::<config::ConfigError>()) {
+        return 78;
+    }
+    if err
+        .chain()
+        .any(|e| e.is::<strom_broker::BrokerError>() || e.is::<strom_log::LogError>())
+    {
+        return 74;
+    }
+    if err.chain().any(|e| {
+        e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::AddrInUse)
+    }) {
+        return 69;
+    }
+    1
 }

@@ -22,8 +22,9 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 fn init_logging(settings: &Settings) -> anyhow::Result<()> {
-    let filter = tracing_subscriber::EnvFilter::try_new(&settings.log)
-        .with_context(|| format!("invalid log filter '{}'", settings.log))?;
+    let filter = tracing_subscriber::EnvFilter::try_new(&settings.log).map_err(|e| {
+        crate::config::ConfigError(format!("invalid log filter '{}': {e}", settings.log))
+    })?;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

@@ -1,0 +1,533 @@
+//! [`GroupCoordinator`]: the public face of the group coordinator, and the membership half of
+//! it — JoinGroup, SyncGroup, Heartbeat and LeaveGroup. Requests that must wait for a
+//! rebalance (join, sync) park a oneshot sender in the group and await it unlocked, so a
+//! front end simply `.await`s the call.
+//!
+//! Locking: the group map lock is never taken while a group lock is held.
+
+use std::collections::hash_map::RandomState;
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use parking_lot::Mutex;
+use tokio::sync::oneshot;
+use tokio::time::Instant;
+
+use crate::{Broker, NewRecord};
+
+use super::codec::{encode_group, encode_key, GroupValue, RecordKey};
+use super::metadata::{Group, Member};
+use super::writer::Writer;
+use super::{
+    BrokerStorage, GroupConfig, GroupError, GroupState, GroupStorage, HeartbeatRequest,
+    JoinGroupRequest, JoinGroupResponse, LeaveResult, LeavingMember, SyncGroupRequest,
+    SyncGroupResponse,
+};
+
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// The coordinator's state shared with its timer and expiry tasks.
+pub(crate) struct Shared {
+    pub config: GroupConfig,
+    pub storage: Arc<dyn GroupStorage>,
+    pub writer: Writer,
+    pub groups: Mutex<HashMap<String, Arc<Mutex<Group>>>>,
+    /// Handed to timer tasks so they never keep a dropped coordinator alive.
+    pub me: Weak<Shared>,
+    id_seed: u64,
+    id_counter: AtomicU64,
+}
+
+impl Shared {
+    pub(crate) fn lookup(&self, group_id: &str) -> Option<Arc<Mutex<Group>>> {
+        self.groups.lock().get(group_id).cloned()
+    }
+
+    pub(crate) fn lookup_or_create(&self, group_id: &str) -> Arc<Mutex<Group>> {
+        Arc::clone(
+            self.groups
+                .lock()
+                .entry(group_id.to_string())
+                .or_insert_with(|| {
+                    Arc::new(Mutex::new(Group::new(group_id.to_string(), now_ms())))
+                }),
+        )
+    }
+
+    /// The `__consumer_offsets` partition holding a group's records; all of them go to one
+    /// partition so their order is the order of the log. FNV-1a: stable across restarts.
+    pub(crate) fn partition_for(&self, group_id: &str) -> i32 {
+        let mut hash: u32 = 0x811c_9dc5;
+        for byte in group_id.bytes() {
+            hash ^= u32::from(byte);
+            hash = hash.wrapping_mul(0x0100_0193);
+        }
+        (hash % self.storage.partitions().max(1) as u32) as i32
+    }
+
+    pub(crate) fn group_record(&self, group_id: &str, value: Option<GroupValue>) -> NewRecord {
+        NewRecord {
+            key: Some(encode_key(&RecordKey::Group {
+                group: group_id.to_string(),
+            })),
+            value: value.as_ref().map(encode_group),
+            ..NewRecord::default()
+        }
+    }
+
+    /// Queues a group metadata record (or tombstone) without waiting for it.
+    pub(crate) fn write_group_record(&self, group_id: &str, value: Option<GroupValue>) {
+        let record = self.group_record(group_id, value);
+        self.writer
+            .write_detached(self.partition_for(group_id), vec![record]);
+    }
+
+    /// A new member id, `<prefix>-<uuid-like random>` as Kafka makes them (prefix: the client
+    /// id, or the instance id of a static member).
+    fn new_member_id(&self, prefix: &str) -> String {
+        let n = self.id_counter.fetch_add(1, Ordering::Relaxed);
+        let mut hasher = RandomState::new().build_hasher();
+        hasher.write_u64(self.id_seed ^ n);
+        let high = hasher.finish();
+        hasher.write_u64(n);
+        let low = hasher.finish();
+        format!(
+            "{prefix}-{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+            high >> 32,
+            (high >> 16) & 0xffff,
+            high & 0xffff,
+            low >> 48,
+            low & 0xffff_ffff_ffff
+        )
+    }
+}
+
+/// The group coordinator of this broker (which is the coordinator of every group). Cheap to
+/// clone; background tasks stop when the last clone is dropped.
+#[derive(Clone)]
+pub struct GroupCoordinator {
+    pub(crate) shared: Arc<Shared>,
+}
+
+/// What a join does next: answer now, or wait for the rebalance.
+enum Joined {
+    Now(JoinGroupResponse),
+    Wait(oneshot::Receiver<Result<JoinGroupResponse, GroupError>>),
+}
+
+impl GroupCoordinator {
+    /// Opens the coordinator over `broker`: creates `__consumer_offsets` if needed, replays
+    /// it (committed offsets and groups survive restarts), and starts offset expiry. Must be
+    /// called inside a tokio runtime. Errors: `Storage` if the topic cannot be created or read.
+    pub async fn start(
+        broker: Arc<Broker>,
+        config: GroupConfig,
+    ) -> Result<GroupCoordinator, GroupError> {
+        let partitions = config.offsets_topic_partitions;
+        let storage = tokio::task::spawn_blocking(move || BrokerStorage::open(broker, partitions))
+            .await
+            .map_err(|e| GroupError::Storage(format!("opening {}: {e}", super::OFFSETS_TOPIC)))??;
+        Self::with_storage(Arc::new(storage), config).await
+    }
+
+    /// Opens the coordinator over any [`GroupStorage`]. Errors: `Storage` if replay fails.
+    pub async fn with_storage(
+        storage: Arc<dyn GroupStorage>,
+        config: GroupConfig,
+    ) -> Result<GroupCoordinator, GroupError> {
+        let replay_storage = Arc::clone(&storage);
+        let loaded = tokio::task::spawn_blocking(move || super::load::replay(&*replay_storage))
+            .await
+            .map_err(|e| {
+                GroupError::Storage(format!("replaying {}: {e}", super::OFFSETS_TOPIC))
+            })??;
+        let writer = Writer::spawn(Arc::clone(&storage));
+        let shared = Arc::new_cyclic(|me| Shared {
+            config,
+            storage,
+            writer,
+            groups: Mutex::new(HashMap::new()),
+            me: me.clone(),
+            id_seed: RandomState::new().hash_one(now_ms()),
+            id_counter: AtomicU64::new(0),
+        });
+        super::load::install(&shared, loaded);
+        super::expiry::spawn_expiry(&shared);
+        Ok(GroupCoordinator { shared })
+    }
+
+    pub fn config(&self) -> &GroupConfig {
+        &self.shared.config
+    }
+
+    /// JoinGroup: completes when the rebalance this join takes part in completes.
+    ///
+    /// Errors: `InvalidGroupId`, `InvalidSessionTimeout`, `InconsistentGroupProtocol`,
+    /// `MemberIdRequired` (first join of a v4+ dynamic member), `UnknownMemberId`,
+    /// `FencedInstanceId`, `GroupMaxSizeReached`, `CoordinatorNotAvailable` (group deleted
+    /// meanwhile), and whatever ended the wait (`UnknownMemberId` if removed while waiting,
+    /// `FencedInstanceId` if replaced by a newer static instance).
+    pub async fn join_group(&self, req: JoinGroupRequest) -> Result<JoinGroupResponse, GroupError> {
+        if req.group_id.is_empty() {
+            return Err(GroupError::InvalidGroupId);
+        }
+        let config = &self.shared.config;
+        if req.session_timeout < config.min_session_timeout
+            || req.session_timeout > config.max_session_timeout
+        {
+            return Err(GroupError::InvalidSessionTimeout(
+                super::rebalance::duration_ms(req.session_timeout),
+            ));
+        }
+        let group = if req.member_id.is_empty() {
+            self.shared.lookup_or_create(&req.group_id)
+        } else {
+            self.shared
+                .lookup(&req.group_id)
+                .ok_or(GroupError::UnknownMemberId)?
+        };
+        let joined = {
+            let mut g = group.lock();
+            if g.removed {
+                return Err(GroupError::CoordinatorNotAvailable);
+            }
+            self.join_locked(&mut g, req)?
+        };
+        match joined {
+            Joined::Now(response) => Ok(response),
+            // The sender is dropped only if the group vanished under the member.
+            Joined::Wait(rx) => rx.await.unwrap_or(Err(GroupError::CoordinatorNotAvailable)),
+        }
+    }
+
+    fn join_locked(&self, g: &mut Group, req: JoinGroupRequest) -> Result<Joined, GroupError> {
+        let shared = &*self.shared;
+        if g.state == GroupState::Dead {
+            return Err(GroupError::CoordinatorNotAvailable);
+        }
+        if !g.supports(&req.protocol_type, &req.protocols) {
+            return Err(GroupError::InconsistentGroupProtocol);
+        }
+        if req.member_id.is_empty() {
+            if let Some(instance) = req.group_instance_id.clone() {
+                if let Some(old_id) = g.static_members.get(&instance).cloned() {
+                    return Ok(self.replace_static_member(g, &old_id, req));
+                }
+                self.check_capacity(g)?;
+                let id = shared.new_member_id(&instance);
+                return Ok(self.add_and_join(g, id, req));
+            }
+            self.check_capacity(g)?;
+            let id = shared.new_member_id(&req.client_id);
+            if req.require_known_member_id {
+                // KIP-394: the member must come back with this id, so a client that retries
+                // a timed-out join does not leave a ghost member behind.
+                g.pending_members.insert(id.clone());
+                shared.spawn_pending_timer(&g.id, &id, req.session_timeout);
+                return Err(GroupError::MemberIdRequired { member_id: id });
+            }
+            return Ok(self.add_and_join(g, id, req));
+        }
+
+        g.check_fenced(&req.member_id, req.group_instance_id.as_deref())?;
+        if g.pending_members.remove(&req.member_id) {
+            let id = req.member_id.clone();
+            return Ok(self.add_and_join(g, id, req));
+        }
+        let Some(member) = g.members.get_mut(&req.member_id) else {
+            return Err(GroupError::UnknownMemberId);
+        };
+        let unchanged = member.protocols == req.protocols;
+        member.touch();
+        match g.state {
+            GroupState::PreparingRebalance => {
+                let rx = Self::update_and_wait(g, req);
+                shared.maybe_complete_join(g);
+                Ok(Joined::Wait(rx))
+            }
+            // The member lost its JoinGroup answer: repeat it, unless it changed its mind.
+            GroupState::CompletingRebalance if unchanged => {
+                Ok(Joined::Now(g.join_response(&req.member_id)))
+            }
+            // A follower rejoining with the same subscription changes nothing (Kafka answers
+            // with the current generation); the leader rejoining asks for a new assignment.
+            GroupState::Stable if unchanged && !g.is_leader(&req.member_id) => {
+                Ok(Joined::Now(g.join_response(&req.member_id)))
+            }
+            GroupState::CompletingRebalance | GroupState::Stable => {
+                let rx = Self::update_and_wait(g, req);
+                shared.prepare_rebalance(g);
+                shared.maybe_complete_join(g);
+                Ok(Joined::Wait(rx))
+            }
+            GroupState::Empty | GroupState::Dead => Err(GroupError::UnknownMemberId),
+        }
+    }
+
+    fn check_capacity(&self, g: &Group) -> Result<(), GroupError> {
+        if g.members.len() + g.pending_members.len() >= self.shared.config.max_group_size {
+            return Err(GroupError::GroupMaxSizeReached);
+        }
+        Ok(())
+    }
+
+    /// Records a known member's (possibly new) protocols and timeouts and parks its join.
+    fn update_and_wait(
+        g: &mut Group,
+        req: JoinGroupRequest,
+    ) -> oneshot::Receiver<Result<JoinGroupResponse, GroupError>> {
+        let (tx, rx) = oneshot::channel();
+        if let Some(member) = g.members.get_mut(&req.member_id) {
+            member.protocols = req.protocols;
+            member.session_timeout = req.session_timeout;
+            member.rebalance_timeout = req.rebalance_timeout;
+            member.client_id = req.client_id;
+            member.client_host = req.client_host;
+            member.touch();
+            if let Some(old) = member.join_waiter.replace(tx) {
+                let _ = old.send(Err(GroupError::RebalanceInProgress));
+            }
+        }
+        rx
+    }
+
+    /// Adds a new member with a parked join and starts (or joins) a rebalance.
+    fn add_and_join(&self, g: &mut Group, member_id: String, req: JoinGroupRequest) -> Joined {
+        let shared = &*self.shared;
+        let (tx, rx) = oneshot::channel();
+        if g.members.is_empty() {
+            g.protocol_type = Some(req.protocol_type.clone());
+        }
+        let member = Member {
+            id: member_id,
+            instance_id: req.group_instance_id,
+            client_id: req.client_id,
+            client_host: req.client_host,
+            session_timeout: req.session_timeout,
+            rebalance_timeout: req.rebalance_timeout,
+            protocols: req.protocols,
+            assignment: bytes::Bytes::new(),
+            join_waiter: Some(tx),
+            sync_waiter: None,
+            session_deadline: Instant::now() + req.session_timeout,
+        };
+        shared.add_member(g, member);
+        if g.state == GroupState::PreparingRebalance {
+            shared.extend_initial_delay(g);
+        } else {
+            shared.prepare_rebalance(g);
+        }
+        shared.maybe_complete_join(g);
+        Joined::Wait(rx)
+    }
+
+    /// A static member rejoining without its member id (a restarted instance) takes over the
+    /// old member's place under a new id; the old id is fenced (KIP-345).
+    fn replace_static_member(&self, g: &mut Group, old_id: &str, req: JoinGroupRequest) -> Joined {
+        let shared = &*self.shared;
+        let Some(mut member) = g.members.remove(old_id) else {
+            // The registry and the member map disagree: treat it as a new static member.
+            let id = shared.new_member_id(req.group_instance_id.as_deref().unwrap_or_default());
+            return self.add_and_join(g, id, req);
+        };
+        if let Some(waiter) = member.join_waiter.take() {
+            let _ = waiter.send(Err(GroupError::FencedInstanceId));
+        }
+        if let Some(waiter) = member.sync_waiter.take() {
+            let _ = waiter.send(Err(GroupError::FencedInstanceId));
+        }
+        let new_id = shared.new_member_id(req.group_instance_id.as_deref().unwrap_or_default());
+        let unchanged = member.protocols == req.protocols;
+        let was_leader = g.is_leader(old_id);
+        member.id = new_id.clone();
+        member.client_id = req.client_id.clone();
+        member.client_host = req.client_host.clone();
+        if let Some(instance) = &member.instance_id {
+            g.static_members.insert(instance.clone(), new_id.clone());
+        }
+        if was_leader {
+            g.leader = Some(new_id.clone());
+        }
+        if g.pending_sync.remove(old_id) {
+            g.pending_sync.insert(new_id.clone());
+        }
+        member.touch();
+        shared.spawn_session_timer(&g.id, &new_id, member.session_deadline);
+        g.members.insert(new_id.clone(), member);
+        tracing::info!(group = %g.id, old = %old_id, new = %new_id, "static member replaced");
+        if g.state == GroupState::Stable && unchanged && !was_leader {
+            // Nothing to rebalance: the instance gets its assignment back in SyncGroup.
+            shared.persist_group(g);
+            return Joined::Now(g.join_response(&new_id));
+        }
+        let rx = Self::update_and_wait(
+            g,
+            JoinGroupRequest {
+                member_id: new_id,
+                ..req
+            },
+        );
+        if g.state == GroupState::PreparingRebalance {
+            shared.maybe_complete_join(g);
+        } else {
+            shared.prepare_rebalance(g);
+            shared.maybe_complete_join(g);
+        }
+        Joined::Wait(rx)
+    }
+
+    /// SyncGroup: the leader hands in the assignment; everyone waits for it (or gets it at once
+    /// if the group is already Stable).
+    ///
+    /// Errors: `UnknownMemberId`, `FencedInstanceId`, `IllegalGeneration`,
+    /// `InconsistentGroupProtocol` (v5+ type/name mismatch), `RebalanceInProgress` (a new
+    /// rebalance started first), `CoordinatorNotAvailable`.
+    pub async fn sync_group(&self, req: SyncGroupRequest) -> Result<SyncGroupResponse, GroupError> {
+        let group = self
+            .shared
+            .lookup(&req.group_id)
+            .ok_or(GroupError::UnknownMemberId)?;
+        let rx = {
+            let mut g = group.lock();
+            if g.removed {
+                return Err(GroupError::CoordinatorNotAvailable);
+            }
+            g.check_fenced(&req.member_id, req.group_instance_id.as_deref())?;
+            if !g.members.contains_key(&req.member_id) {
+                return Err(GroupError::UnknownMemberId);
+            }
+            if req.generation_id != g.generation {
+                return Err(GroupError::IllegalGeneration);
+            }
+            let type_mismatch = req
+                .protocol_type
+                .as_ref()
+                .is_some_and(|t| Some(t) != g.protocol_type.as_ref());
+            let name_mismatch = req
+                .protocol_name
+                .as_ref()
+                .is_some_and(|n| Some(n) != g.protocol.as_ref());
+            if type_mismatch || name_mismatch {
+                return Err(GroupError::InconsistentGroupProtocol);
+            }
+            match g.state {
+                GroupState::Empty => return Err(GroupError::UnknownMemberId),
+                GroupState::Dead => return Err(GroupError::CoordinatorNotAvailable),
+                GroupState::PreparingRebalance => return Err(GroupError::RebalanceInProgress),
+                GroupState::Stable => {
+                    g.pending_sync.remove(&req.member_id);
+                    let Some(member) = g.members.get_mut(&req.member_id) else {
+                        return Err(GroupError::UnknownMemberId);
+                    };
+                    member.touch();
+                    let assignment = member.assignment.clone();
+                    return Ok(g.sync_response(assignment));
+                }
+                GroupState::CompletingRebalance => {
+                    let (tx, rx) = oneshot::channel();
+                    g.pending_sync.remove(&req.member_id);
+                    if let Some(member) = g.members.get_mut(&req.member_id) {
+                        member.touch();
+                        if let Some(old) = member.sync_waiter.replace(tx) {
+                            let _ = old.send(Err(GroupError::RebalanceInProgress));
+                        }
+                    }
+                    if g.is_leader(&req.member_id) {
+                        self.shared.complete_sync(&mut g, req.assignments);
+                    }
+                    rx
+                }
+            }
+        };
+        rx.await.unwrap_or(Err(GroupError::CoordinatorNotAvailable))
+    }
+
+    /// Heartbeat: keeps the member's session alive.
+    ///
+    /// Errors: `UnknownMemberId`, `FencedInstanceId`, `IllegalGeneration`,
+    /// `RebalanceInProgress` (the member must rejoin), `CoordinatorNotAvailable`.
+    pub fn heartbeat(&self, req: HeartbeatRequest) -> Result<(), GroupError> {
+        let group = self
+            .shared
+            .lookup(&req.group_id)
+            .ok_or(GroupError::UnknownMemberId)?;
+        let mut g = group.lock();
+        if g.removed || g.state == GroupState::Dead {
+            return Err(GroupError::CoordinatorNotAvailable);
+        }
+        g.check_fenced(&req.member_id, req.group_instance_id.as_deref())?;
+        let generation = g.generation;
+        let state = g.state;
+        let Some(member) = g.members.get_mut(&req.member_id) else {
+            return Err(GroupError::UnknownMemberId);
+        };
+        if req.generation_id != generation {
+            return Err(GroupError::IllegalGeneration);
+        }
+        member.touch();
+        match state {
+            GroupState::PreparingRebalance => Err(GroupError::RebalanceInProgress),
+            // A member may heartbeat between its JoinGroup answer and its SyncGroup.
+            GroupState::CompletingRebalance | GroupState::Stable => Ok(()),
+            GroupState::Empty | GroupState::Dead => Err(GroupError::UnknownMemberId),
+        }
+    }
+
+    /// LeaveGroup (v3+ may remove several members, static ones by instance id alone).
+    /// Per-member errors: `UnknownMemberId`, `FencedInstanceId`.
+    /// Errors: `UnknownMemberId` if the group does not exist, `CoordinatorNotAvailable`.
+    pub fn leave_group(
+        &self,
+        group_id: &str,
+        members: &[LeavingMember],
+    ) -> Result<Vec<LeaveResult>, GroupError> {
+        let group = self
+            .shared
+            .lookup(group_id)
+            .ok_or(GroupError::UnknownMemberId)?;
+        let mut g = group.lock();
+        if g.removed || g.state == GroupState::Dead {
+            return Err(GroupError::CoordinatorNotAvailable);
+        }
+        let results = members
+            .iter()
+            .map(|leaving| LeaveResult {
+                member_id: leaving.member_id.clone(),
+                group_instance_id: leaving.group_instance_id.clone(),
+                error: self.leave_one(&mut g, leaving).err(),
+            })
+            .collect();
+        Ok(results)
+    }
+
+    fn leave_one(&self, g: &mut Group, leaving: &LeavingMember) -> Result<(), GroupError> {
+        let instance = leaving.group_instance_id.as_deref();
+        let member_id = match (leaving.member_id.as_str(), instance) {
+            ("", Some(instance)) => g
+                .static_members
+                .get(instance)
+                .cloned()
+                .ok_or(GroupError::UnknownMemberId)?,
+            (id, _) => {
+                g.check_fenced(id, instance)?;
+                id.to_string()
+            }
+        };
+        if g.pending_members.remove(&member_id) {
+            self.shared.maybe_complete_join(g);
+            return Ok(());
+        }
+        if !g.members.contains_key(&member_id) {
+            return Err(GroupError::UnknownMemberId);
+        }
+        self.shared.remove_member(g, &member_id, "left the group");
+        Ok(())
+    }
+}

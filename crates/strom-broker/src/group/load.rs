@@ -1,0 +1,130 @@
+//! Start-up replay of `__consumer_offsets`: the newest record per key wins, a tombstone
+//! deletes; the result becomes the coordinator's groups and committed offsets. Groups whose
+//! metadata lists members come back Stable with fresh session timers, so consumers that
+//! outlive a broker restart keep their assignment if they heartbeat in time.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use tokio::time::Instant;
+
+use super::codec::{decode_group, decode_key, decode_offset, GroupValue, RecordKey};
+use super::coordinator::Shared;
+use super::metadata::{CommittedOffset, Group, Member};
+use super::{GroupError, GroupProtocol, GroupState, GroupStorage};
+
+#[derive(Default)]
+pub(crate) struct LoadedGroup {
+    meta: Option<GroupValue>,
+    offsets: BTreeMap<(String, i32), CommittedOffset>,
+}
+
+/// Reads every partition of `__consumer_offsets` (blocking). A record that does not decode is
+/// skipped with a warning rather than keeping the broker down. Errors: `Storage` on read.
+pub(crate) fn replay(
+    storage: &dyn GroupStorage,
+) -> Result<BTreeMap<String, LoadedGroup>, GroupError> {
+    let mut groups: BTreeMap<String, LoadedGroup> = BTreeMap::new();
+    for partition in 0..storage.partitions() {
+        for record in storage.read_all(partition)? {
+            let Some(key) = record.key.as_ref() else {
+                continue;
+            };
+            let key = match decode_key(key) {
+                Ok(key) => key,
+                Err(err) => {
+                    tracing::warn!(partition, offset = record.offset, error = %err, "skipping record");
+                    continue;
+                }
+            };
+            let entry = groups.entry(key.group().to_string()).or_default();
+            let applied = match (key, record.value.as_ref()) {
+                (
+                    RecordKey::Offset {
+                        topic, partition, ..
+                    },
+                    None,
+                ) => {
+                    entry.offsets.remove(&(topic, partition));
+                    Ok(())
+                }
+                (
+                    RecordKey::Offset {
+                        topic, partition, ..
+                    },
+                    Some(value),
+                ) => decode_offset(value).map(|v| {
+                    entry.offsets.insert(
+                        (topic, partition),
+                        CommittedOffset {
+                            offset: v.offset,
+                            leader_epoch: v.leader_epoch,
+                            metadata: v.metadata,
+                            commit_timestamp_ms: v.commit_timestamp_ms,
+                            position: record.offset,
+                        },
+                    );
+                }),
+                (RecordKey::Group { .. }, None) => {
+                    entry.meta = None;
+                    Ok(())
+                }
+                (RecordKey::Group { .. }, Some(value)) => {
+                    decode_group(value).map(|v| entry.meta = Some(v))
+                }
+            };
+            if let Err(err) = applied {
+                tracing::warn!(partition, offset = record.offset, error = %err, "skipping record");
+            }
+        }
+    }
+    groups.retain(|_, g| g.meta.is_some() || !g.offsets.is_empty());
+    Ok(groups)
+}
+
+/// Turns replayed state into live groups (inside the runtime: arms session timers).
+pub(crate) fn install(shared: &Shared, loaded: BTreeMap<String, LoadedGroup>) {
+    let mut map = shared.groups.lock();
+    for (id, loaded) in loaded {
+        let mut g = Group::new(id.clone(), super::coordinator::now_ms());
+        g.offsets = loaded.offsets;
+        if let Some(meta) = loaded.meta {
+            g.protocol_type = Some(meta.protocol_type).filter(|t| !t.is_empty());
+            g.generation = meta.generation;
+            g.state_timestamp_ms = meta.state_timestamp_ms;
+            if !meta.members.is_empty() {
+                g.state = GroupState::Stable;
+                g.protocol = meta.protocol.clone();
+                g.leader = meta.leader;
+                let protocol = meta.protocol.unwrap_or_default();
+                for m in meta.members {
+                    let session_timeout = ms(m.session_timeout_ms);
+                    let member = Member {
+                        id: m.member_id,
+                        instance_id: m.group_instance_id,
+                        client_id: m.client_id,
+                        client_host: m.client_host,
+                        session_timeout,
+                        rebalance_timeout: ms(m.rebalance_timeout_ms),
+                        protocols: vec![GroupProtocol {
+                            name: protocol.clone(),
+                            metadata: m.subscription,
+                        }],
+                        assignment: m.assignment,
+                        join_waiter: None,
+                        sync_waiter: None,
+                        session_deadline: Instant::now() + session_timeout,
+                    };
+                    shared.add_member(&mut g, member);
+                }
+            }
+        }
+        tracing::debug!(group = %id, state = %g.state, offsets = g.offsets.len(), "group restored");
+        map.insert(id, Arc::new(Mutex::new(g)));
+    }
+}
+
+fn ms(value: i32) -> std::time::Duration {
+    std::time::Duration::from_millis(u64::try_from(value).unwrap_or(0))
+}

@@ -1,0 +1,42 @@
+//! The group coordinator: Kafka's classic consumer-group protocol (JoinGroup, SyncGroup,
+//! Heartbeat, LeaveGroup, with static membership and server-assigned member ids) and
+//! committed offsets, independent of any wire protocol. The Kafka front end and the HTTP
+//! consumer API both drive the same [`GroupCoordinator`]; groups and offsets are stored in
+//! the compacted internal topic `__consumer_offsets` and replayed on start-up.
+//!
+//! Layout: `coordinator.rs` (public API, membership requests), `rebalance.rs` (state
+//! transitions), `timers.rs` (session/join/sync timeouts), `offsets.rs` (commit, fetch,
+//! delete, lag), `admin.rs` (list, describe, delete), `expiry.rs` (offset retention),
+//! `codec.rs` + `writer.rs` + `load.rs` (persistence), `consumer_protocol.rs` (the standard
+//! consumer subscription/assignment bytes and the range assignor).
+
+mod admin;
+mod codec;
+mod config;
+mod consumer_protocol;
+mod coordinator;
+mod error;
+mod expiry;
+mod load;
+mod messages;
+mod metadata;
+mod offsets;
+mod rebalance;
+mod state;
+mod storage;
+mod timers;
+mod writer;
+
+#[cfg(test)]
+mod tests;
+
+pub use config::{GroupConfig, OFFSETS_TOPIC};
+pub use consumer_protocol::{
+    decode_assignment, decode_subscription, encode_assignment, encode_subscription,
+    leader_range_assignments, range_assign, Assignment, Subscription,
+};
+pub use coordinator::GroupCoordinator;
+pub use error::GroupError;
+pub use messages::*;
+pub use state::GroupState;
+pub use storage::{BrokerStorage, GroupStorage};

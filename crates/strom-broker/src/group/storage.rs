@@ -1,0 +1,192 @@
+//! [`GroupStorage`]: what the coordinator needs from the broker — the `__consumer_offsets`
+//! partitions to append to and replay, and the log end of data partitions (commit validation
+//! and lag). [`BrokerStorage`] is the real one; tests use an in-memory implementation.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::{decode_records, Broker, BrokerError, NewRecord, StoredRecord};
+
+use super::{GroupError, OFFSETS_TOPIC};
+
+/// Blocking storage operations; the coordinator calls them from `spawn_blocking`.
+pub trait GroupStorage: Send + Sync + 'static {
+    /// Number of partitions of `__consumer_offsets`.
+    fn partitions(&self) -> i32;
+    /// Appends `records` to one partition of `__consumer_offsets` with the broker's
+    /// durability and returns the offset of the first. Errors: `Storage`.
+    fn append(&self, partition: i32, records: &[NewRecord]) -> Result<i64, GroupError>;
+    /// Every record of one partition of `__consumer_offsets`, oldest first. Errors: `Storage`.
+    fn read_all(&self, partition: i32) -> Result<Vec<StoredRecord>, GroupError>;
+    /// The high watermark of a data partition; `None` if it does not exist.
+    fn log_end_offset(&self, topic: &str, partition: i32) -> Option<i64>;
+}
+
+fn storage_error(err: BrokerError) -> GroupError {
+    GroupError::Storage(err.to_string())
+}
+
+/// [`GroupStorage`] over the broker's `__consumer_offsets` topic.
+pub struct BrokerStorage {
+    broker: Arc<Broker>,
+    partitions: i32,
+}
+
+/// Largest read while replaying `__consumer_offsets`.
+const REPLAY_READ_BYTES: usize = 1 << 20;
+
+impl BrokerStorage {
+    /// Creates `__consumer_offsets` (compacted, `partitions` partitions) unless it exists;
+    /// an existing topic keeps its partition count. Blocking. Errors: `Storage`.
+    pub fn open(broker: Arc<Broker>, partitions: i32) -> Result<BrokerStorage, GroupError> {
+        let topic = match broker.topic(OFFSETS_TOPIC) {
+            Some(topic) => topic,
+            None => {
+                let configs =
+                    BTreeMap::from([("cleanup.policy".to_string(), "compact".to_string())]);
+                match broker.create_topic(OFFSETS_TOPIC, partitions.max(1), &configs) {
+                    Ok(topic) => topic,
+                    // Another front end may have created it in between.
+                    Err(BrokerError::TopicExists(_)) => {
+                        broker.topic(OFFSETS_TOPIC).ok_or_else(|| {
+                            GroupError::Storage(format!(
+                                "{OFFSETS_TOPIC} exists but cannot be opened"
+                            ))
+                        })?
+                    }
+                    Err(err) => return Err(storage_error(err)),
+                }
+            }
+        };
+        let partitions = topic.partition_count();
+        if partitions < 1 {
+            return Err(GroupError::Storage(format!(
+                "{OFFSETS_TOPIC} has no partitions"
+            )));
+        }
+        Ok(BrokerStorage { broker, partitions })
+    }
+}
+
+impl GroupStorage for BrokerStorage {
+    fn partitions(&self) -> i32 {
+        self.partitions
+    }
+
+    fn append(&self, partition: i32, records: &[NewRecord]) -> Result<i64, GroupError> {
+        let partition = self
+            .broker
+            .partition(OFFSETS_TOPIC, partition)
+            .map_err(storage_error)?;
+        let result = partition.append_records(records).map_err(storage_error)?;
+        Ok(result.base_offset)
+    }
+
+    fn read_all(&self, partition: i32) -> Result<Vec<StoredRecord>, GroupError> {
+        let partition = self
+            .broker
+            .partition(OFFSETS_TOPIC, partition)
+            .map_err(storage_error)?;
+        let end = partition.high_watermark();
+        let mut next = partition.log_start_offset();
+        let mut out = Vec::new();
+        while next < end {
+            let fetched = partition
+                .read(next, REPLAY_READ_BYTES)
+                .map_err(storage_error)?;
+            let records = decode_records(&fetched.records).map_err(storage_error)?;
+            // A read returns whole batches, so the first may start before `next`.
+            let Some(last) = records.last().map(|r| r.offset) else {
+                break;
+            };
+            if last < next {
+                break;
+            }
+            out.extend(records.into_iter().filter(|r| r.offset >= next));
+            next = last + 1;
+        }
+        Ok(out)
+    }
+
+    fn log_end_offset(&self, topic: &str, partition: i32) -> Option<i64> {
+        self.broker
+            .partition(topic, partition)
+            .ok()
+            .map(|p| p.high_watermark())
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod memory {
+    //! An in-memory [`GroupStorage`] for the coordinator's unit tests.
+
+    use std::collections::HashMap;
+
+    use bytes::Bytes;
+    use parking_lot::Mutex;
+
+    use super::*;
+
+    #[derive(Default)]
+    pub(crate) struct MemoryStorage {
+        pub logs: Mutex<Vec<Vec<StoredRecord>>>,
+        /// Data partitions and their log end offsets.
+        pub topics: Mutex<HashMap<(String, i32), i64>>,
+        pub fail_appends: Mutex<bool>,
+    }
+
+    impl MemoryStorage {
+        pub(crate) fn new(partitions: usize) -> Arc<MemoryStorage> {
+            Arc::new(MemoryStorage {
+                logs: Mutex::new(vec![Vec::new(); partitions]),
+                ..Default::default()
+            })
+        }
+        pub(crate) fn add_topic(&self, topic: &str, partitions: i32, end: i64) {
+            for p in 0..partitions {
+                self.topics.lock().insert((topic.to_string(), p), end);
+            }
+        }
+        pub(crate) fn tombstones(&self) -> usize {
+            self.logs
+                .lock()
+                .iter()
+                .flatten()
+                .filter(|r| r.value.is_none())
+                .count()
+        }
+    }
+
+    impl GroupStorage for MemoryStorage {
+        fn partitions(&self) -> i32 {
+            self.logs.lock().len() as i32
+        }
+        fn append(&self, partition: i32, records: &[NewRecord]) -> Result<i64, GroupError> {
+            if *self.fail_appends.lock() {
+                return Err(GroupError::Storage("disk on fire".into()));
+            }
+            let mut logs = self.logs.lock();
+            let log = &mut logs[partition as usize];
+            let base = log.len() as i64;
+            for (i, r) in records.iter().enumerate() {
+                log.push(StoredRecord {
+                    offset: base + i as i64,
+                    timestamp: 0,
+                    key: r.key.clone(),
+                    value: r.value.clone().map(|v: Bytes| v),
+                    headers: Vec::new(),
+                });
+            }
+            Ok(base)
+        }
+        fn read_all(&self, partition: i32) -> Result<Vec<StoredRecord>, GroupError> {
+            Ok(self.logs.lock()[partition as usize].clone())
+        }
+        fn log_end_offset(&self, topic: &str, partition: i32) -> Option<i64> {
+            self.topics
+                .lock()
+                .get(&(topic.to_string(), partition))
+                .copied()
+        }
+    }
+}

@@ -1,0 +1,96 @@
+//! The coordinator over a real broker on a temporary data directory: `__consumer_offsets` is
+//! created compacted, and offsets and groups survive a clean restart and an unclean one.
+
+use std::collections::BTreeMap;
+
+use crate::{Broker, BrokerConfig};
+
+use super::*;
+
+fn broker(dir: &std::path::Path) -> Arc<Broker> {
+    let config = BrokerConfig {
+        data_dir: dir.to_path_buf(),
+        node_id: 1,
+        auto_create_topics: false,
+        default_partitions: 1,
+        durability: strom_log::Durability::Always,
+        log_defaults: strom_log::LogConfig {
+            durability: strom_log::Durability::Always,
+            ..Default::default()
+        },
+        retention_check_interval_ms: 60_000,
+    };
+    Broker::open(config).unwrap()
+}
+
+/// Drops the coordinator and lets its writer task end, releasing the broker (and its lock).
+async fn close(c: GroupCoordinator) {
+    drop(c);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+}
+
+#[tokio::test]
+async fn offsets_and_groups_survive_restarts_of_a_real_broker() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = broker(dir.path());
+    b.create_topic("t", 4, &BTreeMap::new()).unwrap();
+    let c = GroupCoordinator::start(b.clone(), config()).await.unwrap();
+    let offsets_topic = b.topic(OFFSETS_TOPIC).unwrap();
+    assert_eq!(
+        offsets_topic.partition_count(),
+        config().offsets_topic_partitions
+    );
+    assert_eq!(
+        offsets_topic.config().overrides["cleanup.policy"],
+        "compact"
+    );
+
+    let join = stable_single(&c, "g").await;
+    let results = c
+        .commit_offsets(commit_req(
+            "g",
+            1,
+            &join.member_id,
+            &[("t", 0, 11), ("t", 3, 33), ("x", 0, 1)],
+        ))
+        .await
+        .unwrap();
+    assert_eq!(results[2].error, Some(GroupError::UnknownTopicOrPartition));
+    c.commit_offsets(commit_req("solo", -1, "", &[("t", 1, 7)]))
+        .await
+        .unwrap();
+    close(c).await;
+    b.shutdown().unwrap();
+    drop(b);
+
+    // Clean restart: the topic is reused, offsets and the stable member come back.
+    let b = broker(dir.path());
+    let c = GroupCoordinator::start(b.clone(), config()).await.unwrap();
+    let fetched = c.fetch_offsets("g", None);
+    assert_eq!(
+        fetched
+            .iter()
+            .map(|f| (f.partition, f.offset))
+            .collect::<Vec<_>>(),
+        vec![(0, 11), (3, 33)]
+    );
+    assert_eq!(c.fetch_offsets("solo", None)[0].offset, 7);
+    heartbeat(&c, "g", &join.member_id, 1).unwrap();
+    c.commit_offsets(commit_req("g", 1, &join.member_id, &[("t", 0, 12)]))
+        .await
+        .unwrap();
+    let lag = c.lag("g").unwrap();
+    assert_eq!(lag[0].log_end_offset, Some(0));
+    assert_eq!(lag[0].lag, Some(0), "lag never goes negative");
+    assert_eq!(c.delete_groups(&["solo".into()]).await[0].1, None);
+    close(c).await;
+    // No shutdown: the logs are recovered like after a crash.
+    drop(b);
+
+    let b = broker(dir.path());
+    let c = GroupCoordinator::start(b.clone(), config()).await.unwrap();
+    assert_eq!(c.fetch_offsets("g", None)[0].offset, 12);
+    assert!(c.fetch_offsets("solo", None).is_empty());
+    assert_eq!(b.topic(OFFSETS_TOPIC).unwrap().partition_count(), 4);
+    b.shutdown().unwrap();
+}

@@ -1,0 +1,145 @@
+//! Feed events as CloudEvents 1.0 (JSON format), following http-feeds.org: the record key
+//! is the `subject`, a tombstone is `method: "DELETE"` without data, and the id is the feed
+//! cursor. CloudEvents Kafka-binding headers (`ce_type`, `ce_source`, `ce_time`,
+//! `content-type`) written by Kafka producers override the defaults.
+
+use serde_json::{json, Map, Value};
+
+use crate::feed::FeedEvent;
+use crate::render::{encode_b64, value_as_json};
+use crate::timefmt::rfc3339;
+
+/// Default CloudEvents `type` of a record.
+pub const EVENT_TYPE: &str = "dev.strom.record";
+
+fn header_text<'a>(event: &'a FeedEvent, name: &str) -> Option<&'a str> {
+    event
+        .record
+        .headers
+        .iter()
+        .rev()
+        .find(|h| h.key.eq_ignore_ascii_case(name))
+        .and_then(|h| h.value.as_deref())
+        .and_then(|v| std::str::from_utf8(v).ok())
+}
+
+/// One event as a CloudEvent JSON object.
+pub fn cloud_event(topic: &str, event: &FeedEvent) -> Value {
+    let r = &event.record;
+    let mut o = Map::new();
+    o.insert("specversion".into(), json!("1.0"));
+    o.insert("id".into(), json!(event.id.to_string()));
+    o.insert(
+        "type".into(),
+        json!(header_text(event, "ce_type").unwrap_or(EVENT_TYPE)),
+    );
+    let default_source = format!("/topics/{topic}");
+    o.insert(
+        "source".into(),
+        json!(header_text(event, "ce_source").unwrap_or(&default_source)),
+    );
+    o.insert(
+        "time".into(),
+        json!(header_text(event, "ce_time")
+            .map(str::to_string)
+            .unwrap_or_else(|| rfc3339(r.timestamp))),
+    );
+    if let Some(key) = &r.key {
+        match std::str::from_utf8(key) {
+            Ok(text) if !text.is_empty() => {
+                o.insert("subject".into(), json!(text));
+            }
+            // CloudEvents attributes are strings: a binary key travels base64-encoded.
+            _ if !key.is_empty() => {
+                o.insert("subject".into(), json!(encode_b64(key)));
+            }
+            _ => {}
+        }
+    }
+    o.insert("partition".into(), json!(event.partition));
+    o.insert("offset".into(), json!(r.offset));
+    match &r.value {
+        None => {
+            o.insert("method".into(), json!("DELETE"));
+        }
+        Some(value) => {
+            o.insert("method".into(), json!("PUT"));
+            let declared = header_text(event, "content-type").map(str::to_string);
+            let json_declared = declared
+                .as_deref()
+                .map(|ct| {
+                    let ct = crate::body::essence(ct);
+                    ct == "application/json" || ct.ends_with("+json")
+                })
+                .unwrap_or(true);
+            match (json_declared, value_as_json(value)) {
+                (true, Some(parsed)) => {
+                    o.insert("datacontenttype".into(), json!("application/json"));
+                    o.insert("data".into(), parsed);
+                }
+                _ => match std::str::from_utf8(value) {
+                    Ok(text) if declared.is_some() => {
+                        o.insert("datacontenttype".into(), json!(declared));
+                        o.insert("data".into(), json!(text));
+                    }
+                    Ok(text) => {
+                        o.insert("datacontenttype".into(), json!("text/plain"));
+                        o.insert("data".into(), json!(text));
+                    }
+                    Err(_) => {
+                        o.insert(
+                            "datacontenttype".into(),
+                            json!(declared.unwrap_or_else(|| "application/octet-stream".into())),
+                        );
+                        o.insert("data_base64".into(), json!(encode_b64(value)));
+                    }
+                },
+            }
+        }
+    }
+    Value::Object(o)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cursor::Cursor;
+    use bytes::Bytes;
+    use strom_broker::StoredRecord;
+
+    fn ev(key: Option<&'static [u8]>, value: Option<&'static [u8]>) -> FeedEvent {
+        FeedEvent {
+            partition: 0,
+            id: Cursor(vec![7]),
+            record: StoredRecord {
+                offset: 7,
+                timestamp: 0,
+                key: key.map(Bytes::from_static),
+                value: value.map(Bytes::from_static),
+                headers: vec![],
+            },
+        }
+    }
+
+    #[test]
+    fn tombstone_is_delete_without_data() {
+        let e = cloud_event("t", &ev(Some(b"k"), None));
+        assert_eq!(e["method"], "DELETE");
+        assert_eq!(e["subject"], "k");
+        assert!(e.get("data").is_none());
+        assert_eq!(e["id"], "7");
+    }
+
+    #[test]
+    fn json_text_and_binary_data() {
+        assert_eq!(
+            cloud_event("t", &ev(None, Some(b"{\"a\":1}")))["data"]["a"],
+            1
+        );
+        assert_eq!(cloud_event("t", &ev(None, Some(b"hi")))["data"], "hi");
+        assert_eq!(
+            cloud_event("t", &ev(None, Some(&[0xff])))["data_base64"],
+            "/w=="
+        );
+    }
+}

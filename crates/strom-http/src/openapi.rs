@@ -1,0 +1,52 @@
+//! The OpenAPI 3 document, built by utoipa from the same handler annotations that build the
+//! router (see [`crate::routes`]), and the small documentation-side endpoints: the document
+//! itself, a health check and the example chat page.
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{Html, IntoResponse, Response};
+use utoipa::OpenApi;
+
+use crate::state::Shared;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Strom HTTP API",
+        description = "Produce, consume, feeds (http-feeds/CloudEvents, Atom), SSE, WebSocket, \
+REST Proxy v2 compatibility and topic administration over Strom's log.",
+        license(name = "Apache-2.0")
+    ),
+    tags(
+        (name = "records", description = "Produce and consume by position"),
+        (name = "feeds", description = "HTTP feeds, Atom archives and Server-Sent Events"),
+        (name = "live", description = "WebSocket"),
+        (name = "admin", description = "Topic administration"),
+        (name = "rest-proxy", description = "Confluent REST Proxy v2 compatible endpoints"),
+        (name = "meta", description = "This document, health, examples"),
+    )
+)]
+pub struct ApiDoc;
+
+/// This OpenAPI document.
+#[utoipa::path(get, path = "/openapi.json", tag = "meta",
+    responses((status = 200, description = "OpenAPI 3 document", body = Object)))]
+pub async fn openapi_json(State(state): State<Shared>) -> Response {
+    let body = state.openapi.get().cloned().unwrap_or_default();
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// Liveness: 200 while the server accepts requests.
+#[utoipa::path(get, path = "/healthz", tag = "meta",
+    responses((status = 200, description = "OK", body = Object)))]
+pub async fn healthz(State(state): State<Shared>) -> Response {
+    axum::Json(serde_json::json!({"status": "ok", "node_id": state.broker.config().node_id}))
+        .into_response()
+}
+
+/// A chat room in the browser built only on the WebSocket API.
+#[utoipa::path(get, path = "/examples/chat.html", tag = "meta",
+    responses((status = 200, description = "HTML page", body = String, content_type = "text/html")))]
+pub async fn chat_page() -> Html<&'static str> {
+    Html(include_str!("../assets/chat.html"))
+}

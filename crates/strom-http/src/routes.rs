@@ -1,0 +1,53 @@
+//! The router. Every route is registered through utoipa-axum's `routes!`, which takes the
+//! path and method from the handler's `#[utoipa::path]`, so the served OpenAPI document and
+//! the router cannot disagree (a test checks it from the outside as well).
+
+use axum::Router;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::state::Shared;
+use crate::{admin, atom, consume, feeds, openapi, produce, restproxy, ws};
+
+/// The router (state applied) and the OpenAPI document it serves.
+pub fn build(state: Shared) -> (Router, utoipa::openapi::OpenApi) {
+    let (router, doc) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(admin::list, admin::create))
+        .routes(routes!(admin::get, admin::delete))
+        .routes(routes!(admin::alter_configs))
+        .routes(routes!(admin::grow))
+        .routes(routes!(admin::partition))
+        .routes(routes!(produce::produce))
+        .routes(routes!(consume::consume))
+        .routes(routes!(feeds::feed))
+        .routes(routes!(atom::archive))
+        .routes(routes!(ws::upgrade))
+        .routes(routes!(restproxy::list_topics))
+        .routes(routes!(restproxy::get_topic, restproxy::produce_topic))
+        .routes(routes!(restproxy::list_partitions))
+        .routes(routes!(
+            restproxy::get_partition,
+            restproxy::produce_partition
+        ))
+        .routes(routes!(restproxy::partition_offsets))
+        .routes(routes!(restproxy::brokers))
+        .routes(routes!(openapi::openapi_json))
+        .routes(routes!(openapi::healthz))
+        .routes(routes!(openapi::chat_page))
+        .split_for_parts();
+    if let Ok(json) = doc.to_json() {
+        let _ = state.openapi.set(json);
+    }
+    // Innermost first: the body cap, then panic capture, then the problem+json rewriter on
+    // the outside so it also shapes the 413 and 500 answers of the two layers inside it.
+    let router = router
+        .layer(axum::extract::DefaultBodyLimit::disable())
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(
+            state.config.max_body_bytes,
+        ))
+        .layer(tower_http::catch_panic::CatchPanicLayer::new())
+        .layer(axum::middleware::from_fn(crate::rejections::problems))
+        .with_state(state);
+    (router, doc)
+}

@@ -1,0 +1,57 @@
+//! [`AppState`]: what every handler shares — the broker, the limits, the shutdown signal
+//! that ends long-lived streams, and the round-robin counter for unkeyed records.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use strom_broker::{Broker, Topic};
+use tokio::sync::watch;
+
+use crate::error::{ApiError, ApiResult};
+use crate::HttpConfig;
+
+pub struct AppState {
+    pub broker: Arc<Broker>,
+    pub config: HttpConfig,
+    pub shutdown: watch::Receiver<bool>,
+    /// The OpenAPI document as JSON, set once the router is built.
+    pub openapi: std::sync::OnceLock<String>,
+    round_robin: AtomicU32,
+}
+
+pub type Shared = Arc<AppState>;
+
+impl AppState {
+    pub fn new(broker: Arc<Broker>, config: HttpConfig, shutdown: watch::Receiver<bool>) -> Shared {
+        Arc::new(AppState {
+            broker,
+            config,
+            shutdown,
+            openapi: std::sync::OnceLock::new(),
+            round_robin: AtomicU32::new(0),
+        })
+    }
+
+    /// The topic, or 404 (REST Proxy code 40401).
+    pub fn topic(&self, name: &str) -> ApiResult<Arc<Topic>> {
+        self.broker.topic(name).ok_or_else(|| {
+            ApiError::not_found("unknown-topic", format!("topic '{name}' not found")).code(40401)
+        })
+    }
+
+    /// Next partition for an unkeyed record: round-robin, as the REST Proxy documents.
+    pub fn next_round_robin(&self, partitions: i32) -> i32 {
+        let n = self.round_robin.fetch_add(1, Ordering::Relaxed);
+        (n % partitions.max(1) as u32) as i32
+    }
+
+    /// A client's long-poll timeout clamped to the configured maximum.
+    pub fn poll_timeout(&self, requested_ms: Option<u64>) -> Duration {
+        Duration::from_millis(
+            requested_ms
+                .unwrap_or(0)
+                .min(self.config.max_poll_timeout_ms),
+        )
+    }
+}

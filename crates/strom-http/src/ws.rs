@@ -1,0 +1,251 @@
+//! WebSocket endpoint `/v1/ws`: subscribe to topics and publish to them with JSON messages,
+//! enough for a browser app (a chat room) with no other API. Protocol in docs/http.md.
+//!
+//! One reader loop per socket; each subscription is a task following the feed (the same
+//! engine as SSE) and sending through a bounded channel to the single writer task, so a
+//! slow client applies backpressure instead of growing memory.
+
+use std::collections::HashMap;
+
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::response::Response;
+use futures_util::{SinkExt, StreamExt};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::cursor::Cursor;
+use crate::error::ApiError;
+use crate::produce::{native_records, write, HeaderIn, Outcome, ProduceRecord};
+use crate::render::{record_json, ValueFormat};
+use crate::schemas::{Problem, TimestampIn};
+use crate::sse::follow;
+use crate::state::Shared;
+
+/// A message from the client.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "op", rename_all = "lowercase", deny_unknown_fields)]
+enum ClientMessage {
+    Subscribe {
+        topic: String,
+        /// `beginning`, `end` (default) or a feed cursor (resume after it).
+        #[serde(default)]
+        from: Option<String>,
+        #[serde(default, rename = "ref")]
+        reference: Option<Value>,
+    },
+    Unsubscribe {
+        topic: String,
+        #[serde(default, rename = "ref")]
+        reference: Option<Value>,
+    },
+    Publish {
+        topic: String,
+        #[serde(default, rename = "ref")]
+        reference: Option<Value>,
+        #[serde(default)]
+        key: Option<String>,
+        #[serde(default)]
+        key_base64: Option<String>,
+        #[serde(default)]
+        value: Option<Value>,
+        #[serde(default)]
+        value_base64: Option<String>,
+        #[serde(default)]
+        partition: Option<i32>,
+        #[serde(default)]
+        headers: Vec<HeaderIn>,
+        #[serde(default)]
+        timestamp: Option<TimestampIn>,
+    },
+}
+
+/// Upgrade to the WebSocket protocol (JSON messages; see docs/http.md).
+#[utoipa::path(
+    get,
+    path = "/v1/ws",
+    tag = "live",
+    responses(
+        (status = 101, description = "Switching to the WebSocket protocol"),
+        (status = 400, description = "Not a WebSocket upgrade request", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn upgrade(
+    State(state): State<Shared>,
+    ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+) -> Result<Response, ApiError> {
+    let ws =
+        ws.map_err(|e| ApiError::new(e.status(), "websocket-upgrade-required", e.body_text()))?;
+    let max = state.config.max_body_bytes;
+    Ok(ws
+        .max_message_size(max)
+        .max_frame_size(max)
+        .on_upgrade(move |socket| session(socket, state)))
+}
+
+fn error_message(reference: &Option<Value>, err: &ApiError) -> String {
+    json!({"type": "error", "ref": reference, "status": err.status.as_u16(), "detail": err.detail})
+        .to_string()
+}
+
+async fn session(socket: WebSocket, state: Shared) {
+    let (mut sink, mut incoming) = socket.split();
+    let (tx, mut rx) = mpsc::channel::<Message>(256);
+    let writer = tokio::spawn(async move {
+        while let Some(message) = rx.recv().await {
+            if sink.send(message).await.is_err() {
+                break;
+            }
+        }
+        let _ = sink.close().await;
+    });
+    let mut subscriptions: HashMap<String, JoinHandle<()>> = HashMap::new();
+    let mut shutdown = state.shutdown.clone();
+    loop {
+        let message = tokio::select! {
+            m = incoming.next() => m,
+            _ = shutdown.changed() => break,
+        };
+        let text = match message {
+            Some(Ok(Message::Text(text))) => text.to_string(),
+            Some(Ok(Message::Binary(bytes))) => String::from_utf8_lossy(&bytes).into_owned(),
+            Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+            Some(Ok(_)) => continue,
+        };
+        let reply = match serde_json::from_str::<ClientMessage>(&text) {
+            Err(e) => Some(error_message(&None, &ApiError::malformed_json(&e))),
+            Ok(m) => handle(&state, m, &tx, &mut subscriptions).await,
+        };
+        if let Some(reply) = reply {
+            if tx.send(Message::Text(reply.into())).await.is_err() {
+                break;
+            }
+        }
+    }
+    for (_, task) in subscriptions.drain() {
+        task.abort();
+    }
+    drop(tx);
+    let _ = writer.await;
+}
+
+async fn handle(
+    state: &Shared,
+    message: ClientMessage,
+    tx: &mpsc::Sender<Message>,
+    subscriptions: &mut HashMap<String, JoinHandle<()>>,
+) -> Option<String> {
+    match message {
+        ClientMessage::Subscribe {
+            topic,
+            from,
+            reference,
+        } => {
+            let t = match state.topic(&topic) {
+                Ok(t) => t,
+                Err(e) => return Some(error_message(&reference, &e)),
+            };
+            let n = t.partition_count() as usize;
+            let cursor = match from.as_deref().unwrap_or("end") {
+                "beginning" => Cursor::beginning(n),
+                "end" => Cursor(
+                    t.partitions()
+                        .iter()
+                        .map(|p| p.high_watermark() - 1)
+                        .collect(),
+                ),
+                text => match Cursor::parse(Some(text), n) {
+                    Ok(c) => c,
+                    Err(e) => return Some(error_message(&reference, &e)),
+                },
+            };
+            let reply = json!({"type": "subscribed", "topic": topic, "ref": reference, "cursor": cursor.to_string()});
+            // Sent before the task starts so `subscribed` precedes the first event.
+            if tx
+                .send(Message::Text(reply.to_string().into()))
+                .await
+                .is_err()
+            {
+                return None;
+            }
+            let tx = tx.clone();
+            let name = topic.clone();
+            let follow_state = std::sync::Arc::clone(state);
+            let task = tokio::spawn(async move {
+                let mut batches = Box::pin(follow(follow_state, t, cursor, 500));
+                while let Some(batch) = batches.next().await {
+                    for e in batch {
+                        let mut event =
+                            record_json(&name, e.partition, &e.record, ValueFormat::Json);
+                        event["type"] = json!("event");
+                        event["id"] = json!(e.id.to_string());
+                        if tx
+                            .send(Message::Text(event.to_string().into()))
+                            .await
+                            .is_err()
+                        {
+                            return;
+                        }
+                    }
+                }
+            });
+            if let Some(old) = subscriptions.insert(topic, task) {
+                old.abort();
+            }
+            None
+        }
+        ClientMessage::Unsubscribe { topic, reference } => {
+            if let Some(task) = subscriptions.remove(&topic) {
+                task.abort();
+            }
+            Some(json!({"type": "unsubscribed", "topic": topic, "ref": reference}).to_string())
+        }
+        ClientMessage::Publish {
+            topic,
+            reference,
+            key,
+            key_base64,
+            value,
+            value_base64,
+            partition,
+            headers,
+            timestamp,
+        } => {
+            let record = ProduceRecord {
+                key,
+                key_base64,
+                value,
+                value_base64,
+                partition,
+                headers,
+                timestamp,
+            };
+            let result = async {
+                let t = state.topic(&topic)?;
+                let records = native_records(state, &t, vec![record])?;
+                write(state, &t, records).await
+            }
+            .await;
+            Some(match result {
+                Ok(outcomes) => {
+                    let offsets: Vec<Value> = outcomes
+                        .into_iter()
+                        .map(|o| match o {
+                            Outcome::Written { partition, offset, timestamp } => {
+                                json!({"partition": partition, "offset": offset, "timestamp": timestamp})
+                            }
+                            Outcome::Failed { partition, error } => {
+                                json!({"partition": partition, "error": error.detail})
+                            }
+                        })
+                        .collect();
+                    json!({"type": "published", "topic": topic, "ref": reference, "offsets": offsets})
+                        .to_string()
+                }
+                Err(e) => error_message(&reference, &e),
+            })
+        }
+    }
+}

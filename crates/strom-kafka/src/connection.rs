@@ -1,0 +1,82 @@
+//! One client connection: read a frame, decode, handle, write the response, repeat.
+//!
+//! Requests are handled strictly in arrival order, one at a time, exactly like a Kafka broker
+//! (which stops reading a connection until its current response is sent). Clients pipeline
+//! several requests, but they rely on responses coming back in request order, and an
+//! idempotent producer relies on its batches being appended in the order sent; handling
+//! pipelined requests concurrently would break both. Pipelined frames simply wait in the
+//! socket buffer. A long-polling Fetch therefore delays later requests of the same connection,
+//! as it does with Kafka; clients use separate connections where that matters.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::io::{AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+use crate::codec::{decode_request, read_frame, FrameError};
+use crate::handlers::{self, Context};
+use crate::server::shutdown_signal;
+
+/// Read buffer per connection: several small pipelined requests arrive in one read.
+const READ_BUFFER: usize = 64 * 1024;
+
+pub async fn serve(stream: TcpStream, peer: SocketAddr, ctx: Arc<Context>) {
+    // Responses are written whole, so Nagle would only add latency.
+    if let Err(err) = stream.set_nodelay(true) {
+        tracing::debug!(%peer, error = %err, "cannot set TCP_NODELAY");
+    }
+    let (read_half, mut write_half) = stream.into_split();
+    let mut reader = BufReader::with_capacity(READ_BUFFER, read_half);
+    let mut shutdown = ctx.shutdown.clone();
+    tracing::debug!(%peer, "Kafka connection opened");
+    loop {
+        let frame = tokio::select! {
+            biased;
+            _ = shutdown_signal(&mut shutdown) => {
+                tracing::debug!(%peer, "closing Kafka connection for shutdown");
+                break;
+            }
+            frame = read_frame(&mut reader, ctx.config.max_frame_bytes) => frame,
+        };
+        let frame = match frame {
+            Ok(Some(frame)) => frame,
+            Ok(None) => {
+                tracing::debug!(%peer, "Kafka connection closed by client");
+                break;
+            }
+            Err(FrameError::Io(err)) => {
+                tracing::debug!(%peer, error = %err, "Kafka connection read failed");
+                break;
+            }
+            Err(err) => {
+                tracing::warn!(%peer, error = %err, "closing Kafka connection: bad frame");
+                break;
+            }
+        };
+        let request = match decode_request(frame) {
+            Ok(request) => request,
+            Err(err) => {
+                tracing::warn!(%peer, error = %err, "closing Kafka connection: cannot serve request");
+                break;
+            }
+        };
+        let api = request.api_key;
+        let version = request.header.request_api_version;
+        let client_id = request.header.client_id.clone();
+        match handlers::respond(&ctx, request).await {
+            Ok(Some(response)) => {
+                if let Err(err) = write_half.write_all(&response).await {
+                    tracing::debug!(%peer, error = %err, "Kafka connection write failed");
+                    break;
+                }
+            }
+            Ok(None) => {}
+            Err(err) => {
+                tracing::error!(%peer, ?api, version, client_id = ?client_id.as_deref(), error = %err,
+                    "closing Kafka connection: request handling failed");
+                break;
+            }
+        }
+    }
+}

@@ -1,0 +1,386 @@
+//! DescribeConfigs, AlterConfigs and IncrementalAlterConfigs for topic configs, plus a
+//! read-only broker resource so `kafka-configs`-style tools that describe the broker work.
+//!
+//! Topic configs are the broker's (`Broker::effective_topic_config`, `alter_topic_config`);
+//! validation of keys and values is the broker's too, so every front end accepts the same.
+
+use std::collections::BTreeMap;
+
+use kafka_protocol::messages::describe_configs_response::{
+    DescribeConfigsResourceResult, DescribeConfigsResult, DescribeConfigsSynonym,
+};
+use kafka_protocol::messages::{
+    alter_configs_response, incremental_alter_configs_response, AlterConfigsRequest,
+    AlterConfigsResponse, DescribeConfigsRequest, DescribeConfigsResponse,
+    IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse,
+};
+use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::ResponseError;
+use strom_broker::{BrokerError, TOPIC_CONFIG_KEYS};
+
+use super::common::{message, str_bytes};
+use super::Context;
+use crate::errors::response_error;
+
+/// Kafka `ConfigResource.Type` codes.
+const RESOURCE_TOPIC: i8 = 2;
+const RESOURCE_BROKER: i8 = 4;
+const RESOURCE_BROKER_LOGGER: i8 = 8;
+
+/// Kafka `DescribeConfigsResponse.ConfigSource` codes.
+pub const CONFIG_SOURCE_TOPIC: i8 = 1;
+const CONFIG_SOURCE_STATIC_BROKER: i8 = 4;
+pub const CONFIG_SOURCE_DEFAULT: i8 = 5;
+
+/// Kafka `ConfigDef.Type` codes carried by DescribeConfigs v3+.
+const TYPE_BOOLEAN: i8 = 1;
+const TYPE_STRING: i8 = 2;
+const TYPE_INT: i8 = 3;
+const TYPE_LONG: i8 = 5;
+const TYPE_DOUBLE: i8 = 6;
+const TYPE_LIST: i8 = 7;
+
+/// IncrementalAlterConfigs operations (KIP-339).
+const OP_SET: i8 = 0;
+const OP_DELETE: i8 = 1;
+const OP_APPEND: i8 = 2;
+const OP_SUBTRACT: i8 = 3;
+
+fn config_type(key: &str) -> i8 {
+    match key {
+        "cleanup.policy" => TYPE_LIST,
+        "segment.bytes"
+        | "max.message.bytes"
+        | "num.partitions"
+        | "node.id"
+        | "broker.id"
+        | "default.replication.factor"
+        | "min.insync.replicas" => TYPE_INT,
+        "min.cleanable.dirty.ratio" => TYPE_DOUBLE,
+        "message.timestamp.type" => TYPE_STRING,
+        "auto.create.topics.enable" => TYPE_BOOLEAN,
+        _ => TYPE_LONG,
+    }
+}
+
+fn entry(
+    version: i16,
+    include_synonyms: bool,
+    name: &str,
+    value: &str,
+    source: i8,
+    read_only: bool,
+) -> DescribeConfigsResourceResult {
+    let mut e = DescribeConfigsResourceResult::default()
+        .with_name(str_bytes(name))
+        .with_value(Some(str_bytes(value)))
+        .with_read_only(read_only)
+        .with_config_source(source);
+    if include_synonyms {
+        e.synonyms = vec![DescribeConfigsSynonym::default()
+            .with_name(str_bytes(name))
+            .with_value(Some(str_bytes(value)))
+            .with_source(source)];
+    }
+    if version >= 3 {
+        e.config_type = config_type(name);
+    }
+    e
+}
+
+pub fn describe(
+    ctx: &Context,
+    version: i16,
+    request: DescribeConfigsRequest,
+) -> DescribeConfigsResponse {
+    let results = request
+        .resources
+        .into_iter()
+        .map(|r| {
+            let result = DescribeConfigsResult::default()
+                .with_resource_type(r.resource_type)
+                .with_resource_name(r.resource_name.clone());
+            let wanted = |key: &str| {
+                r.configuration_keys
+                    .as_ref()
+                    .is_none_or(|keys| keys.iter().any(|k| k.as_str() == key))
+            };
+            let entries: Result<Vec<_>, (ResponseError, String)> = match r.resource_type {
+                RESOURCE_TOPIC => ctx
+                    .broker
+                    .effective_topic_config(&r.resource_name)
+                    .map(|configs| {
+                        configs
+                            .into_iter()
+                            .filter(|(k, _, _)| wanted(k))
+                            .map(|(k, v, is_default)| {
+                                let source = if is_default {
+                                    CONFIG_SOURCE_DEFAULT
+                                } else {
+                                    CONFIG_SOURCE_TOPIC
+                                };
+                                entry(version, request.include_synonyms, &k, &v, source, false)
+                            })
+                            .collect()
+                    })
+                    .map_err(|e| (response_error(&e), e.to_string())),
+                RESOURCE_BROKER => broker_resource(ctx, &r.resource_name).map(|configs| {
+                    configs
+                        .into_iter()
+                        .filter(|(k, _)| wanted(k))
+                        .map(|(k, v)| {
+                            entry(
+                                version,
+                                request.include_synonyms,
+                                k,
+                                &v,
+                                CONFIG_SOURCE_STATIC_BROKER,
+                                true,
+                            )
+                        })
+                        .collect()
+                }),
+                // Log levels are set with STROM_LOG at start-up; nothing to list at run time.
+                RESOURCE_BROKER_LOGGER => Ok(Vec::new()),
+                other => Err((
+                    ResponseError::InvalidRequest,
+                    format!("resource type {other} has no configs in Strom"),
+                )),
+            };
+            match entries {
+                Ok(configs) => result.with_configs(configs),
+                Err((code, msg)) => result
+                    .with_error_code(code.code())
+                    .with_error_message(Some(str_bytes(&msg))),
+            }
+        })
+        .collect();
+    DescribeConfigsResponse::default().with_results(results)
+}
+
+/// The broker resource: static settings, read-only. The name is the node id, or empty for
+/// the cluster-wide default resource.
+fn broker_resource(
+    ctx: &Context,
+    name: &StrBytes,
+) -> Result<Vec<(&'static str, String)>, (ResponseError, String)> {
+    let config = ctx.broker.config();
+    if !name.is_empty() && name.as_str() != config.node_id.to_string() {
+        return Err((
+            ResponseError::InvalidRequest,
+            format!("no broker '{name}': this node is {}", config.node_id),
+        ));
+    }
+    Ok(vec![
+        ("node.id", config.node_id.to_string()),
+        ("broker.id", config.node_id.to_string()),
+        (
+            "auto.create.topics.enable",
+            config.auto_create_topics.to_string(),
+        ),
+        ("num.partitions", config.default_partitions.to_string()),
+        ("default.replication.factor", "1".to_string()),
+        ("min.insync.replicas", "1".to_string()),
+        (
+            "log.segment.bytes",
+            config.log_defaults.segment_bytes.to_string(),
+        ),
+        (
+            "log.retention.ms",
+            config
+                .log_defaults
+                .retention_ms
+                .map_or(-1, |ms| ms)
+                .to_string(),
+        ),
+        (
+            "message.max.bytes",
+            config.log_defaults.max_batch_bytes.to_string(),
+        ),
+    ])
+}
+
+/// Validates and applies topic config changes; `validate_only` checks the topic and keys.
+fn apply_topic_changes(
+    ctx: &Context,
+    topic: &str,
+    changes: &[(String, Option<String>)],
+    validate_only: bool,
+) -> Result<(), BrokerError> {
+    if ctx.broker.topic(topic).is_none() {
+        return Err(BrokerError::UnknownTopic(topic.to_owned()));
+    }
+    if validate_only {
+        if let Some((key, _)) = changes
+            .iter()
+            .find(|(k, _)| !TOPIC_CONFIG_KEYS.contains(&k.as_str()))
+        {
+            return Err(BrokerError::InvalidConfig(format!(
+                "unknown topic config '{key}'"
+            )));
+        }
+        return Ok(());
+    }
+    ctx.broker.alter_topic_config(topic, changes)?;
+    tracing::info!(topic, ?changes, "topic config changed");
+    Ok(())
+}
+
+/// Result code and message for a resource of an alter request.
+fn alter_resource(
+    ctx: &Context,
+    resource_type: i8,
+    name: &str,
+    changes: Result<Vec<(String, Option<String>)>, BrokerError>,
+    validate_only: bool,
+) -> (i16, Option<StrBytes>) {
+    let outcome = match resource_type {
+        RESOURCE_TOPIC => changes.and_then(|c| apply_topic_changes(ctx, name, &c, validate_only)),
+        RESOURCE_BROKER | RESOURCE_BROKER_LOGGER => Err(BrokerError::InvalidConfig(
+            "broker configs are static: set them in the Strom configuration file".into(),
+        )),
+        other => {
+            return (
+                ResponseError::InvalidRequest.code(),
+                Some(str_bytes(&format!("resource type {other} has no configs"))),
+            )
+        }
+    };
+    match outcome {
+        Ok(()) => (0, None),
+        Err(err) => (response_error(&err).code(), message(&err)),
+    }
+}
+
+/// Legacy AlterConfigs: the given set replaces all of the topic's overrides.
+pub fn alter(ctx: &Context, _version: i16, request: AlterConfigsRequest) -> AlterConfigsResponse {
+    let responses = request
+        .resources
+        .into_iter()
+        .map(|r| {
+            let name = r.resource_name.to_string();
+            let mut wanted: BTreeMap<String, Option<String>> = BTreeMap::new();
+            if let Some(topic) = ctx.broker.topic(&name) {
+                for key in topic.config().overrides.keys() {
+                    wanted.insert(key.clone(), None);
+                }
+            }
+            for c in &r.configs {
+                wanted.insert(c.name.to_string(), c.value.as_ref().map(|v| v.to_string()));
+            }
+            let changes = Ok(wanted.into_iter().collect());
+            let (code, msg) =
+                alter_resource(ctx, r.resource_type, &name, changes, request.validate_only);
+            alter_configs_response::AlterConfigsResourceResponse::default()
+                .with_resource_type(r.resource_type)
+                .with_resource_name(r.resource_name)
+                .with_error_code(code)
+                .with_error_message(msg)
+        })
+        .collect();
+    AlterConfigsResponse::default().with_responses(responses)
+}
+
+/// IncrementalAlterConfigs: SET, DELETE, and APPEND/SUBTRACT on list configs.
+pub fn incremental_alter(
+    ctx: &Context,
+    _version: i16,
+    request: IncrementalAlterConfigsRequest,
+) -> IncrementalAlterConfigsResponse {
+    let responses = request
+        .resources
+        .into_iter()
+        .map(|r| {
+            let name = r.resource_name.to_string();
+            let changes = r
+                .configs
+                .iter()
+                .map(|c| {
+                    let key = c.name.to_string();
+                    let value = c.value.as_ref().map(|v| v.to_string());
+                    let change = match c.config_operation {
+                        OP_SET => value,
+                        OP_DELETE => None,
+                        op @ (OP_APPEND | OP_SUBTRACT) => {
+                            Some(list_change(ctx, &name, &key, value, op == OP_APPEND)?)
+                        }
+                        op => {
+                            return Err(BrokerError::InvalidConfig(format!(
+                                "unknown config operation {op}"
+                            )))
+                        }
+                    };
+                    Ok((key, change))
+                })
+                .collect::<Result<Vec<_>, _>>();
+            let (code, msg) =
+                alter_resource(ctx, r.resource_type, &name, changes, request.validate_only);
+            incremental_alter_configs_response::AlterConfigsResourceResponse::default()
+                .with_resource_type(r.resource_type)
+                .with_resource_name(r.resource_name)
+                .with_error_code(code)
+                .with_error_message(msg)
+        })
+        .collect();
+    IncrementalAlterConfigsResponse::default().with_responses(responses)
+}
+
+/// The new value of a list config after appending or removing `value`'s items.
+fn list_change(
+    ctx: &Context,
+    topic: &str,
+    key: &str,
+    value: Option<String>,
+    append: bool,
+) -> Result<String, BrokerError> {
+    if config_type(key) != TYPE_LIST {
+        return Err(BrokerError::InvalidConfig(format!(
+            "'{key}' is not a list config; APPEND/SUBTRACT need one"
+        )));
+    }
+    let current = ctx
+        .broker
+        .effective_topic_config(topic)?
+        .into_iter()
+        .find(|(k, _, _)| k == key)
+        .map(|(_, v, _)| v)
+        .unwrap_or_default();
+    let mut items: Vec<String> = split_list(&current);
+    let given = split_list(value.as_deref().unwrap_or(""));
+    if append {
+        for item in given {
+            if !items.contains(&item) {
+                items.push(item);
+            }
+        }
+    } else {
+        items.retain(|i| !given.contains(i));
+    }
+    Ok(items.join(","))
+}
+
+fn split_list(s: &str) -> Vec<String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn list_values_split_and_trim() {
+        assert_eq!(split_list("compact, delete,,"), vec!["compact", "delete"]);
+        assert!(split_list("").is_empty());
+    }
+
+    #[test]
+    fn config_types_follow_kafka() {
+        assert_eq!(config_type("cleanup.policy"), TYPE_LIST);
+        assert_eq!(config_type("retention.ms"), TYPE_LONG);
+        assert_eq!(config_type("segment.bytes"), TYPE_INT);
+    }
+}

@@ -1,0 +1,246 @@
+//! Fetch: reads whole stored batches (bytes as produced, never re-encoded) from several
+//! topics/partitions, honouring `max_bytes`, `partition_max_bytes`, `min_bytes` and
+//! `max_wait_ms`.
+//!
+//! Long polling is event-driven: the handler subscribes to the high-watermark channel of
+//! every requested partition *before* reading, and waits for any of them to change (or the
+//! deadline, or shutdown) before reading again. It never sleeps in a loop.
+//!
+//! Fetch sessions (KIP-227) are not kept: we always answer session id 0, which tells clients
+//! to send full fetch requests. A request naming a session id gets FETCH_SESSION_ID_NOT_FOUND.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+use kafka_protocol::messages::{FetchRequest, FetchResponse, TopicName};
+use kafka_protocol::ResponseError;
+use strom_broker::{BrokerError, Partition};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use uuid::Uuid;
+
+use super::common::topic_by_id;
+use super::{blocking, Context};
+use crate::errors::response_error;
+
+struct TopicTarget {
+    name: TopicName,
+    id: Uuid,
+    partitions: Vec<PartitionTarget>,
+}
+
+struct PartitionTarget {
+    index: i32,
+    partition: Result<Arc<Partition>, ResponseError>,
+    offset: i64,
+    max_bytes: usize,
+}
+
+/// Errors: a blocking read panicked.
+pub async fn handle(
+    ctx: &Arc<Context>,
+    version: i16,
+    request: FetchRequest,
+) -> anyhow::Result<FetchResponse> {
+    if version >= 7 && request.session_id != 0 {
+        return Ok(
+            FetchResponse::default().with_error_code(ResponseError::FetchSessionIdNotFound.code())
+        );
+    }
+    let targets = Arc::new(resolve(ctx, version, request.topics));
+    // Subscribed before the first read, so an append between a read and the wait below
+    // still wakes us.
+    let mut watchers: Vec<watch::Receiver<i64>> = targets
+        .iter()
+        .flat_map(|t| t.partitions.iter())
+        .filter_map(|p| p.partition.as_ref().ok().map(|p| p.subscribe()))
+        .collect();
+    let min_bytes = usize::try_from(request.min_bytes).unwrap_or(0);
+    let max_bytes = usize::try_from(request.max_bytes).unwrap_or(0);
+    let max_wait = Duration::from_millis(u64::try_from(request.max_wait_ms).unwrap_or(0));
+    let deadline = Instant::now() + max_wait;
+    let mut shutdown = ctx.shutdown.clone();
+    loop {
+        for w in &mut watchers {
+            w.borrow_and_update();
+        }
+        let read_targets = Arc::clone(&targets);
+        let (topics, total, failed) =
+            blocking(ctx, move |_| read_all(version, &read_targets, max_bytes)).await?;
+        let done = total >= min_bytes
+            || failed
+            || watchers.is_empty()
+            || Instant::now() >= deadline
+            || *shutdown.borrow();
+        if done {
+            return Ok(FetchResponse::default().with_responses(topics));
+        }
+        wait_any(&watchers, deadline, &mut shutdown).await;
+    }
+}
+
+fn resolve(
+    ctx: &Context,
+    version: i16,
+    topics: Vec<kafka_protocol::messages::fetch_request::FetchTopic>,
+) -> Vec<TopicTarget> {
+    topics
+        .into_iter()
+        .map(|t| {
+            let (topic, missing) = if version >= 13 {
+                (
+                    topic_by_id(&ctx.broker, t.topic_id),
+                    ResponseError::UnknownTopicId,
+                )
+            } else {
+                (
+                    ctx.broker.topic(&t.topic),
+                    ResponseError::UnknownTopicOrPartition,
+                )
+            };
+            let partitions = t
+                .partitions
+                .into_iter()
+                .map(|p| PartitionTarget {
+                    index: p.partition,
+                    partition: match &topic {
+                        None => Err(missing),
+                        Some(topic) => topic
+                            .partition(p.partition)
+                            .ok_or(ResponseError::UnknownTopicOrPartition),
+                    },
+                    offset: p.fetch_offset,
+                    max_bytes: usize::try_from(p.partition_max_bytes).unwrap_or(0),
+                })
+                .collect();
+            TopicTarget {
+                name: t.topic,
+                id: t.topic_id,
+                partitions,
+            }
+        })
+        .collect()
+}
+
+/// Blocking: one pass over every requested partition. Returns the topics, the record bytes
+/// gathered, and whether any partition failed (which answers the fetch at once).
+fn read_all(
+    version: i16,
+    targets: &[TopicTarget],
+    max_bytes: usize,
+) -> (Vec<FetchableTopicResponse>, usize, bool) {
+    let mut remaining = max_bytes;
+    let mut total = 0usize;
+    let mut failed = false;
+    let topics = targets
+        .iter()
+        .map(|t| {
+            let partitions = t
+                .partitions
+                .iter()
+                .map(|p| {
+                    let data = read_partition(p, &mut remaining, total == 0);
+                    total += data.records.as_ref().map_or(0, Bytes::len);
+                    failed |= data.error_code != 0;
+                    data
+                })
+                .collect();
+            let mut topic = FetchableTopicResponse::default().with_partitions(partitions);
+            if version >= 13 {
+                topic.topic_id = t.id;
+            } else {
+                topic.topic = t.name.clone();
+            }
+            topic
+        })
+        .collect();
+    (topics, total, failed)
+}
+
+fn read_partition(target: &PartitionTarget, remaining: &mut usize, first: bool) -> PartitionData {
+    let data = PartitionData::default()
+        .with_partition_index(target.index)
+        .with_records(Some(Bytes::new()));
+    let partition = match &target.partition {
+        Ok(p) => p,
+        Err(code) => return data.with_error_code(code.code()).with_high_watermark(-1),
+    };
+    let limit = target.max_bytes.min(*remaining);
+    let read = if limit == 0 && !first {
+        // Response budget used up: report positions without reading.
+        Ok(None)
+    } else {
+        partition.read(target.offset, limit).map(Some)
+    };
+    match read {
+        Ok(result) => {
+            let hw = partition.high_watermark();
+            let log_start = partition.log_start_offset();
+            let mut data = data
+                .with_high_watermark(hw)
+                .with_last_stable_offset(hw)
+                .with_log_start_offset(log_start);
+            if let Some(result) = result {
+                let data_hw = result.high_watermark;
+                data = data
+                    .with_high_watermark(data_hw)
+                    .with_last_stable_offset(data_hw)
+                    .with_log_start_offset(result.log_start_offset);
+                // KIP-74: only the first batch of the first non-empty partition may exceed the
+                // limits (so a consumer can always make progress); later ones must fit.
+                if first || result.records.len() <= limit {
+                    *remaining = remaining.saturating_sub(result.records.len());
+                    data.records = Some(result.records);
+                }
+            }
+            data
+        }
+        Err(err) => {
+            if !matches!(
+                err,
+                BrokerError::Log(strom_log::LogError::OffsetOutOfRange { .. })
+            ) {
+                tracing::warn!(topic = partition.topic(), partition = partition.index(),
+                    error = %err, "fetch read failed");
+            }
+            data.with_error_code(response_error(&err).code())
+                .with_high_watermark(partition.high_watermark())
+                .with_last_stable_offset(partition.high_watermark())
+                .with_log_start_offset(partition.log_start_offset())
+        }
+    }
+}
+
+/// Waits until any watched high watermark moves, the deadline passes or shutdown starts.
+async fn wait_any(
+    watchers: &[watch::Receiver<i64>],
+    deadline: Instant,
+    shutdown: &mut watch::Receiver<bool>,
+) {
+    // Clones share the "seen" version of the originals, which the caller marked before its
+    // read, so a change since then completes `changed()` at once. Dropping the set aborts the
+    // remaining waiters.
+    let mut changed = JoinSet::new();
+    for w in watchers {
+        let mut w = w.clone();
+        changed.spawn(async move {
+            if w.changed().await.is_err() {
+                // The partition went away (topic deleted): nothing more will come; park.
+                std::future::pending::<()>().await;
+            }
+        });
+    }
+    tokio::select! {
+        _ = changed.join_next() => {}
+        _ = tokio::time::sleep_until(deadline) => {}
+        _ = async {
+            if shutdown.changed().await.is_err() {
+                // The server dropped its shutdown sender: only the deadline can end the wait.
+                std::future::pending::<()>().await;
+            }
+        } => {}
+    }
+}

@@ -1,0 +1,81 @@
+//! ListOffsets: earliest (-2), latest (-1) and by-timestamp lookups per partition.
+//!
+//! -3 (max timestamp, KIP-734) needs the largest timestamp in the log, which the log does not
+//! track, so that partition gets UNSUPPORTED_VERSION. -4 (earliest local, KIP-405) equals
+//! earliest because Strom has no tiered storage, and -5 (latest tiered) has no tiered offset
+//! to report (-1).
+
+use kafka_protocol::messages::list_offsets_response::{
+    ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
+};
+use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
+use kafka_protocol::ResponseError;
+
+use super::metadata::LEADER_EPOCH;
+use super::Context;
+use crate::errors::response_error;
+
+const LATEST: i64 = -1;
+const EARLIEST: i64 = -2;
+const MAX_TIMESTAMP: i64 = -3;
+const EARLIEST_LOCAL: i64 = -4;
+const LATEST_TIERED: i64 = -5;
+
+pub fn handle(ctx: &Context, version: i16, request: ListOffsetsRequest) -> ListOffsetsResponse {
+    let topics = request
+        .topics
+        .into_iter()
+        .map(|t| {
+            let partitions = t
+                .partitions
+                .into_iter()
+                .map(|p| {
+                    let response = ListOffsetsPartitionResponse::default()
+                        .with_partition_index(p.partition_index);
+                    let (code, timestamp, offset) =
+                        match lookup(ctx, &t.name, p.partition_index, p.timestamp) {
+                            Ok((offset, timestamp)) => (0, timestamp, offset),
+                            Err(code) => (code.code(), -1, -1),
+                        };
+                    let mut response = response
+                        .with_error_code(code)
+                        .with_timestamp(timestamp)
+                        .with_offset(offset);
+                    if version >= 4 && code == 0 {
+                        response.leader_epoch = LEADER_EPOCH;
+                    }
+                    response
+                })
+                .collect();
+            ListOffsetsTopicResponse::default()
+                .with_name(t.name)
+                .with_partitions(partitions)
+        })
+        .collect();
+    ListOffsetsResponse::default().with_topics(topics)
+}
+
+/// `(offset, timestamp)` for one partition; `(-1, -1)` when no record is that late.
+fn lookup(
+    ctx: &Context,
+    topic: &str,
+    index: i32,
+    timestamp: i64,
+) -> Result<(i64, i64), ResponseError> {
+    let partition = ctx
+        .broker
+        .partition(topic, index)
+        .map_err(|e| response_error(&e))?;
+    match timestamp {
+        LATEST => Ok((partition.high_watermark(), -1)),
+        EARLIEST | EARLIEST_LOCAL => Ok((partition.log_start_offset(), -1)),
+        LATEST_TIERED => Ok((-1, -1)),
+        MAX_TIMESTAMP => Err(ResponseError::UnsupportedVersion),
+        ts if ts < 0 => Err(ResponseError::InvalidRequest),
+        ts => match partition.offset_for_timestamp(ts) {
+            Ok(Some((offset, found))) => Ok((offset, found)),
+            Ok(None) => Ok((-1, -1)),
+            Err(err) => Err(response_error(&err)),
+        },
+    }
+}

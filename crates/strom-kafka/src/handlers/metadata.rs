@@ -1,0 +1,113 @@
+//! Metadata: the one broker, and every requested topic with its partitions (all led by this
+//! node). Auto-creates requested topics when both the client (v4+ flag) and the broker allow.
+
+use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
+use kafka_protocol::messages::metadata_response::{
+    MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
+};
+use kafka_protocol::messages::{MetadataRequest, MetadataResponse};
+use kafka_protocol::ResponseError;
+use strom_broker::{BrokerError, Topic};
+
+use super::common::{node_id, str_bytes, topic_by_id, topic_name, topic_uuid, CLUSTER_ID};
+use super::Context;
+use crate::errors::response_error;
+
+/// Strom never changes leaders, so every partition stays at leader epoch 0.
+pub const LEADER_EPOCH: i32 = 0;
+
+pub fn handle(ctx: &Context, version: i16, request: MetadataRequest) -> MetadataResponse {
+    let broker = &ctx.broker;
+    // Before v4 there was no flag and requesting a topic always allowed auto-creation.
+    let auto_create = version < 4 || request.allow_auto_topic_creation;
+    let topics = match request.topics {
+        None => all_topics(ctx, version),
+        // v0 had no null: an empty list meant "all topics".
+        Some(list) if list.is_empty() && version == 0 => all_topics(ctx, version),
+        Some(list) => list
+            .into_iter()
+            .map(|t| requested_topic(ctx, version, t, auto_create))
+            .collect(),
+    };
+    let mut response = MetadataResponse::default()
+        .with_brokers(vec![MetadataResponseBroker::default()
+            .with_node_id(node_id(broker))
+            .with_host(str_bytes(&ctx.config.advertised_host))
+            .with_port(i32::from(ctx.config.advertised_port))])
+        .with_topics(topics);
+    if version >= 1 {
+        response.controller_id = node_id(broker);
+    }
+    if version >= 2 {
+        response.cluster_id = Some(str_bytes(CLUSTER_ID));
+    }
+    response
+}
+
+fn all_topics(ctx: &Context, version: i16) -> Vec<MetadataResponseTopic> {
+    ctx.broker
+        .topics()
+        .iter()
+        .map(|t| describe(ctx, version, t))
+        .collect()
+}
+
+fn requested_topic(
+    ctx: &Context,
+    version: i16,
+    requested: MetadataRequestTopic,
+    auto_create: bool,
+) -> MetadataResponseTopic {
+    let Some(name) = requested.name else {
+        // v10+: a topic asked for by id only.
+        return match topic_by_id(&ctx.broker, requested.topic_id) {
+            Some(topic) => describe(ctx, version, &topic),
+            None => MetadataResponseTopic::default()
+                .with_name(None)
+                .with_topic_id(requested.topic_id)
+                .with_error_code(ResponseError::UnknownTopicId.code()),
+        };
+    };
+    let found = if auto_create {
+        ctx.broker.topic_or_create(&name)
+    } else {
+        ctx.broker
+            .topic(&name)
+            .ok_or_else(|| BrokerError::UnknownTopic(name.to_string()))
+    };
+    match found {
+        Ok(topic) => describe(ctx, version, &topic),
+        Err(err) => {
+            if !matches!(err, BrokerError::UnknownTopic(_)) {
+                tracing::warn!(topic = %name.0, error = %err, "metadata: topic unavailable");
+            }
+            MetadataResponseTopic::default()
+                .with_name(Some(name))
+                .with_error_code(response_error(&err).code())
+        }
+    }
+}
+
+fn describe(ctx: &Context, version: i16, topic: &Topic) -> MetadataResponseTopic {
+    let node = node_id(&ctx.broker);
+    let partitions = (0..topic.partition_count())
+        .map(|index| {
+            let mut p = MetadataResponsePartition::default()
+                .with_partition_index(index)
+                .with_leader_id(node)
+                .with_replica_nodes(vec![node])
+                .with_isr_nodes(vec![node]);
+            if version >= 7 {
+                p.leader_epoch = LEADER_EPOCH;
+            }
+            p
+        })
+        .collect();
+    let mut t = MetadataResponseTopic::default()
+        .with_name(Some(topic_name(topic.name())))
+        .with_partitions(partitions);
+    if version >= 10 {
+        t.topic_id = topic_uuid(topic);
+    }
+    t
+}

@@ -1,0 +1,138 @@
+//! Request dispatch: one module per Kafka API, each turning a decoded request into broker
+//! calls and a response. Handlers never see bytes or sockets, and never choose an error code
+//! for a broker error themselves (that is `crate::errors`).
+//!
+//! ## Adding an API (for example the group APIs)
+//! 1. Write `handlers/<api>.rs` with a `handle` function taking the [`Context`], the request
+//!    version and the decoded request, returning the response struct. Blocking broker calls
+//!    (anything that may touch disk) run through [`blocking`]; pure async ones are awaited.
+//!    Only set response fields that exist in the version being answered: the codec refuses
+//!    to encode a field the version cannot carry.
+//! 2. Add one match arm to [`dispatch`].
+//! 3. Add one `(ApiKey::X, min, max)` entry to `SUPPORTED_APIS` in `versions.rs`; that both
+//!    advertises the API in ApiVersions and lets the decoder accept it.
+//!
+//! Requests on one connection are handled strictly one after another (see `connection.rs`),
+//! so a handler may assume no other request of the same connection runs concurrently.
+
+use std::sync::Arc;
+
+use bytes::BytesMut;
+use kafka_protocol::messages::{RequestHeader, RequestKind, ResponseKind};
+use strom_broker::Broker;
+use tokio::sync::watch;
+
+use crate::codec::{api_versions_fallback, encode_response, DecodedRequest, RequestBody};
+use crate::KafkaConfig;
+
+mod api_versions;
+mod common;
+mod configs;
+mod create_partitions;
+mod create_topics;
+mod delete_records;
+mod delete_topics;
+mod describe_cluster;
+mod fetch;
+mod init_producer_id;
+mod list_offsets;
+mod metadata;
+mod produce;
+
+/// What every handler may use.
+pub struct Context {
+    pub broker: Arc<Broker>,
+    pub config: KafkaConfig,
+    /// Becomes true on server shutdown; long polls return early on it.
+    pub shutdown: watch::Receiver<bool>,
+}
+
+/// Handles one decoded request; returns the complete response frame, or `None` when the
+/// protocol wants no answer (Produce with acks=0).
+/// Errors: a handler failed unexpectedly (panicked, or built an unencodable response); the
+/// connection is closed.
+pub async fn respond(
+    ctx: &Arc<Context>,
+    request: DecodedRequest,
+) -> anyhow::Result<Option<BytesMut>> {
+    let correlation_id = request.header.correlation_id;
+    let version = request.header.request_api_version;
+    match request.body {
+        RequestBody::ApiVersionsTooNew => Ok(Some(api_versions_fallback(correlation_id)?)),
+        RequestBody::Request(kind) => match dispatch(ctx, &request.header, *kind).await? {
+            Some(response) => Ok(Some(encode_response(
+                request.api_key,
+                version,
+                correlation_id,
+                &response,
+            )?)),
+            None => Ok(None),
+        },
+    }
+}
+
+/// One arm per served API.
+async fn dispatch(
+    ctx: &Arc<Context>,
+    header: &RequestHeader,
+    request: RequestKind,
+) -> anyhow::Result<Option<ResponseKind>> {
+    let v = header.request_api_version;
+    let response = match request {
+        RequestKind::ApiVersions(req) => ResponseKind::ApiVersions(api_versions::handle(v, req)),
+        RequestKind::Metadata(req) => {
+            ResponseKind::Metadata(blocking(ctx, move |c| metadata::handle(c, v, req)).await?)
+        }
+        RequestKind::Produce(req) => {
+            return Ok(produce::handle(ctx, v, req)
+                .await?
+                .map(ResponseKind::Produce))
+        }
+        RequestKind::Fetch(req) => ResponseKind::Fetch(fetch::handle(ctx, v, req).await?),
+        RequestKind::ListOffsets(req) => ResponseKind::ListOffsets(
+            blocking(ctx, move |c| list_offsets::handle(c, v, req)).await?,
+        ),
+        RequestKind::CreateTopics(req) => ResponseKind::CreateTopics(
+            blocking(ctx, move |c| create_topics::handle(c, v, req)).await?,
+        ),
+        RequestKind::DeleteTopics(req) => ResponseKind::DeleteTopics(
+            blocking(ctx, move |c| delete_topics::handle(c, v, req)).await?,
+        ),
+        RequestKind::CreatePartitions(req) => ResponseKind::CreatePartitions(
+            blocking(ctx, move |c| create_partitions::handle(c, v, req)).await?,
+        ),
+        RequestKind::DeleteRecords(req) => ResponseKind::DeleteRecords(
+            blocking(ctx, move |c| delete_records::handle(c, v, req)).await?,
+        ),
+        RequestKind::DescribeConfigs(req) => ResponseKind::DescribeConfigs(
+            blocking(ctx, move |c| configs::describe(c, v, req)).await?,
+        ),
+        RequestKind::AlterConfigs(req) => {
+            ResponseKind::AlterConfigs(blocking(ctx, move |c| configs::alter(c, v, req)).await?)
+        }
+        RequestKind::IncrementalAlterConfigs(req) => ResponseKind::IncrementalAlterConfigs(
+            blocking(ctx, move |c| configs::incremental_alter(c, v, req)).await?,
+        ),
+        RequestKind::DescribeCluster(req) => {
+            ResponseKind::DescribeCluster(describe_cluster::handle(ctx, v, req))
+        }
+        RequestKind::InitProducerId(req) => ResponseKind::InitProducerId(
+            blocking(ctx, move |c| init_producer_id::handle(c, v, req)).await?,
+        ),
+        // The decoder only lets through APIs listed in `SUPPORTED_APIS`; reaching this arm
+        // means an entry was added there without its match arm here.
+        other => anyhow::bail!("no handler for {other:?}"),
+    };
+    Ok(Some(response))
+}
+
+/// Runs a handler that makes blocking broker calls (disk I/O, fsync) off the async workers.
+/// Errors: the handler panicked.
+pub async fn blocking<T, F>(ctx: &Arc<Context>, f: F) -> anyhow::Result<T>
+where
+    T: Send + 'static,
+    F: FnOnce(&Context) -> T + Send + 'static,
+{
+    let ctx = Arc::clone(ctx);
+    Ok(tokio::task::spawn_blocking(move || f(&ctx)).await?)
+}

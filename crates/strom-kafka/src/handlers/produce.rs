@@ -1,0 +1,238 @@
+//! Produce: appends each partition's record batch exactly as received (compressed or not)
+//! through `Partition::append_batch`, which validates it, stamps the base offset and applies
+//! the idempotent-producer sequence checks.
+//!
+//! acks: 0 gets no response at all (the protocol says so); 1 and -1 are answered after the
+//! append returns. Strom is a single replica, so the in-sync set is always just this node and
+//! -1 is satisfied exactly when 1 is; how durable an acknowledged append is follows the
+//! broker's fsync policy. `timeout_ms` (the replication wait) has nothing to wait for.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use kafka_protocol::messages::{ProduceRequest, ProduceResponse, TopicName};
+use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::ResponseError;
+use strom_broker::{BrokerError, Partition};
+
+use super::{blocking, Context};
+use crate::errors::response_error;
+
+/// Offset of the `batchLength` field and the size of the fixed v2 batch header
+/// (Kafka protocol guide, "Record Batch").
+const BATCH_LENGTH_END: usize = 12;
+const BATCH_HEADER_LEN: usize = 61;
+const MAGIC_OFFSET: usize = 16;
+
+struct PartitionWork {
+    index: i32,
+    target: Result<(Arc<Partition>, Bytes), (ResponseError, String)>,
+}
+
+struct PartitionOutcome {
+    index: i32,
+    result: Result<(i64, i64, i64), (ResponseError, String)>,
+}
+
+/// Errors: a blocking append panicked.
+pub async fn handle(
+    ctx: &Arc<Context>,
+    version: i16,
+    request: ProduceRequest,
+) -> anyhow::Result<Option<ProduceResponse>> {
+    let acks = request.acks;
+    let acks_valid = (-1..=1).contains(&acks);
+    let mut work: Vec<(TopicName, Vec<PartitionWork>)> = Vec::new();
+    for topic in request.topic_data {
+        let found = ctx.broker.topic(&topic.name);
+        let partitions = topic
+            .partition_data
+            .into_iter()
+            .map(|p| {
+                let target = if !acks_valid {
+                    Err((
+                        ResponseError::InvalidRequiredAcks,
+                        format!("acks must be 0, 1 or -1, not {acks}"),
+                    ))
+                } else {
+                    resolve(found.as_deref(), &topic.name, p.index, p.records)
+                };
+                PartitionWork {
+                    index: p.index,
+                    target,
+                }
+            })
+            .collect();
+        work.push((topic.name, partitions));
+    }
+
+    let outcomes = blocking(ctx, move |_| {
+        work.into_iter()
+            .map(|(name, partitions)| {
+                let outcomes: Vec<PartitionOutcome> = partitions.into_iter().map(append).collect();
+                (name, outcomes)
+            })
+            .collect::<Vec<_>>()
+    })
+    .await?;
+
+    if acks == 0 {
+        for (name, partitions) in &outcomes {
+            for p in partitions {
+                if let Err((code, reason)) = &p.result {
+                    tracing::warn!(topic = %name.0, partition = p.index, error = ?code, %reason,
+                        "acks=0 produce failed; the protocol gives no way to tell the client");
+                }
+            }
+        }
+        return Ok(None);
+    }
+
+    let responses = outcomes
+        .into_iter()
+        .map(|(name, partitions)| {
+            let partition_responses = partitions
+                .into_iter()
+                .map(|p| partition_response(version, p))
+                .collect();
+            TopicProduceResponse::default()
+                .with_name(name)
+                .with_partition_responses(partition_responses)
+        })
+        .collect();
+    Ok(Some(ProduceResponse::default().with_responses(responses)))
+}
+
+fn resolve(
+    topic: Option<&strom_broker::Topic>,
+    name: &TopicName,
+    index: i32,
+    records: Option<Bytes>,
+) -> Result<(Arc<Partition>, Bytes), (ResponseError, String)> {
+    let unknown = || {
+        (
+            ResponseError::UnknownTopicOrPartition,
+            format!("unknown topic-partition {}-{index}", name.0),
+        )
+    };
+    let partition = topic
+        .ok_or_else(unknown)?
+        .partition(index)
+        .ok_or_else(unknown)?;
+    let records = records.ok_or((ResponseError::InvalidRecord, "null record set".to_string()))?;
+    check_single_batch(&records)?;
+    Ok((partition, records))
+}
+
+/// Produce v3+ carries exactly one v2 record batch per partition (as Kafka enforces); the
+/// log validates everything inside the batch.
+fn check_single_batch(records: &[u8]) -> Result<(), (ResponseError, String)> {
+    if records.len() < BATCH_HEADER_LEN {
+        return Err((
+            ResponseError::CorruptMessage,
+            format!(
+                "{} bytes is shorter than a record batch header",
+                records.len()
+            ),
+        ));
+    }
+    if records[MAGIC_OFFSET] != 2 {
+        return Err((
+            ResponseError::UnsupportedForMessageFormat,
+            format!(
+                "record batch magic {} (only v2 is stored)",
+                records[MAGIC_OFFSET]
+            ),
+        ));
+    }
+    let mut len_bytes = [0u8; 4];
+    len_bytes.copy_from_slice(&records[8..BATCH_LENGTH_END]);
+    let batch_length = i64::from(i32::from_be_bytes(len_bytes));
+    if batch_length + BATCH_LENGTH_END as i64 != records.len() as i64 {
+        return Err((
+            ResponseError::InvalidRecord,
+            "a produce request must carry exactly one record batch per partition".to_string(),
+        ));
+    }
+    Ok(())
+}
+
+/// Blocking: appends one partition's batch.
+fn append(work: PartitionWork) -> PartitionOutcome {
+    let result = work.target.and_then(|(partition, records)| {
+        // The broker stamps the base offset into the batch, so it needs its own copy.
+        let mut batch = records.to_vec();
+        match partition.append_batch(&mut batch) {
+            Ok(r) => Ok((r.base_offset, r.log_append_time, r.log_start_offset)),
+            // A retry of a batch already written: success with the original offset, which is
+            // what makes the idempotent producer exactly-once across reconnects.
+            Err(BrokerError::DuplicateSequence { base_offset }) => {
+                Ok((base_offset, -1, partition.log_start_offset()))
+            }
+            Err(err) => {
+                let code = response_error(&err);
+                if code == ResponseError::KafkaStorageError {
+                    tracing::error!(topic = partition.topic(), partition = partition.index(),
+                        error = %err, "append failed");
+                } else {
+                    tracing::debug!(topic = partition.topic(), partition = partition.index(),
+                        error = %err, "append refused");
+                }
+                Err((code, err.to_string()))
+            }
+        }
+    });
+    PartitionOutcome {
+        index: work.index,
+        result,
+    }
+}
+
+fn partition_response(version: i16, outcome: PartitionOutcome) -> PartitionProduceResponse {
+    let response = PartitionProduceResponse::default().with_index(outcome.index);
+    match outcome.result {
+        Ok((base_offset, log_append_time, log_start_offset)) => response
+            .with_base_offset(base_offset)
+            .with_log_append_time_ms(log_append_time)
+            .with_log_start_offset(log_start_offset),
+        Err((code, reason)) => {
+            let mut r = response.with_error_code(code.code()).with_base_offset(-1);
+            if version >= 8 {
+                r.error_message = Some(StrBytes::from_string(reason));
+            }
+            r
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn batch(len: usize, magic: u8) -> Vec<u8> {
+        let mut b = vec![0u8; len];
+        b[8..12].copy_from_slice(&((len - 12) as i32).to_be_bytes());
+        b[MAGIC_OFFSET] = magic;
+        b
+    }
+
+    #[test]
+    fn exactly_one_v2_batch_per_partition() {
+        assert!(check_single_batch(&batch(70, 2)).is_ok());
+        assert_eq!(
+            check_single_batch(&batch(70, 1)).map_err(|e| e.0),
+            Err(ResponseError::UnsupportedForMessageFormat)
+        );
+        let mut two = batch(70, 2);
+        two.extend_from_slice(&batch(70, 2));
+        assert_eq!(
+            check_single_batch(&two).map_err(|e| e.0),
+            Err(ResponseError::InvalidRecord)
+        );
+        assert_eq!(
+            check_single_batch(&[0u8; 20]).map_err(|e| e.0),
+            Err(ResponseError::CorruptMessage)
+        );
+    }
+}

@@ -1,0 +1,90 @@
+//! The accept loop: enforces `max_connections`, spawns one task per connection, and on
+//! shutdown stops accepting and gives open connections a short grace period.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use strom_broker::Broker;
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinSet;
+
+use crate::handlers::Context;
+use crate::{connection, KafkaConfig};
+
+/// How long open connections may take to finish their current request on shutdown.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+/// Pause after a failed accept (for example out of file descriptors), so the loop does not
+/// spin while the condition lasts.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+pub async fn run(
+    listener: TcpListener,
+    broker: Arc<Broker>,
+    config: KafkaConfig,
+    shutdown: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    let max_connections = config.max_connections.max(1);
+    let slots = Arc::new(Semaphore::new(max_connections));
+    let ctx = Arc::new(Context {
+        broker,
+        config,
+        shutdown: shutdown.clone(),
+    });
+    let mut stop = shutdown;
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            _ = shutdown_signal(&mut stop) => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+                        tracing::warn!(%peer, max_connections, "Kafka connection refused: connection limit reached");
+                        drop(stream);
+                        continue;
+                    };
+                    let ctx = Arc::clone(&ctx);
+                    connections.spawn(async move {
+                        connection::serve(stream, peer, ctx).await;
+                        drop(slot);
+                    });
+                }
+                Err(err) => {
+                    tracing::warn!(error = %err, "Kafka accept failed");
+                    tokio::time::sleep(ACCEPT_BACKOFF).await;
+                }
+            },
+            Some(done) = connections.join_next(), if !connections.is_empty() => {
+                if let Err(err) = done {
+                    if err.is_panic() {
+                        tracing::error!(error = %err, "Kafka connection task panicked");
+                    }
+                }
+            }
+        }
+    }
+    drop(listener);
+    let open = connections.len();
+    if open > 0 {
+        tracing::info!(
+            open,
+            "Kafka listener stopping; waiting for open connections"
+        );
+    }
+    let drain = async { while connections.join_next().await.is_some() {} };
+    if tokio::time::timeout(SHUTDOWN_GRACE, drain).await.is_err() {
+        tracing::warn!("Kafka connections did not finish within the grace period; closing them");
+        connections.abort_all();
+        while connections.join_next().await.is_some() {}
+    }
+    Ok(())
+}
+
+/// Completes once shutdown is requested (or the sender is gone, which means the same).
+pub async fn shutdown_signal(rx: &mut watch::Receiver<bool>) {
+    while !*rx.borrow_and_update() {
+        if rx.changed().await.is_err() {
+            return;
+        }
+    }
+}

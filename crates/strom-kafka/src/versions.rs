@@ -1,0 +1,60 @@
+//! The APIs and version ranges this server speaks. ApiVersions advertises exactly this table
+//! and the decoder refuses anything outside it, so the two can never disagree.
+//!
+//! Ranges are capped where a newer version changes semantics we do not implement (for
+//! example Produce v13 addresses topics by id only, InitProducerId v6 adds two-phase commit).
+//! The group APIs (FindCoordinator, JoinGroup, ...) are added here together with their
+//! handlers, see `handlers/mod.rs`.
+
+use kafka_protocol::messages::ApiKey;
+use kafka_protocol::protocol::VersionRange;
+
+/// `(api, min version, max version)` for every API with a handler.
+pub const SUPPORTED_APIS: &[(ApiKey, i16, i16)] = &[
+    (ApiKey::Produce, 3, 12),
+    (ApiKey::Fetch, 4, 17),
+    (ApiKey::ListOffsets, 1, 9),
+    (ApiKey::Metadata, 0, 12),
+    (ApiKey::ApiVersions, 0, 4),
+    (ApiKey::CreateTopics, 2, 7),
+    (ApiKey::DeleteTopics, 1, 6),
+    (ApiKey::DeleteRecords, 0, 2),
+    (ApiKey::InitProducerId, 0, 5),
+    (ApiKey::DescribeConfigs, 1, 4),
+    (ApiKey::AlterConfigs, 0, 2),
+    (ApiKey::CreatePartitions, 0, 3),
+    (ApiKey::IncrementalAlterConfigs, 0, 1),
+    (ApiKey::DescribeCluster, 0, 1),
+];
+
+/// The version range served for `api`, or `None` when the API is not served at all.
+pub fn supported_versions(api: ApiKey) -> Option<VersionRange> {
+    SUPPORTED_APIS
+        .iter()
+        .find(|(key, _, _)| *key == api)
+        .map(|&(_, min, max)| VersionRange { min, max })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_advertised_range_is_one_the_codec_can_decode() {
+        for &(api, min, max) in SUPPORTED_APIS {
+            let valid = api.valid_versions();
+            assert!(min <= max, "{api:?}");
+            assert!(
+                valid.min <= min && max <= valid.max,
+                "{api:?} {min}..{max} outside the codec's {valid}"
+            );
+        }
+    }
+
+    #[test]
+    fn unimplemented_apis_are_not_advertised() {
+        for api in [ApiKey::SaslHandshake, ApiKey::EndTxn, ApiKey::ShareFetch] {
+            assert!(supported_versions(api).is_none());
+        }
+    }
+}

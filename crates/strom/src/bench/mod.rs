@@ -1,0 +1,56 @@
+//! `strom bench`: throughput benchmarks that print ratios against a baseline measured in the
+//! same run on the same machine and file system, never bare absolute numbers alone.
+//! Owns only measurement and reporting; the code under test is used through its public API.
+
+mod baseline;
+mod log;
+mod machine;
+mod workload;
+
+use std::path::PathBuf;
+
+/// Which benchmark to run.
+#[derive(clap::Subcommand, Debug)]
+pub enum BenchCommand {
+    /// The storage engine: append and read back against plain file write/read.
+    Log(LogBenchArgs),
+}
+
+/// Flags of `strom bench log`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct LogBenchArgs {
+    /// Data volume written (and read back) per durability policy, in GiB.
+    #[arg(long, default_value_t = 2.0)]
+    pub gib: f64,
+    /// Volume for the concurrent `always` run and its `interval` comparison [default: --gib].
+    #[arg(long)]
+    pub concurrent_gib: Option<f64>,
+    /// Directory for the log and the baseline file; on the file system to measure
+    /// [default: a new directory under the system temp dir].
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// Value size of each record.
+    #[arg(long, default_value_t = 1024)]
+    pub record_bytes: usize,
+    /// Records per batch.
+    #[arg(long, default_value_t = 32)]
+    pub batch_records: usize,
+    /// Appender threads for the group-commit run.
+    #[arg(long, default_value_t = 4)]
+    pub threads: usize,
+    /// fsync interval of the `interval` policy, in milliseconds.
+    #[arg(long, default_value_t = 1000)]
+    pub interval_ms: u64,
+    /// Policies to run, comma-separated: always, interval, never, concurrent.
+    #[arg(long, default_value = "always,interval,never,concurrent")]
+    pub policies: String,
+    /// Bytes per read call (log `max_bytes` and baseline read size).
+    #[arg(long, default_value_t = 1 << 20)]
+    pub read_bytes: usize,
+}
+
+pub fn run(command: BenchCommand) -> anyhow::Result<()> {
+    match command {
+        BenchCommand::Log(args) => log::run(&args),
+    }
+}

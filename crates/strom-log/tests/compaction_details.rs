@@ -407,3 +407,51 @@ fn compaction_concurrent_with_appends_and_reads() {
         );
     }
 }
+
+/// A fully cleaned log that goes quiet still has to drop its tombstones once
+/// `delete.retention.ms` has passed: the log becomes due for cleaning at that moment, even
+/// though nothing is dirty.
+#[test]
+fn quiet_log_becomes_due_when_a_tombstone_expires() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = Log::open(dir.path(), config(4096)).expect("open");
+    log.append(&mut plain_batch(&[
+        Put::value("a", "1", 100),
+        Put::tombstone("a", 100),
+        Put::value("b", "1", 100),
+    ]))
+    .expect("append");
+    roll(&log, 100);
+    log.append(&mut plain_batch(&[Put::value("q", "1", 200)]))
+        .expect("append");
+    assert!(log.needs_cleaning(200));
+    log.compact(200, None).expect("compact");
+    assert_eq!(log.dirty_ratio(), 0.0);
+    let offsets = |log: &Log| read_all(log).iter().map(|g| g.offset).collect::<Vec<_>>();
+    assert_eq!(offsets(&log), vec![1, 2, 3, 4]);
+    // delete.retention.ms is 1000: the tombstone at 100 may go from 1101 on.
+    assert!(!log.needs_cleaning(1100));
+    assert!(
+        log.needs_cleaning(1101),
+        "a clean log with an expired tombstone must be due for cleaning"
+    );
+    log.compact(1101, None).expect("compact");
+    assert_eq!(offsets(&log), vec![2, 3, 4]);
+    assert!(!log.needs_cleaning(1_000_000), "nothing left to expire");
+    // After a restart the cleaner does not know the tombstones of the clean section; one
+    // cleaning finds out.
+    log.append(&mut plain_batch(&[Put::tombstone("b", 300)]))
+        .expect("append");
+    roll(&log, 300);
+    log.compact(400, None).expect("compact");
+    log.close().expect("close");
+    drop(log);
+    let log = Log::open(dir.path(), config(4096)).expect("reopen");
+    assert!(
+        log.needs_cleaning(1300),
+        "unknown tombstones after a reopen: clean once"
+    );
+    log.compact(1300, None).expect("compact");
+    assert!(!log.needs_cleaning(1300));
+    assert!(log.needs_cleaning(1301));
+}

@@ -55,6 +55,9 @@ pub struct ServeArgs {
     /// Create topics on first use by a Kafka client [default: true].
     #[arg(long, env = "STROM_AUTO_CREATE_TOPICS")]
     pub auto_create_topics: Option<bool>,
+    /// How often retention runs and the log cleaner checks for work, in ms [default: 30000].
+    #[arg(long, env = "STROM_RETENTION_CHECK_INTERVAL_MS")]
+    pub retention_check_interval_ms: Option<u64>,
     /// Log filter (tracing EnvFilter syntax) [default: info].
     #[arg(long, env = "STROM_LOG")]
     pub log: Option<String>,
@@ -85,6 +88,7 @@ struct FileConfig {
     http_max_body_bytes: Option<usize>,
     http_max_poll_timeout_ms: Option<u64>,
     cleaner_bytes_per_sec: Option<u64>,
+    retention_check_interval_ms: Option<u64>,
 }
 
 /// The resolved configuration.
@@ -107,6 +111,7 @@ pub struct Settings {
     pub http_max_body_bytes: usize,
     pub http_max_poll_timeout_ms: u64,
     pub cleaner_bytes_per_sec: u64,
+    pub retention_check_interval_ms: u64,
 }
 
 impl Settings {
@@ -198,6 +203,10 @@ impl Settings {
             http_max_body_bytes: file.http_max_body_bytes.unwrap_or(8 * 1024 * 1024),
             http_max_poll_timeout_ms: file.http_max_poll_timeout_ms.unwrap_or(60_000),
             cleaner_bytes_per_sec: file.cleaner_bytes_per_sec.unwrap_or(50 << 20),
+            retention_check_interval_ms: args
+                .retention_check_interval_ms
+                .or(file.retention_check_interval_ms)
+                .unwrap_or(30_000),
         })
     }
 }

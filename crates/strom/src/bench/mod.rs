@@ -3,6 +3,7 @@
 //! Owns only measurement and reporting; the code under test is used through its public API.
 
 mod baseline;
+mod compaction;
 mod log;
 mod machine;
 mod workload;
@@ -14,6 +15,8 @@ use std::path::PathBuf;
 pub enum BenchCommand {
     /// The storage engine: append and read back against plain file write/read.
     Log(LogBenchArgs),
+    /// The log cleaner: cleaning throughput, and producer throughput while it runs.
+    Compaction(compaction::CompactionBenchArgs),
 }
 
 /// Flags of `strom bench log`.
@@ -60,5 +63,6 @@ pub struct LogBenchArgs {
 pub fn run(command: BenchCommand) -> anyhow::Result<()> {
     match command {
         BenchCommand::Log(args) => log::run(&args),
+        BenchCommand::Compaction(args) => compaction::run(&args),
     }
 }

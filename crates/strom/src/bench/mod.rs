@@ -33,8 +33,9 @@ pub struct LogBenchArgs {
     /// [default: --gib].
     #[arg(long)]
     pub concurrent_gib: Option<f64>,
-    /// Passes per single-writer policy; the median is reported.
-    #[arg(long, default_value_t = 3)]
+    /// Passes per single-writer policy (even: each side goes first equally often); medians
+    /// of throughput and geometric means of per-pass ratios are reported.
+    #[arg(long, default_value_t = 4)]
     pub repeat: usize,
     /// Directory for the log and the baseline file; on the file system to measure
     /// [default: a new directory under the system temp dir].

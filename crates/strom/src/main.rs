@@ -3,6 +3,7 @@
 mod bench;
 mod cli;
 mod config;
+mod group_cli;
 mod serve;
 
 use std::process::ExitCode;
@@ -34,6 +35,9 @@ enum Command {
     Produce(cli::ProduceArgs),
     /// Print records of a topic (over HTTP).
     Consume(cli::ConsumeArgs),
+    /// Consumer groups of a running server: list them, or describe one with its lag.
+    #[command(subcommand)]
+    Group(group_cli::GroupCommand),
 }
 
 fn main() -> ExitCode {
@@ -44,6 +48,7 @@ fn main() -> ExitCode {
         Command::Topic(command) => cli::topic(command),
         Command::Produce(args) => cli::produce(args),
         Command::Consume(args) => cli::consume(args),
+        Command::Group(command) => group_cli::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -53,7 +53,7 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
         default_partitions: settings.default_partitions,
         durability: settings.durability,
         log_defaults,
-        retention_check_interval_ms: 30_000,
+        retention_check_interval_ms: settings.retention_check_interval_ms,
         cleaner_bytes_per_sec: settings.cleaner_bytes_per_sec,
     };
     let data_dir = settings.data_dir.display().to_string();
@@ -83,9 +83,15 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
         max_poll_timeout_ms: settings.http_max_poll_timeout_ms,
         max_connections: settings.max_connections,
     };
-    let kafka = tokio::spawn(strom_kafka::run(
+    // One coordinator for every front end, so Kafka and HTTP consumers share groups.
+    let groups =
+        strom_broker::GroupCoordinator::start(Arc::clone(&broker), settings.groups.clone())
+            .await
+            .context("cannot start the group coordinator")?;
+    let kafka = tokio::spawn(strom_kafka::run_with_groups(
         kafka_listener,
         Arc::clone(&broker),
+        groups,
         kafka_config,
         shutdown_rx.clone(),
     ));

@@ -107,3 +107,42 @@ impl FeedCache {
         }
     }
 }
+
+impl FeedCache {
+    /// The events after `cursor`, waiting up to `timeout` for some to arrive (woken by the
+    /// partitions' high-watermark notifications); reads are shared through the cache.
+    pub async fn read_wait(
+        &self,
+        topic: &Arc<Topic>,
+        cursor: &Cursor,
+        limit: usize,
+        timeout: std::time::Duration,
+        shutdown: &mut tokio::sync::watch::Receiver<bool>,
+    ) -> ApiResult<Arc<SharedBatch>> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            // Subscribe before reading so an append in between still wakes us.
+            let mut watchers: Vec<_> = topic.partitions().iter().map(|p| p.subscribe()).collect();
+            let batch = self.read(topic, cursor, limit).await?;
+            if !batch.batch.events.is_empty()
+                || watchers.is_empty()
+                || *shutdown.borrow()
+                || tokio::time::Instant::now() >= deadline
+            {
+                return Ok(batch);
+            }
+            let changed = futures_util::future::select_all(
+                watchers.iter_mut().map(|w| Box::pin(w.changed())),
+            );
+            tokio::select! {
+                (result, _, _) = changed => {
+                    if result.is_err() {
+                        return Ok(batch);
+                    }
+                }
+                _ = tokio::time::sleep_until(deadline) => return Ok(batch),
+                _ = shutdown.changed() => return Ok(batch),
+            }
+        }
+    }
+}

@@ -19,6 +19,9 @@ use crate::feed::{read_feed, FeedBatch};
 
 /// Entries kept; each is one batch of at most `limit` events.
 const CAPACITY: usize = 256;
+/// Approximate bytes of record data kept across entries (decoded and rendered copies make
+/// the real footprint a small multiple of this).
+const BUDGET_BYTES: usize = 32 * 1024 * 1024;
 
 type Key = ([u8; 16], String, usize);
 
@@ -50,6 +53,45 @@ pub struct FeedCache {
 struct Inner {
     entries: HashMap<Key, Arc<OnceCell<Arc<SharedBatch>>>>,
     order: VecDeque<Key>,
+    sizes: HashMap<Key, usize>,
+    bytes: usize,
+}
+
+impl Inner {
+    fn remove(&mut self, key: &Key) {
+        self.entries.remove(key);
+        if let Some(size) = self.sizes.remove(key) {
+            self.bytes -= size;
+        }
+    }
+
+    /// Drops the oldest entries while over the entry or byte budget, keeping `keep`.
+    fn evict(&mut self, keep: &Key) {
+        while self.order.len() > CAPACITY || (self.bytes > BUDGET_BYTES && self.order.len() > 1) {
+            let Some(old) = self.order.pop_front() else {
+                break;
+            };
+            if &old == keep {
+                self.order.push_back(old);
+                if self.order.len() == 1 {
+                    break;
+                }
+                continue;
+            }
+            self.remove(&old);
+        }
+    }
+}
+
+fn batch_bytes(batch: &FeedBatch) -> usize {
+    batch
+        .events
+        .iter()
+        .map(|e| {
+            64 + e.record.key.as_ref().map_or(0, |k| k.len())
+                + e.record.value.as_ref().map_or(0, |v| v.len())
+        })
+        .sum()
 }
 
 impl FeedCache {
@@ -69,11 +111,7 @@ impl FeedCache {
                     let cell = Arc::new(OnceCell::new());
                     inner.entries.insert(key.clone(), Arc::clone(&cell));
                     inner.order.push_back(key.clone());
-                    while inner.order.len() > CAPACITY {
-                        if let Some(old) = inner.order.pop_front() {
-                            inner.entries.remove(&old);
-                        }
-                    }
+                    inner.evict(&key);
                     cell
                 }
             }
@@ -90,7 +128,20 @@ impl FeedCache {
             })
             .await;
         match result {
-            Ok(shared) if !shared.batch.events.is_empty() => Ok(Arc::clone(shared)),
+            Ok(shared) if !shared.batch.events.is_empty() => {
+                let mut inner = self.inner.lock();
+                let ours = inner
+                    .entries
+                    .get(&key)
+                    .is_some_and(|c| Arc::ptr_eq(c, &cell));
+                if ours && !inner.sizes.contains_key(&key) {
+                    let size = batch_bytes(&shared.batch);
+                    inner.sizes.insert(key.clone(), size);
+                    inner.bytes += size;
+                    inner.evict(&key);
+                }
+                Ok(Arc::clone(shared))
+            }
             other => {
                 // Empty (or failed) answers are not kept: the next append changes them.
                 let mut inner = self.inner.lock();
@@ -144,5 +195,62 @@ impl FeedCache {
                 _ = shutdown.changed() => return Ok(batch),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use strom_broker::{Broker, BrokerConfig, NewRecord};
+
+    fn broker(dir: &std::path::Path) -> Arc<Broker> {
+        Broker::open(BrokerConfig {
+            data_dir: dir.to_path_buf(),
+            node_id: 1,
+            auto_create_topics: false,
+            default_partitions: 1,
+            durability: strom_log::Durability::Never,
+            log_defaults: strom_log::LogConfig {
+                durability: strom_log::Durability::Never,
+                ..Default::default()
+            },
+            retention_check_interval_ms: 60_000,
+            cleaner_bytes_per_sec: 1 << 20,
+        })
+        .expect("broker opens")
+    }
+
+    #[tokio::test]
+    async fn followers_at_one_position_share_one_read_and_empty_answers_are_not_kept() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let b = broker(dir.path());
+        let topic = b.create_topic("t", 1, &Default::default()).expect("topic");
+        let cache = FeedCache::default();
+        let start = Cursor::beginning(1);
+        assert!(cache
+            .read(&topic, &start, 10)
+            .await
+            .expect("read")
+            .batch
+            .events
+            .is_empty());
+        topic
+            .partition(0)
+            .expect("partition")
+            .append_records(&[NewRecord {
+                value: Some(bytes::Bytes::from_static(b"1")),
+                ..Default::default()
+            }])
+            .expect("append");
+        // The empty answer was not cached: the new record is seen.
+        let a = cache.read(&topic, &start, 10).await.expect("read");
+        let b2 = cache.read(&topic, &start, 10).await.expect("read");
+        assert_eq!(a.batch.events.len(), 1);
+        assert!(
+            Arc::ptr_eq(&a, &b2),
+            "second follower reused the first read"
+        );
+        assert_eq!(a.rendered("t")[0].0, "0");
+        b.shutdown().expect("shutdown");
     }
 }

@@ -118,9 +118,7 @@ impl FeedCache {
         };
         let result = cell
             .get_or_try_init(|| async {
-                let mut never = tokio::sync::watch::channel(false).1;
-                let batch =
-                    read_feed(topic, cursor, limit, std::time::Duration::ZERO, &mut never).await?;
+                let batch = read_feed(topic, cursor, limit).await?;
                 Ok::<_, crate::error::ApiError>(Arc::new(SharedBatch {
                     batch,
                     rendered: OnceLock::new(),

@@ -18,6 +18,7 @@ pub mod error;
 pub mod feed;
 pub mod feed_cache;
 pub mod feeds;
+pub mod metrics;
 pub mod openapi;
 pub mod produce;
 pub mod reader;

@@ -408,10 +408,17 @@ impl GroupCoordinator {
         shared.spawn_session_timer(&g.id, &new_id, member.session_deadline);
         g.members.insert(new_id.clone(), member);
         tracing::info!(group = %g.id, old = %old_id, new = %new_id, "static member replaced");
-        if g.state == GroupState::Stable && unchanged && !was_leader {
-            // Nothing to rebalance: the instance gets its assignment back in SyncGroup.
+        if g.state == GroupState::Stable
+            && unchanged
+            && (!was_leader || req.supports_skip_assignment)
+        {
+            // Nothing to rebalance: the instance gets its assignment back in SyncGroup. A
+            // leader is told not to compute a new one; older clients would, so for them the
+            // group rebalances instead (KIP-814).
             shared.persist_group(g);
-            return Joined::Now(g.join_response(&new_id));
+            let mut response = g.join_response(&new_id);
+            response.skip_assignment = was_leader;
+            return Joined::Now(response);
         }
         let rx = Self::update_and_wait(
             g,

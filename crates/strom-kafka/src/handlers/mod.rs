@@ -10,7 +10,12 @@
 //!    to encode a field the version cannot carry.
 //! 2. Add one match arm to [`dispatch`].
 //! 3. Add one `(ApiKey::X, min, max)` entry to `SUPPORTED_APIS` in `versions.rs`; that both
-//!    advertises the API in ApiVersions and lets the decoder accept it.
+//!    advertises the API in ApiVersions and lets the decoder accept it. (The body decoder in
+//!    `count_guard.rs` already knows the group and transaction APIs; any other new API is
+//!    one more line in its `decode_kind` list.)
+//!
+//! `tests/server.rs` then calls the new API at every advertised version automatically once
+//! it has a sample request there, and `tests/decode_robustness.rs` fuzzes its decoding.
 //!
 //! Requests on one connection are handled strictly one after another (see `connection.rs`),
 //! so a handler may assume no other request of the same connection runs concurrently.

@@ -46,6 +46,11 @@ async fn offsets_and_groups_survive_restarts_of_a_real_broker() {
         "compact"
     );
 
+    // A second start for the same broker shares the running coordinator.
+    let again = GroupCoordinator::start(b.clone(), config()).await.unwrap();
+    assert!(Arc::ptr_eq(&again.shared, &c.shared));
+    drop(again);
+
     let join = stable_single(&c, "g").await;
     let results = c
         .commit_offsets(commit_req(

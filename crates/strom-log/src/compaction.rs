@@ -91,6 +91,9 @@ pub struct CleanerStats {
     pub records_removed: u64,
     pub tombstones_removed: u64,
     pub dirty_ratio: f64,
+    /// When the oldest tombstone the last cleaning kept passes `delete.retention.ms`
+    /// (`None`: it kept none, or no cleaning ran since the log was opened).
+    pub next_tombstone_expiry_ms: Option<i64>,
 }
 
 impl Log {
@@ -120,6 +123,17 @@ impl Log {
         let ratio = self.dirty_ratio();
         if ratio > 0.0 && ratio >= cfg.min_cleanable_dirty_ratio {
             return true;
+        }
+        // Tombstones only go when a cleaning runs, so a quiet, fully cleaned log would keep
+        // them forever: it is due once the oldest kept tombstone expires. Right after open
+        // the tombstones of the clean section are unknown, so one cleaning finds them.
+        {
+            let stats = self.cleaner_stats.lock();
+            let unknown =
+                stats.last_cleaned_ms.is_none() && self.cleaned_up_to.load(Ordering::Acquire) > 0;
+            if unknown || stats.next_tombstone_expiry_ms.is_some_and(|t| now_ms >= t) {
+                return true;
+            }
         }
         let checkpoint = self.cleaned_up_to.load(Ordering::Acquire);
         let segments = self.segments.read();
@@ -172,8 +186,14 @@ impl Log {
         // Pass 1: the latest offset of every key in the cleanable range.
         let mut latest: HashMap<Bytes, i64> = HashMap::new();
         for segment in &candidates {
-            for_each_batch(segment, &mut |_, bytes| {
+            for_each_batch(segment, &mut |header, bytes| {
                 consume(bytes.len() as u64);
+                // Control records (transaction markers) carry a marker type in their key, not
+                // a user key: letting them into the map would make a marker supersede a data
+                // record whose key happens to have the same four bytes.
+                if header.is_control() {
+                    return Ok(());
+                }
                 for r in decode(bytes)? {
                     if let Some(k) = r.key {
                         latest.insert(k, r.offset);
@@ -189,6 +209,7 @@ impl Log {
             last_cleaned_ms: Some(now_ms),
             ..CleanerStats::default()
         };
+        let mut oldest_kept_tombstone: Option<i64> = None;
         for segment in &candidates {
             let mut out = BytesMut::new();
             let mut changed = false;
@@ -200,7 +221,7 @@ impl Log {
                 }
                 let set = decode_set(bytes)?;
                 let total = set.records.len();
-                let kept: Vec<_> = set
+                let mut kept: Vec<_> = set
                     .records
                     .iter()
                     .filter(|r| match &r.key {
@@ -212,6 +233,12 @@ impl Log {
                             if is_latest && expired_tombstone {
                                 stats.tombstones_removed += 1;
                             }
+                            if is_latest && r.value.is_none() && !expired_tombstone {
+                                oldest_kept_tombstone = Some(
+                                    oldest_kept_tombstone
+                                        .map_or(r.timestamp, |t| t.min(r.timestamp)),
+                                );
+                            }
                             is_latest && !expired_tombstone
                         }
                     })
@@ -222,6 +249,18 @@ impl Log {
                     out.extend_from_slice(bytes);
                 } else {
                     changed = true;
+                    if !header.has_producer_id() {
+                        // A plain producer's batch has base sequence -1. The encoder derives
+                        // it from the first kept record's sequence (which the decoder made
+                        // -1 + its original offset delta), so renumber from the first kept
+                        // record; consecutive values also keep the encoder's one-batch
+                        // grouping (it splits when offset - sequence changes).
+                        if let Some(first) = kept.first().map(|r| r.offset) {
+                            for r in kept.iter_mut() {
+                                r.sequence = (r.offset - first) as i32 - 1;
+                            }
+                        }
+                    }
                     if !kept.is_empty() {
                         RecordBatchEncoder::encode(
                             &mut out,
@@ -257,6 +296,9 @@ impl Log {
                 .find(|b| *b >= up_to)
                 .unwrap_or(up_to)
         };
+        // Removal needs `timestamp < now - delete_retention_ms`, i.e. one millisecond more.
+        stats.next_tombstone_expiry_ms = oldest_kept_tombstone
+            .map(|t| t.saturating_add(cfg.delete_retention_ms).saturating_add(1));
         write_file_atomically(
             &self.dir.join(CLEANER_CHECKPOINT),
             next_base.to_string().as_bytes(),

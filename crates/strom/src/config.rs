@@ -55,6 +55,9 @@ pub struct ServeArgs {
     /// Create topics on first use by a Kafka client [default: true].
     #[arg(long, env = "STROM_AUTO_CREATE_TOPICS")]
     pub auto_create_topics: Option<bool>,
+    /// How often retention runs and the log cleaner checks for work, in ms [default: 30000].
+    #[arg(long, env = "STROM_RETENTION_CHECK_INTERVAL_MS")]
+    pub retention_check_interval_ms: Option<u64>,
     /// Log filter (tracing EnvFilter syntax) [default: info].
     #[arg(long, env = "STROM_LOG")]
     pub log: Option<String>,
@@ -89,6 +92,7 @@ struct FileConfig {
     group_initial_rebalance_delay_ms: Option<u64>,
     group_min_session_timeout_ms: Option<u64>,
     group_max_session_timeout_ms: Option<u64>,
+    retention_check_interval_ms: Option<u64>,
 }
 
 /// The resolved configuration.
@@ -112,6 +116,7 @@ pub struct Settings {
     pub http_max_poll_timeout_ms: u64,
     pub cleaner_bytes_per_sec: u64,
     pub groups: strom_broker::group::GroupConfig,
+    pub retention_check_interval_ms: u64,
 }
 
 /// The group coordinator's settings from the file (Kafka's names, `group.*` / `offsets.*`).
@@ -235,6 +240,10 @@ impl Settings {
             http_max_poll_timeout_ms: file.http_max_poll_timeout_ms.unwrap_or(60_000),
             cleaner_bytes_per_sec: file.cleaner_bytes_per_sec.unwrap_or(50 << 20),
             groups,
+            retention_check_interval_ms: args
+                .retention_check_interval_ms
+                .or(file.retention_check_interval_ms)
+                .unwrap_or(30_000),
         })
     }
 }

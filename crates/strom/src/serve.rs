@@ -53,7 +53,7 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
         default_partitions: settings.default_partitions,
         durability: settings.durability,
         log_defaults,
-        retention_check_interval_ms: 30_000,
+        retention_check_interval_ms: settings.retention_check_interval_ms,
         cleaner_bytes_per_sec: settings.cleaner_bytes_per_sec,
     };
     let data_dir = settings.data_dir.display().to_string();

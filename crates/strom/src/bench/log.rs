@@ -113,8 +113,17 @@ pub fn run(args: &LogBenchArgs) -> anyhow::Result<()> {
     );
     println!();
     println!(
-        "{:<18} {:>12} {:>12} {:>7}   {:>12} {:>12} {:>7}",
-        "policy", "append MiB/s", "write MiB/s", "ratio", "log read", "file read", "ratio"
+        "{:<18} {:>12} {:>12} {:>7}   {:>12} {:>12} {:>7}   {:>10} {:>10} {:>7}",
+        "policy",
+        "append MiB/s",
+        "write MiB/s",
+        "ratio",
+        "cold log rd",
+        "cold file rd",
+        "ratio",
+        "warm log",
+        "warm file",
+        "ratio"
     );
     let interval = Policy::Interval(Duration::from_millis(args.interval_ms));
     let wanted: Vec<&str> = args.policies.split(',').map(str::trim).collect();
@@ -144,19 +153,38 @@ pub fn run(args: &LogBenchArgs) -> anyhow::Result<()> {
             )?);
         }
         let med = |f: fn(&Row) -> Rate| median(rows.iter().map(|r| f(r).mib_s()).collect());
-        let (append, write) = (med(|r| r.append), med(|r| r.write));
-        let (log_read, file_read) = (med(|r| r.log_read), med(|r| r.file_read));
+        // Ratios are per pass (both sides under the same conditions), then the geometric
+        // mean over passes; with alternating order, going first or second evens out.
+        let ratio = |a: fn(&Row) -> Rate, b: fn(&Row) -> Rate| {
+            geo_mean(rows.iter().map(|r| a(r).mib_s() / b(r).mib_s()).collect())
+        };
+        let append = med(|r| r.append);
         single.push((key, append));
         println!(
-            "{:<18} {:>12.1} {:>12.1} {:>7.3}   {:>12.1} {:>12.1} {:>7.3}",
+            "{:<18} {:>12.1} {:>12.1} {:>7.3}   {:>12.1} {:>12.1} {:>7.3}   {:>10.1} {:>10.1} {:>7.3}",
             policy.name(),
             append,
-            write,
-            append / write,
-            log_read,
-            file_read,
-            log_read / file_read,
+            med(|r| r.write),
+            ratio(|r| r.append, |r| r.write),
+            med(|r| r.log_read),
+            med(|r| r.file_read),
+            ratio(|r| r.log_read, |r| r.file_read),
+            med(|r| r.log_warm),
+            med(|r| r.file_warm),
+            ratio(|r| r.log_warm, |r| r.file_warm),
         );
+        for (i, r) in rows.iter().enumerate() {
+            println!(
+                "  pass {i} ({} first): append {:.1} / write {:.1}, cold read {:.1} / {:.1}, warm read {:.1} / {:.1}",
+                if i % 2 == 1 { "log" } else { "file" },
+                r.append.mib_s(),
+                r.write.mib_s(),
+                r.log_read.mib_s(),
+                r.file_read.mib_s(),
+                r.log_warm.mib_s(),
+                r.file_warm.mib_s()
+            );
+        }
     }
     println!(
         "peak RSS after the single-writer runs: {:.1} MiB (current {:.1} MiB)",
@@ -209,6 +237,14 @@ fn parse_threads(list: &str) -> anyhow::Result<Vec<usize>> {
     Ok(out)
 }
 
+fn geo_mean(v: Vec<f64>) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    let n = v.len() as f64;
+    (v.iter().map(|x| x.ln()).sum::<f64>() / n).exp()
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v.get(v.len() / 2).copied().unwrap_or(0.0)
@@ -219,6 +255,9 @@ struct Row {
     write: Rate,
     log_read: Rate,
     file_read: Rate,
+    /// Second read of the same data straight after the cold one: the read path's CPU cost.
+    log_warm: Rate,
+    file_warm: Rate,
 }
 
 fn log_config(durability: Durability) -> LogConfig {
@@ -267,23 +306,26 @@ fn single_writer(
 
     let mut file_read = None;
     let mut log_read = None;
-    for side in if log_first {
+    let mut file_warm = None;
+    let mut log_warm = None;
+    let order = if log_first {
         [true, false]
     } else {
         [false, true]
-    } {
+    };
+    for side in order {
         machine::drop_page_cache();
         if side {
             log_read = Some(read_log(&log, read_bytes, bytes)?);
+            log_warm = Some(read_log(&log, read_bytes, bytes)?);
         } else {
-            let (elapsed, read) = baseline::read(&file, read_bytes)?;
-            if read != bytes {
-                bail!("baseline read back {read} bytes, wrote {bytes}");
-            }
-            file_read = Some(Rate { bytes, elapsed });
+            file_read = Some(read_file(&file, read_bytes, bytes)?);
+            file_warm = Some(read_file(&file, read_bytes, bytes)?);
         }
     }
-    let (Some(file_read), Some(log_read)) = (file_read, log_read) else {
+    let (Some(file_read), Some(log_read), Some(file_warm), Some(log_warm)) =
+        (file_read, log_read, file_warm, log_warm)
+    else {
         bail!("both sides read");
     };
     Ok(Row {
@@ -291,6 +333,8 @@ fn single_writer(
         write,
         log_read,
         file_read,
+        log_warm,
+        file_warm,
     })
 }
 
@@ -329,6 +373,17 @@ fn write_log(
     let log = Arc::try_unwrap(log)
         .map_err(|_| anyhow::anyhow!("log still shared after the flusher stopped"))?;
     Ok((rate, log))
+}
+
+fn read_file(file: &Path, read_bytes: usize, expect: u64) -> anyhow::Result<Rate> {
+    let (elapsed, read) = baseline::read(file, read_bytes)?;
+    if read != expect {
+        bail!("baseline read back {read} bytes, wrote {expect}");
+    }
+    Ok(Rate {
+        bytes: read,
+        elapsed,
+    })
 }
 
 /// Reads the whole log from offset 0 in `read_bytes` requests.

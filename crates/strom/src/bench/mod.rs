@@ -3,6 +3,7 @@
 //! Owns only measurement and reporting; the code under test is used through its public API.
 
 mod baseline;
+mod compaction;
 mod log;
 mod machine;
 mod workload;
@@ -14,6 +15,8 @@ use std::path::PathBuf;
 pub enum BenchCommand {
     /// The storage engine: append and read back against plain file write/read.
     Log(LogBenchArgs),
+    /// The log cleaner: cleaning throughput, and producer throughput while it runs.
+    Compaction(compaction::CompactionBenchArgs),
 }
 
 /// Flags of `strom bench log`.
@@ -30,8 +33,9 @@ pub struct LogBenchArgs {
     /// [default: --gib].
     #[arg(long)]
     pub concurrent_gib: Option<f64>,
-    /// Passes per single-writer policy; the median is reported.
-    #[arg(long, default_value_t = 3)]
+    /// Passes per single-writer policy (even: each side goes first equally often); medians
+    /// of throughput and geometric means of per-pass ratios are reported.
+    #[arg(long, default_value_t = 4)]
     pub repeat: usize,
     /// Directory for the log and the baseline file; on the file system to measure
     /// [default: a new directory under the system temp dir].
@@ -60,5 +64,6 @@ pub struct LogBenchArgs {
 pub fn run(command: BenchCommand) -> anyhow::Result<()> {
     match command {
         BenchCommand::Log(args) => log::run(&args),
+        BenchCommand::Compaction(args) => compaction::run(&args),
     }
 }

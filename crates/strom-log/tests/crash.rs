@@ -131,11 +131,18 @@ fn verify(all: &[u8], acks: &[Ack]) -> HashMap<u32, u64> {
 
 /// Runs one child until it is killed `delay` after it reports ready (or `delay` after spawn
 /// when `during_recovery`); returns its acknowledgements.
-fn run_child(dir: &Path, first_writer: u32, delay: Duration, during_recovery: bool) -> Vec<Ack> {
+fn run_child(
+    dir: &Path,
+    first_writer: u32,
+    delay: Duration,
+    during_recovery: bool,
+    durability: &str,
+) -> Vec<Ack> {
     let mut child = Command::new(CHILD)
         .args(["append", &dir.display().to_string(), "4"])
         .arg(first_writer.to_string())
         .arg((48 * 1024).to_string())
+        .arg(durability)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -195,6 +202,17 @@ fn run_child(dir: &Path, first_writer: u32, delay: Duration, during_recovery: bo
 
 #[test]
 fn sigkill_during_concurrent_always_appends_loses_nothing_acknowledged() {
+    crash_rounds("always", 30, 40, Duration::from_secs(45));
+}
+
+/// A process crash leaves the page cache alone, so even without any fsync every append
+/// that returned (the bytes reached the kernel) must be there after recovery.
+#[test]
+fn sigkill_during_concurrent_never_appends_loses_nothing_written() {
+    crash_rounds("never", 10, 15, Duration::from_secs(20));
+}
+
+fn crash_rounds(durability: &str, min_rounds: u32, max_rounds: u32, budget: Duration) {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("p0");
     let seed = std::env::var("STROM_CRASH_SEED")
@@ -208,13 +226,12 @@ fn sigkill_during_concurrent_always_appends_loses_nothing_acknowledged() {
         });
     eprintln!("crash test seed {seed} (STROM_CRASH_SEED to repeat)");
     let mut rng = SplitMix(seed);
-    let budget = Duration::from_secs(45);
     let started = Instant::now();
     let mut all_acks: Vec<Ack> = Vec::new();
     let mut previous: Vec<u8> = Vec::new();
     let mut rounds = 0;
     let mut total_acks = 0;
-    while rounds < 40 && (rounds < 30 || started.elapsed() < budget) {
+    while rounds < max_rounds && (rounds < min_rounds || started.elapsed() < budget) {
         let during_recovery = rounds > 0 && rng.below(5) == 0;
         let delay = if during_recovery {
             Duration::from_millis(rng.below(40))
@@ -222,7 +239,7 @@ fn sigkill_during_concurrent_always_appends_loses_nothing_acknowledged() {
             Duration::from_millis(5 + rng.below(250))
         };
         // Fresh writer ids per round: sequence numbers restart at 0 for each writer.
-        let acks = run_child(&dir, rounds * 10, delay, during_recovery);
+        let acks = run_child(&dir, rounds * 10, delay, during_recovery, durability);
         total_acks += acks.len();
         all_acks.extend_from_slice(&acks);
 
@@ -244,7 +261,7 @@ fn sigkill_during_concurrent_always_appends_loses_nothing_acknowledged() {
         rounds += 1;
     }
     eprintln!(
-        "{rounds} rounds, {total_acks} acknowledged batches, {} bytes in {:?}",
+        "{durability}: {rounds} rounds, {total_acks} acknowledged batches, {} bytes in {:?}",
         previous.len(),
         started.elapsed()
     );

@@ -203,6 +203,14 @@ impl Log {
             })?;
         }
 
+        // The checkpoint file also tells recovery that gaps between segments are legitimate,
+        // so it must exist before the first rewritten segment does.
+        let checkpoint = self.dir.join(CLEANER_CHECKPOINT);
+        if !checkpoint.exists() {
+            let current = self.cleaned_up_to.load(Ordering::Acquire);
+            write_file_atomically(&checkpoint, current.to_string().as_bytes())?;
+        }
+
         // Pass 2: rewrite each segment that loses something.
         let tombstone_horizon = now_ms.saturating_sub(cfg.delete_retention_ms);
         let mut stats = CleanerStats {

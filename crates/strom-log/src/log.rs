@@ -510,12 +510,13 @@ impl Log {
     /// Flushes, writes the clean-shutdown marker and closes. Later writes fail with `Closed`.
     pub fn close(&self) -> Result<(), LogError> {
         let _w = self.writer.lock();
-        if self.closed.swap(true, Ordering::AcqRel) {
-            return Ok(());
-        }
         if self.poisoned.load(Ordering::Acquire) {
             // Never vouch for a log whose last writes failed: the next open must rescan.
+            self.closed.store(true, Ordering::Release);
             return Err(LogError::Poisoned(self.dir.clone()));
+        }
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return Ok(());
         }
         self.active().sync_all()?;
         write_file_atomically(&self.dir.join(CLEAN_MARKER), b"")

@@ -59,6 +59,10 @@ pub(crate) fn open_segments(
     let clean = marker.exists();
     let recovery_point = read_i64_file(&dir.join(RECOVERY_POINT))?.unwrap_or(0);
     let persisted_start = read_i64_file(&dir.join(LOG_START))?.unwrap_or(0);
+    let cleaned_up_to =
+        read_i64_file(&dir.join(crate::compaction::CLEANER_CHECKPOINT))?.unwrap_or(0);
+    // Offsets between segments may only be missing where compaction removed records.
+    let gaps_allowed = dir.join(crate::compaction::CLEANER_CHECKPOINT).exists();
 
     let mut segments: Vec<Arc<Segment>> = Vec::with_capacity(bases.len());
     let mut truncated_bytes = 0;
@@ -82,6 +86,18 @@ pub(crate) fn open_segments(
             s
         };
         if let Some(prev) = segments.last() {
+            if prev.next_offset() < base && !gaps_allowed {
+                return Err(LogError::CorruptSegment {
+                    file: segment.path().to_path_buf(),
+                    position: 0,
+                    reason: format!(
+                        "offsets {}..{base} are missing: the previous segment ends at {} \
+                         (a segment file was lost?)",
+                        prev.next_offset(),
+                        prev.next_offset()
+                    ),
+                });
+            }
             if prev.next_offset() > base {
                 return Err(LogError::CorruptSegment {
                     file: segment.path().to_path_buf(),
@@ -110,8 +126,6 @@ pub(crate) fn open_segments(
         sync_dir(dir)?;
     }
     let first_base = segments.first().map(|s| s.base_offset()).unwrap_or(0);
-    let cleaned_up_to =
-        read_i64_file(&dir.join(crate::compaction::CLEANER_CHECKPOINT))?.unwrap_or(0);
     Ok(Recovered {
         cleaned_up_to,
         log_start: persisted_start.max(first_base),

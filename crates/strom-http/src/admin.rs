@@ -117,15 +117,33 @@ async fn blocking<T: Send + 'static>(
         .map_err(ApiError::from)
 }
 
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// Include internal topics (names starting with `__`, such as `__consumer_offsets`).
+    pub internal: Option<bool>,
+}
+
+/// Internal topics (`__consumer_offsets`…) are the broker's own state, hidden from listings
+/// unless asked for.
+pub fn is_internal(name: &str) -> bool {
+    name.starts_with("__")
+}
+
 /// List topics.
-#[utoipa::path(get, path = "/v1/topics", tag = "admin",
+#[utoipa::path(get, path = "/v1/topics", tag = "admin", params(ListParams),
     responses((status = 200, body = Vec<TopicSummary>)))]
-pub async fn list(State(state): State<Shared>) -> Json<Vec<TopicSummary>> {
+pub async fn list(
+    State(state): State<Shared>,
+    axum::extract::Query(params): axum::extract::Query<ListParams>,
+) -> Json<Vec<TopicSummary>> {
+    let internal = params.internal.unwrap_or(false);
     Json(
         state
             .broker
             .topics()
             .iter()
+            .filter(|t| internal || !is_internal(t.name()))
             .map(|t| {
                 let parts = t.partitions();
                 TopicSummary {

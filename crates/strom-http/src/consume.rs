@@ -35,6 +35,7 @@ pub struct ConsumeParams {
     /// Long-poll: wait up to this many milliseconds for a record (capped by the server).
     pub timeout: Option<u64>,
     /// `json` (default) or `binary`.
+    #[param(inline)]
     pub format: Option<ValueFormat>,
 }
 

@@ -12,6 +12,7 @@ pub mod atom;
 pub mod body;
 pub mod cloudevents;
 pub mod consume;
+pub mod consumers;
 pub mod cursor;
 pub mod error;
 pub mod feed;
@@ -32,7 +33,8 @@ pub mod ws;
 
 use std::sync::Arc;
 
-use strom_broker::Broker;
+use strom_broker::group::GroupConfig;
+use strom_broker::{Broker, GroupCoordinator};
 use tokio::net::TcpListener;
 
 /// Listener settings and limits.
@@ -54,7 +56,22 @@ pub async fn run(
     config: HttpConfig,
     shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> std::io::Result<()> {
-    let state = state::AppState::new(broker, config.clone(), shutdown.clone());
+    let groups = GroupCoordinator::start(Arc::clone(&broker), GroupConfig::default())
+        .await
+        .map_err(std::io::Error::other)?;
+    run_with_groups(listener, broker, groups, config, shutdown).await
+}
+
+/// [`run`] with the group coordinator the binary shares between front ends, so HTTP and
+/// Kafka consumers of one group split its partitions and see the same committed offsets.
+pub async fn run_with_groups(
+    listener: TcpListener,
+    broker: Arc<Broker>,
+    groups: GroupCoordinator,
+    config: HttpConfig,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    let state = state::AppState::new(broker, config.clone(), shutdown.clone(), Some(groups));
     let (router, _doc) = routes::build(state);
     server::serve(listener, router, &config, shutdown).await
 }

@@ -215,7 +215,7 @@ async fn produce_common(
     })))
 }
 
-fn v2_json(body: Value) -> Response {
+pub fn v2_json(body: Value) -> Response {
     let mut response = body.to_string().into_response();
     response
         .headers_mut()
@@ -288,6 +288,7 @@ pub async fn list_topics(State(state): State<Shared>) -> Response {
         .topics()
         .iter()
         .map(|t| t.name().to_string())
+        .filter(|n| !crate::admin::is_internal(n))
         .collect();
     v2_json(json!(names))
 }

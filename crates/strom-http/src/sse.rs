@@ -47,9 +47,7 @@ pub fn follow(
             match read_feed(&f.topic, &f.cursor, f.limit, WAIT, &mut shutdown).await {
                 Ok(batch) if batch.events.is_empty() => {
                     // A deleted topic never gets data again.
-                    if f.state.broker.topic(f.topic.name()).is_none() {
-                        return None;
-                    }
+                    f.state.broker.topic(f.topic.name())?;
                     continue;
                 }
                 Ok(batch) => {

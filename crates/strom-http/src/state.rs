@@ -17,18 +17,30 @@ pub struct AppState {
     pub shutdown: watch::Receiver<bool>,
     /// The OpenAPI document as JSON, set once the router is built.
     pub openapi: std::sync::OnceLock<String>,
+    /// REST Proxy consumer instances; `None` when no group coordinator was given.
+    pub consumers: Option<Arc<crate::consumers::Consumers>>,
     round_robin: AtomicU32,
 }
 
 pub type Shared = Arc<AppState>;
 
 impl AppState {
-    pub fn new(broker: Arc<Broker>, config: HttpConfig, shutdown: watch::Receiver<bool>) -> Shared {
+    pub fn new(
+        broker: Arc<Broker>,
+        config: HttpConfig,
+        shutdown: watch::Receiver<bool>,
+        groups: Option<strom_broker::GroupCoordinator>,
+    ) -> Shared {
+        let consumers = groups.map(crate::consumers::Consumers::new);
+        if let Some(c) = &consumers {
+            c.spawn_reaper(shutdown.clone());
+        }
         Arc::new(AppState {
             broker,
             config,
             shutdown,
             openapi: std::sync::OnceLock::new(),
+            consumers,
             round_robin: AtomicU32::new(0),
         })
     }

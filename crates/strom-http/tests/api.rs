@@ -577,3 +577,148 @@ async fn connection_limit_answers_503() {
     assert_eq!(r.status(), 503);
     s.stop().await;
 }
+
+async fn v2(
+    s: &common::Server,
+    method: reqwest::Method,
+    path: &str,
+    body: Value,
+) -> reqwest::Response {
+    s.client
+        .request(method, s.url(path))
+        .header("content-type", "application/vnd.kafka.v2+json")
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("request")
+}
+
+#[tokio::test]
+async fn rest_proxy_consumer_group() {
+    let s = common::start().await;
+    s.create_topic("cg", 2);
+    produce(
+        &s,
+        "cg",
+        json!({"records": [
+        {"value": 1, "partition": 0}, {"value": 2, "partition": 1}, {"value": 3, "partition": 0}]}),
+    )
+    .await;
+    let r = v2(
+        &s,
+        reqwest::Method::POST,
+        "/consumers/g1",
+        json!({"name": "c1", "format": "json", "auto.offset.reset": "earliest"}),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let created: Value = r.json().await.expect("json");
+    assert_eq!(created["instance_id"], "c1");
+    assert!(created["base_uri"]
+        .as_str()
+        .expect("uri")
+        .ends_with("/consumers/g1/instances/c1"));
+    let r = v2(
+        &s,
+        reqwest::Method::POST,
+        "/consumers/g1",
+        json!({"name": "c1"}),
+    )
+    .await;
+    assert_eq!(r.status(), 409);
+    assert_eq!(r.json::<Value>().await.expect("json")["error_code"], 40902);
+    let base = "/consumers/g1/instances/c1";
+    let r = v2(
+        &s,
+        reqwest::Method::POST,
+        &format!("{base}/subscription"),
+        json!({"topics": ["cg"]}),
+    )
+    .await;
+    assert_eq!(r.status(), 204);
+    let mut values = Vec::new();
+    for _ in 0..20 {
+        let r = s
+            .client
+            .get(s.url(&format!("{base}/records?timeout=1000")))
+            .header("accept", "application/vnd.kafka.json.v2+json")
+            .send()
+            .await
+            .expect("records");
+        assert_eq!(r.status(), 200);
+        let batch: Vec<Value> = r.json().await.expect("json");
+        values.extend(batch.iter().map(|r| r["value"].as_i64().expect("value")));
+        if values.len() >= 3 {
+            break;
+        }
+    }
+    values.sort();
+    assert_eq!(values, vec![1, 2, 3]);
+    let r = v2(
+        &s,
+        reqwest::Method::POST,
+        &format!("{base}/offsets"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(r.status(), 200, "{:?}", r.text().await);
+    let r = s
+        .client
+        .get(s.url(&format!("{base}/offsets?partitions=cg:0,cg:1")))
+        .send()
+        .await
+        .expect("get");
+    let body: Value = r.json().await.expect("json");
+    let committed: Vec<i64> = body["offsets"]
+        .as_array()
+        .expect("offsets")
+        .iter()
+        .map(|o| o["offset"].as_i64().expect("o"))
+        .collect();
+    assert_eq!(committed, vec![2, 1]);
+    let r = s
+        .client
+        .get(s.url(&format!("{base}/records")))
+        .header("accept", "application/vnd.kafka.binary.v2+json")
+        .send()
+        .await
+        .expect("records");
+    assert_eq!(r.status(), 406);
+    assert_eq!(r.json::<Value>().await.expect("json")["error_code"], 40601);
+    let r = s.client.delete(s.url(base)).send().await.expect("delete");
+    assert_eq!(r.status(), 204);
+    let r = s
+        .client
+        .get(s.url(&format!("{base}/subscription")))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(r.status(), 404);
+    assert_eq!(r.json::<Value>().await.expect("json")["error_code"], 40403);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn idle_consumer_instances_are_removed() {
+    let s = common::start().await;
+    let r = v2(
+        &s,
+        reqwest::Method::POST,
+        "/consumers/g2",
+        json!({"name": "idle", "consumer.instance.timeout.ms": 200}),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    // Any request to the instance keeps it alive, so look only once, after the reaper
+    // (which runs every second) has had time to act.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let r = s
+        .client
+        .get(s.url("/consumers/g2/instances/idle/assignments"))
+        .send()
+        .await
+        .expect("get");
+    let gone = r.status() == 404;
+    assert!(gone, "idle instance was not removed");
+    s.stop().await;
+}

@@ -96,19 +96,13 @@ fn decode_unguarded(mut frame: Bytes) -> Result<DecodedRequest, DecodeError> {
     let raw_key = fixed.get_i16();
     let api_version = fixed.get_i16();
     let correlation_id = fixed.get_i32();
-    let unsupported_api = DecodeError::UnsupportedApi {
+    let unsupported_api = || DecodeError::UnsupportedApi {
         api_key: raw_key,
         api_version,
         correlation_id,
     };
-    let api = ApiKey::try_from(raw_key).map_err(|()| unsupported_api)?;
-    let Some(range) = supported_versions(api) else {
-        return Err(DecodeError::UnsupportedApi {
-            api_key: raw_key,
-            api_version,
-            correlation_id,
-        });
-    };
+    let api = ApiKey::try_from(raw_key).map_err(|()| unsupported_api())?;
+    let range = supported_versions(api).ok_or_else(unsupported_api)?;
     let too_new_api_versions = api == ApiKey::ApiVersions && api_version > range.max;
     if !too_new_api_versions && (api_version < range.min || api_version > range.max) {
         return Err(DecodeError::UnsupportedVersion {
@@ -208,10 +202,12 @@ pub enum FrameError {
     Io(#[from] std::io::Error),
 }
 
+/// Buffer reserved before a frame's bytes arrive; larger frames grow as they are read.
+const UPFRONT: usize = 1 << 20;
+
 /// Reads one length-prefixed frame. `Ok(None)` on a clean end of stream between frames.
 ///
-/// The length is checked against `max` before anything is allocated, so a hostile length
-/// prefix cannot make us reserve memory.
+/// The length is checked against `max` before anything is allocated.
 pub async fn read_frame<R: AsyncRead + Unpin>(
     reader: &mut R,
     max: usize,
@@ -236,9 +232,17 @@ pub async fn read_frame<R: AsyncRead + Unpin>(
             max,
         });
     }
-    let mut frame = BytesMut::zeroed(size);
-    reader.read_exact(&mut frame).await?;
-    Ok(Some(frame.freeze()))
+    // Grow with the bytes that actually arrive rather than reserving the announced size, so a
+    // peer that announces a large frame and then trickles costs at most `UPFRONT` bytes.
+    let mut frame = Vec::with_capacity(size.min(UPFRONT));
+    (&mut *reader)
+        .take(size as u64)
+        .read_to_end(&mut frame)
+        .await?;
+    if frame.len() != size {
+        return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into());
+    }
+    Ok(Some(Bytes::from(frame)))
 }
 
 #[cfg(test)]

@@ -64,7 +64,7 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, ctx: Arc<Context>) {
         let api = request.api_key;
         let version = request.header.request_api_version;
         let client_id = request.header.client_id.clone();
-        match handlers::respond(&ctx, request).await {
+        match handlers::respond(&ctx, request, peer).await {
             Ok(Some(response)) => {
                 if let Err(err) = write_half.write_all(&response).await {
                     tracing::debug!(%peer, error = %err, "Kafka connection write failed");

@@ -40,6 +40,12 @@ fn log_error(err: &LogError) -> ResponseError {
     }
 }
 
+/// The Kafka error code for a group coordinator error (the coordinator names its errors in
+/// Kafka's vocabulary already).
+pub fn group_error_code(err: &strom_broker::GroupError) -> i16 {
+    err.code()
+}
+
 /// The Kafka error code (as sent on the wire) for a broker error.
 pub fn error_code(err: &BrokerError) -> i16 {
     response_error(err).code()

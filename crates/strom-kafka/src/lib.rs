@@ -11,7 +11,8 @@
 
 use std::sync::Arc;
 
-use strom_broker::Broker;
+use strom_broker::group::GroupConfig;
+use strom_broker::{Broker, GroupCoordinator};
 use tokio::net::TcpListener;
 
 pub mod codec;
@@ -50,5 +51,20 @@ pub async fn run(
     config: KafkaConfig,
     shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> std::io::Result<()> {
-    server::run(listener, broker, config, shutdown).await
+    let groups = GroupCoordinator::start(Arc::clone(&broker), GroupConfig::default())
+        .await
+        .map_err(std::io::Error::other)?;
+    run_with_groups(listener, broker, groups, config, shutdown).await
+}
+
+/// [`run`] with a group coordinator created by the caller, so that other front ends (the
+/// HTTP consumer API) share its groups and committed offsets.
+pub async fn run_with_groups(
+    listener: TcpListener,
+    broker: Arc<Broker>,
+    groups: GroupCoordinator,
+    config: KafkaConfig,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    server::run(listener, broker, groups, config, shutdown).await
 }

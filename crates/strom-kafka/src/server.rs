@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use strom_broker::Broker;
+use strom_broker::{Broker, GroupCoordinator};
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
@@ -21,6 +21,7 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 pub async fn run(
     listener: TcpListener,
     broker: Arc<Broker>,
+    groups: GroupCoordinator,
     config: KafkaConfig,
     shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
@@ -28,6 +29,7 @@ pub async fn run(
     let slots = Arc::new(Semaphore::new(max_connections));
     let ctx = Arc::new(Context {
         broker,
+        groups,
         config,
         shutdown: shutdown.clone(),
     });

@@ -302,7 +302,7 @@ impl Log {
         }
         for segment in self.segments_from(offset) {
             if let Some((pos, _)) = segment.find(offset)? {
-                result.bytes = segment.read(pos, max_bytes)?;
+                result.bytes = segment.read(pos, max_bytes, hw)?;
                 return Ok(result);
             }
         }
@@ -443,6 +443,16 @@ impl Log {
         };
         let _w = self.writer.lock();
         self.check_writable()?;
+        // Like Kafka, roll an active segment whose every record has expired, so an idle
+        // topic's data still ages out instead of living forever in the active segment.
+        // (The roll fsyncs the segment and publishes it to readers.)
+        let active = self.active();
+        if active.size() > 0
+            && retention_ms
+                .is_some_and(|ms| ms >= 0 && active.max_timestamp() < now_ms.saturating_sub(ms))
+        {
+            self.roll(&active).map_err(|e| self.poison(e))?;
+        }
         let (segments_deleted, bytes_deleted) = self.delete_front_segments(|seg, _, total| {
             let expired = retention_ms
                 .is_some_and(|ms| ms >= 0 && seg.max_timestamp() < now_ms.saturating_sub(ms));

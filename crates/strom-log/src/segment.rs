@@ -302,8 +302,15 @@ impl Segment {
         Ok(None)
     }
 
-    /// Reads whole batches from `pos`: as many as fit in `max_bytes`, but at least the first.
-    pub(crate) fn read(&self, pos: u64, max_bytes: usize) -> Result<Bytes, LogError> {
+    /// Reads whole batches from `pos`: as many as fit in `max_bytes`, but at least the first,
+    /// and none that reaches `end_offset` (the high watermark the caller reports: visibility
+    /// may advance between reading the watermark and reading the file).
+    pub(crate) fn read(
+        &self,
+        pos: u64,
+        max_bytes: usize,
+        end_offset: i64,
+    ) -> Result<Bytes, LogError> {
         let limit = self.visible_size();
         if pos >= limit {
             return Ok(Bytes::new());
@@ -321,7 +328,10 @@ impl Segment {
             let Some(h) = BatchHeader::parse(&buf[end..]) else {
                 break;
             };
-            if h.batch_length <= 0 || end + h.total_len() > buf.len() {
+            if h.batch_length <= 0
+                || end + h.total_len() > buf.len()
+                || h.last_offset() >= end_offset
+            {
                 break;
             }
             end += h.total_len();

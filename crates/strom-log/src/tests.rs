@@ -222,6 +222,10 @@ fn retention_and_delete_records_move_the_log_start() {
         .expect("retention by time");
     assert!(log.log_start_offset() > start);
     assert_eq!(log.segment_count(), 1, "only the active segment is left");
+    // Even the active segment had expired: it was rolled and deleted, nothing is left.
+    assert_eq!(log.log_start_offset(), 30);
+    assert_eq!(log.size_bytes(), 0);
+    assert!(log.read(30, 100).expect("read at the end").bytes.is_empty());
     log.close().expect("close");
     drop(log);
     let log = Log::open(dir.path(), cfg).expect("reopen");

@@ -88,6 +88,10 @@ struct FileConfig {
     http_max_body_bytes: Option<usize>,
     http_max_poll_timeout_ms: Option<u64>,
     cleaner_bytes_per_sec: Option<u64>,
+    offsets_retention_minutes: Option<u64>,
+    group_initial_rebalance_delay_ms: Option<u64>,
+    group_min_session_timeout_ms: Option<u64>,
+    group_max_session_timeout_ms: Option<u64>,
     retention_check_interval_ms: Option<u64>,
 }
 
@@ -111,7 +115,38 @@ pub struct Settings {
     pub http_max_body_bytes: usize,
     pub http_max_poll_timeout_ms: u64,
     pub cleaner_bytes_per_sec: u64,
+    pub groups: strom_broker::group::GroupConfig,
     pub retention_check_interval_ms: u64,
+}
+
+/// The group coordinator's settings from the file (Kafka's names, `group.*` / `offsets.*`).
+fn group_config(file: &FileConfig) -> anyhow::Result<strom_broker::group::GroupConfig> {
+    let defaults = strom_broker::group::GroupConfig::default();
+    let ms = Duration::from_millis;
+    let config = strom_broker::group::GroupConfig {
+        offsets_retention: file
+            .offsets_retention_minutes
+            .map_or(defaults.offsets_retention, |m| {
+                Duration::from_secs(m.saturating_mul(60))
+            }),
+        initial_rebalance_delay: file
+            .group_initial_rebalance_delay_ms
+            .map_or(defaults.initial_rebalance_delay, ms),
+        min_session_timeout: file
+            .group_min_session_timeout_ms
+            .map_or(defaults.min_session_timeout, ms),
+        max_session_timeout: file
+            .group_max_session_timeout_ms
+            .map_or(defaults.max_session_timeout, ms),
+        ..defaults
+    };
+    if config.offsets_retention.is_zero() {
+        bail!("offsets_retention_minutes must be greater than 0");
+    }
+    if config.min_session_timeout > config.max_session_timeout {
+        bail!("group_min_session_timeout_ms must not exceed group_max_session_timeout_ms");
+    }
+    Ok(config)
 }
 
 impl Settings {
@@ -127,6 +162,7 @@ impl Settings {
             }
             None => FileConfig::default(),
         };
+        let groups = group_config(&file)?;
         let kafka_listen = args
             .kafka_listen
             .or(file.kafka_listen)
@@ -203,6 +239,7 @@ impl Settings {
             http_max_body_bytes: file.http_max_body_bytes.unwrap_or(8 * 1024 * 1024),
             http_max_poll_timeout_ms: file.http_max_poll_timeout_ms.unwrap_or(60_000),
             cleaner_bytes_per_sec: file.cleaner_bytes_per_sec.unwrap_or(50 << 20),
+            groups,
             retention_check_interval_ms: args
                 .retention_check_interval_ms
                 .or(file.retention_check_interval_ms)

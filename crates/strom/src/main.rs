@@ -1,7 +1,9 @@
 //! The `strom` binary: command-line parsing and dispatch to the subcommands.
 
 mod bench;
+mod cli;
 mod config;
+mod group_cli;
 mod serve;
 
 use std::process::ExitCode;
@@ -26,6 +28,16 @@ enum Command {
     /// Benchmarks that print ratios against a baseline measured in the same run.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Manage topics on a running server (over its HTTP API).
+    #[command(subcommand)]
+    Topic(cli::TopicCommand),
+    /// Produce lines of standard input as records (over HTTP).
+    Produce(cli::ProduceArgs),
+    /// Print records of a topic (over HTTP).
+    Consume(cli::ConsumeArgs),
+    /// Consumer groups of a running server: list them, or describe one with its lag.
+    #[command(subcommand)]
+    Group(group_cli::GroupCommand),
 }
 
 fn main() -> ExitCode {
@@ -33,6 +45,10 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve::serve(args),
         Command::Bench(command) => bench::run(command),
+        Command::Topic(command) => cli::topic(command),
+        Command::Produce(args) => cli::produce(args),
+        Command::Consume(args) => cli::consume(args),
+        Command::Group(command) => group_cli::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -25,8 +25,10 @@ fn init_logging(settings: &Settings) -> anyhow::Result<()> {
     let filter = tracing_subscriber::EnvFilter::try_new(&settings.log).map_err(|e| {
         crate::config::ConfigError(format!("invalid log filter '{}': {e}", settings.log))
     })?;
+    use std::io::IsTerminal;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     if settings.log_json {
         builder.json().init();
@@ -81,15 +83,29 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
         max_poll_timeout_ms: settings.http_max_poll_timeout_ms,
         max_connections: settings.max_connections,
     };
-    let kafka = tokio::spawn(strom_kafka::run(
+    // One coordinator for every front end, so Kafka and HTTP consumers share groups.
+    let groups =
+        strom_broker::GroupCoordinator::start(Arc::clone(&broker), settings.groups.clone())
+            .await
+            .context("cannot start the group coordinator")?;
+    let kafka = tokio::spawn(strom_kafka::run_with_groups(
         kafka_listener,
         Arc::clone(&broker),
+        groups,
         kafka_config,
         shutdown_rx.clone(),
     ));
-    let http = tokio::spawn(strom_http::run(
+    // One coordinator for every front end, so Kafka and HTTP consumers share groups.
+    let groups = strom_broker::GroupCoordinator::start(
+        Arc::clone(&broker),
+        strom_broker::group::GroupConfig::default(),
+    )
+    .await
+    .context("cannot start the group coordinator")?;
+    let http = tokio::spawn(strom_http::run_with_groups(
         http_listener,
         Arc::clone(&broker),
+        groups,
         http_config,
         shutdown_rx,
     ));

@@ -57,6 +57,71 @@ fn version(bytes: &mut Bytes, what: &str) -> Result<i16, GroupError> {
     Ok(version)
 }
 
+/// Walks the fields of a subscription (or, with `assignment`, an assignment) body, checking
+/// that every array and byte count fits in the bytes that follow. `kafka-protocol` reserves
+/// `count` elements before reading any, and these bytes come from clients: an unchecked count
+/// of 2^31 would make the allocation fail, which aborts the process.
+fn check_counts(body: &[u8], version: i16, assignment: bool) -> Result<(), String> {
+    let mut r = Counts(body);
+    let topics = r.count(if assignment { 6 } else { 2 })?;
+    for _ in 0..topics {
+        r.string()?;
+        if assignment {
+            let partitions = r.count(4)?;
+            r.skip(partitions * 4)?;
+        }
+    }
+    r.bytes()?;
+    if !assignment && version >= 1 {
+        let owned = r.count(6)?;
+        for _ in 0..owned {
+            r.string()?;
+            let partitions = r.count(4)?;
+            r.skip(partitions * 4)?;
+        }
+    }
+    Ok(())
+}
+
+/// A cursor for [`check_counts`]; it only needs to be right about sizes.
+struct Counts<'a>(&'a [u8]);
+
+impl Counts<'_> {
+    fn skip(&mut self, n: usize) -> Result<(), String> {
+        if n > self.0.len() {
+            return Err(format!("{n} bytes announced, {} left", self.0.len()));
+        }
+        self.0 = &self.0[n..];
+        Ok(())
+    }
+    fn int(&mut self, width: usize) -> Result<i64, String> {
+        let Some(raw) = self.0.get(..width) else {
+            return Err("truncated".into());
+        };
+        let value = raw.iter().fold(0i64, |acc, b| (acc << 8) | i64::from(*b));
+        self.0 = &self.0[width..];
+        // Sign-extend: -1 (null) must stay negative.
+        let shift = 64 - 8 * width as u32;
+        Ok((value << shift) >> shift)
+    }
+    /// An array count; each element takes at least `min_element` bytes.
+    fn count(&mut self, min_element: usize) -> Result<usize, String> {
+        let n = usize::try_from(self.int(4)?).unwrap_or(0);
+        if n.saturating_mul(min_element) > self.0.len() {
+            return Err(format!("{n} elements announced in {} bytes", self.0.len()));
+        }
+        Ok(n)
+    }
+    fn string(&mut self) -> Result<(), String> {
+        let len = usize::try_from(self.int(2)?).unwrap_or(0);
+        self.skip(len)
+    }
+    fn bytes(&mut self) -> Result<(), String> {
+        let len = usize::try_from(self.int(4)?).unwrap_or(0);
+        self.skip(len)
+    }
+}
+
 pub fn encode_subscription(subscription: &Subscription) -> Bytes {
     let body = ConsumerProtocolSubscription::default()
         .with_topics(
@@ -85,6 +150,7 @@ pub fn encode_subscription(subscription: &Subscription) -> Bytes {
 pub fn decode_subscription(bytes: &Bytes) -> Result<Subscription, GroupError> {
     let mut buf = bytes.clone();
     let version = version(&mut buf, "subscription")?.min(SUBSCRIPTION_MAX_VERSION);
+    check_counts(&buf, version, false).map_err(|e| malformed("subscription", e))?;
     let body = ConsumerProtocolSubscription::decode(&mut buf, version)
         .map_err(|e| malformed("subscription", e))?;
     Ok(Subscription {
@@ -123,6 +189,7 @@ pub fn decode_assignment(bytes: &Bytes) -> Result<Assignment, GroupError> {
     }
     let mut buf = bytes.clone();
     let version = version(&mut buf, "assignment")?.min(ASSIGNMENT_MAX_VERSION);
+    check_counts(&buf, version, true).map_err(|e| malformed("assignment", e))?;
     let body = ConsumerProtocolAssignment::decode(&mut buf, version)
         .map_err(|e| malformed("assignment", e))?;
     let mut partitions: BTreeMap<String, Vec<i32>> = BTreeMap::new();
@@ -265,6 +332,35 @@ mod tests {
         assert!(decode_subscription(&Bytes::from_static(b"\x00")).is_err());
         assert!(decode_subscription(&Bytes::from_static(b"\x00\x00\x00\x00\x00\x09ab")).is_err());
         assert!(decode_assignment(&Bytes::from_static(b"\xff\xff")).is_err());
+    }
+
+    #[test]
+    fn hostile_counts_are_refused_before_anything_is_allocated() {
+        // Version 1, then 2^31-1 topics: kafka-protocol alone would try to reserve them all.
+        let topics = Bytes::from_static(b"\x00\x01\x7f\xff\xff\xff\x00\x01t");
+        assert!(decode_subscription(&topics).is_err());
+        let owned = {
+            let mut b = BytesMut::new();
+            b.put_i16(1);
+            b.put_i32(0); // no topics
+            b.put_i32(-1); // null user data
+            b.put_i32(i32::MAX); // owned partitions
+            b.freeze()
+        };
+        assert!(decode_subscription(&owned).is_err());
+        let partitions = {
+            let mut b = BytesMut::new();
+            b.put_i16(0);
+            b.put_i32(1);
+            b.put_i16(1);
+            b.put_slice(b"t");
+            b.put_i32(i32::MAX); // partitions of topic t
+            b.freeze()
+        };
+        assert!(decode_assignment(&partitions).is_err());
+        // Null user data and null strings are fine.
+        let null_user_data = encode_subscription(&sub(&["t"]));
+        assert!(decode_subscription(&null_user_data).is_ok());
     }
 
     #[test]

@@ -27,6 +27,20 @@ use super::{
     SyncGroupResponse,
 };
 
+/// Longest client or instance id kept at the start of a generated member id.
+const MAX_MEMBER_ID_PREFIX: usize = 200;
+/// Longest group id accepted. Kafka sets no limit, but ids are stored length-prefixed in
+/// `__consumer_offsets` and anything this long is a mistake or an attack.
+pub(crate) const MAX_GROUP_ID_BYTES: usize = 1024;
+
+/// Errors: `InvalidGroupId` for an empty or overlong group id.
+pub(crate) fn check_group_id(group_id: &str) -> Result<(), GroupError> {
+    if group_id.is_empty() || group_id.len() > MAX_GROUP_ID_BYTES {
+        return Err(GroupError::InvalidGroupId);
+    }
+    Ok(())
+}
+
 pub(crate) fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -50,15 +64,34 @@ impl Shared {
         self.groups.lock().get(group_id).cloned()
     }
 
-    pub(crate) fn lookup_or_create(&self, group_id: &str) -> Arc<Mutex<Group>> {
-        Arc::clone(
-            self.groups
-                .lock()
-                .entry(group_id.to_string())
-                .or_insert_with(|| {
-                    Arc::new(Mutex::new(Group::new(group_id.to_string(), now_ms())))
-                }),
-        )
+    /// The group, created (Empty) if missing; the flag says whether it was created now.
+    pub(crate) fn lookup_or_create(&self, group_id: &str) -> (Arc<Mutex<Group>>, bool) {
+        let mut map = self.groups.lock();
+        if let Some(group) = map.get(group_id) {
+            return (Arc::clone(group), false);
+        }
+        let group = Arc::new(Mutex::new(Group::new(group_id.to_string(), now_ms())));
+        map.insert(group_id.to_string(), Arc::clone(&group));
+        (group, true)
+    }
+
+    /// Forgets a group created by a request that then failed, so bad requests do not leave
+    /// empty groups behind. Nothing was persisted for it, so no tombstone is needed.
+    pub(crate) fn forget_if_untouched(&self, group_id: &str, handle: &Arc<Mutex<Group>>) {
+        let mut map = self.groups.lock();
+        if !map.get(group_id).is_some_and(|g| Arc::ptr_eq(g, handle)) {
+            return;
+        }
+        let mut g = handle.lock();
+        let untouched = g.state == GroupState::Empty
+            && g.generation == 0
+            && g.members.is_empty()
+            && g.pending_members.is_empty()
+            && g.offsets.is_empty();
+        if untouched {
+            g.removed = true;
+            map.remove(group_id);
+        }
     }
 
     /// The `__consumer_offsets` partition holding a group's records; all of them go to one
@@ -92,6 +125,12 @@ impl Shared {
     /// A new member id, `<prefix>-<uuid-like random>` as Kafka makes them (prefix: the client
     /// id, or the instance id of a static member).
     fn new_member_id(&self, prefix: &str) -> String {
+        // Client ids are free-form and may be long; the id only needs to be recognisable.
+        let mut end = prefix.len().min(MAX_MEMBER_ID_PREFIX);
+        while !prefix.is_char_boundary(end) {
+            end -= 1;
+        }
+        let prefix = &prefix[..end];
         let n = self.id_counter.fetch_add(1, Ordering::Relaxed);
         let mut hasher = RandomState::new().build_hasher();
         hasher.write_u64(self.id_seed ^ n);
@@ -175,9 +214,7 @@ impl GroupCoordinator {
     /// meanwhile), and whatever ended the wait (`UnknownMemberId` if removed while waiting,
     /// `FencedInstanceId` if replaced by a newer static instance).
     pub async fn join_group(&self, req: JoinGroupRequest) -> Result<JoinGroupResponse, GroupError> {
-        if req.group_id.is_empty() {
-            return Err(GroupError::InvalidGroupId);
-        }
+        check_group_id(&req.group_id)?;
         let config = &self.shared.config;
         if req.session_timeout < config.min_session_timeout
             || req.session_timeout > config.max_session_timeout
@@ -186,19 +223,28 @@ impl GroupCoordinator {
                 super::rebalance::duration_ms(req.session_timeout),
             ));
         }
-        let group = if req.member_id.is_empty() {
+        let (group, created) = if req.member_id.is_empty() {
             self.shared.lookup_or_create(&req.group_id)
         } else {
-            self.shared
-                .lookup(&req.group_id)
-                .ok_or(GroupError::UnknownMemberId)?
+            let group = self.shared.lookup(&req.group_id);
+            (group.ok_or(GroupError::UnknownMemberId)?, false)
         };
+        let group_id = req.group_id.clone();
         let joined = {
             let mut g = group.lock();
             if g.removed {
                 return Err(GroupError::CoordinatorNotAvailable);
             }
-            self.join_locked(&mut g, req)?
+            self.join_locked(&mut g, req)
+        };
+        let joined = match joined {
+            Ok(joined) => joined,
+            Err(err) => {
+                if created {
+                    self.shared.forget_if_untouched(&group_id, &group);
+                }
+                return Err(err);
+            }
         };
         match joined {
             Joined::Now(response) => Ok(response),

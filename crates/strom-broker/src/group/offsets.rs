@@ -78,13 +78,11 @@ impl GroupCoordinator {
         &self,
         req: OffsetCommitRequest,
     ) -> Result<Vec<PartitionResult>, GroupError> {
-        if req.group_id.is_empty() {
-            return Err(GroupError::InvalidGroupId);
-        }
+        super::coordinator::check_group_id(&req.group_id)?;
         let shared = &*self.shared;
         let group = match shared.lookup(&req.group_id) {
             Some(group) => group,
-            None if req.generation_id < 0 => shared.lookup_or_create(&req.group_id),
+            None if req.generation_id < 0 => shared.lookup_or_create(&req.group_id).0,
             // A member of a generation of a group that no longer exists.
             None => return Err(GroupError::IllegalGeneration),
         };

@@ -1,8 +1,9 @@
 //! The single writer of `__consumer_offsets`: every record the coordinator persists goes
 //! through one queue, so records reach the log in the order the group state changed, and
-//! whatever queued up during one append is written by the next in one batch per partition
-//! (one fsync for many commits under `fsync = always`).
+//! whatever queued up during one round of appends is written by the next in one batch per
+//! partition (one fsync for many commits under `fsync = always`).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
@@ -76,16 +77,29 @@ impl Writer {
 async fn run(storage: Arc<dyn GroupStorage>, mut rx: mpsc::UnboundedReceiver<Write>) {
     let mut round = Vec::new();
     while rx.recv_many(&mut round, MAX_WRITES_PER_ROUND).await > 0 {
-        let writes = std::mem::take(&mut round);
-        let storage = Arc::clone(&storage);
-        if let Err(err) = tokio::task::spawn_blocking(move || append_round(&*storage, writes)).await
-        {
-            tracing::error!(error = %err, "__consumer_offsets writer panicked");
+        // Partitions are independent logs: append to them in parallel, so their fsyncs
+        // overlap; within a partition the queue order is kept.
+        let mut by_partition: BTreeMap<i32, Vec<Write>> = BTreeMap::new();
+        for write in round.drain(..) {
+            by_partition.entry(write.partition).or_default().push(write);
+        }
+        let appends: Vec<_> = by_partition
+            .into_values()
+            .map(|writes| {
+                let storage = Arc::clone(&storage);
+                tokio::task::spawn_blocking(move || append_round(&*storage, writes))
+            })
+            .collect();
+        for append in appends {
+            if let Err(err) = append.await {
+                tracing::error!(error = %err, "__consumer_offsets writer panicked");
+            }
         }
     }
 }
 
-/// Appends one round: consecutive writes to the same partition are coalesced, in queue order.
+/// Appends one round of writes to one partition, coalesced into as few appends as the size
+/// limit allows, in queue order.
 fn append_round(storage: &dyn GroupStorage, writes: Vec<Write>) {
     let mut chunk: Vec<Write> = Vec::new();
     let mut chunk_bytes = 0;

@@ -18,7 +18,13 @@ pub fn handle(
     let response = InitProducerIdResponse::default()
         .with_producer_id(ProducerId(-1))
         .with_producer_epoch(-1);
-    if let Some(id) = &request.transactional_id {
+    // Kafka treats a null transactional id as idempotent-only; an empty one carries no more
+    // meaning, so it gets the same answer instead of an error.
+    if let Some(id) = request
+        .transactional_id
+        .as_ref()
+        .filter(|id| !id.is_empty())
+    {
         tracing::info!(transactional_id = %id.0, "refusing transactional producer: transactions are not supported");
         return response.with_error_code(ResponseError::TransactionalIdAuthorizationFailed.code());
     }

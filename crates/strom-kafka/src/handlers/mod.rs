@@ -10,16 +10,22 @@
 //!    to encode a field the version cannot carry.
 //! 2. Add one match arm to [`dispatch`].
 //! 3. Add one `(ApiKey::X, min, max)` entry to `SUPPORTED_APIS` in `versions.rs`; that both
-//!    advertises the API in ApiVersions and lets the decoder accept it.
+//!    advertises the API in ApiVersions and lets the decoder accept it. (The body decoder in
+//!    `count_guard.rs` already knows the group and transaction APIs; any other new API is
+//!    one more line in its `decode_kind` list.)
+//!
+//! `tests/server.rs` then calls the new API at every advertised version automatically once
+//! it has a sample request there, and `tests/decode_robustness.rs` fuzzes its decoding.
 //!
 //! Requests on one connection are handled strictly one after another (see `connection.rs`),
 //! so a handler may assume no other request of the same connection runs concurrently.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::BytesMut;
 use kafka_protocol::messages::{RequestHeader, RequestKind, ResponseKind};
-use strom_broker::Broker;
+use strom_broker::{Broker, GroupCoordinator};
 use tokio::sync::watch;
 
 use crate::codec::{api_versions_fallback, encode_response, DecodedRequest, RequestBody};
@@ -30,18 +36,32 @@ mod common;
 mod configs;
 mod create_partitions;
 mod create_topics;
+mod delete_groups;
 mod delete_records;
 mod delete_topics;
 mod describe_cluster;
+mod describe_groups;
 mod fetch;
+mod find_coordinator;
+mod group_common;
+mod heartbeat;
 mod init_producer_id;
+mod join_group;
+mod leave_group;
+mod list_groups;
 mod list_offsets;
 mod metadata;
+mod offset_commit;
+mod offset_delete;
+mod offset_fetch;
 mod produce;
+mod sync_group;
 
 /// What every handler may use.
 pub struct Context {
     pub broker: Arc<Broker>,
+    /// The group coordinator, shared with the other front ends.
+    pub groups: GroupCoordinator,
     pub config: KafkaConfig,
     /// Becomes true on server shutdown; long polls return early on it.
     pub shutdown: watch::Receiver<bool>,
@@ -50,16 +70,17 @@ pub struct Context {
 /// Handles one decoded request; returns the complete response frame, or `None` when the
 /// protocol wants no answer (Produce with acks=0).
 /// Errors: a handler failed unexpectedly (panicked, or built an unencodable response); the
-/// connection is closed.
+/// connection is closed. `peer` is the client's address (group members report it as their host).
 pub async fn respond(
     ctx: &Arc<Context>,
     request: DecodedRequest,
+    peer: SocketAddr,
 ) -> anyhow::Result<Option<BytesMut>> {
     let correlation_id = request.header.correlation_id;
     let version = request.header.request_api_version;
     match request.body {
         RequestBody::ApiVersionsTooNew => Ok(Some(api_versions_fallback(correlation_id)?)),
-        RequestBody::Request(kind) => match dispatch(ctx, &request.header, *kind).await? {
+        RequestBody::Request(kind) => match dispatch(ctx, &request.header, *kind, peer).await? {
             Some(response) => Ok(Some(encode_response(
                 request.api_key,
                 version,
@@ -76,6 +97,7 @@ async fn dispatch(
     ctx: &Arc<Context>,
     header: &RequestHeader,
     request: RequestKind,
+    peer: SocketAddr,
 ) -> anyhow::Result<Option<ResponseKind>> {
     let v = header.request_api_version;
     let response = match request {
@@ -119,6 +141,34 @@ async fn dispatch(
         RequestKind::InitProducerId(req) => ResponseKind::InitProducerId(
             blocking(ctx, move |c| init_producer_id::handle(c, v, req)).await?,
         ),
+        RequestKind::FindCoordinator(req) => {
+            ResponseKind::FindCoordinator(find_coordinator::handle(ctx, v, req))
+        }
+        RequestKind::JoinGroup(req) => {
+            let client_id = header.client_id.as_deref().unwrap_or_default();
+            ResponseKind::JoinGroup(join_group::handle(ctx, v, client_id, peer, req).await)
+        }
+        RequestKind::SyncGroup(req) => {
+            ResponseKind::SyncGroup(sync_group::handle(ctx, v, req).await)
+        }
+        RequestKind::Heartbeat(req) => ResponseKind::Heartbeat(heartbeat::handle(ctx, v, req)),
+        RequestKind::LeaveGroup(req) => ResponseKind::LeaveGroup(leave_group::handle(ctx, v, req)),
+        RequestKind::OffsetCommit(req) => {
+            ResponseKind::OffsetCommit(offset_commit::handle(ctx, v, req).await)
+        }
+        RequestKind::OffsetFetch(req) => {
+            ResponseKind::OffsetFetch(offset_fetch::handle(ctx, v, req))
+        }
+        RequestKind::OffsetDelete(req) => {
+            ResponseKind::OffsetDelete(offset_delete::handle(ctx, v, req).await)
+        }
+        RequestKind::ListGroups(req) => ResponseKind::ListGroups(list_groups::handle(ctx, v, req)),
+        RequestKind::DescribeGroups(req) => {
+            ResponseKind::DescribeGroups(describe_groups::handle(ctx, v, req))
+        }
+        RequestKind::DeleteGroups(req) => {
+            ResponseKind::DeleteGroups(delete_groups::handle(ctx, v, req).await)
+        }
         // The decoder only lets through APIs listed in `SUPPORTED_APIS`; reaching this arm
         // means an entry was added there without its match arm here.
         other => anyhow::bail!("no handler for {other:?}"),

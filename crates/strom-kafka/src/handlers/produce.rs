@@ -168,6 +168,12 @@ fn append(work: PartitionWork) -> PartitionOutcome {
             // A retry of a batch already written: success with the original offset, which is
             // what makes the idempotent producer exactly-once across reconnects.
             Err(BrokerError::DuplicateSequence { base_offset }) => {
+                tracing::debug!(
+                    topic = partition.topic(),
+                    partition = partition.index(),
+                    base_offset,
+                    "retried batch already written; acknowledging its original offset"
+                );
                 Ok((base_offset, -1, partition.log_start_offset()))
             }
             Err(err) => {

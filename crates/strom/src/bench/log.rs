@@ -63,9 +63,18 @@ impl Policy {
 
 pub fn run(args: &LogBenchArgs) -> anyhow::Result<()> {
     // Written so that NaN is refused too.
-    let gib_ok = args.gib.is_finite() && args.gib > 0.0;
-    if !gib_ok || args.record_bytes == 0 || args.batch_records == 0 || args.threads == 0 {
-        bail!("--gib, --record-bytes, --batch-records and --threads must be positive");
+    let positive = |x: f64| x.is_finite() && x > 0.0;
+    let always_gib = args.always_gib.unwrap_or(args.gib);
+    let concurrent_gib = args.concurrent_gib.unwrap_or(args.gib);
+    let threads = parse_threads(&args.threads)?;
+    if !positive(args.gib)
+        || !positive(always_gib)
+        || !positive(concurrent_gib)
+        || args.record_bytes == 0
+        || args.batch_records == 0
+        || args.repeat == 0
+    {
+        bail!("--gib, --always-gib, --concurrent-gib, --record-bytes, --batch-records and --repeat must be positive");
     }
     let (root, _tmp) = match &args.dir {
         Some(d) => {
@@ -80,57 +89,102 @@ pub fn run(args: &LogBenchArgs) -> anyhow::Result<()> {
         }
     };
     let w = Workload::new(args.record_bytes, args.batch_records)?;
-    let batches = w.batches_for(args.gib);
     let cold = machine::drop_page_cache();
     println!("strom bench log");
     println!("machine: {}", machine::describe(&root));
     println!(
-        "workload: {:.2} GiB per policy = {batches} batches of {} records x {} B ({} B per batch), reads of {} KiB",
-        args.gib,
+        "workload: {} records x {} B per batch ({} B), {:.2} GiB per pass ({:.2} GiB for always), \
+         median of {} passes, reads of {} KiB",
         w.records_per_batch,
         args.record_bytes,
         w.batch_bytes,
+        args.gib,
+        always_gib,
+        args.repeat,
         args.read_bytes / 1024
     );
     println!(
         "page cache: {}",
         if cold {
-            "dropped before every read pass (cold reads)"
+            "dropped before every write and read pass (cold reads)"
         } else {
             "NOT dropped (not permitted): reads are warm-cache for both sides"
         }
     );
     println!();
     println!(
-        "{:<18} {:>12} {:>12} {:>7}   {:>12} {:>12} {:>7}",
-        "policy", "append MiB/s", "write MiB/s", "ratio", "log read", "file read", "ratio"
+        "{:<18} {:>12} {:>12} {:>7}   {:>12} {:>12} {:>7}   {:>10} {:>10} {:>7}",
+        "policy",
+        "append MiB/s",
+        "write MiB/s",
+        "ratio",
+        "cold log rd",
+        "cold file rd",
+        "ratio",
+        "warm log",
+        "warm file",
+        "ratio"
     );
     let interval = Policy::Interval(Duration::from_millis(args.interval_ms));
     let wanted: Vec<&str> = args.policies.split(',').map(str::trim).collect();
-    let mut interval_single: Option<Rate> = None;
-    for policy in [Policy::Always, interval, Policy::Never] {
-        let key = match policy {
-            Policy::Always => "always",
-            Policy::Interval(_) => "interval",
-            Policy::Never => "never",
-        };
+    let mut single: Vec<(&str, f64)> = Vec::new();
+    for (key, policy) in [
+        ("always", Policy::Always),
+        ("interval", interval),
+        ("never", Policy::Never),
+    ] {
         if !wanted.contains(&key) {
             continue;
         }
-        let row = single_writer(&root, &w, batches, policy, args.read_bytes)?;
-        if let Policy::Interval(_) = policy {
-            interval_single = Some(row.append);
+        let gib = if key == "always" {
+            always_gib
+        } else {
+            args.gib
+        };
+        let mut rows = Vec::new();
+        for pass in 0..args.repeat {
+            rows.push(single_writer(
+                &root,
+                &w,
+                w.batches_for(gib),
+                policy,
+                args.read_bytes,
+                pass % 2 == 1,
+            )?);
         }
+        let med = |f: fn(&Row) -> Rate| median(rows.iter().map(|r| f(r).mib_s()).collect());
+        // Ratios are per pass (both sides under the same conditions), then the geometric
+        // mean over passes; with alternating order, going first or second evens out.
+        let ratio = |a: fn(&Row) -> Rate, b: fn(&Row) -> Rate| {
+            geo_mean(rows.iter().map(|r| a(r).mib_s() / b(r).mib_s()).collect())
+        };
+        let append = med(|r| r.append);
+        single.push((key, append));
         println!(
-            "{:<18} {:>12.1} {:>12.1} {:>7.3}   {:>12.1} {:>12.1} {:>7.3}",
+            "{:<18} {:>12.1} {:>12.1} {:>7.3}   {:>12.1} {:>12.1} {:>7.3}   {:>10.1} {:>10.1} {:>7.3}",
             policy.name(),
-            row.append.mib_s(),
-            row.write.mib_s(),
-            row.append.mib_s() / row.write.mib_s(),
-            row.log_read.mib_s(),
-            row.file_read.mib_s(),
-            row.log_read.mib_s() / row.file_read.mib_s(),
+            append,
+            med(|r| r.write),
+            ratio(|r| r.append, |r| r.write),
+            med(|r| r.log_read),
+            med(|r| r.file_read),
+            ratio(|r| r.log_read, |r| r.file_read),
+            med(|r| r.log_warm),
+            med(|r| r.file_warm),
+            ratio(|r| r.log_warm, |r| r.file_warm),
         );
+        for (i, r) in rows.iter().enumerate() {
+            println!(
+                "  pass {i} ({} first): append {:.1} / write {:.1}, cold read {:.1} / {:.1}, warm read {:.1} / {:.1}",
+                if i % 2 == 1 { "log" } else { "file" },
+                r.append.mib_s(),
+                r.write.mib_s(),
+                r.log_read.mib_s(),
+                r.file_read.mib_s(),
+                r.log_warm.mib_s(),
+                r.file_warm.mib_s()
+            );
+        }
     }
     println!(
         "peak RSS after the single-writer runs: {:.1} MiB (current {:.1} MiB)",
@@ -138,37 +192,27 @@ pub fn run(args: &LogBenchArgs) -> anyhow::Result<()> {
         machine::current_rss() as f64 / MIB
     );
     if wanted.contains(&"concurrent") {
-        let gib = args.concurrent_gib.unwrap_or(args.gib);
-        let n = w.batches_for(gib);
+        let n = w.batches_for(concurrent_gib);
         println!();
+        println!("group commit: one log, N appender threads, {concurrent_gib:.2} GiB per run");
         println!(
-            "group commit: {} appender threads, {gib:.2} GiB total",
-            args.threads
+            "{:>8} {:>14} {:>14} {:>16} {:>12}",
+            "threads", "always MiB/s", "appends/s", "interval MiB/s", "always/int"
         );
-        let always = concurrent(&root, &w, n, Policy::Always, args.threads)?;
-        let int = concurrent(&root, &w, n, interval, args.threads)?;
-        println!(
-            "  always   x{}: {:>8.1} MiB/s  ({:.0} appends/s)",
-            args.threads,
-            always.mib_s(),
-            n as f64 / always.elapsed.as_secs_f64()
-        );
-        println!(
-            "  {} x{}: {:>8.1} MiB/s",
-            interval.name(),
-            args.threads,
-            int.mib_s()
-        );
-        println!(
-            "  ratio always/interval: {:.3} (target >= 0.5)",
-            always.mib_s() / int.mib_s()
-        );
-        if let Some(single) = interval_single {
+        for &t in &threads {
+            let always = concurrent(&root, &w, n, Policy::Always, t)?;
+            let int = concurrent(&root, &w, n, interval, t)?;
             println!(
-                "  ratio always x{} / single-writer interval: {:.3}",
-                args.threads,
-                always.mib_s() / single.mib_s()
+                "{:>8} {:>14.1} {:>14.0} {:>16.1} {:>12.3}",
+                t,
+                always.mib_s(),
+                always.appends as f64 / always.rate.elapsed.as_secs_f64(),
+                int.rate.mib_s(),
+                always.mib_s() / int.rate.mib_s()
             );
+        }
+        if let Some((_, a)) = single.iter().find(|(k, _)| *k == "always") {
+            println!("(single-writer always for comparison: {a:.1} MiB/s)");
         }
         println!(
             "peak RSS after the concurrent runs: {:.1} MiB",
@@ -178,11 +222,42 @@ pub fn run(args: &LogBenchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn parse_threads(list: &str) -> anyhow::Result<Vec<usize>> {
+    let mut out = Vec::new();
+    for t in list.split(',') {
+        let n: usize = t
+            .trim()
+            .parse()
+            .with_context(|| format!("invalid thread count '{t}'"))?;
+        if n == 0 {
+            bail!("thread counts must be positive");
+        }
+        out.push(n);
+    }
+    Ok(out)
+}
+
+fn geo_mean(v: Vec<f64>) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    let n = v.len() as f64;
+    (v.iter().map(|x| x.ln()).sum::<f64>() / n).exp()
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(0.0)
+}
+
 struct Row {
     append: Rate,
     write: Rate,
     log_read: Rate,
     file_read: Rate,
+    /// Second read of the same data straight after the cold one: the read path's CPU cost.
+    log_warm: Rate,
+    file_warm: Rate,
 }
 
 fn log_config(durability: Durability) -> LogConfig {
@@ -199,20 +274,76 @@ fn single_writer(
     batches: u64,
     policy: Policy,
     read_bytes: usize,
+    log_first: bool,
 ) -> anyhow::Result<Row> {
     let bytes = batches * w.batch_bytes as u64;
     let file = root.join("baseline.bin");
     let dir = root.join("log");
     let _cleanup = (RemoveOnDrop(file.clone()), RemoveOnDrop(dir.clone()));
 
-    // Baseline first, then the log: both start with the same clean-ish page cache.
-    machine::drop_page_cache();
-    let write = Rate {
-        bytes,
-        elapsed: baseline::write(&file, w, batches, policy.cadence())?,
+    // Alternate which side goes first between passes so neither always gets the emptier
+    // page cache or the freshly trimmed disk.
+    let mut write = None;
+    let mut append = None;
+    for side in if log_first {
+        [true, false]
+    } else {
+        [false, true]
+    } {
+        machine::drop_page_cache();
+        if side {
+            append = Some(write_log(&dir, w, batches, policy)?);
+        } else {
+            write = Some(Rate {
+                bytes,
+                elapsed: baseline::write(&file, w, batches, policy.cadence())?,
+            });
+        }
+    }
+    let (Some(write), Some((append, log))) = (write, append) else {
+        bail!("both sides ran");
     };
-    machine::drop_page_cache();
-    let log = Arc::new(Log::open(&dir, log_config(policy.durability()))?);
+
+    let mut file_read = None;
+    let mut log_read = None;
+    for side in if log_first {
+        [true, false]
+    } else {
+        [false, true]
+    } {
+        machine::drop_page_cache();
+        if side {
+            log_read = Some(read_log(&log, read_bytes, bytes)?);
+        } else {
+            let (elapsed, read) = baseline::read(&file, read_bytes)?;
+            if read != bytes {
+                bail!("baseline read back {read} bytes, wrote {bytes}");
+            }
+            file_read = Some(Rate { bytes, elapsed });
+        }
+    }
+    let (Some(file_read), Some(log_read)) = (file_read, log_read) else {
+        bail!("both sides read");
+    };
+    Ok(Row {
+        append,
+        write,
+        log_read,
+        file_read,
+        log_warm,
+        file_warm,
+    })
+}
+
+/// Appends `batches` batches to a new log in `dir` under `policy`; returns the rate and the
+/// closed log (still readable).
+fn write_log(
+    dir: &Path,
+    w: &Workload,
+    batches: u64,
+    policy: Policy,
+) -> anyhow::Result<(Rate, Log)> {
+    let log = Arc::new(Log::open(dir, log_config(policy.durability()))?);
     let mut flusher = match policy {
         Policy::Interval(d) => {
             let f = Flusher::start(d);
@@ -227,28 +358,28 @@ fn single_writer(
         buf.copy_from_slice(&w.batches[i as usize % w.batches.len()]);
         log.append(&mut buf)?;
     }
-    let append = Rate {
-        bytes,
+    let rate = Rate {
+        bytes: batches * w.batch_bytes as u64,
         elapsed: start.elapsed(),
     };
     if let Some(f) = flusher.as_mut() {
         f.stop();
     }
+    drop(flusher);
     log.close()?;
+    let log = Arc::try_unwrap(log)
+        .map_err(|_| anyhow::anyhow!("log still shared after the flusher stopped"))?;
+    Ok((rate, log))
+}
 
-    machine::drop_page_cache();
-    let (elapsed, read) = baseline::read(&file, read_bytes)?;
-    if read != bytes {
-        bail!("baseline read back {read} bytes, wrote {bytes}");
+fn read_file(file: &Path, read_bytes: usize, expect: u64) -> anyhow::Result<Rate> {
+    let (elapsed, read) = baseline::read(file, read_bytes)?;
+    if read != expect {
+        bail!("baseline read back {read} bytes, wrote {expect}");
     }
-    let file_read = Rate { bytes, elapsed };
-    machine::drop_page_cache();
-    let log_read = read_log(&log, read_bytes, bytes)?;
-    Ok(Row {
-        append,
-        write,
-        log_read,
-        file_read,
+    Ok(Rate {
+        bytes: read,
+        elapsed,
     })
 }
 
@@ -288,14 +419,26 @@ fn last_batch(bytes: &[u8]) -> Option<BatchHeader> {
     last
 }
 
-/// `threads` appenders share `batches` appends to one log; returns the append rate.
+/// Result of a concurrent append run.
+struct Concurrent {
+    rate: Rate,
+    appends: u64,
+}
+
+impl Concurrent {
+    fn mib_s(&self) -> f64 {
+        self.rate.mib_s()
+    }
+}
+
+/// `threads` appenders share `batches` appends to one log.
 fn concurrent(
     root: &Path,
     w: &Workload,
     batches: u64,
     policy: Policy,
     threads: usize,
-) -> anyhow::Result<Rate> {
+) -> anyhow::Result<Concurrent> {
     let dir = root.join("log-concurrent");
     let _cleanup = RemoveOnDrop(dir.clone());
     let log = Arc::new(Log::open(&dir, log_config(policy.durability()))?);
@@ -340,9 +483,13 @@ fn concurrent(
         f.stop();
     }
     log.close()?;
-    Ok(Rate {
-        bytes: per_thread * threads as u64 * w.batch_bytes as u64,
-        elapsed,
+    let appends = per_thread * threads as u64;
+    Ok(Concurrent {
+        rate: Rate {
+            bytes: appends * w.batch_bytes as u64,
+            elapsed,
+        },
+        appends,
     })
 }
 

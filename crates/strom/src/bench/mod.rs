@@ -25,9 +25,18 @@ pub struct LogBenchArgs {
     /// Data volume written (and read back) per durability policy, in GiB.
     #[arg(long, default_value_t = 2.0)]
     pub gib: f64,
-    /// Volume for the concurrent `always` run and its `interval` comparison [default: --gib].
+    /// Volume per pass for `always`, whose throughput is fsync-latency bound and does not
+    /// depend on volume [default: --gib].
+    #[arg(long)]
+    pub always_gib: Option<f64>,
+    /// Volume per concurrent run (group commit and its `interval` comparison)
+    /// [default: --gib].
     #[arg(long)]
     pub concurrent_gib: Option<f64>,
+    /// Passes per single-writer policy (even: each side goes first equally often); medians
+    /// of throughput and geometric means of per-pass ratios are reported.
+    #[arg(long, default_value_t = 4)]
+    pub repeat: usize,
     /// Directory for the log and the baseline file; on the file system to measure
     /// [default: a new directory under the system temp dir].
     #[arg(long)]
@@ -38,9 +47,9 @@ pub struct LogBenchArgs {
     /// Records per batch.
     #[arg(long, default_value_t = 32)]
     pub batch_records: usize,
-    /// Appender threads for the group-commit run.
-    #[arg(long, default_value_t = 4)]
-    pub threads: usize,
+    /// Appender thread counts for the group-commit runs, comma-separated.
+    #[arg(long, default_value = "4,16,64")]
+    pub threads: String,
     /// fsync interval of the `interval` policy, in milliseconds.
     #[arg(long, default_value_t = 1000)]
     pub interval_ms: u64,

@@ -19,6 +19,7 @@ fn broker(dir: &std::path::Path) -> Arc<Broker> {
             ..Default::default()
         },
         retention_check_interval_ms: 60_000,
+        cleaner_bytes_per_sec: 100 << 20,
     };
     Broker::open(config).unwrap()
 }

@@ -248,6 +248,22 @@ async fn bad_requests_get_kafka_errors() {
         c.join_group(join_req("", "", &["range"])).await,
         Err(GroupError::InvalidGroupId)
     );
+    let long = "g".repeat(2000);
+    assert_eq!(
+        c.join_group(join_req(&long, "", &["range"])).await,
+        Err(GroupError::InvalidGroupId)
+    );
+    let mut no_protocols = join_req("brand-new", "", &[]);
+    no_protocols.protocols.clear();
+    assert_eq!(
+        c.join_group(no_protocols).await,
+        Err(GroupError::InconsistentGroupProtocol)
+    );
+    assert_eq!(
+        state(&c, "brand-new"),
+        GroupState::Dead,
+        "a failed first join leaves no group behind"
+    );
     assert_eq!(
         c.join_group(join_req("g", "made-up", &["range"])).await,
         Err(GroupError::UnknownMemberId)

@@ -1,0 +1,55 @@
+//! DescribeGroups (v0–v5): state, protocol, members with their metadata and assignment.
+
+use kafka_protocol::messages::describe_groups_response::{DescribedGroup, DescribedGroupMember};
+use kafka_protocol::messages::{DescribeGroupsRequest, DescribeGroupsResponse, GroupId};
+
+use super::common::str_bytes;
+use super::group_common::opt_str_bytes;
+use super::Context;
+
+/// `authorized_operations` when not requested (Kafka's INT32_MIN sentinel).
+const OPERATIONS_OMITTED: i32 = i32::MIN;
+
+pub fn handle(
+    ctx: &Context,
+    version: i16,
+    request: DescribeGroupsRequest,
+) -> DescribeGroupsResponse {
+    let ids: Vec<String> = request.groups.iter().map(|g| g.to_string()).collect();
+    let groups = ctx
+        .groups
+        .describe_groups(&ids)
+        .into_iter()
+        .map(|g| {
+            let members = g
+                .members
+                .into_iter()
+                .map(|m| {
+                    let member = DescribedGroupMember::default()
+                        .with_member_id(str_bytes(&m.member_id))
+                        .with_client_id(str_bytes(&m.client_id))
+                        .with_client_host(str_bytes(&m.client_host))
+                        .with_member_metadata(m.metadata)
+                        .with_member_assignment(m.assignment);
+                    if version >= 4 {
+                        member.with_group_instance_id(opt_str_bytes(&m.group_instance_id))
+                    } else {
+                        member
+                    }
+                })
+                .collect();
+            let described = DescribedGroup::default()
+                .with_group_id(GroupId(str_bytes(&g.group_id)))
+                .with_group_state(str_bytes(g.state.as_str()))
+                .with_protocol_type(str_bytes(&g.protocol_type))
+                .with_protocol_data(str_bytes(&g.protocol))
+                .with_members(members);
+            if version >= 3 {
+                described.with_authorized_operations(OPERATIONS_OMITTED)
+            } else {
+                described
+            }
+        })
+        .collect();
+    DescribeGroupsResponse::default().with_groups(groups)
+}

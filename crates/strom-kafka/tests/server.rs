@@ -1,0 +1,403 @@
+//! The Kafka listener end to end inside one process: a real broker in a temporary directory,
+//! `strom_kafka::run` on an ephemeral port, and requests encoded with `kafka-protocol`'s client
+//! side. Checks that every served API answers at every served version with a response the
+//! client can decode (the codec refuses fields a version cannot carry, so a handler bug there
+//! would surface as a dropped connection), plus the Fetch limits and long poll.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use kafka_protocol::messages::*;
+use kafka_protocol::protocol::{Encodable, StrBytes};
+use strom_broker::{encode_records, Broker, BrokerConfig, NewRecord};
+use strom_kafka::{KafkaConfig, SUPPORTED_APIS};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+struct Server {
+    port: u16,
+    broker: Arc<Broker>,
+    _dir: tempfile::TempDir,
+    _stop: watch::Sender<bool>,
+}
+
+async fn start() -> Server {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = BrokerConfig {
+        data_dir: dir.path().to_path_buf(),
+        node_id: 1,
+        auto_create_topics: true,
+        default_partitions: 1,
+        durability: strom_log::Durability::Never,
+        log_defaults: strom_log::LogConfig::default(),
+        retention_check_interval_ms: 60_000,
+        cleaner_bytes_per_sec: 1 << 20,
+    };
+    let broker = tokio::task::spawn_blocking(move || Broker::open(config))
+        .await
+        .expect("open task")
+        .expect("broker opens");
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let (stop, shutdown) = watch::channel(false);
+    let kafka = KafkaConfig {
+        advertised_host: "127.0.0.1".into(),
+        advertised_port: port,
+        max_frame_bytes: 1 << 20,
+        max_connections: 100,
+    };
+    tokio::spawn(strom_kafka::run(
+        listener,
+        Arc::clone(&broker),
+        kafka,
+        shutdown,
+    ));
+    Server {
+        port,
+        broker,
+        _dir: dir,
+        _stop: stop,
+    }
+}
+
+struct Client {
+    stream: TcpStream,
+    correlation: i32,
+}
+
+impl Client {
+    async fn connect(port: u16) -> Client {
+        Client {
+            stream: TcpStream::connect(("127.0.0.1", port))
+                .await
+                .expect("connect"),
+            correlation: 0,
+        }
+    }
+
+    async fn call(&mut self, api: ApiKey, version: i16, request: RequestKind) -> ResponseKind {
+        self.correlation += 1;
+        let mut buf = BytesMut::new();
+        buf.put_i32(0);
+        RequestHeader::default()
+            .with_request_api_key(api as i16)
+            .with_request_api_version(version)
+            .with_correlation_id(self.correlation)
+            .with_client_id(Some(StrBytes::from_static_str("it")))
+            .encode(&mut buf, api.request_header_version(version))
+            .expect("header encodes");
+        request.encode(&mut buf, version).expect("request encodes");
+        let len = (buf.len() - 4) as i32;
+        buf[..4].copy_from_slice(&len.to_be_bytes());
+        self.stream.write_all(&buf).await.expect("send");
+        let len = self.stream.read_i32().await.unwrap_or_else(|e| {
+            panic!("{api:?} v{version}: connection closed instead of a response ({e})")
+        });
+        let mut frame = vec![0u8; len as usize];
+        self.stream.read_exact(&mut frame).await.expect("frame");
+        let mut frame = Bytes::from(frame);
+        let header_version = if api == ApiKey::ApiVersions {
+            0
+        } else {
+            api.response_header_version(version)
+        };
+        let header = ResponseHeader::decode(&mut frame, header_version).expect("response header");
+        assert_eq!(header.correlation_id, self.correlation);
+        let response = ResponseKind::decode(api, &mut frame, version)
+            .unwrap_or_else(|e| panic!("{api:?} v{version} response decodes: {e}"));
+        assert_eq!(frame.remaining(), 0, "{api:?} v{version}: trailing bytes");
+        response
+    }
+}
+
+use kafka_protocol::protocol::Decodable;
+
+fn name(s: &str) -> TopicName {
+    TopicName(StrBytes::from_string(s.to_owned()))
+}
+
+fn batch(values: &[&str]) -> Bytes {
+    let records: Vec<NewRecord> = values
+        .iter()
+        .map(|v| NewRecord {
+            key: Some(Bytes::from_static(b"k")),
+            value: Some(Bytes::copy_from_slice(v.as_bytes())),
+            ..Default::default()
+        })
+        .collect();
+    encode_records(&records).expect("records encode").freeze()
+}
+
+fn produce_request(topic: &str, partition: i32, values: &[&str]) -> RequestKind {
+    RequestKind::Produce(
+        ProduceRequest::default()
+            .with_acks(-1)
+            .with_timeout_ms(5000)
+            .with_topic_data(vec![produce_request::TopicProduceData::default()
+                .with_name(name(topic))
+                .with_partition_data(vec![
+                    produce_request::PartitionProduceData::default()
+                        .with_index(partition)
+                        .with_records(Some(batch(values))),
+                ])]),
+    )
+}
+
+fn fetch_request(
+    version: i16,
+    topic: &strom_broker::Topic,
+    partitions: &[i32],
+    partition_max: i32,
+    max_wait_ms: i32,
+) -> RequestKind {
+    let mut t = fetch_request::FetchTopic::default().with_partitions(
+        partitions
+            .iter()
+            .map(|&p| {
+                fetch_request::FetchPartition::default()
+                    .with_partition(p)
+                    .with_fetch_offset(0)
+                    .with_partition_max_bytes(partition_max)
+            })
+            .collect(),
+    );
+    if version >= 13 {
+        t.topic_id = uuid::Uuid::from_bytes(topic.id());
+    } else {
+        t.topic = name(topic.name());
+    }
+    RequestKind::Fetch(
+        FetchRequest::default()
+            .with_max_wait_ms(max_wait_ms)
+            .with_min_bytes(1)
+            .with_max_bytes(1 << 20)
+            .with_topics(vec![t]),
+    )
+}
+
+fn default_request(api: ApiKey, version: i16, topic: &str) -> RequestKind {
+    match api {
+        ApiKey::Produce => produce_request(topic, 0, &["v"]),
+        ApiKey::ListOffsets => RequestKind::ListOffsets(ListOffsetsRequest::default().with_topics(
+            vec![list_offsets_request::ListOffsetsTopic::default()
+                .with_name(name(topic))
+                .with_partitions(vec![
+                    list_offsets_request::ListOffsetsPartition::default().with_timestamp(-2),
+                ])],
+        )),
+        ApiKey::Metadata => {
+            RequestKind::Metadata(MetadataRequest::default().with_topics(Some(vec![
+                metadata_request::MetadataRequestTopic::default().with_name(Some(name(topic))),
+            ])))
+        }
+        ApiKey::ApiVersions => RequestKind::ApiVersions(ApiVersionsRequest::default()),
+        ApiKey::CreateTopics => RequestKind::CreateTopics(
+            CreateTopicsRequest::default()
+                .with_validate_only(true)
+                .with_topics(vec![create_topics_request::CreatableTopic::default()
+                    .with_name(name("validated"))
+                    .with_num_partitions(2)
+                    .with_replication_factor(1)]),
+        ),
+        ApiKey::DeleteTopics if version >= 6 => {
+            RequestKind::DeleteTopics(DeleteTopicsRequest::default().with_topics(vec![
+                delete_topics_request::DeleteTopicState::default()
+                    .with_name(Some(name("never-was"))),
+            ]))
+        }
+        ApiKey::DeleteTopics => RequestKind::DeleteTopics(
+            DeleteTopicsRequest::default().with_topic_names(vec![name("never-was")]),
+        ),
+        ApiKey::DeleteRecords => {
+            RequestKind::DeleteRecords(DeleteRecordsRequest::default().with_topics(
+                vec![delete_records_request::DeleteRecordsTopic::default()
+                .with_name(name(topic))
+                .with_partitions(vec![
+                    delete_records_request::DeleteRecordsPartition::default().with_offset(0),
+                ])],
+            ))
+        }
+        ApiKey::InitProducerId => RequestKind::InitProducerId(InitProducerIdRequest::default()),
+        ApiKey::DescribeConfigs => {
+            RequestKind::DescribeConfigs(DescribeConfigsRequest::default().with_resources(vec![
+                describe_configs_request::DescribeConfigsResource::default()
+                    .with_resource_type(2)
+                    .with_resource_name(StrBytes::from_string(topic.to_owned())),
+                describe_configs_request::DescribeConfigsResource::default()
+                    .with_resource_type(4)
+                    .with_resource_name(StrBytes::from_static_str("1")),
+            ]))
+        }
+        ApiKey::AlterConfigs => RequestKind::AlterConfigs(
+            AlterConfigsRequest::default()
+                .with_validate_only(true)
+                .with_resources(vec![alter_configs_request::AlterConfigsResource::default()
+                    .with_resource_type(2)
+                    .with_resource_name(StrBytes::from_string(topic.to_owned()))]),
+        ),
+        ApiKey::CreatePartitions => RequestKind::CreatePartitions(
+            CreatePartitionsRequest::default()
+                .with_validate_only(true)
+                .with_topics(vec![
+                    create_partitions_request::CreatePartitionsTopic::default()
+                        .with_name(name(topic))
+                        .with_count(5),
+                ]),
+        ),
+        ApiKey::IncrementalAlterConfigs => RequestKind::IncrementalAlterConfigs(
+            IncrementalAlterConfigsRequest::default()
+                .with_validate_only(true)
+                .with_resources(vec![
+                    incremental_alter_configs_request::AlterConfigsResource::default()
+                        .with_resource_type(2)
+                        .with_resource_name(StrBytes::from_string(topic.to_owned())),
+                ]),
+        ),
+        ApiKey::DescribeCluster => {
+            RequestKind::DescribeCluster(DescribeClusterRequest::default().with_endpoint_type(1))
+        }
+        other => panic!("add a request for {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn every_served_api_answers_at_every_version() {
+    let server = start().await;
+    let topic = tokio::task::spawn_blocking({
+        let broker = Arc::clone(&server.broker);
+        move || broker.create_topic("all", 2, &BTreeMap::new())
+    })
+    .await
+    .expect("task")
+    .expect("topic");
+    let mut client = Client::connect(server.port).await;
+    for &(api, min, max) in SUPPORTED_APIS {
+        for version in min..=max {
+            let request = if api == ApiKey::Fetch {
+                fetch_request(version, &topic, &[0, 1], 1 << 20, 0)
+            } else {
+                default_request(api, version, "all")
+            };
+            let response = client.call(api, version, request).await;
+            match response {
+                ResponseKind::Metadata(m) => {
+                    assert_eq!(m.topics[0].error_code, 0, "metadata v{version}");
+                    assert_eq!(m.topics[0].partitions.len(), 2);
+                }
+                ResponseKind::Produce(p) => {
+                    assert_eq!(p.responses[0].partition_responses[0].error_code, 0)
+                }
+                ResponseKind::Fetch(f) => {
+                    assert_eq!(
+                        f.responses[0].partitions[0].error_code, 0,
+                        "fetch v{version}"
+                    )
+                }
+                ResponseKind::DescribeConfigs(d) => {
+                    assert!(d.results.iter().all(|r| r.error_code == 0))
+                }
+                ResponseKind::CreateTopics(c) => assert_eq!(c.topics[0].error_code, 0),
+                ResponseKind::DeleteTopics(d) => assert_eq!(d.responses[0].error_code, 3),
+                ResponseKind::InitProducerId(i) => assert!(i.producer_id.0 >= 0),
+                _ => {}
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn fetch_honours_partition_and_response_limits() {
+    let server = start().await;
+    let topic = tokio::task::spawn_blocking({
+        let broker = Arc::clone(&server.broker);
+        move || broker.create_topic("limits", 2, &BTreeMap::new())
+    })
+    .await
+    .expect("task")
+    .expect("topic");
+    let mut client = Client::connect(server.port).await;
+    for partition in [0, 1] {
+        for i in 0..3 {
+            let value = format!("{partition}-{i}-{}", "x".repeat(200));
+            client
+                .call(
+                    ApiKey::Produce,
+                    9,
+                    produce_request("limits", partition, &[&value]),
+                )
+                .await;
+        }
+    }
+    // Partition limit below one batch: the first partition still gets one whole batch
+    // (KIP-74), the second gets nothing because it cannot fit.
+    let ResponseKind::Fetch(f) = client
+        .call(ApiKey::Fetch, 12, fetch_request(12, &topic, &[0, 1], 10, 0))
+        .await
+    else {
+        panic!("fetch response")
+    };
+    let parts = &f.responses[0].partitions;
+    let first = parts[0].records.as_ref().expect("records").len();
+    assert!(
+        first > 200 && first < 600,
+        "exactly one batch, got {first} bytes"
+    );
+    assert_eq!(parts[1].records.as_ref().map(Bytes::len), Some(0));
+    assert_eq!(parts[1].high_watermark, 3);
+    // Generous limits: both partitions, all batches.
+    let ResponseKind::Fetch(f) = client
+        .call(
+            ApiKey::Fetch,
+            15,
+            fetch_request(15, &topic, &[0, 1], 1 << 20, 0),
+        )
+        .await
+    else {
+        panic!("fetch response")
+    };
+    for p in &f.responses[0].partitions {
+        assert!(p.records.as_ref().expect("records").len() > 3 * 200);
+    }
+}
+
+#[tokio::test]
+async fn fetch_long_poll_is_woken_by_an_append() {
+    let server = start().await;
+    let topic = tokio::task::spawn_blocking({
+        let broker = Arc::clone(&server.broker);
+        move || broker.create_topic("wake", 3, &BTreeMap::new())
+    })
+    .await
+    .expect("task")
+    .expect("topic");
+    let port = server.port;
+    let producer = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let mut client = Client::connect(port).await;
+        client
+            .call(ApiKey::Produce, 9, produce_request("wake", 2, &["hello"]))
+            .await;
+    });
+    let mut client = Client::connect(server.port).await;
+    let start = Instant::now();
+    let ResponseKind::Fetch(f) = client
+        .call(
+            ApiKey::Fetch,
+            13,
+            fetch_request(13, &topic, &[0, 1, 2], 1 << 20, 30_000),
+        )
+        .await
+    else {
+        panic!("fetch response")
+    };
+    let elapsed = start.elapsed();
+    producer.await.expect("producer");
+    assert!(elapsed >= Duration::from_millis(250), "{elapsed:?}");
+    assert!(elapsed < Duration::from_secs(10), "not woken: {elapsed:?}");
+    let parts = &f.responses[0].partitions;
+    assert_eq!(parts[2].high_watermark, 1);
+    assert!(!parts[2].records.as_ref().expect("records").is_empty());
+}

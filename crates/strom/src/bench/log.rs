@@ -306,23 +306,26 @@ fn single_writer(
 
     let mut file_read = None;
     let mut log_read = None;
-    for side in if log_first {
+    let mut file_warm = None;
+    let mut log_warm = None;
+    let order = if log_first {
         [true, false]
     } else {
         [false, true]
-    } {
+    };
+    for side in order {
         machine::drop_page_cache();
         if side {
             log_read = Some(read_log(&log, read_bytes, bytes)?);
+            log_warm = Some(read_log(&log, read_bytes, bytes)?);
         } else {
-            let (elapsed, read) = baseline::read(&file, read_bytes)?;
-            if read != bytes {
-                bail!("baseline read back {read} bytes, wrote {bytes}");
-            }
-            file_read = Some(Rate { bytes, elapsed });
+            file_read = Some(read_file(&file, read_bytes, bytes)?);
+            file_warm = Some(read_file(&file, read_bytes, bytes)?);
         }
     }
-    let (Some(file_read), Some(log_read)) = (file_read, log_read) else {
+    let (Some(file_read), Some(log_read), Some(file_warm), Some(log_warm)) =
+        (file_read, log_read, file_warm, log_warm)
+    else {
         bail!("both sides read");
     };
     Ok(Row {

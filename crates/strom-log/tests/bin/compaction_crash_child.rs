@@ -74,7 +74,7 @@ fn append_forever(log: &Log, seed: u64, thread: u64) -> Result<(), String> {
         let key = format!("k{}", rng.next() % KEYS);
         let value = format!("{seed}-{thread}-{n}");
         // Tombstones often enough that some expire while the child runs.
-        let put = if rng.next() % 8 == 0 {
+        let put = if rng.next().is_multiple_of(8) {
             Put::tombstone(&key, now_ms())
         } else {
             Put::value(&key, &value, now_ms())

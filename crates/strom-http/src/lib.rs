@@ -17,6 +17,7 @@ pub mod cursor;
 pub mod error;
 pub mod feed;
 pub mod feeds;
+pub mod metrics;
 pub mod openapi;
 pub mod produce;
 pub mod reader;

@@ -9,7 +9,7 @@ use utoipa_axum::routes;
 
 use crate::consumers::handlers as consumers;
 use crate::state::Shared;
-use crate::{admin, atom, consume, feeds, openapi, produce, restproxy, ws};
+use crate::{admin, atom, consume, feeds, metrics, openapi, produce, restproxy, ws};
 
 /// The router (state applied) and the OpenAPI document it serves.
 pub fn build(state: Shared) -> (Router, utoipa::openapi::OpenApi) {
@@ -48,6 +48,7 @@ pub fn build(state: Shared) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(consumers::commit, consumers::committed))
         .routes(routes!(openapi::openapi_json))
         .routes(routes!(openapi::healthz))
+        .routes(routes!(metrics::metrics))
         .routes(routes!(openapi::chat_page))
         .split_for_parts();
     if let Ok(json) = doc.to_json() {

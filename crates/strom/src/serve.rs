@@ -91,17 +91,10 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
     let kafka = tokio::spawn(strom_kafka::run_with_groups(
         kafka_listener,
         Arc::clone(&broker),
-        groups,
+        groups.clone(),
         kafka_config,
         shutdown_rx.clone(),
     ));
-    // One coordinator for every front end, so Kafka and HTTP consumers share groups.
-    let groups = strom_broker::GroupCoordinator::start(
-        Arc::clone(&broker),
-        strom_broker::group::GroupConfig::default(),
-    )
-    .await
-    .context("cannot start the group coordinator")?;
     let http = tokio::spawn(strom_http::run_with_groups(
         http_listener,
         Arc::clone(&broker),

@@ -7,7 +7,7 @@ import subprocess
 import time
 
 import pytest
-from confluent_kafka import Producer
+from confluent_kafka import ConsumerGroupState, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 
@@ -20,7 +20,7 @@ def test_kcat_balanced_consumers_split_a_topic(strom, tmp_path):
     outputs = [tmp_path / f"kcat{i}.out" for i in range(2)]
     procs = [
         subprocess.Popen(
-            ["kcat", "-b", strom.bootstrap, "-G", "kcat-group", "-q", "-f", "%p %s\\n",
+            ["kcat", "-b", strom.bootstrap, "-G", "kcat-group", "-q", "-u", "-f", "%p %s\\n",
              "-X", "auto.offset.reset=earliest", "-X", "session.timeout.ms=6000", "logs"],
             stdout=open(out, "w"),
             stderr=subprocess.DEVNULL,
@@ -28,8 +28,17 @@ def test_kcat_balanced_consumers_split_a_topic(strom, tmp_path):
         for out in outputs
     ]
     try:
-        # Let both join before producing, so both get a share.
-        time.sleep(5)
+        # Both must have joined before anything is produced, or a late join could move a
+        # partition after its first reader had already read (but not yet committed) it.
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            group = admin.describe_consumer_groups(["kcat-group"])["kcat-group"].result(timeout=10)
+            assigned = [m for m in group.members if m.assignment.topic_partitions]
+            if group.state == ConsumerGroupState.STABLE and len(assigned) == 2:
+                break
+            time.sleep(0.2)
+        else:
+            raise AssertionError("the two kcat members did not both get partitions")
         producer = Producer({"bootstrap.servers": strom.bootstrap})
         for i in range(200):
             producer.produce("logs", value=f"v{i}".encode(), partition=i % 4)

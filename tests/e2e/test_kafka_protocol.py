@@ -15,7 +15,10 @@ from kafka.record.memory_records import MemoryRecordsBuilder
 
 from kafka_support import Wire, consume, create_topic, wait_for_log, write_config
 
-GROUP_API_KEYS = {8, 9, 10, 11, 12, 13, 14, 15, 16, 42, 47}
+# Classic consumer-group APIs and the versions served (see docs/groups.md).
+GROUP_APIS = {8: (2, 9), 9: (1, 9), 10: (0, 6), 11: (0, 9), 12: (0, 4), 13: (0, 5), 14: (0, 5),
+              15: (0, 5), 16: (0, 5), 42: (0, 2), 47: (0, 0)}
+CONSUMER_GROUP_HEARTBEAT = 68
 
 
 def api_versions(port):
@@ -29,7 +32,7 @@ def api_versions(port):
         w.close()
 
 
-def test_api_versions_lists_served_apis_and_no_group_apis(strom):
+def test_api_versions_lists_served_apis_and_the_classic_group_apis(strom):
     resp = api_versions(strom.kafka_port)
     assert resp.error_code == 0
     served = {key: (lo, hi) for key, lo, hi in resp.api_versions}
@@ -38,7 +41,10 @@ def test_api_versions_lists_served_apis_and_no_group_apis(strom):
     assert served[18] == (0, 4)  # ApiVersions
     for key in (2, 3, 19, 20, 21, 22, 32, 33, 37, 44, 60):
         assert key in served, key
-    assert not GROUP_API_KEYS & served.keys()
+    for key, versions in GROUP_APIS.items():
+        assert served.get(key) == versions, key
+    # KIP-848's protocol is not served, so clients use the classic one.
+    assert CONSUMER_GROUP_HEARTBEAT not in served
 
 
 def test_too_new_api_versions_gets_v0_answer_with_unsupported_version(strom):
@@ -65,8 +71,8 @@ def test_too_new_api_versions_gets_v0_answer_with_unsupported_version(strom):
 def test_unsupported_api_closes_only_that_connection_with_a_log_line(strom):
     other = Wire(strom.kafka_port)
     w = Wire(strom.kafka_port)
-    # FindCoordinator v0 (group APIs are not served yet).
-    payload = struct.pack(">hhih", 10, 0, 5, 4) + b"test" + struct.pack(">h", 1) + b"g"
+    # SaslHandshake v0 (SASL is not served).
+    payload = struct.pack(">hhih", 17, 0, 5, 4) + b"test" + struct.pack(">h", 5) + b"PLAIN"
     w.send_raw(struct.pack(">i", len(payload)) + payload)
     assert w.closed_by_server()
     assert wait_for_log(strom, "is not served")

@@ -259,8 +259,106 @@ fn default_request(api: ApiKey, version: i16, topic: &str) -> RequestKind {
         ApiKey::DescribeCluster => {
             RequestKind::DescribeCluster(DescribeClusterRequest::default().with_endpoint_type(1))
         }
-        other => panic!("add a request for {other:?}"),
+        other => group_request(other, version, topic)
+            .unwrap_or_else(|| panic!("add a request for {other:?}")),
     }
+}
+
+fn group(s: &str) -> GroupId {
+    GroupId(StrBytes::from_string(s.to_owned()))
+}
+
+/// Requests of the group APIs that answer at once: JoinGroup joins a group of its own per
+/// version (v4+ gets MEMBER_ID_REQUIRED), the rest name unknown groups or members, and the
+/// offset APIs commit and read a standalone group's offsets.
+fn group_request(api: ApiKey, version: i16, topic: &str) -> Option<RequestKind> {
+    let request = match api {
+        ApiKey::FindCoordinator => RequestKind::FindCoordinator(if version >= 4 {
+            FindCoordinatorRequest::default()
+                .with_coordinator_keys(vec![StrBytes::from_static_str("g")])
+        } else {
+            FindCoordinatorRequest::default().with_key(StrBytes::from_static_str("g"))
+        }),
+        ApiKey::JoinGroup => RequestKind::JoinGroup(
+            JoinGroupRequest::default()
+                .with_group_id(group(&format!("join-v{version}")))
+                .with_session_timeout_ms(10_000)
+                .with_rebalance_timeout_ms(if version >= 1 { 10_000 } else { -1 })
+                .with_protocol_type(StrBytes::from_static_str("consumer"))
+                .with_protocols(vec![join_group_request::JoinGroupRequestProtocol::default(
+                )
+                .with_name(StrBytes::from_static_str("range"))]),
+        ),
+        ApiKey::SyncGroup => RequestKind::SyncGroup(
+            SyncGroupRequest::default()
+                .with_group_id(group("nobody"))
+                .with_member_id(StrBytes::from_static_str("m")),
+        ),
+        ApiKey::Heartbeat => RequestKind::Heartbeat(
+            HeartbeatRequest::default()
+                .with_group_id(group("nobody"))
+                .with_member_id(StrBytes::from_static_str("m")),
+        ),
+        ApiKey::LeaveGroup => RequestKind::LeaveGroup(if version >= 3 {
+            LeaveGroupRequest::default()
+                .with_group_id(group("nobody"))
+                .with_members(vec![leave_group_request::MemberIdentity::default()
+                    .with_member_id(StrBytes::from_static_str("m"))])
+        } else {
+            LeaveGroupRequest::default()
+                .with_group_id(group("nobody"))
+                .with_member_id(StrBytes::from_static_str("m"))
+        }),
+        ApiKey::OffsetCommit => RequestKind::OffsetCommit(
+            OffsetCommitRequest::default()
+                .with_group_id(group("standalone"))
+                .with_generation_id_or_member_epoch(-1)
+                .with_topics(vec![
+                    offset_commit_request::OffsetCommitRequestTopic::default()
+                        .with_name(name(topic))
+                        .with_partitions(vec![
+                            offset_commit_request::OffsetCommitRequestPartition::default()
+                                .with_committed_offset(i64::from(version)),
+                        ]),
+                ]),
+        ),
+        ApiKey::OffsetFetch if version >= 8 => {
+            RequestKind::OffsetFetch(OffsetFetchRequest::default().with_groups(vec![
+                offset_fetch_request::OffsetFetchRequestGroup::default()
+                    .with_group_id(group("standalone"))
+                    .with_topics(None),
+            ]))
+        }
+        ApiKey::OffsetFetch => RequestKind::OffsetFetch(
+            OffsetFetchRequest::default()
+                .with_group_id(group("standalone"))
+                .with_topics(Some(vec![
+                    offset_fetch_request::OffsetFetchRequestTopic::default()
+                        .with_name(name(topic))
+                        .with_partition_indexes(vec![0]),
+                ])),
+        ),
+        ApiKey::OffsetDelete => RequestKind::OffsetDelete(
+            OffsetDeleteRequest::default().with_group_id(group("never-was")),
+        ),
+        ApiKey::ListGroups => RequestKind::ListGroups(ListGroupsRequest::default()),
+        ApiKey::DescribeGroups => RequestKind::DescribeGroups(
+            DescribeGroupsRequest::default().with_groups(vec![group("standalone")]),
+        ),
+        ApiKey::DeleteGroups => RequestKind::DeleteGroups(
+            DeleteGroupsRequest::default().with_groups_names(vec![group("never-was")]),
+        ),
+        _ => return None,
+    };
+    Some(request)
+}
+
+/// The last OffsetCommit version, whose commit OffsetFetch then reads back.
+fn max_commit_version() -> i16 {
+    SUPPORTED_APIS
+        .iter()
+        .find(|(api, _, _)| *api == ApiKey::OffsetCommit)
+        .map_or(-1, |&(_, _, max)| max)
 }
 
 #[tokio::test]
@@ -302,6 +400,37 @@ async fn every_served_api_answers_at_every_version() {
                 ResponseKind::CreateTopics(c) => assert_eq!(c.topics[0].error_code, 0),
                 ResponseKind::DeleteTopics(d) => assert_eq!(d.responses[0].error_code, 3),
                 ResponseKind::InitProducerId(i) => assert!(i.producer_id.0 >= 0),
+                ResponseKind::FindCoordinator(f) if version >= 4 => {
+                    assert_eq!(f.coordinators[0].port, i32::from(server.port))
+                }
+                ResponseKind::FindCoordinator(f) => assert_eq!(f.port, i32::from(server.port)),
+                // KIP-394: from v4 a new member first gets its id with MEMBER_ID_REQUIRED.
+                ResponseKind::JoinGroup(j) if version >= 4 => {
+                    assert_eq!(j.error_code, 79, "join v{version}");
+                    assert!(!j.member_id.is_empty());
+                }
+                ResponseKind::JoinGroup(j) => {
+                    assert_eq!((j.error_code, j.generation_id), (0, 1), "join v{version}")
+                }
+                ResponseKind::SyncGroup(r) => assert_eq!(r.error_code, 25),
+                ResponseKind::Heartbeat(r) => assert_eq!(r.error_code, 25),
+                ResponseKind::LeaveGroup(r) => assert_eq!(r.error_code, 25),
+                ResponseKind::OffsetCommit(r) => {
+                    assert_eq!(r.topics[0].partitions[0].error_code, 0)
+                }
+                ResponseKind::OffsetFetch(r) if version >= 8 => {
+                    let offsets = &r.groups[0].topics[0].partitions[0];
+                    assert_eq!(offsets.committed_offset, i64::from(max_commit_version()));
+                }
+                ResponseKind::OffsetFetch(r) => assert_eq!(
+                    r.topics[0].partitions[0].committed_offset,
+                    i64::from(max_commit_version())
+                ),
+                ResponseKind::DescribeGroups(r) => {
+                    assert_eq!(r.groups[0].group_state.as_str(), "Empty")
+                }
+                ResponseKind::DeleteGroups(r) => assert_eq!(r.results[0].error_code, 69),
+                ResponseKind::OffsetDelete(r) => assert_eq!(r.error_code, 69),
                 _ => {}
             }
         }

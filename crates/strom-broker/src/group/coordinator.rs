@@ -148,6 +148,10 @@ impl Shared {
     }
 }
 
+/// The coordinators started by [`GroupCoordinator::start`], by broker.
+static RUNNING: tokio::sync::Mutex<Vec<(Weak<Broker>, Weak<Shared>)>> =
+    tokio::sync::Mutex::const_new(Vec::new());
+
 /// The group coordinator of this broker (which is the coordinator of every group). Cheap to
 /// clone; background tasks stop when the last clone is dropped.
 #[derive(Clone)]
@@ -164,16 +168,32 @@ enum Joined {
 impl GroupCoordinator {
     /// Opens the coordinator over `broker`: creates `__consumer_offsets` if needed, replays
     /// it (committed offsets and groups survive restarts), and starts offset expiry. Must be
-    /// called inside a tokio runtime. Errors: `Storage` if the topic cannot be created or read.
+    /// called inside a tokio runtime. While a coordinator of `broker` is alive, this returns
+    /// that one (and ignores `config`): two coordinators over one `__consumer_offsets` would
+    /// split every group in two. Errors: `Storage` if the topic cannot be created or read.
     pub async fn start(
         broker: Arc<Broker>,
         config: GroupConfig,
     ) -> Result<GroupCoordinator, GroupError> {
+        // Held across the start-up, so concurrent starts cannot both miss.
+        let mut running = RUNNING.lock().await;
+        running.retain(|(b, s)| b.strong_count() > 0 && s.strong_count() > 0);
+        let existing = running
+            .iter()
+            .find(|(b, _)| std::ptr::eq(b.as_ptr(), Arc::as_ptr(&broker)))
+            .and_then(|(_, s)| s.upgrade());
+        if let Some(shared) = existing {
+            tracing::debug!("group coordinator already running for this broker; sharing it");
+            return Ok(GroupCoordinator { shared });
+        }
+        let weak_broker = Arc::downgrade(&broker);
         let partitions = config.offsets_topic_partitions;
         let storage = tokio::task::spawn_blocking(move || BrokerStorage::open(broker, partitions))
             .await
             .map_err(|e| GroupError::Storage(format!("opening {}: {e}", super::OFFSETS_TOPIC)))??;
-        Self::with_storage(Arc::new(storage), config).await
+        let coordinator = Self::with_storage(Arc::new(storage), config).await?;
+        running.push((weak_broker, Arc::downgrade(&coordinator.shared)));
+        Ok(coordinator)
     }
 
     /// Opens the coordinator over any [`GroupStorage`]. Errors: `Storage` if replay fails.
@@ -408,10 +428,17 @@ impl GroupCoordinator {
         shared.spawn_session_timer(&g.id, &new_id, member.session_deadline);
         g.members.insert(new_id.clone(), member);
         tracing::info!(group = %g.id, old = %old_id, new = %new_id, "static member replaced");
-        if g.state == GroupState::Stable && unchanged && !was_leader {
-            // Nothing to rebalance: the instance gets its assignment back in SyncGroup.
+        if g.state == GroupState::Stable
+            && unchanged
+            && (!was_leader || req.supports_skip_assignment)
+        {
+            // Nothing to rebalance: the instance gets its assignment back in SyncGroup. A
+            // leader is told not to compute a new one; older clients would, so for them the
+            // group rebalances instead (KIP-814).
             shared.persist_group(g);
-            return Joined::Now(g.join_response(&new_id));
+            let mut response = g.join_response(&new_id);
+            response.skip_assignment = was_leader;
+            return Joined::Now(response);
         }
         let rx = Self::update_and_wait(
             g,

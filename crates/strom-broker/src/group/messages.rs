@@ -32,6 +32,9 @@ pub struct JoinGroupRequest {
     pub protocols: Vec<GroupProtocol>,
     /// JoinGroup v4+: a new dynamic member first gets `MemberIdRequired` with its id (KIP-394).
     pub require_known_member_id: bool,
+    /// JoinGroup v9+ (KIP-814): the client understands `skip_assignment`, so a restarted
+    /// static leader can take its place back without a rebalance.
+    pub supports_skip_assignment: bool,
 }
 
 /// A member as the leader sees it in its JoinGroup response.
@@ -52,6 +55,9 @@ pub struct JoinGroupResponse {
     pub member_id: String,
     /// Every member with its metadata for the leader; empty for followers.
     pub members: Vec<JoinedMember>,
+    /// The leader must not compute an assignment: it is a restarted static leader taking its
+    /// place back in a Stable group whose assignment stands (KIP-814).
+    pub skip_assignment: bool,
 }
 
 impl JoinGroupResponse {

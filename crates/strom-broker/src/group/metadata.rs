@@ -223,6 +223,7 @@ impl Group {
             leader_id: self.leader.clone().unwrap_or_default(),
             member_id: member_id.to_string(),
             members,
+            skip_assignment: false,
         }
     }
 

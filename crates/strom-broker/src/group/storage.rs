@@ -5,6 +5,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use strom_log::BatchHeader;
+
 use crate::{decode_records, Broker, BrokerError, NewRecord, StoredRecord};
 
 use super::{GroupError, OFFSETS_TOPIC};
@@ -32,6 +34,9 @@ pub struct BrokerStorage {
     partitions: i32,
 }
 
+/// Segment size of `__consumer_offsets` (Kafka's `offsets.topic.segment.bytes`).
+const OFFSETS_SEGMENT_BYTES: u64 = 100 * 1024 * 1024;
+
 /// Largest read while replaying `__consumer_offsets`.
 const REPLAY_READ_BYTES: usize = 1 << 20;
 
@@ -42,8 +47,15 @@ impl BrokerStorage {
         let topic = match broker.topic(OFFSETS_TOPIC) {
             Some(topic) => topic,
             None => {
-                let configs =
-                    BTreeMap::from([("cleanup.policy".to_string(), "compact".to_string())]);
+                // Kafka's offsets topic settings: compacted, with segments small enough
+                // (`offsets.topic.segment.bytes`) that the cleaner gets closed ones to work on.
+                let configs = BTreeMap::from([
+                    ("cleanup.policy".to_string(), "compact".to_string()),
+                    (
+                        "segment.bytes".to_string(),
+                        OFFSETS_SEGMENT_BYTES.to_string(),
+                    ),
+                ]);
                 match broker.create_topic(OFFSETS_TOPIC, partitions.max(1), &configs) {
                     Ok(topic) => topic,
                     // Another front end may have created it in between.
@@ -66,6 +78,21 @@ impl BrokerStorage {
         }
         Ok(BrokerStorage { broker, partitions })
     }
+}
+
+/// One past the last offset of the whole batches in `bytes` (0 if there are none).
+fn batches_end(bytes: &[u8]) -> i64 {
+    let mut end = 0;
+    let mut rest = bytes;
+    while let Some(header) = BatchHeader::parse(rest) {
+        let len = header.total_len();
+        if len > rest.len() {
+            break;
+        }
+        end = end.max(header.last_offset() + 1);
+        rest = &rest[len..];
+    }
+    end
 }
 
 impl GroupStorage for BrokerStorage {
@@ -94,16 +121,16 @@ impl GroupStorage for BrokerStorage {
             let fetched = partition
                 .read(next, REPLAY_READ_BYTES)
                 .map_err(storage_error)?;
-            let records = decode_records(&fetched.records).map_err(storage_error)?;
-            // A read returns whole batches, so the first may start before `next`.
-            let Some(last) = records.last().map(|r| r.offset) else {
-                break;
-            };
-            if last < next {
+            // Advance by the batch headers, not the records: compaction may leave a batch
+            // with no records, and the log may have gaps.
+            let end_of_read = batches_end(&fetched.records);
+            if end_of_read <= next {
                 break;
             }
+            let records = decode_records(&fetched.records).map_err(storage_error)?;
+            // A read returns whole batches, so the first may start before `next`.
             out.extend(records.into_iter().filter(|r| r.offset >= next));
-            next = last + 1;
+            next = end_of_read;
         }
         Ok(out)
     }

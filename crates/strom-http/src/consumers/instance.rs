@@ -215,6 +215,7 @@ impl Instance {
                 metadata: encode_subscription(&subscription),
             }],
             require_known_member_id: false,
+            supports_skip_assignment: false,
         };
         let joined = match groups.join_group(request.clone()).await {
             Err(GroupError::MemberIdRequired { member_id }) => {

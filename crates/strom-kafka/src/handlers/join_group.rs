@@ -53,6 +53,7 @@ pub async fn handle(
             .collect(),
         // KIP-394: from v4 a new member first learns its id from MEMBER_ID_REQUIRED.
         require_known_member_id: version >= 4,
+        supports_skip_assignment: version >= 9,
     };
     let mut response = JoinGroupResponse::default();
     match ctx.groups.join_group(join).await {
@@ -60,6 +61,9 @@ pub async fn handle(
             response.generation_id = joined.generation_id;
             response.leader = str_bytes(&joined.leader_id);
             response.member_id = str_bytes(&joined.member_id);
+            if version >= 9 {
+                response.skip_assignment = joined.skip_assignment;
+            }
             if version >= 7 {
                 response.protocol_type = opt_str_bytes(&joined.protocol_type);
                 response.protocol_name = opt_str_bytes(&joined.protocol_name);

@@ -46,6 +46,11 @@ async fn offsets_and_groups_survive_restarts_of_a_real_broker() {
         "compact"
     );
 
+    // A second start for the same broker shares the running coordinator.
+    let again = GroupCoordinator::start(b.clone(), config()).await.unwrap();
+    assert!(Arc::ptr_eq(&again.shared, &c.shared));
+    drop(again);
+
     let join = stable_single(&c, "g").await;
     let results = c
         .commit_offsets(commit_req(
@@ -93,5 +98,57 @@ async fn offsets_and_groups_survive_restarts_of_a_real_broker() {
     assert_eq!(c.fetch_offsets("g", None)[0].offset, 12);
     assert!(c.fetch_offsets("solo", None).is_empty());
     assert_eq!(b.topic(OFFSETS_TOPIC).unwrap().partition_count(), 4);
+    b.shutdown().unwrap();
+}
+
+#[tokio::test]
+async fn replay_after_compaction_keeps_the_latest_offsets_and_honours_deletes() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = broker(dir.path());
+    b.create_topic("t", 2, &BTreeMap::new()).unwrap();
+    // Tiny segments, so the cleaner has closed segments to compact.
+    let configs = BTreeMap::from([
+        ("cleanup.policy".to_string(), "compact".to_string()),
+        ("segment.bytes".to_string(), "1024".to_string()),
+        ("delete.retention.ms".to_string(), "0".to_string()),
+    ]);
+    b.create_topic(OFFSETS_TOPIC, 1, &configs).unwrap();
+    let c = GroupCoordinator::start(b.clone(), config()).await.unwrap();
+    for i in 0..200 {
+        c.commit_offsets(commit_req(
+            "keep",
+            -1,
+            "",
+            &[("t", 0, i), ("t", 1, 1000 + i)],
+        ))
+        .await
+        .unwrap();
+        c.commit_offsets(commit_req("gone", -1, "", &[("t", 0, i)]))
+            .await
+            .unwrap();
+    }
+    assert_eq!(c.delete_groups(&["gone".into()]).await[0].1, None);
+    // Roll past the tombstones so they are in closed segments too.
+    for i in 0..50 {
+        c.commit_offsets(commit_req("filler", -1, "", &[("t", 1, i)]))
+            .await
+            .unwrap();
+    }
+    let before = b.partition(OFFSETS_TOPIC, 0).unwrap().size_bytes();
+    assert!(b.clean_logs(None) > 0, "the offsets topic was compacted");
+    let after = b.partition(OFFSETS_TOPIC, 0).unwrap().size_bytes();
+    assert!(after < before / 2, "{before} -> {after} bytes");
+    close(c).await;
+
+    let c = GroupCoordinator::start(b.clone(), config()).await.unwrap();
+    let offsets: Vec<i64> = c
+        .fetch_offsets("keep", None)
+        .iter()
+        .map(|f| f.offset)
+        .collect();
+    assert_eq!(offsets, vec![199, 1199]);
+    assert!(c.fetch_offsets("gone", None).is_empty());
+    assert_eq!(c.fetch_offsets("filler", None)[0].offset, 49);
+    close(c).await;
     b.shutdown().unwrap();
 }

@@ -62,6 +62,7 @@ pub(super) fn join_req(group: &str, member_id: &str, protocols: &[&str]) -> Join
             })
             .collect(),
         require_known_member_id: true,
+        supports_skip_assignment: false,
     }
 }
 

@@ -167,3 +167,44 @@ async fn static_members_are_kept_through_a_rebalance_they_miss_and_removable_by_
         .unwrap();
     assert_eq!(fenced[0].error, Some(GroupError::FencedInstanceId));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_restarted_static_leader_skips_the_assignment_if_the_client_can() {
+    let (c, _) = coordinator().await;
+    let (leader, follower) = stable_static_pair(&c).await;
+    // An old client: the leader's return rebalances the group.
+    let old_client = spawn_join(&c, static_join("g", "", "instance-a"));
+    tokio::task::yield_now().await;
+    assert_eq!(state(&c, "g"), GroupState::PreparingRebalance);
+    let follower_again = c
+        .join_group(static_join("g", &follower.member_id, "instance-b"))
+        .await
+        .unwrap();
+    let leader_again = old_client.await.unwrap().unwrap();
+    assert_eq!(leader_again.generation_id, leader.generation_id + 1);
+    assert!(!leader_again.skip_assignment);
+    let assignments = leader_range_assignments(&leader_again, |_| Some(4)).unwrap();
+    c.sync_group(sync_req("g", &leader_again, assignments))
+        .await
+        .unwrap();
+    c.sync_group(sync_req("g", &follower_again, vec![]))
+        .await
+        .unwrap();
+
+    // A KIP-814 client: no rebalance, the leader learns the members but keeps the assignment.
+    let mut req = static_join("g", "", "instance-a");
+    req.supports_skip_assignment = true;
+    let restarted = c.join_group(req).await.unwrap();
+    assert!(restarted.is_leader() && restarted.skip_assignment);
+    assert_eq!(restarted.generation_id, leader_again.generation_id);
+    assert_eq!(restarted.members.len(), 2);
+    assert_eq!(state(&c, "g"), GroupState::Stable);
+    let synced = c
+        .sync_group(sync_req("g", &restarted, vec![]))
+        .await
+        .unwrap();
+    assert_eq!(
+        decode_assignment(&synced.assignment).unwrap().partitions["t"],
+        vec![0, 1]
+    );
+}

@@ -38,6 +38,11 @@ def rss_kib(pid):
     return 0
 
 
+def cpu_seconds(pid):
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def raise_fd_limit(want):
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     target = min(hard, max(soft, want))
@@ -129,6 +134,7 @@ async def fan_out(server, topic, n, messages, mode, interval):
         # Long polls are in flight once their request is sent; give the last ones a moment.
         await asyncio.sleep(2)
         rss_connected = rss_kib(server.proc.pid)
+        cpu = (cpu_seconds(server.proc.pid), time.process_time())
         loop = asyncio.get_running_loop()
         for _ in range(messages):
             body = {"records": [{"value": {"t": time.time()}}]}
@@ -139,7 +145,8 @@ async def fan_out(server, topic, n, messages, mode, interval):
         for t in pending:
             t.cancel()
         errors = sum(1 for t in done if t.exception() is not None)
-    return latencies, rss_connected, errors
+    cpu = (cpu_seconds(server.proc.pid) - cpu[0], time.process_time() - cpu[1])
+    return latencies, rss_connected, errors, cpu
 
 
 def main():
@@ -173,7 +180,7 @@ def main():
 
         rss_idle = rss_kib(server.proc.pid)
         print(f"\n== fan-out: {args.subscribers} {args.mode} subscribers, {args.messages} messages")
-        latencies, rss_connected, errors = asyncio.run(
+        latencies, rss_connected, errors, cpu = asyncio.run(
             fan_out(server, "fan", args.subscribers, args.messages, args.mode, args.interval))
         expected = args.subscribers * args.messages
         lat = sorted(latencies)
@@ -182,6 +189,8 @@ def main():
             p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000
             print(f"delivered {len(lat)}/{expected} events, subscriber errors {errors}")
             print(f"produce-to-receipt latency p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {lat[-1] * 1000:.1f} ms")
+            print(f"CPU during delivery: server {cpu[0]:.1f} s, this client {cpu[1]:.1f} s "
+                  f"(the single-process Python client is part of the measured latency)")
         print(f"server RSS idle {rss_idle / 1024:.1f} MiB, with subscribers {rss_connected / 1024:.1f} MiB "
               f"({(rss_connected - rss_idle) / max(1, args.subscribers):.1f} KiB per subscriber)")
     finally:

@@ -237,3 +237,25 @@ def test_transactional_producer_is_refused_clearly(strom):
     p = ck.Producer({"bootstrap.servers": strom.bootstrap, "transactional.id": "tx-1"})
     with pytest.raises(ck.KafkaException):
         p.init_transactions(10)
+
+
+def test_list_offsets_earliest_latest_and_max_timestamp(strom):
+    from confluent_kafka.admin import OffsetSpec
+
+    create_topic(strom.bootstrap, "maxts")
+    p = ck.Producer({"bootstrap.servers": strom.bootstrap, "linger.ms": 50})
+    base = int(time.time() * 1000) - 100_000
+    for i in range(10):
+        # Record 6 carries the largest timestamp; all ten share one or two batches.
+        p.produce("maxts", value=str(i).encode(), timestamp=base + (50_000 if i == 6 else i))
+    assert p.flush(10) == 0
+    a = admin(strom.bootstrap)
+    tp = ck.TopicPartition("maxts", 0)
+    results = {}
+    for name, spec in (("earliest", OffsetSpec.earliest()), ("latest", OffsetSpec.latest()),
+                       ("max", OffsetSpec.max_timestamp())):
+        results[name] = list(a.list_offsets({tp: spec}).values())[0].result(timeout=15)
+    assert results["earliest"].offset == 0
+    assert results["latest"].offset == 10
+    assert results["max"].offset == 6
+    assert results["max"].timestamp == base + 50_000

@@ -19,6 +19,9 @@ from kafka_support import Wire, consume, create_topic, wait_for_log, write_confi
 GROUP_APIS = {8: (2, 9), 9: (1, 9), 10: (0, 6), 11: (0, 9), 12: (0, 4), 13: (0, 5), 14: (0, 5),
               15: (0, 5), 16: (0, 5), 42: (0, 2), 47: (0, 0)}
 CONSUMER_GROUP_HEARTBEAT = 68
+# Transactions (AddPartitionsToTxn, AddOffsetsToTxn, EndTxn, TxnOffsetCommit) and SASL are
+# not served.
+UNSERVED_API_KEYS = {17, 24, 25, 26, 28, 36}
 
 
 def api_versions(port):
@@ -45,6 +48,7 @@ def test_api_versions_lists_served_apis_and_the_classic_group_apis(strom):
         assert served.get(key) == versions, key
     # KIP-848's protocol is not served, so clients use the classic one.
     assert CONSUMER_GROUP_HEARTBEAT not in served
+    assert not UNSERVED_API_KEYS & served.keys()
 
 
 def test_too_new_api_versions_gets_v0_answer_with_unsupported_version(strom):

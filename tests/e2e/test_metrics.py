@@ -21,7 +21,8 @@ def sample(text, name, **labels):
 
 
 def test_metrics_report_offsets_and_group_lag(strom):
-    requests.post(f"{strom.http}/topics", json={"name": "metered", "partitions": 1}, timeout=10)
+    r = requests.post(f"{strom.http}/v1/topics", json={"name": "metered", "partitions": 1}, timeout=10)
+    assert r.status_code == 201, r.text
     producer = Producer({"bootstrap.servers": strom.bootstrap})
     for i in range(10):
         producer.produce("metered", key=b"k", value=str(i).encode())

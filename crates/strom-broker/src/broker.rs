@@ -222,12 +222,19 @@ impl Broker {
         }
     }
 
-    fn start_retention(self: &Arc<Self>) {
+    /// Runs `work` on a named thread every retention-check interval until shutdown. The
+    /// thread holds only a weak reference, so it never keeps a dropped broker alive.
+    fn spawn_periodic(
+        self: &Arc<Self>,
+        name: &str,
+        slot: &Mutex<Option<JoinHandle<()>>>,
+        work: impl Fn(&Broker) + Send + 'static,
+    ) {
         let weak = Arc::downgrade(self);
         let bg = Arc::clone(&self.background);
         let every = Duration::from_millis(self.config.retention_check_interval_ms.max(10));
         let handle = std::thread::Builder::new()
-            .name("strom-retention".into())
+            .name(name.into())
             .spawn(move || loop {
                 {
                     let mut stop = bg.stop.lock();
@@ -239,39 +246,28 @@ impl Broker {
                     }
                 }
                 let Some(broker) = weak.upgrade() else { return };
-                broker.enforce_retention();
+                work(&broker);
             });
         match handle {
-            Ok(h) => *self.retention_thread.lock() = Some(h),
-            Err(e) => tracing::error!(error = %e, "cannot start the retention thread"),
+            Ok(h) => *slot.lock() = Some(h),
+            Err(e) => {
+                tracing::error!(thread = name, error = %e, "cannot start a background thread")
+            }
         }
+    }
+
+    fn start_retention(self: &Arc<Self>) {
+        self.spawn_periodic("strom-retention", &self.retention_thread, |b| {
+            b.enforce_retention()
+        });
     }
 
     /// Runs the log cleaner on its own thread, so a long compaction never delays retention.
     fn start_cleaner(self: &Arc<Self>) {
-        let weak = Arc::downgrade(self);
-        let bg = Arc::clone(&self.background);
-        let every = Duration::from_millis(self.config.retention_check_interval_ms.max(10));
         let throttle = strom_log::Throttle::new(self.config.cleaner_bytes_per_sec);
-        let handle = std::thread::Builder::new()
-            .name("strom-cleaner".into())
-            .spawn(move || loop {
-                {
-                    let mut stop = bg.stop.lock();
-                    if !*stop {
-                        bg.wake.wait_for(&mut stop, every);
-                    }
-                    if *stop {
-                        return;
-                    }
-                }
-                let Some(broker) = weak.upgrade() else { return };
-                broker.clean_logs(Some(&throttle));
-            });
-        match handle {
-            Ok(h) => *self.cleaner_thread.lock() = Some(h),
-            Err(e) => tracing::error!(error = %e, "cannot start the log cleaner thread"),
-        }
+        self.spawn_periodic("strom-cleaner", &self.cleaner_thread, move |b| {
+            b.clean_logs(Some(&throttle));
+        });
     }
 
     /// Compacts every compacted partition that is due; returns how many were cleaned.

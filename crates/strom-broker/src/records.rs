@@ -36,12 +36,7 @@ pub struct StoredRecord {
     pub headers: Vec<RecordHeader>,
 }
 
-pub(crate) fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
+pub(crate) use strom_log::now_ms;
 
 /// Encodes `records` as one uncompressed record batch v2 (base offset 0, not idempotent).
 ///

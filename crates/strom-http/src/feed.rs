@@ -1,17 +1,15 @@
 //! The feed engine shared by the HTTP feed, SSE and WebSocket: reads the events after a
-//! [`Cursor`] across every partition of a topic, and waits for new data by subscribing to
-//! the partitions' high-watermark notifications (never by sleeping in a loop).
+//! [`Cursor`] across every partition of a topic. Waiting for new data (on the partitions'
+//! high-watermark notifications, never by sleeping in a loop) and sharing reads between
+//! followers are in [`crate::feed_cache`].
 //!
 //! Interleaving: partitions are merged by record timestamp (ties by partition), keeping each
 //! partition's own offset order. Exact resumption does not depend on this rule, because the
 //! event ids carry every partition's position (see [`crate::cursor`]).
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use futures_util::future::select_all;
 use strom_broker::{StoredRecord, Topic};
-use tokio::sync::watch;
 
 use crate::cursor::Cursor;
 use crate::error::ApiResult;
@@ -37,42 +35,10 @@ pub struct FeedBatch {
     pub full: bool,
 }
 
-/// Reads up to `limit` events after `cursor`; if there are none, waits up to `timeout` for
-/// any partition's high watermark to move (or for `shutdown`).
-pub async fn read_feed(
-    topic: &Arc<Topic>,
-    cursor: &Cursor,
-    limit: usize,
-    timeout: Duration,
-    shutdown: &mut watch::Receiver<bool>,
-) -> ApiResult<FeedBatch> {
-    let deadline = tokio::time::Instant::now() + timeout;
-    loop {
-        // Subscribe before reading so an append between the read and the wait still wakes us.
-        let mut watchers: Vec<watch::Receiver<i64>> =
-            topic.partitions().iter().map(|p| p.subscribe()).collect();
-        let batch = read_once(topic, cursor, limit).await?;
-        if !batch.events.is_empty() || tokio::time::Instant::now() >= deadline {
-            return Ok(batch);
-        }
-        if *shutdown.borrow() {
-            return Ok(batch);
-        }
-        if watchers.is_empty() {
-            return Ok(batch);
-        }
-        let changed = select_all(watchers.iter_mut().map(|w| Box::pin(w.changed())));
-        tokio::select! {
-            (result, _, _) = changed => {
-                // A closed notifier means the partition is gone (topic deleted): stop waiting.
-                if result.is_err() {
-                    return Ok(batch);
-                }
-            }
-            _ = tokio::time::sleep_until(deadline) => return Ok(batch),
-            _ = shutdown.changed() => return Ok(batch),
-        }
-    }
+/// Reads up to `limit` events after `cursor` as they are now (no waiting; the waiting and
+/// sharing live in [`crate::feed_cache::FeedCache`]).
+pub async fn read_feed(topic: &Arc<Topic>, cursor: &Cursor, limit: usize) -> ApiResult<FeedBatch> {
+    read_once(topic, cursor, limit).await
 }
 
 async fn read_once(topic: &Arc<Topic>, cursor: &Cursor, limit: usize) -> ApiResult<FeedBatch> {

@@ -13,11 +13,9 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::body::accepted;
-use crate::cloudevents::cloud_event;
 use crate::consume::check_limit;
 use crate::cursor::Cursor;
 use crate::error::{ApiError, ApiResult};
-use crate::feed::read_feed;
 use crate::schemas::Problem;
 use crate::state::Shared;
 
@@ -136,12 +134,20 @@ pub async fn feed(
     let cursor = Cursor::parse(params.lastEventId.as_deref(), t.partition_count() as usize)?;
     let timeout = state.poll_timeout(params.timeout);
     let mut shutdown = state.shutdown.clone();
-    let batch = read_feed(&t, &cursor, limit, timeout, &mut shutdown).await?;
-    let events: Vec<serde_json::Value> = batch
-        .events
-        .iter()
-        .map(|e| cloud_event(&topic, e))
-        .collect();
+    let shared = state
+        .feed_cache
+        .read_wait(&t, &cursor, limit, timeout, &mut shutdown)
+        .await?;
+    let batch = &shared.batch;
+    // Events are rendered once per cached batch and spliced into the array as text.
+    let mut body = String::from("[");
+    for (i, (_, json)) in shared.rendered(&topic).iter().enumerate() {
+        if i > 0 {
+            body.push(',');
+        }
+        body.push_str(json);
+    }
+    body.push(']');
     let content_type = if format == FeedFormat::PlainJson {
         "application/json"
     } else {
@@ -168,11 +174,7 @@ pub async fn feed(
     } else {
         response_headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     }
-    Ok((
-        response_headers,
-        serde_json::Value::Array(events).to_string(),
-    )
-        .into_response())
+    Ok((response_headers, body).into_response())
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ pub mod consumers;
 pub mod cursor;
 pub mod error;
 pub mod feed;
+pub mod feed_cache;
 pub mod feeds;
 pub mod metrics;
 pub mod openapi;

@@ -7,12 +7,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::response::sse::{Event, KeepAlive, Sse};
+use futures_util::future::select_all;
 use futures_util::stream::{self, Stream, StreamExt};
 use strom_broker::Topic;
 
-use crate::cloudevents::cloud_event;
 use crate::cursor::Cursor;
-use crate::feed::read_feed;
+use crate::feed_cache::SharedBatch;
 use crate::state::Shared;
 
 /// How long one wait lasts before the loop re-checks for shutdown and new partitions.
@@ -25,13 +25,15 @@ struct Follow {
     limit: usize,
 }
 
-/// Batches of events after `cursor`, forever (until shutdown or a read error).
+/// Batches of events after `cursor`, forever (until shutdown, topic deletion or a read
+/// error). Reads go through the shared [`crate::feed_cache::FeedCache`]; waiting is on the
+/// partitions' high-watermark notifications.
 pub fn follow(
     state: Shared,
     topic: Arc<Topic>,
     cursor: Cursor,
     limit: usize,
-) -> impl Stream<Item = Vec<crate::feed::FeedEvent>> + Send {
+) -> impl Stream<Item = Arc<SharedBatch>> + Send {
     let start = Follow {
         state,
         topic,
@@ -39,25 +41,44 @@ pub fn follow(
         limit,
     };
     stream::unfold(start, |mut f| async move {
+        let mut shutdown = f.state.shutdown.clone();
         loop {
-            if *f.state.shutdown.borrow() {
+            if *shutdown.borrow() {
                 return None;
             }
-            let mut shutdown = f.state.shutdown.clone();
-            match read_feed(&f.topic, &f.cursor, f.limit, WAIT, &mut shutdown).await {
-                Ok(batch) if batch.events.is_empty() => {
-                    // A deleted topic never gets data again.
-                    f.state.broker.topic(f.topic.name())?;
-                    continue;
+            // Subscribe before reading so an append in between still wakes us.
+            let mut watchers: Vec<_> = f.topic.partitions().iter().map(|p| p.subscribe()).collect();
+            match f.state.feed_cache.read(&f.topic, &f.cursor, f.limit).await {
+                Ok(batch) if !batch.batch.events.is_empty() => {
+                    f.cursor = batch.batch.cursor.clone();
+                    return Some((batch, f));
                 }
-                Ok(batch) => {
-                    f.cursor = batch.cursor;
-                    return Some((batch.events, f));
-                }
+                Ok(_) => {}
                 Err(err) => {
                     tracing::warn!(topic = %f.topic.name(), error = %err, "live feed stopped");
                     return None;
                 }
+            }
+            if watchers.is_empty() {
+                return None;
+            }
+            let changed = select_all(watchers.iter_mut().map(|w| Box::pin(w.changed())));
+            tokio::select! {
+                (result, _, _) = changed => {
+                    // A closed notifier: the partition is gone (topic deleted).
+                    if result.is_err() {
+                        return None;
+                    }
+                }
+                // Now and then: pick up partitions added meanwhile, and stop if the topic
+                // was deleted (this follower's own handle keeps its notifiers open).
+                _ = tokio::time::sleep(WAIT) => {
+                    match f.state.broker.topic(f.topic.name()) {
+                        Some(t) if t.id() == f.topic.id() => f.topic = t,
+                        _ => return None,
+                    }
+                }
+                _ = shutdown.changed() => return None,
             }
         }
     })
@@ -73,12 +94,9 @@ pub fn stream(
     let name = topic.name().to_string();
     let events = follow(state, topic, cursor, limit).flat_map(move |batch| {
         let items: Vec<Result<Event, Infallible>> = batch
+            .rendered(&name)
             .iter()
-            .map(|e| {
-                Ok(Event::default()
-                    .id(e.id.to_string())
-                    .data(cloud_event(&name, e).to_string()))
-            })
+            .map(|(id, json)| Ok(Event::default().id(id).data(json)))
             .collect();
         stream::iter(items)
     });

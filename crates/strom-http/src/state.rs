@@ -19,6 +19,8 @@ pub struct AppState {
     pub openapi: std::sync::OnceLock<String>,
     /// REST Proxy consumer instances; `None` when no group coordinator was given.
     pub consumers: Option<Arc<crate::consumers::Consumers>>,
+    /// Reads shared between live followers of the same position.
+    pub feed_cache: crate::feed_cache::FeedCache,
     round_robin: AtomicU32,
 }
 
@@ -41,6 +43,7 @@ impl AppState {
             shutdown,
             openapi: std::sync::OnceLock::new(),
             consumers,
+            feed_cache: Default::default(),
             round_robin: AtomicU32::new(0),
         })
     }

@@ -1,16 +1,10 @@
 //! Timestamps at the edge: Kafka milliseconds since the epoch to RFC 3339 and back.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 use crate::error::{ApiError, ApiResult};
 
-/// Now, in milliseconds since the epoch.
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
+pub use strom_log::now_ms;
 
 /// RFC 3339 UTC with milliseconds; negative (unknown) timestamps render as the epoch.
 pub fn rfc3339(ms: i64) -> String {

@@ -176,7 +176,7 @@ async fn handle(
             let task = tokio::spawn(async move {
                 let mut batches = Box::pin(follow(follow_state, t, cursor, 500));
                 while let Some(batch) = batches.next().await {
-                    for e in batch {
+                    for e in &batch.batch.events {
                         let mut event =
                             record_json(&name, e.partition, &e.record, ValueFormat::Json);
                         event["type"] = json!("event");

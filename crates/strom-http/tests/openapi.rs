@@ -22,6 +22,7 @@ const EXPECTED_PATHS: &[&str] = &[
     "/feeds/{topic}",
     "/feeds/{topic}/archive/{partition}/{page}",
     "/healthz",
+    "/metrics",
     "/openapi.json",
     "/topics",
     "/topics/{topic}",

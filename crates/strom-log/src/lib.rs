@@ -26,4 +26,4 @@ pub use config::{Durability, LogConfig};
 pub use error::LogError;
 pub use files::{sync_dir, write_file_atomically};
 pub use flusher::Flusher;
-pub use log::{AppendInfo, Log, ReadResult, RetentionOutcome};
+pub use log::{now_ms, AppendInfo, Log, ReadResult, RetentionOutcome};

@@ -46,7 +46,9 @@ pub struct RetentionOutcome {
 /// Largest segment file: index positions are 32-bit.
 const MAX_SEGMENT_BYTES: u64 = i32::MAX as u64;
 
-pub(crate) fn now_ms() -> i64 {
+/// Wall-clock milliseconds since the Unix epoch (Kafka's timestamp unit); 0 if the clock is
+/// before the epoch.
+pub fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)

@@ -60,6 +60,13 @@ fn config(segment_bytes: u64) -> LogConfig {
 
 /// Reads the whole log and returns its bytes, checking they are contiguous batches from 0.
 fn read_all(log: &Log) -> Vec<u8> {
+    assert_eq!(log.log_start_offset(), 0, "nothing was deleted");
+    read_from_start(log)
+}
+
+/// Reads from the log start offset (the first batch may begin below it) to the high
+/// watermark, checking contiguity.
+fn read_from_start(log: &Log) -> Vec<u8> {
     let hw = log.high_watermark();
     assert_eq!(
         hw,
@@ -67,7 +74,6 @@ fn read_all(log: &Log) -> Vec<u8> {
         "after recovery everything is durable"
     );
     let mut at = log.log_start_offset();
-    assert_eq!(at, 0, "nothing was deleted");
     let mut all = Vec::new();
     while at < hw {
         let r = log
@@ -75,10 +81,17 @@ fn read_all(log: &Log) -> Vec<u8> {
             .unwrap_or_else(|e| panic!("read at {at}: {e}"));
         let batches = split_batches(&r.bytes).expect("whole batches");
         assert!(!batches.is_empty(), "empty read at {at} below HW {hw}");
-        assert_eq!(
-            batches[0].base_offset, at,
-            "read at a batch boundary starts there"
-        );
+        if all.is_empty() {
+            assert!(
+                batches[0].base_offset <= at && at <= batches[0].last_offset(),
+                "first read at {at} starts with the batch containing it"
+            );
+        } else {
+            assert_eq!(
+                batches[0].base_offset, at,
+                "read at a batch boundary starts there"
+            );
+        }
         all.extend_from_slice(&r.bytes);
         at = batches.last().map(|b| b.last_offset() + 1).unwrap_or(at);
     }
@@ -88,10 +101,19 @@ fn read_all(log: &Log) -> Vec<u8> {
 
 /// Checks the invariant in the module doc; returns the next sequence number of each writer.
 fn verify(all: &[u8], acks: &[Ack]) -> HashMap<u32, u64> {
+    verify_from(all, acks, 0)
+}
+
+/// `verify` for a log whose records below `start` were deleted: acknowledged batches ending
+/// below it may be gone, and a writer's first surviving batch may have any sequence number.
+fn verify_from(all: &[u8], acks: &[Ack], start: i64) -> HashMap<u32, u64> {
     let batches = split_batches(all).expect("whole batches");
     let mut next_seq: HashMap<u32, u64> = HashMap::new();
     let mut by_offset: HashMap<i64, (u32, u64, u64)> = HashMap::new();
-    let mut expect_base = 0;
+    let mut expect_base = batches.first().map(|p| p.base_offset).unwrap_or(0);
+    if start == 0 {
+        assert_eq!(expect_base, 0, "the log starts at offset 0");
+    }
     for p in &batches {
         let bytes = &all[p.start..p.end];
         assert_eq!(p.base_offset, expect_base, "offsets are contiguous");
@@ -103,7 +125,8 @@ fn verify(all: &[u8], acks: &[Ack]) -> HashMap<u32, u64> {
             "batch at {} claims writer {writer} seq {seq} but its bytes differ",
             p.base_offset
         );
-        let n = next_seq.entry(writer).or_insert(0);
+        let first_seen = if start == 0 { 0 } else { seq };
+        let n = next_seq.entry(writer).or_insert(first_seen);
         assert_eq!(
             seq, *n,
             "writer {writer}: seq {seq} at offset {} but expected {n} (gap or duplicate)",
@@ -113,7 +136,7 @@ fn verify(all: &[u8], acks: &[Ack]) -> HashMap<u32, u64> {
         by_offset.insert(p.base_offset, (writer, seq, fnv1a(bytes)));
         expect_base = p.last_offset() + 1;
     }
-    for a in acks {
+    for a in acks.iter().filter(|a| a.last >= start) {
         let found = by_offset.get(&a.base);
         assert_eq!(
             found,
@@ -131,11 +154,18 @@ fn verify(all: &[u8], acks: &[Ack]) -> HashMap<u32, u64> {
 
 /// Runs one child until it is killed `delay` after it reports ready (or `delay` after spawn
 /// when `during_recovery`); returns its acknowledgements.
-fn run_child(dir: &Path, first_writer: u32, delay: Duration, during_recovery: bool) -> Vec<Ack> {
+fn run_child(
+    dir: &Path,
+    first_writer: u32,
+    delay: Duration,
+    during_recovery: bool,
+    durability: &str,
+) -> (Vec<Ack>, i64) {
     let mut child = Command::new(CHILD)
         .args(["append", &dir.display().to_string(), "4"])
         .arg(first_writer.to_string())
         .arg((48 * 1024).to_string())
+        .arg(durability)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -190,11 +220,39 @@ fn run_child(dir: &Path, first_writer: u32, delay: Duration, during_recovery: bo
         "child exited by itself ({status}) after {:?}: {stderr}",
         start.elapsed()
     );
-    lines.iter().filter_map(|l| parse_ack(l)).collect()
+    let acked_start = lines
+        .iter()
+        .filter_map(|l| l.strip_prefix("start ")?.trim().parse::<i64>().ok())
+        .max()
+        .unwrap_or(0);
+    (
+        lines.iter().filter_map(|l| parse_ack(l)).collect(),
+        acked_start,
+    )
 }
 
 #[test]
 fn sigkill_during_concurrent_always_appends_loses_nothing_acknowledged() {
+    crash_rounds("always", 30, 40, Duration::from_secs(45));
+}
+
+/// A process crash leaves the page cache alone, so even without any fsync every append
+/// that returned (the bytes reached the kernel) must be there after recovery.
+#[test]
+fn sigkill_during_concurrent_never_appends_loses_nothing_written() {
+    crash_rounds("never", 10, 15, Duration::from_secs(20));
+}
+
+/// A third thread keeps deleting records (and segments) while appenders run: a kill during
+/// `delete_records_before` must neither resurrect records below an acknowledged log start
+/// nor lose anything above it.
+#[test]
+fn sigkill_during_appends_and_delete_records_keeps_log_start_and_data() {
+    crash_rounds("always-trim", 15, 25, Duration::from_secs(25));
+}
+
+fn crash_rounds(durability: &str, min_rounds: u32, max_rounds: u32, budget: Duration) {
+    let trim = durability.ends_with("-trim");
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("p0");
     let seed = std::env::var("STROM_CRASH_SEED")
@@ -208,13 +266,13 @@ fn sigkill_during_concurrent_always_appends_loses_nothing_acknowledged() {
         });
     eprintln!("crash test seed {seed} (STROM_CRASH_SEED to repeat)");
     let mut rng = SplitMix(seed);
-    let budget = Duration::from_secs(45);
     let started = Instant::now();
     let mut all_acks: Vec<Ack> = Vec::new();
     let mut previous: Vec<u8> = Vec::new();
     let mut rounds = 0;
     let mut total_acks = 0;
-    while rounds < 40 && (rounds < 30 || started.elapsed() < budget) {
+    let mut acked_start = 0;
+    while rounds < max_rounds && (rounds < min_rounds || started.elapsed() < budget) {
         let during_recovery = rounds > 0 && rng.below(5) == 0;
         let delay = if during_recovery {
             Duration::from_millis(rng.below(40))
@@ -222,19 +280,32 @@ fn sigkill_during_concurrent_always_appends_loses_nothing_acknowledged() {
             Duration::from_millis(5 + rng.below(250))
         };
         // Fresh writer ids per round: sequence numbers restart at 0 for each writer.
-        let acks = run_child(&dir, rounds * 10, delay, during_recovery);
+        let (acks, start) = run_child(&dir, rounds * 10, delay, during_recovery, durability);
         total_acks += acks.len();
         all_acks.extend_from_slice(&acks);
+        acked_start = acked_start.max(start);
 
         let log = Log::open(&dir, config(48 * 1024))
             .unwrap_or_else(|e| panic!("round {rounds}: reopen after SIGKILL: {e}"));
-        let all = read_all(&log);
-        assert!(
-            all.starts_with(&previous),
-            "round {rounds}: data recovered in the previous round changed or vanished"
-        );
-        verify(&all, &all_acks);
-        previous = all;
+        if trim {
+            let now_start = log.log_start_offset();
+            assert!(
+                now_start >= acked_start,
+                "round {rounds}: log start {now_start} went back below the acknowledged {acked_start}"
+            );
+            let all = read_from_start(&log);
+            verify_from(&all, &all_acks, now_start);
+            acked_start = now_start;
+            previous = all;
+        } else {
+            let all = read_all(&log);
+            assert!(
+                all.starts_with(&previous),
+                "round {rounds}: data recovered in the previous round changed or vanished"
+            );
+            verify(&all, &all_acks);
+            previous = all;
+        }
         // Alternate how the parent leaves the log, so the child sees both a clean
         // shutdown marker and a second unclean open.
         if rounds % 2 == 0 {
@@ -244,7 +315,7 @@ fn sigkill_during_concurrent_always_appends_loses_nothing_acknowledged() {
         rounds += 1;
     }
     eprintln!(
-        "{rounds} rounds, {total_acks} acknowledged batches, {} bytes in {:?}",
+        "{durability}: {rounds} rounds, {total_acks} acknowledged batches, {} bytes in {:?}",
         previous.len(),
         started.elapsed()
     );

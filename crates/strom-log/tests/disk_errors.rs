@@ -195,8 +195,12 @@ fn read_only_directory_fails_cleanly_and_data_survives() {
     // Either open refuses with a typed error, or it opens and refuses writes; reads of what
     // is there keep working in the second case.
     match Log::open(&dir, config(8 * 1024)) {
-        Err(e) => assert_io_under(&e, &dir),
+        Err(e) => {
+            eprintln!("read-only: open refused: {e}");
+            assert_io_under(&e, &dir)
+        }
         Ok(log) => {
+            eprintln!("read-only: opened, checking reads and a refused append");
             assert_eq!(read_checked(&log).len(), 30);
             match log.append(&mut writer_batch(7, 30)) {
                 Err(e @ LogError::Io { .. }) => assert_io_under(&e, &dir),

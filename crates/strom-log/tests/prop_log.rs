@@ -318,8 +318,20 @@ fn bad_batch(kind: u8, at: u16) -> Vec<u8> {
     b
 }
 
+/// A temporary directory, on tmpfs when there is one: this test checks the log's logic, not
+/// the disk, and on a real disk the fsyncs of rolls and `Always` appends make it take minutes.
+fn scratch_dir() -> tempfile::TempDir {
+    let shm = Path::new("/dev/shm");
+    if shm.is_dir() {
+        if let Ok(dir) = tempfile::tempdir_in(shm) {
+            return dir;
+        }
+    }
+    tempfile::tempdir().expect("tempdir")
+}
+
 fn run(ops: Vec<Op>, segment_bytes: u64, index_interval: u64, always: bool) {
-    let tmp = tempfile::tempdir().expect("tempdir");
+    let tmp = scratch_dir();
     let dir = tmp.path().join("p0");
     let cfg = config(segment_bytes, index_interval, always);
     let mut log = Log::open(&dir, cfg.clone()).expect("open a new log");
@@ -652,7 +664,7 @@ fn check_retention_outcome(
 
 proptest! {
     #![proptest_config(ProptestConfig {
-        cases: 256,
+        cases: 1024,
         max_shrink_iters: 2000,
         ..ProptestConfig::default()
     })]

@@ -10,7 +10,6 @@ use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use parking_lot::Mutex;
 use tokio::sync::oneshot;
@@ -41,11 +40,7 @@ pub(crate) fn check_group_id(group_id: &str) -> Result<(), GroupError> {
     Ok(())
 }
 
-pub(crate) fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
+pub(crate) use strom_log::now_ms;
 
 /// The coordinator's state shared with its timer and expiry tasks.
 pub(crate) struct Shared {

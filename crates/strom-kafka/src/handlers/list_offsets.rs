@@ -1,15 +1,18 @@
 //! ListOffsets: earliest (-2), latest (-1) and by-timestamp lookups per partition.
 //!
-//! -3 (max timestamp, KIP-734) needs the largest timestamp in the log, which the log does not
-//! track, so that partition gets UNSUPPORTED_VERSION. -4 (earliest local, KIP-405) equals
-//! earliest because Strom has no tiered storage, and -5 (latest tiered) has no tiered offset
-//! to report (-1).
+//! -3 (max timestamp, KIP-734) scans the batch headers for the batch with the largest
+//! `maxTimestamp`, then decodes that one batch to find the exact record (KAFKA-16310
+//! semantics); it costs one header read per batch, fine for an admin query. -4 (earliest
+//! local, KIP-405) equals earliest because Strom has no tiered storage, and -5 (latest
+//! tiered) has no tiered offset to report (-1).
 
 use kafka_protocol::messages::list_offsets_response::{
     ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
 };
 use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
 use kafka_protocol::ResponseError;
+
+use strom_broker::{decode_records, BrokerError, Partition};
 
 use super::metadata::LEADER_EPOCH;
 use super::Context;
@@ -70,7 +73,7 @@ fn lookup(
         LATEST => Ok((partition.high_watermark(), -1)),
         EARLIEST | EARLIEST_LOCAL => Ok((partition.log_start_offset(), -1)),
         LATEST_TIERED => Ok((-1, -1)),
-        MAX_TIMESTAMP => Err(ResponseError::UnsupportedVersion),
+        MAX_TIMESTAMP => max_timestamp(&partition).map_err(|err| response_error(&err)),
         ts if ts < 0 => Err(ResponseError::InvalidRequest),
         ts => match partition.offset_for_timestamp(ts) {
             Ok(Some((offset, found))) => Ok((offset, found)),
@@ -78,4 +81,29 @@ fn lookup(
             Err(err) => Err(response_error(&err)),
         },
     }
+}
+
+/// `(offset, timestamp)` of the record with the largest timestamp (the first such record on a
+/// tie, as Kafka does), or `(-1, -1)` for an empty log.
+fn max_timestamp(partition: &Partition) -> Result<(i64, i64), BrokerError> {
+    let mut best: Option<(i64, i64)> = None; // (batch base offset, max timestamp)
+    partition
+        .log()
+        .scan_headers(partition.log_start_offset(), &mut |h| {
+            if best.is_none_or(|(_, ts)| h.max_timestamp > ts) {
+                best = Some((h.base_offset, h.max_timestamp));
+            }
+            true
+        })?;
+    let Some((base_offset, timestamp)) = best else {
+        return Ok((-1, -1));
+    };
+    let batch = partition.read(base_offset.max(partition.log_start_offset()), 1)?;
+    let exact = decode_records(&batch.records)?
+        .into_iter()
+        .filter(|r| r.timestamp == timestamp)
+        .map(|r| r.offset)
+        .next();
+    // A batch whose records carry other timestamps (LogAppendTime) stands for its whole batch.
+    Ok((exact.unwrap_or(base_offset), timestamp))
 }

@@ -2,7 +2,7 @@
 //! calls and a response. Handlers never see bytes or sockets, and never choose an error code
 //! for a broker error themselves (that is `crate::errors`).
 //!
-//! ## Adding an API (for example the group APIs)
+//! ## Adding an API (as the group APIs were added)
 //! 1. Write `handlers/<api>.rs` with a `handle` function taking the [`Context`], the request
 //!    version and the decoded request, returning the response struct. Blocking broker calls
 //!    (anything that may touch disk) run through [`blocking`]; pure async ones are awaited.

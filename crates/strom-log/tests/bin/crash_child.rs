@@ -1,10 +1,12 @@
 //! Child process for the log's crash and disk-error tests; never used by the server.
 //!
-//! `append <dir> <threads> <first_writer> <segment_bytes>`: opens the log with
-//! `Durability::Always` and appends from `threads` threads until killed. Each thread is one
+//! `append <dir> <threads> <first_writer> <segment_bytes> [always|never|always-trim]`: opens
+//! the log with that durability (default `always`) and appends from `threads` threads until killed. Each thread is one
 //! writer with its own sequence numbers; the batch for (writer, seq) is a pure function of
 //! the two (see `common::writer_batch`), so the parent can regenerate every byte. A line
 //! `ack <writer> <seq> <base> <last> <fnv>` is printed only after `append` returned Ok.
+//! With `always-trim` one more thread keeps advancing the log start offset
+//! (`delete_records_before`, deleting segments) and prints `start <n>` once that returned.
 //!
 //! `fill <dir> <fsize_limit> <segment_bytes>`: same single writer, but under
 //! `RLIMIT_FSIZE` with SIGXFSZ ignored, so a write past the limit fails with EFBIG like a
@@ -21,12 +23,12 @@ use std::sync::Arc;
 
 use strom_log::{Durability, Log, LogConfig};
 
-fn config(segment_bytes: u64) -> LogConfig {
+fn config(segment_bytes: u64, durability: Durability) -> LogConfig {
     LogConfig {
         segment_bytes,
         segment_ms: None,
         index_interval_bytes: 4096,
-        durability: Durability::Always,
+        durability,
         retention_ms: None,
         retention_bytes: None,
         max_batch_bytes: 1 << 20,
@@ -72,8 +74,32 @@ fn run_append(args: &[String]) -> Result<(), String> {
     let threads: u32 = arg(args, 3, "threads")?;
     let first_writer: u32 = arg(args, 4, "first_writer")?;
     let segment_bytes: u64 = arg(args, 5, "segment_bytes")?;
-    let log = Arc::new(Log::open(&dir, config(segment_bytes)).map_err(|e| format!("open: {e}"))?);
+    let mode = args.get(6).map(String::as_str).unwrap_or("always");
+    let (durability, trim) = match mode {
+        "always" => (Durability::Always, false),
+        "always-trim" => (Durability::Always, true),
+        "never" => (Durability::Never, false),
+        other => return Err(format!("bad durability {other}")),
+    };
+    let log = Arc::new(
+        Log::open(&dir, config(segment_bytes, durability)).map_err(|e| format!("open: {e}"))?,
+    );
     say(&format!("ready {}", log.log_end_offset()));
+    if trim {
+        let log = Arc::clone(&log);
+        std::thread::spawn(move || loop {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+            // Keep roughly the newest 40 records; the target may fall inside a batch.
+            let target = (log.high_watermark() - 40).max(0);
+            match log.delete_records_before(target) {
+                Ok(start) => say(&format!("start {start}")),
+                Err(e) => {
+                    eprintln!("crash-child: delete_records_before({target}): {e}");
+                    std::process::exit(4);
+                }
+            }
+        });
+    }
     let handles: Vec<_> = (0..threads)
         .map(|t| {
             let log = Arc::clone(&log);
@@ -102,7 +128,8 @@ fn run_fill(args: &[String]) -> Result<(), String> {
             return Err("setrlimit failed".into());
         }
     }
-    let log = Log::open(&dir, config(segment_bytes)).map_err(|e| format!("open: {e}"))?;
+    let log = Log::open(&dir, config(segment_bytes, Durability::Always))
+        .map_err(|e| format!("open: {e}"))?;
     say(&format!("ready {}", log.log_end_offset()));
     let writer = 1;
     let mut seq = 0u64;

@@ -89,9 +89,18 @@ pub fn run(args: &LogBenchArgs) -> anyhow::Result<()> {
         }
     };
     let w = Workload::new(args.record_bytes, args.batch_records)?;
+    let base = LogConfig {
+        index_interval_bytes: args.index_interval_bytes,
+        retention_ms: None,
+        ..LogConfig::default()
+    };
     let cold = machine::drop_page_cache();
     println!("strom bench log");
     println!("machine: {}", machine::describe(&root));
+    println!(
+        "log: index_interval_bytes {}, segment_bytes {}",
+        base.index_interval_bytes, base.segment_bytes
+    );
     println!(
         "workload: {} records x {} B per batch ({} B), {:.2} GiB per pass ({:.2} GiB for always), \
          median of {} passes, reads of {} KiB",
@@ -150,6 +159,7 @@ pub fn run(args: &LogBenchArgs) -> anyhow::Result<()> {
                 policy,
                 args.read_bytes,
                 pass % 2 == 1,
+                &base,
             )?);
         }
         let med = |f: fn(&Row) -> Rate| median(rows.iter().map(|r| f(r).mib_s()).collect());
@@ -200,8 +210,8 @@ pub fn run(args: &LogBenchArgs) -> anyhow::Result<()> {
             "threads", "always MiB/s", "appends/s", "interval MiB/s", "always/int"
         );
         for &t in &threads {
-            let always = concurrent(&root, &w, n, Policy::Always, t)?;
-            let int = concurrent(&root, &w, n, interval, t)?;
+            let always = concurrent(&root, &w, n, Policy::Always, t, &base)?;
+            let int = concurrent(&root, &w, n, interval, t, &base)?;
             println!(
                 "{:>8} {:>14.1} {:>14.0} {:>16.1} {:>12.3}",
                 t,
@@ -260,11 +270,11 @@ struct Row {
     file_warm: Rate,
 }
 
-fn log_config(durability: Durability) -> LogConfig {
+/// The log's configuration for one run: defaults (1 GiB segments), no retention.
+fn log_config(base: &LogConfig, durability: Durability) -> LogConfig {
     LogConfig {
         durability,
-        retention_ms: None,
-        ..LogConfig::default()
+        ..base.clone()
     }
 }
 
@@ -275,6 +285,7 @@ fn single_writer(
     policy: Policy,
     read_bytes: usize,
     log_first: bool,
+    base: &LogConfig,
 ) -> anyhow::Result<Row> {
     let bytes = batches * w.batch_bytes as u64;
     let file = root.join("baseline.bin");
@@ -292,7 +303,7 @@ fn single_writer(
     } {
         machine::drop_page_cache();
         if side {
-            append = Some(write_log(&dir, w, batches, policy)?);
+            append = Some(write_log(&dir, w, batches, policy, base)?);
         } else {
             write = Some(Rate {
                 bytes,
@@ -345,8 +356,9 @@ fn write_log(
     w: &Workload,
     batches: u64,
     policy: Policy,
+    base: &LogConfig,
 ) -> anyhow::Result<(Rate, Log)> {
-    let log = Arc::new(Log::open(dir, log_config(policy.durability()))?);
+    let log = Arc::new(Log::open(dir, log_config(base, policy.durability()))?);
     let mut flusher = match policy {
         Policy::Interval(d) => {
             let f = Flusher::start(d);
@@ -441,10 +453,11 @@ fn concurrent(
     batches: u64,
     policy: Policy,
     threads: usize,
+    base: &LogConfig,
 ) -> anyhow::Result<Concurrent> {
     let dir = root.join("log-concurrent");
     let _cleanup = RemoveOnDrop(dir.clone());
-    let log = Arc::new(Log::open(&dir, log_config(policy.durability()))?);
+    let log = Arc::new(Log::open(&dir, log_config(base, policy.durability()))?);
     let mut flusher = match policy {
         Policy::Interval(d) => {
             let f = Flusher::start(d);

@@ -56,6 +56,9 @@ pub struct LogBenchArgs {
     /// Policies to run, comma-separated: always, interval, never, concurrent.
     #[arg(long, default_value = "always,interval,never,concurrent")]
     pub policies: String,
+    /// The log's `index_interval_bytes` (an offset- and a time-index entry per this many bytes).
+    #[arg(long, default_value_t = 4096)]
+    pub index_interval_bytes: u64,
     /// Bytes per read call (log `max_bytes` and baseline read size).
     #[arg(long, default_value_t = 1 << 20)]
     pub read_bytes: usize,

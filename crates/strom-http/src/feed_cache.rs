@@ -1,0 +1,254 @@
+//! Shared reads for live followers (SSE, WebSocket). Thousands of subscribers of one topic
+//! wake on the same append and ask for the same events after the same cursor; the first
+//! one reads and decodes, the others wait for its result (single flight) and reuse it,
+//! including the rendered CloudEvents JSON.
+//!
+//! Only non-empty batches are kept: events below the high watermark never change, so a
+//! cached batch stays a correct answer for its cursor; an empty answer would go stale.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, OnceLock};
+
+use strom_broker::Topic;
+use tokio::sync::OnceCell;
+
+use crate::cloudevents::cloud_event;
+use crate::cursor::Cursor;
+use crate::error::ApiResult;
+use crate::feed::{read_feed, FeedBatch};
+
+/// Entries kept; each is one batch of at most `limit` events.
+const CAPACITY: usize = 256;
+/// Approximate bytes of record data kept across entries (decoded and rendered copies make
+/// the real footprint a small multiple of this).
+const BUDGET_BYTES: usize = 32 * 1024 * 1024;
+
+type Key = ([u8; 16], String, usize);
+
+/// A batch shared between followers, with its SSE rendering made once on first use.
+pub struct SharedBatch {
+    pub batch: FeedBatch,
+    rendered: OnceLock<Vec<(String, String)>>,
+}
+
+impl SharedBatch {
+    /// `(id, CloudEvent JSON)` of every event.
+    pub fn rendered(&self, topic: &str) -> &[(String, String)] {
+        self.rendered.get_or_init(|| {
+            self.batch
+                .events
+                .iter()
+                .map(|e| (e.id.to_string(), cloud_event(topic, e).to_string()))
+                .collect()
+        })
+    }
+}
+
+#[derive(Default)]
+pub struct FeedCache {
+    inner: parking_lot::Mutex<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    entries: HashMap<Key, Arc<OnceCell<Arc<SharedBatch>>>>,
+    order: VecDeque<Key>,
+    sizes: HashMap<Key, usize>,
+    bytes: usize,
+}
+
+impl Inner {
+    fn remove(&mut self, key: &Key) {
+        self.entries.remove(key);
+        if let Some(size) = self.sizes.remove(key) {
+            self.bytes -= size;
+        }
+    }
+
+    /// Drops the oldest entries while over the entry or byte budget, keeping `keep`.
+    fn evict(&mut self, keep: &Key) {
+        while self.order.len() > CAPACITY || (self.bytes > BUDGET_BYTES && self.order.len() > 1) {
+            let Some(old) = self.order.pop_front() else {
+                break;
+            };
+            if &old == keep {
+                self.order.push_back(old);
+                if self.order.len() == 1 {
+                    break;
+                }
+                continue;
+            }
+            self.remove(&old);
+        }
+    }
+}
+
+fn batch_bytes(batch: &FeedBatch) -> usize {
+    batch
+        .events
+        .iter()
+        .map(|e| {
+            64 + e.record.key.as_ref().map_or(0, |k| k.len())
+                + e.record.value.as_ref().map_or(0, |v| v.len())
+        })
+        .sum()
+}
+
+impl FeedCache {
+    /// The events after `cursor` now (no waiting); empty if there are none.
+    pub async fn read(
+        &self,
+        topic: &Arc<Topic>,
+        cursor: &Cursor,
+        limit: usize,
+    ) -> ApiResult<Arc<SharedBatch>> {
+        let key: Key = (topic.id(), cursor.to_string(), limit);
+        let cell = {
+            let mut inner = self.inner.lock();
+            match inner.entries.get(&key) {
+                Some(cell) => Arc::clone(cell),
+                None => {
+                    let cell = Arc::new(OnceCell::new());
+                    inner.entries.insert(key.clone(), Arc::clone(&cell));
+                    inner.order.push_back(key.clone());
+                    inner.evict(&key);
+                    cell
+                }
+            }
+        };
+        let result = cell
+            .get_or_try_init(|| async {
+                let batch = read_feed(topic, cursor, limit).await?;
+                Ok::<_, crate::error::ApiError>(Arc::new(SharedBatch {
+                    batch,
+                    rendered: OnceLock::new(),
+                }))
+            })
+            .await;
+        match result {
+            Ok(shared) if !shared.batch.events.is_empty() => {
+                let mut inner = self.inner.lock();
+                let ours = inner
+                    .entries
+                    .get(&key)
+                    .is_some_and(|c| Arc::ptr_eq(c, &cell));
+                if ours && !inner.sizes.contains_key(&key) {
+                    let size = batch_bytes(&shared.batch);
+                    inner.sizes.insert(key.clone(), size);
+                    inner.bytes += size;
+                    inner.evict(&key);
+                }
+                Ok(Arc::clone(shared))
+            }
+            other => {
+                // Empty (or failed) answers are not kept: the next append changes them.
+                let mut inner = self.inner.lock();
+                if inner
+                    .entries
+                    .get(&key)
+                    .is_some_and(|c| Arc::ptr_eq(c, &cell))
+                {
+                    inner.entries.remove(&key);
+                    inner.order.retain(|k| k != &key);
+                }
+                other.map(Arc::clone)
+            }
+        }
+    }
+}
+
+impl FeedCache {
+    /// The events after `cursor`, waiting up to `timeout` for some to arrive (woken by the
+    /// partitions' high-watermark notifications); reads are shared through the cache.
+    pub async fn read_wait(
+        &self,
+        topic: &Arc<Topic>,
+        cursor: &Cursor,
+        limit: usize,
+        timeout: std::time::Duration,
+        shutdown: &mut tokio::sync::watch::Receiver<bool>,
+    ) -> ApiResult<Arc<SharedBatch>> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            // Subscribe before reading so an append in between still wakes us.
+            let mut watchers: Vec<_> = topic.partitions().iter().map(|p| p.subscribe()).collect();
+            let batch = self.read(topic, cursor, limit).await?;
+            if !batch.batch.events.is_empty()
+                || watchers.is_empty()
+                || *shutdown.borrow()
+                || tokio::time::Instant::now() >= deadline
+            {
+                return Ok(batch);
+            }
+            let changed = futures_util::future::select_all(
+                watchers.iter_mut().map(|w| Box::pin(w.changed())),
+            );
+            tokio::select! {
+                (result, _, _) = changed => {
+                    if result.is_err() {
+                        return Ok(batch);
+                    }
+                }
+                _ = tokio::time::sleep_until(deadline) => return Ok(batch),
+                _ = shutdown.changed() => return Ok(batch),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use strom_broker::{Broker, BrokerConfig, NewRecord};
+
+    fn broker(dir: &std::path::Path) -> Arc<Broker> {
+        Broker::open(BrokerConfig {
+            data_dir: dir.to_path_buf(),
+            node_id: 1,
+            auto_create_topics: false,
+            default_partitions: 1,
+            durability: strom_log::Durability::Never,
+            log_defaults: strom_log::LogConfig {
+                durability: strom_log::Durability::Never,
+                ..Default::default()
+            },
+            retention_check_interval_ms: 60_000,
+            cleaner_bytes_per_sec: 1 << 20,
+        })
+        .expect("broker opens")
+    }
+
+    #[tokio::test]
+    async fn followers_at_one_position_share_one_read_and_empty_answers_are_not_kept() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let b = broker(dir.path());
+        let topic = b.create_topic("t", 1, &Default::default()).expect("topic");
+        let cache = FeedCache::default();
+        let start = Cursor::beginning(1);
+        assert!(cache
+            .read(&topic, &start, 10)
+            .await
+            .expect("read")
+            .batch
+            .events
+            .is_empty());
+        topic
+            .partition(0)
+            .expect("partition")
+            .append_records(&[NewRecord {
+                value: Some(bytes::Bytes::from_static(b"1")),
+                ..Default::default()
+            }])
+            .expect("append");
+        // The empty answer was not cached: the new record is seen.
+        let a = cache.read(&topic, &start, 10).await.expect("read");
+        let b2 = cache.read(&topic, &start, 10).await.expect("read");
+        assert_eq!(a.batch.events.len(), 1);
+        assert!(
+            Arc::ptr_eq(&a, &b2),
+            "second follower reused the first read"
+        );
+        assert_eq!(a.rendered("t")[0].0, "0");
+        b.shutdown().expect("shutdown");
+    }
+}

@@ -367,7 +367,7 @@ impl Log {
             });
         }
         fresh.sync_all()?;
-        fresh.deactivate();
+        fresh.deactivate()?;
         let mut segments = self.segments.write();
         if let Some(slot) = segments.iter_mut().find(|s| Arc::ptr_eq(s, old)) {
             *slot = Arc::new(fresh);

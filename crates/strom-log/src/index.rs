@@ -1,6 +1,8 @@
 //! Sparse indexes beside each segment: fixed-width entries appended to a file, searched by
-//! binary search. The active segment keeps its entries in memory too; closed segments are
-//! searched with positional reads, so memory stays flat however long the log grows.
+//! binary search. The active segment keeps its entries in memory and writes them to the file
+//! only when it is synced (roll, flush, close): the index is derived data that recovery
+//! rebuilds for any segment not closed cleanly, so appends pay no index write. Closed
+//! segments are searched with positional reads, so memory stays flat however long the log grows.
 //!
 //! Offset index entry (8 bytes): relative offset u32, file position u32 (big-endian).
 //! Time index entry (12 bytes): largest timestamp *before* the indexed batch i64, relative
@@ -22,6 +24,8 @@ pub(crate) struct IndexFile {
     file: File,
     width: usize,
     entries: u64,
+    /// Entries already in the file; the rest are only in `cache`.
+    persisted: u64,
     /// All entries, for the active segment only.
     cache: Option<Vec<u8>>,
 }
@@ -46,6 +50,7 @@ impl IndexFile {
             file,
             width,
             entries,
+            persisted: entries,
             cache: None,
         };
         if cached {
@@ -61,9 +66,26 @@ impl IndexFile {
         Ok(())
     }
 
-    /// Drops the in-memory copy once the segment is no longer active.
-    pub(crate) fn release_cache(&mut self) {
+    /// Writes entries that so far exist only in memory, then drops the in-memory copy once
+    /// the segment is no longer active.
+    pub(crate) fn release_cache(&mut self) -> Result<(), LogError> {
+        self.write_pending()?;
         self.cache = None;
+        Ok(())
+    }
+
+    /// Writes the entries that so far exist only in memory.
+    fn write_pending(&mut self) -> Result<(), LogError> {
+        if let Some(cache) = &self.cache {
+            if self.persisted < self.entries {
+                let from = self.persisted as usize * self.width;
+                self.file
+                    .write_all_at(&cache[from..], from as u64)
+                    .at(&self.path)?;
+                self.persisted = self.entries;
+            }
+        }
+        Ok(())
     }
 
     pub(crate) fn len(&self) -> u64 {
@@ -72,11 +94,14 @@ impl IndexFile {
 
     pub(crate) fn append(&mut self, entry: &[u8]) -> Result<(), LogError> {
         debug_assert_eq!(entry.len(), self.width);
-        self.file
-            .write_all_at(entry, self.entries * self.width as u64)
-            .at(&self.path)?;
-        if let Some(cache) = &mut self.cache {
-            cache.extend_from_slice(entry);
+        match &mut self.cache {
+            Some(cache) => cache.extend_from_slice(entry),
+            None => {
+                self.file
+                    .write_all_at(entry, self.entries * self.width as u64)
+                    .at(&self.path)?;
+                self.persisted += 1;
+            }
         }
         self.entries += 1;
         Ok(())
@@ -128,13 +153,16 @@ impl IndexFile {
     pub(crate) fn clear(&mut self) -> Result<(), LogError> {
         self.file.set_len(0).at(&self.path)?;
         self.entries = 0;
+        self.persisted = 0;
         if let Some(cache) = &mut self.cache {
             cache.clear();
         }
         Ok(())
     }
 
-    pub(crate) fn sync(&self) -> Result<(), LogError> {
+    /// Writes pending entries and forces the file to disk.
+    pub(crate) fn sync(&mut self) -> Result<(), LogError> {
+        self.write_pending()?;
         self.file.sync_data().at(&self.path)
     }
 }
@@ -181,6 +209,12 @@ mod tests {
         for i in 0..100u32 {
             idx.append(&offset_entry(i * 10, i * 1000)).expect("append");
         }
+        assert_eq!(
+            std::fs::metadata(&path).expect("meta").len(),
+            0,
+            "the active index is written only when synced"
+        );
+        idx.sync().expect("sync");
         for cached in [true, false] {
             let idx = IndexFile::open(&path, OFFSET_ENTRY, cached).expect("reopen");
             let find = |t: u32| {

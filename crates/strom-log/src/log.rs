@@ -268,14 +268,14 @@ impl Log {
         old.sync_all()?;
         let leo = old.next_offset();
         old.set_visible(old.size());
+        self.high_watermark.fetch_max(leo, Ordering::AcqRel);
+        self.group.mark_synced(leo);
         let new = Arc::new(Segment::create(&self.dir, leo, now_ms())?);
         sync_dir(&self.dir)?;
         // Everything before the new segment is durable: a crash only needs to rescan from here.
         write_file_atomically(&self.dir.join(RECOVERY_POINT), leo.to_string().as_bytes())?;
         self.segments.write().push(Arc::clone(&new));
-        old.deactivate();
-        self.high_watermark.fetch_max(leo, Ordering::AcqRel);
-        self.group.mark_synced(leo);
+        old.deactivate()?;
         Ok(new)
     }
 

@@ -110,7 +110,7 @@ pub(crate) fn open_segments(
             }
         }
         if !last {
-            segment.deactivate();
+            segment.deactivate()?;
         }
         segments.push(Arc::new(segment));
     }

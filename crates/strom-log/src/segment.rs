@@ -312,16 +312,19 @@ impl Segment {
         end_offset: i64,
     ) -> Result<Bytes, LogError> {
         let limit = self.visible_size();
-        if pos >= limit {
+        if pos + BATCH_HEADER_LEN as u64 > limit {
             return Ok(Bytes::new());
         }
-        let Some(first) = self.header_at(pos)? else {
-            return Ok(Bytes::new());
-        };
         let available = (limit - pos) as usize;
-        let want = max_bytes.max(first.total_len()).min(available);
-        let mut buf = BytesMut::zeroed(want);
+        // One read in the common case; a second only when the first batch alone is larger
+        // than `max_bytes` (KIP-74: it is still returned whole).
+        let mut buf = BytesMut::zeroed(max_bytes.max(BATCH_HEADER_LEN).min(available));
         self.file.read_exact_at(&mut buf, pos).at(&self.path)?;
+        let first = BatchHeader::parse(&buf).map(|h| h.total_len()).unwrap_or(0);
+        if first > buf.len() && first <= available {
+            buf = BytesMut::zeroed(first);
+            self.file.read_exact_at(&mut buf, pos).at(&self.path)?;
+        }
         // Trim to whole batches.
         let mut end = 0usize;
         while end + BATCH_HEADER_LEN <= buf.len() {
@@ -466,16 +469,16 @@ impl Segment {
     /// Forces data and indexes to disk.
     pub(crate) fn sync_all(&self) -> Result<(), LogError> {
         self.file.sync_data().at(&self.path)?;
-        let idx = self.indexes.lock();
+        let mut idx = self.indexes.lock();
         idx.offsets.sync()?;
         idx.times.sync()
     }
 
-    /// Releases the in-memory index copy once this segment is closed for writes.
-    pub(crate) fn deactivate(&self) {
+    /// Writes and releases the in-memory index copy once this segment is closed for writes.
+    pub(crate) fn deactivate(&self) -> Result<(), LogError> {
         let mut idx = self.indexes.lock();
-        idx.offsets.release_cache();
-        idx.times.release_cache();
+        idx.offsets.release_cache()?;
+        idx.times.release_cache()
     }
 
     /// Removes the segment's files.

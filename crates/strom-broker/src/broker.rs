@@ -279,7 +279,7 @@ impl Broker {
                 if self.shutting_down.load(Ordering::Acquire) || !p.log().needs_cleaning(now) {
                     continue;
                 }
-                match p.log().compact(now, throttle) {
+                match p.compact(now, throttle) {
                     Ok(_) => cleaned += 1,
                     Err(e) => {
                         tracing::warn!(topic = %topic.name(), partition = p.index(), error = %e, "compaction failed")

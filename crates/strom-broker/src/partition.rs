@@ -187,6 +187,26 @@ impl Partition {
         self.log.size_bytes()
     }
 
+    /// Compacts the log (see [`strom_log::Log::compact`]) without losing idempotent-producer
+    /// state: producer state is rebuilt from batch headers after a crash, and compaction may
+    /// remove a producer's last batch, so a snapshot covering everything compaction can touch
+    /// (all closed segments) is saved first.
+    ///
+    /// Errors: those of the snapshot write (then nothing is compacted) and of the compaction.
+    pub fn compact(
+        &self,
+        now_ms: i64,
+        throttle: Option<&strom_log::Throttle>,
+    ) -> Result<strom_log::CleanerStats, BrokerError> {
+        {
+            let producers = self.producers.lock();
+            // Flush first: a snapshot ahead of the durable log end is discarded on open.
+            self.log.flush()?;
+            producers.save(self.log.dir())?;
+        }
+        Ok(self.log.compact(now_ms, throttle)?)
+    }
+
     /// Saves producer state and closes the log cleanly.
     pub(crate) fn close(&self) -> Result<(), BrokerError> {
         let producers = self.producers.lock();

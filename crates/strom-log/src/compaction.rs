@@ -337,7 +337,10 @@ impl Log {
         std::fs::File::open(&cleaned)
             .and_then(|f| f.sync_all())
             .at(&cleaned)?;
-        let _w = self.writer.lock();
+        // Not the writer lock: appends only touch the active segment, so producers keep going
+        // while the cleaned segment is renamed in, verified and indexed. The maintenance lock
+        // keeps retention from deleting the segment under the swap.
+        let _m = self.maintenance.lock();
         let still_there = self.segments.read().iter().any(|s| Arc::ptr_eq(s, old));
         if !still_there {
             // Retention removed it meanwhile; nothing to replace.

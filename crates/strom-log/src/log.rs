@@ -64,6 +64,9 @@ pub struct Log {
     pub(crate) segments: RwLock<Vec<Arc<Segment>>>,
     /// Serialises appends, rolls and segment deletion.
     pub(crate) writer: Mutex<()>,
+    /// Serialises changes to closed segments (retention, DeleteRecords, compaction swaps),
+    /// which must not wait for or block appends. Taken before `writer` when both are needed.
+    pub(crate) maintenance: Mutex<()>,
     /// One compaction at a time.
     pub(crate) cleaner_lock: Mutex<()>,
     pub(crate) cleaner_stats: Mutex<crate::CleanerStats>,
@@ -97,6 +100,7 @@ impl Log {
             config: RwLock::new(config),
             segments: RwLock::new(recovered.segments),
             writer: Mutex::new(()),
+            maintenance: Mutex::new(()),
             cleaner_lock: Mutex::new(()),
             cleaner_stats: Mutex::new(crate::CleanerStats::default()),
             cleaned_up_to: AtomicI64::new(recovered.cleaned_up_to),
@@ -378,6 +382,7 @@ impl Log {
     ///
     /// Errors: `OffsetOutOfRange` above the high watermark.
     pub fn delete_records_before(&self, offset: i64) -> Result<i64, LogError> {
+        let _m = self.maintenance.lock();
         let _w = self.writer.lock();
         self.check_writable()?;
         let hw = self.high_watermark();
@@ -443,16 +448,22 @@ impl Log {
             let c = self.config.read();
             (c.retention_ms, c.retention_bytes)
         };
+        let _m = self.maintenance.lock();
         let _w = self.writer.lock();
         self.check_writable()?;
-        // Like Kafka, roll an active segment whose every record has expired, so an idle
+        // Like Kafka, when every segment has expired, roll the active one so that an idle
         // topic's data still ages out instead of living forever in the active segment.
         // (The roll fsyncs the segment and publishes it to readers.)
         let active = self.active();
-        if active.size() > 0
-            && retention_ms
-                .is_some_and(|ms| ms >= 0 && active.max_timestamp() < now_ms.saturating_sub(ms))
-        {
+        let all_expired = retention_ms.is_some_and(|ms| {
+            ms >= 0
+                && self
+                    .segments
+                    .read()
+                    .iter()
+                    .all(|s| s.max_timestamp() < now_ms.saturating_sub(ms))
+        });
+        if active.size() > 0 && all_expired {
             self.roll(&active).map_err(|e| self.poison(e))?;
         }
         let (segments_deleted, bytes_deleted) = self.delete_front_segments(|seg, _, total| {

@@ -9,6 +9,9 @@ are bounded by the binding creating one Python object per record; when kcat is i
 same topic is also consumed by kcat (librdkafka in C), which shows what the server delivers. As a baseline measured in the
 same run, the same number of bytes is written to (and read back from) a plain file in the
 server's data directory, and every result is also printed as a ratio to that baseline.
+Finally `strom bench log` runs in the same process tree for the same volume and record size
+(same fsync policy), and Kafka produce/consume are printed as ratios to the log engine's own
+append and (warm) read throughput: the cost of the protocol layer on top of the log.
 Not part of the default test run: it starts its own server on ephemeral ports.
 """
 
@@ -123,6 +126,20 @@ def consume_kcat(bootstrap, topic, count):
     return elapsed
 
 
+def log_engine(binary, directory, total_bytes, size, fsync):
+    """(append MB/s, warm read MB/s) of `strom bench log` for the same bytes and record size."""
+    out = subprocess.run(
+        [binary, "bench", "log", "--gib", f"{total_bytes / 2**30:.4f}", "--policies", fsync,
+         "--repeat", "2", "--record-bytes", str(size), "--dir", str(directory)],
+        check=True, capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        if line.startswith(fsync):
+            numbers = [float(x) for x in line.split()[1:] if x.replace(".", "", 1).isdigit()]
+            # append, write, ratio, cold log, cold file, ratio, warm log, warm file, ratio (MiB/s)
+            return numbers[0] * 1.048576, numbers[6] * 1.048576
+    raise RuntimeError(f"no '{fsync}' line in strom bench log output:\n{out}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="smaller runs (about 4x fewer records)")
@@ -147,6 +164,7 @@ def main():
                       + (f" | {'kcat MB/s':>9} {'x base':>6}" if kcat else ""))
             print(header)
             print("-" * len(header))
+            results = []
             for size in (100, 1024):
                 count = target_bytes // size
                 for acks in ("1", "all"):
@@ -163,8 +181,25 @@ def main():
                             k_s = consume_kcat(server.bootstrap, topic, count)
                             line += f" | {mb / k_s:9.1f} {mb / k_s / base_r:6.2f}"
                         print(line, flush=True)
+                        results.append((size, acks, partitions, mb / p_s, mb / c_s,
+                                        mb / k_s if kcat else None))
         finally:
             server.stop()
+        from conftest import strom_binary
+        print(f"\nagainst the log engine (strom bench log, fsync={args.fsync}, same volume and record size)")
+        print(f"{'record':>7} {'acks':>4} {'parts':>5} | {'produce / append':>16} | "
+              f"{'consume / read':>14} | {'kcat / read':>11}")
+        engine = {}
+        for size in (100, 1024):
+            engine[size] = log_engine(strom_binary(), Path(tmp) / f"log-{size}", target_bytes, size,
+                                      args.fsync)
+            print(f"  log engine, {size} B records: append {engine[size][0]:.1f} MB/s, "
+                  f"warm read {engine[size][1]:.1f} MB/s")
+        for size, acks, partitions, prod, cons, kc in results:
+            append, read = engine[size]
+            kc_ratio = f"{kc / read:11.2f}" if kc else f"{'-':>11}"
+            print(f"{size:>6}B {acks:>4} {partitions:>5} | {prod / append:16.2f} | "
+                  f"{cons / read:14.2f} | {kc_ratio}")
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ mod flusher;
 mod index;
 mod log;
 mod recovery;
+mod roll_sync;
 mod segment;
 mod sync;
 #[cfg(test)]

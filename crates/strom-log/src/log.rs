@@ -11,7 +11,8 @@ use parking_lot::{Mutex, RwLock};
 
 use crate::batch::{self, BatchHeader};
 use crate::files::{sync_dir, write_file_atomically};
-use crate::recovery::{self, CLEAN_MARKER, LOG_START, RECOVERY_POINT};
+use crate::recovery::{self, CLEAN_MARKER, LOG_START};
+use crate::roll_sync::{unflushed_marker, RollSyncer};
 use crate::segment::Segment;
 use crate::sync::GroupCommit;
 use crate::{Durability, LogConfig, LogError};
@@ -75,6 +76,7 @@ pub struct Log {
     log_start: AtomicI64,
     high_watermark: AtomicI64,
     group: GroupCommit,
+    roll_sync: RollSyncer,
     poisoned: AtomicBool,
     closed: AtomicBool,
     dirty: AtomicBool,
@@ -107,6 +109,7 @@ impl Log {
             log_start: AtomicI64::new(recovered.log_start.min(leo)),
             high_watermark: AtomicI64::new(leo),
             group: GroupCommit::new(leo),
+            roll_sync: RollSyncer::new(dir)?,
             poisoned: AtomicBool::new(false),
             closed: AtomicBool::new(false),
             dirty: AtomicBool::new(false),
@@ -133,6 +136,9 @@ impl Log {
         }
         if self.poisoned.load(Ordering::Acquire) {
             return Err(LogError::Poisoned(self.dir.clone()));
+        }
+        if self.roll_sync.failed() {
+            return Err(self.poison(LogError::Poisoned(self.dir.clone())));
         }
         Ok(())
     }
@@ -269,17 +275,32 @@ impl Log {
     }
 
     fn roll(&self, old: &Arc<Segment>) -> Result<Arc<Segment>, LogError> {
-        old.sync_all()?;
         let leo = old.next_offset();
+        let deferred = self.config.read().durability != Durability::Always;
+        if deferred {
+            // The old segment's write-back happens in the background (see `roll_sync`); the
+            // marker, made durable by the directory fsync below, tells recovery so.
+            let marker = unflushed_marker(&self.dir, old.base_offset());
+            std::fs::File::create(&marker).map_err(|e| LogError::io(&marker, e))?;
+        } else {
+            // Every append was already fsynced: this only adds the index files.
+            old.sync_all()?;
+        }
         old.set_visible(old.size());
         self.high_watermark.fetch_max(leo, Ordering::AcqRel);
-        self.group.mark_synced(leo);
+        if !deferred {
+            self.group.mark_synced(leo);
+        }
         let new = Arc::new(Segment::create(&self.dir, leo, now_ms())?);
         sync_dir(&self.dir)?;
-        // Everything before the new segment is durable: a crash only needs to rescan from here.
-        write_file_atomically(&self.dir.join(RECOVERY_POINT), leo.to_string().as_bytes())?;
         self.segments.write().push(Arc::clone(&new));
         old.deactivate()?;
+        if deferred {
+            self.roll_sync.submit(Arc::clone(old));
+        } else {
+            // Everything before the new segment is durable: a crash only needs to rescan from here.
+            self.roll_sync.advance_recovery_point(leo)?;
+        }
         Ok(new)
     }
 
@@ -529,6 +550,7 @@ impl Log {
         if self.closed.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
+        self.roll_sync.drain()?;
         self.active().sync_all()?;
         write_file_atomically(&self.dir.join(CLEAN_MARKER), b"")
     }
@@ -537,7 +559,16 @@ impl Log {
     pub fn delete(&self) -> Result<(), LogError> {
         let _w = self.writer.lock();
         self.closed.store(true, Ordering::Release);
+        self.roll_sync.stop();
         std::fs::remove_dir_all(&self.dir).map_err(|e| LogError::io(&self.dir, e))
+    }
+}
+
+impl Drop for Log {
+    /// Waits for rolled segments still being written back, so nothing touches the directory
+    /// after the log is gone (a reopen must not race a recovery-point update).
+    fn drop(&mut self) {
+        let _ = self.roll_sync.drain();
     }
 }
 

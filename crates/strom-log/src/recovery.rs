@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use crate::error::IoContext;
 use crate::files::{read_i64_file, sync_dir};
-use crate::segment::Segment;
+use crate::roll_sync::unflushed_marker;
+use crate::segment::{segment_file_name, Segment};
 use crate::LogError;
 
 pub(crate) const CLEAN_MARKER: &str = ".clean-shutdown";
@@ -67,8 +68,12 @@ pub(crate) fn open_segments(
     let mut segments: Vec<Arc<Segment>> = Vec::with_capacity(bases.len());
     let mut truncated_bytes = 0;
     for (i, &base) in bases.iter().enumerate() {
-        let last = i + 1 == bases.len();
+        let mut last = i + 1 == bases.len();
         let trusted = clean || (!last && base < recovery_point);
+        let marker = unflushed_marker(dir, base);
+        // Rolled under `interval`/`never` and not yet written back when the process stopped:
+        // its tail was never promised durable, so damage there is cut off like a torn tail.
+        let unflushed = !last && marker.exists();
         let segment = if trusted {
             match Segment::open(dir, base, last, now_ms) {
                 Ok(s) => s,
@@ -79,6 +84,23 @@ pub(crate) fn open_segments(
                     s
                 }
                 Err(e) => return Err(e),
+            }
+        } else if unflushed {
+            let s = Segment::open_unindexed(dir, base, false, now_ms)?;
+            let cut = verify(&s, index_interval, true)?;
+            if cut > 0 {
+                truncated_bytes += cut;
+                let dropped = drop_segments_after(dir, &bases[i + 1..])?;
+                tracing::warn!(segment = %s.path().display(), bytes = cut, later_segments = dropped,
+                    "a rolled segment had not been written back before the stop: truncated its \
+                     damaged tail and removed the segments after it");
+                drop(s);
+                last = true;
+                let s = Segment::open_unindexed(dir, base, true, now_ms)?;
+                verify(&s, index_interval, true)?;
+                s
+            } else {
+                s
             }
         } else {
             let s = Segment::open_unindexed(dir, base, last, now_ms)?;
@@ -112,7 +134,16 @@ pub(crate) fn open_segments(
         if !last {
             segment.deactivate()?;
         }
+        if marker.exists() {
+            // Whatever survived is made durable now, so the marker can go.
+            segment.sync_all()?;
+            std::fs::remove_file(&marker).at(&marker)?;
+            sync_dir(dir)?;
+        }
         segments.push(Arc::new(segment));
+        if last {
+            break;
+        }
     }
     if segments.is_empty() {
         let base = persisted_start.max(0);
@@ -132,6 +163,22 @@ pub(crate) fn open_segments(
         segments,
         truncated_bytes,
     })
+}
+
+/// Removes the files of the segments with these base offsets; returns how many there were.
+fn drop_segments_after(dir: &Path, bases: &[i64]) -> Result<usize, LogError> {
+    for &base in bases {
+        for ext in ["log", "index", "timeindex", "unflushed"] {
+            let p = dir.join(segment_file_name(base, ext));
+            match std::fs::remove_file(&p) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(LogError::io(p, e)),
+            }
+        }
+    }
+    sync_dir(dir)?;
+    Ok(bases.len())
 }
 
 /// Rescans a segment. An invalid tail of the last segment is truncated (a torn write);

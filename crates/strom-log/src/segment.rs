@@ -483,7 +483,7 @@ impl Segment {
 
     /// Removes the segment's files.
     pub(crate) fn delete_files(&self, dir: &Path) -> Result<(), LogError> {
-        for ext in ["log", "index", "timeindex"] {
+        for ext in ["log", "index", "timeindex", "unflushed"] {
             let p = dir.join(segment_file_name(self.base_offset, ext));
             match std::fs::remove_file(&p) {
                 Ok(()) => {}

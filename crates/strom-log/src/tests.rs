@@ -370,3 +370,127 @@ fn compaction_keeps_latest_per_key_with_offsets_and_survives_reopen() {
     assert_eq!(all_records(&log), after);
     assert_eq!(log.log_end_offset(), 71);
 }
+
+/// Segment files (`.log`) in `dir`, sorted.
+fn log_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut v: Vec<_> = std::fs::read_dir(dir)
+        .expect("list")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "log"))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn rolls_under_never_are_written_back_in_the_background() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = Log::open(dir.path(), config(600, Durability::Never)).expect("open");
+    for i in 0..20 {
+        log.append(&mut batch(2, i, 50)).expect("append");
+    }
+    let segments = log.segment_count();
+    assert!(segments > 3);
+    log.close().expect("close");
+    // Close waited for every rolled segment: no marker left, and the recovery point covers
+    // every closed segment.
+    let markers = std::fs::read_dir(dir.path())
+        .expect("list")
+        .filter(|e| {
+            e.as_ref()
+                .expect("entry")
+                .path()
+                .extension()
+                .is_some_and(|x| x == "unflushed")
+        })
+        .count();
+    assert_eq!(markers, 0, "markers left after close");
+    let files = log_files(dir.path());
+    let last_base: i64 = files
+        .last()
+        .and_then(|p| p.file_stem())
+        .and_then(|s| s.to_str())
+        .and_then(|s| s.parse().ok())
+        .expect("last base");
+    let rp: i64 = std::fs::read_to_string(dir.path().join("recovery-point"))
+        .expect("recovery point")
+        .trim()
+        .parse()
+        .expect("number");
+    assert_eq!(rp, last_base);
+    drop(log);
+    let log = Log::open(dir.path(), config(600, Durability::Never)).expect("reopen");
+    assert_eq!(log.log_end_offset(), 40);
+    assert_eq!(log.segment_count(), segments);
+}
+
+#[test]
+fn damaged_unflushed_segment_is_truncated_and_later_segments_dropped() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = Log::open(dir.path(), config(600, Durability::Never)).expect("open");
+    for i in 0..20 {
+        log.append(&mut batch(2, i, 50)).expect("append");
+    }
+    drop(log);
+    let files = log_files(dir.path());
+    assert!(files.len() > 3);
+    // As after a power loss while the second segment was still being written back: its
+    // marker is still there and its second half never reached the disk.
+    let victim = &files[1];
+    let base: i64 = victim
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .and_then(|s| s.parse().ok())
+        .expect("base");
+    std::fs::write(victim.with_extension("unflushed"), b"").expect("marker");
+    std::fs::write(dir.path().join("recovery-point"), base.to_string()).expect("rp");
+    let len = std::fs::metadata(victim).expect("stat").len();
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(victim)
+        .expect("open victim");
+    f.set_len(len - 7).expect("tear");
+    drop(f);
+
+    let log = Log::open(dir.path(), config(600, Durability::Never)).expect("recovered");
+    assert_eq!(
+        log.segment_count(),
+        2,
+        "segments after the damaged one dropped"
+    );
+    let end = log.log_end_offset();
+    assert!(end > base && end < 40, "end {end}");
+    assert_eq!(offsets_in(log.read(0, 1 << 20).expect("read").bytes)[0], 0);
+    // The log goes on from the cut.
+    assert_eq!(
+        log.append(&mut batch(1, 0, 5)).expect("append").base_offset,
+        end
+    );
+    assert!(
+        !victim.with_extension("unflushed").exists(),
+        "marker removed"
+    );
+
+    // The same damage without a marker is corruption, never silently cut.
+    drop(log);
+    let dir2 = tempfile::tempdir().expect("tempdir");
+    let log = Log::open(dir2.path(), config(600, Durability::Never)).expect("open");
+    for i in 0..20 {
+        log.append(&mut batch(2, i, 50)).expect("append");
+    }
+    drop(log);
+    let files = log_files(dir2.path());
+    std::fs::remove_file(dir2.path().join("recovery-point")).expect("force full rescan");
+    let len = std::fs::metadata(&files[1]).expect("stat").len();
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&files[1])
+        .expect("open victim");
+    f.set_len(len - 7).expect("tear");
+    drop(f);
+    match Log::open(dir2.path(), config(600, Durability::Never)) {
+        Err(LogError::CorruptSegment { .. }) => {}
+        Err(e) => panic!("unexpected error {e}"),
+        Ok(_) => panic!("damage in a flushed segment must be reported"),
+    }
+}

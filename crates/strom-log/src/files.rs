@@ -1,6 +1,7 @@
 //! Crash-safe small-file helpers: write-then-rename with fsyncs, and directory fsync.
 //! Shared with the broker for its metadata files.
 
+use bytes::BytesMut;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::Path;
@@ -50,4 +51,34 @@ pub(crate) fn read_i64_file(path: &Path) -> Result<Option<i64>, LogError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(LogError::io(path, e)),
     }
+}
+
+/// Reads exactly `len` bytes at `pos` into a new buffer that is not zeroed first: zeroing a
+/// 1 MiB read buffer cost about a fifth of a warm (page-cache) read.
+pub(crate) fn read_fresh(
+    file: &File,
+    path: &Path,
+    pos: u64,
+    len: usize,
+) -> Result<BytesMut, LogError> {
+    let mut buf = BytesMut::with_capacity(len);
+    while buf.len() < len {
+        let filled = buf.len();
+        let spare = &mut buf.spare_capacity_mut()[..len - filled];
+        let (init, _) = rustix::io::pread(file, spare, pos + filled as u64)
+            .map_err(|e| LogError::io(path, std::io::Error::from(e)))?;
+        let n = init.len();
+        if n == 0 {
+            return Err(LogError::io(
+                path,
+                std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    format!("file ends before byte {}", pos + len as u64),
+                ),
+            ));
+        }
+        // SAFETY: `pread` initialised the first `n` bytes of the spare capacity.
+        unsafe { buf.set_len(filled + n) };
+    }
+    Ok(buf)
 }

@@ -7,11 +7,12 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use parking_lot::Mutex;
 
 use crate::batch::{self, BatchHeader, BATCH_HEADER_LEN};
 use crate::error::IoContext;
+use crate::files::read_fresh;
 use crate::index::{self, IndexFile, OFFSET_ENTRY, TIME_ENTRY};
 use crate::LogError;
 
@@ -318,12 +319,11 @@ impl Segment {
         let available = (limit - pos) as usize;
         // One read in the common case; a second only when the first batch alone is larger
         // than `max_bytes` (KIP-74: it is still returned whole).
-        let mut buf = BytesMut::zeroed(max_bytes.max(BATCH_HEADER_LEN).min(available));
-        self.file.read_exact_at(&mut buf, pos).at(&self.path)?;
+        let len = max_bytes.max(BATCH_HEADER_LEN).min(available);
+        let mut buf = read_fresh(&self.file, &self.path, pos, len)?;
         let first = BatchHeader::parse(&buf).map(|h| h.total_len()).unwrap_or(0);
         if first > buf.len() && first <= available {
-            buf = BytesMut::zeroed(first);
-            self.file.read_exact_at(&mut buf, pos).at(&self.path)?;
+            buf = read_fresh(&self.file, &self.path, pos, first)?;
         }
         // Trim to whole batches.
         let mut end = 0usize;
@@ -371,8 +371,7 @@ impl Segment {
 
     /// Reads exactly the batch at `pos` described by `header`.
     pub(crate) fn read_batch(&self, pos: u64, header: &BatchHeader) -> Result<Bytes, LogError> {
-        let mut buf = BytesMut::zeroed(header.total_len());
-        self.file.read_exact_at(&mut buf, pos).at(&self.path)?;
+        let buf = read_fresh(&self.file, &self.path, pos, header.total_len())?;
         Ok(buf.freeze())
     }
 

@@ -22,11 +22,18 @@ const MIB: f64 = (1u64 << 20) as f64;
 struct Rate {
     bytes: u64,
     elapsed: Duration,
+    /// CPU time of the whole process (all threads) while it was measured; zero where not taken.
+    cpu: Duration,
 }
 
 impl Rate {
     fn mib_s(self) -> f64 {
         self.bytes as f64 / MIB / self.elapsed.as_secs_f64().max(1e-9)
+    }
+
+    /// MiB per CPU-second: throughput independent of how busy the machine was.
+    fn mib_per_cpu_s(self) -> f64 {
+        self.bytes as f64 / MIB / self.cpu.as_secs_f64().max(1e-9)
     }
 }
 
@@ -183,6 +190,13 @@ pub fn run(args: &LogBenchArgs) -> anyhow::Result<()> {
             med(|r| r.file_warm),
             ratio(|r| r.log_warm, |r| r.file_warm),
         );
+        let per_cpu =
+            |f: fn(&Row) -> Rate| median(rows.iter().map(|r| f(r).mib_per_cpu_s()).collect());
+        println!(
+            "  log CPU: append {:.1} MiB per CPU-second, warm read {:.1} MiB per CPU-second",
+            per_cpu(|r| r.append),
+            per_cpu(|r| r.log_warm)
+        );
         for (i, r) in rows.iter().enumerate() {
             println!(
                 "  pass {i} ({} first): append {:.1} / write {:.1}, cold read {:.1} / {:.1}, warm read {:.1} / {:.1}",
@@ -308,6 +322,7 @@ fn single_writer(
             write = Some(Rate {
                 bytes,
                 elapsed: baseline::write(&file, w, batches, policy.cadence())?,
+                cpu: Duration::ZERO,
             });
         }
     }
@@ -368,6 +383,7 @@ fn write_log(
         _ => None,
     };
     let mut buf = vec![0u8; w.batch_bytes];
+    let cpu = machine::process_cpu();
     let start = Instant::now();
     for i in 0..batches {
         buf.copy_from_slice(&w.batches[i as usize % w.batches.len()]);
@@ -376,6 +392,7 @@ fn write_log(
     let rate = Rate {
         bytes: batches * w.batch_bytes as u64,
         elapsed: start.elapsed(),
+        cpu: machine::process_cpu().saturating_sub(cpu),
     };
     if let Some(f) = flusher.as_mut() {
         f.stop();
@@ -395,6 +412,7 @@ fn read_file(file: &Path, read_bytes: usize, expect: u64) -> anyhow::Result<Rate
     Ok(Rate {
         bytes: read,
         elapsed,
+        cpu: Duration::ZERO,
     })
 }
 
@@ -403,6 +421,7 @@ fn read_log(log: &Log, read_bytes: usize, expect: u64) -> anyhow::Result<Rate> {
     let hw = log.high_watermark();
     let mut at = log.log_start_offset();
     let mut total = 0u64;
+    let cpu = machine::process_cpu();
     let start = Instant::now();
     while at < hw {
         let r = log.read(at, read_bytes)?;
@@ -411,12 +430,14 @@ fn read_log(log: &Log, read_bytes: usize, expect: u64) -> anyhow::Result<Rate> {
         total += r.bytes.len() as u64;
     }
     let elapsed = start.elapsed();
+    let cpu = machine::process_cpu().saturating_sub(cpu);
     if total != expect {
         bail!("log read back {total} bytes, appended {expect}");
     }
     Ok(Rate {
         bytes: total,
         elapsed,
+        cpu,
     })
 }
 
@@ -504,6 +525,7 @@ fn concurrent(
         rate: Rate {
             bytes: appends * w.batch_bytes as u64,
             elapsed,
+            cpu: Duration::ZERO,
         },
         appends,
     })

@@ -149,6 +149,42 @@ async def fan_out(server, topic, n, messages, mode, interval):
     return latencies, rss_connected, errors, cpu
 
 
+def fan_out_rust(server, topic, n, messages, interval, rss_idle):
+    """Fan-out with the compiled SSE client (tests/bench/loadgen `fanout`)."""
+    import subprocess
+    here = Path(__file__).resolve().parent / "loadgen"
+    binary = here / "target" / "release" / "strom-loadgen"
+    if not binary.exists():
+        subprocess.run(["cargo", "build", "--release", "--manifest-path", str(here / "Cargo.toml")],
+                       check=True)
+    info = requests.get(f"{server.http}/v1/topics/{topic}").json()
+    cursor = ".".join(str(p["high_watermark"] - 1) for p in info["partitions"])
+    proc = subprocess.Popen([str(binary), "--topic", topic, "--count", str(messages), "fanout",
+                             "--url", f"{server.http}/feeds/{topic}", f"--last-event-id={cursor}",
+                             "--subscribers", str(n)], stdout=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()
+    if not line.startswith("ready"):
+        raise RuntimeError(f"fan-out client did not get ready: {line!r}")
+    time.sleep(2)
+    rss_connected = rss_kib(server.proc.pid)
+    cpu0 = cpu_seconds(server.proc.pid)
+    for _ in range(messages):
+        body = {"records": [{"value": {"t": time.time()}}]}
+        requests.post(f"{server.http}/v1/topics/{topic}/records", json=body).raise_for_status()
+        time.sleep(interval)
+    out, _ = proc.communicate(timeout=300)
+    server_cpu = cpu_seconds(server.proc.pid) - cpu0
+    result = json.loads(out.strip().splitlines()[-1])
+    print(f"connected {line.split()[1]}; delivered {result['delivered']}/{n * messages} events, "
+          f"subscriber errors {result['errors']} {result['first_error']}")
+    print(f"produce-to-receipt latency p50 {result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms, "
+          f"max {result['max_ms']:.1f} ms")
+    print(f"server CPU during delivery {server_cpu:.1f} s "
+          f"({server_cpu / max(1, result['delivered']) * 1e6:.1f} us per delivered event)")
+    print(f"server RSS idle {rss_idle / 1024:.1f} MiB, with subscribers {rss_connected / 1024:.1f} MiB "
+          f"({(rss_connected - rss_idle) / max(1, n):.1f} KiB per subscriber)")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--records", type=int, default=50_000)
@@ -158,7 +194,9 @@ def main():
     ap.add_argument("--subscribers", type=int, default=10_000)
     ap.add_argument("--messages", type=int, default=10)
     ap.add_argument("--interval", type=float, default=0.5, help="seconds between fan-out messages")
-    ap.add_argument("--mode", choices=["sse", "longpoll"], default="sse")
+    ap.add_argument("--mode", choices=["sse", "longpoll", "sse-rust"], default="sse-rust",
+                    help="sse-rust: SSE subscribers in the compiled client tests/bench/loadgen "
+                         "(one thread); sse/longpoll: the asyncio Python client")
     args = ap.parse_args()
 
     fds = raise_fd_limit(args.subscribers * 2 + 1000)
@@ -180,6 +218,9 @@ def main():
 
         rss_idle = rss_kib(server.proc.pid)
         print(f"\n== fan-out: {args.subscribers} {args.mode} subscribers, {args.messages} messages")
+        if args.mode == "sse-rust":
+            fan_out_rust(server, "fan", args.subscribers, args.messages, args.interval, rss_idle)
+            return
         latencies, rss_connected, errors, cpu = asyncio.run(
             fan_out(server, "fan", args.subscribers, args.messages, args.mode, args.interval))
         expected = args.subscribers * args.messages

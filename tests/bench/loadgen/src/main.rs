@@ -2,10 +2,13 @@
 //! produces N records of S bytes to a topic's partitions round-robin, or consumes a topic's
 //! partitions from the beginning until N records arrived, and prints one JSON line with the
 //! elapsed seconds. No per-record work beyond what librdkafka itself does, so the figures are
-//! the server's and librdkafka's, not a scripting language's.
+//! the server's and librdkafka's, not a scripting language's. `fanout` is the HTTP side's
+//! counterpart: many SSE subscribers in one compiled process (see `fanout.rs`).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+
+mod fanout;
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
@@ -43,6 +46,15 @@ enum Cmd {
         idempotence: bool,
     },
     Consume,
+    /// SSE subscribers on `--url` (the topic's feed); `--count` events each.
+    Fanout {
+        #[arg(long)]
+        url: String,
+        #[arg(long)]
+        last_event_id: String,
+        #[arg(long)]
+        subscribers: usize,
+    },
 }
 
 #[derive(Default)]
@@ -182,6 +194,16 @@ fn main() -> anyhow::Result<()> {
             let s = produce(&args, *size, acks, *idempotence)?;
             println!("{{\"seconds\": {s}, \"records\": {}}}", args.count);
         }
+        Cmd::Fanout {
+            url,
+            last_event_id,
+            subscribers,
+        } => fanout::run(fanout::Fanout {
+            url: url.clone(),
+            last_event_id: last_event_id.clone(),
+            subscribers: *subscribers,
+            messages: args.count as usize,
+        })?,
         Cmd::Consume => {
             let (s, bytes) = consume(&args)?;
             println!(

@@ -106,7 +106,7 @@ fn produce(args: &Args, size: usize, acks: &str, idempotence: bool) -> anyhow::R
         ],
     )?
     .create_with_context(Counting::default())
-        .context("create producer")?;
+    .context("create producer")?;
     let value = vec![0x5au8; size];
     let start = Instant::now();
     for i in 0..args.count {
@@ -154,7 +154,7 @@ fn consume(args: &Args) -> anyhow::Result<(f64, u64)> {
         ],
     )?
     .create()
-        .context("create consumer")?;
+    .context("create consumer")?;
     let mut tpl = TopicPartitionList::new();
     for p in 0..args.partitions {
         tpl.add_partition_offset(&args.topic, p, Offset::Beginning)?;

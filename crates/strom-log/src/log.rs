@@ -283,6 +283,9 @@ impl Log {
             let marker = unflushed_marker(&self.dir, old.base_offset());
             std::fs::File::create(&marker).map_err(|e| LogError::io(&marker, e))?;
         } else {
+            // Segments rolled before a live switch to `always` are synced first, so the
+            // recovery point written below never covers one that is not on disk.
+            self.roll_sync.drain()?;
             // Every append was already fsynced: this only adds the index files.
             old.sync_all()?;
         }

@@ -494,3 +494,36 @@ fn damaged_unflushed_segment_is_truncated_and_later_segments_dropped() {
         Ok(_) => panic!("damage in a flushed segment must be reported"),
     }
 }
+
+#[test]
+fn switching_to_always_syncs_deferred_rolls_first() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = Log::open(dir.path(), config(600, Durability::Never)).expect("open");
+    for i in 0..10 {
+        log.append(&mut batch(2, i, 50)).expect("append");
+    }
+    log.set_config(config(600, Durability::Always));
+    for i in 10..20 {
+        log.append(&mut batch(2, i, 50)).expect("append");
+    }
+    // No marker may be left for a segment below the recovery point.
+    let rp: i64 = std::fs::read_to_string(dir.path().join("recovery-point"))
+        .expect("recovery point")
+        .trim()
+        .parse()
+        .expect("number");
+    for p in log_files(dir.path()) {
+        let base: i64 = p
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .and_then(|s| s.parse().ok())
+            .expect("base");
+        if base < rp {
+            assert!(
+                !p.with_extension("unflushed").exists(),
+                "segment {base} below recovery point {rp} still unflushed"
+            );
+        }
+    }
+    assert_eq!(log.log_end_offset(), 40);
+}

@@ -26,6 +26,16 @@ use crate::{Log, LogError};
 
 pub(crate) const CLEANER_CHECKPOINT: &str = "cleaner-checkpoint";
 
+/// Keys in the cleaner's map per run: about 128 MiB (a 16-byte hash and an 8-byte offset per
+/// key plus the table's overhead), like Kafka's default `log.cleaner.dedupe.buffer.size`.
+pub const DEFAULT_MAX_KEYS: usize = 4 << 20;
+
+/// The cleaner's identity for a key: 128 bits of xxh3, so a collision (which would drop a
+/// live record) is as unlikely as in Kafka's MD5-based offset map.
+fn key_hash(key: &[u8]) -> u128 {
+    xxhash_rust::xxh3::xxh3_128(key)
+}
+
 /// Kafka's compaction settings for one log.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CompactionConfig {
@@ -161,6 +171,17 @@ impl Log {
         now_ms: i64,
         throttle: Option<&Throttle>,
     ) -> Result<CleanerStats, LogError> {
+        self.compact_with_map_limit(now_ms, throttle, DEFAULT_MAX_KEYS)
+    }
+
+    /// [`Log::compact`] with at most about `max_keys` keys in the cleaner's map per run
+    /// (at least one segment's worth, so every run makes progress).
+    pub fn compact_with_map_limit(
+        &self,
+        now_ms: i64,
+        throttle: Option<&Throttle>,
+        max_keys: usize,
+    ) -> Result<CleanerStats, LogError> {
         let _cleaner = self.cleaner_lock.lock();
         let Some(cfg) = self.config.read().compaction.clone() else {
             return Ok(self.cleaner_stats());
@@ -183,9 +204,21 @@ impl Log {
             }
         };
 
-        // Pass 1: the latest offset of every key in the cleanable range.
-        let mut latest: HashMap<Bytes, i64> = HashMap::new();
-        for segment in &candidates {
+        // Pass 1: the latest offset of every key in the dirty part of the cleanable range.
+        // The clean part before the checkpoint holds each key at most once, so a record there
+        // survives unless the map has a newer one. Keys are kept as 128-bit hashes, never as
+        // slices of the decoded batches (which would keep every batch in memory), and the map
+        // stops growing at segment boundaries once it holds `max_keys` (a later run goes on
+        // from there), so memory is bounded however many keys the log has.
+        let checkpoint_offset = self.cleaned_up_to.load(Ordering::Acquire);
+        let mut latest: HashMap<u128, i64> = HashMap::new();
+        let mut mapped = 0usize;
+        for (i, segment) in candidates.iter().enumerate() {
+            if segment.base_offset() < checkpoint_offset {
+                mapped = i + 1;
+                continue;
+            }
+            let mut keys: HashMap<u128, i64> = HashMap::new();
             for_each_batch(segment, &mut |header, bytes| {
                 consume(bytes.len() as u64);
                 // Control records (transaction markers) carry a marker type in their key, not
@@ -196,12 +229,18 @@ impl Log {
                 }
                 for r in decode(bytes)? {
                     if let Some(k) = r.key {
-                        latest.insert(k, r.offset);
+                        keys.insert(key_hash(&k), r.offset);
                     }
                 }
                 Ok(())
             })?;
+            if !latest.is_empty() && latest.len() + keys.len() > max_keys {
+                break;
+            }
+            latest.extend(keys);
+            mapped = i + 1;
         }
+        let candidates = &candidates[..mapped];
 
         // The checkpoint file also tells recovery that gaps between segments are legitimate,
         // so it must exist before the first rewritten segment does.
@@ -218,7 +257,7 @@ impl Log {
             ..CleanerStats::default()
         };
         let mut oldest_kept_tombstone: Option<i64> = None;
-        for segment in &candidates {
+        for segment in candidates {
             let mut out = BytesMut::new();
             let mut changed = false;
             for_each_batch(segment, &mut |header, bytes| {
@@ -235,7 +274,7 @@ impl Log {
                     .filter(|r| match &r.key {
                         None => true,
                         Some(k) => {
-                            let is_latest = latest.get(k) == Some(&r.offset);
+                            let is_latest = latest.get(&key_hash(k)).is_none_or(|o| *o == r.offset);
                             let expired_tombstone =
                                 r.value.is_none() && r.timestamp < tombstone_horizon;
                             if is_latest && expired_tombstone {

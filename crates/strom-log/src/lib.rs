@@ -22,7 +22,7 @@ mod sync;
 mod tests;
 
 pub use batch::{BatchHeader, BATCH_HEADER_LEN};
-pub use compaction::{CleanerStats, CompactionConfig, Throttle};
+pub use compaction::{CleanerStats, CompactionConfig, Throttle, DEFAULT_MAX_KEYS};
 pub use config::{Durability, LogConfig};
 pub use error::LogError;
 pub use files::{sync_dir, write_file_atomically};

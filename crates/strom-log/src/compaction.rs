@@ -10,6 +10,7 @@
 //! can pair a log file with a stale index.
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -19,6 +20,7 @@ use kafka_protocol::records::{RecordBatchDecoder, RecordBatchEncoder, RecordEnco
 use parking_lot::Mutex;
 
 use crate::batch::BatchHeader;
+use crate::cleaned_output::CleanedOutput;
 use crate::error::IoContext;
 use crate::files::{sync_dir, write_file_atomically};
 use crate::segment::{segment_file_name, Segment};
@@ -258,13 +260,15 @@ impl Log {
         };
         let mut oldest_kept_tombstone: Option<i64> = None;
         for segment in candidates {
-            let mut out = BytesMut::new();
-            let mut changed = false;
+            let base = segment.base_offset();
+            let cleaned = self
+                .dir
+                .join(format!("{}.cleaned", segment_file_name(base, "log")));
+            let mut out = CleanedOutput::new(segment, cleaned);
             for_each_batch(segment, &mut |header, bytes| {
                 consume(bytes.len() as u64);
                 if header.is_control() {
-                    out.extend_from_slice(bytes);
-                    return Ok(());
+                    return out.keep(bytes);
                 }
                 let set = decode_set(bytes)?;
                 let total = set.records.len();
@@ -293,9 +297,8 @@ impl Log {
                     .collect();
                 stats.records_removed += (total - kept.len()) as u64;
                 if kept.len() == total {
-                    out.extend_from_slice(bytes);
+                    out.keep(bytes)?;
                 } else {
-                    changed = true;
                     if !header.has_producer_id() {
                         // A plain producer's batch has base sequence -1. The encoder derives
                         // it from the first kept record's sequence (which the decoder made
@@ -308,9 +311,10 @@ impl Log {
                             }
                         }
                     }
+                    let mut encoded = BytesMut::new();
                     if !kept.is_empty() {
                         RecordBatchEncoder::encode(
-                            &mut out,
+                            &mut encoded,
                             kept.iter(),
                             &RecordEncodeOptions {
                                 version: 2,
@@ -319,17 +323,18 @@ impl Log {
                         )
                         .map_err(|e| LogError::CorruptBatch(format!("cannot re-encode: {e}")))?;
                     }
+                    out.rewrite(&encoded)?;
                 }
                 Ok(())
             })?;
-            if !changed {
+            let Some((cleaned, written)) = out.finish()? else {
                 continue;
-            }
-            consume(out.len() as u64);
+            };
+            consume(written);
             stats.segments_cleaned += 1;
             stats.bytes_before += segment.size();
-            stats.bytes_after += out.len() as u64;
-            self.swap_in(segment, &out)?;
+            stats.bytes_after += written;
+            self.swap_in(segment, &cleaned)?;
         }
         let up_to = candidates
             .last()
@@ -366,16 +371,9 @@ impl Log {
         Ok(stats)
     }
 
-    /// Replaces `old` with a segment holding `bytes` (see the module doc for crash safety).
-    fn swap_in(&self, old: &Arc<Segment>, bytes: &[u8]) -> Result<(), LogError> {
+    /// Replaces `old` with the fsynced file `cleaned` (see the module doc for crash safety).
+    fn swap_in(&self, old: &Arc<Segment>, cleaned: &Path) -> Result<(), LogError> {
         let base = old.base_offset();
-        let cleaned = self
-            .dir
-            .join(format!("{}.cleaned", segment_file_name(base, "log")));
-        std::fs::write(&cleaned, bytes).at(&cleaned)?;
-        std::fs::File::open(&cleaned)
-            .and_then(|f| f.sync_all())
-            .at(&cleaned)?;
         // Not the writer lock: appends only touch the active segment, so producers keep going
         // while the cleaned segment is renamed in, verified and indexed. The maintenance lock
         // keeps retention from deleting the segment under the swap.
@@ -383,7 +381,7 @@ impl Log {
         let still_there = self.segments.read().iter().any(|s| Arc::ptr_eq(s, old));
         if !still_there {
             // Retention removed it meanwhile; nothing to replace.
-            std::fs::remove_file(&cleaned).at(&cleaned)?;
+            std::fs::remove_file(cleaned).at(cleaned)?;
             return Ok(());
         }
         for ext in ["index", "timeindex"] {
@@ -396,7 +394,7 @@ impl Log {
         }
         sync_dir(&self.dir)?;
         let target = self.dir.join(segment_file_name(base, "log"));
-        std::fs::rename(&cleaned, &target).at(&target)?;
+        std::fs::rename(cleaned, &target).at(&target)?;
         sync_dir(&self.dir)?;
         let index_interval = self.config.read().index_interval_bytes;
         let fresh = Segment::open_unindexed(&self.dir, base, false, old.created_ms)?;

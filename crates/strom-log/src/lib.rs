@@ -7,6 +7,7 @@
 //! retention. It does plain blocking I/O and knows nothing about the network.
 
 mod batch;
+mod cleaned_output;
 mod compaction;
 mod config;
 mod error;

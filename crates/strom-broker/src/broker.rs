@@ -69,6 +69,8 @@ pub struct Broker {
     background: Arc<Background>,
     retention_thread: Mutex<Option<JoinHandle<()>>>,
     cleaner_thread: Mutex<Option<JoinHandle<()>>>,
+    /// The cleaner's I/O budget; interrupting it stops a running compaction at shutdown.
+    cleaner_throttle: Arc<strom_log::Throttle>,
     shutting_down: AtomicBool,
     _lock: File,
 }
@@ -187,6 +189,7 @@ impl Broker {
             Durability::Interval(every) => Some(Flusher::start(every)),
             _ => None,
         };
+        let cleaner_throttle = Arc::new(strom_log::Throttle::new(config.cleaner_bytes_per_sec));
         let broker = Arc::new(Broker {
             config,
             cluster_id,
@@ -203,6 +206,7 @@ impl Broker {
             }),
             retention_thread: Mutex::new(None),
             cleaner_thread: Mutex::new(None),
+            cleaner_throttle,
             shutting_down: AtomicBool::new(false),
             _lock: lock,
         });
@@ -264,7 +268,7 @@ impl Broker {
 
     /// Runs the log cleaner on its own thread, so a long compaction never delays retention.
     fn start_cleaner(self: &Arc<Self>) {
-        let throttle = strom_log::Throttle::new(self.config.cleaner_bytes_per_sec);
+        let throttle = Arc::clone(&self.cleaner_throttle);
         self.spawn_periodic("strom-cleaner", &self.cleaner_thread, move |b| {
             b.clean_logs(Some(&throttle));
         });
@@ -281,6 +285,10 @@ impl Broker {
                 }
                 match p.compact(now, throttle) {
                     Ok(_) => cleaned += 1,
+                    Err(BrokerError::Log(strom_log::LogError::Interrupted)) => {
+                        tracing::info!(topic = %topic.name(), partition = p.index(), "compaction interrupted for shutdown");
+                        return cleaned;
+                    }
                     Err(e) => {
                         tracing::warn!(topic = %topic.name(), partition = p.index(), error = %e, "compaction failed")
                     }
@@ -532,6 +540,7 @@ impl Broker {
         }
         *self.background.stop.lock() = true;
         self.background.wake.notify_all();
+        self.cleaner_throttle.interrupt();
         for thread in [&self.retention_thread, &self.cleaner_thread] {
             if let Some(h) = thread.lock().take() {
                 let _ = h.join();

@@ -34,9 +34,10 @@ fn log_error(err: &LogError) -> ResponseError {
         LogError::OffsetOutOfRange { .. } => ResponseError::OffsetOutOfRange,
         // A log closed under us means its topic was deleted concurrently.
         LogError::Closed => ResponseError::UnknownTopicOrPartition,
-        LogError::Poisoned(_) | LogError::CorruptSegment { .. } | LogError::Io { .. } => {
-            ResponseError::KafkaStorageError
-        }
+        LogError::Poisoned(_)
+        | LogError::CorruptSegment { .. }
+        | LogError::Io { .. }
+        | LogError::Interrupted => ResponseError::KafkaStorageError,
     }
 }
 

@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -67,6 +67,7 @@ impl Default for CompactionConfig {
 pub struct Throttle {
     bytes_per_sec: u64,
     window: Mutex<(Instant, u64)>,
+    interrupted: AtomicBool,
 }
 
 impl Throttle {
@@ -74,7 +75,22 @@ impl Throttle {
         Throttle {
             bytes_per_sec: bytes_per_sec.max(1),
             window: Mutex::new((Instant::now(), 0)),
+            interrupted: AtomicBool::new(false),
         }
+    }
+
+    /// Makes every compaction using this budget stop at its next batch with
+    /// `LogError::Interrupted` (for shutdown: a long cleaning must not hold it up). Segments
+    /// already swapped stay cleaned; the rest is cleaned again by a later run.
+    pub fn interrupt(&self) {
+        self.interrupted.store(true, Ordering::Release);
+    }
+
+    fn check(&self) -> Result<(), LogError> {
+        if self.interrupted.load(Ordering::Acquire) {
+            return Err(LogError::Interrupted);
+        }
+        Ok(())
     }
 
     pub(crate) fn consume(&self, bytes: u64) {
@@ -200,10 +216,12 @@ impl Log {
         if candidates.is_empty() {
             return Ok(self.cleaner_stats());
         }
-        let consume = |n: u64| {
+        let consume = |n: u64| -> Result<(), LogError> {
             if let Some(t) = throttle {
-                t.consume(n)
+                t.check()?;
+                t.consume(n);
             }
+            Ok(())
         };
 
         // Pass 1: the latest offset of every key in the dirty part of the cleanable range.
@@ -222,7 +240,7 @@ impl Log {
             }
             let mut keys: HashMap<u128, i64> = HashMap::new();
             for_each_batch(segment, &mut |header, bytes| {
-                consume(bytes.len() as u64);
+                consume(bytes.len() as u64)?;
                 // Control records (transaction markers) carry a marker type in their key, not
                 // a user key: letting them into the map would make a marker supersede a data
                 // record whose key happens to have the same four bytes.
@@ -266,7 +284,7 @@ impl Log {
                 .join(format!("{}.cleaned", segment_file_name(base, "log")));
             let mut out = CleanedOutput::new(segment, cleaned);
             for_each_batch(segment, &mut |header, bytes| {
-                consume(bytes.len() as u64);
+                consume(bytes.len() as u64)?;
                 if header.is_control() {
                     return out.keep(bytes);
                 }
@@ -330,7 +348,7 @@ impl Log {
             let Some((cleaned, written)) = out.finish()? else {
                 continue;
             };
-            consume(written);
+            consume(written)?;
             stats.segments_cleaned += 1;
             stats.bytes_before += segment.size();
             stats.bytes_after += written;

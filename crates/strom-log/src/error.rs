@@ -31,6 +31,10 @@ pub enum LogError {
     /// The log has been closed or deleted.
     #[error("log is closed")]
     Closed,
+
+    /// A long-running maintenance task (compaction) was asked to stop; nothing is lost.
+    #[error("interrupted: the server is shutting down")]
+    Interrupted,
     /// An operating-system I/O error, with the path it concerned.
     #[error("I/O error on {path}: {source}")]
     Io {

@@ -455,3 +455,48 @@ fn quiet_log_becomes_due_when_a_tombstone_expires() {
     assert!(!log.needs_cleaning(1300));
     assert!(log.needs_cleaning(1301));
 }
+
+#[test]
+fn an_interrupted_compaction_stops_and_loses_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = Log::open(dir.path(), config(512)).expect("open");
+    for i in 0..40 {
+        let v = format!("v{i}");
+        log.append(&mut plain_batch(&[Put::value(
+            &format!("k{}", i % 4),
+            &v,
+            100 + i,
+        )]))
+        .expect("append");
+    }
+    roll(&log, 200);
+    let before = read_all(&log);
+    let throttle = Throttle::new(u64::MAX);
+    throttle.interrupt();
+    match log.compact(10_000, Some(&throttle)) {
+        Err(strom_log::LogError::Interrupted) => {}
+        other => panic!("expected Interrupted, got {other:?}"),
+    }
+    assert!(
+        log.dirty_ratio() > 0.0,
+        "an interrupted run does not advance the checkpoint"
+    );
+    assert_eq!(read_all(&log), before, "nothing changed");
+    assert!(files_ending(dir.path(), ".cleaned").is_empty());
+    // A later run without interruption cleans as usual.
+    log.compact(10_000, None).expect("compact");
+    let after = read_all(&log);
+    assert!(after.len() < before.len());
+    for k in 0..4 {
+        let key = format!("k{k}");
+        let last = before
+            .iter()
+            .filter(|g| g.key.as_deref() == Some(key.as_bytes()))
+            .last()
+            .expect("key present");
+        assert!(
+            after.iter().any(|g| g.offset == last.offset),
+            "latest of {key} kept"
+        );
+    }
+}

@@ -491,8 +491,8 @@ fn an_interrupted_compaction_stops_and_loses_nothing() {
         let key = format!("k{k}");
         let last = before
             .iter()
-            .filter(|g| g.key.as_deref() == Some(key.as_bytes()))
-            .last()
+            .rev()
+            .find(|g| g.key.as_deref() == Some(key.as_bytes()))
             .expect("key present");
         assert!(
             after.iter().any(|g| g.offset == last.offset),

@@ -41,6 +41,8 @@ pub struct BrokerConfig {
     pub retention_check_interval_ms: u64,
     /// I/O budget of the log cleaner (bytes read plus written per second, all partitions).
     pub cleaner_bytes_per_sec: u64,
+    /// Memory for the cleaner's key map per run (`log.cleaner.dedupe.buffer.size`).
+    pub cleaner_dedupe_buffer_bytes: usize,
 }
 
 /// Most partitions one topic may have; a guard against a typo creating millions of files.
@@ -283,7 +285,9 @@ impl Broker {
                 if self.shutting_down.load(Ordering::Acquire) || !p.log().needs_cleaning(now) {
                     continue;
                 }
-                match p.compact(now, throttle) {
+                let max_keys =
+                    strom_log::max_keys_for_bytes(self.config.cleaner_dedupe_buffer_bytes);
+                match p.compact(now, throttle, max_keys) {
                     Ok(_) => cleaned += 1,
                     Err(BrokerError::Log(strom_log::LogError::Interrupted)) => {
                         tracing::info!(topic = %topic.name(), partition = p.index(), "compaction interrupted for shutdown");

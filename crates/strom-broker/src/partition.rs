@@ -197,6 +197,7 @@ impl Partition {
         &self,
         now_ms: i64,
         throttle: Option<&strom_log::Throttle>,
+        max_keys: usize,
     ) -> Result<strom_log::CleanerStats, BrokerError> {
         {
             let producers = self.producers.lock();
@@ -204,7 +205,9 @@ impl Partition {
             self.log.flush()?;
             producers.save(self.log.dir())?;
         }
-        Ok(self.log.compact(now_ms, throttle)?)
+        Ok(self
+            .log
+            .compact_with_map_limit(now_ms, throttle, max_keys)?)
     }
 
     /// Saves producer state and closes the log cleanly.

@@ -22,6 +22,7 @@ fn config(dir: &std::path::Path) -> BrokerConfig {
         },
         retention_check_interval_ms: 60_000,
         cleaner_bytes_per_sec: 100 << 20,
+        cleaner_dedupe_buffer_bytes: 128 << 20,
     }
 }
 

@@ -29,6 +29,7 @@ fn open(dir: &Path) -> Arc<Broker> {
         // The test drives the cleaner itself.
         retention_check_interval_ms: 3_600_000,
         cleaner_bytes_per_sec: 1 << 30,
+        cleaner_dedupe_buffer_bytes: 128 << 20,
     })
     .expect("open broker")
 }

@@ -214,6 +214,7 @@ mod tests {
             },
             retention_check_interval_ms: 60_000,
             cleaner_bytes_per_sec: 1 << 20,
+            cleaner_dedupe_buffer_bytes: 128 << 20,
         })
         .expect("broker opens")
     }

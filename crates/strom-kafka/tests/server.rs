@@ -35,6 +35,7 @@ async fn start() -> Server {
         log_defaults: strom_log::LogConfig::default(),
         retention_check_interval_ms: 60_000,
         cleaner_bytes_per_sec: 1 << 20,
+        cleaner_dedupe_buffer_bytes: 128 << 20,
     };
     let broker = tokio::task::spawn_blocking(move || Broker::open(config))
         .await

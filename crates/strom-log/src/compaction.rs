@@ -30,7 +30,16 @@ pub(crate) const CLEANER_CHECKPOINT: &str = "cleaner-checkpoint";
 
 /// Keys in the cleaner's map per run: about 128 MiB (a 16-byte hash and an 8-byte offset per
 /// key plus the table's overhead), like Kafka's default `log.cleaner.dedupe.buffer.size`.
-pub const DEFAULT_MAX_KEYS: usize = 4 << 20;
+pub const DEFAULT_MAX_KEYS: usize = (128 << 20) / MAP_BYTES_PER_KEY;
+
+/// Bytes the cleaner's map needs per key: the 16-byte hash, the 8-byte offset, and the hash
+/// table's control byte and spare capacity.
+const MAP_BYTES_PER_KEY: usize = 32;
+
+/// Keys a key map of `bytes` holds (at least one).
+pub fn max_keys_for_bytes(bytes: usize) -> usize {
+    (bytes / MAP_BYTES_PER_KEY).max(1)
+}
 
 /// The cleaner's identity for a key: 128 bits of xxh3, so a collision (which would drop a
 /// live record) is as unlikely as in Kafka's MD5-based offset map.

@@ -23,7 +23,9 @@ mod sync;
 mod tests;
 
 pub use batch::{BatchHeader, BATCH_HEADER_LEN};
-pub use compaction::{CleanerStats, CompactionConfig, Throttle, DEFAULT_MAX_KEYS};
+pub use compaction::{
+    max_keys_for_bytes, CleanerStats, CompactionConfig, Throttle, DEFAULT_MAX_KEYS,
+};
 pub use config::{Durability, LogConfig};
 pub use error::LogError;
 pub use files::{sync_dir, write_file_atomically};

@@ -88,6 +88,7 @@ struct FileConfig {
     http_max_body_bytes: Option<usize>,
     http_max_poll_timeout_ms: Option<u64>,
     cleaner_bytes_per_sec: Option<u64>,
+    cleaner_dedupe_buffer_bytes: Option<usize>,
     offsets_retention_minutes: Option<u64>,
     group_initial_rebalance_delay_ms: Option<u64>,
     group_min_session_timeout_ms: Option<u64>,
@@ -115,6 +116,7 @@ pub struct Settings {
     pub http_max_body_bytes: usize,
     pub http_max_poll_timeout_ms: u64,
     pub cleaner_bytes_per_sec: u64,
+    pub cleaner_dedupe_buffer_bytes: usize,
     pub groups: strom_broker::group::GroupConfig,
     pub retention_check_interval_ms: u64,
 }
@@ -239,6 +241,7 @@ impl Settings {
             http_max_body_bytes: file.http_max_body_bytes.unwrap_or(8 * 1024 * 1024),
             http_max_poll_timeout_ms: file.http_max_poll_timeout_ms.unwrap_or(60_000),
             cleaner_bytes_per_sec: file.cleaner_bytes_per_sec.unwrap_or(50 << 20),
+            cleaner_dedupe_buffer_bytes: file.cleaner_dedupe_buffer_bytes.unwrap_or(128 << 20),
             groups,
             retention_check_interval_ms: args
                 .retention_check_interval_ms

@@ -55,6 +55,7 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
         log_defaults,
         retention_check_interval_ms: settings.retention_check_interval_ms,
         cleaner_bytes_per_sec: settings.cleaner_bytes_per_sec,
+        cleaner_dedupe_buffer_bytes: settings.cleaner_dedupe_buffer_bytes,
     };
     let data_dir = settings.data_dir.display().to_string();
     let broker = tokio::task::spawn_blocking(move || Broker::open(broker_config))

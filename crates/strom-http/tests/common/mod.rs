@@ -44,6 +44,7 @@ pub async fn start_with(http: HttpConfig) -> Server {
         },
         retention_check_interval_ms: 60_000,
         cleaner_bytes_per_sec: 100 << 20,
+        cleaner_dedupe_buffer_bytes: 128 << 20,
     };
     let broker = Broker::open(broker_config).expect("broker opens");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

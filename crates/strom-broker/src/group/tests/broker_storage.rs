@@ -20,6 +20,7 @@ fn broker(dir: &std::path::Path) -> Arc<Broker> {
         },
         retention_check_interval_ms: 60_000,
         cleaner_bytes_per_sec: 100 << 20,
+        cleaner_dedupe_buffer_bytes: 128 << 20,
     };
     Broker::open(config).unwrap()
 }

@@ -382,13 +382,46 @@ fn log_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     v
 }
 
+/// Base offset of a segment file, from its name.
+fn base_of(path: &std::path::Path) -> i64 {
+    path.file_stem()
+        .and_then(|s| s.to_str())
+        .and_then(|s| s.parse().ok())
+        .expect("segment base offset")
+}
+
+/// The recovery point file's value.
+fn recovery_point(dir: &std::path::Path) -> i64 {
+    std::fs::read_to_string(dir.join("recovery-point"))
+        .expect("recovery point")
+        .trim()
+        .parse()
+        .expect("number")
+}
+
+/// Cuts `n` bytes off the end of a file, as a write that never reached the disk.
+fn cut_tail(path: &std::path::Path, n: u64) {
+    let len = std::fs::metadata(path).expect("stat").len();
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .expect("open");
+    f.set_len(len - n).expect("tear");
+}
+
+/// A log of `batches` two-record batches in 600-byte segments under `never`.
+fn rolled_log(dir: &std::path::Path, batches: i64) -> Log {
+    let log = Log::open(dir, config(600, Durability::Never)).expect("open");
+    for i in 0..batches {
+        log.append(&mut batch(2, i, 50)).expect("append");
+    }
+    log
+}
+
 #[test]
 fn rolls_under_never_are_written_back_in_the_background() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let log = Log::open(dir.path(), config(600, Durability::Never)).expect("open");
-    for i in 0..20 {
-        log.append(&mut batch(2, i, 50)).expect("append");
-    }
+    let log = rolled_log(dir.path(), 20);
     let segments = log.segment_count();
     assert!(segments > 3);
     log.close().expect("close");
@@ -406,18 +439,8 @@ fn rolls_under_never_are_written_back_in_the_background() {
         .count();
     assert_eq!(markers, 0, "markers left after close");
     let files = log_files(dir.path());
-    let last_base: i64 = files
-        .last()
-        .and_then(|p| p.file_stem())
-        .and_then(|s| s.to_str())
-        .and_then(|s| s.parse().ok())
-        .expect("last base");
-    let rp: i64 = std::fs::read_to_string(dir.path().join("recovery-point"))
-        .expect("recovery point")
-        .trim()
-        .parse()
-        .expect("number");
-    assert_eq!(rp, last_base);
+    let last_base = base_of(files.last().expect("segments"));
+    assert_eq!(recovery_point(dir.path()), last_base);
     drop(log);
     let log = Log::open(dir.path(), config(600, Durability::Never)).expect("reopen");
     assert_eq!(log.log_end_offset(), 40);
@@ -427,30 +450,16 @@ fn rolls_under_never_are_written_back_in_the_background() {
 #[test]
 fn damaged_unflushed_segment_is_truncated_and_later_segments_dropped() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let log = Log::open(dir.path(), config(600, Durability::Never)).expect("open");
-    for i in 0..20 {
-        log.append(&mut batch(2, i, 50)).expect("append");
-    }
-    drop(log);
+    drop(rolled_log(dir.path(), 20));
     let files = log_files(dir.path());
     assert!(files.len() > 3);
     // As after a power loss while the second segment was still being written back: its
     // marker is still there and its second half never reached the disk.
     let victim = &files[1];
-    let base: i64 = victim
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .and_then(|s| s.parse().ok())
-        .expect("base");
+    let base = base_of(victim);
     std::fs::write(victim.with_extension("unflushed"), b"").expect("marker");
     std::fs::write(dir.path().join("recovery-point"), base.to_string()).expect("rp");
-    let len = std::fs::metadata(victim).expect("stat").len();
-    let f = std::fs::OpenOptions::new()
-        .write(true)
-        .open(victim)
-        .expect("open victim");
-    f.set_len(len - 7).expect("tear");
-    drop(f);
+    cut_tail(victim, 7);
 
     let log = Log::open(dir.path(), config(600, Durability::Never)).expect("recovered");
     assert_eq!(
@@ -474,20 +483,10 @@ fn damaged_unflushed_segment_is_truncated_and_later_segments_dropped() {
     // The same damage without a marker is corruption, never silently cut.
     drop(log);
     let dir2 = tempfile::tempdir().expect("tempdir");
-    let log = Log::open(dir2.path(), config(600, Durability::Never)).expect("open");
-    for i in 0..20 {
-        log.append(&mut batch(2, i, 50)).expect("append");
-    }
-    drop(log);
+    drop(rolled_log(dir2.path(), 20));
     let files = log_files(dir2.path());
     std::fs::remove_file(dir2.path().join("recovery-point")).expect("force full rescan");
-    let len = std::fs::metadata(&files[1]).expect("stat").len();
-    let f = std::fs::OpenOptions::new()
-        .write(true)
-        .open(&files[1])
-        .expect("open victim");
-    f.set_len(len - 7).expect("tear");
-    drop(f);
+    cut_tail(&files[1], 7);
     match Log::open(dir2.path(), config(600, Durability::Never)) {
         Err(LogError::CorruptSegment { .. }) => {}
         Err(e) => panic!("unexpected error {e}"),
@@ -498,26 +497,15 @@ fn damaged_unflushed_segment_is_truncated_and_later_segments_dropped() {
 #[test]
 fn switching_to_always_syncs_deferred_rolls_first() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let log = Log::open(dir.path(), config(600, Durability::Never)).expect("open");
-    for i in 0..10 {
-        log.append(&mut batch(2, i, 50)).expect("append");
-    }
+    let log = rolled_log(dir.path(), 10);
     log.set_config(config(600, Durability::Always));
     for i in 10..20 {
         log.append(&mut batch(2, i, 50)).expect("append");
     }
     // No marker may be left for a segment below the recovery point.
-    let rp: i64 = std::fs::read_to_string(dir.path().join("recovery-point"))
-        .expect("recovery point")
-        .trim()
-        .parse()
-        .expect("number");
+    let rp = recovery_point(dir.path());
     for p in log_files(dir.path()) {
-        let base: i64 = p
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .and_then(|s| s.parse().ok())
-            .expect("base");
+        let base = base_of(&p);
         if base < rp {
             assert!(
                 !p.with_extension("unflushed").exists(),

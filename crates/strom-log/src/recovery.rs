@@ -9,7 +9,7 @@ use std::sync::Arc;
 use crate::error::IoContext;
 use crate::files::{read_i64_file, sync_dir};
 use crate::roll_sync::unflushed_marker;
-use crate::segment::{segment_file_name, Segment};
+use crate::segment::{delete_segment_files, Segment};
 use crate::LogError;
 
 pub(crate) const CLEAN_MARKER: &str = ".clean-shutdown";
@@ -168,14 +168,7 @@ pub(crate) fn open_segments(
 /// Removes the files of the segments with these base offsets; returns how many there were.
 fn drop_segments_after(dir: &Path, bases: &[i64]) -> Result<usize, LogError> {
     for &base in bases {
-        for ext in ["log", "index", "timeindex", "unflushed"] {
-            let p = dir.join(segment_file_name(base, ext));
-            match std::fs::remove_file(&p) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(LogError::io(p, e)),
-            }
-        }
+        delete_segment_files(dir, base)?;
     }
     sync_dir(dir)?;
     Ok(bases.len())

@@ -482,14 +482,19 @@ impl Segment {
 
     /// Removes the segment's files.
     pub(crate) fn delete_files(&self, dir: &Path) -> Result<(), LogError> {
-        for ext in ["log", "index", "timeindex", "unflushed"] {
-            let p = dir.join(segment_file_name(self.base_offset, ext));
-            match std::fs::remove_file(&p) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(LogError::io(p, e)),
-            }
-        }
-        Ok(())
+        delete_segment_files(dir, self.base_offset)
     }
+}
+
+/// Removes the files of the segment at `base_offset` in `dir` (those present).
+pub(crate) fn delete_segment_files(dir: &Path, base_offset: i64) -> Result<(), LogError> {
+    for ext in ["log", "index", "timeindex", "unflushed"] {
+        let p = dir.join(segment_file_name(base_offset, ext));
+        match std::fs::remove_file(&p) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(LogError::io(p, e)),
+        }
+    }
+    Ok(())
 }

@@ -493,25 +493,3 @@ fn damaged_unflushed_segment_is_truncated_and_later_segments_dropped() {
         Ok(_) => panic!("damage in a flushed segment must be reported"),
     }
 }
-
-#[test]
-fn switching_to_always_syncs_deferred_rolls_first() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let log = rolled_log(dir.path(), 10);
-    log.set_config(config(600, Durability::Always));
-    for i in 10..20 {
-        log.append(&mut batch(2, i, 50)).expect("append");
-    }
-    // No marker may be left for a segment below the recovery point.
-    let rp = recovery_point(dir.path());
-    for p in log_files(dir.path()) {
-        let base = base_of(&p);
-        if base < rp {
-            assert!(
-                !p.with_extension("unflushed").exists(),
-                "segment {base} below recovery point {rp} still unflushed"
-            );
-        }
-    }
-    assert_eq!(log.log_end_offset(), 40);
-}

@@ -32,6 +32,14 @@ fn config(segment_bytes: u64) -> LogConfig {
     }
 }
 
+/// The last record of `key` in `got`.
+fn last_of<'a>(got: &'a [Got], key: &str) -> &'a Got {
+    got.iter()
+        .rev()
+        .find(|g| g.key.as_deref() == Some(key.as_bytes()))
+        .expect("key present")
+}
+
 /// Appends one record of `key` as large as a segment, in a segment of its own.
 fn big(log: &Log, key: &str, ts: i64) {
     let value = "b".repeat(log.config().segment_bytes as usize);
@@ -396,11 +404,7 @@ fn compaction_concurrent_with_appends_and_reads() {
     log.compact(i64::MAX / 4, None).expect("compact");
     let got = read_all(&log);
     for (key, (offset, value)) in latest {
-        let last = got
-            .iter()
-            .rev()
-            .find(|g| g.key.as_deref() == Some(key.as_bytes()))
-            .expect("key present");
+        let last = last_of(&got, &key);
         assert_eq!(
             (last.offset, last.value.as_deref()),
             (offset, Some(value.as_bytes()))
@@ -489,11 +493,7 @@ fn an_interrupted_compaction_stops_and_loses_nothing() {
     assert!(after.len() < before.len());
     for k in 0..4 {
         let key = format!("k{k}");
-        let last = before
-            .iter()
-            .rev()
-            .find(|g| g.key.as_deref() == Some(key.as_bytes()))
-            .expect("key present");
+        let last = last_of(&before, &key);
         assert!(
             after.iter().any(|g| g.offset == last.offset),
             "latest of {key} kept"

@@ -28,9 +28,12 @@ use crate::{Log, LogError};
 
 pub(crate) const CLEANER_CHECKPOINT: &str = "cleaner-checkpoint";
 
-/// Keys in the cleaner's map per run: about 128 MiB (a 16-byte hash and an 8-byte offset per
-/// key plus the table's overhead), like Kafka's default `log.cleaner.dedupe.buffer.size`.
-pub const DEFAULT_MAX_KEYS: usize = (128 << 20) / MAP_BYTES_PER_KEY;
+/// Memory for the cleaner's key map per run, like Kafka's default
+/// `log.cleaner.dedupe.buffer.size`.
+pub const DEFAULT_DEDUPE_BUFFER_BYTES: usize = 128 << 20;
+
+/// Keys in the cleaner's map per run with the default memory (about 4 million).
+pub const DEFAULT_MAX_KEYS: usize = DEFAULT_DEDUPE_BUFFER_BYTES / MAP_BYTES_PER_KEY;
 
 /// Bytes the cleaner's map needs per key: the 16-byte hash, the 8-byte offset, and the hash
 /// table's control byte and spare capacity.

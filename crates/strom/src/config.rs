@@ -241,7 +241,9 @@ impl Settings {
             http_max_body_bytes: file.http_max_body_bytes.unwrap_or(8 * 1024 * 1024),
             http_max_poll_timeout_ms: file.http_max_poll_timeout_ms.unwrap_or(60_000),
             cleaner_bytes_per_sec: file.cleaner_bytes_per_sec.unwrap_or(50 << 20),
-            cleaner_dedupe_buffer_bytes: file.cleaner_dedupe_buffer_bytes.unwrap_or(128 << 20),
+            cleaner_dedupe_buffer_bytes: file
+                .cleaner_dedupe_buffer_bytes
+                .unwrap_or(strom_log::DEFAULT_DEDUPE_BUFFER_BYTES),
             groups,
             retention_check_interval_ms: args
                 .retention_check_interval_ms

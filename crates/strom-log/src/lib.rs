@@ -32,3 +32,4 @@ pub use error::LogError;
 pub use files::{sync_dir, write_file_atomically};
 pub use flusher::Flusher;
 pub use log::{now_ms, AppendInfo, Log, ReadResult, RetentionOutcome};
+pub use sync::SyncStats;

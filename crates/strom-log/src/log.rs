@@ -14,7 +14,7 @@ use crate::files::{sync_dir, write_file_atomically};
 use crate::recovery::{self, CLEAN_MARKER, LOG_START};
 use crate::roll_sync::{unflushed_marker, RollSyncer};
 use crate::segment::Segment;
-use crate::sync::GroupCommit;
+use crate::sync::{GroupCommit, SyncCounter, SyncStats};
 use crate::{Durability, LogConfig, LogError};
 
 /// Where an appended batch landed.
@@ -76,6 +76,7 @@ pub struct Log {
     log_start: AtomicI64,
     high_watermark: AtomicI64,
     group: GroupCommit,
+    syncs: SyncCounter,
     roll_sync: RollSyncer,
     poisoned: AtomicBool,
     closed: AtomicBool,
@@ -109,6 +110,7 @@ impl Log {
             log_start: AtomicI64::new(recovered.log_start.min(leo)),
             high_watermark: AtomicI64::new(leo),
             group: GroupCommit::new(leo),
+            syncs: SyncCounter::new(leo),
             roll_sync: RollSyncer::new(dir)?,
             poisoned: AtomicBool::new(false),
             closed: AtomicBool::new(false),
@@ -241,7 +243,7 @@ impl Log {
             let (leo, size) = (a.next_offset(), a.size());
             (a, leo, size)
         };
-        if let Err(err) = active.file().sync_data() {
+        if let Err(err) = self.syncs.sync_data(active.file(), leo) {
             return Err(self.poison(LogError::io(active.path(), err)));
         }
         active.set_visible(size);
@@ -288,6 +290,7 @@ impl Log {
             self.roll_sync.drain()?;
             // Every append was already fsynced: this only adds the index files.
             old.sync_all()?;
+            self.syncs.record(leo);
         }
         old.set_visible(old.size());
         self.high_watermark.fetch_max(leo, Ordering::AcqRel);
@@ -505,6 +508,11 @@ impl Log {
             bytes_deleted,
             log_start_offset: self.log_start_offset(),
         })
+    }
+
+    /// Data fsyncs so far and the offset they cover (see [`SyncStats`]).
+    pub fn sync_stats(&self) -> SyncStats {
+        self.syncs.stats()
     }
 
     /// Forces everything written so far to stable storage.

@@ -88,12 +88,17 @@ pub(crate) fn open_segments(
         } else if unflushed {
             let s = Segment::open_unindexed(dir, base, false, now_ms)?;
             let cut = verify(&s, index_interval, true)?;
-            if cut > 0 {
+            // A power loss can also leave a clean prefix (cut at a batch boundary): the
+            // segment then ends short of the next one, and what follows it cannot stand.
+            // (Compaction may leave such gaps on purpose.)
+            let short =
+                !gaps_allowed && bases.get(i + 1).is_some_and(|&next| s.next_offset() < next);
+            if cut > 0 || short {
                 truncated_bytes += cut;
                 let dropped = drop_segments_after(dir, &bases[i + 1..])?;
                 tracing::warn!(segment = %s.path().display(), bytes = cut, later_segments = dropped,
                     "a rolled segment had not been written back before the stop: truncated its \
-                     damaged tail and removed the segments after it");
+                     damaged or missing tail and removed the segments after it");
                 drop(s);
                 last = true;
                 let s = Segment::open_unindexed(dir, base, true, now_ms)?;

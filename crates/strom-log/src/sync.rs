@@ -1,6 +1,11 @@
 //! Group commit: concurrent appenders under `Durability::Always` share fsyncs. One caller
 //! performs the sync while the others wait on a condition variable; when it finishes, every
-//! appender whose data it covered returns without an fsync of its own.
+//! appender whose data it covered returns without an fsync of its own. [`SyncCounter`] counts
+//! the data fsyncs themselves, so tests (and metrics) can check that every acknowledged append
+//! under `Always` was covered by one and that concurrent appenders really share them.
+
+use std::fs::File;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use parking_lot::{Condvar, Mutex};
 
@@ -77,5 +82,52 @@ impl GroupCommit {
         let mut st = self.state.lock();
         st.failed = true;
         self.done.notify_all();
+    }
+}
+
+/// What [`SyncCounter`] has seen: how many data fsyncs of the log ran, and the offset below which
+/// they (or the previous open) made everything durable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SyncStats {
+    /// Data fsyncs of the active segment (appends under `Always`, flushes) and of a segment being
+    /// rolled under `Always`, since the log was opened.
+    pub data_syncs: u64,
+    /// Offsets below this were on disk at open or covered by a counted fsync since.
+    pub synced_end: i64,
+}
+
+/// Counts data fsyncs. The fsync runs inside [`SyncCounter::sync_data`], so a sync that is
+/// skipped is also a sync that is not counted.
+pub(crate) struct SyncCounter {
+    syncs: AtomicU64,
+    synced_end: AtomicI64,
+}
+
+impl SyncCounter {
+    pub(crate) fn new(synced_end: i64) -> SyncCounter {
+        SyncCounter {
+            syncs: AtomicU64::new(0),
+            synced_end: AtomicI64::new(synced_end),
+        }
+    }
+
+    /// `fdatasync`s `file`, which holds every offset below `end`, and counts it.
+    pub(crate) fn sync_data(&self, file: &File, end: i64) -> std::io::Result<()> {
+        file.sync_data()?;
+        self.record(end);
+        Ok(())
+    }
+
+    /// Counts an fsync done elsewhere that made offsets below `end` durable.
+    pub(crate) fn record(&self, end: i64) {
+        self.syncs.fetch_add(1, Ordering::AcqRel);
+        self.synced_end.fetch_max(end, Ordering::AcqRel);
+    }
+
+    pub(crate) fn stats(&self) -> SyncStats {
+        SyncStats {
+            data_syncs: self.syncs.load(Ordering::Acquire),
+            synced_end: self.synced_end.load(Ordering::Acquire),
+        }
     }
 }

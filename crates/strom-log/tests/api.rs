@@ -40,7 +40,9 @@ fn segment_ms_rolls_by_age() {
     let log = Log::open(
         &tmp.path().join("p0"),
         LogConfig {
-            segment_ms: Some(20),
+            // Long enough that two appends surely come before it on a loaded machine (20 ms
+            // did not); the sleep below is the age itself, not a stand-in for a condition.
+            segment_ms: Some(2000),
             ..config()
         },
     )
@@ -48,7 +50,7 @@ fn segment_ms_rolls_by_age() {
     log.append(&mut small_batch(1)).expect("append");
     log.append(&mut small_batch(2)).expect("append");
     assert_eq!(log.segment_count(), 1, "young segment is kept");
-    std::thread::sleep(Duration::from_millis(40));
+    std::thread::sleep(Duration::from_millis(2100));
     log.append(&mut small_batch(3)).expect("append");
     assert_eq!(log.segment_count(), 2, "old segment rolled");
 }

@@ -68,7 +68,7 @@ impl<'a> CleanedOutput<'a> {
             let mut pos = 0u64;
             while pos < self.unchanged_prefix {
                 let n = COPY_CHUNK.min(self.unchanged_prefix - pos) as usize;
-                let chunk = read_fresh(self.segment.file(), self.segment.path(), pos, n)?;
+                let chunk = read_fresh(&*self.segment.file()?, self.segment.path(), pos, n)?;
                 f.write_all(&chunk).at(&self.path)?;
                 pos += n as u64;
             }

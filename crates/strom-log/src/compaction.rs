@@ -414,6 +414,8 @@ impl Log {
             std::fs::remove_file(cleaned).at(cleaned)?;
             return Ok(());
         }
+        // From here on the old segment's paths name other files: it must not reopen them.
+        old.retire();
         for ext in ["index", "timeindex"] {
             let p = self.dir.join(segment_file_name(base, ext));
             match std::fs::remove_file(&p) {

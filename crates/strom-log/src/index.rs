@@ -8,11 +8,12 @@
 //! Time index entry (12 bytes): largest timestamp *before* the indexed batch i64, relative
 //! offset u32 — so every batch before the entry is known to be older than or equal to it.
 
-use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::sync::Arc;
 
 use crate::error::IoContext;
+use crate::fd_cache::{CachedFile, Mode};
 use crate::LogError;
 
 pub(crate) const OFFSET_ENTRY: usize = 8;
@@ -20,8 +21,8 @@ pub(crate) const TIME_ENTRY: usize = 12;
 
 /// One index file of fixed-width entries.
 pub(crate) struct IndexFile {
-    path: PathBuf,
-    file: File,
+    /// Opened on demand under the process-wide file budget.
+    file: Arc<CachedFile>,
     width: usize,
     entries: u64,
     /// Entries already in the file; the rest are only in `cache`.
@@ -33,20 +34,16 @@ pub(crate) struct IndexFile {
 impl IndexFile {
     /// Opens or creates the file; a partial trailing entry (torn write) is cut off.
     pub(crate) fn open(path: &Path, width: usize, cached: bool) -> Result<IndexFile, LogError> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)
-            .at(path)?;
-        let len = file.metadata().at(path)?.len();
+        let file = CachedFile::open(path, Mode::Create).at(path)?;
+        let len = file.get().and_then(|f| f.metadata()).at(path)?.len();
         let entries = len / width as u64;
         if entries * width as u64 != len {
-            file.set_len(entries * width as u64).at(path)?;
+            file.get()
+                .and_then(|f| f.set_len(entries * width as u64))
+                .at(path)?;
+            file.mark_written();
         }
         let mut index = IndexFile {
-            path: path.to_path_buf(),
             file,
             width,
             entries,
@@ -61,7 +58,7 @@ impl IndexFile {
 
     fn load_cache(&mut self) -> Result<(), LogError> {
         let mut buf = vec![0u8; (self.entries as usize) * self.width];
-        self.file.read_exact_at(&mut buf, 0).at(&self.path)?;
+        self.handle()?.read_exact_at(&mut buf, 0).at(self.path())?;
         self.cache = Some(buf);
         Ok(())
     }
@@ -79,13 +76,28 @@ impl IndexFile {
         if let Some(cache) = &self.cache {
             if self.persisted < self.entries {
                 let from = self.persisted as usize * self.width;
-                self.file
+                self.handle()?
                     .write_all_at(&cache[from..], from as u64)
-                    .at(&self.path)?;
+                    .at(self.path())?;
+                self.file.mark_written();
                 self.persisted = self.entries;
             }
         }
         Ok(())
+    }
+
+    fn path(&self) -> &Path {
+        self.file.path()
+    }
+
+    /// The open file (reopened if the budget closed it).
+    fn handle(&self) -> Result<Arc<std::fs::File>, LogError> {
+        self.file.get().at(self.file.path())
+    }
+
+    /// Closes the file and refuses to reopen it (the segment is being removed or replaced).
+    pub(crate) fn retire(&self) {
+        self.file.retire();
     }
 
     pub(crate) fn len(&self) -> u64 {
@@ -97,9 +109,10 @@ impl IndexFile {
         match &mut self.cache {
             Some(cache) => cache.extend_from_slice(entry),
             None => {
-                self.file
+                self.handle()?
                     .write_all_at(entry, self.entries * self.width as u64)
-                    .at(&self.path)?;
+                    .at(self.path())?;
+                self.file.mark_written();
                 self.persisted += 1;
             }
         }
@@ -107,26 +120,38 @@ impl IndexFile {
         Ok(())
     }
 
-    /// Reads entry `i` into `out` (which must be `width` long).
-    pub(crate) fn entry(&self, i: u64, out: &mut [u8]) -> Result<(), LogError> {
+    /// Reads entry `i` into `out` (which must be `width` long). `file` is the open file
+    /// when the entries are not in memory.
+    fn entry(&self, file: Option<&std::fs::File>, i: u64, out: &mut [u8]) -> Result<(), LogError> {
         let at = i as usize * self.width;
-        match &self.cache {
-            Some(cache) => {
+        match (&self.cache, file) {
+            (Some(cache), _) => {
                 out.copy_from_slice(&cache[at..at + self.width]);
                 Ok(())
             }
-            None => self.file.read_exact_at(out, at as u64).at(&self.path),
+            (None, Some(file)) => file.read_exact_at(out, at as u64).at(self.path()),
+            (None, None) => self.handle()?.read_exact_at(out, at as u64).at(self.path()),
+        }
+    }
+
+    /// The open file if entries must be read from it, fetched once per search.
+    fn reader(&self) -> Result<Option<Arc<std::fs::File>>, LogError> {
+        match (&self.cache, self.entries) {
+            (Some(_), _) | (None, 0) => Ok(None),
+            (None, _) => self.handle().map(Some),
         }
     }
 
     /// The last entry for which `le(entry)` holds, assuming `le` is monotone (true then false).
     pub(crate) fn floor(&self, le: impl Fn(&[u8]) -> bool) -> Result<Option<Vec<u8>>, LogError> {
         let mut buf = vec![0u8; self.width];
+        let file = self.reader()?;
+        let file = file.as_deref();
         let (mut lo, mut hi) = (0u64, self.entries);
         // Invariant: entries below `lo` satisfy `le`, entries at or above `hi` do not.
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
-            self.entry(mid, &mut buf)?;
+            self.entry(file, mid, &mut buf)?;
             if le(&buf) {
                 lo = mid + 1;
             } else {
@@ -136,7 +161,7 @@ impl IndexFile {
         if lo == 0 {
             return Ok(None);
         }
-        self.entry(lo - 1, &mut buf)?;
+        self.entry(file, lo - 1, &mut buf)?;
         Ok(Some(buf))
     }
 
@@ -145,13 +170,14 @@ impl IndexFile {
             return Ok(None);
         }
         let mut buf = vec![0u8; self.width];
-        self.entry(self.entries - 1, &mut buf)?;
+        self.entry(None, self.entries - 1, &mut buf)?;
         Ok(Some(buf))
     }
 
     /// Removes every entry.
     pub(crate) fn clear(&mut self) -> Result<(), LogError> {
-        self.file.set_len(0).at(&self.path)?;
+        self.handle()?.set_len(0).at(self.path())?;
+        self.file.mark_written();
         self.entries = 0;
         self.persisted = 0;
         if let Some(cache) = &mut self.cache {
@@ -163,7 +189,7 @@ impl IndexFile {
     /// Writes pending entries and forces the file to disk.
     pub(crate) fn sync(&mut self) -> Result<(), LogError> {
         self.write_pending()?;
-        self.file.sync_data().at(&self.path)
+        self.file.sync_data().at(self.file.path())
     }
 }
 

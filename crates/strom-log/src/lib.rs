@@ -11,6 +11,8 @@ mod cleaned_output;
 mod compaction;
 mod config;
 mod error;
+mod fd_cache;
+mod fd_limit;
 mod files;
 mod flusher;
 mod index;
@@ -29,6 +31,8 @@ pub use compaction::{
 };
 pub use config::{Durability, LogConfig};
 pub use error::LogError;
+pub use fd_cache::{open_file_budget, open_file_stats, set_open_file_budget, OpenFileStats};
+pub use fd_limit::{raise_nofile_limit, soft_nofile, NofileLimit};
 pub use files::{sync_dir, write_file_atomically};
 pub use flusher::Flusher;
 pub use log::{now_ms, AppendInfo, Log, ReadResult, RetentionOutcome};

@@ -243,9 +243,10 @@ impl Log {
             let (leo, size) = (a.next_offset(), a.size());
             (a, leo, size)
         };
-        if let Err(err) = self.syncs.sync_data(active.file(), leo) {
-            return Err(self.poison(LogError::io(active.path(), err)));
+        if let Err(err) = active.sync_data() {
+            return Err(self.poison(err));
         }
+        self.syncs.record(leo);
         active.set_visible(size);
         self.high_watermark.fetch_max(leo, Ordering::AcqRel);
         Ok(leo)
@@ -316,6 +317,31 @@ impl Log {
     ///
     /// Errors: `OffsetOutOfRange` below the log start offset or above the high watermark.
     pub fn read(&self, offset: i64, max_bytes: usize) -> Result<ReadResult, LogError> {
+        self.retry_on_retired(|| self.read_once(offset, max_bytes))
+    }
+
+    /// Runs a read again when it failed because retention or compaction retired a segment
+    /// it had picked (its files were closed and are being removed or replaced): waits for
+    /// that change to finish (it holds the maintenance lock), then reads the current segments.
+    fn retry_on_retired<T>(
+        &self,
+        mut op: impl FnMut() -> Result<T, LogError>,
+    ) -> Result<T, LogError> {
+        let mut attempts = 0;
+        loop {
+            match op() {
+                Err(LogError::Io { source, .. })
+                    if attempts < 10 && source.kind() == std::io::ErrorKind::NotFound =>
+                {
+                    attempts += 1;
+                    drop(self.maintenance.lock());
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn read_once(&self, offset: i64, max_bytes: usize) -> Result<ReadResult, LogError> {
         let hw = self.high_watermark();
         let start = self.log_start_offset();
         if offset < start || offset > hw {
@@ -354,6 +380,10 @@ impl Log {
     /// The earliest offset at or above the log start whose record timestamp is >= `timestamp`,
     /// with that timestamp. `None` if every record is older.
     pub fn offset_for_timestamp(&self, timestamp: i64) -> Result<Option<(i64, i64)>, LogError> {
+        self.retry_on_retired(|| self.offset_for_timestamp_once(timestamp))
+    }
+
+    fn offset_for_timestamp_once(&self, timestamp: i64) -> Result<Option<(i64, i64)>, LogError> {
         let start = self.log_start_offset();
         for segment in self.segments_from(start) {
             if segment.max_timestamp() < timestamp {
@@ -461,6 +491,7 @@ impl Log {
         let mut bytes = 0;
         for segment in &removed {
             bytes += segment.size();
+            segment.retire();
             segment.delete_files(&self.dir)?;
         }
         sync_dir(&self.dir)?;

@@ -182,7 +182,7 @@ fn drop_segments_after(dir: &Path, bases: &[i64]) -> Result<usize, LogError> {
 /// Rescans a segment. An invalid tail of the last segment is truncated (a torn write);
 /// anywhere else it is reported. Returns the bytes truncated.
 fn verify(segment: &Segment, index_interval: u64, last: bool) -> Result<u64, LogError> {
-    let file_len = segment.file().metadata().at(segment.path())?.len();
+    let file_len = segment.file()?.metadata().at(segment.path())?.len();
     let outcome = segment.rescan(index_interval)?;
     match outcome.invalid {
         None => Ok(0),

@@ -6,12 +6,14 @@ use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use parking_lot::Mutex;
 
 use crate::batch::{self, BatchHeader, BATCH_HEADER_LEN};
 use crate::error::IoContext;
+use crate::fd_cache::{CachedFile, Mode};
 use crate::files::read_fresh;
 use crate::index::{self, IndexFile, OFFSET_ENTRY, TIME_ENTRY};
 use crate::LogError;
@@ -32,7 +34,8 @@ struct Indexes {
 pub(crate) struct Segment {
     base_offset: i64,
     path: PathBuf,
-    file: File,
+    /// Opened on demand under the process-wide file budget (see `fd_cache`).
+    file: Arc<CachedFile>,
     indexes: Mutex<Indexes>,
     /// Bytes written.
     size: AtomicU64,
@@ -64,6 +67,9 @@ impl Segment {
             .truncate(true)
             .open(&path)
             .at(&path)?;
+        let file = CachedFile::with_open(&path, Mode::Existing, file);
+        // The truncation must reach the disk with the first sync.
+        file.mark_written();
         let mut offsets = IndexFile::open(
             &dir.join(segment_file_name(base_offset, "index")),
             OFFSET_ENTRY,
@@ -105,6 +111,8 @@ impl Segment {
     ) -> Result<Segment, LogError> {
         let segment = Segment::open_unindexed(dir, base_offset, active, now_ms)?;
         segment.load_tail()?;
+        // Trusted means already on disk: closing it again needs no fsync.
+        segment.file.mark_synced();
         Ok(segment)
     }
 
@@ -116,12 +124,10 @@ impl Segment {
         now_ms: i64,
     ) -> Result<Segment, LogError> {
         let path = dir.join(segment_file_name(base_offset, "log"));
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&path)
-            .at(&path)?;
-        let size = file.metadata().at(&path)?.len();
+        let file = CachedFile::open(&path, Mode::Existing).at(&path)?;
+        let size = file.get().and_then(|f| f.metadata()).at(&path)?.len();
+        // Written by an earlier process and maybe not yet on disk: the first sync syncs it.
+        file.mark_written();
         let offsets = IndexFile::open(
             &dir.join(segment_file_name(base_offset, "index")),
             OFFSET_ENTRY,
@@ -217,8 +223,26 @@ impl Segment {
     pub(crate) fn max_timestamp(&self) -> i64 {
         self.max_timestamp.load(Ordering::Acquire)
     }
-    pub(crate) fn file(&self) -> &File {
-        &self.file
+    /// The open segment file (reopened if the file budget closed it).
+    ///
+    /// Errors: `Io` (`NotFound` once the segment is retired).
+    pub(crate) fn file(&self) -> Result<Arc<File>, LogError> {
+        self.file.get().at(&self.path)
+    }
+
+    /// Refuses to reopen the segment's files once closed: their paths are about to be
+    /// removed or to name a replacement. Callers that then fail on this segment retry with
+    /// the log's current segment list.
+    pub(crate) fn retire(&self) {
+        self.file.retire();
+        let idx = self.indexes.lock();
+        idx.offsets.retire();
+        idx.times.retire();
+    }
+
+    /// `fdatasync` of the segment file, if anything was written since the last one.
+    pub(crate) fn sync_data(&self) -> Result<(), LogError> {
+        self.file.sync_data().at(&self.path)
     }
 
     /// Appends already validated and stamped batches. `headers` describe them in order.
@@ -230,7 +254,8 @@ impl Segment {
         index_interval: u64,
     ) -> Result<(), LogError> {
         let start = self.size();
-        self.file.write_all_at(bytes, start).at(&self.path)?;
+        self.file()?.write_all_at(bytes, start).at(&self.path)?;
+        self.file.mark_written();
         let mut idx = self.indexes.lock();
         let mut pos = start;
         for h in headers {
@@ -263,7 +288,7 @@ impl Segment {
             return Ok(None);
         }
         let mut buf = [0u8; BATCH_HEADER_LEN];
-        self.file.read_exact_at(&mut buf, pos).at(&self.path)?;
+        self.file()?.read_exact_at(&mut buf, pos).at(&self.path)?;
         Ok(BatchHeader::parse(&buf))
     }
 
@@ -320,10 +345,11 @@ impl Segment {
         // One read in the common case; a second only when the first batch alone is larger
         // than `max_bytes` (KIP-74: it is still returned whole).
         let len = max_bytes.max(BATCH_HEADER_LEN).min(available);
-        let mut buf = read_fresh(&self.file, &self.path, pos, len)?;
+        let file = self.file()?;
+        let mut buf = read_fresh(&file, &self.path, pos, len)?;
         let first = BatchHeader::parse(&buf).map(|h| h.total_len()).unwrap_or(0);
         if first > buf.len() && first <= available {
-            buf = read_fresh(&self.file, &self.path, pos, first)?;
+            buf = read_fresh(&file, &self.path, pos, first)?;
         }
         // Trim to whole batches.
         let mut end = 0usize;
@@ -371,7 +397,7 @@ impl Segment {
 
     /// Reads exactly the batch at `pos` described by `header`.
     pub(crate) fn read_batch(&self, pos: u64, header: &BatchHeader) -> Result<Bytes, LogError> {
-        let buf = read_fresh(&self.file, &self.path, pos, header.total_len())?;
+        let buf = read_fresh(&*self.file()?, &self.path, pos, header.total_len())?;
         Ok(buf.freeze())
     }
 
@@ -400,7 +426,8 @@ impl Segment {
     /// Verifies every batch from the start (CRC included) and rebuilds both indexes from what
     /// is valid. Does not truncate: the caller decides what an invalid tail means.
     pub(crate) fn rescan(&self, index_interval: u64) -> Result<ScanOutcome, LogError> {
-        let size = self.file.metadata().at(&self.path)?.len();
+        let file = self.file()?;
+        let size = file.metadata().at(&self.path)?.len();
         let mut idx = self.indexes.lock();
         idx.offsets.clear()?;
         idx.times.clear()?;
@@ -416,7 +443,7 @@ impl Segment {
                 invalid = Some((pos, "truncated batch header".to_string()));
                 break;
             }
-            self.file.read_exact_at(&mut head, pos).at(&self.path)?;
+            file.read_exact_at(&mut head, pos).at(&self.path)?;
             let Some(h) = BatchHeader::parse(&head) else {
                 invalid = Some((pos, "truncated batch header".to_string()));
                 break;
@@ -431,7 +458,7 @@ impl Segment {
                 break;
             }
             buf.resize(total as usize, 0);
-            self.file.read_exact_at(&mut buf, pos).at(&self.path)?;
+            file.read_exact_at(&mut buf, pos).at(&self.path)?;
             if let Err(reason) = batch::verify_stored(&buf) {
                 invalid = Some((pos, reason));
                 break;
@@ -461,11 +488,11 @@ impl Segment {
 
     /// Cuts the file to `len` bytes (after a rescan found an invalid tail).
     pub(crate) fn truncate(&self, len: u64) -> Result<(), LogError> {
-        self.file.set_len(len).at(&self.path)?;
+        self.file()?.set_len(len).at(&self.path)?;
         self.file.sync_all().at(&self.path)
     }
 
-    /// Forces data and indexes to disk.
+    /// Forces data and indexes to disk (files not written since their last sync are skipped).
     pub(crate) fn sync_all(&self) -> Result<(), LogError> {
         self.file.sync_data().at(&self.path)?;
         let mut idx = self.indexes.lock();

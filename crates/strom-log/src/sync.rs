@@ -111,13 +111,6 @@ impl SyncCounter {
         }
     }
 
-    /// `fdatasync`s `file`, which holds every offset below `end`, and counts it.
-    pub(crate) fn sync_data(&self, file: &File, end: i64) -> std::io::Result<()> {
-        file.sync_data()?;
-        self.record(end);
-        Ok(())
-    }
-
     /// Counts an fsync done elsewhere that made offsets below `end` durable.
     pub(crate) fn record(&self, end: i64) {
         self.syncs.fetch_add(1, Ordering::AcqRel);

@@ -46,9 +46,11 @@ def wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 30.0) -> N
 class Strom:
     """One running strom server; `restart()` keeps the data directory."""
 
-    def __init__(self, data_dir: Path, extra_args=None, env=None):
+    def __init__(self, data_dir: Path, extra_args=None, env=None, wrapper=None):
         self.data_dir = data_dir
         self.extra_args = list(extra_args or [])
+        # A command the binary runs under, e.g. ["prlimit", "--as=3221225472", "--"].
+        self.wrapper = list(wrapper or [])
         self.env = dict(env or {})
         self.kafka_port = free_port()
         self.http_port = free_port()
@@ -65,7 +67,7 @@ class Strom:
 
     def start(self):
         args = [
-            strom_binary(), "serve",
+            *self.wrapper, strom_binary(), "serve",
             "--data-dir", str(self.data_dir),
             "--kafka-listen", f"127.0.0.1:{self.kafka_port}",
             "--http-listen", f"127.0.0.1:{self.http_port}",
@@ -114,8 +116,8 @@ def strom(tmp_path):
 def strom_factory(tmp_path):
     servers = []
 
-    def make(extra_args=None, env=None, name="data"):
-        server = Strom(tmp_path / name, extra_args=extra_args, env=env)
+    def make(extra_args=None, env=None, name="data", wrapper=None):
+        server = Strom(tmp_path / name, extra_args=extra_args, env=env, wrapper=wrapper)
         servers.append(server)
         return server
 

@@ -4,7 +4,6 @@
 //! the data fsyncs themselves, so tests (and metrics) can check that every acknowledged append
 //! under `Always` was covered by one and that concurrent appenders really share them.
 
-use std::fs::File;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use parking_lot::{Condvar, Mutex};

@@ -9,7 +9,8 @@
 //! meta/producer-id-block    end of the last producer-id block handed out
 //! topics/<name>/topic.json  id, partition count, config overrides
 //! topics/<name>/<p>/        the partition's log (segments, indexes, producer snapshot)
-//! deleted/                  topics being removed (renamed here first, so deletion is atomic)
+//! staging/<id>/             topics being created (see `layout.rs`)
+//! deleted/<id>/             topics being removed (renamed here first, so deletion is atomic)
 //! ```
 
 use std::collections::{BTreeMap, HashMap};
@@ -24,6 +25,8 @@ use std::time::Duration;
 use parking_lot::{Condvar, Mutex, RwLock};
 use strom_log::{Durability, Flusher};
 
+use crate::internal::{refuse_internal, ClientOperation};
+use crate::layout::{crash_point, Layout};
 use crate::topic::{format_id, TopicMeta};
 use crate::{BrokerError, Partition, Topic, TopicConfig};
 
@@ -74,6 +77,7 @@ pub struct Broker {
     /// The cleaner's I/O budget; interrupting it stops a running compaction at shutdown.
     cleaner_throttle: Arc<strom_log::Throttle>,
     shutting_down: AtomicBool,
+    layout: Layout,
     _lock: File,
 }
 
@@ -109,7 +113,7 @@ pub(crate) fn validate_topic_name(name: &str) -> Result<(), BrokerError> {
     }
 }
 
-fn random_bytes<const N: usize>() -> [u8; N] {
+pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
     let mut out = [0u8; N];
     // Not security-sensitive: ids only need to be unique. Mix time, pid and a hashed counter.
     use std::hash::{BuildHasher, Hasher};
@@ -150,13 +154,12 @@ impl Broker {
         let dir = config.data_dir.clone();
         std::fs::create_dir_all(&dir).map_err(io(&dir))?;
         let lock = lock_data_dir(&dir)?;
-        for sub in ["meta", "topics", "deleted"] {
-            let p = dir.join(sub);
-            std::fs::create_dir_all(&p).map_err(io(&p))?;
-        }
-        strom_log::sync_dir(&dir)?;
-        let cluster_id = load_or_create_cluster_id(&dir.join("meta"))?;
-        let block_path = dir.join("meta").join("producer-id-block");
+        let meta_dir = dir.join("meta");
+        std::fs::create_dir_all(&meta_dir).map_err(io(&meta_dir))?;
+        let layout = Layout::new(&dir);
+        layout.prepare()?;
+        let cluster_id = load_or_create_cluster_id(&meta_dir)?;
+        let block_path = meta_dir.join("producer-id-block");
         let next_pid = match std::fs::read_to_string(&block_path) {
             Ok(text) => text.trim().parse::<i64>().map_err(|e| BrokerError::Io {
                 path: block_path.clone(),
@@ -165,23 +168,9 @@ impl Broker {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
             Err(e) => return Err(io(&block_path)(e)),
         };
-        remove_deleted_topics(&dir.join("deleted"));
 
         let mut topics = BTreeMap::new();
-        let topics_dir = dir.join("topics");
-        for entry in std::fs::read_dir(&topics_dir).map_err(io(&topics_dir))? {
-            let entry = entry.map_err(io(&topics_dir))?;
-            let path = entry.path();
-            let name = entry.file_name().to_string_lossy().to_string();
-            if name.starts_with(".creating-") {
-                // A creation that crashed before its rename: it never existed.
-                let _ = std::fs::remove_dir_all(&path);
-                continue;
-            }
-            if !path.is_dir() {
-                continue;
-            }
-            let meta = TopicMeta::load(&path)?;
+        for (path, meta) in layout.topic_dirs()? {
             let topic = Topic::open(&path, &meta, &config.log_defaults)?;
             tracing::info!(topic = %meta.name, partitions = meta.partitions, "opened topic");
             topics.insert(meta.name.clone(), Arc::new(topic));
@@ -210,6 +199,7 @@ impl Broker {
             cleaner_thread: Mutex::new(None),
             cleaner_throttle,
             shutting_down: AtomicBool::new(false),
+            layout,
             _lock: lock,
         });
         for topic in broker.topics() {
@@ -331,7 +321,19 @@ impl Broker {
     }
 
     /// Validates a create request without creating anything (Kafka `validate_only`).
+    /// Errors: those of [`Broker::create_topic`] but `Io` and `Log`.
     pub fn validate_new_topic(
+        &self,
+        name: &str,
+        partitions: i32,
+        configs: &BTreeMap<String, String>,
+    ) -> Result<(), BrokerError> {
+        validate_topic_name(name)?;
+        refuse_internal(name, ClientOperation::Create)?;
+        self.validate_shape(name, partitions, configs)
+    }
+
+    fn validate_shape(
         &self,
         name: &str,
         partitions: i32,
@@ -350,9 +352,32 @@ impl Broker {
         Ok(())
     }
 
-    /// Creates a topic; its metadata is persisted atomically before this returns.
-    /// Errors: `TopicExists`, `InvalidTopicName`, `InvalidPartitions`, `InvalidConfig`, `Io`.
+    /// Creates a topic, all or nothing: it is built in `staging/`, renamed into `topics/`
+    /// and opened; if any step fails, nothing of it is left and it does not exist.
+    /// Errors: `TopicExists`, `InvalidTopicName`, `InternalTopic`, `InvalidPartitions`,
+    /// `InvalidConfig`, `Io`, `Log` (opening a partition, e.g. too many open files).
     pub fn create_topic(
+        &self,
+        name: &str,
+        partitions: i32,
+        configs: &BTreeMap<String, String>,
+    ) -> Result<Arc<Topic>, BrokerError> {
+        refuse_internal(name, ClientOperation::Create)?;
+        self.create(name, partitions, configs)
+    }
+
+    /// Creates an internal topic for the broker's own stores (see `internal.rs`).
+    /// Errors: those of [`Broker::create_topic`] but `InternalTopic`.
+    pub(crate) fn create_internal_topic(
+        &self,
+        name: &str,
+        partitions: i32,
+        configs: &BTreeMap<String, String>,
+    ) -> Result<Arc<Topic>, BrokerError> {
+        self.create(name, partitions, configs)
+    }
+
+    fn create(
         &self,
         name: &str,
         partitions: i32,
@@ -360,22 +385,29 @@ impl Broker {
     ) -> Result<Arc<Topic>, BrokerError> {
         self.check_running()?;
         let _admin = self.admin.lock();
-        self.validate_new_topic(name, partitions, configs)?;
+        self.validate_shape(name, partitions, configs)?;
         let meta = TopicMeta {
             name: name.to_string(),
             id: format_id(&random_bytes::<16>()),
             partitions,
             config: TopicConfig::from_map(configs)?,
         };
-        let topics_dir = self.config.data_dir.join("topics");
-        let staging = topics_dir.join(format!(".creating-{name}"));
-        let _ = std::fs::remove_dir_all(&staging);
-        std::fs::create_dir_all(&staging).map_err(io(&staging))?;
-        meta.save(&staging)?;
-        let dir = topics_dir.join(name);
-        std::fs::rename(&staging, &dir).map_err(io(&dir))?;
-        strom_log::sync_dir(&topics_dir)?;
-        let topic = Arc::new(Topic::open(&dir, &meta, &self.config.log_defaults)?);
+        let staged = self.layout.stage(&meta)?;
+        let dir = self.layout.publish(&staged, name)?;
+        let topic = match Topic::open(&dir, &meta, &self.config.log_defaults) {
+            Ok(topic) => Arc::new(topic),
+            Err(e) => {
+                tracing::error!(topic = name, error = %e, "cannot open a new topic; undoing its creation");
+                // The partitions opened so far were dropped with the failed open.
+                match self.layout.retire(&dir) {
+                    Ok(retired) => self.layout.purge(&retired),
+                    Err(undo) => tracing::error!(topic = name, error = %undo,
+                        "cannot undo a failed topic creation; the topic opens at the next start"),
+                }
+                return Err(e);
+            }
+        };
+        crash_point("create:opened");
         self.register_flush(&topic);
         self.topics
             .write()
@@ -384,30 +416,50 @@ impl Broker {
         Ok(topic)
     }
 
-    /// Deletes a topic and its data. Errors: `UnknownTopic`.
+    /// Deletes a topic and its data. The topic leaves memory only once its folder has left
+    /// `topics/`; if that rename fails, the topic is reopened and stays as it was.
+    /// Errors: `UnknownTopic`, `InternalTopic`, `Io`.
     pub fn delete_topic(&self, name: &str) -> Result<(), BrokerError> {
         self.check_running()?;
+        refuse_internal(name, ClientOperation::Delete)?;
         let _admin = self.admin.lock();
         let topic = self
-            .topics
-            .write()
-            .remove(name)
+            .topic(name)
             .ok_or_else(|| BrokerError::UnknownTopic(name.to_string()))?;
+        // Close first, so no append is acknowledged into files about to be removed.
         for p in topic.partitions() {
-            if let Err(e) = p.log().close() {
+            if let Err(e) = p.close() {
                 tracing::warn!(topic = name, partition = p.index(), error = %e, "closing a deleted partition failed");
             }
         }
-        let deleted = self
-            .config
-            .data_dir
-            .join("deleted")
-            .join(format!("{name}-{}", format_id(&topic.id())));
-        std::fs::rename(topic.dir(), &deleted).map_err(io(&deleted))?;
-        strom_log::sync_dir(&self.config.data_dir.join("topics"))?;
-        std::fs::remove_dir_all(&deleted).map_err(io(&deleted))?;
+        let retired = match self.layout.retire(topic.dir()) {
+            Ok(retired) => retired,
+            Err(e) => {
+                tracing::error!(topic = name, error = %e, "cannot delete a topic; reopening it");
+                self.reopen(&topic);
+                return Err(e);
+            }
+        };
+        self.topics.write().remove(name);
+        self.layout.purge(&retired);
         tracing::info!(topic = name, "deleted topic");
         Ok(())
+    }
+
+    /// Reopens a topic whose logs were closed for a delete that did not happen.
+    fn reopen(&self, topic: &Topic) {
+        match Topic::open(topic.dir(), &topic.meta(), &self.config.log_defaults) {
+            Ok(reopened) => {
+                let reopened = Arc::new(reopened);
+                self.register_flush(&reopened);
+                self.topics
+                    .write()
+                    .insert(topic.name().to_string(), reopened);
+            }
+            Err(e) => {
+                tracing::error!(topic = %topic.name(), error = %e, "cannot reopen a topic; it is back after a restart")
+            }
+        }
     }
 
     pub fn topic(&self, name: &str) -> Option<Arc<Topic>> {
@@ -448,10 +500,11 @@ impl Broker {
             })
     }
 
-    /// Grows a topic to `total` partitions. Errors: `UnknownTopic`, `InvalidPartitions` if
-    /// not larger than now or above the maximum.
+    /// Grows a topic to `total` partitions. Errors: `UnknownTopic`, `InternalTopic`,
+    /// `InvalidPartitions` if not larger than now or above the maximum.
     pub fn create_partitions(&self, topic: &str, total: i32) -> Result<(), BrokerError> {
         self.check_running()?;
+        refuse_internal(topic, ClientOperation::CreatePartitions)?;
         let _admin = self.admin.lock();
         let t = self
             .topic(topic)
@@ -477,13 +530,14 @@ impl Broker {
     }
 
     /// Applies config changes (`None` removes the override); validated as a whole first and
-    /// persisted before taking effect. Errors: `UnknownTopic`, `InvalidConfig`.
+    /// persisted before taking effect. Errors: `UnknownTopic`, `InternalTopic`, `InvalidConfig`.
     pub fn alter_topic_config(
         &self,
         topic: &str,
         changes: &[(String, Option<String>)],
     ) -> Result<(), BrokerError> {
         self.check_running()?;
+        refuse_internal(topic, ClientOperation::AlterConfig)?;
         let _admin = self.admin.lock();
         let t = self
             .topic(topic)
@@ -595,16 +649,6 @@ fn load_or_create_cluster_id(meta: &Path) -> Result<String, BrokerError> {
                 .collect();
             strom_log::write_file_atomically(&path, id.as_bytes())?;
             Ok(id)
-        }
-    }
-}
-
-fn remove_deleted_topics(dir: &Path) {
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for entry in entries.flatten() {
-            if let Err(e) = std::fs::remove_dir_all(entry.path()) {
-                tracing::warn!(path = %entry.path().display(), error = %e, "cannot remove a deleted topic's files");
-            }
         }
     }
 }

@@ -27,6 +27,12 @@ pub enum BrokerError {
     InvalidProducerEpoch { current: i16, got: i16 },
     #[error("unknown producer id {0}")]
     UnknownProducerId(i64),
+    /// A client tried to create, write, delete, trim or reconfigure an internal topic.
+    #[error("topic '{topic}' is internal: clients cannot {operation} it")]
+    InternalTopic {
+        topic: String,
+        operation: crate::ClientOperation,
+    },
     #[error("broker is shutting down")]
     ShuttingDown,
     #[error(transparent)]

@@ -8,6 +8,8 @@
 mod broker;
 mod error;
 pub mod group;
+mod internal;
+mod layout;
 mod partition;
 mod partitioner;
 mod producer_state;
@@ -20,6 +22,9 @@ mod topic_config;
 pub use broker::{Broker, BrokerConfig, MAX_PARTITIONS};
 pub use error::BrokerError;
 pub use group::{GroupCoordinator, GroupError};
+pub use internal::{
+    is_internal_topic, ClientOperation, CONSUMER_OFFSETS, RESERVED_PREFIX, TRANSACTION_STATE,
+};
 pub use partition::{AppendResult, FetchResult, Partition};
 pub use partitioner::{default_partition, murmur2};
 pub use records::{decode_records, encode_records, NewRecord, RecordHeader, StoredRecord};

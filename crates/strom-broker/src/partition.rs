@@ -9,6 +9,7 @@ use parking_lot::Mutex;
 use strom_log::{BatchHeader, Log, LogConfig, LogError};
 use tokio::sync::watch;
 
+use crate::internal::{is_internal_topic, refuse_internal, ClientOperation};
 use crate::producer_state::{Check, ProducerStates};
 use crate::{encode_records, BrokerError, NewRecord};
 
@@ -40,6 +41,8 @@ pub struct Partition {
     high_watermark: watch::Sender<i64>,
     /// Records without a key are rejected on compacted topics.
     compacted: std::sync::atomic::AtomicBool,
+    /// Internal topics refuse client writes and DeleteRecords (`internal.rs`).
+    internal: bool,
 }
 
 impl Partition {
@@ -68,6 +71,7 @@ impl Partition {
             producers: Mutex::new(producers),
             high_watermark: watch::Sender::new(hw),
             compacted: std::sync::atomic::AtomicBool::new(compacted),
+            internal: is_internal_topic(topic),
         })
     }
 
@@ -95,9 +99,22 @@ impl Partition {
     /// batches: a retried batch already written returns `DuplicateSequence` with its original
     /// base offset (front ends answer success), a gap returns `OutOfOrderSequence`.
     ///
-    /// Errors: `InvalidRecord` for a keyless record on a compacted topic, the sequence errors
-    /// above, `Log(CorruptBatch | BatchTooLarge | Poisoned | Io)`.
+    /// Errors: `InternalTopic` (clients cannot write to internal topics), `InvalidRecord`
+    /// for a keyless record on a compacted topic, the sequence errors above,
+    /// `Log(CorruptBatch | BatchTooLarge | Poisoned | Io)`.
     pub fn append_batch(&self, batch: &mut [u8]) -> Result<AppendResult, BrokerError> {
+        self.refuse_client(ClientOperation::Write)?;
+        self.append_checked(batch)
+    }
+
+    fn refuse_client(&self, operation: ClientOperation) -> Result<(), BrokerError> {
+        if self.internal {
+            return refuse_internal(&self.topic, operation);
+        }
+        Ok(())
+    }
+
+    fn append_checked(&self, batch: &mut [u8]) -> Result<AppendResult, BrokerError> {
         if self.compacted.load(std::sync::atomic::Ordering::Acquire) {
             check_keys(batch)?;
         }
@@ -132,7 +149,22 @@ impl Partition {
     }
 
     /// Encodes `records` into one batch and appends it (blocking).
+    /// Errors: those of [`Partition::append_batch`].
     pub fn append_records(&self, records: &[NewRecord]) -> Result<AppendResult, BrokerError> {
+        self.refuse_client(ClientOperation::Write)?;
+        self.append_encoded(records)
+    }
+
+    /// [`Partition::append_records`] for the broker's own stores, which may write to
+    /// internal topics. Errors: those of `append_records` but `InternalTopic`.
+    pub(crate) fn append_internal(
+        &self,
+        records: &[NewRecord],
+    ) -> Result<AppendResult, BrokerError> {
+        self.append_encoded(records)
+    }
+
+    fn append_encoded(&self, records: &[NewRecord]) -> Result<AppendResult, BrokerError> {
         if self.compacted.load(std::sync::atomic::Ordering::Acquire) {
             if let Some(i) = records.iter().position(|r| r.key.is_none()) {
                 return Err(BrokerError::InvalidRecord(format!(
@@ -142,7 +174,7 @@ impl Partition {
             }
         }
         let mut batch = encode_records(records)?;
-        self.append_batch(&mut batch)
+        self.append_checked(&mut batch)
     }
 
     /// Reads whole batches from `offset` (see [`strom_log::Log::read`]).
@@ -180,7 +212,9 @@ impl Partition {
         Ok(self.log.offset_for_timestamp(timestamp)?)
     }
     /// Kafka DeleteRecords: advances the log start offset; returns the new low watermark.
+    /// Errors: `InternalTopic`, `Log`.
     pub fn delete_records_before(&self, offset: i64) -> Result<i64, BrokerError> {
+        self.refuse_client(ClientOperation::DeleteRecords)?;
         Ok(self.log.delete_records_before(offset)?)
     }
     pub fn size_bytes(&self) -> u64 {

@@ -120,14 +120,14 @@ async fn blocking<T: Send + 'static>(
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
-    /// Include internal topics (names starting with `__`, such as `__consumer_offsets`).
+    /// Include internal topics (`__consumer_offsets`, `__transaction_state`, `__strom_*`).
     pub internal: Option<bool>,
 }
 
 /// Internal topics (`__consumer_offsets`…) are the broker's own state, hidden from listings
-/// unless asked for.
+/// unless asked for. The broker owns the rule.
 pub fn is_internal(name: &str) -> bool {
-    name.starts_with("__")
+    strom_broker::is_internal_topic(name)
 }
 
 /// List topics.

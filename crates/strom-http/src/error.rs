@@ -26,6 +26,10 @@ pub struct ApiError {
     pub flavor: Flavor,
 }
 
+/// What a client is told about a storage failure; the details are in the server log only.
+pub const STORAGE_FAILURE: &str =
+    "the request failed with a storage error on the server; the details are in the server log";
+
 /// The detail of a rejected request, left in the response extensions so the access-log
 /// middleware can say why without re-parsing the body.
 #[derive(Debug, Clone)]
@@ -62,6 +66,17 @@ impl ApiError {
     }
     pub fn internal(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", detail).code(50002)
+    }
+    /// A storage failure: the detail (which names server paths) goes to the log, the client
+    /// gets a fixed message.
+    pub fn storage(err: &dyn std::error::Error) -> Self {
+        tracing::error!(error = %err, "request failed with a storage error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "storage-error",
+            STORAGE_FAILURE,
+        )
+        .code(50002)
     }
     /// A JSON body that does not parse or does not match the expected shape; serde's
     /// message already names the line and column.
@@ -119,6 +134,9 @@ impl From<BrokerError> for ApiError {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-record", detail)
                     .code(42206)
             }
+            BrokerError::InternalTopic { .. } => {
+                ApiError::new(StatusCode::FORBIDDEN, "internal-topic", detail).code(40301)
+            }
             BrokerError::ShuttingDown => {
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "shutting-down", detail).code(50003)
             }
@@ -127,7 +145,7 @@ impl From<BrokerError> for ApiError {
             | BrokerError::OutOfOrderSequence { .. }
             | BrokerError::InvalidProducerEpoch { .. }
             | BrokerError::UnknownProducerId(_) => ApiError::internal(detail),
-            BrokerError::Io { .. } => ApiError::internal(detail),
+            BrokerError::Io { .. } => ApiError::storage(&err),
         }
     }
 }
@@ -155,7 +173,10 @@ impl From<LogError> for ApiError {
             LogError::Closed => {
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", detail).code(50003)
             }
-            _ => ApiError::internal(detail),
+            LogError::Poisoned(_)
+            | LogError::CorruptSegment { .. }
+            | LogError::Io { .. }
+            | LogError::Interrupted => ApiError::storage(&err),
         }
     }
 }
@@ -203,6 +224,45 @@ mod tests {
         assert_eq!(e.status, StatusCode::PAYLOAD_TOO_LARGE);
         let e: ApiError = BrokerError::TopicExists("t".into()).into();
         assert_eq!(e.status, StatusCode::CONFLICT);
+    }
+
+    #[test]
+    fn storage_errors_reach_clients_without_paths() {
+        let io = || std::io::Error::other("disk gone");
+        let cases: Vec<BrokerError> = vec![
+            BrokerError::Io {
+                path: "/srv/strom-data/topics/t".into(),
+                source: io(),
+            },
+            LogError::Poisoned("/srv/strom-data/topics/t/0".into()).into(),
+            LogError::Io {
+                path: "/srv/strom-data/topics/t/0/00.log".into(),
+                source: io(),
+            }
+            .into(),
+            LogError::CorruptSegment {
+                file: "/srv/strom-data/topics/t/0/00.log".into(),
+                position: 7,
+                reason: "crc".into(),
+            }
+            .into(),
+        ];
+        for err in cases {
+            let e: ApiError = err.into();
+            assert_eq!(e.status, StatusCode::INTERNAL_SERVER_ERROR);
+            assert_eq!(e.detail, STORAGE_FAILURE);
+        }
+    }
+
+    #[test]
+    fn internal_topics_answer_forbidden() {
+        let e: ApiError = BrokerError::InternalTopic {
+            topic: "__consumer_offsets".into(),
+            operation: strom_broker::ClientOperation::Delete,
+        }
+        .into();
+        assert_eq!((e.status, e.rest_code), (StatusCode::FORBIDDEN, 40301));
+        assert!(e.detail.contains("internal"), "{}", e.detail);
     }
 
     #[test]

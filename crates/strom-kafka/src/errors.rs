@@ -2,7 +2,7 @@
 //! code for a broker error themselves, so every API answers the same failure the same way.
 
 use kafka_protocol::ResponseError;
-use strom_broker::BrokerError;
+use strom_broker::{BrokerError, ClientOperation};
 use strom_log::LogError;
 
 /// The Kafka error for a broker error.
@@ -20,10 +20,27 @@ pub fn response_error(err: &BrokerError) -> ResponseError {
         BrokerError::OutOfOrderSequence { .. } => ResponseError::OutOfOrderSequenceNumber,
         BrokerError::InvalidProducerEpoch { .. } => ResponseError::InvalidProducerEpoch,
         BrokerError::UnknownProducerId(_) => ResponseError::UnknownProducerId,
+        BrokerError::InternalTopic { operation, .. } => internal_topic_error(*operation),
         // Retriable: clients refresh metadata and retry, which succeeds once we are back.
         BrokerError::ShuttingDown => ResponseError::NotLeaderOrFollower,
         BrokerError::Log(log) => log_error(log),
         BrokerError::Io { .. } => ResponseError::KafkaStorageError,
+    }
+}
+
+/// Kafka refuses produce and DeleteRecords on internal topics with INVALID_TOPIC_EXCEPTION
+/// (`ReplicaManager`: "Cannot append to internal topic"); what it guards with ACLs (create,
+/// delete, configs, partitions) Strom refuses as an ACL would, TOPIC_AUTHORIZATION_FAILED,
+/// which is also Kafka's answer to creating its own metadata topic. Both are not retriable.
+fn internal_topic_error(operation: ClientOperation) -> ResponseError {
+    match operation {
+        ClientOperation::Write | ClientOperation::DeleteRecords => {
+            ResponseError::InvalidTopicException
+        }
+        ClientOperation::Create
+        | ClientOperation::Delete
+        | ClientOperation::AlterConfig
+        | ClientOperation::CreatePartitions => ResponseError::TopicAuthorizationFailed,
     }
 }
 
@@ -41,6 +58,28 @@ fn log_error(err: &LogError) -> ResponseError {
     }
 }
 
+/// What a client is told about a storage failure; the details are in the server log only.
+pub const STORAGE_FAILURE: &str =
+    "the request failed with a storage error on the server; the details are in the server log";
+
+/// The error message field for a broker error. Errors that name server paths (storage and
+/// I/O failures) are logged here and answered with [`STORAGE_FAILURE`]: no path reaches a
+/// client.
+pub fn error_message(err: &BrokerError) -> String {
+    let names_paths = matches!(
+        err,
+        BrokerError::Io { .. }
+            | BrokerError::Log(
+                LogError::Poisoned(_) | LogError::CorruptSegment { .. } | LogError::Io { .. }
+            )
+    );
+    if names_paths {
+        tracing::error!(error = %err, "request failed with a storage error");
+        return STORAGE_FAILURE.to_string();
+    }
+    err.to_string()
+}
+
 /// The Kafka error code for a group coordinator error (the coordinator names its errors in
 /// Kafka's vocabulary already).
 pub fn group_error_code(err: &strom_broker::GroupError) -> i16 {
@@ -55,6 +94,13 @@ pub fn error_code(err: &BrokerError) -> i16 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn internal(topic: &str, operation: ClientOperation) -> BrokerError {
+        BrokerError::InternalTopic {
+            topic: topic.into(),
+            operation,
+        }
+    }
 
     #[test]
     fn maps_each_broker_error_to_its_kafka_code() {
@@ -90,6 +136,21 @@ mod tests {
             (BrokerError::InvalidProducerEpoch { current: 2, got: 1 }, 47),
             (BrokerError::UnknownProducerId(7), 59),
             (BrokerError::ShuttingDown, 6),
+            (internal("__consumer_offsets", ClientOperation::Write), 17),
+            (
+                internal("__consumer_offsets", ClientOperation::DeleteRecords),
+                17,
+            ),
+            (internal("__strom_x", ClientOperation::Create), 29),
+            (internal("__consumer_offsets", ClientOperation::Delete), 29),
+            (
+                internal("__consumer_offsets", ClientOperation::AlterConfig),
+                29,
+            ),
+            (
+                internal("__consumer_offsets", ClientOperation::CreatePartitions),
+                29,
+            ),
             (
                 BrokerError::Io {
                     path: "/x".into(),
@@ -122,5 +183,33 @@ mod tests {
         for (err, code) in cases {
             assert_eq!(error_code(&err), code, "{err}");
         }
+    }
+
+    #[test]
+    fn storage_error_messages_name_no_path() {
+        let io = || std::io::Error::other("disk gone");
+        let cases: Vec<BrokerError> = vec![
+            BrokerError::Io {
+                path: "/srv/strom-data/topics/t".into(),
+                source: io(),
+            },
+            LogError::Poisoned("/srv/strom-data/topics/t/0".into()).into(),
+            LogError::Io {
+                path: "/srv/strom-data/topics/t/0/00.log".into(),
+                source: io(),
+            }
+            .into(),
+            LogError::CorruptSegment {
+                file: "/srv/strom-data/topics/t/0/00.log".into(),
+                position: 7,
+                reason: "crc".into(),
+            }
+            .into(),
+        ];
+        for err in cases {
+            assert_eq!(error_message(&err), STORAGE_FAILURE, "{err}");
+        }
+        let unknown = BrokerError::UnknownTopic("t".into());
+        assert_eq!(error_message(&unknown), unknown.to_string());
     }
 }

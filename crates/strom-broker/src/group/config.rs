@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 /// Name of the internal compacted topic holding committed offsets and group metadata.
-pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
+pub const OFFSETS_TOPIC: &str = crate::internal::CONSUMER_OFFSETS;
 
 #[derive(Debug, Clone)]
 pub struct GroupConfig {

@@ -56,7 +56,7 @@ impl BrokerStorage {
                         OFFSETS_SEGMENT_BYTES.to_string(),
                     ),
                 ]);
-                match broker.create_topic(OFFSETS_TOPIC, partitions.max(1), &configs) {
+                match broker.create_internal_topic(OFFSETS_TOPIC, partitions.max(1), &configs) {
                     Ok(topic) => topic,
                     // Another front end may have created it in between.
                     Err(BrokerError::TopicExists(_)) => {
@@ -105,7 +105,7 @@ impl GroupStorage for BrokerStorage {
             .broker
             .partition(OFFSETS_TOPIC, partition)
             .map_err(storage_error)?;
-        let result = partition.append_records(records).map_err(storage_error)?;
+        let result = partition.append_internal(records).map_err(storage_error)?;
         Ok(result.base_offset)
     }
 

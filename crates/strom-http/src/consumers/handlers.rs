@@ -66,6 +66,16 @@ fn group_error(err: GroupError) -> ApiError {
         )
         .code(40903),
         GroupError::OffsetMetadataTooLarge => ApiError::unprocessable(detail).code(42204),
+        // Its text names server paths: logged, and answered with a fixed message.
+        GroupError::Storage(_) => {
+            tracing::error!(error = %detail, "group storage failed");
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "coordinator",
+                crate::error::STORAGE_FAILURE,
+            )
+            .code(50003)
+        }
         _ => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "coordinator", detail).code(50003),
     }
     .rest()

@@ -39,7 +39,8 @@ pub fn topic_by_id(broker: &Broker, id: Uuid) -> Option<Arc<Topic>> {
         .find(|t| t.id() == *id.as_bytes())
 }
 
-/// The error message field value for a failure.
-pub fn message(err: &impl std::fmt::Display) -> Option<StrBytes> {
-    Some(StrBytes::from_string(err.to_string()))
+/// The error message field value for a failure (never a server path: see
+/// [`crate::errors::error_message`]).
+pub fn message(err: &strom_broker::BrokerError) -> Option<StrBytes> {
+    Some(StrBytes::from_string(crate::errors::error_message(err)))
 }

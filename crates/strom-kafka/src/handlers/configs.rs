@@ -123,7 +123,7 @@ pub fn describe(
                             })
                             .collect()
                     })
-                    .map_err(|e| (response_error(&e), e.to_string())),
+                    .map_err(|e| (response_error(&e), crate::errors::error_message(&e))),
                 RESOURCE_BROKER => broker_resource(ctx, &r.resource_name).map(|configs| {
                     configs
                         .into_iter()

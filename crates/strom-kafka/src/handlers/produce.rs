@@ -185,7 +185,7 @@ fn append(work: PartitionWork) -> PartitionOutcome {
                     tracing::debug!(topic = partition.topic(), partition = partition.index(),
                         error = %err, "append refused");
                 }
-                Err((code, err.to_string()))
+                Err((code, crate::errors::error_message(&err)))
             }
         }
     });

@@ -113,7 +113,7 @@ async fn replay_after_compaction_keeps_the_latest_offsets_and_honours_deletes() 
         ("segment.bytes".to_string(), "1024".to_string()),
         ("delete.retention.ms".to_string(), "0".to_string()),
     ]);
-    b.create_topic(OFFSETS_TOPIC, 1, &configs).unwrap();
+    b.create_internal_topic(OFFSETS_TOPIC, 1, &configs).unwrap();
     let c = GroupCoordinator::start(b.clone(), config()).await.unwrap();
     for i in 0..200 {
         c.commit_offsets(commit_req(

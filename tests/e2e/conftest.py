@@ -1,5 +1,9 @@
 """Shared fixtures for the end-to-end suites: start the real `strom` binary on ephemeral ports
-with a fresh data directory, wait until it is ready, and stop it (SIGTERM, or SIGKILL on demand)."""
+with a fresh data directory, wait until it is ready, and stop it (SIGTERM, or SIGKILL on demand).
+
+Two suite-wide rules live here too: every test has a time limit (pytest-timeout, required), so a
+hang fails instead of stalling CI; and under `CI=true` a skipped test is reported as a failure, so
+a missing client (kcat, kafkajs) or a probe that gives up cannot turn into a green run."""
 
 import os
 import signal
@@ -9,8 +13,47 @@ import time
 from pathlib import Path
 
 import pytest
+import pytest_timeout  # noqa: F401  (required: a hang must fail, see DEFAULT_TIMEOUT)
 
 ROOT = Path(__file__).resolve().parents[2]
+
+# Seconds a test may run unless it sets its own `@pytest.mark.timeout` (STROM_E2E_TIMEOUT overrides).
+DEFAULT_TIMEOUT = int(os.environ.get("STROM_E2E_TIMEOUT", "300"))
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(DEFAULT_TIMEOUT))
+
+
+def _skip_reason(report) -> str:
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        return str(longrepr[2])
+    return str(longrepr)
+
+
+def _fail_skips_in_ci(report):
+    if in_ci() and report.skipped and not hasattr(report, "wasxfail"):
+        reason = _skip_reason(report)
+        report.outcome = "failed"
+        report.longrepr = f"skipped under CI=true, which counts as a failure: {reason}"
+    return report
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    return _fail_skips_in_ci((yield))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(collector):
+    return _fail_skips_in_ci((yield))
 
 
 def strom_binary() -> str:

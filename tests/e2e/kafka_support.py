@@ -118,6 +118,26 @@ class Wire:
         (correlation_id,) = struct.unpack(">i", frame[:4])
         return correlation_id, request.RESPONSE_TYPE.decode(frame[4:])
 
+    def server_unread_bytes(self):
+        """Bytes the server has received on this connection but its process not yet read: the
+        rx queue of the server's end in /proc/net/tcp (loopback, so the same kernel)."""
+        local = self.sock.getsockname()[1]
+        server = self.sock.getpeername()[1]
+        with open("/proc/net/tcp") as table:
+            for line in table.readlines()[1:]:
+                fields = line.split()
+                here, there = int(fields[1].split(":")[1], 16), int(fields[2].split(":")[1], 16)
+                if (here, there) == (server, local):
+                    return int(fields[4].split(":")[1], 16)
+        raise AssertionError(f"no server socket for port {local} in /proc/net/tcp")
+
+    def wait_server_read(self, timeout=30.0):
+        """Waits until the server process has read everything sent on this connection."""
+        deadline = time.time() + timeout
+        while self.server_unread_bytes() > 0:
+            assert time.time() < deadline, "the server never read the request"
+            time.sleep(0.01)
+
     def closed_by_server(self, wait=5.0):
         self.sock.settimeout(wait)
         try:

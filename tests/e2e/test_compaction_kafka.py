@@ -171,7 +171,9 @@ def test_compacted_topic_keeps_latest_per_key(server):
 
 def test_tombstones_expire_after_delete_retention(server):
     topic = "tombstones"
-    create_topic(server, topic, compacted_config(**{"delete.retention.ms": "6000"}))
+    # delete.retention.ms is long enough that the cleaner (every 200 ms) surely runs inside it
+    # even on a loaded machine; the first check only has to happen before it ends.
+    create_topic(server, topic, compacted_config(**{"delete.retention.ms": "20000"}))
     records = versions(3, 10) + [(b"k0", None), (b"k2", None)] + fillers(30)
     delivered = produce_each(server, topic, records)
     tombstones_at = time.time()
@@ -180,12 +182,12 @@ def test_tombstones_expire_after_delete_retention(server):
     drop_tombstones = expected_view(delivered, base, drop_tombstones=True)
     # First the tombstones are there (inside delete.retention.ms) ...
     got = wait_until(lambda: ((g := consume_all(server, topic)) == keep_tombstones, g),
-                     "compaction keeping the tombstones", timeout=4)
-    assert time.time() - tombstones_at < 6
+                     "compaction keeping the tombstones", timeout=15)
+    assert time.time() - tombstones_at < 20, "seen only after delete.retention.ms"
     assert {b"k0", b"k2"} <= {k for _, k, v in got if v is None}
     # ... then they, and the key with them, are gone.
     got = wait_until(lambda: ((g := consume_all(server, topic)) == drop_tombstones, g),
-                     "the tombstones to expire")
+                     "the tombstones to expire", timeout=60)
     keys = {k for _, k, _ in got}
     assert b"k0" not in keys and b"k2" not in keys and b"k1" in keys
 
@@ -280,8 +282,7 @@ def test_committed_offset_out_of_retention_resets_to_earliest(server):
             except KafkaException as e:
                 if e.args[0].code() != KafkaError._WAIT_COORD:
                     raise
-                if time.time() > deadline:
-                    pytest.skip("no group coordinator in this build (FindCoordinator)")
+                assert time.time() < deadline, "FindCoordinator never answered: no group coordinator"
                 c.poll(0.2)
         committed = c.committed([TopicPartition(topic, 0)], timeout=10)
         assert committed[0].offset == 1, committed

@@ -2,6 +2,7 @@
 partitions, committed offsets and lag."""
 
 import subprocess
+import time
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
@@ -30,7 +31,9 @@ def test_group_list_and_describe_show_lag(strom):
     member = Consumer({"bootstrap.servers": strom.bootstrap, "group.id": "live", "auto.offset.reset": "earliest",
                        "enable.auto.commit": False, "session.timeout.ms": 6000})
     member.subscribe(["t"])
+    deadline = time.time() + 60
     while not member.assignment():
+        assert time.time() < deadline, "the member never got an assignment"
         member.poll(0.2)
     member.commit(offsets=[TopicPartition("t", 0, 3), TopicPartition("t", 1, 10)], asynchronous=False)
     standalone = Consumer({"bootstrap.servers": strom.bootstrap, "group.id": "solo"})

@@ -84,34 +84,52 @@ def test_sse_live_and_resume(strom):
     requests.post(f"{strom.http}/v1/topics", json={"name": "sse", "partitions": 2})
     produce(strom, "sse", [{"value": 0}])
     got = []
+    failures = []
+    history_seen = threading.Event()
 
     def listen(headers, n):
-        with requests.get(f"{strom.http}/feeds/sse", headers={"accept": "text/event-stream", **headers},
-                          stream=True, timeout=30) as r:
-            assert r.headers["content-type"] == "text/event-stream"
-            ev = {}
-            for line in r.iter_lines(decode_unicode=True):
-                if line.startswith("id:"):
-                    ev["id"] = line[3:].strip()
-                elif line.startswith("data:"):
-                    ev["data"] = json.loads(line[5:])
-                elif line == "" and "data" in ev:
-                    got.append(ev)
-                    ev = {}
-                    if len(got) >= n:
-                        return
+        try:
+            with requests.get(f"{strom.http}/feeds/sse", headers={"accept": "text/event-stream", **headers},
+                              stream=True, timeout=30) as r:
+                assert r.headers["content-type"] == "text/event-stream"
+                ev = {}
+                for line in r.iter_lines(decode_unicode=True):
+                    if line.startswith("id:"):
+                        ev["id"] = line[3:].strip()
+                    elif line.startswith("data:"):
+                        ev["data"] = json.loads(line[5:])
+                    elif line == "" and "data" in ev:
+                        got.append(ev)
+                        ev = {}
+                        history_seen.set()
+                        if len(got) >= n:
+                            return
+        except BaseException as e:  # re-raised in the test's thread below
+            failures.append(e)
+        finally:
+            history_seen.set()
 
-    t = threading.Thread(target=listen, args=({}, 3))
+    def join(t):
+        t.join(timeout=60)
+        assert not t.is_alive(), f"the SSE listener is still waiting; got {got}"
+        if failures:
+            raise failures[0]
+
+    t = threading.Thread(target=listen, args=({}, 3), daemon=True)
     t.start()
+    # The stream is open and has sent the history (record 0): only now produce, so records
+    # 1 and 2 can only arrive by live push.
+    assert history_seen.wait(30), "the SSE stream never delivered the history"
+    assert not failures and [e["data"]["data"] for e in got] == [0]
     produce(strom, "sse", [{"value": 1}, {"value": 2}])
-    t.join(timeout=30)
+    join(t)
     assert sorted(e["data"]["data"] for e in got) == [0, 1, 2]
     resume_from = got[0]["id"]
     seen_first = got[0]["data"]["data"]
     got.clear()
-    t = threading.Thread(target=listen, args=({"last-event-id": resume_from}, 2))
+    t = threading.Thread(target=listen, args=({"last-event-id": resume_from}, 2), daemon=True)
     t.start()
-    t.join(timeout=30)
+    join(t)
     assert sorted(e["data"]["data"] for e in got) == sorted({0, 1, 2} - {seen_first})
 
 

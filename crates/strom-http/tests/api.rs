@@ -566,9 +566,9 @@ async fn connection_limit_answers_503() {
         ..common::config()
     })
     .await;
-    let _a = tokio::net::TcpStream::connect(s.addr).await.expect("a");
-    let _b = tokio::net::TcpStream::connect(s.addr).await.expect("b");
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Two kept-alive connections, each known to be accepted: it has answered a request.
+    let mut _a = accepted_connection(s.addr).await;
+    let mut _b = accepted_connection(s.addr).await;
     let r = reqwest::Client::new()
         .get(s.url("/healthz"))
         .send()
@@ -576,6 +576,28 @@ async fn connection_limit_answers_503() {
         .expect("third");
     assert_eq!(r.status(), 503);
     s.stop().await;
+}
+
+/// A keep-alive connection on which the server has answered one request (so it counts it).
+async fn accepted_connection(addr: std::net::SocketAddr) -> tokio::net::TcpStream {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut conn = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    conn.write_all(b"GET /healthz HTTP/1.1\r\nhost: strom\r\n\r\n")
+        .await
+        .expect("send request");
+    let mut got = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = conn.read(&mut buf).await.expect("read response");
+        assert!(n > 0, "connection closed before a response");
+        got.extend_from_slice(&buf[..n]);
+    }
+    assert!(
+        got.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&got)
+    );
+    conn
 }
 
 async fn v2(
@@ -709,16 +731,34 @@ async fn idle_consumer_instances_are_removed() {
     )
     .await;
     assert_eq!(r.status(), 200);
-    // Any request to the instance keeps it alive, so look only once, after the reaper
-    // (which runs every second) has had time to act.
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    // Any request to the instance keeps it alive, but creating one with the same name does
+    // not touch it: that answers 409 (name taken) until the reaper has removed the idle one.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let again = v2(
+            &s,
+            reqwest::Method::POST,
+            "/consumers/g2",
+            json!({"name": "idle", "consumer.instance.timeout.ms": 60_000}),
+        )
+        .await;
+        if again.status() == 200 {
+            break;
+        }
+        assert_eq!(again.status(), 409, "while the idle instance exists");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "idle instance was not removed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The new instance under that name is a fresh one: it answers.
     let r = s
         .client
         .get(s.url("/consumers/g2/instances/idle/assignments"))
         .send()
         .await
         .expect("get");
-    let gone = r.status() == 404;
-    assert!(gone, "idle instance was not removed");
+    assert_eq!(r.status(), 200, "the re-created instance answers");
     s.stop().await;
 }

@@ -2,13 +2,18 @@
 //
 //   node kafkajs_client.js produce <bootstrap> <topic>            < records.json
 //   node kafkajs_client.js consume <bootstrap> <topic> <partition> <count>
+//   node kafkajs_client.js group <bootstrap> <topic> <group> <count>
 //
 // Records are JSON: [{"key": str|null, "value": str|null, "headers": {name: str}, "partition": n?}].
 // `consume` prints the records read, with offsets, as JSON on stdout.
 //
-// kafkajs only consumes through consumer groups, whose APIs Strom does not serve yet, so
-// `consume` drives kafkajs's own cluster/broker objects directly: the Fetch request and the
-// record-batch decoding are still kafkajs's.
+// `consume` reads one partition by position, without a group: it drives kafkajs's own
+// cluster/broker objects directly (the Fetch request and the record-batch decoding are still
+// kafkajs's). `group` runs two kafkajs consumers in one consumer group on Strom's group
+// coordinator: once they hold disjoint assignments covering the topic, it produces <count>
+// records round-robin over the partitions, reads until the two together have them all,
+// commits, and prints {"members": [{"assignment": [...], "records": [...]}, ...]} (each
+// member's assignment while the records were read). Group events are logged on stderr.
 'use strict'
 
 const fs = require('fs')
@@ -85,10 +90,82 @@ async function consume(bootstrap, topic, partition, count) {
   process.stdout.write(JSON.stringify(out.slice(0, count)))
 }
 
+function waitFor(condition, what, ms) {
+  return new Promise((resolve, reject) => {
+    const deadline = Date.now() + ms
+    const check = () => {
+      if (condition()) return resolve()
+      if (Date.now() > deadline) return reject(new Error(`timed out waiting for ${what}`))
+      setTimeout(check, 50)
+    }
+    check()
+  })
+}
+
+async function group(bootstrap, topic, groupId, count) {
+  const kafka = client(bootstrap)
+  const admin = kafka.admin()
+  await admin.connect()
+  const partitions = (await admin.fetchTopicMetadata({ topics: [topic] })).topics[0].partitions.length
+  await admin.disconnect()
+  const members = [0, 1].map(() => ({
+    consumer: kafka.consumer({ groupId, sessionTimeout: 10000, rebalanceTimeout: 20000, heartbeatInterval: 500 }),
+    assignment: [],
+    records: [],
+  }))
+  for (const m of members) {
+    m.consumer.on(m.consumer.events.GROUP_JOIN, e => {
+      m.assignment = (e.payload.memberAssignment[topic] || []).slice().sort((a, b) => a - b)
+      console.error(`${Date.now()} member ${members.indexOf(m)} joined ${e.payload.memberId}: ${m.assignment}`)
+    })
+    for (const ev of ['REBALANCING', 'CRASH', 'STOP', 'DISCONNECT']) {
+      m.consumer.on(m.consumer.events[ev], e => console.error(`${Date.now()} member ${members.indexOf(m)} ${ev} ${JSON.stringify(e.payload)}`))
+    }
+    await m.consumer.connect()
+    await m.consumer.subscribe({ topic, fromBeginning: true })
+    await m.consumer.run({
+      autoCommit: false,
+      eachMessage: async ({ partition, message }) => {
+        m.records.push({ partition, offset: Number(message.offset), value: message.value.toString() })
+      },
+    })
+  }
+  const split = () => {
+    const all = members.flatMap(m => m.assignment)
+    return members.every(m => m.assignment.length > 0) &&
+      new Set(all).size === all.length && all.length === partitions
+  }
+  await waitFor(split, 'two members with a disjoint assignment of every partition', 60000)
+  // The assignments under which the records are read (the first member to disconnect at the
+  // end makes the other rejoin with every partition).
+  const assigned = members.map(m => m.assignment)
+  const producer = kafka.producer()
+  await producer.connect()
+  await producer.send({
+    topic,
+    acks: -1,
+    messages: Array.from({ length: count }, (_, i) => ({ value: `g${i}`, partition: i % partitions })),
+  })
+  await producer.disconnect()
+  const total = () => members.reduce((n, m) => n + m.records.length, 0)
+  await waitFor(() => total() >= count, `${count} records`, 60000)
+  for (const m of members) {
+    const last = {}
+    for (const r of m.records) last[r.partition] = Math.max(last[r.partition] ?? -1, r.offset)
+    await m.consumer.commitOffsets(Object.entries(last).map(([p, o]) => (
+      { topic, partition: Number(p), offset: String(o + 1) })))
+  }
+  for (const m of members) await m.consumer.disconnect()
+  process.stdout.write(JSON.stringify({
+    members: members.map((m, i) => ({ assignment: assigned[i], records: m.records })),
+  }))
+}
+
 async function main() {
   const [cmd, bootstrap, topic, partition, count] = process.argv.slice(2)
   if (cmd === 'produce') return produce(bootstrap, topic)
   if (cmd === 'consume') return consume(bootstrap, topic, Number(partition), Number(count))
+  if (cmd === 'group') return group(bootstrap, topic, partition, Number(count))
   throw new Error(`unknown command ${cmd}`)
 }
 

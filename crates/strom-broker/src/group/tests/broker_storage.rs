@@ -25,10 +25,18 @@ fn broker(dir: &std::path::Path) -> Arc<Broker> {
     Broker::open(config).unwrap()
 }
 
-/// Drops the coordinator and lets its writer task end, releasing the broker (and its lock).
-async fn close(c: GroupCoordinator) {
+/// Drops the coordinator and waits until its tasks have ended and released their handles on
+/// the broker (`b` is then the last one), so the data directory can be opened again.
+async fn close(c: GroupCoordinator, b: &Arc<Broker>) {
     drop(c);
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while Arc::strong_count(b) > 1 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the coordinator's tasks still hold the broker"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 }
 
 #[tokio::test]
@@ -66,7 +74,7 @@ async fn offsets_and_groups_survive_restarts_of_a_real_broker() {
     c.commit_offsets(commit_req("solo", -1, "", &[("t", 1, 7)]))
         .await
         .unwrap();
-    close(c).await;
+    close(c, &b).await;
     b.shutdown().unwrap();
     drop(b);
 
@@ -90,7 +98,7 @@ async fn offsets_and_groups_survive_restarts_of_a_real_broker() {
     assert_eq!(lag[0].log_end_offset, Some(0));
     assert_eq!(lag[0].lag, Some(0), "lag never goes negative");
     assert_eq!(c.delete_groups(&["solo".into()]).await[0].1, None);
-    close(c).await;
+    close(c, &b).await;
     // No shutdown: the logs are recovered like after a crash.
     drop(b);
 
@@ -139,7 +147,7 @@ async fn replay_after_compaction_keeps_the_latest_offsets_and_honours_deletes() 
     assert!(b.clean_logs(None) > 0, "the offsets topic was compacted");
     let after = b.partition(OFFSETS_TOPIC, 0).unwrap().size_bytes();
     assert!(after < before / 2, "{before} -> {after} bytes");
-    close(c).await;
+    close(c, &b).await;
 
     let c = GroupCoordinator::start(b.clone(), config()).await.unwrap();
     let offsets: Vec<i64> = c
@@ -150,6 +158,6 @@ async fn replay_after_compaction_keeps_the_latest_offsets_and_honours_deletes() 
     assert_eq!(offsets, vec![199, 1199]);
     assert!(c.fetch_offsets("gone", None).is_empty());
     assert_eq!(c.fetch_offsets("filler", None)[0].offset, 49);
-    close(c).await;
+    close(c, &b).await;
     b.shutdown().unwrap();
 }

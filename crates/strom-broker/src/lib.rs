@@ -6,6 +6,7 @@
 //! adapters over [`Broker`], [`Topic`] and [`Partition`]; this crate never touches a socket.
 
 mod broker;
+mod connection_limits;
 mod error;
 pub mod group;
 mod partition;
@@ -18,6 +19,9 @@ mod topic;
 mod topic_config;
 
 pub use broker::{Broker, BrokerConfig, MAX_PARTITIONS};
+pub use connection_limits::{
+    ConnectionLimits, ConnectionLimitsConfig, ConnectionPermit, ConnectionRefused,
+};
 pub use error::BrokerError;
 pub use group::{GroupCoordinator, GroupError};
 pub use partition::{AppendResult, FetchResult, Partition};

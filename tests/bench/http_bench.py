@@ -202,7 +202,11 @@ def main():
     fds = raise_fd_limit(args.subscribers * 2 + 1000)
     data = Path(tempfile.mkdtemp(prefix="strom-http-bench-"))
     cfg = data / "strom.toml"
-    cfg.write_text(f"max_connections = {args.subscribers + 1000}\nhttp_max_poll_timeout_ms = 60000\n")
+    # All subscribers come from 127.0.0.1: raise the per-address limit with the total.
+    cfg.write_text(
+        f"max_connections = {args.subscribers + 1000}\n"
+        f"max_connections_per_ip = {args.subscribers + 1000}\nhttp_max_poll_timeout_ms = 60000\n"
+    )
     server = Strom(data / "data", extra_args=["--config", str(cfg)]).start()
     try:
         for name in ("tput-http", "tput-kafka", "tput-single", "fan"):

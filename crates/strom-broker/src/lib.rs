@@ -6,6 +6,7 @@
 //! adapters over [`Broker`], [`Topic`] and [`Partition`]; this crate never touches a socket.
 
 mod broker;
+mod connection_limits;
 mod error;
 pub mod group;
 mod internal;
@@ -20,6 +21,9 @@ mod topic;
 mod topic_config;
 
 pub use broker::{Broker, BrokerConfig, MAX_PARTITIONS};
+pub use connection_limits::{
+    ConnectionLimits, ConnectionLimitsConfig, ConnectionPermit, ConnectionRefused,
+};
 pub use error::BrokerError;
 pub use group::{GroupCoordinator, GroupError};
 pub use internal::{

@@ -5,7 +5,7 @@
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use strom_broker::BrokerError;
+use strom_broker::{BrokerError, ConnectionRefused};
 use strom_log::LogError;
 
 /// Which wire shape the error body takes.
@@ -146,6 +146,28 @@ impl From<BrokerError> for ApiError {
             | BrokerError::InvalidProducerEpoch { .. }
             | BrokerError::UnknownProducerId(_) => ApiError::internal(detail),
             BrokerError::Io { .. } => ApiError::storage(&err),
+        }
+    }
+}
+
+/// A connection turned away at accept: the whole listener is full (503, everyone waits), or
+/// this client's address holds its share (429, only this client must slow down). The detail
+/// is fixed: it names no address or limit.
+impl From<ConnectionRefused> for ApiError {
+    fn from(err: ConnectionRefused) -> Self {
+        match err {
+            ConnectionRefused::Total { .. } => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "too-many-connections",
+                "too many connections",
+            )
+            .code(50301),
+            ConnectionRefused::PerAddress { .. } => ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too-many-connections-from-address",
+                "too many connections from this address",
+            )
+            .code(42901),
         }
     }
 }

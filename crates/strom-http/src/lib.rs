@@ -3,7 +3,8 @@
 //! [`strom_broker::Broker`]. It never touches files; every operation is a broker call.
 //!
 //! Module map: [`routes`] builds the router and OpenAPI document; [`server`] runs the
-//! accept loop with its connection and header limits; handlers live in [`produce`],
+//! accept loop with its connection limits and timeouts ([`refusal`] answers the connections
+//! it turns away); handlers live in [`produce`],
 //! [`consume`], [`feeds`] / [`atom`] / [`sse`] / [`ws`], [`admin`] and [`restproxy`];
 //! [`error`] is the one place errors become statuses.
 
@@ -22,6 +23,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod produce;
 pub mod reader;
+pub mod refusal;
 pub mod rejections;
 pub mod render;
 pub mod restproxy;
@@ -34,9 +36,10 @@ pub mod timefmt;
 pub mod ws;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use strom_broker::group::GroupConfig;
-use strom_broker::{Broker, GroupCoordinator};
+use strom_broker::{Broker, ConnectionLimitsConfig, GroupCoordinator};
 use tokio::net::TcpListener;
 
 /// Listener settings and limits.
@@ -46,8 +49,26 @@ pub struct HttpConfig {
     pub max_body_bytes: usize,
     /// Longest long-poll `timeout` a client may ask for, in milliseconds.
     pub max_poll_timeout_ms: u64,
-    /// Maximum number of concurrent connections.
-    pub max_connections: usize,
+    /// Open connections at most, overall (503 above) and per client address (429 above).
+    pub connections: ConnectionLimitsConfig,
+    /// Time a connection has to send a complete request head, counted from the moment it is
+    /// ready for one: just accepted, or idle after its previous response (so for HTTP/1.1 it
+    /// is also the keep-alive idle timeout).
+    pub header_read_timeout: Duration,
+}
+
+/// Default of [`HttpConfig::header_read_timeout`].
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            max_body_bytes: 8 * 1024 * 1024,
+            max_poll_timeout_ms: 60_000,
+            connections: ConnectionLimitsConfig::default(),
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+        }
+    }
 }
 
 /// Serves HTTP on `listener` until `shutdown` becomes true, then lets in-flight requests

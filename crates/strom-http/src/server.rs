@@ -1,21 +1,31 @@
 //! The accept loop: hyper connections (HTTP/1.1 with upgrades for WebSocket, and HTTP/2)
-//! under a connection cap and header-size limits, with graceful shutdown.
+//! under connection limits, header limits and timeouts, with graceful shutdown.
 //!
-//! A connection beyond `max_connections` gets an immediate `503` with `Retry-After` and is
-//! closed, so overload is visible to clients instead of stalling in the accept queue.
+//! - A connection beyond the listener's cap gets an immediate `503`, one beyond its
+//!   address's share a `429` (both with `Retry-After`, see [`crate::refusal`]), and is
+//!   closed, so overload is visible to clients instead of stalling in the accept queue.
+//! - `header_read_timeout` bounds the time to a complete request head: hyper enforces it for
+//!   every HTTP/1.1 request, from the moment the connection is ready for one (so it also
+//!   closes idle keep-alive connections); for the first request of any connection, including
+//!   the protocol detection hyper does before that, this loop enforces it.
+//! - HTTP/2 connections are pinged at the same interval and closed when a ping goes
+//!   unanswered.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
+use strom_broker::{ConnectionLimits, ConnectionRefused};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
-use tokio::sync::{watch, Semaphore};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
 
+use crate::refusal::refusal_bytes;
 use crate::HttpConfig;
 
 /// Largest request head (request line and headers) accepted over HTTP/1.1; hyper answers
@@ -25,10 +35,8 @@ pub const MAX_HEADER_BYTES: usize = 64 * 1024;
 pub const MAX_HEADERS: usize = 100;
 /// How long in-flight requests may run after shutdown is signalled.
 const DRAIN: Duration = Duration::from_secs(5);
-
-const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/problem+json\r\n\
-retry-after: 1\r\nconnection: close\r\ncontent-length: 135\r\n\r\n\
-{\"type\":\"https://strom.dev/problems/too-many-connections\",\"title\":\"Service Unavailable\",\"status\":503,\"detail\":\"too many connections\"}";
+/// How long an HTTP/2 keep-alive ping may go unanswered.
+const PING_TIMEOUT: Duration = Duration::from_secs(20);
 
 pub async fn serve(
     listener: TcpListener,
@@ -36,16 +44,9 @@ pub async fn serve(
     config: &HttpConfig,
     mut shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
-    let permits = Arc::new(Semaphore::new(config.max_connections.max(1)));
+    let limits = ConnectionLimits::new(config.connections.clone());
     let graceful = GracefulShutdown::new();
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .max_buf_size(MAX_HEADER_BYTES)
-        .max_headers(MAX_HEADERS);
-    builder
-        .http2()
-        .max_header_list_size(MAX_HEADER_BYTES as u32);
+    let builder = connection_builder(config);
     loop {
         let accepted = tokio::select! {
             a = listener.accept() => a,
@@ -60,28 +61,43 @@ pub async fn serve(
                 continue;
             }
         };
-        let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
-            tracing::warn!(%peer, limit = config.max_connections, "HTTP connection rejected: too many connections");
-            tokio::spawn(async move {
-                let mut stream = stream;
-                // Read (part of) the request first: answering before it arrives makes
-                // clients see an unsolicited response and report a broken connection.
-                let mut scratch = [0u8; 4096];
-                let _ =
-                    tokio::time::timeout(Duration::from_secs(1), stream.read(&mut scratch)).await;
-                let _ = stream.write_all(BUSY).await;
-                let _ = stream.shutdown().await;
-            });
-            continue;
+        let permit = match limits.try_admit(peer.ip()) {
+            Ok(permit) => permit,
+            Err(refused) => {
+                tracing::warn!(%peer, reason = %refused, "HTTP connection refused");
+                tokio::spawn(refuse(stream, refused));
+                continue;
+            }
         };
         let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(router.clone());
+        let first_request = Arc::new(AtomicBool::new(false));
+        let seen = Arc::clone(&first_request);
+        let service = tower::ServiceBuilder::new()
+            .map_request(move |request| {
+                seen.store(true, Ordering::Relaxed);
+                request
+            })
+            .service(router.clone());
         let connection = builder
-            .serve_connection_with_upgrades(TokioIo::new(stream), service)
+            .serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service))
             .into_owned();
         let connection = graceful.watch(connection);
+        let header_timeout = config.header_read_timeout;
         tokio::spawn(async move {
-            if let Err(err) = connection.await {
+            tokio::pin!(connection);
+            let result = tokio::select! {
+                result = &mut connection => Some(result),
+                _ = tokio::time::sleep(header_timeout) => None,
+            };
+            let result = match result {
+                Some(result) => result,
+                None if first_request.load(Ordering::Relaxed) => connection.await,
+                None => {
+                    tracing::debug!(%peer, "closing HTTP connection: no request within the header read timeout");
+                    Ok(())
+                }
+            };
+            if let Err(err) = result {
                 tracing::debug!(%peer, error = %err, "HTTP connection ended with an error");
             }
             drop(permit);
@@ -93,4 +109,31 @@ pub async fn serve(
         _ = tokio::time::sleep(DRAIN) => tracing::warn!("HTTP connections still open after the drain period"),
     }
     Ok(())
+}
+
+fn connection_builder(config: &HttpConfig) -> auto::Builder<TokioExecutor> {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(config.header_read_timeout)
+        .max_buf_size(MAX_HEADER_BYTES)
+        .max_headers(MAX_HEADERS);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(config.header_read_timeout)
+        .keep_alive_timeout(PING_TIMEOUT)
+        .max_header_list_size(MAX_HEADER_BYTES as u32);
+    builder
+}
+
+/// Answers a refused connection and closes it.
+async fn refuse(mut stream: TcpStream, refused: ConnectionRefused) {
+    // Read (part of) the request first: answering before it arrives makes clients see an
+    // unsolicited response and report a broken connection.
+    let mut scratch = [0u8; 4096];
+    let _ = tokio::time::timeout(Duration::from_secs(1), stream.read(&mut scratch)).await;
+    let _ = stream.write_all(&refusal_bytes(refused).await).await;
+    let _ = stream.shutdown().await;
 }

@@ -562,7 +562,10 @@ async fn rest_proxy_v2() {
 #[tokio::test]
 async fn connection_limit_answers_503() {
     let s = common::start_with(strom_http::HttpConfig {
-        max_connections: 2,
+        connections: strom_broker::ConnectionLimitsConfig {
+            max_connections: 2,
+            ..Default::default()
+        },
         ..common::config()
     })
     .await;

@@ -1,6 +1,6 @@
-//! The Kafka wire format at the edge: 4-byte big-endian length-prefixed frames, the request
-//! header and body decoding ([`decode_request`]), and response encoding with the right
-//! response header version.
+//! The Kafka wire format at the edge: the request header and body decoding
+//! ([`decode_request`]), and response encoding with the right response header version.
+//! Reading the length-prefixed frames off the socket is [`crate::frame`]'s job.
 //!
 //! This module owns every byte-level decision about a request; it knows nothing about the
 //! broker. [`decode_request`] is the single decode path used by the server, the unit tests and
@@ -15,7 +15,6 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::{Decodable, Encodable};
 use kafka_protocol::ResponseError;
-use tokio::io::{AsyncRead, AsyncReadExt};
 
 use crate::count_guard::decode_body;
 use crate::versions::{supported_versions, SUPPORTED_APIS};
@@ -191,60 +190,6 @@ pub fn api_versions_fallback(correlation_id: i32) -> anyhow::Result<BytesMut> {
     )
 }
 
-/// Why reading a frame failed.
-#[derive(Debug, thiserror::Error)]
-pub enum FrameError {
-    #[error("frame of {size} bytes exceeds the maximum of {max} bytes")]
-    TooLarge { size: i64, max: usize },
-    #[error("negative frame length {0}")]
-    NegativeLength(i32),
-    #[error(transparent)]
-    Io(#[from] std::io::Error),
-}
-
-/// Buffer reserved before a frame's bytes arrive; larger frames grow as they are read.
-const UPFRONT: usize = 1 << 20;
-
-/// Reads one length-prefixed frame. `Ok(None)` on a clean end of stream between frames.
-///
-/// The length is checked against `max` before anything is allocated.
-pub async fn read_frame<R: AsyncRead + Unpin>(
-    reader: &mut R,
-    max: usize,
-) -> Result<Option<Bytes>, FrameError> {
-    let mut len_buf = [0u8; 4];
-    let mut filled = 0;
-    while filled < 4 {
-        let n = reader.read(&mut len_buf[filled..]).await?;
-        if n == 0 {
-            if filled == 0 {
-                return Ok(None);
-            }
-            return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into());
-        }
-        filled += n;
-    }
-    let len = i32::from_be_bytes(len_buf);
-    let size = usize::try_from(len).map_err(|_| FrameError::NegativeLength(len))?;
-    if size > max {
-        return Err(FrameError::TooLarge {
-            size: i64::from(len),
-            max,
-        });
-    }
-    // Grow with the bytes that actually arrive rather than reserving the announced size, so a
-    // peer that announces a large frame and then trickles costs at most `UPFRONT` bytes.
-    let mut frame = Vec::with_capacity(size.min(UPFRONT));
-    (&mut *reader)
-        .take(size as u64)
-        .read_to_end(&mut frame)
-        .await?;
-    if frame.len() != size {
-        return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into());
-    }
-    Ok(Some(Bytes::from(frame)))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -376,31 +321,5 @@ mod tests {
         let mut v3 = encode_response(ApiKey::ApiVersions, 3, 1, &av).expect("v3");
         v3.advance(8);
         assert_eq!(v3.get_i16(), 0, "error code right after the correlation id");
-    }
-
-    #[tokio::test]
-    async fn frames_are_length_prefixed_and_bounded() {
-        let mut input: &[u8] = &[0, 0, 0, 3, b'a', b'b', b'c', 0, 0, 0, 9];
-        let frame = read_frame(&mut input, 8).await.expect("first frame");
-        assert_eq!(frame.as_deref(), Some(&b"abc"[..]));
-        assert!(matches!(
-            read_frame(&mut input, 8).await,
-            Err(FrameError::TooLarge { size: 9, max: 8 })
-        ));
-        let mut negative: &[u8] = &[0xff, 0xff, 0xff, 0xff];
-        assert!(matches!(
-            read_frame(&mut negative, 8).await,
-            Err(FrameError::NegativeLength(-1))
-        ));
-        let mut empty: &[u8] = &[];
-        assert!(read_frame(&mut empty, 8)
-            .await
-            .expect("clean eof")
-            .is_none());
-        let mut torn: &[u8] = &[0, 0, 0, 5, 1, 2];
-        assert!(matches!(
-            read_frame(&mut torn, 8).await,
-            Err(FrameError::Io(_))
-        ));
     }
 }

@@ -7,6 +7,10 @@
 //! pipelined requests concurrently would break both. Pipelined frames simply wait in the
 //! socket buffer. A long-polling Fetch therefore delays later requests of the same connection,
 //! as it does with Kafka; clients use separate connections where that matters.
+//!
+//! Frames are read by [`crate::frame`]: a client silent for `connections_max_idle` is closed,
+//! and a request's bytes are reserved from the listener's [`RequestBudget`] until its response
+//! is written.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -14,14 +18,15 @@ use std::sync::Arc;
 use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
-use crate::codec::{decode_request, read_frame, FrameError};
+use crate::codec::decode_request;
+use crate::frame::{read_frame, FrameError, FrameLimits, RequestBudget};
 use crate::handlers::{self, Context};
 use crate::server::shutdown_signal;
 
 /// Read buffer per connection: several small pipelined requests arrive in one read.
 const READ_BUFFER: usize = 64 * 1024;
 
-pub async fn serve(stream: TcpStream, peer: SocketAddr, ctx: Arc<Context>) {
+pub async fn serve(stream: TcpStream, peer: SocketAddr, ctx: Arc<Context>, budget: RequestBudget) {
     // Responses are written whole, so Nagle would only add latency.
     if let Err(err) = stream.set_nodelay(true) {
         tracing::debug!(%peer, error = %err, "cannot set TCP_NODELAY");
@@ -29,6 +34,10 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, ctx: Arc<Context>) {
     let (read_half, mut write_half) = stream.into_split();
     let mut reader = BufReader::with_capacity(READ_BUFFER, read_half);
     let mut shutdown = ctx.shutdown.clone();
+    let limits = FrameLimits {
+        max_bytes: ctx.config.max_frame_bytes,
+        idle: ctx.config.connections_max_idle,
+    };
     tracing::debug!(%peer, "Kafka connection opened");
     loop {
         let frame = tokio::select! {
@@ -37,12 +46,16 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, ctx: Arc<Context>) {
                 tracing::debug!(%peer, "closing Kafka connection for shutdown");
                 break;
             }
-            frame = read_frame(&mut reader, ctx.config.max_frame_bytes) => frame,
+            frame = read_frame(&mut reader, limits, &budget) => frame,
         };
         let frame = match frame {
             Ok(Some(frame)) => frame,
             Ok(None) => {
                 tracing::debug!(%peer, "Kafka connection closed by client");
+                break;
+            }
+            Err(err @ FrameError::Idle { .. }) => {
+                tracing::debug!(%peer, error = %err, "closing idle Kafka connection");
                 break;
             }
             Err(FrameError::Io(err)) => {
@@ -54,7 +67,8 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, ctx: Arc<Context>) {
                 break;
             }
         };
-        let request = match decode_request(frame) {
+        // `frame` keeps its bytes of the request budget until the response is written.
+        let request = match decode_request(frame.body.clone()) {
             Ok(request) => request,
             Err(err) => {
                 tracing::warn!(%peer, error = %err, "closing Kafka connection: cannot serve request");

@@ -2,23 +2,27 @@
 //! [`strom_broker::Broker`]. Framing, version negotiation, one handler module per API.
 //!
 //! Layout:
-//! - [`codec`]: length-prefixed frames, request header + body decoding
-//!   ([`decode_request`], also the fuzz entry point) and response encoding;
+//! - [`codec`]: request header + body decoding ([`decode_request`], also the fuzz entry
+//!   point) and response encoding;
+//! - `frame`: length-prefixed frames off the socket, under the frame size limit, the idle
+//!   timeout and the budget of request bytes in flight;
 //! - `versions`: the API/version table that ApiVersions advertises and the decoder enforces;
 //! - `errors`: the one place where broker errors become Kafka error codes;
-//! - `server` / `connection`: accept loop, connection limit, per-connection request loop;
+//! - `server` / `connection`: accept loop, connection limits, per-connection request loop;
 //! - `handlers`: one module per API, see its module doc for how to add one.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use strom_broker::group::GroupConfig;
-use strom_broker::{Broker, GroupCoordinator};
+use strom_broker::{Broker, ConnectionLimitsConfig, GroupCoordinator};
 use tokio::net::TcpListener;
 
 pub mod codec;
 mod connection;
 mod count_guard;
 mod errors;
+mod frame;
 mod handlers;
 mod server;
 mod versions;
@@ -35,8 +39,33 @@ pub struct KafkaConfig {
     pub advertised_port: u16,
     /// Largest request frame accepted; larger frames close the connection.
     pub max_frame_bytes: usize,
-    /// Maximum number of concurrent connections.
-    pub max_connections: usize,
+    /// Open connections at most, overall and per client address.
+    pub connections: ConnectionLimitsConfig,
+    /// A connection that sends nothing for this long is closed (`connections.max.idle.ms`).
+    pub connections_max_idle: Duration,
+    /// Bytes of requests held in memory at once across all connections
+    /// (`queued.max.request.bytes`); above it, connections stop reading until bytes are freed.
+    pub queued_max_request_bytes: usize,
+}
+
+/// Kafka's default for `connections.max.idle.ms`: 10 minutes.
+pub const DEFAULT_CONNECTIONS_MAX_IDLE: Duration = Duration::from_secs(600);
+/// Kafka's default for `socket.request.max.bytes`: 100 MiB.
+pub const DEFAULT_MAX_FRAME_BYTES: usize = 100 * 1024 * 1024;
+/// Five largest frames at once: about 2% of this machine's 24 GiB.
+pub const DEFAULT_QUEUED_MAX_REQUEST_BYTES: usize = 5 * DEFAULT_MAX_FRAME_BYTES;
+
+impl Default for KafkaConfig {
+    fn default() -> Self {
+        KafkaConfig {
+            advertised_host: "localhost".to_string(),
+            advertised_port: 9092,
+            max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
+            connections: ConnectionLimitsConfig::default(),
+            connections_max_idle: DEFAULT_CONNECTIONS_MAX_IDLE,
+            queued_max_request_bytes: DEFAULT_QUEUED_MAX_REQUEST_BYTES,
+        }
+    }
 }
 
 /// Serves Kafka clients on `listener` until `shutdown` becomes true.

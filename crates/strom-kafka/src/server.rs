@@ -1,14 +1,16 @@
-//! The accept loop: enforces `max_connections`, spawns one task per connection, and on
-//! shutdown stops accepting and gives open connections a short grace period.
+//! The accept loop: admits connections under the listener's [`ConnectionLimits`] (overall
+//! and per client address), spawns one task per connection sharing one [`RequestBudget`],
+//! and on shutdown stops accepting and gives open connections a short grace period.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use strom_broker::{Broker, GroupCoordinator};
+use strom_broker::{Broker, ConnectionLimits, GroupCoordinator};
 use tokio::net::TcpListener;
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use crate::frame::RequestBudget;
 use crate::handlers::Context;
 use crate::{connection, KafkaConfig};
 
@@ -25,8 +27,8 @@ pub async fn run(
     config: KafkaConfig,
     shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
-    let max_connections = config.max_connections.max(1);
-    let slots = Arc::new(Semaphore::new(max_connections));
+    let limits = ConnectionLimits::new(config.connections.clone());
+    let budget = RequestBudget::new(config.queued_max_request_bytes);
     let ctx = Arc::new(Context {
         broker,
         groups,
@@ -40,14 +42,18 @@ pub async fn run(
             _ = shutdown_signal(&mut stop) => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
-                    let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
-                        tracing::warn!(%peer, max_connections, "Kafka connection refused: connection limit reached");
-                        drop(stream);
-                        continue;
+                    let slot = match limits.try_admit(peer.ip()) {
+                        Ok(slot) => slot,
+                        Err(refused) => {
+                            tracing::warn!(%peer, reason = %refused, "Kafka connection refused: connection limit reached");
+                            drop(stream);
+                            continue;
+                        }
                     };
                     let ctx = Arc::clone(&ctx);
+                    let budget = budget.clone();
                     connections.spawn(async move {
-                        connection::serve(stream, peer, ctx).await;
+                        connection::serve(stream, peer, ctx, budget).await;
                         drop(slot);
                     });
                 }

@@ -48,7 +48,7 @@ async fn start() -> Server {
         advertised_host: "127.0.0.1".into(),
         advertised_port: port,
         max_frame_bytes: 1 << 20,
-        max_connections: 100,
+        ..KafkaConfig::default()
     };
     tokio::spawn(strom_kafka::run(
         listener,

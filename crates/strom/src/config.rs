@@ -85,6 +85,11 @@ struct FileConfig {
     max_message_bytes: Option<usize>,
     max_frame_bytes: Option<usize>,
     max_connections: Option<usize>,
+    max_connections_per_ip: Option<usize>,
+    max_connections_per_ip_overrides: Option<std::collections::HashMap<String, usize>>,
+    connections_max_idle_ms: Option<u64>,
+    queued_max_request_bytes: Option<usize>,
+    http_header_read_timeout_ms: Option<u64>,
     http_max_body_bytes: Option<usize>,
     http_max_poll_timeout_ms: Option<u64>,
     cleaner_bytes_per_sec: Option<u64>,
@@ -112,7 +117,10 @@ pub struct Settings {
     pub retention_ms: Option<i64>,
     pub max_message_bytes: usize,
     pub max_frame_bytes: usize,
-    pub max_connections: usize,
+    pub connections: strom_broker::ConnectionLimitsConfig,
+    pub connections_max_idle_ms: u64,
+    pub queued_max_request_bytes: usize,
+    pub http_header_read_timeout_ms: u64,
     pub http_max_body_bytes: usize,
     pub http_max_poll_timeout_ms: u64,
     pub cleaner_bytes_per_sec: u64,
@@ -151,6 +159,61 @@ fn group_config(file: &FileConfig) -> anyhow::Result<strom_broker::group::GroupC
     Ok(config)
 }
 
+/// Connection limits and timeouts from the file; defaults are those of the front ends.
+struct ConnectionSettings {
+    limits: strom_broker::ConnectionLimitsConfig,
+    idle_ms: u64,
+    queued_bytes: usize,
+    max_frame_bytes: usize,
+    header_read_timeout_ms: u64,
+}
+
+fn connection_settings(file: &FileConfig) -> anyhow::Result<ConnectionSettings> {
+    let defaults = strom_broker::ConnectionLimitsConfig::default();
+    let mut overrides = std::collections::HashMap::new();
+    for (address, limit) in file.max_connections_per_ip_overrides.iter().flatten() {
+        let Ok(ip) = address.parse::<std::net::IpAddr>() else {
+            bail!("max_connections_per_ip_overrides: '{address}' is not an IP address");
+        };
+        overrides.insert(ip.to_canonical(), *limit);
+    }
+    let limits = strom_broker::ConnectionLimitsConfig {
+        max_connections: file.max_connections.unwrap_or(defaults.max_connections),
+        max_connections_per_ip: file
+            .max_connections_per_ip
+            .unwrap_or(defaults.max_connections_per_ip),
+        max_connections_per_ip_overrides: overrides,
+    };
+    let max_frame_bytes = file
+        .max_frame_bytes
+        .unwrap_or(strom_kafka::DEFAULT_MAX_FRAME_BYTES);
+    let queued_bytes = file
+        .queued_max_request_bytes
+        .unwrap_or(strom_kafka::DEFAULT_QUEUED_MAX_REQUEST_BYTES);
+    if queued_bytes < max_frame_bytes {
+        bail!("queued_max_request_bytes ({queued_bytes}) must be at least max_frame_bytes ({max_frame_bytes})");
+    }
+    let idle_ms = file
+        .connections_max_idle_ms
+        .unwrap_or(strom_kafka::DEFAULT_CONNECTIONS_MAX_IDLE.as_millis() as u64);
+    let header_read_timeout_ms = file
+        .http_header_read_timeout_ms
+        .unwrap_or(strom_http::DEFAULT_HEADER_READ_TIMEOUT.as_millis() as u64);
+    if limits.max_connections == 0 || limits.max_connections_per_ip == 0 {
+        bail!("max_connections and max_connections_per_ip must be at least 1");
+    }
+    if idle_ms == 0 || header_read_timeout_ms == 0 {
+        bail!("connections_max_idle_ms and http_header_read_timeout_ms must be greater than 0");
+    }
+    Ok(ConnectionSettings {
+        limits,
+        idle_ms,
+        queued_bytes,
+        max_frame_bytes,
+        header_read_timeout_ms,
+    })
+}
+
 impl Settings {
     pub fn resolve(args: ServeArgs) -> anyhow::Result<Settings> {
         let file = match &args.config {
@@ -165,6 +228,7 @@ impl Settings {
             None => FileConfig::default(),
         };
         let groups = group_config(&file)?;
+        let connections = connection_settings(&file)?;
         let kafka_listen = args
             .kafka_listen
             .or(file.kafka_listen)
@@ -236,8 +300,11 @@ impl Settings {
             segment_bytes: file.segment_bytes.unwrap_or(1 << 30),
             retention_ms: file.retention_ms.or(Some(7 * 24 * 3600 * 1000)),
             max_message_bytes: file.max_message_bytes.unwrap_or(1024 * 1024 + 12 * 1024),
-            max_frame_bytes: file.max_frame_bytes.unwrap_or(100 * 1024 * 1024),
-            max_connections: file.max_connections.unwrap_or(10_000),
+            max_frame_bytes: connections.max_frame_bytes,
+            connections: connections.limits,
+            connections_max_idle_ms: connections.idle_ms,
+            queued_max_request_bytes: connections.queued_bytes,
+            http_header_read_timeout_ms: connections.header_read_timeout_ms,
             http_max_body_bytes: file.http_max_body_bytes.unwrap_or(8 * 1024 * 1024),
             http_max_poll_timeout_ms: file.http_max_poll_timeout_ms.unwrap_or(60_000),
             cleaner_bytes_per_sec: file.cleaner_bytes_per_sec.unwrap_or(50 << 20),

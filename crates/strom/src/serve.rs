@@ -2,6 +2,7 @@
 //! cleanly (flushing and closing every segment) on SIGINT/SIGTERM.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use strom_broker::{Broker, BrokerConfig};
@@ -77,12 +78,15 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
         advertised_host: settings.kafka_advertised_host.clone(),
         advertised_port: kafka_addr.port(),
         max_frame_bytes: settings.max_frame_bytes,
-        max_connections: settings.max_connections,
+        connections: settings.connections.clone(),
+        connections_max_idle: Duration::from_millis(settings.connections_max_idle_ms),
+        queued_max_request_bytes: settings.queued_max_request_bytes,
     };
     let http_config = strom_http::HttpConfig {
         max_body_bytes: settings.http_max_body_bytes,
         max_poll_timeout_ms: settings.http_max_poll_timeout_ms,
-        max_connections: settings.max_connections,
+        connections: settings.connections.clone(),
+        header_read_timeout: Duration::from_millis(settings.http_header_read_timeout_ms),
     };
     // One coordinator for every front end, so Kafka and HTTP consumers share groups.
     let groups =

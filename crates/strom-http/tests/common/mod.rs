@@ -22,7 +22,7 @@ pub fn config() -> HttpConfig {
     HttpConfig {
         max_body_bytes: 64 * 1024,
         max_poll_timeout_ms: 30_000,
-        max_connections: 1000,
+        ..HttpConfig::default()
     }
 }
 

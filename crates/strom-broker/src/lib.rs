@@ -6,6 +6,7 @@
 //! adapters over [`Broker`], [`Topic`] and [`Partition`]; this crate never touches a socket.
 
 mod broker;
+mod disk;
 mod error;
 pub mod group;
 mod partition;
@@ -18,6 +19,7 @@ mod topic;
 mod topic_config;
 
 pub use broker::{Broker, BrokerConfig, MAX_PARTITIONS};
+pub use disk::{DiskConfig, DiskGuard, DiskState, StorageStatus};
 pub use error::BrokerError;
 pub use group::{GroupCoordinator, GroupError};
 pub use partition::{AppendResult, FetchResult, Partition};

@@ -23,7 +23,26 @@ pub fn response_error(err: &BrokerError) -> ResponseError {
         // Retriable: clients refresh metadata and retry, which succeeds once we are back.
         BrokerError::ShuttingDown => ResponseError::NotLeaderOrFollower,
         BrokerError::Log(log) => log_error(log),
-        BrokerError::Io { .. } => ResponseError::KafkaStorageError,
+        // Retriable, and true: the write succeeds once space is freed or the disk is writable.
+        BrokerError::Io { .. }
+        | BrokerError::InsufficientSpace { .. }
+        | BrokerError::ReadOnlyStorage => ResponseError::KafkaStorageError,
+    }
+}
+
+/// The error message for a client: the error's own text, except for storage failures whose
+/// text names server paths; those get a fixed message (the detail is logged).
+pub fn client_message(err: &BrokerError) -> String {
+    match err {
+        BrokerError::Io { .. }
+        | BrokerError::Log(LogError::Io { .. })
+        | BrokerError::Log(LogError::Poisoned(_))
+        | BrokerError::Log(LogError::CorruptSegment { .. }) => {
+            "storage failure on the broker; the partition is reopened from disk automatically \
+             once the disk accepts writes again"
+                .to_string()
+        }
+        other => other.to_string(),
     }
 }
 
@@ -109,6 +128,14 @@ mod tests {
                 1,
             ),
             (LogError::Poisoned("/x".into()).into(), 56),
+            (
+                BrokerError::InsufficientSpace {
+                    free_bytes: 1,
+                    min_free_bytes: 2,
+                },
+                56,
+            ),
+            (BrokerError::ReadOnlyStorage, 56),
             (LogError::Closed.into(), 3),
             (
                 LogError::Io {
@@ -122,5 +149,25 @@ mod tests {
         for (err, code) in cases {
             assert_eq!(error_code(&err), code, "{err}");
         }
+    }
+
+    #[test]
+    fn storage_messages_name_no_server_path() {
+        let io = LogError::Io {
+            path: "/srv/strom/topics/t/0/0.log".into(),
+            source: std::io::Error::from_raw_os_error(28),
+        };
+        for err in [
+            io.into(),
+            LogError::Poisoned("/srv/strom/t/0".into()).into(),
+        ] {
+            let message = client_message(&err);
+            assert!(!message.contains("/srv"), "{message}");
+        }
+        let full = BrokerError::InsufficientSpace {
+            free_bytes: 10,
+            min_free_bytes: 20,
+        };
+        assert!(client_message(&full).contains("free disk space"));
     }
 }

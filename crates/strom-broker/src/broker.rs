@@ -1,6 +1,6 @@
 //! [`Broker`]: the registry of topics and their persisted metadata, and the broker-wide
 //! services around them (interval flusher, retention thread, producer id allocation, the
-//! data-directory lock).
+//! data-directory lock, the disk check that gates writes and reopens poisoned partitions).
 //!
 //! Layout of the data directory:
 //! ```text
@@ -28,7 +28,9 @@ use strom_log::{Durability, Flusher};
 use crate::internal::{refuse_internal, ClientOperation};
 use crate::layout::{crash_point, Layout};
 use crate::topic::{format_id, TopicMeta};
-use crate::{BrokerError, Partition, Topic, TopicConfig};
+
+mod disk_check;
+use crate::{BrokerError, DiskConfig, DiskGuard, Partition, Topic, TopicConfig};
 
 /// Broker-wide settings; topic configs override the log defaults.
 #[derive(Debug, Clone)]
@@ -74,6 +76,8 @@ pub struct Broker {
     background: Arc<Background>,
     retention_thread: Mutex<Option<JoinHandle<()>>>,
     cleaner_thread: Mutex<Option<JoinHandle<()>>>,
+    disk_thread: Mutex<Option<JoinHandle<()>>>,
+    disk: Arc<DiskGuard>,
     /// The cleaner's I/O budget; interrupting it stops a running compaction at shutdown.
     cleaner_throttle: Arc<strom_log::Throttle>,
     shutting_down: AtomicBool,
@@ -151,6 +155,14 @@ impl Broker {
     /// Errors: `Io` for an unusable or already locked data directory, `Log` for an
     /// unrecoverable segment.
     pub fn open(config: BrokerConfig) -> Result<Arc<Broker>, BrokerError> {
+        Broker::open_with_disk(config, DiskConfig::default())
+    }
+
+    /// [`Broker::open`] with limits on the data directory's free space (see [`DiskGuard`]).
+    pub fn open_with_disk(
+        config: BrokerConfig,
+        disk: DiskConfig,
+    ) -> Result<Arc<Broker>, BrokerError> {
         let dir = config.data_dir.clone();
         std::fs::create_dir_all(&dir).map_err(io(&dir))?;
         let lock = lock_data_dir(&dir)?;
@@ -181,6 +193,7 @@ impl Broker {
             _ => None,
         };
         let cleaner_throttle = Arc::new(strom_log::Throttle::new(config.cleaner_bytes_per_sec));
+        let disk = Arc::new(DiskGuard::new(&dir, disk));
         let broker = Arc::new(Broker {
             config,
             cluster_id,
@@ -197,6 +210,8 @@ impl Broker {
             }),
             retention_thread: Mutex::new(None),
             cleaner_thread: Mutex::new(None),
+            disk_thread: Mutex::new(None),
+            disk,
             cleaner_throttle,
             shutting_down: AtomicBool::new(false),
             layout,
@@ -207,13 +222,18 @@ impl Broker {
         }
         broker.start_retention();
         broker.start_cleaner();
+        broker.start_disk_check();
         Ok(broker)
     }
 
+    /// Registers the topic's logs with the flusher and attaches the write gate.
     fn register_flush(&self, topic: &Topic) {
+        for p in topic.partitions() {
+            p.attach_disk_guard(&self.disk);
+        }
         if let Some(flusher) = self.flusher.lock().as_ref() {
             for p in topic.partitions() {
-                flusher.register(p.log_arc());
+                flusher.register(&p.log());
             }
         }
     }
@@ -224,11 +244,11 @@ impl Broker {
         self: &Arc<Self>,
         name: &str,
         slot: &Mutex<Option<JoinHandle<()>>>,
+        every: Duration,
         work: impl Fn(&Broker) + Send + 'static,
     ) {
         let weak = Arc::downgrade(self);
         let bg = Arc::clone(&self.background);
-        let every = Duration::from_millis(self.config.retention_check_interval_ms.max(10));
         let handle = std::thread::Builder::new()
             .name(name.into())
             .spawn(move || loop {
@@ -253,7 +273,8 @@ impl Broker {
     }
 
     fn start_retention(self: &Arc<Self>) {
-        self.spawn_periodic("strom-retention", &self.retention_thread, |b| {
+        let every = Duration::from_millis(self.config.retention_check_interval_ms.max(10));
+        self.spawn_periodic("strom-retention", &self.retention_thread, every, |b| {
             b.enforce_retention()
         });
     }
@@ -261,13 +282,18 @@ impl Broker {
     /// Runs the log cleaner on its own thread, so a long compaction never delays retention.
     fn start_cleaner(self: &Arc<Self>) {
         let throttle = Arc::clone(&self.cleaner_throttle);
-        self.spawn_periodic("strom-cleaner", &self.cleaner_thread, move |b| {
+        let every = Duration::from_millis(self.config.retention_check_interval_ms.max(10));
+        self.spawn_periodic("strom-cleaner", &self.cleaner_thread, every, move |b| {
             b.clean_logs(Some(&throttle));
         });
     }
 
     /// Compacts every compacted partition that is due; returns how many were cleaned.
     pub fn clean_logs(&self, throttle: Option<&strom_log::Throttle>) -> usize {
+        if !self.disk.status(0).accepts_writes() {
+            // Cleaning writes new segments first; it waits until the disk has room again.
+            return 0;
+        }
         let now = crate::records::now_ms();
         let mut cleaned = 0;
         for topic in self.topics() {
@@ -599,7 +625,11 @@ impl Broker {
         *self.background.stop.lock() = true;
         self.background.wake.notify_all();
         self.cleaner_throttle.interrupt();
-        for thread in [&self.retention_thread, &self.cleaner_thread] {
+        for thread in [
+            &self.retention_thread,
+            &self.cleaner_thread,
+            &self.disk_thread,
+        ] {
             if let Some(h) = thread.lock().take() {
                 let _ = h.join();
             }

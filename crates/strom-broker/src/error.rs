@@ -35,6 +35,20 @@ pub enum BrokerError {
     },
     #[error("broker is shutting down")]
     ShuttingDown,
+    /// Refused before anything was written: free space on the data directory's file system
+    /// is below the configured minimum. Retriable: writes resume once space is freed.
+    #[error(
+        "not enough free disk space: {free_bytes} bytes free, the minimum is {min_free_bytes} \
+         (min_free_bytes); writes resume once space is freed"
+    )]
+    InsufficientSpace {
+        free_bytes: u64,
+        min_free_bytes: u64,
+    },
+    /// Refused before anything was written: the data directory's file system is read-only.
+    /// Retriable: writes resume once it is writable again.
+    #[error("the data directory is read-only; writes resume once it is writable again")]
+    ReadOnlyStorage,
     #[error(transparent)]
     Log(#[from] LogError),
     #[error("storage error on {path}: {source}")]

@@ -7,6 +7,7 @@
 
 mod broker;
 mod connection_limits;
+mod disk;
 mod error;
 pub mod group;
 mod internal;
@@ -24,6 +25,7 @@ pub use broker::{Broker, BrokerConfig, MAX_PARTITIONS};
 pub use connection_limits::{
     ConnectionLimits, ConnectionLimitsConfig, ConnectionPermit, ConnectionRefused,
 };
+pub use disk::{DiskConfig, DiskGuard, DiskState, StorageStatus};
 pub use error::BrokerError;
 pub use group::{GroupCoordinator, GroupError};
 pub use internal::{

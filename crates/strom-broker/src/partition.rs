@@ -1,17 +1,19 @@
 //! [`Partition`]: a log plus its high-watermark notifier and idempotent-producer state.
+//! Appends pass the broker's [`DiskGuard`] first; a log poisoned by a failed write or fsync is
+//! swapped for a fresh one opened from disk by [`Partition::reopen_if_poisoned`].
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 use strom_log::{BatchHeader, Log, LogConfig, LogError};
 use tokio::sync::watch;
 
 use crate::internal::{is_internal_topic, refuse_internal, ClientOperation};
 use crate::producer_state::{Check, ProducerStates};
-use crate::{encode_records, BrokerError, NewRecord};
+use crate::{encode_records, BrokerError, DiskGuard, NewRecord};
 
 /// Where an append landed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,7 +36,8 @@ pub struct FetchResult {
 pub struct Partition {
     topic: String,
     index: i32,
-    log: Arc<Log>,
+    /// Replaced only by [`Partition::reopen_if_poisoned`], with `producers` held.
+    log: RwLock<Arc<Log>>,
     /// Held across check-and-write (not across the fsync), so sequence checks and offset
     /// assignment are atomic while concurrent producers still share group commits.
     producers: Mutex<ProducerStates>,
@@ -43,6 +46,23 @@ pub struct Partition {
     compacted: std::sync::atomic::AtomicBool,
     /// Internal topics refuse client writes and DeleteRecords (`internal.rs`).
     internal: bool,
+    /// The broker's write gate, attached once after open.
+    disk: OnceLock<Arc<DiskGuard>>,
+}
+
+/// Opens a log and rebuilds its idempotent-producer state from the snapshot and the headers
+/// after it.
+fn open_log(dir: &Path, config: LogConfig) -> Result<(Log, ProducerStates), BrokerError> {
+    let log = Log::open(dir, config)?;
+    let mut producers = ProducerStates::load(dir, log.log_end_offset());
+    let from = producers.next_offset.max(log.log_start_offset());
+    log.scan_headers(from, &mut |h| {
+        if h.base_offset >= producers.next_offset {
+            producers.record(h);
+        }
+        true
+    })?;
+    Ok((log, producers))
 }
 
 impl Partition {
@@ -54,25 +74,51 @@ impl Partition {
         config: LogConfig,
         compacted: bool,
     ) -> Result<Partition, BrokerError> {
-        let log = Log::open(dir, config)?;
-        let mut producers = ProducerStates::load(dir, log.log_end_offset());
-        let from = producers.next_offset.max(log.log_start_offset());
-        log.scan_headers(from, &mut |h| {
-            if h.base_offset >= producers.next_offset {
-                producers.record(h);
-            }
-            true
-        })?;
+        let (log, producers) = open_log(dir, config)?;
         let hw = log.high_watermark();
         Ok(Partition {
             topic: topic.to_string(),
             index,
-            log: Arc::new(log),
+            log: RwLock::new(Arc::new(log)),
             producers: Mutex::new(producers),
             high_watermark: watch::Sender::new(hw),
             compacted: std::sync::atomic::AtomicBool::new(compacted),
             internal: is_internal_topic(topic),
+            disk: OnceLock::new(),
         })
+    }
+
+    /// Attaches the broker's write gate (the first call wins).
+    pub(crate) fn attach_disk_guard(&self, guard: &Arc<DiskGuard>) {
+        let _ = self.disk.set(Arc::clone(guard));
+    }
+
+    /// Whether the log refuses writes after a failed write or fsync.
+    pub fn is_poisoned(&self) -> bool {
+        matches!(self.log().check_writable(), Err(LogError::Poisoned(_)))
+    }
+
+    /// If the log is poisoned, closes it and opens it again from disk, exactly as a restart
+    /// would (recovery rescans from the recovery point and cuts a torn tail; producer state
+    /// is rebuilt from the log), so nothing is trusted from the failed log's memory — the
+    /// fsyncgate rule. Appends wait on the producer lock meanwhile. Returns the new log.
+    ///
+    /// Errors: those of [`Log::open`]; the poisoned log stays in place and refuses writes.
+    pub(crate) fn reopen_if_poisoned(&self) -> Result<Option<Arc<Log>>, BrokerError> {
+        let mut producers = self.producers.lock();
+        let old = self.log();
+        if !matches!(old.check_writable(), Err(LogError::Poisoned(_))) {
+            return Ok(None);
+        }
+        // Marks the old log closed (readers holding it keep reading) and lets its background
+        // segment syncs finish before the new log reads the directory.
+        let _ = old.close();
+        let (log, states) = open_log(old.dir(), old.config())?;
+        let log = Arc::new(log);
+        *self.log.write() = Arc::clone(&log);
+        *producers = states;
+        self.high_watermark.send_replace(log.high_watermark());
+        Ok(Some(log))
     }
 
     pub fn topic(&self) -> &str {
@@ -81,15 +127,13 @@ impl Partition {
     pub fn index(&self) -> i32 {
         self.index
     }
-    pub fn log(&self) -> &Log {
-        &self.log
-    }
-    pub(crate) fn log_arc(&self) -> &Arc<Log> {
-        &self.log
+    /// The current log (a poisoned one is replaced when it is reopened).
+    pub fn log(&self) -> Arc<Log> {
+        Arc::clone(&self.log.read())
     }
 
     pub(crate) fn set_config(&self, config: LogConfig, compacted: bool) {
-        self.log.set_config(config);
+        self.log().set_config(config);
         self.compacted
             .store(compacted, std::sync::atomic::Ordering::Release);
     }
@@ -99,9 +143,10 @@ impl Partition {
     /// batches: a retried batch already written returns `DuplicateSequence` with its original
     /// base offset (front ends answer success), a gap returns `OutOfOrderSequence`.
     ///
-    /// Errors: `InternalTopic` (clients cannot write to internal topics), `InvalidRecord`
-    /// for a keyless record on a compacted topic, the sequence errors above,
-    /// `Log(CorruptBatch | BatchTooLarge | Poisoned | Io)`.
+    /// Errors: `InternalTopic` (clients cannot write to internal topics),
+    /// `InsufficientSpace` / `ReadOnlyStorage` while the data directory cannot take writes
+    /// (nothing written), `InvalidRecord` for a keyless record on a compacted topic, the
+    /// sequence errors above, `Log(CorruptBatch | BatchTooLarge | Poisoned | Io)`.
     pub fn append_batch(&self, batch: &mut [u8]) -> Result<AppendResult, BrokerError> {
         self.refuse_client(ClientOperation::Write)?;
         self.append_checked(batch)
@@ -118,17 +163,29 @@ impl Partition {
         if self.compacted.load(std::sync::atomic::Ordering::Acquire) {
             check_keys(batch)?;
         }
-        let info = {
+        if let Some(disk) = self.disk.get() {
+            disk.admit(batch.len() as u64)?;
+        }
+        let result = self.append_admitted(batch);
+        if let (Err(err), Some(disk)) = (&result, self.disk.get()) {
+            disk.note_failure(err);
+        }
+        result
+    }
+
+    fn append_admitted(&self, batch: &mut [u8]) -> Result<AppendResult, BrokerError> {
+        let (log, info) = {
             let mut producers = self.producers.lock();
+            let log = self.log();
             // A poisoned log must not answer "duplicate, all good" for a retry.
-            self.log.check_writable()?;
+            log.check_writable()?;
             let headers = headers_of(batch)?;
             for h in &headers {
                 if let Check::Duplicate(base_offset) = producers.check(h)? {
                     return Err(BrokerError::DuplicateSequence { base_offset });
                 }
             }
-            let info = self.log.append_unsynced(batch)?;
+            let info = log.append_unsynced(batch)?;
             // Record with the offsets the log assigned.
             let mut offset = info.base_offset;
             for mut h in headers {
@@ -136,15 +193,15 @@ impl Partition {
                 offset = h.last_offset() + 1;
                 producers.record(&h);
             }
-            info
+            (log, info)
         };
-        self.log.wait_durable(info.last_offset + 1)?;
-        self.high_watermark.send_replace(self.log.high_watermark());
+        log.wait_durable(info.last_offset + 1)?;
+        self.high_watermark.send_replace(log.high_watermark());
         Ok(AppendResult {
             base_offset: info.base_offset,
             last_offset: info.last_offset,
             log_append_time: -1,
-            log_start_offset: self.log.log_start_offset(),
+            log_start_offset: log.log_start_offset(),
         })
     }
 
@@ -179,7 +236,7 @@ impl Partition {
 
     /// Reads whole batches from `offset` (see [`strom_log::Log::read`]).
     pub fn read(&self, offset: i64, max_bytes: usize) -> Result<FetchResult, BrokerError> {
-        let r = self.log.read(offset, max_bytes)?;
+        let r = self.log().read(offset, max_bytes)?;
         Ok(FetchResult {
             records: r.bytes,
             high_watermark: r.high_watermark,
@@ -202,23 +259,23 @@ impl Partition {
     }
 
     pub fn high_watermark(&self) -> i64 {
-        self.log.high_watermark()
+        self.log().high_watermark()
     }
     pub fn log_start_offset(&self) -> i64 {
-        self.log.log_start_offset()
+        self.log().log_start_offset()
     }
     /// Earliest `(offset, timestamp)` with timestamp >= `timestamp`.
     pub fn offset_for_timestamp(&self, timestamp: i64) -> Result<Option<(i64, i64)>, BrokerError> {
-        Ok(self.log.offset_for_timestamp(timestamp)?)
+        Ok(self.log().offset_for_timestamp(timestamp)?)
     }
     /// Kafka DeleteRecords: advances the log start offset; returns the new low watermark.
     /// Errors: `InternalTopic`, `Log`.
     pub fn delete_records_before(&self, offset: i64) -> Result<i64, BrokerError> {
         self.refuse_client(ClientOperation::DeleteRecords)?;
-        Ok(self.log.delete_records_before(offset)?)
+        Ok(self.log().delete_records_before(offset)?)
     }
     pub fn size_bytes(&self) -> u64 {
-        self.log.size_bytes()
+        self.log().size_bytes()
     }
 
     /// Compacts the log (see [`strom_log::Log::compact`]) without losing idempotent-producer
@@ -236,19 +293,19 @@ impl Partition {
         {
             let producers = self.producers.lock();
             // Flush first: a snapshot ahead of the durable log end is discarded on open.
-            self.log.flush()?;
-            producers.save(self.log.dir())?;
+            self.log().flush()?;
+            producers.save(self.log().dir())?;
         }
         Ok(self
-            .log
+            .log()
             .compact_with_map_limit(now_ms, throttle, max_keys)?)
     }
 
     /// Saves producer state and closes the log cleanly.
     pub(crate) fn close(&self) -> Result<(), BrokerError> {
         let producers = self.producers.lock();
-        self.log.close()?;
-        producers.save(self.log.dir())
+        self.log().close()?;
+        producers.save(self.log().dir())
     }
 }
 

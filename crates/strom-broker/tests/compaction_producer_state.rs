@@ -82,7 +82,7 @@ fn run(clean_restart: bool) -> Result<(), String> {
     }
     assert!(part.log().segment_count() > 1);
     assert_eq!(broker.clean_logs(None), 1, "the topic is due for cleaning");
-    let offsets: Vec<i64> = read_all(part.log()).iter().map(|g| g.offset).collect();
+    let offsets: Vec<i64> = read_all(&part.log()).iter().map(|g| g.offset).collect();
     assert!(
         !offsets.contains(&0),
         "P's record was compacted away: {offsets:?}"

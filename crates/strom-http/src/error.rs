@@ -64,6 +64,15 @@ impl ApiError {
     pub fn not_acceptable(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_ACCEPTABLE, "not-acceptable", detail)
     }
+    /// 507: the data directory cannot take the write now (full or read-only); retriable.
+    pub fn insufficient_storage(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::INSUFFICIENT_STORAGE,
+            "insufficient-storage",
+            detail,
+        )
+        .code(50701)
+    }
     pub fn internal(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", detail).code(50002)
     }
@@ -140,6 +149,9 @@ impl From<BrokerError> for ApiError {
             BrokerError::ShuttingDown => {
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "shutting-down", detail).code(50003)
             }
+            BrokerError::InsufficientSpace { .. } | BrokerError::ReadOnlyStorage => {
+                ApiError::insufficient_storage(detail)
+            }
             BrokerError::Log(log) => log.into(),
             BrokerError::DuplicateSequence { .. }
             | BrokerError::OutOfOrderSequence { .. }
@@ -172,6 +184,20 @@ impl From<ConnectionRefused> for ApiError {
     }
 }
 
+/// What a client is told when a write failed on the disk (the detail is logged).
+const STORAGE_FAILED: &str = "the write failed on the broker's disk (full or read-only); the \
+partition is reopened automatically once the disk accepts writes again: retry later";
+
+/// Full (`ENOSPC`, `EDQUOT`) or read-only (`EROFS`): the disk refuses writes, not a bug in
+/// the request.
+fn is_disk_refusal(err: &std::io::Error) -> bool {
+    use std::io::ErrorKind;
+    matches!(
+        err.kind(),
+        ErrorKind::StorageFull | ErrorKind::QuotaExceeded | ErrorKind::ReadOnlyFilesystem
+    )
+}
+
 impl From<LogError> for ApiError {
     fn from(err: LogError) -> Self {
         let detail = err.to_string();
@@ -195,10 +221,18 @@ impl From<LogError> for ApiError {
             LogError::Closed => {
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", detail).code(50003)
             }
-            LogError::Poisoned(_)
-            | LogError::CorruptSegment { .. }
-            | LogError::Io { .. }
-            | LogError::Interrupted => ApiError::storage(&err),
+            // The partition is reopened by itself once the disk takes writes again: retriable.
+            LogError::Poisoned(_) => {
+                tracing::error!(error = %detail, "request failed on a poisoned partition");
+                ApiError::insufficient_storage(STORAGE_FAILED)
+            }
+            LogError::Io { ref source, .. } if is_disk_refusal(source) => {
+                tracing::error!(error = %detail, "write failed: disk full or read-only");
+                ApiError::insufficient_storage(STORAGE_FAILED)
+            }
+            LogError::CorruptSegment { .. } | LogError::Io { .. } | LogError::Interrupted => {
+                ApiError::storage(&err)
+            }
         }
     }
 }
@@ -246,6 +280,30 @@ mod tests {
         assert_eq!(e.status, StatusCode::PAYLOAD_TOO_LARGE);
         let e: ApiError = BrokerError::TopicExists("t".into()).into();
         assert_eq!(e.status, StatusCode::CONFLICT);
+        let e: ApiError = BrokerError::InsufficientSpace {
+            free_bytes: 1,
+            min_free_bytes: 2,
+        }
+        .into();
+        assert_eq!(
+            (e.status, e.kind),
+            (StatusCode::INSUFFICIENT_STORAGE, "insufficient-storage")
+        );
+        let e: ApiError = BrokerError::ReadOnlyStorage.into();
+        assert_eq!(e.status, StatusCode::INSUFFICIENT_STORAGE);
+    }
+
+    #[test]
+    fn disk_failures_are_507_without_server_paths() {
+        let full = LogError::Io {
+            path: "/srv/strom/topics/t/0/0.log".into(),
+            source: std::io::Error::from_raw_os_error(28), // ENOSPC,
+        };
+        for err in [full, LogError::Poisoned("/srv/strom/topics/t/0".into())] {
+            let e: ApiError = BrokerError::Log(err).into();
+            assert_eq!(e.status, StatusCode::INSUFFICIENT_STORAGE);
+            assert!(!e.detail.contains("/srv"), "{}", e.detail);
+        }
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! `GET /metrics`: Prometheus text exposition (format 0.0.4) of what operators watch:
 //! per-partition offsets, sizes and segment counts, the log cleaner's figures for compacted
-//! partitions, and consumer-group lag and membership. Values are read from the broker at
+//! partitions, the data directory's free space and write state, and consumer-group lag and
+//! membership. Values are read from the broker at
 //! scrape time, so nothing is double-counted and nothing needs instrumenting on hot paths.
 
 use std::fmt::Write;
@@ -36,6 +37,19 @@ impl Family {
             kind: "gauge",
             samples: Vec::new(),
         }
+    }
+
+    fn counter(name: &'static str, help: &'static str) -> Family {
+        Family {
+            kind: "counter",
+            ..Family::gauge(name, help)
+        }
+    }
+
+    /// A family with one unlabelled sample.
+    fn single(mut self, value: f64) -> Family {
+        self.add(&[], value);
+        self
     }
 
     fn add(&mut self, labels: &[(&str, &str)], value: f64) {
@@ -111,6 +125,53 @@ fn partition_families(broker: &Broker) -> Vec<Family> {
     vec![end, start, size, segments, dirty, before, after, cleaned_at]
 }
 
+fn storage_families(broker: &Broker) -> Vec<Family> {
+    let s = broker.storage_status();
+    let flag = |b: bool| if b { 1.0 } else { 0.0 };
+    vec![
+        Family::gauge(
+            "strom_storage_writable",
+            "1 while appends are accepted; 0 while the data directory is full or read-only.",
+        )
+        .single(flag(s.accepts_writes())),
+        Family::gauge(
+            "strom_storage_read_only",
+            "1 while the data directory's file system is read-only.",
+        )
+        .single(flag(s.state == strom_broker::DiskState::ReadOnly)),
+        Family::gauge(
+            "strom_storage_free_bytes",
+            "Free bytes on the data directory's file system (last check, less appends since).",
+        )
+        .single(s.free_bytes as f64),
+        Family::gauge(
+            "strom_storage_total_bytes",
+            "Size of the data directory's file system.",
+        )
+        .single(s.total_bytes as f64),
+        Family::gauge(
+            "strom_storage_min_free_bytes",
+            "Appends are refused below this many free bytes.",
+        )
+        .single(s.min_free_bytes as f64),
+        Family::gauge(
+            "strom_storage_poisoned_partitions",
+            "Partitions refusing writes after a failed write or fsync, until reopened.",
+        )
+        .single(s.poisoned_partitions as f64),
+        Family::counter(
+            "strom_storage_refused_appends_total",
+            "Appends refused because the disk was full or read-only.",
+        )
+        .single(s.refused_appends as f64),
+        Family::counter(
+            "strom_storage_reopened_partitions_total",
+            "Poisoned partitions reopened from disk without a restart.",
+        )
+        .single(s.reopened_partitions as f64),
+    ]
+}
+
 fn group_families(groups: &strom_broker::GroupCoordinator) -> Vec<Family> {
     let mut lag = Family::gauge(
         "strom_consumer_group_lag",
@@ -160,6 +221,7 @@ fn group_families(groups: &strom_broker::GroupCoordinator) -> Vec<Family> {
 pub async fn metrics(State(state): State<Shared>) -> Response {
     let mut out = String::new();
     let mut families = partition_families(&state.broker);
+    families.extend(storage_families(&state.broker));
     if let Some(consumers) = &state.consumers {
         families.extend(group_families(&consumers.groups));
     }

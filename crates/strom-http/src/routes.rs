@@ -48,6 +48,7 @@ pub fn build(state: Shared) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(consumers::commit, consumers::committed))
         .routes(routes!(openapi::openapi_json))
         .routes(routes!(openapi::healthz))
+        .routes(routes!(openapi::readyz))
         .routes(routes!(metrics::metrics))
         .routes(routes!(openapi::chat_page))
         .split_for_parts();

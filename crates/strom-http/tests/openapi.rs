@@ -22,6 +22,7 @@ const EXPECTED_PATHS: &[&str] = &[
     "/feeds/{topic}",
     "/feeds/{topic}/archive/{partition}/{page}",
     "/healthz",
+    "/readyz",
     "/metrics",
     "/openapi.json",
     "/topics",

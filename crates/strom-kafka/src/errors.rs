@@ -24,7 +24,10 @@ pub fn response_error(err: &BrokerError) -> ResponseError {
         // Retriable: clients refresh metadata and retry, which succeeds once we are back.
         BrokerError::ShuttingDown => ResponseError::NotLeaderOrFollower,
         BrokerError::Log(log) => log_error(log),
-        BrokerError::Io { .. } => ResponseError::KafkaStorageError,
+        // Retriable, and true: the write succeeds once space is freed or the disk is writable.
+        BrokerError::Io { .. }
+        | BrokerError::InsufficientSpace { .. }
+        | BrokerError::ReadOnlyStorage => ResponseError::KafkaStorageError,
     }
 }
 
@@ -60,7 +63,8 @@ fn log_error(err: &LogError) -> ResponseError {
 
 /// What a client is told about a storage failure; the details are in the server log only.
 pub const STORAGE_FAILURE: &str =
-    "the request failed with a storage error on the server; the details are in the server log";
+    "the request failed with a storage error on the server (the details are in the server log); \
+     a partition whose disk failed is reopened from disk automatically once it accepts writes again";
 
 /// The error message field for a broker error. Errors that name server paths (storage and
 /// I/O failures) are logged here and answered with [`STORAGE_FAILURE`]: no path reaches a
@@ -170,6 +174,14 @@ mod tests {
                 1,
             ),
             (LogError::Poisoned("/x".into()).into(), 56),
+            (
+                BrokerError::InsufficientSpace {
+                    free_bytes: 1,
+                    min_free_bytes: 2,
+                },
+                56,
+            ),
+            (BrokerError::ReadOnlyStorage, 56),
             (LogError::Closed.into(), 3),
             (
                 LogError::Io {
@@ -211,5 +223,25 @@ mod tests {
         }
         let unknown = BrokerError::UnknownTopic("t".into());
         assert_eq!(error_message(&unknown), unknown.to_string());
+    }
+
+    #[test]
+    fn storage_messages_name_no_server_path() {
+        let io = LogError::Io {
+            path: "/srv/strom/topics/t/0/0.log".into(),
+            source: std::io::Error::from_raw_os_error(28),
+        };
+        for err in [
+            io.into(),
+            LogError::Poisoned("/srv/strom/t/0".into()).into(),
+        ] {
+            let message = error_message(&err);
+            assert!(!message.contains("/srv"), "{message}");
+        }
+        let full = BrokerError::InsufficientSpace {
+            free_bytes: 10,
+            min_free_bytes: 20,
+        };
+        assert!(error_message(&full).contains("free disk space"));
     }
 }

@@ -587,6 +587,8 @@ impl Log {
         if self.poisoned.load(Ordering::Acquire) {
             // Never vouch for a log whose last writes failed: the next open must rescan.
             self.closed.store(true, Ordering::Release);
+            // Background segment syncs end before anyone reopens the directory.
+            let _ = self.roll_sync.drain();
             return Err(LogError::Poisoned(self.dir.clone()));
         }
         if self.closed.swap(true, Ordering::AcqRel) {

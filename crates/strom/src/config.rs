@@ -99,6 +99,9 @@ struct FileConfig {
     group_min_session_timeout_ms: Option<u64>,
     group_max_session_timeout_ms: Option<u64>,
     retention_check_interval_ms: Option<u64>,
+    min_free_bytes: Option<u64>,
+    min_free_percent: Option<f64>,
+    disk_check_interval_ms: Option<u64>,
 }
 
 /// The resolved configuration.
@@ -127,6 +130,26 @@ pub struct Settings {
     pub cleaner_dedupe_buffer_bytes: usize,
     pub groups: strom_broker::group::GroupConfig,
     pub retention_check_interval_ms: u64,
+    pub disk: strom_broker::DiskConfig,
+}
+
+/// Free-space limits of the data directory from the file; defaults in `DiskConfig`.
+fn disk_config(file: &FileConfig) -> anyhow::Result<strom_broker::DiskConfig> {
+    let defaults = strom_broker::DiskConfig::default();
+    let config = strom_broker::DiskConfig {
+        min_free_bytes: file.min_free_bytes.unwrap_or(defaults.min_free_bytes),
+        min_free_percent: file.min_free_percent.unwrap_or(defaults.min_free_percent),
+        check_interval: file
+            .disk_check_interval_ms
+            .map_or(defaults.check_interval, Duration::from_millis),
+    };
+    if !(0.0..100.0).contains(&config.min_free_percent) {
+        bail!("min_free_percent must be at least 0 and below 100");
+    }
+    if config.check_interval.is_zero() {
+        bail!("disk_check_interval_ms must be greater than 0");
+    }
+    Ok(config)
 }
 
 /// The group coordinator's settings from the file (Kafka's names, `group.*` / `offsets.*`).
@@ -229,6 +252,7 @@ impl Settings {
         };
         let groups = group_config(&file)?;
         let connections = connection_settings(&file)?;
+        let disk = disk_config(&file)?;
         let kafka_listen = args
             .kafka_listen
             .or(file.kafka_listen)
@@ -316,6 +340,7 @@ impl Settings {
                 .retention_check_interval_ms
                 .or(file.retention_check_interval_ms)
                 .unwrap_or(30_000),
+            disk,
         })
     }
 }

@@ -59,7 +59,8 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
         cleaner_dedupe_buffer_bytes: settings.cleaner_dedupe_buffer_bytes,
     };
     let data_dir = settings.data_dir.display().to_string();
-    let broker = tokio::task::spawn_blocking(move || Broker::open(broker_config))
+    let disk = settings.disk.clone();
+    let broker = tokio::task::spawn_blocking(move || Broker::open_with_disk(broker_config, disk))
         .await
         .context("broker start-up panicked")?
         .with_context(|| format!("cannot open data directory {data_dir}"))?;

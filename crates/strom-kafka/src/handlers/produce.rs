@@ -17,7 +17,7 @@ use kafka_protocol::ResponseError;
 use strom_broker::{BrokerError, Partition};
 
 use super::{blocking, Context};
-use crate::errors::{client_message, response_error};
+use crate::errors::response_error;
 
 /// Offset of the `batchLength` field and the size of the fixed v2 batch header
 /// (Kafka protocol guide, "Record Batch").

@@ -230,3 +230,66 @@ def test_enospc_partition_is_reopened_by_the_server_without_restart(tmp_path, tm
         assert again == got, "the same records after a restart"
     finally:
         assert server.stop() in (None, 0), server.log_text()
+
+
+@pytest.fixture
+def ext4(tmp_path):
+    """A 64 MiB ext4 image on a loop device with errors=remount-ro; yields (mount, remount)."""
+    image, path = tmp_path / "fs.img", tmp_path / "ext4"
+    path.mkdir()
+    with open(image, "wb") as f:
+        f.truncate(64 * MIB)
+    cmds = [["mkfs.ext4", "-q", "-F", str(image)],
+            ["mount", "-o", "loop,errors=remount-ro", str(image), str(path)]]
+    for cmd in cmds:
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        if done.returncode != 0:
+            reason = f"{cmd[0]} failed: {done.stderr.strip()}"
+            if os.environ.get("STROM_REQUIRE_ROOT_TESTS") == "1":
+                pytest.fail(reason + " (STROM_REQUIRE_ROOT_TESTS=1)")
+            pytest.skip(reason)
+
+    def remount():
+        subprocess.run(["umount", str(path)], check=True)
+        subprocess.run(["e2fsck", "-fy", str(image)], capture_output=True)  # exit 1 = fixed
+        subprocess.run(cmds[1], check=True)
+
+    yield path, remount
+    subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+def test_read_only_data_directory_refuses_writes_clearly_and_keeps_serving(tmp_path, ext4):
+    """The kernel remounts ext4 read-only on an error (errors=remount-ro) with the server's
+    files open: produce is refused with a clear error, health is degraded, readiness 503, reads
+    keep working, nothing crashes; after an unmount/remount every acknowledged record is there."""
+    fs, remount = ext4
+    server = start_on(fs, tmp_path, min_free_bytes=MIB)
+    create_topic(server)
+    acked = [f"before-{i}" for i in range(20)]
+    assert kafka_produce(server, acked) == [None] * 20
+    dev = os.path.basename(subprocess.run(["findmnt", "-n", "-o", "SOURCE", str(fs)],
+                                          capture_output=True, text=True, check=True).stdout.strip())
+    with open(f"/sys/fs/ext4/{dev}/trigger_fs_error", "w") as f:
+        f.write("1")
+
+    r = http_produce(server, "refused")
+    assert r.status_code == 507, r.text
+    assert str(fs) not in r.text
+    wait_until("/readyz says not ready", lambda: not ready(server))
+    code, message = raw_produce_v8(server, b"refused")
+    assert code == KAFKA_STORAGE_ERROR and "read-only" in message, (code, message)
+    health = requests.get(f"{server.http}/healthz", timeout=10)
+    assert health.status_code == 200 and health.json()["status"] == "degraded", health.text
+    assert "read-only" in health.json()["reason"]
+    assert metric(server, "strom_storage_read_only") == 1
+    assert values_of(server, 20) == acked, "reads keep working"
+    assert server.proc.poll() is None, "still running"
+    server.stop()  # the clean-shutdown marker cannot be written: any exit code, no hang
+
+    remount()
+    server.start()
+    try:
+        assert values_of(server, 20) == acked, "every acknowledged record after the remount"
+        assert kafka_produce(server, ["after"]) == [None]
+    finally:
+        assert server.stop() in (None, 0), server.log_text()

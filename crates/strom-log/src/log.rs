@@ -335,7 +335,7 @@ impl Log {
     /// Runs a read again when it failed because retention or compaction retired a segment
     /// it had picked (its files were closed and are being removed or replaced): waits for
     /// that change to finish (it holds the maintenance lock), then reads the current segments.
-    fn retry_on_retired<T>(
+    pub(crate) fn retry_on_retired<T>(
         &self,
         mut op: impl FnMut() -> Result<T, LogError>,
     ) -> Result<T, LogError> {

@@ -522,3 +522,24 @@ fn clean_marker_stays_while_idle_and_goes_before_the_first_write() {
     assert_eq!(log.log_end_offset(), 2);
     assert_eq!(log.read(0, 1 << 20).expect("read").high_watermark, 2);
 }
+
+#[test]
+fn a_read_that_meets_a_retired_segment_is_retried() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = Log::open(dir.path(), config(1 << 20, Durability::Never)).expect("open");
+    let mut calls = 0;
+    let result = log.retry_on_retired(|| {
+        calls += 1;
+        if calls == 1 {
+            // What a segment retired and evicted under the read answers.
+            Err(LogError::Io {
+                path: dir.path().join("00000000000000000000.log"),
+                source: std::io::Error::new(std::io::ErrorKind::NotFound, "retired"),
+            })
+        } else {
+            Ok(7)
+        }
+    });
+    assert_eq!(result.expect("retried"), 7);
+    assert_eq!(calls, 2);
+}

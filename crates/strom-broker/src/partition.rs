@@ -291,7 +291,7 @@ impl Partition {
         max_keys: usize,
     ) -> Result<strom_log::CleanerStats, BrokerError> {
         {
-            let producers = self.producers.lock();
+            let mut producers = self.producers.lock();
             // Flush first: a snapshot ahead of the durable log end is discarded on open.
             self.log().flush()?;
             producers.save(self.log().dir())?;
@@ -303,7 +303,7 @@ impl Partition {
 
     /// Saves producer state and closes the log cleanly.
     pub(crate) fn close(&self) -> Result<(), BrokerError> {
-        let producers = self.producers.lock();
+        let mut producers = self.producers.lock();
         self.log().close()?;
         producers.save(self.log().dir())
     }

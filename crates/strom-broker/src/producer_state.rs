@@ -35,6 +35,9 @@ pub(crate) struct ProducerStates {
     producers: HashMap<i64, Producer>,
     /// Batches below this offset are reflected in the state.
     pub(crate) next_offset: i64,
+    /// `next_offset` of the snapshot on disk, if it matches this state.
+    #[serde(skip)]
+    saved_at: Option<i64>,
 }
 
 /// The outcome of checking a batch.
@@ -139,7 +142,10 @@ impl ProducerStates {
             return ProducerStates::default();
         };
         match serde_json::from_slice::<ProducerStates>(&bytes) {
-            Ok(s) if s.next_offset <= log_end => s,
+            Ok(s) if s.next_offset <= log_end => ProducerStates {
+                saved_at: Some(s.next_offset),
+                ..s
+            },
             Ok(_) => {
                 tracing::warn!(file = %path.display(), "producer snapshot is ahead of the log; rebuilding from the log");
                 ProducerStates::default()
@@ -151,13 +157,18 @@ impl ProducerStates {
         }
     }
 
-    /// Writes the snapshot atomically.
-    pub(crate) fn save(&self, dir: &Path) -> Result<(), BrokerError> {
+    /// Writes the snapshot atomically, unless nothing was recorded since the last one (or
+    /// since an empty start): closing an idle partition costs no fsync.
+    pub(crate) fn save(&mut self, dir: &Path) -> Result<(), BrokerError> {
+        if self.saved_at.unwrap_or(0) == self.next_offset {
+            return Ok(());
+        }
         let bytes = serde_json::to_vec(self).map_err(|e| BrokerError::Io {
             path: dir.join(SNAPSHOT_FILE),
             source: std::io::Error::other(e),
         })?;
         strom_log::write_file_atomically(&dir.join(SNAPSHOT_FILE), &bytes)?;
+        self.saved_at = Some(self.next_offset);
         Ok(())
     }
 }

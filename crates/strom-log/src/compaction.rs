@@ -414,6 +414,7 @@ impl Log {
             std::fs::remove_file(cleaned).at(cleaned)?;
             return Ok(());
         }
+        self.mark_unclean()?;
         // From here on the old segment's paths name other files: it must not reopen them.
         old.retire();
         for ext in ["index", "timeindex"] {

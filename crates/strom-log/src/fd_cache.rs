@@ -292,3 +292,51 @@ fn open_with(path: &Path, mode: Mode) -> io::Result<File> {
         .truncate(false)
         .open(path)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::FileExt;
+
+    fn read_all(file: &File) -> Vec<u8> {
+        let mut buf = vec![0u8; 3];
+        file.read_exact_at(&mut buf, 0).expect("read");
+        buf
+    }
+
+    #[test]
+    fn a_retired_file_serves_while_open_and_is_never_reopened() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("00.log");
+        std::fs::write(&path, b"old").expect("write");
+        let cached = CachedFile::open(&path, Mode::Existing).expect("open");
+        cached.retire();
+        // The path now names a replacement, as after a compaction swap.
+        let replacement = dir.path().join("00.log.cleaned");
+        std::fs::write(&replacement, b"new").expect("write");
+        std::fs::rename(&replacement, &path).expect("rename");
+        assert_eq!(read_all(&cached.get().expect("still open")), b"old");
+        // Evicted: it must refuse to reopen the path rather than serve the other file.
+        if cached.state.lock().file.take().is_some() {
+            cache().open.fetch_sub(1, Ordering::AcqRel);
+        }
+        let err = cached.get().expect_err("a retired file is not reopened");
+        assert_eq!(err.kind(), io::ErrorKind::NotFound);
+        assert!(
+            cached.sync_data().is_ok(),
+            "nothing to sync for a retired file"
+        );
+    }
+
+    #[test]
+    fn an_evicted_file_is_reopened_on_its_next_use() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("01.log");
+        std::fs::write(&path, b"abc").expect("write");
+        let cached = CachedFile::open(&path, Mode::Existing).expect("open");
+        if cached.state.lock().file.take().is_some() {
+            cache().open.fetch_sub(1, Ordering::AcqRel);
+        }
+        assert_eq!(read_all(&cached.get().expect("reopened")), b"abc");
+    }
+}

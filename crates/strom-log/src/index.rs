@@ -176,8 +176,12 @@ impl IndexFile {
 
     /// Removes every entry.
     pub(crate) fn clear(&mut self) -> Result<(), LogError> {
-        self.handle()?.set_len(0).at(self.path())?;
-        self.file.mark_written();
+        // `entries` counts what the file holds (a torn tail was cut at open), so an empty
+        // index needs no write and, later, no fsync.
+        if self.persisted > 0 {
+            self.handle()?.set_len(0).at(self.path())?;
+            self.file.mark_written();
+        }
         self.entries = 0;
         self.persisted = 0;
         if let Some(cache) = &mut self.cache {

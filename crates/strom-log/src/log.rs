@@ -11,7 +11,7 @@ use parking_lot::{Mutex, RwLock};
 
 use crate::batch::{self, BatchHeader};
 use crate::files::{sync_dir, write_file_atomically};
-use crate::recovery::{self, CLEAN_MARKER, LOG_START};
+use crate::recovery::{self, LOG_START};
 use crate::roll_sync::{unflushed_marker, RollSyncer};
 use crate::segment::Segment;
 use crate::sync::{GroupCommit, SyncCounter, SyncStats};
@@ -81,6 +81,9 @@ pub struct Log {
     poisoned: AtomicBool,
     closed: AtomicBool,
     dirty: AtomicBool,
+    /// The clean-shutdown marker is on disk. It is removed (durably) before the first change
+    /// to the log's files and written again by a clean close.
+    clean_marker: Mutex<bool>,
 }
 
 impl Log {
@@ -115,6 +118,7 @@ impl Log {
             poisoned: AtomicBool::new(false),
             closed: AtomicBool::new(false),
             dirty: AtomicBool::new(false),
+            clean_marker: Mutex::new(recovered.clean_marker),
         })
     }
 
@@ -141,6 +145,17 @@ impl Log {
         }
         if self.roll_sync.failed() {
             return Err(self.poison(LogError::Poisoned(self.dir.clone())));
+        }
+        Ok(())
+    }
+
+    /// Removes the clean-shutdown marker before the first change to the log's files, so a
+    /// crash from here on is never mistaken for a clean shutdown.
+    pub(crate) fn mark_unclean(&self) -> Result<(), LogError> {
+        let mut present = self.clean_marker.lock();
+        if *present {
+            recovery::remove_clean_marker(&self.dir)?;
+            *present = false;
         }
         Ok(())
     }
@@ -182,6 +197,7 @@ impl Log {
         let mut headers = batch::validate_batches(batch)?;
         let guard = self.writer.lock();
         self.check_writable()?;
+        self.mark_unclean()?;
         let active = self.maybe_roll(batch.len() as u64, &headers)?;
         let base = active.next_offset();
         let mut next = base;
@@ -323,7 +339,7 @@ impl Log {
     /// Runs a read again when it failed because retention or compaction retired a segment
     /// it had picked (its files were closed and are being removed or replaced): waits for
     /// that change to finish (it holds the maintenance lock), then reads the current segments.
-    fn retry_on_retired<T>(
+    pub(crate) fn retry_on_retired<T>(
         &self,
         mut op: impl FnMut() -> Result<T, LogError>,
     ) -> Result<T, LogError> {
@@ -442,6 +458,7 @@ impl Log {
         let _m = self.maintenance.lock();
         let _w = self.writer.lock();
         self.check_writable()?;
+        self.mark_unclean()?;
         let hw = self.high_watermark();
         if offset > hw || offset < 0 {
             return Err(LogError::OffsetOutOfRange {
@@ -486,6 +503,7 @@ impl Log {
         if removed.is_empty() {
             return Ok((0, 0));
         }
+        self.mark_unclean()?;
         let new_start = self.segments.read()[0].base_offset();
         self.set_log_start(new_start)?;
         let mut bytes = 0;
@@ -522,6 +540,7 @@ impl Log {
                     .all(|s| s.max_timestamp() < now_ms.saturating_sub(ms))
         });
         if active.size() > 0 && all_expired {
+            self.mark_unclean()?;
             self.roll(&active).map_err(|e| self.poison(e))?;
         }
         let (segments_deleted, bytes_deleted) = self.delete_front_segments(|seg, _, total| {
@@ -595,8 +614,15 @@ impl Log {
             return Ok(());
         }
         self.roll_sync.drain()?;
+        let mut marker = self.clean_marker.lock();
+        if *marker {
+            // Nothing changed since the files were last known durable: no fsync needed.
+            return Ok(());
+        }
         self.active().sync_all()?;
-        write_file_atomically(&self.dir.join(CLEAN_MARKER), b"")
+        recovery::write_clean_marker(&self.dir)?;
+        *marker = true;
+        Ok(())
     }
 
     /// Closes and removes the log's directory.

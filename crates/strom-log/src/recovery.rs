@@ -22,6 +22,26 @@ pub(crate) struct Recovered {
     pub(crate) log_start: i64,
     pub(crate) truncated_bytes: u64,
     pub(crate) cleaned_up_to: i64,
+    /// The clean-shutdown marker is on disk: nothing changed since the log was last known
+    /// durable and consistent with its indexes.
+    pub(crate) clean_marker: bool,
+}
+
+/// Removes the clean-shutdown marker durably; must precede any change to the log's files.
+pub(crate) fn remove_clean_marker(dir: &Path) -> Result<(), LogError> {
+    let marker = dir.join(CLEAN_MARKER);
+    match std::fs::remove_file(&marker) {
+        Ok(()) => sync_dir(dir),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(LogError::io(marker, e)),
+    }
+}
+
+/// Creates the (empty) clean-shutdown marker; one directory fsync makes it durable.
+pub(crate) fn write_clean_marker(dir: &Path) -> Result<(), LogError> {
+    let marker = dir.join(CLEAN_MARKER);
+    std::fs::File::create(&marker).at(&marker)?;
+    sync_dir(dir)
 }
 
 /// Base offsets of the `.log` files in `dir`, sorted. Leftover temporary files are removed.
@@ -56,8 +76,9 @@ pub(crate) fn open_segments(
 ) -> Result<Recovered, LogError> {
     std::fs::create_dir_all(dir).at(dir)?;
     let bases = list_segments(dir)?;
-    let marker = dir.join(CLEAN_MARKER);
-    let clean = marker.exists();
+    let clean = dir.join(CLEAN_MARKER).exists();
+    // The marker stays while nothing changes: an idle log costs no fsync to open or close.
+    let mut clean_kept = clean;
     let recovery_point = read_i64_file(&dir.join(RECOVERY_POINT))?.unwrap_or(0);
     let persisted_start = read_i64_file(&dir.join(LOG_START))?.unwrap_or(0);
     let cleaned_up_to =
@@ -79,6 +100,9 @@ pub(crate) fn open_segments(
                 Ok(s) => s,
                 // A stale or missing index is rebuilt; real damage is caught by the rescan.
                 Err(LogError::CorruptSegment { .. }) => {
+                    if std::mem::take(&mut clean_kept) {
+                        remove_clean_marker(dir)?;
+                    }
                     let s = Segment::open_unindexed(dir, base, last, now_ms)?;
                     truncated_bytes += verify(&s, index_interval, last)?;
                     s
@@ -153,12 +177,9 @@ pub(crate) fn open_segments(
     if segments.is_empty() {
         let base = persisted_start.max(0);
         segments.push(Arc::new(Segment::create(dir, base, now_ms)?));
-        sync_dir(dir)?;
-    }
-    if clean {
-        // The marker must be gone for good before any write, or a crash would be mistaken
-        // for a clean shutdown and a torn tail trusted.
-        std::fs::remove_file(&marker).at(&marker)?;
+        // A new, empty log is clean; the one directory fsync covers the files and the marker.
+        std::fs::File::create(dir.join(CLEAN_MARKER)).at(dir)?;
+        clean_kept = true;
         sync_dir(dir)?;
     }
     let first_base = segments.first().map(|s| s.base_offset()).unwrap_or(0);
@@ -167,6 +188,7 @@ pub(crate) fn open_segments(
         log_start: persisted_start.max(first_base),
         segments,
         truncated_bytes,
+        clean_marker: clean_kept,
     })
 }
 

@@ -64,12 +64,18 @@ impl Segment {
             .read(true)
             .write(true)
             .create(true)
-            .truncate(true)
+            .truncate(false)
             .open(&path)
             .at(&path)?;
+        let leftover = file.metadata().at(&path)?.len() > 0;
+        if leftover {
+            file.set_len(0).at(&path)?;
+        }
         let file = CachedFile::with_open(&path, Mode::Existing, file);
-        // The truncation must reach the disk with the first sync.
-        file.mark_written();
+        if leftover {
+            // The truncation must reach the disk with the first sync.
+            file.mark_written();
+        }
         let mut offsets = IndexFile::open(
             &dir.join(segment_file_name(base_offset, "index")),
             OFFSET_ENTRY,

@@ -493,3 +493,53 @@ fn damaged_unflushed_segment_is_truncated_and_later_segments_dropped() {
         Ok(_) => panic!("damage in a flushed segment must be reported"),
     }
 }
+
+#[test]
+fn clean_marker_stays_while_idle_and_goes_before_the_first_write() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let marker = dir.path().join(crate::recovery::CLEAN_MARKER);
+    let cfg = config(1 << 20, Durability::Never);
+    let log = Log::open(dir.path(), cfg.clone()).expect("open");
+    assert!(marker.exists(), "a new, empty log is clean");
+    log.close().expect("close");
+    drop(log);
+    let log = Log::open(dir.path(), cfg.clone()).expect("reopen");
+    assert!(
+        marker.exists(),
+        "an idle log keeps its marker: opening costs no fsync"
+    );
+    log.append(&mut batch(2, 1000, 10)).expect("append");
+    assert!(!marker.exists(), "the first write removes the marker");
+    // A crash (no close): the marker must not vouch for the unsynced tail.
+    drop(log);
+    let log = Log::open(dir.path(), cfg.clone()).expect("recover");
+    assert!(!marker.exists());
+    assert_eq!(log.log_end_offset(), 2);
+    log.close().expect("close");
+    assert!(marker.exists(), "a clean close writes the marker");
+    drop(log);
+    let log = Log::open(dir.path(), cfg).expect("reopen after clean close");
+    assert_eq!(log.log_end_offset(), 2);
+    assert_eq!(log.read(0, 1 << 20).expect("read").high_watermark, 2);
+}
+
+#[test]
+fn a_read_that_meets_a_retired_segment_is_retried() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = Log::open(dir.path(), config(1 << 20, Durability::Never)).expect("open");
+    let mut calls = 0;
+    let result = log.retry_on_retired(|| {
+        calls += 1;
+        if calls == 1 {
+            // What a segment retired and evicted under the read answers.
+            Err(LogError::Io {
+                path: dir.path().join("00000000000000000000.log"),
+                source: std::io::Error::new(std::io::ErrorKind::NotFound, "retired"),
+            })
+        } else {
+            Ok(7)
+        }
+    });
+    assert_eq!(result.expect("retried"), 7);
+    assert_eq!(calls, 2);
+}

@@ -4,7 +4,9 @@
 //! of three segments each (1,350 segment and index files) can be written (`always` and
 //! `never`), read concurrently from several threads, closed, reopened cleanly and reopened
 //! after a crash (dropped without closing), with every record read back each time; the
-//! cache never holds more than the budget open. Before the budget, the first `Too many open
+//! cache never holds more than the budget open. DeleteRecords then removes each log's first
+//! segment while other threads read it: they see the record or `OffsetOutOfRange`, never a
+//! vanished file. Before the budget, the first `Too many open
 //! files` came after about 40 logs.
 //!
 //! One test in this binary on purpose: it lowers the limit of the whole process.
@@ -16,7 +18,7 @@ use std::sync::Arc;
 use common::{encode_batch, split_batches, TestRecord};
 use kafka_protocol::records::Compression;
 use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
-use strom_log::{open_file_stats, set_open_file_budget, Durability, Log, LogConfig};
+use strom_log::{open_file_stats, set_open_file_budget, Durability, Log, LogConfig, LogError};
 
 const LOGS: usize = 150;
 const BATCHES: i64 = 3;
@@ -160,7 +162,46 @@ fn many_logs_work_under_a_small_file_limit() {
     drop(logs);
     let logs = open_all(tmp.path());
     check_all(&logs);
+    delete_first_segments_while_reading(&logs);
     for log in &logs {
         log.close().expect("clean close");
+    }
+}
+
+/// DeleteRecords removes (retires) each log's first segment while readers read offset 0 from
+/// every log: a read sees the record or `OffsetOutOfRange`, never a file that vanished.
+fn delete_first_segments_while_reading(logs: &[Arc<Log>]) {
+    std::thread::scope(|s| {
+        let readers: Vec<_> = (0..3)
+            .map(|_| {
+                s.spawn(|| {
+                    for _ in 0..3 {
+                        for (i, log) in logs.iter().enumerate() {
+                            match log.read(0, 1 << 16) {
+                                Ok(read) => {
+                                    let records = common::decode_records(&read.bytes);
+                                    assert_eq!(records[0].value.as_deref(), Some(&value(i, 0)[..]));
+                                }
+                                Err(LogError::OffsetOutOfRange { .. }) => {}
+                                Err(e) => panic!("reading log {i} during DeleteRecords: {e}"),
+                            }
+                        }
+                    }
+                })
+            })
+            .collect();
+        for log in logs {
+            assert_eq!(log.delete_records_before(1).expect("delete records"), 1);
+        }
+        for r in readers {
+            r.join().expect("reader");
+        }
+    });
+    for log in logs {
+        assert_eq!(log.segment_count(), BATCHES as usize - 1);
+        assert!(matches!(
+            log.read(0, 1),
+            Err(LogError::OffsetOutOfRange { .. })
+        ));
     }
 }

@@ -94,6 +94,7 @@ struct FileConfig {
     http_max_poll_timeout_ms: Option<u64>,
     cleaner_bytes_per_sec: Option<u64>,
     cleaner_dedupe_buffer_bytes: Option<usize>,
+    max_open_log_files: Option<usize>,
     offsets_retention_minutes: Option<u64>,
     group_initial_rebalance_delay_ms: Option<u64>,
     group_min_session_timeout_ms: Option<u64>,
@@ -128,6 +129,8 @@ pub struct Settings {
     pub http_max_poll_timeout_ms: u64,
     pub cleaner_bytes_per_sec: u64,
     pub cleaner_dedupe_buffer_bytes: usize,
+    /// Segment and index files kept open at most; `None`: half the soft `RLIMIT_NOFILE`.
+    pub max_open_log_files: Option<usize>,
     pub groups: strom_broker::group::GroupConfig,
     pub retention_check_interval_ms: u64,
     pub disk: strom_broker::DiskConfig,
@@ -335,6 +338,7 @@ impl Settings {
             cleaner_dedupe_buffer_bytes: file
                 .cleaner_dedupe_buffer_bytes
                 .unwrap_or(strom_log::DEFAULT_DEDUPE_BUFFER_BYTES),
+            max_open_log_files: file.max_open_log_files,
             groups,
             retention_check_interval_ms: args
                 .retention_check_interval_ms

@@ -14,6 +14,7 @@ use crate::config::{ServeArgs, Settings};
 pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let settings = Settings::resolve(args)?;
     init_logging(&settings)?;
+    budget_open_files(&settings);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("strom")
@@ -37,6 +38,30 @@ fn init_logging(settings: &Settings) -> anyhow::Result<()> {
         builder.init();
     }
     Ok(())
+}
+
+/// Raises the soft `RLIMIT_NOFILE` to the hard limit and sizes the log's open-file budget
+/// from it (half, unless configured), leaving the rest for sockets and short-lived files.
+fn budget_open_files(settings: &Settings) {
+    match strom_log::raise_nofile_limit() {
+        Ok(limit) => tracing::info!(
+            before = limit.before,
+            soft = limit.soft,
+            hard = limit.hard,
+            "open-file limit (RLIMIT_NOFILE) raised to the hard limit"
+        ),
+        Err(e) => tracing::warn!(error = %e, soft = strom_log::soft_nofile(),
+            "cannot raise the open-file limit (RLIMIT_NOFILE); keeping it"),
+    }
+    let budget = settings
+        .max_open_log_files
+        .map(|n| n as u64)
+        .unwrap_or(strom_log::soft_nofile() / 2);
+    strom_log::set_open_file_budget(usize::try_from(budget).unwrap_or(usize::MAX));
+    tracing::info!(
+        files = strom_log::open_file_budget(),
+        "segment and index files kept open at most"
+    );
 }
 
 async fn run(settings: Settings) -> anyhow::Result<()> {

@@ -248,7 +248,6 @@ impl Log {
         // from there), so memory is bounded however many keys the log has.
         let checkpoint_offset = self.cleaned_up_to.load(Ordering::Acquire);
         let limits = self.config.read().decode;
-        let mut skipped_batches = 0u64;
         let mut latest: HashMap<u128, i64> = HashMap::new();
         let mut mapped = 0usize;
         for (i, segment) in candidates.iter().enumerate() {
@@ -271,8 +270,10 @@ impl Log {
                     }
                 };
                 if let Err(err) = for_each_keyed(bytes, limits, &mut add) {
-                    // Keys already added stay: they only make the cleaner keep more.
-                    skipped(header, &err, &mut skipped_batches);
+                    // Keys already added stay: they only make the cleaner keep more. Pass 2
+                    // meets the batch again, and reports and counts it there.
+                    tracing::debug!(base_offset = header.base_offset, error = %err,
+                        "cleaner cannot map the keys of a stored batch");
                 }
                 Ok(())
             })?;
@@ -296,7 +297,6 @@ impl Log {
         let tombstone_horizon = now_ms.saturating_sub(cfg.delete_retention_ms);
         let mut stats = CleanerStats {
             last_cleaned_ms: Some(now_ms),
-            batches_skipped: skipped_batches,
             ..CleanerStats::default()
         };
         let mut oldest_kept_tombstone: Option<i64> = None;

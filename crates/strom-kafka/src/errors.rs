@@ -49,8 +49,13 @@ fn internal_topic_error(operation: ClientOperation) -> ResponseError {
 
 fn log_error(err: &LogError) -> ResponseError {
     match err {
-        LogError::CorruptBatch(_) => ResponseError::CorruptMessage,
-        LogError::BatchTooLarge { .. } => ResponseError::MessageTooLarge,
+        LogError::CorruptBatch(_) | LogError::RecordTooLarge { .. } => {
+            ResponseError::CorruptMessage
+        }
+        LogError::InvalidRecord { .. } => ResponseError::InvalidRecord,
+        LogError::BatchTooLarge { .. } | LogError::DecompressedTooLarge { .. } => {
+            ResponseError::MessageTooLarge
+        }
         LogError::OffsetOutOfRange { .. } => ResponseError::OffsetOutOfRange,
         // A log closed under us means its topic was deleted concurrently.
         LogError::Closed => ResponseError::UnknownTopicOrPartition,
@@ -164,6 +169,14 @@ mod tests {
             ),
             (LogError::CorruptBatch("crc".into()).into(), 2),
             (LogError::BatchTooLarge { size: 2, max: 1 }.into(), 10),
+            (
+                LogError::InvalidRecord {
+                    reason: "count".into(),
+                }
+                .into(),
+                87,
+            ),
+            (LogError::DecompressedTooLarge { max: 1 }.into(), 10),
             (
                 LogError::OffsetOutOfRange {
                     offset: 9,

@@ -8,8 +8,10 @@
 
 mod batch;
 mod cleaned_output;
+mod compact_batch;
 mod compaction;
 mod config;
+pub mod decode;
 mod error;
 mod fd_cache;
 mod fd_limit;
@@ -30,6 +32,7 @@ pub use compaction::{
     DEFAULT_MAX_KEYS,
 };
 pub use config::{Durability, LogConfig};
+pub use decode::{DecodeLimits, DecodedRecord, Fields, RecordReader};
 pub use error::LogError;
 pub use fd_cache::{open_file_budget, open_file_stats, set_open_file_budget, OpenFileStats};
 pub use fd_limit::{raise_nofile_limit, soft_nofile, NofileLimit};

@@ -22,6 +22,9 @@ pub use error::BrokerError;
 pub use group::{GroupCoordinator, GroupError};
 pub use partition::{AppendResult, FetchResult, Partition};
 pub use partitioner::{default_partition, murmur2};
-pub use records::{decode_records, encode_records, NewRecord, RecordHeader, StoredRecord};
+pub use records::{
+    decode_records, encode_records, for_each_record, NewRecord, RecordHeader, SizedRecord,
+    StoredRecord,
+};
 pub use topic::Topic;
 pub use topic_config::{TopicConfig, TOPIC_CONFIG_KEYS};

@@ -99,7 +99,7 @@ impl Partition {
     /// above, `Log(CorruptBatch | BatchTooLarge | Poisoned | Io)`.
     pub fn append_batch(&self, batch: &mut [u8]) -> Result<AppendResult, BrokerError> {
         if self.compacted.load(std::sync::atomic::Ordering::Acquire) {
-            check_keys(batch)?;
+            check_keys(batch, self.log.config().decode)?;
         }
         let info = {
             let mut producers = self.producers.lock();
@@ -239,15 +239,20 @@ fn headers_of(batch: &[u8]) -> Result<Vec<BatchHeader>, BrokerError> {
     Ok(out)
 }
 
-/// Compacted topics need a key on every record (Kafka's INVALID_RECORD otherwise).
-fn check_keys(batch: &[u8]) -> Result<(), BrokerError> {
-    let records = crate::decode_records(&Bytes::copy_from_slice(batch))
-        .map_err(|e| BrokerError::Log(LogError::CorruptBatch(e.to_string())))?;
-    if let Some(r) = records.iter().find(|r| r.key.is_none()) {
-        return Err(BrokerError::InvalidRecord(format!(
-            "record at batch offset {} has no key; compacted topics require keys",
-            r.offset
-        )));
+/// Compacted topics need a key on every record (Kafka's INVALID_RECORD otherwise). Walks
+/// the records without holding any (the key's length is enough), within `limits`.
+fn check_keys(batch: &[u8], limits: strom_log::DecodeLimits) -> Result<(), BrokerError> {
+    for one in strom_log::decode::batches(batch) {
+        let reader = strom_log::RecordReader::new(one?, strom_log::Fields::Skip, limits)?;
+        for record in reader {
+            let record = record?;
+            if !record.has_key() {
+                return Err(BrokerError::InvalidRecord(format!(
+                    "record at batch offset {} has no key; compacted topics require keys",
+                    record.offset
+                )));
+            }
+        }
     }
     Ok(())
 }

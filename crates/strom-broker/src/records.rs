@@ -1,11 +1,15 @@
-//! Conversion between plain records and stored record batches, via `kafka-protocol`.
-//! Used by front ends that do not speak record batches themselves (HTTP, internal topics).
+//! Conversion between plain records and stored record batches: encoding via
+//! `kafka-protocol`, decoding through strom-log's bounded streaming reader. Used by front ends
+//! that do not speak record batches themselves (HTTP, internal topics).
+
+use std::ops::ControlFlow;
 
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::records::{
-    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+    Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
 };
+use strom_log::{BatchHeader, DecodeLimits, Fields, LogError, RecordReader};
 
 use crate::BrokerError;
 
@@ -93,34 +97,129 @@ pub fn encode_records(records: &[NewRecord]) -> Result<BytesMut, BrokerError> {
 }
 
 /// Decodes every data record in `bytes` (whole batches as returned by a read, any
-/// compression). Control batches (transaction markers) are skipped.
+/// compression) within the default [`DecodeLimits`]; at most `max_batch_bytes` of record data
+/// is held in total. Control batches (transaction markers) are skipped.
+///
+/// Errors: `Log(CorruptBatch | InvalidRecord | DecompressedTooLarge)` naming the batch's
+/// offsets, `Log(RecordTooLarge)` naming the record's offset.
 pub fn decode_records(bytes: &Bytes) -> Result<Vec<StoredRecord>, BrokerError> {
-    let mut buf = bytes.clone();
-    let sets = RecordBatchDecoder::decode_all(&mut buf)
-        .map_err(|e| BrokerError::InvalidRecord(format!("cannot decode stored records: {e}")))?;
+    let limits = DecodeLimits::default();
     let mut out = Vec::new();
-    for set in sets {
-        for r in set.records {
-            if r.control {
-                continue;
+    let mut held = 0usize;
+    let mut failed = None;
+    for_each_record(bytes, limits, &mut |r| match r {
+        Ok(r) => {
+            held += r.size;
+            if held > limits.max_batch_bytes {
+                failed = Some(LogError::DecompressedTooLarge {
+                    max: limits.max_batch_bytes,
+                });
+                return ControlFlow::Break(());
             }
-            out.push(StoredRecord {
-                offset: r.offset,
-                timestamp: r.timestamp,
-                key: r.key,
-                value: r.value,
-                headers: r
-                    .headers
-                    .into_iter()
-                    .map(|(k, v)| RecordHeader {
-                        key: k.to_string(),
-                        value: v,
-                    })
-                    .collect(),
-            });
+            out.push(r.record);
+            ControlFlow::Continue(())
+        }
+        Err(e) => {
+            failed = Some(e);
+            ControlFlow::Break(())
+        }
+    })?;
+    match failed {
+        Some(e) => Err(e.into()),
+        None => Ok(out),
+    }
+}
+
+/// A decoded record with its encoded size (what the limits count).
+pub struct SizedRecord {
+    pub record: StoredRecord,
+    pub size: usize,
+}
+
+/// Walks the data records in `bytes` (whole batches, any compression) one at a time through
+/// the bounded reader, calling `f` with each record or with `RecordTooLarge` for a record
+/// above `limits.max_record_bytes` (walked past, so `f` may go on). `f` returns `Break` to
+/// stop early. Holds one record at a time.
+///
+/// Errors: a batch that cannot be walked, as `Log(CorruptBatch | InvalidRecord |
+/// DecompressedTooLarge)` with the batch's offsets in the message.
+pub fn for_each_record(
+    bytes: &[u8],
+    limits: DecodeLimits,
+    f: &mut dyn FnMut(Result<SizedRecord, LogError>) -> ControlFlow<()>,
+) -> Result<(), BrokerError> {
+    for batch in strom_log::decode::batches(bytes) {
+        let batch = batch?;
+        let Some(header) = BatchHeader::parse(batch) else {
+            continue;
+        };
+        if header.is_control() {
+            continue;
+        }
+        let walked = walk_batch(batch, limits, f);
+        match walked {
+            Ok(ControlFlow::Break(())) => return Ok(()),
+            Ok(ControlFlow::Continue(())) => {}
+            Err(e) => return Err(BrokerError::Log(in_batch(&header, e))),
         }
     }
-    Ok(out)
+    Ok(())
+}
+
+fn walk_batch(
+    batch: &[u8],
+    limits: DecodeLimits,
+    f: &mut dyn FnMut(Result<SizedRecord, LogError>) -> ControlFlow<()>,
+) -> Result<ControlFlow<()>, LogError> {
+    let mut reader = RecordReader::new(batch, Fields::All, limits)?;
+    loop {
+        let item = match reader.next_record() {
+            Ok(None) => return Ok(ControlFlow::Continue(())),
+            Ok(Some(r)) => Ok(SizedRecord {
+                size: r.size,
+                record: StoredRecord {
+                    offset: r.offset,
+                    timestamp: r.timestamp,
+                    key: r.key,
+                    value: r.value,
+                    headers: r
+                        .headers
+                        .into_iter()
+                        .map(|(key, value)| RecordHeader { key, value })
+                        .collect(),
+                },
+            }),
+            Err(e @ LogError::RecordTooLarge { .. }) => Err(e),
+            Err(e) => return Err(e),
+        };
+        if f(item).is_break() {
+            return Ok(ControlFlow::Break(()));
+        }
+    }
+}
+
+/// Names the batch an error of the reader came from, so a reader can skip past it.
+fn in_batch(header: &BatchHeader, err: LogError) -> LogError {
+    match err {
+        LogError::CorruptBatch(reason) => LogError::CorruptBatch(format!(
+            "stored batch at offsets {}..={}: {reason}",
+            header.base_offset,
+            header.last_offset()
+        )),
+        LogError::InvalidRecord { reason } => LogError::InvalidRecord {
+            reason: format!(
+                "stored batch at offsets {}..={}: {reason}",
+                header.base_offset,
+                header.last_offset()
+            ),
+        },
+        LogError::DecompressedTooLarge { .. } => LogError::CorruptBatch(format!(
+            "stored batch at offsets {}..={}: {err}",
+            header.base_offset,
+            header.last_offset()
+        )),
+        other => other,
+    }
 }
 
 #[cfg(test)]

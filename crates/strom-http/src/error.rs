@@ -148,9 +148,21 @@ impl From<LogError> for ApiError {
                 detail,
             )
             .code(42202),
-            LogError::CorruptBatch(_) => {
+            LogError::CorruptBatch(_) | LogError::InvalidRecord { .. } => {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-record", detail)
                     .code(42206)
+            }
+            LogError::DecompressedTooLarge { .. } => ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "decompressed-batch-too-large",
+                detail,
+            )
+            .code(41302),
+            // A stored record too large to render: the detail names its offset so the reader
+            // can go on after it.
+            LogError::RecordTooLarge { .. } => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "record-too-large", detail)
+                    .code(42207)
             }
             LogError::Closed => {
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", detail).code(50003)

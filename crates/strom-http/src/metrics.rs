@@ -87,6 +87,10 @@ fn partition_families(broker: &Broker) -> Vec<Family> {
         "strom_partition_cleaner_last_run_timestamp_seconds",
         "Compacted partitions: when the cleaner last ran (Unix time).",
     );
+    let mut skipped = Family::gauge(
+        "strom_partition_cleaner_skipped_batches",
+        "Compacted partitions: stored batches the cleaner's last run could not decode and kept as they are.",
+    );
     for topic in broker.topics() {
         let compacted = topic.config().is_compacted();
         for p in topic.partitions() {
@@ -102,13 +106,16 @@ fn partition_families(broker: &Broker) -> Vec<Family> {
                 dirty.add(&labels, stats.dirty_ratio);
                 before.add(&labels, stats.bytes_before as f64);
                 after.add(&labels, stats.bytes_after as f64);
+                skipped.add(&labels, stats.batches_skipped as f64);
                 if let Some(ms) = stats.last_cleaned_ms {
                     cleaned_at.add(&labels, ms as f64 / 1000.0);
                 }
             }
         }
     }
-    vec![end, start, size, segments, dirty, before, after, cleaned_at]
+    vec![
+        end, start, size, segments, dirty, before, after, cleaned_at, skipped,
+    ]
 }
 
 fn group_families(groups: &strom_broker::GroupCoordinator) -> Vec<Family> {

@@ -1,10 +1,15 @@
 //! Reading decoded records from one partition at an exact offset. The log returns whole
 //! batches and the first may start before the requested offset, so records below it are
-//! skipped; batches emptied by compaction are stepped over using the batch header.
+//! skipped; batches emptied by compaction are stepped over using the batch header. Records
+//! are decoded one at a time through strom-log's bounded reader, and a read stops once it holds
+//! `max_bytes` of record data (at least one record, each at most the per-record limit).
 
 use std::sync::Arc;
 
-use strom_broker::{decode_records, Partition, StoredRecord};
+use std::ops::ControlFlow;
+
+use strom_broker::{for_each_record, Partition, StoredRecord};
+use strom_log::LogError;
 
 use crate::error::{ApiError, ApiResult};
 
@@ -46,6 +51,7 @@ fn read_blocking(
         log_start_offset: partition.log_start_offset(),
         ..ReadOutcome::default()
     };
+    let limits = partition.log().config().decode;
     // Bounded: each round either returns records or moves past at least one batch.
     for _ in 0..64 {
         if offset >= out.high_watermark || limit == 0 {
@@ -58,15 +64,8 @@ fn read_blocking(
             break;
         }
         let batch_end = batches_end(&fetch.records);
-        for record in decode_records(&fetch.records)? {
-            if record.offset >= offset && out.records.len() < limit {
-                out.records.push(record);
-            }
-        }
-        if out.records.len() >= limit {
-            if let Some(last) = out.records.last() {
-                out.next_offset = last.offset + 1;
-            }
+        if let Some(stop) = collect(&fetch.records, offset, limit, max_bytes, limits, &mut out)? {
+            out.next_offset = stop;
             return Ok(out);
         }
         let next = batch_end
@@ -82,6 +81,61 @@ fn read_blocking(
         }
     }
     Ok(out)
+}
+
+/// Adds the records at or after `offset` in `bytes` to `out`, one at a time through the
+/// bounded reader, until `limit` records or `max_bytes` of record data (at least one record).
+/// Returns where the next read starts if it stopped early.
+///
+/// Errors: `record-too-large` (422) naming the offset when the first record is above the
+/// per-record limit (the client can read on from the next offset); `invalid-record` (422)
+/// naming the batch's offsets for a stored batch that cannot be decoded.
+fn collect(
+    bytes: &[u8],
+    offset: i64,
+    limit: usize,
+    max_bytes: usize,
+    limits: strom_log::DecodeLimits,
+    out: &mut ReadOutcome,
+) -> ApiResult<Option<i64>> {
+    let mut held: usize = out.records.iter().map(record_bytes).sum();
+    let mut stop = None;
+    let mut failed = None;
+    for_each_record(bytes, limits, &mut |item| match item {
+        Ok(r) if r.record.offset < offset => ControlFlow::Continue(()),
+        Ok(r) => {
+            if out.records.len() >= limit || (!out.records.is_empty() && held + r.size > max_bytes)
+            {
+                stop = Some(r.record.offset);
+                return ControlFlow::Break(());
+            }
+            held += r.size;
+            out.records.push(r.record);
+            ControlFlow::Continue(())
+        }
+        Err(LogError::RecordTooLarge { offset: at, .. }) if at < offset => {
+            ControlFlow::Continue(())
+        }
+        Err(err) => {
+            if out.records.is_empty() {
+                failed = Some(err);
+            } else if let LogError::RecordTooLarge { offset: at, .. } = err {
+                stop = Some(at);
+            }
+            ControlFlow::Break(())
+        }
+    })?;
+    if let Some(err) = failed {
+        return Err(err.into());
+    }
+    if stop.is_none() && out.records.len() >= limit {
+        stop = out.records.last().map(|r| r.offset + 1);
+    }
+    Ok(stop)
+}
+
+fn record_bytes(r: &StoredRecord) -> usize {
+    r.key.as_ref().map_or(0, |k| k.len()) + r.value.as_ref().map_or(0, |v| v.len())
 }
 
 /// One past the last offset of the last complete batch in `bytes` (from the v2 batch

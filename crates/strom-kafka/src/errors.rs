@@ -29,8 +29,13 @@ pub fn response_error(err: &BrokerError) -> ResponseError {
 
 fn log_error(err: &LogError) -> ResponseError {
     match err {
-        LogError::CorruptBatch(_) => ResponseError::CorruptMessage,
-        LogError::BatchTooLarge { .. } => ResponseError::MessageTooLarge,
+        LogError::CorruptBatch(_) | LogError::RecordTooLarge { .. } => {
+            ResponseError::CorruptMessage
+        }
+        LogError::InvalidRecord { .. } => ResponseError::InvalidRecord,
+        LogError::BatchTooLarge { .. } | LogError::DecompressedTooLarge { .. } => {
+            ResponseError::MessageTooLarge
+        }
         LogError::OffsetOutOfRange { .. } => ResponseError::OffsetOutOfRange,
         // A log closed under us means its topic was deleted concurrently.
         LogError::Closed => ResponseError::UnknownTopicOrPartition,
@@ -99,6 +104,14 @@ mod tests {
             ),
             (LogError::CorruptBatch("crc".into()).into(), 2),
             (LogError::BatchTooLarge { size: 2, max: 1 }.into(), 10),
+            (
+                LogError::InvalidRecord {
+                    reason: "count".into(),
+                }
+                .into(),
+                87,
+            ),
+            (LogError::DecompressedTooLarge { max: 1 }.into(), 10),
             (
                 LogError::OffsetOutOfRange {
                     offset: 9,

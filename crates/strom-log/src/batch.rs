@@ -3,6 +3,7 @@
 //! `kafka-protocol`; this module only reads the fixed-position header fields that the log
 //! needs on its hot path (lengths, offsets, timestamps, CRC).
 
+use crate::decode::{validate_records, DecodeLimits};
 use crate::LogError;
 
 /// Size of the fixed v2 batch header, up to and including the record count.
@@ -108,9 +109,12 @@ fn corrupt(msg: impl Into<String>) -> LogError {
 
 /// Validates one or more concatenated batches as a producer sent them and returns their
 /// headers. Checks: magic 2, each length consistent with the buffer, CRC32C, a positive record
-/// count matching `last_offset_delta + 1`, and, for uncompressed batches, that the records
-/// section holds exactly `record_count` length-delimited records.
-pub(crate) fn validate_batches(buf: &[u8]) -> Result<Vec<BatchHeader>, LogError> {
+/// count matching `last_offset_delta + 1`, then every inner record, compressed or not (see
+/// [`validate_records`]), within `limits`.
+pub(crate) fn validate_batches(
+    buf: &[u8],
+    limits: DecodeLimits,
+) -> Result<Vec<BatchHeader>, LogError> {
     let mut headers = Vec::with_capacity(1);
     let mut pos = 0usize;
     if buf.is_empty() {
@@ -125,6 +129,7 @@ pub(crate) fn validate_batches(buf: &[u8]) -> Result<Vec<BatchHeader>, LogError>
             ))
         })?;
         validate_one(&header, rest, pos)?;
+        validate_records(&header, &rest[..header.total_len()], limits)?;
         pos += header.total_len();
         headers.push(header);
     }
@@ -165,52 +170,13 @@ pub(crate) fn validate_one(header: &BatchHeader, bytes: &[u8], at: usize) -> Res
             header.record_count, header.last_offset_delta
         )));
     }
-    if header.compression() == 0 {
-        let counted = count_records(&bytes[BATCH_HEADER_LEN..total])
-            .ok_or_else(|| corrupt(format!("batch at byte {at} has a malformed record length")))?;
-        if counted != header.record_count as usize {
-            return Err(corrupt(format!(
-                "batch at byte {at} declares {} records but holds {counted}",
-                header.record_count
-            )));
-        }
-    } else if header.compression() > 4 {
+    if header.compression() > 4 {
         return Err(corrupt(format!(
             "batch at byte {at} uses unknown compression codec {}",
             header.compression()
         )));
     }
     Ok(())
-}
-
-/// Counts length-delimited records (each starts with a zig-zag varint length). `None` if a
-/// length is malformed or runs past the end.
-fn count_records(mut section: &[u8]) -> Option<usize> {
-    let mut n = 0;
-    while !section.is_empty() {
-        let (len, used) = read_varint(section)?;
-        let len = usize::try_from(len).ok()?;
-        let next = used.checked_add(len)?;
-        if next > section.len() {
-            return None;
-        }
-        section = &section[next..];
-        n += 1;
-    }
-    Some(n)
-}
-
-/// Zig-zag varint as used in record batch v2 records.
-fn read_varint(buf: &[u8]) -> Option<(i64, usize)> {
-    let mut value: u64 = 0;
-    for (i, byte) in buf.iter().take(10).enumerate() {
-        value |= u64::from(byte & 0x7f) << (7 * i);
-        if byte & 0x80 == 0 {
-            let decoded = ((value >> 1) as i64) ^ -((value & 1) as i64);
-            return Some((decoded, i + 1));
-        }
-    }
-    None
 }
 
 /// Writes `base_offset` into a batch (outside the CRC-covered region) and resets the
@@ -283,7 +249,7 @@ mod tests {
     fn valid_batches_pass_and_report_headers() {
         let mut two = batch(3, Compression::None);
         two.extend(batch(2, Compression::Gzip));
-        let headers = validate_batches(&two).expect("valid");
+        let headers = validate_batches(&two, DecodeLimits::default()).expect("valid");
         assert_eq!(headers.len(), 2);
         assert_eq!(headers[0].record_count, 3);
         assert_eq!(headers[1].compression(), 1);
@@ -295,22 +261,24 @@ mod tests {
         let mut b = batch(3, Compression::None);
         let last = b.len() - 1;
         b[last] ^= 0x01;
-        let err = validate_batches(&b).unwrap_err().to_string();
+        let err = validate_batches(&b, DecodeLimits::default())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("CRC32C"), "{err}");
     }
 
     #[test]
     fn truncation_and_bad_magic_are_rejected() {
         let b = batch(3, Compression::None);
-        assert!(validate_batches(&b[..b.len() - 1]).is_err());
-        assert!(validate_batches(&b[..20]).is_err());
+        assert!(validate_batches(&b[..b.len() - 1], DecodeLimits::default()).is_err());
+        assert!(validate_batches(&b[..20], DecodeLimits::default()).is_err());
         let mut m = b.clone();
         m[MAGIC_POS] = 1;
-        assert!(validate_batches(&m)
+        assert!(validate_batches(&m, DecodeLimits::default())
             .unwrap_err()
             .to_string()
             .contains("magic"));
-        assert!(validate_batches(&[]).is_err());
+        assert!(validate_batches(&[], DecodeLimits::default()).is_err());
     }
 
     #[test]
@@ -321,7 +289,9 @@ mod tests {
         b[23..27].copy_from_slice(&3i32.to_be_bytes());
         let crc = crc32c::crc32c(&b[ATTRIBUTES_POS..]);
         b[CRC_POS..CRC_POS + 4].copy_from_slice(&crc.to_be_bytes());
-        let err = validate_batches(&b).unwrap_err().to_string();
+        let err = validate_batches(&b, DecodeLimits::default())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("holds 3"), "{err}");
     }
 

@@ -15,12 +15,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
-use kafka_protocol::records::{RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions};
 use parking_lot::Mutex;
 
 use crate::batch::BatchHeader;
 use crate::cleaned_output::CleanedOutput;
+use crate::compact_batch::{for_each_keyed, rewrite};
 use crate::error::IoContext;
 use crate::files::{sync_dir, write_file_atomically};
 use crate::segment::{segment_file_name, Segment};
@@ -130,6 +129,9 @@ pub struct CleanerStats {
     pub bytes_after: u64,
     pub records_removed: u64,
     pub tombstones_removed: u64,
+    /// Batches the last cleaning could not decode within the decode limits (a corrupt or
+    /// over-budget batch stored before validation existed): reported and kept as they are.
+    pub batches_skipped: u64,
     pub dirty_ratio: f64,
     /// When the oldest tombstone the last cleaning kept passes `delete.retention.ms`
     /// (`None`: it kept none, or no cleaning ran since the log was opened).
@@ -194,8 +196,10 @@ impl Log {
     /// record per key (records without a key are kept), drops tombstones older than
     /// `delete.retention.ms`, preserves offsets. A no-op unless the log has a compaction config.
     ///
-    /// Errors: `Io` (the old segment stays in place), `CorruptBatch` if a stored batch cannot
-    /// be decoded (nothing is rewritten).
+    /// A stored batch that cannot be decoded within the log's decode limits is reported,
+    /// counted in [`CleanerStats::batches_skipped`] and kept as it is.
+    ///
+    /// Errors: `Io` (the old segment stays in place), `Interrupted`.
     pub fn compact(
         &self,
         now_ms: i64,
@@ -243,6 +247,7 @@ impl Log {
         // stops growing at segment boundaries once it holds `max_keys` (a later run goes on
         // from there), so memory is bounded however many keys the log has.
         let checkpoint_offset = self.cleaned_up_to.load(Ordering::Acquire);
+        let limits = self.config.read().decode;
         let mut latest: HashMap<u128, i64> = HashMap::new();
         let mut mapped = 0usize;
         for (i, segment) in candidates.iter().enumerate() {
@@ -259,10 +264,16 @@ impl Log {
                 if header.is_control() {
                     return Ok(());
                 }
-                for r in decode(bytes)? {
-                    if let Some(k) = r.key {
-                        keys.insert(key_hash(&k), r.offset);
+                let mut add = |r: &crate::DecodedRecord| {
+                    if let Some(k) = &r.key {
+                        keys.insert(key_hash(k), r.offset);
                     }
+                };
+                if let Err(err) = for_each_keyed(bytes, limits, &mut add) {
+                    // Keys already added stay: they only make the cleaner keep more. Pass 2
+                    // meets the batch again, and reports and counts it there.
+                    tracing::debug!(base_offset = header.base_offset, error = %err,
+                        "cleaner cannot map the keys of a stored batch");
                 }
                 Ok(())
             })?;
@@ -300,62 +311,41 @@ impl Log {
                 if header.is_control() {
                     return out.keep(bytes);
                 }
-                let set = decode_set(bytes)?;
-                let total = set.records.len();
-                let mut kept: Vec<_> = set
-                    .records
-                    .iter()
-                    .filter(|r| match &r.key {
-                        None => true,
-                        Some(k) => {
-                            let is_latest = latest.get(&key_hash(k)).is_none_or(|o| *o == r.offset);
-                            let expired_tombstone =
-                                r.value.is_none() && r.timestamp < tombstone_horizon;
-                            if is_latest && expired_tombstone {
-                                stats.tombstones_removed += 1;
-                            }
-                            if is_latest && r.value.is_none() && !expired_tombstone {
-                                oldest_kept_tombstone = Some(
-                                    oldest_kept_tombstone
-                                        .map_or(r.timestamp, |t| t.min(r.timestamp)),
-                                );
-                            }
-                            is_latest && !expired_tombstone
-                        }
-                    })
-                    .cloned()
-                    .collect();
-                stats.records_removed += (total - kept.len()) as u64;
-                if kept.len() == total {
-                    out.keep(bytes)?;
-                } else {
-                    if !header.has_producer_id() {
-                        // A plain producer's batch has base sequence -1. The encoder derives
-                        // it from the first kept record's sequence (which the decoder made
-                        // -1 + its original offset delta), so renumber from the first kept
-                        // record; consecutive values also keep the encoder's one-batch
-                        // grouping (it splits when offset - sequence changes).
-                        if let Some(first) = kept.first().map(|r| r.offset) {
-                            for r in kept.iter_mut() {
-                                r.sequence = (r.offset - first) as i32 - 1;
-                            }
-                        }
+                let mut dropped: Vec<i64> = Vec::new();
+                let mut decide = |r: &crate::DecodedRecord| {
+                    let Some(k) = &r.key else { return };
+                    let is_latest = latest.get(&key_hash(k)).is_none_or(|o| *o == r.offset);
+                    let tombstone = r.value_len < 0;
+                    let expired_tombstone = tombstone && r.timestamp < tombstone_horizon;
+                    if is_latest && expired_tombstone {
+                        stats.tombstones_removed += 1;
                     }
-                    let mut encoded = BytesMut::new();
-                    if !kept.is_empty() {
-                        RecordBatchEncoder::encode(
-                            &mut encoded,
-                            kept.iter(),
-                            &RecordEncodeOptions {
-                                version: 2,
-                                compression: set.compression,
-                            },
-                        )
-                        .map_err(|e| LogError::CorruptBatch(format!("cannot re-encode: {e}")))?;
+                    if is_latest && tombstone && !expired_tombstone {
+                        oldest_kept_tombstone =
+                            Some(oldest_kept_tombstone.map_or(r.timestamp, |t| t.min(r.timestamp)));
                     }
-                    out.rewrite(&encoded)?;
+                    if !is_latest || expired_tombstone {
+                        dropped.push(r.offset);
+                    }
+                };
+                if let Err(err) = for_each_keyed(bytes, limits, &mut decide) {
+                    skipped(header, &err, &mut stats.batches_skipped);
+                    return out.keep(bytes);
                 }
-                Ok(())
+                if dropped.is_empty() {
+                    return out.keep(bytes);
+                }
+                let keep = |offset: i64| dropped.binary_search(&offset).is_err();
+                match rewrite(header, bytes, limits, &keep) {
+                    Ok(encoded) => {
+                        stats.records_removed += dropped.len() as u64;
+                        out.rewrite(&encoded)
+                    }
+                    Err(err) => {
+                        skipped(header, &err, &mut stats.batches_skipped);
+                        out.keep(bytes)
+                    }
+                }
             })?;
             let Some((cleaned, written)) = out.finish()? else {
                 continue;
@@ -471,12 +461,12 @@ fn for_each_batch(segment: &Segment, f: &mut BatchVisitor<'_>) -> Result<(), Log
     Ok(())
 }
 
-fn decode_set(bytes: &[u8]) -> Result<kafka_protocol::records::RecordSet, LogError> {
-    let mut b = Bytes::copy_from_slice(bytes);
-    RecordBatchDecoder::decode(&mut b)
-        .map_err(|e| LogError::CorruptBatch(format!("cannot decode stored batch: {e}")))
-}
-
-fn decode(bytes: &[u8]) -> Result<Vec<kafka_protocol::records::Record>, LogError> {
-    Ok(decode_set(bytes)?.records)
+/// Reports a batch the cleaner cannot decode within the limits (the reader's errors:
+/// `CorruptBatch`, `InvalidRecord`, `DecompressedTooLarge`, `RecordTooLarge`) and counts it;
+/// the caller keeps the batch as it is, so stored data can never make the cleaner fail and
+/// retry forever.
+fn skipped(header: &BatchHeader, err: &LogError, count: &mut u64) {
+    tracing::warn!(base_offset = header.base_offset, error = %err,
+        "cleaner cannot decode a stored batch; keeping it as it is");
+    *count += 1;
 }

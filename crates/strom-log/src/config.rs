@@ -30,6 +30,9 @@ pub struct LogConfig {
     pub retention_bytes: Option<u64>,
     /// Largest batch accepted by [`crate::Log::append`].
     pub max_batch_bytes: usize,
+    /// Bounds on decoding a batch's records: its decompressed size (checked at append) and
+    /// the size of one record a reader materialises.
+    pub decode: crate::DecodeLimits,
     /// `Some` for compacted topics (`cleanup.policy` includes `compact`).
     pub compaction: Option<crate::CompactionConfig>,
 }
@@ -44,6 +47,7 @@ impl Default for LogConfig {
             retention_ms: Some(7 * 24 * 3600 * 1000),
             retention_bytes: None,
             max_batch_bytes: 1024 * 1024 + 12 * 1024,
+            decode: crate::DecodeLimits::default(),
             compaction: None,
         }
     }

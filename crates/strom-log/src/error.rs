@@ -9,6 +9,21 @@ pub enum LogError {
     /// Nothing of it was written.
     #[error("corrupt record batch: {0}")]
     CorruptBatch(String),
+    /// A record inside the batch breaks the record format's rules (count, offset deltas,
+    /// field lengths, timestamps, headers). Nothing of it was written.
+    #[error("invalid record: {reason}")]
+    InvalidRecord { reason: String },
+    /// The batch's records decompress to more than the configured budget (a compression
+    /// bomb, or a batch far above what producers send).
+    #[error("record batch decompresses to more than {max} bytes")]
+    DecompressedTooLarge { max: usize },
+    /// A stored record is longer than a reader may materialise; the reader walked past it.
+    #[error("record at offset {offset} is {size} bytes, above the {max}-byte limit for one decoded record")]
+    RecordTooLarge {
+        offset: i64,
+        size: usize,
+        max: usize,
+    },
     /// The batch is larger than the configured maximum.
     #[error("record batch of {size} bytes exceeds the maximum of {max} bytes")]
     BatchTooLarge { size: usize, max: usize },

@@ -8,8 +8,10 @@
 
 mod batch;
 mod cleaned_output;
+mod compact_batch;
 mod compaction;
 mod config;
+pub mod decode;
 mod error;
 mod files;
 mod flusher;
@@ -28,6 +30,7 @@ pub use compaction::{
     DEFAULT_MAX_KEYS,
 };
 pub use config::{Durability, LogConfig};
+pub use decode::{DecodeLimits, DecodedRecord, Fields, RecordReader};
 pub use error::LogError;
 pub use files::{sync_dir, write_file_atomically};
 pub use flusher::Flusher;

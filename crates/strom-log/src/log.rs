@@ -154,7 +154,10 @@ impl Log {
     /// consecutive base offsets and appends them atomically: all or nothing. Returns after the
     /// configured durability is met.
     ///
-    /// Errors: `CorruptBatch` / `BatchTooLarge` (nothing written), `Poisoned` after an earlier
+    /// Every inner record is walked too (see [`crate::decode`]), compressed or not.
+    ///
+    /// Errors: `CorruptBatch` / `InvalidRecord` / `BatchTooLarge` / `DecompressedTooLarge`
+    /// (nothing written), `Poisoned` after an earlier
     /// I/O failure, `Closed`, `Io` (which also poisons the log).
     pub fn append(&self, batch: &mut [u8]) -> Result<AppendInfo, LogError> {
         let info = self.append_unsynced(batch)?;
@@ -166,9 +169,14 @@ impl Log {
     /// [`Log::wait_durable`] before acknowledging. Lets the broker make a check-and-append
     /// atomic under its own lock while concurrent appenders still share one fsync.
     pub fn append_unsynced(&self, batch: &mut [u8]) -> Result<AppendInfo, LogError> {
-        let (durability, max, index_interval) = {
+        let (durability, max, index_interval, limits) = {
             let c = self.config.read();
-            (c.durability, c.max_batch_bytes, c.index_interval_bytes)
+            (
+                c.durability,
+                c.max_batch_bytes,
+                c.index_interval_bytes,
+                c.decode,
+            )
         };
         if batch.len() > max {
             return Err(LogError::BatchTooLarge {
@@ -177,7 +185,7 @@ impl Log {
             });
         }
         // CRC work happens before taking the writer lock so appenders validate in parallel.
-        let mut headers = batch::validate_batches(batch)?;
+        let mut headers = batch::validate_batches(batch, limits)?;
         let guard = self.writer.lock();
         self.check_writable()?;
         let active = self.maybe_roll(batch.len() as u64, &headers)?;
@@ -360,7 +368,9 @@ impl Log {
             while let Some((at, header)) = segment.find_by_time(pos, timestamp)? {
                 if header.last_offset() >= start {
                     let bytes = segment.read_batch(at, &header)?;
-                    if let Some(found) = first_record_at_or_after(bytes, timestamp, start)? {
+                    let limits = self.config.read().decode;
+                    if let Some(found) = first_record_at_or_after(&bytes, timestamp, start, limits)?
+                    {
                         return Ok(Some(found));
                     }
                 }
@@ -575,17 +585,33 @@ impl Drop for Log {
     }
 }
 
-/// Decodes a stored batch and finds its first record with timestamp >= `ts` and offset >= `min`.
+/// Walks a stored batch (holding no record) for its first record with timestamp >= `ts` and
+/// offset >= `min`. A batch that cannot be decoded within `limits` is reported and answered
+/// by its header (its max timestamp is >= `ts`), so one bad batch cannot block the lookup.
 fn first_record_at_or_after(
-    mut bytes: Bytes,
+    bytes: &[u8],
     ts: i64,
     min: i64,
+    limits: crate::DecodeLimits,
 ) -> Result<Option<(i64, i64)>, LogError> {
-    let set = kafka_protocol::records::RecordBatchDecoder::decode(&mut bytes)
-        .map_err(|e| LogError::CorruptBatch(format!("cannot decode stored batch: {e}")))?;
-    Ok(set
-        .records
-        .iter()
-        .find(|r| r.timestamp >= ts && r.offset >= min)
-        .map(|r| (r.offset, r.timestamp)))
+    let walk = || -> Result<Option<(i64, i64)>, LogError> {
+        let mut reader = crate::RecordReader::new(bytes, crate::Fields::Skip, limits)?;
+        while let Some(r) = reader.next_record()? {
+            if r.timestamp >= ts && r.offset >= min {
+                return Ok(Some((r.offset, r.timestamp)));
+            }
+        }
+        Ok(None)
+    };
+    match walk() {
+        Ok(found) => Ok(found),
+        Err(err) => {
+            let Some(h) = BatchHeader::parse(bytes) else {
+                return Err(err);
+            };
+            tracing::warn!(base_offset = h.base_offset, error = %err,
+                "stored batch cannot be decoded for a time lookup; answering with its header");
+            Ok(Some((h.base_offset.max(min), h.max_timestamp)))
+        }
+    }
 }

@@ -19,6 +19,7 @@ fn config() -> LogConfig {
         retention_ms: None,
         retention_bytes: None,
         max_batch_bytes: 1 << 20,
+        decode: Default::default(),
         compaction: None,
     }
 }

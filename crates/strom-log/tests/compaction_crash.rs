@@ -34,6 +34,7 @@ fn config() -> LogConfig {
         retention_ms: None,
         retention_bytes: None,
         max_batch_bytes: 1 << 20,
+        decode: Default::default(),
         compaction: Some(CompactionConfig {
             min_cleanable_dirty_ratio: 0.0,
             min_compaction_lag_ms: 0,

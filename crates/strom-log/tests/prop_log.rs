@@ -191,6 +191,7 @@ fn config(segment_bytes: u64, index_interval: u64, always: bool) -> LogConfig {
         retention_ms: None,
         retention_bytes: None,
         max_batch_bytes: MAX_BATCH,
+        decode: Default::default(),
         compaction: None,
     }
 }

@@ -83,6 +83,8 @@ struct FileConfig {
     segment_bytes: Option<u64>,
     retention_ms: Option<i64>,
     max_message_bytes: Option<usize>,
+    max_decompressed_batch_bytes: Option<usize>,
+    max_decoded_record_bytes: Option<usize>,
     max_frame_bytes: Option<usize>,
     max_connections: Option<usize>,
     http_max_body_bytes: Option<usize>,
@@ -111,6 +113,10 @@ pub struct Settings {
     pub segment_bytes: u64,
     pub retention_ms: Option<i64>,
     pub max_message_bytes: usize,
+    /// Most bytes one batch's records may decompress to (produce refuses more).
+    pub max_decompressed_batch_bytes: usize,
+    /// Most bytes of one record a reader materialises (HTTP reads, compaction keys).
+    pub max_decoded_record_bytes: usize,
     pub max_frame_bytes: usize,
     pub max_connections: usize,
     pub http_max_body_bytes: usize,
@@ -236,6 +242,12 @@ impl Settings {
             segment_bytes: file.segment_bytes.unwrap_or(1 << 30),
             retention_ms: file.retention_ms.or(Some(7 * 24 * 3600 * 1000)),
             max_message_bytes: file.max_message_bytes.unwrap_or(1024 * 1024 + 12 * 1024),
+            max_decompressed_batch_bytes: file
+                .max_decompressed_batch_bytes
+                .unwrap_or(strom_log::decode::DEFAULT_MAX_DECOMPRESSED_BATCH_BYTES),
+            max_decoded_record_bytes: file
+                .max_decoded_record_bytes
+                .unwrap_or(strom_log::decode::DEFAULT_MAX_DECODED_RECORD_BYTES),
             max_frame_bytes: file.max_frame_bytes.unwrap_or(100 * 1024 * 1024),
             max_connections: file.max_connections.unwrap_or(10_000),
             http_max_body_bytes: file.http_max_body_bytes.unwrap_or(8 * 1024 * 1024),

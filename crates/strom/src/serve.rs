@@ -44,6 +44,10 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
         durability: settings.durability,
         retention_ms: settings.retention_ms,
         max_batch_bytes: settings.max_message_bytes,
+        decode: strom_log::DecodeLimits {
+            max_batch_bytes: settings.max_decompressed_batch_bytes,
+            max_record_bytes: settings.max_decoded_record_bytes,
+        },
         ..strom_log::LogConfig::default()
     };
     let broker_config = BrokerConfig {

@@ -7,7 +7,11 @@ use std::sync::Arc;
 
 use strom_log::BatchHeader;
 
-use crate::{decode_records, Broker, BrokerError, NewRecord, StoredRecord};
+use std::ops::ControlFlow;
+
+use strom_log::DecodeLimits;
+
+use crate::{for_each_record, Broker, BrokerError, NewRecord, StoredRecord};
 
 use super::{GroupError, OFFSETS_TOPIC};
 
@@ -22,6 +26,38 @@ pub trait GroupStorage: Send + Sync + 'static {
     fn read_all(&self, partition: i32) -> Result<Vec<StoredRecord>, GroupError>;
     /// The high watermark of a data partition; `None` if it does not exist.
     fn log_end_offset(&self, topic: &str, partition: i32) -> Option<i64>;
+}
+
+/// Appends the records at or after `from` in `bytes` (whole batches) to `out`, through the
+/// bounded reader. A record or batch that cannot be decoded is skipped with a warning: stored
+/// data must never keep the coordinator, and so the server, from starting.
+fn replay_batches(
+    partition: i32,
+    bytes: &[u8],
+    from: i64,
+    limits: DecodeLimits,
+    out: &mut Vec<StoredRecord>,
+) {
+    for one in strom_log::decode::batches(bytes) {
+        let Ok(batch) = one else {
+            tracing::warn!(partition, "skipping a truncated batch in {OFFSETS_TOPIC}");
+            return;
+        };
+        let walked = for_each_record(batch, limits, &mut |r| {
+            match r {
+                // A read returns whole batches, so the first may start before `from`.
+                Ok(r) if r.record.offset >= from => out.push(r.record),
+                Ok(_) => {}
+                Err(err) => {
+                    tracing::warn!(partition, error = %err, "skipping a record in {OFFSETS_TOPIC}")
+                }
+            }
+            ControlFlow::Continue(())
+        });
+        if let Err(err) = walked {
+            tracing::warn!(partition, error = %err, "skipping a batch in {OFFSETS_TOPIC}");
+        }
+    }
 }
 
 fn storage_error(err: BrokerError) -> GroupError {
@@ -127,9 +163,8 @@ impl GroupStorage for BrokerStorage {
             if end_of_read <= next {
                 break;
             }
-            let records = decode_records(&fetched.records).map_err(storage_error)?;
-            // A read returns whole batches, so the first may start before `next`.
-            out.extend(records.into_iter().filter(|r| r.offset >= next));
+            let limits = partition.log().config().decode;
+            replay_batches(partition.index(), &fetched.records, next, limits, &mut out);
             next = end_of_read;
         }
         Ok(out)

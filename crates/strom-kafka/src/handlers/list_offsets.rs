@@ -12,7 +12,8 @@ use kafka_protocol::messages::list_offsets_response::{
 use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
 use kafka_protocol::ResponseError;
 
-use strom_broker::{decode_records, BrokerError, Partition};
+use strom_broker::{BrokerError, Partition};
+use strom_log::{Fields, RecordReader};
 
 use super::metadata::LEADER_EPOCH;
 use super::Context;
@@ -99,11 +100,19 @@ fn max_timestamp(partition: &Partition) -> Result<(i64, i64), BrokerError> {
         return Ok((-1, -1));
     };
     let batch = partition.read(base_offset.max(partition.log_start_offset()), 1)?;
-    let exact = decode_records(&batch.records)?
-        .into_iter()
-        .filter(|r| r.timestamp == timestamp)
-        .map(|r| r.offset)
-        .next();
-    // A batch whose records carry other timestamps (LogAppendTime) stands for its whole batch.
+    // A batch whose records carry other timestamps (LogAppendTime), or that cannot be
+    // decoded within the limits, stands for its whole batch.
+    let exact = exact_max(&batch.records, timestamp, partition.log().config().decode);
     Ok((exact.unwrap_or(base_offset), timestamp))
+}
+
+/// The first record of the first batch in `bytes` carrying `timestamp`, walked without
+/// holding any record.
+fn exact_max(bytes: &[u8], timestamp: i64, limits: strom_log::DecodeLimits) -> Option<i64> {
+    let batch = strom_log::decode::batches(bytes).next()?.ok()?;
+    RecordReader::new(batch, Fields::Skip, limits)
+        .ok()?
+        .map_while(Result::ok)
+        .find(|r| r.timestamp == timestamp)
+        .map(|r| r.offset)
 }

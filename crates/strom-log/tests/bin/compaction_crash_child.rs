@@ -30,6 +30,7 @@ fn config(segment_bytes: u64, delete_retention_ms: i64) -> LogConfig {
         retention_ms: None,
         retention_bytes: None,
         max_batch_bytes: 1 << 20,
+        decode: Default::default(),
         compaction: Some(CompactionConfig {
             min_cleanable_dirty_ratio: 0.0,
             min_compaction_lag_ms: 0,

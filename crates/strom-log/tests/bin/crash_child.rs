@@ -32,6 +32,7 @@ fn config(segment_bytes: u64, durability: Durability) -> LogConfig {
         retention_ms: None,
         retention_bytes: None,
         max_batch_bytes: 1 << 20,
+        decode: Default::default(),
         compaction: None,
     }
 }

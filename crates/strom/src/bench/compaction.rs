@@ -135,6 +135,7 @@ fn config(segment_bytes: u64) -> LogConfig {
         durability: Durability::Never,
         retention_ms: None,
         retention_bytes: None,
+        decode: Default::default(),
         compaction: Some(CompactionConfig {
             min_cleanable_dirty_ratio: 0.5,
             min_compaction_lag_ms: 0,

@@ -23,6 +23,9 @@ CODECS = {"none": NONE, "gzip": GZIP, "snappy": SNAPPY, "lz4": LZ4, "zstd": ZSTD
 CORRUPT_MESSAGE = 2
 MESSAGE_TOO_LARGE = 10
 INVALID_RECORD = 87
+# Servers fed hostile batches run with 3 GiB of address space, so a regression that inflates a
+# bomb or trusts a huge count aborts that server instead of exhausting the machine.
+UNDER_PRLIMIT = ["prlimit", f"--as={3 << 30}", "--"]
 
 # base offset, batch length, leader epoch, magic, crc, attributes, last offset delta,
 # base timestamp, max timestamp, producer id, producer epoch, base sequence, record count

@@ -9,11 +9,11 @@ import requests
 
 from batch_wire import (
     CODECS, CORRUPT_MESSAGE, GZIP, INVALID_RECORD, NONE, Record, batch_from_body, build_batch,
-    compress, encode_record, encode_records, high_watermark, log_bytes, produce_raw, ZSTD,
+    compress, encode_record, encode_records, high_watermark, log_bytes, produce_raw, ZSTD, NOW,
 )
 from kafka_support import consume, create_topic
 
-TS = 1_700_000_000_000
+TS = NOW
 
 
 def good(prefix, n=2):

@@ -18,6 +18,7 @@ from kafka.protocol.offset import OffsetRequest
 from batch_wire import (
     CORRUPT_MESSAGE, INVALID_RECORD, MESSAGE_TOO_LARGE, Record, build_batch, high_watermark,
     UNDER_PRLIMIT, log_bytes, partition_dir, produce_raw, write_segments, zstd_bomb,
+    NOW,
 )
 from kafka_support import Wire, create_topic
 
@@ -25,7 +26,7 @@ from kafka_support import Wire, create_topic
 PEAK_RSS_LIMIT = 1 << 30
 REFUSED = (CORRUPT_MESSAGE, MESSAGE_TOO_LARGE, INVALID_RECORD)
 DEADLINE = 60.0
-TS = 1_700_000_000_000  # the bomb's records' timestamp
+TS = NOW  # the bomb's records' timestamp
 
 
 @pytest.fixture(scope="module")

@@ -160,6 +160,53 @@ pub fn batches_end(bytes: &[u8]) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bytes::Bytes;
+    use strom_broker::{encode_records, NewRecord};
+
+    fn batch(values: &[usize]) -> Vec<u8> {
+        let records: Vec<NewRecord> = values
+            .iter()
+            .map(|len| NewRecord {
+                value: Some(Bytes::from(vec![b'x'; *len])),
+                timestamp: Some(1),
+                ..NewRecord::default()
+            })
+            .collect();
+        encode_records(&records).expect("encode").to_vec()
+    }
+
+    const LIMITS: strom_log::DecodeLimits = strom_log::DecodeLimits {
+        max_batch_bytes: 1 << 20,
+        max_record_bytes: 1024,
+    };
+
+    #[test]
+    fn an_oversized_first_record_is_a_422_naming_its_offset() {
+        let bytes = batch(&[4096, 10]);
+        let mut out = ReadOutcome::default();
+        let err = collect(&bytes, 0, 10, 1 << 20, LIMITS, &mut out).unwrap_err();
+        assert_eq!((err.status.as_u16(), err.kind), (422, "record-too-large"));
+        assert!(err.detail.contains("offset 0"), "{}", err.detail);
+        // Reading on from the next offset works.
+        let stop = collect(&bytes, 1, 10, 1 << 20, LIMITS, &mut out).expect("read on");
+        assert_eq!((stop, out.records.len()), (None, 1));
+    }
+
+    #[test]
+    fn a_read_stops_before_an_oversized_record_and_at_max_bytes() {
+        let bytes = batch(&[10, 4096, 10]);
+        let mut out = ReadOutcome::default();
+        let stop = collect(&bytes, 0, 10, 1 << 20, LIMITS, &mut out).expect("read");
+        assert_eq!((stop, out.records.len()), (Some(1), 1));
+        let bytes = batch(&[600, 600, 600]);
+        let mut out = ReadOutcome::default();
+        let stop = collect(&bytes, 0, 10, 1000, LIMITS, &mut out).expect("read");
+        assert_eq!(
+            (stop, out.records.len()),
+            (Some(1), 1),
+            "max_bytes 1000 holds one record"
+        );
+    }
 
     #[test]
     fn batch_end_reads_header() {

@@ -8,10 +8,10 @@ import struct
 
 from batch_wire import (
     CODECS, COUNT_AT, HEADER, Invalid, Record, _bytes_field, batch_from_body, compress,
-    decode_batch, fix_crc, varint,
+    decode_batch, fix_crc, varint, NOW,
 )
 
-TS = 1_700_000_000_000
+TS = NOW
 VARINT_FIELDS = ("length", "offset_delta", "key_len", "value_len", "headers")
 
 

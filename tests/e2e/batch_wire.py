@@ -6,12 +6,14 @@ socket, and the partition directory of a stopped server (to plant batches stored
 import gzip
 import os
 import struct
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import lz4.frame
+import snappy
 import zstandard
-from kafka.codec import snappy_decode, snappy_encode
+from kafka.codec import snappy_encode
 from kafka.protocol.offset import OffsetRequest
 from kafka.protocol.produce import ProduceRequest
 from kafka.record.util import calc_crc32c
@@ -23,10 +25,15 @@ CODECS = {"none": NONE, "gzip": GZIP, "snappy": SNAPPY, "lz4": LZ4, "zstd": ZSTD
 CORRUPT_MESSAGE = 2
 MESSAGE_TOO_LARGE = 10
 INVALID_RECORD = 87
+# Servers fed hostile batches run with 3 GiB of address space, so a regression that inflates a
+# bomb or trusts a huge count aborts that server instead of exhausting the machine.
+UNDER_PRLIMIT = ["prlimit", f"--as={3 << 30}", "--"]
 
 # base offset, batch length, leader epoch, magic, crc, attributes, last offset delta,
 # base timestamp, max timestamp, producer id, producer epoch, base sequence, record count
 HEADER = struct.Struct(">qiibIhiqqqhii")
+# Record timestamps are recent, so time-based retention (7 days by default) leaves them alone.
+NOW = int(time.time()) // 60 * 60_000
 CRC_FROM = 21  # the CRC covers attributes to the end
 COUNT_AT = 57
 LAST_OFFSET_DELTA_AT = 23
@@ -88,13 +95,34 @@ def compress(codec, data):
     raise ValueError(f"codec {codec}")
 
 
+XERIAL_HEADER = b"\x82SNAPPY\x00" + struct.pack(">ii", 1, 1)
+
+
+def snappy_decompress(data):
+    """Kafka's snappy: xerial-framed when the exact snappy-java header is there (each block's
+    length must be present in full, as snappy-java and librdkafka insist), else one raw block."""
+    if not data.startswith(XERIAL_HEADER):
+        return snappy.decompress(data)
+    out, pos = [], len(XERIAL_HEADER)
+    while pos < len(data):
+        if pos + 4 > len(data):
+            raise ValueError("truncated xerial block length")
+        (n,) = struct.unpack_from(">i", data, pos)
+        pos += 4
+        if n < 0 or pos + n > len(data):
+            raise ValueError(f"xerial block of {n} bytes is truncated")
+        out.append(snappy.decompress(data[pos:pos + n]))
+        pos += n
+    return b"".join(out)
+
+
 def decompress(codec, data):
     if codec == NONE:
         return data
     if codec == GZIP:
         return gzip.decompress(data)
     if codec == SNAPPY:
-        return snappy_decode(data)
+        return snappy_decompress(data)
     if codec == LZ4:
         return lz4.frame.decompress(data)
     if codec == ZSTD:
@@ -114,7 +142,7 @@ def batch_from_body(body, count, last_offset_delta, codec, base_timestamp, max_t
     return head + after_crc
 
 
-def build_batch(records, codec=NONE, base_timestamp=1_700_000_000_000, count=None,
+def build_batch(records, codec=NONE, base_timestamp=NOW, count=None,
                 last_offset_delta=None):
     """A valid batch of `records`, or one whose header claims another count or last delta."""
     n = len(records)
@@ -194,10 +222,12 @@ def _decode_record(buf, pos, index):
 def decode_batch(batch):
     """The records of one batch, checked the way Kafka's broker checks a produced batch
     (framing, CRC, count = last offset delta + 1 = records inside, offset deltas 0..n-1, exact
-    lengths, no trailing bytes, a codec that decodes); raises `Invalid` otherwise."""
+    lengths, no trailing bytes, a codec that decodes in full: an LZ4 frame with its end mark,
+    whole xerial snappy blocks) plus Strom's timestamp rule; raises `Invalid` otherwise."""
     if len(batch) < HEADER.size:
         raise Invalid("shorter than a batch header")
-    (_, length, _, magic, crc, attributes, last_delta, base_ts, _, _, _, _, count) = header(batch)
+    (_, length, _, magic, crc, attributes, last_delta, base_ts, max_ts, _, _, _, count) = \
+        header(batch)
     if magic != 2 or length != len(batch) - 12:
         raise Invalid("magic or batch length")
     if calc_crc32c(batch[CRC_FROM:]) != crc:
@@ -219,6 +249,10 @@ def decode_batch(batch):
         records.append(rec)
     if pos != len(body):
         raise Invalid("bytes after the last record")
+    # Kafka rewrites a wrong max timestamp; Strom stores batches as produced, so it refuses a
+    # CreateTime record newer than the header says (its time index relies on the header).
+    if not attributes & 0x08 and any(base_ts + r.timestamp_delta > max_ts for r in records):
+        raise Invalid("record timestamp above the batch's max timestamp")
     return base_ts, records
 
 
@@ -288,7 +322,7 @@ def write_segments(directory: Path, segments):
 
 
 def zstd_bomb(records=64, value_bytes=64 << 20, declare_size=True,
-              base_timestamp=1_700_000_000_000):
+              base_timestamp=NOW):
     """A small zstd batch of `records` keyed records of `value_bytes` zeros each (64 x 64 MiB:
     4 GiB inflated from about 130 KB), compressed as a stream so the test never holds it whole.
     `declare_size` writes the inflated size into the zstd frame header."""

@@ -161,7 +161,7 @@ impl Partition {
 
     fn append_checked(&self, batch: &mut [u8]) -> Result<AppendResult, BrokerError> {
         if self.compacted.load(std::sync::atomic::Ordering::Acquire) {
-            check_keys(batch, self.log.config().decode)?;
+            check_keys(batch, self.log().config().decode)?;
         }
         if let Some(disk) = self.disk.get() {
             disk.admit(batch.len() as u64)?;

@@ -40,6 +40,7 @@ fn config(i: usize) -> LogConfig {
         retention_bytes: None,
         max_batch_bytes: 1 << 20,
         compaction: None,
+        decode: strom_log::DecodeLimits::default(),
     }
 }
 

@@ -129,3 +129,36 @@ async fn a_storage_error_reaches_the_client_without_a_path() {
     );
     s.stop().await;
 }
+
+#[tokio::test]
+async fn websocket_publish_to_an_internal_topic_is_refused() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let s = common::start().await;
+    // The server answers once its group coordinator has created `__consumer_offsets`.
+    assert_eq!(send(s.client.get(s.url("/v1/topics"))).await.0, 200);
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/v1/ws", s.addr))
+        .await
+        .expect("ws");
+    let publish = json!({"op": "publish", "topic": "__consumer_offsets", "value": 1, "ref": 7});
+    ws.send(Message::Text(publish.to_string().into()))
+        .await
+        .expect("send");
+    let answer = loop {
+        let m = tokio::time::timeout(std::time::Duration::from_secs(30), ws.next())
+            .await
+            .expect("an answer")
+            .expect("open")
+            .expect("frame");
+        if let Message::Text(t) = m {
+            break t.to_string();
+        }
+    };
+    assert!(answer.contains("internal"), "{answer}");
+    let p = s
+        .broker
+        .partition("__consumer_offsets", 0)
+        .expect("partition");
+    assert_eq!(p.high_watermark(), 0, "nothing written: {answer}");
+    s.stop().await;
+}

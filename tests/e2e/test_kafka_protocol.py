@@ -282,8 +282,11 @@ def test_shutdown_ends_long_polls_promptly(strom_factory):
     server = strom_factory().start()
     create_topic(server.bootstrap, "bye")
     w = Wire(server.kafka_port)
-    w.send(fetch_request("bye", 0, max_wait_ms=120000))
+    req = fetch_request("bye", 0, max_wait_ms=120000)
+    w.send(req)
     w.wait_server_read()  # the fetch is with the server, waiting for data
-    # Shutdown must end it well before its 120 s wait.
+    # Shutdown must end it well before its 120 s wait, with an answer (not a dropped socket).
     assert server.stop(timeout=60) == 0  # raises TimeoutExpired if the long poll held it
+    _, resp = w.recv(req)
+    assert resp.topics[0][1][0][1] == 0, resp
     w.close()

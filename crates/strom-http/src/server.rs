@@ -20,7 +20,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
-use strom_broker::{ConnectionLimits, ConnectionRefused};
+use strom_broker::{ConnectionLimits, ConnectionPermit, ConnectionRefused};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
@@ -82,26 +82,13 @@ pub async fn serve(
             .serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service))
             .into_owned();
         let connection = graceful.watch(connection);
-        let header_timeout = config.header_read_timeout;
-        tokio::spawn(async move {
-            tokio::pin!(connection);
-            let result = tokio::select! {
-                result = &mut connection => Some(result),
-                _ = tokio::time::sleep(header_timeout) => None,
-            };
-            let result = match result {
-                Some(result) => result,
-                None if first_request.load(Ordering::Relaxed) => connection.await,
-                None => {
-                    tracing::debug!(%peer, "closing HTTP connection: no request within the header read timeout");
-                    Ok(())
-                }
-            };
-            if let Err(err) = result {
-                tracing::debug!(%peer, error = %err, "HTTP connection ended with an error");
-            }
-            drop(permit);
-        });
+        tokio::spawn(drive(
+            connection,
+            first_request,
+            config.header_read_timeout,
+            peer,
+            permit,
+        ));
     }
     drop(listener);
     tokio::select! {
@@ -109,6 +96,37 @@ pub async fn serve(
         _ = tokio::time::sleep(DRAIN) => tracing::warn!("HTTP connections still open after the drain period"),
     }
     Ok(())
+}
+
+/// Runs one connection to its end, closing it early if no request arrives within the header
+/// read timeout; the connection's slot is freed when it ends.
+async fn drive<F, E>(
+    connection: F,
+    first_request: Arc<AtomicBool>,
+    header_timeout: Duration,
+    peer: std::net::SocketAddr,
+    permit: ConnectionPermit,
+) where
+    F: std::future::Future<Output = Result<(), E>>,
+    E: std::fmt::Display,
+{
+    tokio::pin!(connection);
+    let result = tokio::select! {
+        result = &mut connection => Some(result),
+        _ = tokio::time::sleep(header_timeout) => None,
+    };
+    let result = match result {
+        Some(result) => result,
+        None if first_request.load(Ordering::Relaxed) => connection.await,
+        None => {
+            tracing::debug!(%peer, "closing HTTP connection: no request within the header read timeout");
+            Ok(())
+        }
+    };
+    if let Err(err) = result {
+        tracing::debug!(%peer, error = %err, "HTTP connection ended with an error");
+    }
+    drop(permit);
 }
 
 fn connection_builder(config: &HttpConfig) -> auto::Builder<TokioExecutor> {

@@ -218,14 +218,31 @@ mod tests {
         let budget = RequestBudget::new(1 << 20);
         let (mut client, mut server) = tokio::io::duplex(64);
         let idle = Duration::from_millis(50);
-        let read = read_frame(&mut server, FrameLimits { max_bytes: 8, idle }, &budget).await;
+        let read = within_deadline(read_frame(
+            &mut server,
+            FrameLimits { max_bytes: 8, idle },
+            &budget,
+        ))
+        .await;
         assert!(matches!(read, Err(FrameError::Idle { .. })));
         // A client that stalls inside a frame is idle too.
         tokio::io::AsyncWriteExt::write_all(&mut client, &[0, 0, 0, 4, 1])
             .await
             .expect("write");
-        let read = read_frame(&mut server, FrameLimits { max_bytes: 8, idle }, &budget).await;
+        let read = within_deadline(read_frame(
+            &mut server,
+            FrameLimits { max_bytes: 8, idle },
+            &budget,
+        ))
+        .await;
         assert!(matches!(read, Err(FrameError::Idle { .. })));
+    }
+
+    /// `fut`'s output, or a test failure (not a hang) if it takes far longer than it should.
+    async fn within_deadline<F: std::future::Future>(fut: F) -> F::Output {
+        tokio::time::timeout(Duration::from_secs(30), fut)
+            .await
+            .expect("an idle client must be cut off, not waited for forever")
     }
 
     /// Polls `fut` once: `Some` if it completed, `None` if it is waiting.

@@ -22,6 +22,7 @@ fn config(durability: Durability) -> LogConfig {
         retention_bytes: None,
         max_batch_bytes: 1 << 20,
         compaction: None,
+        decode: strom_log::DecodeLimits::default(),
     }
 }
 

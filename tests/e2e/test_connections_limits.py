@@ -217,3 +217,30 @@ def test_http_slowloris_connections_are_closed_after_the_header_timeout(strom_fa
     for sock in silent + trickling:
         sock.close()
     assert server.stop() == 0
+
+
+def test_max_connections_is_lowered_to_fit_the_open_file_limit(strom_factory, tmp_path):
+    """Under RLIMIT_NOFILE 512 with 256 files for logs, both listeners' sockets cannot reach
+    the default 10,000: the server lowers max_connections to (512 - 256 - 64) / 2 = 96 and
+    says so, so a flood is refused with a clean 503 instead of EMFILE on accept."""
+    config = write_config(tmp_path, max_open_log_files=256, max_connections_per_ip=10_000)
+    server = strom_factory(
+        extra_args=["--config", str(config)], wrapper=["prlimit", "--nofile=512:512"]
+    ).start()
+    assert "lowered_to=96" in server.log_text()
+    held, refused = [], None
+    for _ in range(200):
+        sock = connect(server.http_port, FLOOD)
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n")
+        status = recv_exact(sock, 12)
+        if status == b"HTTP/1.1 503":
+            refused = sock
+            break
+        assert status == b"HTTP/1.1 200", status
+        held.append(sock)
+    assert refused is not None, f"{len(held)} connections admitted, none refused"
+    assert len(held) <= 96
+    refused.close()
+    for sock in held:
+        sock.close()
+    assert server.stop() == 0

@@ -12,9 +12,10 @@ use tokio::signal::unix::{signal, SignalKind};
 use crate::config::{ServeArgs, Settings};
 
 pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let settings = Settings::resolve(args)?;
+    let mut settings = Settings::resolve(args)?;
     init_logging(&settings)?;
     budget_open_files(&settings);
+    fit_connections_to_open_files(&mut settings);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("strom")
@@ -62,6 +63,31 @@ fn budget_open_files(settings: &Settings) {
         files = strom_log::open_file_budget(),
         "segment and index files kept open at most"
     );
+}
+
+/// Files kept for everything that is neither a socket nor a log file (the lock, listeners,
+/// staging and snapshot files, the runtime).
+const RESERVED_FILES: u64 = 64;
+
+/// Both listeners may hold `max_connections` sockets each; when that does not fit beside the
+/// log files' budget in `RLIMIT_NOFILE`, an accept would fail with EMFILE for every client.
+/// Lower the limit so a flood is refused cleanly (503 / closed) instead, and say so.
+fn fit_connections_to_open_files(settings: &mut Settings) {
+    let budget = strom_log::open_file_budget() as u64;
+    let left = strom_log::soft_nofile().saturating_sub(budget + RESERVED_FILES);
+    let per_listener = usize::try_from(left / 2).unwrap_or(usize::MAX).max(1);
+    let limits = &mut settings.connections;
+    if limits.max_connections > per_listener {
+        tracing::info!(
+            configured = limits.max_connections,
+            lowered_to = per_listener,
+            soft_nofile = strom_log::soft_nofile(),
+            log_files = budget,
+            "max_connections lowered so that both listeners' sockets and the log files fit in \
+             the open-file limit (RLIMIT_NOFILE); raise the hard limit or lower max_open_log_files"
+        );
+        limits.max_connections = per_listener;
+    }
 }
 
 async fn run(settings: Settings) -> anyhow::Result<()> {

@@ -185,7 +185,7 @@ impl From<ConnectionRefused> for ApiError {
 }
 
 /// What a client is told when a write failed on the disk (the detail is logged).
-const STORAGE_FAILED: &str = "the write failed on the broker's disk (full or read-only); the \
+const DISK_REFUSED: &str = "the write failed on the broker's disk (full or read-only); the \
 partition is reopened automatically once the disk accepts writes again: retry later";
 
 /// Full (`ENOSPC`, `EDQUOT`) or read-only (`EROFS`): the disk refuses writes, not a bug in
@@ -236,11 +236,11 @@ impl From<LogError> for ApiError {
             // The partition is reopened by itself once the disk takes writes again: retriable.
             LogError::Poisoned(_) => {
                 tracing::error!(error = %detail, "request failed on a poisoned partition");
-                ApiError::insufficient_storage(STORAGE_FAILED)
+                ApiError::insufficient_storage(DISK_REFUSED)
             }
             LogError::Io { ref source, .. } if is_disk_refusal(source) => {
                 tracing::error!(error = %detail, "write failed: disk full or read-only");
-                ApiError::insufficient_storage(STORAGE_FAILED)
+                ApiError::insufficient_storage(DISK_REFUSED)
             }
             LogError::CorruptSegment { .. } | LogError::Io { .. } | LogError::Interrupted => {
                 ApiError::storage(&err)

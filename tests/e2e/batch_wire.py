@@ -66,6 +66,7 @@ class Record:
     value: bytes | None
     headers: list = field(default_factory=list)  # [(bytes key, bytes | None value)]
     timestamp_delta: int = 0
+    attributes: int = 0  # the record's attributes byte: unused in v2, Kafka stores any value
 
 
 def encode_record(offset_delta, rec):
@@ -199,7 +200,8 @@ def _decode_record(buf, pos, index):
         raise Invalid("bad record length")
     if pos >= end:
         raise Invalid("empty record")
-    pos += 1  # attributes (unused in v2)
+    attributes = buf[pos]  # unused in v2: Kafka neither checks nor rewrites it
+    pos += 1
     ts_delta, pos = _read_varint(buf, pos, 10)
     offset_delta, pos = _read_varint(buf, pos, 5)
     if offset_delta != index:
@@ -216,7 +218,7 @@ def _decode_record(buf, pos, index):
         headers.append((hkey, hval))
     if pos != end:
         raise Invalid("record length does not match its fields")
-    return Record(key, value, headers, ts_delta), end
+    return Record(key, value, headers, ts_delta, attributes), end
 
 
 def decode_batch(batch):

@@ -51,6 +51,12 @@ def more_records_than_count(codec):
     return build_batch(good("more", 3), codec, count=2, last_offset_delta=1)
 
 
+def count_not_last_delta_plus_one(codec):
+    """Kafka's LogValidator refuses a count that disagrees with the header's offset range
+    ("Inconsistent batch offset range") as INVALID_RECORD, compressed or not."""
+    return build_batch(good("lod", 3), codec, count=3, last_offset_delta=1)
+
+
 COMPRESSED = ["gzip", "snappy", "lz4", "zstd"]
 CASES = (
     [(f"{c}-flag-on-plain-records", lambda c=c: not_that_codec(CODECS[c]), CORRUPT_MESSAGE)
@@ -66,6 +72,9 @@ CASES = (
         INVALID_RECORD) for c in ["none", *COMPRESSED]]
     + [(f"{c}-more-records-than-count", lambda c=c: more_records_than_count(CODECS[c]),
         INVALID_RECORD) for c in ["none", *COMPRESSED]]
+    + [(f"{c}-count-not-last-delta-plus-one",
+        lambda c=c: count_not_last_delta_plus_one(CODECS[c]), INVALID_RECORD)
+       for c in ["none", *COMPRESSED]]
 )
 
 

@@ -164,11 +164,15 @@ pub(crate) fn validate_one(header: &BatchHeader, bytes: &[u8], at: usize) -> Res
             header.crc
         )));
     }
+    // Kafka's LogValidator: a count that disagrees with the offset range is an invalid record
+    // ("Inconsistent batch offset range"), compressed or not; only framing and CRC are corrupt.
     if header.record_count <= 0 || header.last_offset_delta != header.record_count - 1 {
-        return Err(corrupt(format!(
-            "batch at byte {at} has record count {} and last offset delta {}",
-            header.record_count, header.last_offset_delta
-        )));
+        return Err(LogError::InvalidRecord {
+            reason: format!(
+                "batch at byte {at} has record count {} and last offset delta {}",
+                header.record_count, header.last_offset_delta
+            ),
+        });
     }
     if header.compression() > 4 {
         return Err(corrupt(format!(

@@ -33,7 +33,7 @@ pub(crate) fn body_reader<'a>(
         2 => snappy_reader(body, budget)?,
         3 => {
             let decoder = lz4::Decoder::new(body).map_err(|e| codec_error("lz4", &e))?;
-            Box::new(BufReader::new(decoder))
+            Box::new(BufReader::new(Lz4Frame(Some(decoder))))
         }
         4 => {
             let mut decoder = zstd::stream::read::Decoder::with_buffer(body)
@@ -139,5 +139,37 @@ impl Read for XerialReader<'_> {
         buf[..n].copy_from_slice(&self.block[self.pos..self.pos + n]);
         self.pos += n;
         Ok(n)
+    }
+}
+
+/// An LZ4 frame that must be complete. The `lz4` crate's decoder reports a frame cut short (a
+/// truncated body, a block size that runs past the end) as a plain end of stream; Kafka's
+/// broker refuses such a frame at produce, and clients fail reading it. So at the end of the
+/// stream the frame's end mark must have been read (block and content checksums and the
+/// content size, when the frame flags them, are checked by liblz4 on the way) and no byte may
+/// follow it.
+struct Lz4Frame<'a>(Option<lz4::Decoder<&'a [u8]>>);
+
+impl Read for Lz4Frame<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let Some(decoder) = self.0.as_mut() else {
+            return Ok(0);
+        };
+        let n = decoder.read(buf)?;
+        if n > 0 || buf.is_empty() {
+            return Ok(n);
+        }
+        let invalid = |msg: &str| io::Error::new(io::ErrorKind::InvalidData, msg.to_string());
+        let Some(decoder) = self.0.take() else {
+            return Ok(0);
+        };
+        let (rest, ended) = decoder.finish();
+        if ended.is_err() {
+            return Err(invalid("lz4 frame ends before its end mark"));
+        }
+        if !rest.is_empty() {
+            return Err(invalid("bytes follow the lz4 frame's end mark"));
+        }
+        Ok(0)
     }
 }

@@ -53,4 +53,6 @@ pub enum Fields {
     All,
 }
 #[cfg(test)]
+mod codec_tests;
+#[cfg(test)]
 mod tests;

@@ -23,7 +23,7 @@ const CODECS: [Compression; 5] = [
     Compression::Zstd,
 ];
 
-fn records(n: usize, value_len: usize) -> Vec<Record> {
+pub(super) fn records(n: usize, value_len: usize) -> Vec<Record> {
     (0..n)
         .map(|i| Record {
             transactional: false,
@@ -48,7 +48,7 @@ fn records(n: usize, value_len: usize) -> Vec<Record> {
         .collect()
 }
 
-fn encode(recs: &[Record], compression: Compression) -> Vec<u8> {
+pub(super) fn encode(recs: &[Record], compression: Compression) -> Vec<u8> {
     let mut buf = BytesMut::new();
     let options = RecordEncodeOptions {
         version: 2,
@@ -60,7 +60,7 @@ fn encode(recs: &[Record], compression: Compression) -> Vec<u8> {
 
 /// Replaces a batch's records section with `body` (already compressed for the batch's codec)
 /// and sets its counts, length and CRC, so only the inside can be wrong.
-fn with_body(template: &[u8], body: &[u8], count: i32) -> Vec<u8> {
+pub(super) fn with_body(template: &[u8], body: &[u8], count: i32) -> Vec<u8> {
     let mut b = template[..BATCH_HEADER_LEN].to_vec();
     b.extend_from_slice(body);
     let len = (b.len() - 12) as i32;
@@ -105,7 +105,7 @@ fn zstd(data: &[u8]) -> Vec<u8> {
     zstd::encode_all(data, 3).expect("zstd")
 }
 
-fn validate(b: &[u8]) -> Result<Vec<BatchHeader>, LogError> {
+pub(super) fn validate(b: &[u8]) -> Result<Vec<BatchHeader>, LogError> {
     validate_batches(b, DecodeLimits::default())
 }
 
@@ -171,6 +171,21 @@ fn compressed_record_count_must_match_the_header() {
     two.extend(raw_record(1, b"w"));
     let b = with_body(&template, &zstd(&two), 1);
     assert!(matches!(validate(&b), Err(LogError::InvalidRecord { .. })));
+}
+
+#[test]
+fn a_count_that_is_not_last_offset_delta_plus_one_is_an_invalid_record() {
+    // Kafka's LogValidator: "Inconsistent batch offset range", INVALID_RECORD, for every codec.
+    for codec in CODECS {
+        let mut b = encode(&records(3, 10), codec);
+        b[23..27].copy_from_slice(&1i32.to_be_bytes()); // last offset delta 1, count 3
+        fix_crc(&mut b);
+        let err = validate(&b).unwrap_err();
+        assert!(
+            matches!(&err, LogError::InvalidRecord { reason } if reason.contains("count 3")),
+            "{codec:?}: {err}"
+        );
+    }
 }
 
 #[test]

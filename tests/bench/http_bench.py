@@ -194,10 +194,19 @@ def main():
     ap.add_argument("--subscribers", type=int, default=10_000)
     ap.add_argument("--messages", type=int, default=10)
     ap.add_argument("--interval", type=float, default=0.5, help="seconds between fan-out messages")
+    ap.add_argument("--rate", type=float, default=None,
+                    help="sustained fan-out workload: messages per second (sets --interval)")
+    ap.add_argument("--duration", type=float, default=None,
+                    help="sustained fan-out workload: seconds of producing (sets --messages)")
+    ap.add_argument("--fanout-only", action="store_true", help="skip the produce throughput part")
     ap.add_argument("--mode", choices=["sse", "longpoll", "sse-rust"], default="sse-rust",
                     help="sse-rust: SSE subscribers in the compiled client tests/bench/loadgen "
                          "(one thread); sse/longpoll: the asyncio Python client")
     args = ap.parse_args()
+    if args.rate:
+        args.interval = 1.0 / args.rate
+        if args.duration:
+            args.messages = max(1, int(args.rate * args.duration))
 
     fds = raise_fd_limit(args.subscribers * 2 + 1000)
     data = Path(tempfile.mkdtemp(prefix="strom-http-bench-"))
@@ -211,14 +220,15 @@ def main():
     try:
         for name in ("tput-http", "tput-kafka", "tput-single", "fan"):
             requests.post(f"{server.http}/v1/topics", json={"name": name, "partitions": 1}).raise_for_status()
-        payloads = [os.urandom(args.size) for _ in range(args.records)]
-        print(f"== produce throughput: {args.records} records of {args.size} B (fd limit {fds})")
-        kafka = produce_kafka(server, "tput-kafka", payloads)
-        http = produce_http(server, "tput-http", payloads, args.batch)
-        single = produce_http(server, "tput-single", payloads[:args.single], 1)
-        print(f"kafka protocol (confluent-kafka, linger 5 ms): {kafka:12,.0f} records/s  (baseline)")
-        print(f"HTTP JSON, {args.batch} records/request:        {http:12,.0f} records/s  ratio {http / kafka:.2f}")
-        print(f"HTTP JSON, 1 record/request:             {single:12,.0f} records/s  ratio {single / kafka:.3f}")
+        if not args.fanout_only:
+            payloads = [os.urandom(args.size) for _ in range(args.records)]
+            print(f"== produce throughput: {args.records} records of {args.size} B (fd limit {fds})")
+            kafka = produce_kafka(server, "tput-kafka", payloads)
+            http = produce_http(server, "tput-http", payloads, args.batch)
+            single = produce_http(server, "tput-single", payloads[:args.single], 1)
+            print(f"kafka protocol (confluent-kafka, linger 5 ms): {kafka:12,.0f} records/s  (baseline)")
+            print(f"HTTP JSON, {args.batch} records/request:        {http:12,.0f} records/s  ratio {http / kafka:.2f}")
+            print(f"HTTP JSON, 1 record/request:             {single:12,.0f} records/s  ratio {single / kafka:.3f}")
 
         rss_idle = rss_kib(server.proc.pid)
         print(f"\n== fan-out: {args.subscribers} {args.mode} subscribers, {args.messages} messages")
@@ -234,6 +244,7 @@ def main():
             p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000
             print(f"delivered {len(lat)}/{expected} events, subscriber errors {errors}")
             print(f"produce-to-receipt latency p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {lat[-1] * 1000:.1f} ms")
+            print(f"server CPU per delivered event {cpu[0] / len(lat) * 1e6:.1f} us")
             print(f"CPU during delivery: server {cpu[0]:.1f} s, this client {cpu[1]:.1f} s "
                   f"(the single-process Python client is part of the measured latency)")
         print(f"server RSS idle {rss_idle / 1024:.1f} MiB, with subscribers {rss_connected / 1024:.1f} MiB "

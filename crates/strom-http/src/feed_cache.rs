@@ -1,7 +1,8 @@
 //! Shared reads for live followers (SSE, WebSocket). Thousands of subscribers of one topic
 //! wake on the same append and ask for the same events after the same cursor; the first
 //! one reads and decodes, the others wait for its result (single flight) and reuse it,
-//! including the rendered CloudEvents JSON.
+//! including the rendered CloudEvents JSON and the framed SSE bytes (built once per batch,
+//! then only refcount-cloned per subscriber).
 //!
 //! Only non-empty batches are kept: events below the high watermark never change, so a
 //! cached batch stays a correct answer for its cursor; an empty answer would go stale.
@@ -9,6 +10,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, OnceLock};
 
+use bytes::{BufMut, Bytes, BytesMut};
 use strom_broker::Topic;
 use tokio::sync::OnceCell;
 
@@ -25,10 +27,12 @@ const BUDGET_BYTES: usize = 32 * 1024 * 1024;
 
 type Key = ([u8; 16], String, usize);
 
-/// A batch shared between followers, with its SSE rendering made once on first use.
+/// A batch shared between followers, with its JSON rendering and SSE framing each made
+/// once on first use.
 pub struct SharedBatch {
     pub batch: FeedBatch,
     rendered: OnceLock<Vec<(String, String)>>,
+    framed: OnceLock<Bytes>,
 }
 
 impl SharedBatch {
@@ -40,6 +44,30 @@ impl SharedBatch {
                 .iter()
                 .map(|e| (e.id.to_string(), cloud_event(topic, e).to_string()))
                 .collect()
+        })
+    }
+
+    /// Every event as one SSE frame (`id: <cursor>\ndata: <CloudEvent JSON>\n\n`), all in
+    /// one buffer built once: subscribers clone the `Bytes` (a refcount), never re-encode.
+    pub fn framed(&self, topic: &str) -> &Bytes {
+        self.framed.get_or_init(|| {
+            let rendered = self.rendered(topic);
+            let size = rendered.iter().map(|(i, j)| i.len() + j.len() + 16).sum();
+            let mut out = BytesMut::with_capacity(size);
+            for (id, json) in rendered {
+                out.put_slice(b"id: ");
+                out.put_slice(id.as_bytes());
+                out.put_u8(b'\n');
+                // Compact JSON has no raw line breaks; split anyway so a frame can never be
+                // cut short by one.
+                for line in json.split('\n') {
+                    out.put_slice(b"data: ");
+                    out.put_slice(line.as_bytes());
+                    out.put_u8(b'\n');
+                }
+                out.put_u8(b'\n');
+            }
+            out.freeze()
         })
     }
 }
@@ -122,6 +150,7 @@ impl FeedCache {
                 Ok::<_, crate::error::ApiError>(Arc::new(SharedBatch {
                     batch,
                     rendered: OnceLock::new(),
+                    framed: OnceLock::new(),
                 }))
             })
             .await;

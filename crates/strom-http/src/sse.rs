@@ -1,12 +1,19 @@
 //! Server-Sent Events: the feed pushed live. Each event's `id` is the feed cursor, so a
 //! browser `EventSource` resumes exactly with `Last-Event-ID` after a reconnect. The stream
 //! waits on high-watermark notifications and ends when the server shuts down.
+//!
+//! Fan-out cost: a batch's SSE frames are encoded once ([`SharedBatch::framed`]) and every
+//! subscriber streams the same `Bytes` (a refcount clone and a write), so the per-subscriber
+//! work does not grow with the event size or the JSON rendering.
 
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::body::Body;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
 use futures_util::future::select_all;
 use futures_util::stream::{self, Stream, StreamExt};
 use strom_broker::Topic;
@@ -84,21 +91,109 @@ pub fn follow(
     })
 }
 
-/// The SSE response for a topic from `cursor`.
-pub fn stream(
+/// An idle stream sends an SSE comment this often, so proxies keep the connection open.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+/// The keep-alive frame: an empty SSE comment.
+const KEEP_ALIVE_FRAME: &[u8] = b":\n\n";
+
+/// The framed SSE bytes of every batch after `cursor`: the cached batch's shared buffer,
+/// not a copy.
+pub fn frames(
     state: Shared,
     topic: Arc<Topic>,
     cursor: Cursor,
     limit: usize,
-) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+) -> impl Stream<Item = Bytes> + Send {
     let name = topic.name().to_string();
-    let events = follow(state, topic, cursor, limit).flat_map(move |batch| {
-        let items: Vec<Result<Event, Infallible>> = batch
-            .rendered(&name)
-            .iter()
-            .map(|(id, json)| Ok(Event::default().id(id).data(json)))
-            .collect();
-        stream::iter(items)
-    });
-    Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+    follow(state, topic, cursor, limit).map(move |batch| batch.framed(&name).clone())
+}
+
+/// `frames` with a keep-alive comment after every `KEEP_ALIVE` without a frame.
+fn with_keep_alive(
+    frames: impl Stream<Item = Bytes> + Send + 'static,
+) -> impl Stream<Item = Bytes> + Send {
+    let timer = Box::pin(tokio::time::sleep(KEEP_ALIVE));
+    stream::unfold(
+        (Box::pin(frames), timer),
+        |(mut frames, mut timer)| async move {
+            // `next()` is cancel-safe: a frame being produced stays in the stream's state.
+            let item = tokio::select! {
+                next = frames.next() => next?,
+                _ = timer.as_mut() => Bytes::from_static(KEEP_ALIVE_FRAME),
+            };
+            timer
+                .as_mut()
+                .reset(tokio::time::Instant::now() + KEEP_ALIVE);
+            Some((item, (frames, timer)))
+        },
+    )
+}
+
+/// The SSE response for a topic from `cursor`: a raw body of shared, pre-framed bytes.
+pub fn stream(state: Shared, topic: Arc<Topic>, cursor: Cursor, limit: usize) -> Response {
+    let body = with_keep_alive(frames(state, topic, cursor, limit)).map(Ok::<_, Infallible>);
+    (
+        [
+            (header::CONTENT_TYPE, "text/event-stream"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        Body::from_stream(body),
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use strom_broker::{Broker, BrokerConfig, NewRecord};
+
+    fn broker(dir: &std::path::Path) -> Arc<Broker> {
+        Broker::open(BrokerConfig {
+            data_dir: dir.to_path_buf(),
+            node_id: 1,
+            auto_create_topics: false,
+            default_partitions: 1,
+            durability: strom_log::Durability::Never,
+            log_defaults: strom_log::LogConfig {
+                durability: strom_log::Durability::Never,
+                ..Default::default()
+            },
+            retention_check_interval_ms: 60_000,
+            cleaner_bytes_per_sec: 1 << 20,
+            cleaner_dedupe_buffer_bytes: 128 << 20,
+        })
+        .expect("broker opens")
+    }
+
+    #[tokio::test]
+    async fn subscribers_stream_one_shared_encoding_of_each_batch() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let b = broker(dir.path());
+        let topic = b.create_topic("t", 1, &Default::default()).expect("topic");
+        let (_stop, shutdown) = tokio::sync::watch::channel(false);
+        let state = crate::state::AppState::new(b.clone(), Default::default(), shutdown, None);
+        topic
+            .partition(0)
+            .expect("partition")
+            .append_records(&[NewRecord {
+                value: Some(Bytes::from_static(b"1")),
+                ..Default::default()
+            }])
+            .expect("append");
+        let start = Cursor::beginning(1);
+        let mut one = Box::pin(frames(state.clone(), topic.clone(), start.clone(), 10));
+        let mut two = Box::pin(frames(state.clone(), topic.clone(), start, 10));
+        let a = one.next().await.expect("first subscriber's frame");
+        let c = two.next().await.expect("second subscriber's frame");
+        assert!(a.starts_with(b"id: 0\ndata: {"), "{a:?}");
+        assert!(a.ends_with(b"}\n\n"), "{a:?}");
+        assert_eq!(a, c);
+        assert_eq!(
+            a.as_ptr(),
+            c.as_ptr(),
+            "both subscribers stream the same encoded bytes"
+        );
+        drop((one, two));
+        b.shutdown().expect("shutdown");
+    }
 }

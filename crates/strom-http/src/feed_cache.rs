@@ -226,11 +226,12 @@ impl FeedCache {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use strom_broker::{Broker, BrokerConfig, NewRecord};
 
-    fn broker(dir: &std::path::Path) -> Arc<Broker> {
+    /// A broker on `dir` without fsyncs, for unit tests of the feed paths.
+    pub(crate) fn broker(dir: &std::path::Path) -> Arc<Broker> {
         Broker::open(BrokerConfig {
             data_dir: dir.to_path_buf(),
             node_id: 1,

@@ -145,25 +145,8 @@ pub fn stream(state: Shared, topic: Arc<Topic>, cursor: Cursor, limit: usize) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-    use strom_broker::{Broker, BrokerConfig, NewRecord};
-
-    fn broker(dir: &std::path::Path) -> Arc<Broker> {
-        Broker::open(BrokerConfig {
-            data_dir: dir.to_path_buf(),
-            node_id: 1,
-            auto_create_topics: false,
-            default_partitions: 1,
-            durability: strom_log::Durability::Never,
-            log_defaults: strom_log::LogConfig {
-                durability: strom_log::Durability::Never,
-                ..Default::default()
-            },
-            retention_check_interval_ms: 60_000,
-            cleaner_bytes_per_sec: 1 << 20,
-            cleaner_dedupe_buffer_bytes: 128 << 20,
-        })
-        .expect("broker opens")
-    }
+    use crate::feed_cache::tests::broker;
+    use strom_broker::NewRecord;
 
     #[tokio::test]
     async fn subscribers_stream_one_shared_encoding_of_each_batch() {

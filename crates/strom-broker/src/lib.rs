@@ -16,6 +16,7 @@ mod partition;
 mod partitioner;
 mod producer_state;
 mod records;
+mod state_topic;
 #[cfg(test)]
 mod tests;
 mod topic;
@@ -37,5 +38,6 @@ pub use records::{
     decode_records, encode_records, for_each_record, NewRecord, RecordHeader, SizedRecord,
     StoredRecord,
 };
+pub use state_topic::StateTopic;
 pub use topic::Topic;
 pub use topic_config::{TopicConfig, TOPIC_CONFIG_KEYS};

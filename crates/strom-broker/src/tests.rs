@@ -9,7 +9,7 @@ use bytes::Bytes;
 
 use crate::{decode_records, encode_records, Broker, BrokerConfig, BrokerError, NewRecord};
 
-fn config(dir: &std::path::Path) -> BrokerConfig {
+pub(crate) fn config(dir: &std::path::Path) -> BrokerConfig {
     BrokerConfig {
         data_dir: dir.to_path_buf(),
         node_id: 1,

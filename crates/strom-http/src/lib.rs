@@ -11,6 +11,7 @@
 pub mod admin;
 pub mod atom;
 pub mod body;
+pub mod caller;
 pub mod cloudevents;
 pub mod consume;
 pub mod consumers;
@@ -55,6 +56,8 @@ pub struct HttpConfig {
     /// ready for one: just accepted, or idle after its previous response (so for HTTP/1.1 it
     /// is also the keep-alive idle timeout).
     pub header_read_timeout: Duration,
+    /// Users, the authorizer and quotas, shared with the other front ends.
+    pub security: std::sync::Arc<strom_auth::Security>,
 }
 
 /// Default of [`HttpConfig::header_read_timeout`].
@@ -67,6 +70,7 @@ impl Default for HttpConfig {
             max_poll_timeout_ms: 60_000,
             connections: ConnectionLimitsConfig::default(),
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            security: strom_auth::Security::disabled(),
         }
     }
 }

@@ -73,10 +73,15 @@ pub async fn serve(
         let first_request = Arc::new(AtomicBool::new(false));
         let seen = Arc::clone(&first_request);
         let service = tower::ServiceBuilder::new()
-            .map_request(move |request| {
-                seen.store(true, Ordering::Relaxed);
-                request
-            })
+            .map_request(
+                move |mut request: axum::http::Request<hyper::body::Incoming>| {
+                    seen.store(true, Ordering::Relaxed);
+                    request
+                        .extensions_mut()
+                        .insert(crate::caller::ConnInfo { peer });
+                    request
+                },
+            )
             .service(router.clone());
         let connection = builder
             .serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service))

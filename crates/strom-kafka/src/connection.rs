@@ -15,6 +15,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use strom_auth::Session;
 use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
@@ -38,6 +39,8 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, ctx: Arc<Context>, budge
         max_bytes: ctx.config.max_frame_bytes,
         idle: ctx.config.connections_max_idle,
     };
+    // Who the client is; authentication (TLS, SASL) replaces the anonymous principal.
+    let session = Session::anonymous(peer, Arc::clone(&ctx.config.listener_name));
     tracing::debug!(%peer, "Kafka connection opened");
     loop {
         let frame = tokio::select! {
@@ -78,7 +81,7 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, ctx: Arc<Context>, budge
         let api = request.api_key;
         let version = request.header.request_api_version;
         let client_id = request.header.client_id.clone();
-        match handlers::respond(&ctx, request, peer).await {
+        match handlers::respond(&ctx, request, &session).await {
             Ok(Some(response)) => {
                 if let Err(err) = write_half.write_all(&response).await {
                     tracing::debug!(%peer, error = %err, "Kafka connection write failed");

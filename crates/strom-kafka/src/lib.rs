@@ -46,6 +46,10 @@ pub struct KafkaConfig {
     /// Bytes of requests held in memory at once across all connections
     /// (`queued.max.request.bytes`); above it, connections stop reading until bytes are freed.
     pub queued_max_request_bytes: usize,
+    /// This listener's name (`PLAINTEXT`, `SASL_SSL`, ...), in sessions and audit lines.
+    pub listener_name: Arc<str>,
+    /// Users, the authorizer and quotas, shared with the other front ends.
+    pub security: Arc<strom_auth::Security>,
 }
 
 /// Kafka's default for `connections.max.idle.ms`: 10 minutes.
@@ -64,6 +68,8 @@ impl Default for KafkaConfig {
             connections: ConnectionLimitsConfig::default(),
             connections_max_idle: DEFAULT_CONNECTIONS_MAX_IDLE,
             queued_max_request_bytes: DEFAULT_QUEUED_MAX_REQUEST_BYTES,
+            listener_name: Arc::from("PLAINTEXT"),
+            security: strom_auth::Security::disabled(),
         }
     }
 }

@@ -129,6 +129,9 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
     let kafka_addr = kafka_listener.local_addr()?;
     let http_addr = http_listener.local_addr()?;
 
+    // Until listeners can authenticate, security is off: everyone is User:ANONYMOUS and
+    // every operation is allowed.
+    let security = strom_auth::Security::disabled();
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
     let kafka_config = strom_kafka::KafkaConfig {
         advertised_host: settings.kafka_advertised_host.clone(),
@@ -137,12 +140,15 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
         connections: settings.connections.clone(),
         connections_max_idle: Duration::from_millis(settings.connections_max_idle_ms),
         queued_max_request_bytes: settings.queued_max_request_bytes,
+        listener_name: Arc::from("PLAINTEXT"),
+        security: Arc::clone(&security),
     };
     let http_config = strom_http::HttpConfig {
         max_body_bytes: settings.http_max_body_bytes,
         max_poll_timeout_ms: settings.http_max_poll_timeout_ms,
         connections: settings.connections.clone(),
         header_read_timeout: Duration::from_millis(settings.http_header_read_timeout_ms),
+        security,
     };
     // One coordinator for every front end, so Kafka and HTTP consumers share groups.
     let groups =

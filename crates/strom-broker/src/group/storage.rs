@@ -5,12 +5,11 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use strom_log::BatchHeader;
-
 use std::ops::ControlFlow;
 
 use strom_log::DecodeLimits;
 
+use crate::state_topic::batches_end;
 use crate::{for_each_record, Broker, BrokerError, NewRecord, StoredRecord};
 
 use super::{GroupError, OFFSETS_TOPIC};
@@ -114,21 +113,6 @@ impl BrokerStorage {
         }
         Ok(BrokerStorage { broker, partitions })
     }
-}
-
-/// One past the last offset of the whole batches in `bytes` (0 if there are none).
-fn batches_end(bytes: &[u8]) -> i64 {
-    let mut end = 0;
-    let mut rest = bytes;
-    while let Some(header) = BatchHeader::parse(rest) {
-        let len = header.total_len();
-        if len > rest.len() {
-            break;
-        }
-        end = end.max(header.last_offset() + 1);
-        rest = &rest[len..];
-    }
-    end
 }
 
 impl GroupStorage for BrokerStorage {

@@ -20,11 +20,11 @@
 //! Requests on one connection are handled strictly one after another (see `connection.rs`),
 //! so a handler may assume no other request of the same connection runs concurrently.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::BytesMut;
 use kafka_protocol::messages::{RequestHeader, RequestKind, ResponseKind};
+use strom_auth::Session;
 use strom_broker::{Broker, GroupCoordinator};
 use tokio::sync::watch;
 
@@ -70,17 +70,18 @@ pub struct Context {
 /// Handles one decoded request; returns the complete response frame, or `None` when the
 /// protocol wants no answer (Produce with acks=0).
 /// Errors: a handler failed unexpectedly (panicked, or built an unencodable response); the
-/// connection is closed. `peer` is the client's address (group members report it as their host).
+/// connection is closed. `session` is who sent it (its address is what group members
+/// report as their host).
 pub async fn respond(
     ctx: &Arc<Context>,
     request: DecodedRequest,
-    peer: SocketAddr,
+    session: &Session,
 ) -> anyhow::Result<Option<BytesMut>> {
     let correlation_id = request.header.correlation_id;
     let version = request.header.request_api_version;
     match request.body {
         RequestBody::ApiVersionsTooNew => Ok(Some(api_versions_fallback(correlation_id)?)),
-        RequestBody::Request(kind) => match dispatch(ctx, &request.header, *kind, peer).await? {
+        RequestBody::Request(kind) => match dispatch(ctx, &request.header, *kind, session).await? {
             Some(response) => Ok(Some(encode_response(
                 request.api_key,
                 version,
@@ -97,9 +98,10 @@ async fn dispatch(
     ctx: &Arc<Context>,
     header: &RequestHeader,
     request: RequestKind,
-    peer: SocketAddr,
+    session: &Session,
 ) -> anyhow::Result<Option<ResponseKind>> {
     let v = header.request_api_version;
+    let peer = session.peer;
     let response = match request {
         RequestKind::ApiVersions(req) => ResponseKind::ApiVersions(api_versions::handle(v, req)),
         RequestKind::Metadata(req) => {

@@ -1,0 +1,27 @@
+//! Strom's security services, shared by every front end: who a client is ([`Principal`],
+//! [`Session`]), the user store ([`UserStore`], SCRAM credentials only), the SASL mechanisms,
+//! bearer-token validation ([`TokenValidator`]), the ACL [`Authorizer`] and client
+//! [`Quotas`]. Knows nothing about sockets, TLS or HTTP: front ends authenticate a
+//! connection or request into a [`Session`] and ask the one authorizer before touching
+//! anything. Durable state (users, ACLs, quotas, API keys) lives in the internal compacted
+//! topic `__strom_security` through [`strom_broker::StateTopic`], one key prefix per owner
+//! (see `store.rs`).
+
+pub mod acl;
+mod authorizer;
+mod error;
+mod principal;
+mod quota;
+mod security;
+mod store;
+mod tokens;
+mod users;
+
+pub use acl::{AclBinding, AclFilter, Operation, PatternType, Permission, ResourceType};
+pub use authorizer::{Authorizer, AuthorizerConfig, CLUSTER_NAME};
+pub use error::AuthError;
+pub use principal::{Principal, Session};
+pub use quota::Quotas;
+pub use security::{Security, SecurityConfig};
+pub use tokens::{parse_oauthbearer, OAuthBearerMessage, TokenValidator, ValidatedToken};
+pub use users::{ScramCredential, ScramMechanism, UserStore, MAX_ITERATIONS, MIN_ITERATIONS};

@@ -11,6 +11,7 @@ pub mod acl;
 mod authorizer;
 mod error;
 mod principal;
+mod protocol;
 mod quota;
 mod security;
 mod store;
@@ -21,6 +22,7 @@ pub use acl::{AclBinding, AclFilter, Operation, PatternType, Permission, Resourc
 pub use authorizer::{Authorizer, AuthorizerConfig, CLUSTER_NAME};
 pub use error::AuthError;
 pub use principal::{Principal, Session};
+pub use protocol::SecurityProtocol;
 pub use quota::Quotas;
 pub use security::{Security, SecurityConfig};
 pub use tokens::{parse_oauthbearer, OAuthBearerMessage, TokenValidator, ValidatedToken};

@@ -36,5 +36,7 @@ pub struct OAuthBearerMessage {
 /// Parses an OAUTHBEARER client message.
 /// Errors: `Invalid` saying what is malformed (never echoing the token).
 pub fn parse_oauthbearer(_message: &[u8]) -> Result<OAuthBearerMessage, AuthError> {
-    Err(AuthError::Invalid("OAUTHBEARER is not supported yet".into()))
+    Err(AuthError::Invalid(
+        "OAUTHBEARER is not supported yet".into(),
+    ))
 }

@@ -48,6 +48,8 @@ pub struct KafkaConfig {
     pub queued_max_request_bytes: usize,
     /// This listener's name (`PLAINTEXT`, `SASL_SSL`, ...), in sessions and audit lines.
     pub listener_name: Arc<str>,
+    /// Whether this listener speaks TLS and requires SASL.
+    pub protocol: strom_auth::SecurityProtocol,
     /// Users, the authorizer and quotas, shared with the other front ends.
     pub security: Arc<strom_auth::Security>,
 }
@@ -69,6 +71,7 @@ impl Default for KafkaConfig {
             connections_max_idle: DEFAULT_CONNECTIONS_MAX_IDLE,
             queued_max_request_bytes: DEFAULT_QUEUED_MAX_REQUEST_BYTES,
             listener_name: Arc::from("PLAINTEXT"),
+            protocol: strom_auth::SecurityProtocol::Plaintext,
             security: strom_auth::Security::disabled(),
         }
     }

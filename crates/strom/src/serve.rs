@@ -141,6 +141,7 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
         connections_max_idle: Duration::from_millis(settings.connections_max_idle_ms),
         queued_max_request_bytes: settings.queued_max_request_bytes,
         listener_name: Arc::from("PLAINTEXT"),
+        protocol: strom_auth::SecurityProtocol::Plaintext,
         security: Arc::clone(&security),
     };
     let http_config = strom_http::HttpConfig {

@@ -133,6 +133,54 @@ impl Authorizer {
         allow
     }
 
+    /// Whether `session` may do `operation` on at least one resource of `resource_type`
+    /// (Kafka's `authorizeByResourceType`, used for idempotent producers: Write on any
+    /// topic): an ALLOW for the principal (or `User:*`) and host, naming the operation or
+    /// ALL, that no DENY covers (a DENY on the same literal name, on a prefix of it, or on
+    /// `*`). Silent: the caller audits its own fallback check.
+    pub fn allowed_on_any(
+        &self,
+        session: &Session,
+        operation: Operation,
+        resource_type: ResourceType,
+    ) -> bool {
+        if !self.config.enabled || self.config.super_users.contains(&session.principal) {
+            return true;
+        }
+        let principal = session.principal.to_string();
+        let wildcard_principal = format!("{}:*", session.principal.kind());
+        let ip = session.peer.ip();
+        let acls = self.acls.read();
+        let relevant: Vec<&AclBinding> = acls
+            .iter()
+            .filter(|a| a.resource_type == resource_type)
+            .filter(|a| a.principal == principal || a.principal == wildcard_principal)
+            .filter(|a| host_matches(&a.host, ip))
+            .filter(|a| a.operation == Operation::All || a.operation == operation)
+            .collect();
+        let denies: Vec<&&AclBinding> = relevant
+            .iter()
+            .filter(|a| a.permission == Permission::Deny)
+            .collect();
+        let denied = |name: &str, pattern: PatternType| {
+            denies.iter().any(|d| match d.pattern_type {
+                PatternType::Literal => {
+                    d.resource_name == WILDCARD
+                        || (pattern == PatternType::Literal && d.resource_name == name)
+                }
+                PatternType::Prefixed => name.starts_with(&d.resource_name),
+                _ => false,
+            })
+        };
+        if !acls.iter().any(|a| a.resource_type == resource_type) {
+            return self.config.allow_everyone_if_no_acl_found;
+        }
+        relevant
+            .iter()
+            .filter(|a| a.permission == Permission::Allow)
+            .any(|a| !denied(&a.resource_name, a.pattern_type))
+    }
+
     /// Adds ACLs; each result says whether that one was stored. Blocking (one durable write).
     /// Errors per binding: `Invalid` (a filter-only value, a bad host or principal);
     /// `Storage` for all when the write fails.

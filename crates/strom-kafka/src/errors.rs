@@ -31,6 +31,22 @@ pub fn response_error(err: &BrokerError) -> ResponseError {
     }
 }
 
+/// The Kafka error and message for a failed ACL change (CreateAcls, DeleteAcls): an invalid
+/// binding or filter is INVALID_REQUEST with its reason; a storage failure is logged and
+/// answered with a fixed message.
+pub fn acl_error(err: &strom_auth::AuthError) -> (ResponseError, String) {
+    match err {
+        strom_auth::AuthError::Invalid(reason) => (ResponseError::InvalidRequest, reason.clone()),
+        other => {
+            tracing::error!(error = %other, "ACL change failed");
+            (
+                ResponseError::UnknownServerError,
+                "the ACL change could not be stored; see the server log".to_string(),
+            )
+        }
+    }
+}
+
 /// Kafka refuses produce and DeleteRecords on internal topics with INVALID_TOPIC_EXCEPTION
 /// (`ReplicaManager`: "Cannot append to internal topic"); what it guards with ACLs (create,
 /// delete, configs, partitions) Strom refuses as an ACL would, TOPIC_AUTHORIZATION_FAILED,

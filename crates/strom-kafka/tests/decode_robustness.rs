@@ -91,6 +91,18 @@ fn default_request(api: ApiKey) -> RequestKind {
         ApiKey::DescribeGroups => RequestKind::DescribeGroups(Default::default()),
         ApiKey::DeleteGroups => RequestKind::DeleteGroups(Default::default()),
         ApiKey::OffsetDelete => RequestKind::OffsetDelete(Default::default()),
+        ApiKey::DescribeAcls => RequestKind::DescribeAcls(Default::default()),
+        ApiKey::DeleteAcls => RequestKind::DeleteAcls(DeleteAclsRequest::default().with_filters(
+            vec![delete_acls_request::DeleteAclsFilter::default()
+                    .with_resource_name_filter(Some(StrBytes::from_static_str("orders")))],
+        )),
+        ApiKey::CreateAcls => {
+            RequestKind::CreateAcls(CreateAclsRequest::default().with_creations(vec![
+                create_acls_request::AclCreation::default()
+                    .with_resource_name(StrBytes::from_static_str("orders"))
+                    .with_principal(StrBytes::from_static_str("User:alice")),
+            ]))
+        }
         other => panic!("add a sample request for {other:?}"),
     }
 }

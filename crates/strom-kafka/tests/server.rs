@@ -260,6 +260,30 @@ fn default_request(api: ApiKey, version: i16, topic: &str) -> RequestKind {
         ApiKey::DescribeCluster => {
             RequestKind::DescribeCluster(DescribeClusterRequest::default().with_endpoint_type(1))
         }
+        ApiKey::DescribeAcls => RequestKind::DescribeAcls(
+            DescribeAclsRequest::default()
+                .with_resource_type_filter(1)
+                .with_pattern_type_filter(1)
+                .with_operation(1)
+                .with_permission_type(1),
+        ),
+        ApiKey::CreateAcls => RequestKind::CreateAcls(CreateAclsRequest::default().with_creations(
+            vec![create_acls_request::AclCreation::default()
+                .with_resource_type(2)
+                .with_resource_name(StrBytes::from_string(topic.to_owned()))
+                .with_resource_pattern_type(3)
+                .with_principal(StrBytes::from_static_str("User:alice"))
+                .with_host(StrBytes::from_static_str("*"))
+                .with_operation(3)
+                .with_permission_type(3)],
+        )),
+        ApiKey::DeleteAcls => RequestKind::DeleteAcls(DeleteAclsRequest::default().with_filters(
+            vec![delete_acls_request::DeleteAclsFilter::default()
+                .with_resource_type_filter(1)
+                .with_pattern_type_filter(1)
+                .with_operation(1)
+                .with_permission_type(1)],
+        )),
         other => group_request(other, version, topic)
             .unwrap_or_else(|| panic!("add a request for {other:?}")),
     }
@@ -400,6 +424,10 @@ async fn every_served_api_answers_at_every_version() {
                 }
                 ResponseKind::CreateTopics(c) => assert_eq!(c.topics[0].error_code, 0),
                 ResponseKind::DeleteTopics(d) => assert_eq!(d.responses[0].error_code, 3),
+                // Without an authorizer, as Kafka without `authorizer.class.name`.
+                ResponseKind::DescribeAcls(d) => assert_eq!(d.error_code, 54),
+                ResponseKind::CreateAcls(c) => assert_eq!(c.results[0].error_code, 54),
+                ResponseKind::DeleteAcls(d) => assert_eq!(d.filter_results[0].error_code, 54),
                 ResponseKind::InitProducerId(i) => assert!(i.producer_id.0 >= 0),
                 ResponseKind::FindCoordinator(f) if version >= 4 => {
                     assert_eq!(f.coordinators[0].port, i32::from(server.port))

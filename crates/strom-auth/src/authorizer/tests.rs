@@ -165,3 +165,33 @@ fn delete_removes_only_matching_bindings() {
     assert_eq!(removed[0].len(), 1);
     assert_eq!(a.describe_acls(&AclFilter::default()).len(), 1);
 }
+
+#[test]
+fn allowed_on_any_needs_an_allow_no_deny_covers() {
+    let write = |name: &str, pattern, perm| acl(name, pattern, "User:p", Operation::Write, perm);
+    let p = session("p", "127.0.0.1");
+    let a = authorizer(
+        &[write("t", PatternType::Literal, Permission::Allow)],
+        false,
+    );
+    assert!(a.allowed_on_any(&p, Operation::Write, T));
+    assert!(!a.allowed_on_any(&session("q", "127.0.0.1"), Operation::Write, T));
+    assert!(!a.allowed_on_any(&p, Operation::Read, T));
+    let covered = authorizer(
+        &[
+            write("pay-eu", PatternType::Literal, Permission::Allow),
+            write("pay-", PatternType::Prefixed, Permission::Deny),
+        ],
+        false,
+    );
+    assert!(!covered.allowed_on_any(&p, Operation::Write, T));
+    let wildcard_deny = authorizer(
+        &[
+            write("x-", PatternType::Prefixed, Permission::Allow),
+            write("*", PatternType::Literal, Permission::Deny),
+        ],
+        false,
+    );
+    assert!(!wildcard_deny.allowed_on_any(&p, Operation::Write, T));
+    assert!(wildcard_deny.allowed_on_any(&session("admin", "10.0.0.1"), Operation::Write, T));
+}

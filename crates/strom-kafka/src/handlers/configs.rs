@@ -3,6 +3,7 @@
 //!
 //! Topic configs are the broker's (`Broker::effective_topic_config`, `alter_topic_config`);
 //! validation of keys and values is the broker's too, so every front end accepts the same.
+//! Needs DescribeConfigs / AlterConfigs on the topic, or on the cluster for broker resources.
 
 use std::collections::BTreeMap;
 
@@ -18,9 +19,11 @@ use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
 use strom_broker::{BrokerError, TOPIC_CONFIG_KEYS};
 
+use super::auth::{denied_message, Access};
 use super::common::{message, str_bytes};
 use super::Context;
 use crate::errors::response_error;
+use strom_auth::Operation;
 
 /// Kafka `ConfigResource.Type` codes.
 const RESOURCE_TOPIC: i8 = 2;
@@ -90,6 +93,7 @@ fn entry(
 
 pub fn describe(
     ctx: &Context,
+    access: &Access,
     version: i16,
     request: DescribeConfigsRequest,
 ) -> DescribeConfigsResponse {
@@ -100,6 +104,12 @@ pub fn describe(
             let result = DescribeConfigsResult::default()
                 .with_resource_type(r.resource_type)
                 .with_resource_name(r.resource_name.clone());
+            let op = Operation::DescribeConfigs;
+            if let Some(code) = access.config_denied(op, r.resource_type, &r.resource_name) {
+                return result
+                    .with_error_code(code.code())
+                    .with_error_message(denied_message());
+            }
             let wanted = |key: &str| {
                 r.configuration_keys
                     .as_ref()
@@ -228,12 +238,15 @@ fn apply_topic_changes(
 
 /// Result code and message for a resource of an alter request.
 fn alter_resource(
-    ctx: &Context,
+    (ctx, access): (&Context, &Access),
     resource_type: i8,
     name: &str,
     changes: Result<Vec<(String, Option<String>)>, BrokerError>,
     validate_only: bool,
 ) -> (i16, Option<StrBytes>) {
+    if let Some(code) = access.config_denied(Operation::AlterConfigs, resource_type, name) {
+        return (code.code(), denied_message());
+    }
     let outcome = match resource_type {
         RESOURCE_TOPIC => changes.and_then(|c| apply_topic_changes(ctx, name, &c, validate_only)),
         RESOURCE_BROKER | RESOURCE_BROKER_LOGGER => Err(BrokerError::InvalidConfig(
@@ -253,7 +266,12 @@ fn alter_resource(
 }
 
 /// Legacy AlterConfigs: the given set replaces all of the topic's overrides.
-pub fn alter(ctx: &Context, _version: i16, request: AlterConfigsRequest) -> AlterConfigsResponse {
+pub fn alter(
+    ctx: &Context,
+    access: &Access,
+    _version: i16,
+    request: AlterConfigsRequest,
+) -> AlterConfigsResponse {
     let responses = request
         .resources
         .into_iter()
@@ -269,8 +287,13 @@ pub fn alter(ctx: &Context, _version: i16, request: AlterConfigsRequest) -> Alte
                 wanted.insert(c.name.to_string(), c.value.as_ref().map(|v| v.to_string()));
             }
             let changes = Ok(wanted.into_iter().collect());
-            let (code, msg) =
-                alter_resource(ctx, r.resource_type, &name, changes, request.validate_only);
+            let (code, msg) = alter_resource(
+                (ctx, access),
+                r.resource_type,
+                &name,
+                changes,
+                request.validate_only,
+            );
             alter_configs_response::AlterConfigsResourceResponse::default()
                 .with_resource_type(r.resource_type)
                 .with_resource_name(r.resource_name)
@@ -284,6 +307,7 @@ pub fn alter(ctx: &Context, _version: i16, request: AlterConfigsRequest) -> Alte
 /// IncrementalAlterConfigs: SET, DELETE, and APPEND/SUBTRACT on list configs.
 pub fn incremental_alter(
     ctx: &Context,
+    access: &Access,
     _version: i16,
     request: IncrementalAlterConfigsRequest,
 ) -> IncrementalAlterConfigsResponse {
@@ -313,8 +337,13 @@ pub fn incremental_alter(
                     Ok((key, change))
                 })
                 .collect::<Result<Vec<_>, _>>();
-            let (code, msg) =
-                alter_resource(ctx, r.resource_type, &name, changes, request.validate_only);
+            let (code, msg) = alter_resource(
+                (ctx, access),
+                r.resource_type,
+                &name,
+                changes,
+                request.validate_only,
+            );
             incremental_alter_configs_response::AlterConfigsResourceResponse::default()
                 .with_resource_type(r.resource_type)
                 .with_resource_name(r.resource_name)

@@ -1,6 +1,7 @@
 //! CreateTopics: creates (or with `validate_only` just validates) each topic.
 //! `num_partitions` -1 means the broker default; replication factors other than -1/1 are
-//! refused because Strom keeps a single replica.
+//! refused because Strom keeps a single replica. Needs Create on the cluster, else on each
+//! topic (TOPIC_AUTHORIZATION_FAILED); the returned configs need DescribeConfigs on it.
 
 use std::collections::BTreeMap;
 
@@ -11,16 +12,37 @@ use kafka_protocol::messages::create_topics_response::{
 use kafka_protocol::messages::{CreateTopicsRequest, CreateTopicsResponse};
 use kafka_protocol::ResponseError;
 
+use super::auth::{denied_message, Access};
 use super::common::{message, str_bytes, topic_uuid};
 use super::configs::{CONFIG_SOURCE_DEFAULT, CONFIG_SOURCE_TOPIC};
 use super::Context;
 use crate::errors::response_error;
+use strom_auth::Operation;
 
-pub fn handle(ctx: &Context, version: i16, request: CreateTopicsRequest) -> CreateTopicsResponse {
+pub fn handle(
+    ctx: &Context,
+    access: &Access,
+    version: i16,
+    request: CreateTopicsRequest,
+) -> CreateTopicsResponse {
     let topics = request
         .topics
         .into_iter()
-        .map(|t| create(ctx, version, t, request.validate_only))
+        .map(|t| {
+            if !access.may_create_topic(&t.name) {
+                return CreatableTopicResult::default()
+                    .with_name(t.name)
+                    .with_error_code(ResponseError::TopicAuthorizationFailed.code())
+                    .with_error_message(denied_message());
+            }
+            let configs_allowed = access.topic(Operation::DescribeConfigs, &t.name);
+            let mut result = create(ctx, version, t, request.validate_only);
+            if version >= 5 && result.error_code == 0 && !configs_allowed {
+                result.configs = None;
+                result.topic_config_error_code = ResponseError::TopicAuthorizationFailed.code();
+            }
+            result
+        })
         .collect();
     CreateTopicsResponse::default().with_topics(topics)
 }

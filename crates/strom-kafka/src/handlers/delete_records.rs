@@ -1,5 +1,5 @@
 //! DeleteRecords: advances a partition's log start offset. Offset -1 means "up to the high
-//! watermark" (Kafka's convention for deleting everything).
+//! watermark" (Kafka's convention for deleting everything). Needs Delete on the topic.
 
 use kafka_protocol::messages::delete_records_response::{
     DeleteRecordsPartitionResult, DeleteRecordsTopicResult,
@@ -7,11 +7,14 @@ use kafka_protocol::messages::delete_records_response::{
 use kafka_protocol::messages::{DeleteRecordsRequest, DeleteRecordsResponse};
 use kafka_protocol::ResponseError;
 
+use super::auth::Access;
 use super::Context;
 use crate::errors::response_error;
+use strom_auth::Operation;
 
 pub fn handle(
     ctx: &Context,
+    access: &Access,
     _version: i16,
     request: DeleteRecordsRequest,
 ) -> DeleteRecordsResponse {
@@ -19,13 +22,19 @@ pub fn handle(
         .topics
         .into_iter()
         .map(|t| {
+            let allowed = access.topic(Operation::Delete, &t.name);
             let partitions = t
                 .partitions
                 .into_iter()
                 .map(|p| {
                     let result = DeleteRecordsPartitionResult::default()
                         .with_partition_index(p.partition_index);
-                    match delete(ctx, &t.name, p.partition_index, p.offset) {
+                    let deleted = if allowed {
+                        delete(ctx, &t.name, p.partition_index, p.offset)
+                    } else {
+                        Err(ResponseError::TopicAuthorizationFailed)
+                    };
+                    match deleted {
                         Ok(low_watermark) => result.with_low_watermark(low_watermark),
                         Err(code) => result.with_error_code(code.code()).with_low_watermark(-1),
                     }

@@ -1,15 +1,24 @@
-//! DeleteTopics: by name (v1-5) or by name or topic id (v6+).
+//! DeleteTopics: by name (v1-5) or by name or topic id (v6+). Needs Delete on each topic
+//! (TOPIC_AUTHORIZATION_FAILED); a topic named by id without Describe is answered without
+//! its name, as Kafka does.
 
 use kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
 use kafka_protocol::messages::{DeleteTopicsRequest, DeleteTopicsResponse};
 use kafka_protocol::ResponseError;
 use uuid::Uuid;
 
+use super::auth::Access;
 use super::common::{message, topic_by_id, topic_name, topic_uuid};
 use super::Context;
 use crate::errors::response_error;
+use strom_auth::Operation;
 
-pub fn handle(ctx: &Context, version: i16, request: DeleteTopicsRequest) -> DeleteTopicsResponse {
+pub fn handle(
+    ctx: &Context,
+    access: &Access,
+    version: i16,
+    request: DeleteTopicsRequest,
+) -> DeleteTopicsResponse {
     let requested: Vec<(Option<String>, Uuid)> = if version >= 6 {
         request
             .topics
@@ -25,15 +34,28 @@ pub fn handle(ctx: &Context, version: i16, request: DeleteTopicsRequest) -> Dele
     };
     let responses = requested
         .into_iter()
-        .map(|(name, id)| delete(ctx, version, name, id))
+        .map(|(name, id)| delete(ctx, access, version, name, id))
         .collect();
     DeleteTopicsResponse::default().with_responses(responses)
 }
 
-fn delete(ctx: &Context, version: i16, name: Option<String>, id: Uuid) -> DeletableTopicResult {
+fn delete(
+    ctx: &Context,
+    access: &Access,
+    version: i16,
+    name: Option<String>,
+    id: Uuid,
+) -> DeletableTopicResult {
+    let denied = || ResponseError::TopicAuthorizationFailed.code();
     let name = match name {
         Some(name) => name,
         None => match topic_by_id(&ctx.broker, id) {
+            Some(t) if !access.topic(Operation::Describe, t.name()) => {
+                return DeletableTopicResult::default()
+                    .with_name(None)
+                    .with_topic_id(id)
+                    .with_error_code(denied())
+            }
             Some(t) => t.name().to_owned(),
             None => {
                 return DeletableTopicResult::default()
@@ -43,6 +65,15 @@ fn delete(ctx: &Context, version: i16, name: Option<String>, id: Uuid) -> Deleta
             }
         },
     };
+    if !access.topic(Operation::Delete, &name) {
+        let mut result = DeletableTopicResult::default()
+            .with_name(Some(topic_name(&name)))
+            .with_error_code(denied());
+        if version >= 6 {
+            result.topic_id = id;
+        }
+        return result;
+    }
     let topic_id = ctx.broker.topic(&name).map(|t| topic_uuid(&t));
     let mut result = DeletableTopicResult::default().with_name(Some(topic_name(&name)));
     if version >= 6 {

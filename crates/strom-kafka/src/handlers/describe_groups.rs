@@ -1,22 +1,34 @@
 //! DescribeGroups (v0–v5): state, protocol, members with their metadata and assignment.
+//! Needs Describe on each group (GROUP_AUTHORIZATION_FAILED for that group).
 
 use kafka_protocol::messages::describe_groups_response::{DescribedGroup, DescribedGroupMember};
 use kafka_protocol::messages::{DescribeGroupsRequest, DescribeGroupsResponse, GroupId};
 
+use super::auth::Access;
 use super::common::str_bytes;
 use super::group_common::opt_str_bytes;
 use super::Context;
+use kafka_protocol::ResponseError;
+use strom_auth::{Operation, ResourceType};
+
+/// The operations Kafka reports for a group.
+const GROUP_OPERATIONS: &[Operation] = &[Operation::Delete, Operation::Describe, Operation::Read];
 
 /// `authorized_operations` when not requested (Kafka's INT32_MIN sentinel).
 const OPERATIONS_OMITTED: i32 = i32::MIN;
 
 pub fn handle(
     ctx: &Context,
+    access: &Access,
     version: i16,
     request: DescribeGroupsRequest,
 ) -> DescribeGroupsResponse {
-    let ids: Vec<String> = request.groups.iter().map(|g| g.to_string()).collect();
-    let groups = ctx
+    let (ids, denied): (Vec<String>, Vec<String>) = request
+        .groups
+        .iter()
+        .map(|g| g.to_string())
+        .partition(|id| access.group(Operation::Describe, id));
+    let mut described: Vec<DescribedGroup> = ctx
         .groups
         .describe_groups(&ids)
         .into_iter()
@@ -44,12 +56,32 @@ pub fn handle(
                 .with_protocol_type(str_bytes(&g.protocol_type))
                 .with_protocol_data(str_bytes(&g.protocol))
                 .with_members(members);
-            if version >= 3 {
-                described.with_authorized_operations(OPERATIONS_OMITTED)
-            } else {
+            if version < 3 {
                 described
+            } else if request.include_authorized_operations {
+                let ops = access.authorized_operations(
+                    ResourceType::Group,
+                    &g.group_id,
+                    GROUP_OPERATIONS,
+                );
+                described.with_authorized_operations(ops)
+            } else {
+                described.with_authorized_operations(OPERATIONS_OMITTED)
             }
         })
         .collect();
-    DescribeGroupsResponse::default().with_groups(groups)
+    described.extend(denied.iter().map(|id| {
+        let group = DescribedGroup::default()
+            .with_group_id(GroupId(str_bytes(id)))
+            .with_error_code(ResponseError::GroupAuthorizationFailed.code());
+        if version >= 3 {
+            group.with_authorized_operations(OPERATIONS_OMITTED)
+        } else {
+            group
+        }
+    }));
+    // Answered in the order asked.
+    let position = |id: &GroupId| request.groups.iter().position(|g| g == id);
+    described.sort_by_key(|g| position(&g.group_id));
+    DescribeGroupsResponse::default().with_groups(described)
 }

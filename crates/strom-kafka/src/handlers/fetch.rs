@@ -22,9 +22,11 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use uuid::Uuid;
 
+use super::auth::Access;
 use super::common::topic_by_id;
 use super::{blocking, Context};
 use crate::errors::response_error;
+use strom_auth::Operation;
 
 struct TopicTarget {
     name: TopicName,
@@ -42,6 +44,7 @@ struct PartitionTarget {
 /// Errors: a blocking read panicked.
 pub async fn handle(
     ctx: &Arc<Context>,
+    access: &Access,
     version: i16,
     request: FetchRequest,
 ) -> anyhow::Result<FetchResponse> {
@@ -50,7 +53,7 @@ pub async fn handle(
             FetchResponse::default().with_error_code(ResponseError::FetchSessionIdNotFound.code())
         );
     }
-    let targets = Arc::new(resolve(ctx, version, request.topics));
+    let targets = Arc::new(resolve(ctx, access, version, request.topics));
     // Subscribed before the first read, so an append between a read and the wait below
     // still wakes us.
     let mut watchers: Vec<watch::Receiver<i64>> = targets
@@ -84,6 +87,7 @@ pub async fn handle(
 
 fn resolve(
     ctx: &Context,
+    access: &Access,
     version: i16,
     topics: Vec<kafka_protocol::messages::fetch_request::FetchTopic>,
 ) -> Vec<TopicTarget> {
@@ -101,12 +105,19 @@ fn resolve(
                     ResponseError::UnknownTopicOrPartition,
                 )
             };
+            // Read on the topic, checked before its existence so a denied client cannot
+            // tell whether it exists (by id: only an existing topic has a name to check).
+            let name = topic
+                .as_ref()
+                .map_or(t.topic.0.as_str(), |topic| topic.name());
+            let denied = (topic.is_some() || version < 13) && !access.topic(Operation::Read, name);
             let partitions = t
                 .partitions
                 .into_iter()
                 .map(|p| PartitionTarget {
                     index: p.partition,
                     partition: match &topic {
+                        _ if denied => Err(ResponseError::TopicAuthorizationFailed),
                         None => Err(missing),
                         Some(topic) => topic
                             .partition(p.partition)

@@ -1,5 +1,6 @@
 //! JoinGroup (v0–v9): waits, like Kafka, until the rebalance the member takes part in has
-//! completed; the coordinator parks the request and this handler just awaits it.
+//! completed; the coordinator parks the request and this handler just awaits it. Needs Read
+//! on the group.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -9,9 +10,11 @@ use kafka_protocol::messages::{JoinGroupRequest, JoinGroupResponse};
 use strom_broker::group::{self, GroupProtocol};
 use strom_broker::GroupError;
 
+use super::auth::Access;
 use super::common::str_bytes;
 use super::group_common::{opt_str_bytes, opt_string};
 use super::Context;
+use strom_auth::Operation;
 
 fn millis(ms: i32) -> Duration {
     Duration::from_millis(u64::try_from(ms).unwrap_or(0))
@@ -19,11 +22,22 @@ fn millis(ms: i32) -> Duration {
 
 pub async fn handle(
     ctx: &Context,
+    access: &Access,
     version: i16,
     client_id: &str,
     peer: SocketAddr,
     request: JoinGroupRequest,
 ) -> JoinGroupResponse {
+    if !access.group(Operation::Read, &request.group_id) {
+        let mut response = JoinGroupResponse::default()
+            .with_error_code(kafka_protocol::ResponseError::GroupAuthorizationFailed.code())
+            .with_generation_id(-1)
+            .with_member_id(request.member_id);
+        if version < 7 {
+            response.protocol_name = Some(str_bytes(""));
+        }
+        return response;
+    }
     let join = group::JoinGroupRequest {
         group_id: request.group_id.to_string(),
         member_id: request.member_id.to_string(),

@@ -1,14 +1,26 @@
 //! LeaveGroup (v0–v5): v0–v2 name one member; v3+ a batch, static members by instance id.
+//! Needs Read on the group.
 
 use kafka_protocol::messages::leave_group_response::MemberResponse;
 use kafka_protocol::messages::{LeaveGroupRequest, LeaveGroupResponse};
 use strom_broker::group::LeavingMember;
 
+use super::auth::Access;
 use super::common::str_bytes;
 use super::group_common::{code, opt_str_bytes, opt_string};
 use super::Context;
+use strom_auth::Operation;
 
-pub fn handle(ctx: &Context, version: i16, request: LeaveGroupRequest) -> LeaveGroupResponse {
+pub fn handle(
+    ctx: &Context,
+    access: &Access,
+    version: i16,
+    request: LeaveGroupRequest,
+) -> LeaveGroupResponse {
+    if !access.group(Operation::Read, &request.group_id) {
+        return LeaveGroupResponse::default()
+            .with_error_code(kafka_protocol::ResponseError::GroupAuthorizationFailed.code());
+    }
     let leaving: Vec<LeavingMember> = if version >= 3 {
         request
             .members

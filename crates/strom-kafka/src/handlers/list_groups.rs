@@ -1,14 +1,21 @@
 //! ListGroups (v0–v5), with the v4 state filter and the v5 type filter (KIP-848 group types:
-//! every Strom group is a `classic` group).
+//! every Strom group is a `classic` group). Lists every group with Describe on the cluster,
+//! else only the groups the caller may Describe; never CLUSTER_AUTHORIZATION_FAILED.
 
 use kafka_protocol::messages::list_groups_response::ListedGroup;
 use kafka_protocol::messages::{GroupId, ListGroupsRequest, ListGroupsResponse};
 use strom_broker::group::GroupState;
 
+use super::auth::Access;
 use super::common::str_bytes;
 use super::Context;
 
-pub fn handle(ctx: &Context, version: i16, request: ListGroupsRequest) -> ListGroupsResponse {
+pub fn handle(
+    ctx: &Context,
+    access: &Access,
+    version: i16,
+    request: ListGroupsRequest,
+) -> ListGroupsResponse {
     // An unknown state in the filter matches nothing, rather than everything.
     let states: Vec<GroupState> = request
         .states_filter
@@ -30,6 +37,7 @@ pub fn handle(ctx: &Context, version: i16, request: ListGroupsRequest) -> ListGr
         .groups
         .list_groups(&states, &[])
         .into_iter()
+        .filter(|g| access.sees_group(&g.group_id))
         .map(|g| {
             let listed = ListedGroup::default()
                 .with_group_id(GroupId(str_bytes(&g.group_id)))

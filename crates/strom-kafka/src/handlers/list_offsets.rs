@@ -15,9 +15,11 @@ use kafka_protocol::ResponseError;
 use strom_broker::{BrokerError, Partition};
 use strom_log::{Fields, RecordReader};
 
+use super::auth::Access;
 use super::metadata::LEADER_EPOCH;
 use super::Context;
 use crate::errors::response_error;
+use strom_auth::Operation;
 
 const LATEST: i64 = -1;
 const EARLIEST: i64 = -2;
@@ -25,22 +27,32 @@ const MAX_TIMESTAMP: i64 = -3;
 const EARLIEST_LOCAL: i64 = -4;
 const LATEST_TIERED: i64 = -5;
 
-pub fn handle(ctx: &Context, version: i16, request: ListOffsetsRequest) -> ListOffsetsResponse {
+pub fn handle(
+    ctx: &Context,
+    access: &Access,
+    version: i16,
+    request: ListOffsetsRequest,
+) -> ListOffsetsResponse {
     let topics = request
         .topics
         .into_iter()
         .map(|t| {
+            let allowed = access.topic(Operation::Describe, &t.name);
             let partitions = t
                 .partitions
                 .into_iter()
                 .map(|p| {
                     let response = ListOffsetsPartitionResponse::default()
                         .with_partition_index(p.partition_index);
-                    let (code, timestamp, offset) =
-                        match lookup(ctx, &t.name, p.partition_index, p.timestamp) {
-                            Ok((offset, timestamp)) => (0, timestamp, offset),
-                            Err(code) => (code.code(), -1, -1),
-                        };
+                    let found = if allowed {
+                        lookup(ctx, &t.name, p.partition_index, p.timestamp)
+                    } else {
+                        Err(ResponseError::TopicAuthorizationFailed)
+                    };
+                    let (code, timestamp, offset) = match found {
+                        Ok((offset, timestamp)) => (0, timestamp, offset),
+                        Err(code) => (code.code(), -1, -1),
+                    };
                     let mut response = response
                         .with_error_code(code)
                         .with_timestamp(timestamp)

@@ -1,5 +1,8 @@
 //! Metadata: the one broker, and every requested topic with its partitions (all led by this
 //! node). Auto-creates requested topics when both the client (v4+ flag) and the broker allow.
+//! Needs Describe on each topic: a listing of all topics leaves out the others, a named one
+//! answers TOPIC_AUTHORIZATION_FAILED (whether or not it exists); auto-creation needs Create
+//! on the cluster or on the topic.
 
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use kafka_protocol::messages::metadata_response::{
@@ -9,24 +12,31 @@ use kafka_protocol::messages::{MetadataRequest, MetadataResponse};
 use kafka_protocol::ResponseError;
 use strom_broker::{BrokerError, Topic};
 
+use super::auth::Access;
 use super::common::{node_id, str_bytes, topic_by_id, topic_name, topic_uuid, CLUSTER_ID};
 use super::Context;
 use crate::errors::response_error;
+use strom_auth::Operation;
 
 /// Strom never changes leaders, so every partition stays at leader epoch 0.
 pub const LEADER_EPOCH: i32 = 0;
 
-pub fn handle(ctx: &Context, version: i16, request: MetadataRequest) -> MetadataResponse {
+pub fn handle(
+    ctx: &Context,
+    access: &Access,
+    version: i16,
+    request: MetadataRequest,
+) -> MetadataResponse {
     let broker = &ctx.broker;
     // Before v4 there was no flag and requesting a topic always allowed auto-creation.
     let auto_create = version < 4 || request.allow_auto_topic_creation;
     let topics = match request.topics {
-        None => all_topics(ctx, version),
+        None => all_topics(ctx, access, version),
         // v0 had no null: an empty list meant "all topics".
-        Some(list) if list.is_empty() && version == 0 => all_topics(ctx, version),
+        Some(list) if list.is_empty() && version == 0 => all_topics(ctx, access, version),
         Some(list) => list
             .into_iter()
-            .map(|t| requested_topic(ctx, version, t, auto_create))
+            .map(|t| requested_topic(ctx, access, version, t, auto_create))
             .collect(),
     };
     let mut response = MetadataResponse::default()
@@ -44,16 +54,18 @@ pub fn handle(ctx: &Context, version: i16, request: MetadataRequest) -> Metadata
     response
 }
 
-fn all_topics(ctx: &Context, version: i16) -> Vec<MetadataResponseTopic> {
+fn all_topics(ctx: &Context, access: &Access, version: i16) -> Vec<MetadataResponseTopic> {
     ctx.broker
         .topics()
         .iter()
+        .filter(|t| access.sees_topic(t.name()))
         .map(|t| describe(ctx, version, t))
         .collect()
 }
 
 fn requested_topic(
     ctx: &Context,
+    access: &Access,
     version: i16,
     requested: MetadataRequestTopic,
     auto_create: bool,
@@ -61,6 +73,12 @@ fn requested_topic(
     let Some(name) = requested.name else {
         // v10+: a topic asked for by id only.
         return match topic_by_id(&ctx.broker, requested.topic_id) {
+            Some(topic) if !access.topic(Operation::Describe, topic.name()) => {
+                MetadataResponseTopic::default()
+                    .with_name(None)
+                    .with_topic_id(requested.topic_id)
+                    .with_error_code(ResponseError::TopicAuthorizationFailed.code())
+            }
             Some(topic) => describe(ctx, version, &topic),
             None => MetadataResponseTopic::default()
                 .with_name(None)
@@ -68,7 +86,21 @@ fn requested_topic(
                 .with_error_code(ResponseError::UnknownTopicId.code()),
         };
     };
-    let found = if auto_create {
+    let denied = |name| {
+        MetadataResponseTopic::default()
+            .with_name(Some(name))
+            .with_error_code(ResponseError::TopicAuthorizationFailed.code())
+    };
+    if !access.topic(Operation::Describe, &name) {
+        return denied(name);
+    }
+    let creates = auto_create && ctx.broker.config().auto_create_topics;
+    let found = if creates && ctx.broker.topic(&name).is_none() {
+        if !access.may_create_topic(&name) {
+            return denied(name);
+        }
+        ctx.broker.topic_or_create(&name)
+    } else if auto_create {
         ctx.broker.topic_or_create(&name)
     } else {
         ctx.broker

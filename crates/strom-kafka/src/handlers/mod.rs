@@ -31,7 +31,9 @@ use tokio::sync::watch;
 use crate::codec::{api_versions_fallback, encode_response, DecodedRequest, RequestBody};
 use crate::KafkaConfig;
 
+mod acls;
 mod api_versions;
+mod auth;
 mod common;
 mod configs;
 mod create_partitions;
@@ -102,74 +104,91 @@ async fn dispatch(
 ) -> anyhow::Result<Option<ResponseKind>> {
     let v = header.request_api_version;
     let peer = session.peer;
+    let access = auth::Access::new(&ctx.config.security, session);
+    let a = access.clone();
     let response = match request {
         RequestKind::ApiVersions(req) => ResponseKind::ApiVersions(api_versions::handle(v, req)),
         RequestKind::Metadata(req) => {
-            ResponseKind::Metadata(blocking(ctx, move |c| metadata::handle(c, v, req)).await?)
+            ResponseKind::Metadata(blocking(ctx, move |c| metadata::handle(c, &a, v, req)).await?)
         }
         RequestKind::Produce(req) => {
-            return Ok(produce::handle(ctx, v, req)
+            return Ok(produce::handle(ctx, &access, v, req)
                 .await?
                 .map(ResponseKind::Produce))
         }
-        RequestKind::Fetch(req) => ResponseKind::Fetch(fetch::handle(ctx, v, req).await?),
+        RequestKind::Fetch(req) => ResponseKind::Fetch(fetch::handle(ctx, &access, v, req).await?),
         RequestKind::ListOffsets(req) => ResponseKind::ListOffsets(
-            blocking(ctx, move |c| list_offsets::handle(c, v, req)).await?,
+            blocking(ctx, move |c| list_offsets::handle(c, &a, v, req)).await?,
         ),
         RequestKind::CreateTopics(req) => ResponseKind::CreateTopics(
-            blocking(ctx, move |c| create_topics::handle(c, v, req)).await?,
+            blocking(ctx, move |c| create_topics::handle(c, &a, v, req)).await?,
         ),
         RequestKind::DeleteTopics(req) => ResponseKind::DeleteTopics(
-            blocking(ctx, move |c| delete_topics::handle(c, v, req)).await?,
+            blocking(ctx, move |c| delete_topics::handle(c, &a, v, req)).await?,
         ),
         RequestKind::CreatePartitions(req) => ResponseKind::CreatePartitions(
-            blocking(ctx, move |c| create_partitions::handle(c, v, req)).await?,
+            blocking(ctx, move |c| create_partitions::handle(c, &a, v, req)).await?,
         ),
         RequestKind::DeleteRecords(req) => ResponseKind::DeleteRecords(
-            blocking(ctx, move |c| delete_records::handle(c, v, req)).await?,
+            blocking(ctx, move |c| delete_records::handle(c, &a, v, req)).await?,
         ),
         RequestKind::DescribeConfigs(req) => ResponseKind::DescribeConfigs(
-            blocking(ctx, move |c| configs::describe(c, v, req)).await?,
+            blocking(ctx, move |c| configs::describe(c, &a, v, req)).await?,
         ),
         RequestKind::AlterConfigs(req) => {
-            ResponseKind::AlterConfigs(blocking(ctx, move |c| configs::alter(c, v, req)).await?)
+            ResponseKind::AlterConfigs(blocking(ctx, move |c| configs::alter(c, &a, v, req)).await?)
         }
         RequestKind::IncrementalAlterConfigs(req) => ResponseKind::IncrementalAlterConfigs(
-            blocking(ctx, move |c| configs::incremental_alter(c, v, req)).await?,
+            blocking(ctx, move |c| configs::incremental_alter(c, &a, v, req)).await?,
         ),
         RequestKind::DescribeCluster(req) => {
-            ResponseKind::DescribeCluster(describe_cluster::handle(ctx, v, req))
+            ResponseKind::DescribeCluster(describe_cluster::handle(ctx, &access, v, req))
         }
         RequestKind::InitProducerId(req) => ResponseKind::InitProducerId(
-            blocking(ctx, move |c| init_producer_id::handle(c, v, req)).await?,
+            blocking(ctx, move |c| init_producer_id::handle(c, &a, v, req)).await?,
         ),
         RequestKind::FindCoordinator(req) => {
-            ResponseKind::FindCoordinator(find_coordinator::handle(ctx, v, req))
+            ResponseKind::FindCoordinator(find_coordinator::handle(ctx, &access, v, req))
         }
         RequestKind::JoinGroup(req) => {
             let client_id = header.client_id.as_deref().unwrap_or_default();
-            ResponseKind::JoinGroup(join_group::handle(ctx, v, client_id, peer, req).await)
+            ResponseKind::JoinGroup(join_group::handle(ctx, &access, v, client_id, peer, req).await)
         }
         RequestKind::SyncGroup(req) => {
-            ResponseKind::SyncGroup(sync_group::handle(ctx, v, req).await)
+            ResponseKind::SyncGroup(sync_group::handle(ctx, &access, v, req).await)
         }
-        RequestKind::Heartbeat(req) => ResponseKind::Heartbeat(heartbeat::handle(ctx, v, req)),
-        RequestKind::LeaveGroup(req) => ResponseKind::LeaveGroup(leave_group::handle(ctx, v, req)),
+        RequestKind::Heartbeat(req) => {
+            ResponseKind::Heartbeat(heartbeat::handle(ctx, &access, v, req))
+        }
+        RequestKind::LeaveGroup(req) => {
+            ResponseKind::LeaveGroup(leave_group::handle(ctx, &access, v, req))
+        }
         RequestKind::OffsetCommit(req) => {
-            ResponseKind::OffsetCommit(offset_commit::handle(ctx, v, req).await)
+            ResponseKind::OffsetCommit(offset_commit::handle(ctx, &access, v, req).await)
         }
         RequestKind::OffsetFetch(req) => {
-            ResponseKind::OffsetFetch(offset_fetch::handle(ctx, v, req))
+            ResponseKind::OffsetFetch(offset_fetch::handle(ctx, &access, v, req))
         }
         RequestKind::OffsetDelete(req) => {
-            ResponseKind::OffsetDelete(offset_delete::handle(ctx, v, req).await)
+            ResponseKind::OffsetDelete(offset_delete::handle(ctx, &access, v, req).await)
         }
-        RequestKind::ListGroups(req) => ResponseKind::ListGroups(list_groups::handle(ctx, v, req)),
+        RequestKind::ListGroups(req) => {
+            ResponseKind::ListGroups(list_groups::handle(ctx, &access, v, req))
+        }
         RequestKind::DescribeGroups(req) => {
-            ResponseKind::DescribeGroups(describe_groups::handle(ctx, v, req))
+            ResponseKind::DescribeGroups(describe_groups::handle(ctx, &access, v, req))
         }
         RequestKind::DeleteGroups(req) => {
-            ResponseKind::DeleteGroups(delete_groups::handle(ctx, v, req).await)
+            ResponseKind::DeleteGroups(delete_groups::handle(ctx, &access, v, req).await)
+        }
+        RequestKind::DescribeAcls(req) => {
+            ResponseKind::DescribeAcls(acls::describe(&access, v, req))
+        }
+        RequestKind::CreateAcls(req) => {
+            ResponseKind::CreateAcls(blocking(ctx, move |_| acls::create(&a, v, req)).await?)
+        }
+        RequestKind::DeleteAcls(req) => {
+            ResponseKind::DeleteAcls(blocking(ctx, move |_| acls::delete(&a, v, req)).await?)
         }
         // The decoder only lets through APIs listed in `SUPPORTED_APIS`; reaching this arm
         // means an entry was added there without its match arm here.

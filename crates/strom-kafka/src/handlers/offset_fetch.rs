@@ -1,5 +1,7 @@
 //! OffsetFetch (v1–v9): committed offsets of named partitions, or (v2+, topics null) of all
-//! partitions the group committed; v8+ asks for several groups at once.
+//! partitions the group committed; v8+ asks for several groups at once. Needs Describe on
+//! the group (GROUP_AUTHORIZATION_FAILED), then Describe on each topic: a named topic's
+//! partitions answer TOPIC_AUTHORIZATION_FAILED, and "all partitions" leaves it out.
 
 use std::collections::BTreeMap;
 
@@ -10,8 +12,14 @@ use kafka_protocol::messages::offset_fetch_response::{
 use kafka_protocol::messages::{GroupId, OffsetFetchRequest, OffsetFetchResponse};
 use strom_broker::group::{FetchedOffset, TopicPartitions};
 
+use super::auth::Access;
 use super::common::{str_bytes, topic_name};
 use super::Context;
+use kafka_protocol::ResponseError;
+use strom_auth::Operation;
+
+/// One topic's offsets and the error that answers its partitions (0 for none).
+type TopicOffsets = (String, i16, Vec<FetchedOffset>);
 
 /// Offsets grouped by topic, in request order for named partitions.
 fn by_topic(fetched: Vec<FetchedOffset>) -> Vec<(String, Vec<FetchedOffset>)> {
@@ -27,19 +35,48 @@ fn by_topic(fetched: Vec<FetchedOffset>) -> Vec<(String, Vec<FetchedOffset>)> {
     topics
 }
 
+/// The group's offsets for `topics` (all when `None`). Errors: the group error code.
 fn fetch(
-    ctx: &Context,
+    (ctx, access): (&Context, &Access),
     group_id: &GroupId,
     topics: Option<Vec<TopicPartitions>>,
-) -> Vec<(String, Vec<FetchedOffset>)> {
-    by_topic(ctx.groups.fetch_offsets(group_id, topics.as_deref()))
+) -> Result<Vec<TopicOffsets>, i16> {
+    if !access.group(Operation::Describe, group_id) {
+        return Err(ResponseError::GroupAuthorizationFailed.code());
+    }
+    let named = topics.is_some();
+    let fetched = by_topic(ctx.groups.fetch_offsets(group_id, topics.as_deref()));
+    Ok(fetched
+        .into_iter()
+        .filter_map(|(topic, mut offsets)| {
+            if !named && !access.sees_topic(&topic) {
+                return None;
+            }
+            if named && !access.topic(Operation::Describe, &topic) {
+                for f in &mut offsets {
+                    (f.offset, f.leader_epoch, f.metadata) = (-1, -1, String::new());
+                }
+                return Some((
+                    topic,
+                    ResponseError::TopicAuthorizationFailed.code(),
+                    offsets,
+                ));
+            }
+            Some((topic, 0, offsets))
+        })
+        .collect())
 }
 
 fn metadata(f: &FetchedOffset) -> Option<kafka_protocol::protocol::StrBytes> {
     Some(str_bytes(&f.metadata))
 }
 
-pub fn handle(ctx: &Context, version: i16, request: OffsetFetchRequest) -> OffsetFetchResponse {
+pub fn handle(
+    ctx: &Context,
+    access: &Access,
+    version: i16,
+    request: OffsetFetchRequest,
+) -> OffsetFetchResponse {
     let epoch = |f: &FetchedOffset| if version >= 5 { f.leader_epoch } else { -1 };
     if version >= 8 {
         let groups = request
@@ -55,9 +92,14 @@ pub fn handle(ctx: &Context, version: i16, request: OffsetFetchRequest) -> Offse
                         })
                         .collect()
                 });
-                let topics = fetch(ctx, &g.group_id, wanted)
+                let group = OffsetFetchResponseGroup::default().with_group_id(g.group_id.clone());
+                let fetched = match fetch((ctx, access), &g.group_id, wanted) {
+                    Ok(fetched) => fetched,
+                    Err(code) => return group.with_error_code(code),
+                };
+                let topics = fetched
                     .into_iter()
-                    .map(|(topic, offsets)| {
+                    .map(|(topic, error, offsets)| {
                         OffsetFetchResponseTopics::default()
                             .with_name(topic_name(&topic))
                             .with_partitions(
@@ -69,14 +111,13 @@ pub fn handle(ctx: &Context, version: i16, request: OffsetFetchRequest) -> Offse
                                             .with_committed_offset(f.offset)
                                             .with_committed_leader_epoch(epoch(f))
                                             .with_metadata(metadata(f))
+                                            .with_error_code(error)
                                     })
                                     .collect(),
                             )
                     })
                     .collect();
-                OffsetFetchResponseGroup::default()
-                    .with_group_id(g.group_id.clone())
-                    .with_topics(topics)
+                group.with_topics(topics)
             })
             .collect();
         return OffsetFetchResponse::default().with_groups(groups);
@@ -96,9 +137,15 @@ pub fn handle(ctx: &Context, version: i16, request: OffsetFetchRequest) -> Offse
     } else {
         wanted
     };
-    let topics = fetch(ctx, &request.group_id, wanted)
+    let fetched = match fetch((ctx, access), &request.group_id, wanted.clone()) {
+        Ok(fetched) => fetched,
+        Err(code) if version >= 2 => return OffsetFetchResponse::default().with_error_code(code),
+        // v1 has no request-level error: every requested partition carries it.
+        Err(code) => denied_v1(wanted.unwrap_or_default(), code),
+    };
+    let topics = fetched
         .into_iter()
-        .map(|(topic, offsets)| {
+        .map(|(topic, error, offsets)| {
             OffsetFetchResponseTopic::default()
                 .with_name(topic_name(&topic))
                 .with_partitions(
@@ -110,10 +157,33 @@ pub fn handle(ctx: &Context, version: i16, request: OffsetFetchRequest) -> Offse
                                 .with_committed_offset(f.offset)
                                 .with_committed_leader_epoch(epoch(f))
                                 .with_metadata(metadata(f))
+                                .with_error_code(error)
                         })
                         .collect(),
                 )
         })
         .collect();
     OffsetFetchResponse::default().with_topics(topics)
+}
+
+/// Every requested partition, unset, answered with `code`.
+fn denied_v1(wanted: Vec<TopicPartitions>, code: i16) -> Vec<TopicOffsets> {
+    wanted
+        .into_iter()
+        .map(|t| {
+            let offsets = t
+                .partitions
+                .iter()
+                .map(|&partition| FetchedOffset {
+                    topic: t.topic.clone(),
+                    partition,
+                    offset: -1,
+                    leader_epoch: -1,
+                    metadata: String::new(),
+                    commit_timestamp_ms: -1,
+                })
+                .collect();
+            (t.topic, code, offsets)
+        })
+        .collect()
 }

@@ -16,8 +16,10 @@ use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
 use strom_broker::{BrokerError, Partition};
 
+use super::auth::Access;
 use super::{blocking, Context};
 use crate::errors::response_error;
+use strom_auth::Operation;
 
 /// Offset of the `batchLength` field and the size of the fixed v2 batch header
 /// (Kafka protocol guide, "Record Batch").
@@ -38,13 +40,21 @@ struct PartitionOutcome {
 /// Errors: a blocking append panicked.
 pub async fn handle(
     ctx: &Arc<Context>,
+    access: &Access,
     version: i16,
     request: ProduceRequest,
 ) -> anyhow::Result<Option<ProduceResponse>> {
     let acks = request.acks;
     let acks_valid = (-1..=1).contains(&acks);
+    // Kafka checks the transactional id first and refuses the whole request.
+    let transaction_denied = request
+        .transactional_id
+        .as_ref()
+        .filter(|id| !id.is_empty())
+        .is_some_and(|id| !access.transactional_id(Operation::Write, id));
     let mut work: Vec<(TopicName, Vec<PartitionWork>)> = Vec::new();
     for topic in request.topic_data {
+        let denied = transaction_denied || !access.topic(Operation::Write, &topic.name);
         let found = ctx.broker.topic(&topic.name);
         let partitions = topic
             .partition_data
@@ -54,6 +64,16 @@ pub async fn handle(
                     Err((
                         ResponseError::InvalidRequiredAcks,
                         format!("acks must be 0, 1 or -1, not {acks}"),
+                    ))
+                } else if transaction_denied {
+                    Err((
+                        ResponseError::TransactionalIdAuthorizationFailed,
+                        super::auth::DENIED.to_string(),
+                    ))
+                } else if denied {
+                    Err((
+                        ResponseError::TopicAuthorizationFailed,
+                        super::auth::DENIED.to_string(),
                     ))
                 } else {
                     resolve(found.as_deref(), &topic.name, p.index, p.records)

@@ -1,12 +1,29 @@
 //! SyncGroup (v0–v5): the leader hands in the assignment; every member waits for its share.
+//! Needs Read on the group.
 
 use kafka_protocol::messages::{SyncGroupRequest, SyncGroupResponse};
 use strom_broker::group;
 
+use super::auth::Access;
 use super::group_common::{opt_str_bytes, opt_string};
 use super::Context;
+use strom_auth::Operation;
 
-pub async fn handle(ctx: &Context, version: i16, request: SyncGroupRequest) -> SyncGroupResponse {
+pub async fn handle(
+    ctx: &Context,
+    access: &Access,
+    version: i16,
+    request: SyncGroupRequest,
+) -> SyncGroupResponse {
+    if !access.group(Operation::Read, &request.group_id) {
+        let mut response = SyncGroupResponse::default()
+            .with_error_code(kafka_protocol::ResponseError::GroupAuthorizationFailed.code());
+        if version >= 5 {
+            response.protocol_type = None;
+            response.protocol_name = None;
+        }
+        return response;
+    }
     let sync = group::SyncGroupRequest {
         group_id: request.group_id.to_string(),
         generation_id: request.generation_id,

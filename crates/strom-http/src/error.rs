@@ -105,6 +105,22 @@ impl ApiError {
             ),
         )
     }
+    /// 403: the authorizer refused `operation` on `resource` (the ACL API's checks).
+    pub fn acl_denied(operation: &str, resource: &str) -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "acl-denied",
+            format!("not authorized to {operation} on {resource}"),
+        )
+        .code(40303)
+    }
+    /// A failed ACL change: an invalid ACL is 422, a storage failure is logged and 500.
+    pub fn from_auth(err: &strom_auth::AuthError) -> Self {
+        match err {
+            strom_auth::AuthError::Invalid(reason) => ApiError::unprocessable(reason.clone()),
+            other => ApiError::storage(other),
+        }
+    }
     /// Sets the REST Proxy error code.
     pub fn code(mut self, rest_code: u32) -> Self {
         self.rest_code = rest_code;

@@ -8,6 +8,7 @@
 //! [`consume`], [`feeds`] / [`atom`] / [`sse`] / [`ws`], [`admin`] and [`restproxy`];
 //! [`error`] is the one place errors become statuses.
 
+pub mod acls;
 pub mod admin;
 pub mod atom;
 pub mod body;

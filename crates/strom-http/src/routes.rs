@@ -9,12 +9,13 @@ use utoipa_axum::routes;
 
 use crate::consumers::handlers as consumers;
 use crate::state::Shared;
-use crate::{admin, atom, consume, feeds, metrics, openapi, produce, restproxy, ws};
+use crate::{acls, admin, atom, consume, feeds, metrics, openapi, produce, restproxy, ws};
 
 /// The router (state applied) and the OpenAPI document it serves.
 pub fn build(state: Shared) -> (Router, utoipa::openapi::OpenApi) {
     let (router, doc) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(admin::list, admin::create))
+        .routes(routes!(acls::list, acls::create, acls::delete))
         .routes(routes!(admin::get, admin::delete))
         .routes(routes!(admin::alter_configs))
         .routes(routes!(admin::grow))

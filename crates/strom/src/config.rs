@@ -64,6 +64,12 @@ pub struct ServeArgs {
     /// Log format: text or json [default: text].
     #[arg(long, env = "STROM_LOG_FORMAT")]
     pub log_format: Option<String>,
+    /// Check every request against the ACLs [default: false].
+    #[arg(long, env = "STROM_AUTHORIZER_ENABLED")]
+    pub authorizer_enabled: Option<bool>,
+    /// Principals allowed everything, Kafka style: `User:admin;User:ops`.
+    #[arg(long, env = "STROM_SUPER_USERS")]
+    pub super_users: Option<String>,
 }
 
 /// The TOML file's shape; every key is optional.
@@ -105,6 +111,46 @@ struct FileConfig {
     min_free_bytes: Option<u64>,
     min_free_percent: Option<f64>,
     disk_check_interval_ms: Option<u64>,
+    authorizer_enabled: Option<bool>,
+    super_users: Option<SuperUsers>,
+    allow_everyone_if_no_acl_found: Option<bool>,
+}
+
+/// `super_users` in the file: Kafka's `User:a;User:b` string, or a list of principals.
+#[derive(Deserialize, Debug)]
+#[serde(untagged)]
+enum SuperUsers {
+    Kafka(String),
+    List(Vec<String>),
+}
+
+/// The authorizer's settings (defaults: off, no super user, deny without ACLs).
+fn authorizer_config(
+    args: &ServeArgs,
+    file: &FileConfig,
+) -> anyhow::Result<strom_auth::AuthorizerConfig> {
+    let names: Vec<String> = match (&args.super_users, &file.super_users) {
+        (Some(s), _) | (None, Some(SuperUsers::Kafka(s))) => {
+            s.split(';').map(|p| p.trim().to_string()).collect()
+        }
+        (None, Some(SuperUsers::List(list))) => list.clone(),
+        (None, None) => Vec::new(),
+    };
+    let mut super_users = Vec::new();
+    for name in names.iter().filter(|n| !n.is_empty()) {
+        match strom_auth::Principal::parse(name) {
+            Some(p) => super_users.push(p),
+            None => bail!("super_users: '{name}' is not a principal like User:admin"),
+        }
+    }
+    Ok(strom_auth::AuthorizerConfig {
+        enabled: args
+            .authorizer_enabled
+            .or(file.authorizer_enabled)
+            .unwrap_or(false),
+        super_users,
+        allow_everyone_if_no_acl_found: file.allow_everyone_if_no_acl_found.unwrap_or(false),
+    })
 }
 
 /// The resolved configuration.
@@ -140,6 +186,7 @@ pub struct Settings {
     pub groups: strom_broker::group::GroupConfig,
     pub retention_check_interval_ms: u64,
     pub disk: strom_broker::DiskConfig,
+    pub authorizer: strom_auth::AuthorizerConfig,
 }
 
 /// Free-space limits of the data directory from the file; defaults in `DiskConfig`.
@@ -262,6 +309,7 @@ impl Settings {
         let groups = group_config(&file)?;
         let connections = connection_settings(&file)?;
         let disk = disk_config(&file)?;
+        let authorizer = authorizer_config(&args, &file)?;
         let kafka_listen = args
             .kafka_listen
             .or(file.kafka_listen)
@@ -357,6 +405,7 @@ impl Settings {
                 .or(file.retention_check_interval_ms)
                 .unwrap_or(30_000),
             disk,
+            authorizer,
         })
     }
 }

@@ -119,6 +119,23 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
         .await
         .context("broker start-up panicked")?
         .with_context(|| format!("cannot open data directory {data_dir}"))?;
+    // Users and ACLs live in `__strom_security`; opening refuses an authorizer that would
+    // lock everyone out (no super user, no ACL), a configuration error (exit 78).
+    let security_config = strom_auth::SecurityConfig {
+        authorizer: settings.authorizer.clone(),
+    };
+    let security_broker = Arc::clone(&broker);
+    let security = tokio::task::spawn_blocking(move || {
+        strom_auth::Security::open(security_broker, security_config)
+    })
+    .await
+    .context("security start-up panicked")?
+    .map_err(|err| match err {
+        strom_auth::AuthError::Invalid(reason) => {
+            anyhow::Error::new(crate::config::ConfigError(reason))
+        }
+        other => anyhow::Error::new(other).context("cannot open the security state"),
+    })?;
 
     let kafka_listener = TcpListener::bind(settings.kafka_listen)
         .await
@@ -129,9 +146,6 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
     let kafka_addr = kafka_listener.local_addr()?;
     let http_addr = http_listener.local_addr()?;
 
-    // Until listeners can authenticate, security is off: everyone is User:ANONYMOUS and
-    // every operation is allowed.
-    let security = strom_auth::Security::disabled();
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
     let kafka_config = strom_kafka::KafkaConfig {
         advertised_host: settings.kafka_advertised_host.clone(),

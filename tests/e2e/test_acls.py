@@ -13,6 +13,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
 import requests
 from confluent_kafka import KafkaError, Producer
 from confluent_kafka.admin import (
@@ -135,3 +136,35 @@ def test_authorization_without_super_user_or_acl_refuses_to_start(tmp_path):
         capture_output=True, text=True, timeout=60)
     assert out.returncode == 78, out.stderr
     assert "no super user and no ACL" in out.stderr, out.stderr
+
+
+def test_http_acls_and_cluster_denials(strom_factory):
+    server = authorized_server(strom_factory)
+    bad = {"resource_type": "TOPIC", "resource_name": "t", "pattern_type": "MATCH",
+           "principal": ANON, "operation": "READ", "permission": "ALLOW"}
+    r = requests.post(f"{server.http}/v1/acls", json={"acls": [bad]}, timeout=10)
+    assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
+    assert "acls[0]" in r.json()["detail"], r.text
+    deny = {"resource_type": "cluster", "resource_name": "kafka-cluster", "principal": ANON,
+            "operation": "describe", "permission": "deny"}
+    assert requests.post(f"{server.http}/v1/acls", json={"acls": [deny]}, timeout=10).status_code == 201
+    r = requests.get(f"{server.http}/v1/acls", timeout=10)
+    assert r.status_code == 403 and r.json()["type"].endswith("acl-denied"), r.text
+    # kafka-python raises the top-level error (librdkafka 2.6.1 answers an empty list instead).
+    from kafka.admin import ACLFilter, ACLOperation, ACLPermissionType, ACLResourcePatternType
+    from kafka.admin import KafkaAdminClient, ResourcePatternFilter
+    from kafka.admin import ResourceType as KpResourceType
+    from kafka.errors import ClusterAuthorizationFailedError
+
+    admin = KafkaAdminClient(bootstrap_servers=server.bootstrap, request_timeout_ms=30000)
+    every = ACLFilter(principal=None, host="*", operation=ACLOperation.ANY,
+                      permission_type=ACLPermissionType.ANY,
+                      resource_pattern=ResourcePatternFilter(KpResourceType.ANY, None,
+                                                             ACLResourcePatternType.ANY))
+    with pytest.raises(ClusterAuthorizationFailedError):
+        admin.describe_acls(every)
+    admin.close()
+    # DENY of DESCRIBE leaves ALTER: the deny can still be removed.
+    r = requests.delete(f"{server.http}/v1/acls", params={"permission": "DENY"}, timeout=10)
+    assert r.status_code == 200 and len(r.json()["acls"]) == 1, r.text
+    assert requests.get(f"{server.http}/v1/acls", timeout=10).status_code == 200

@@ -30,6 +30,7 @@ const EXPECTED_PATHS: &[&str] = &[
     "/topics/{topic}/partitions",
     "/topics/{topic}/partitions/{partition}",
     "/topics/{topic}/partitions/{partition}/offsets",
+    "/v1/acls",
     "/v1/topics",
     "/v1/topics/{topic}",
     "/v1/topics/{topic}/configs",

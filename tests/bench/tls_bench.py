@@ -78,7 +78,10 @@ def connect_cost(port, context, n):
         with socket.create_connection(("127.0.0.1", port)) as raw:
             sock = context.wrap_socket(raw, server_hostname="localhost") if context else raw
             sock.sendall(API_VERSIONS)
-            size = struct.unpack(">i", sock.recv(4, socket.MSG_WAITALL))[0]
+            header = b""
+            while len(header) < 4:
+                header += sock.recv(4 - len(header))
+            size = struct.unpack(">i", header)[0]
             while size > 0:
                 size -= len(sock.recv(size))
             if context:
@@ -123,10 +126,12 @@ def main():
                           f"(server CPU {cpu1 - cpu0:.2f} s), consume {r['consume'][-1]:7.1f} "
                           f"MB/s (server CPU {cpu2 - cpu1:.2f} s)", flush=True)
             med = {s: {k: statistics.median(v) for k, v in r.items()} for s, r in results.items()}
-            for phase in ("produce", "consume"):
-                print(f"{phase}: plaintext {med['plaintext'][phase]:.1f} MB/s, tls "
-                      f"{med['tls'][phase]:.1f} MB/s, ratio tls/plaintext "
-                      f"{med['tls'][phase] / med['plaintext'][phase]:.2f}")
+            for phase, cpu in (("produce", "cpu_p"), ("consume", "cpu_c")):
+                p, t = med["plaintext"], med["tls"]
+                print(f"{phase}: plaintext {p[phase]:.1f} MB/s, tls {t[phase]:.1f} MB/s, "
+                      f"ratio tls/plaintext {t[phase] / p[phase]:.2f}; server CPU "
+                      f"plaintext {p[cpu]:.2f} s, tls {t[cpu]:.2f} s, ratio "
+                      f"{t[cpu] / max(p[cpu], 0.01):.2f}")
             alice = pki.leaf("alice", O="Org", OU="svc", CN="alice")
             tls = ssl.create_default_context(cafile=str(pki.ca))
             mtls = ssl.create_default_context(cafile=str(pki.ca))

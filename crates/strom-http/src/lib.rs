@@ -59,7 +59,12 @@ pub struct HttpConfig {
     pub header_read_timeout: Duration,
     /// Users, the authorizer and quotas, shared with the other front ends.
     pub security: std::sync::Arc<strom_auth::Security>,
+    /// HTTPS (`None`: plain HTTP). Built with ALPN `h2`, `http/1.1` ([`HTTP_ALPN`]).
+    pub tls: Option<strom_tls::TlsServer>,
 }
+
+/// ALPN protocols the HTTPS listener offers, most preferred first.
+pub const HTTP_ALPN: [&[u8]; 2] = [b"h2", b"http/1.1"];
 
 /// Default of [`HttpConfig::header_read_timeout`].
 pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
@@ -72,6 +77,7 @@ impl Default for HttpConfig {
             connections: ConnectionLimitsConfig::default(),
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
             security: strom_auth::Security::disabled(),
+            tls: None,
         }
     }
 }

@@ -10,6 +10,10 @@
 //!   the protocol detection hyper does before that, this loop enforces it.
 //! - HTTP/2 connections are pinged at the same interval and closed when a ping goes
 //!   unanswered.
+//! - With TLS ([`HttpConfig::tls`]) each connection's task runs the handshake first (bounded
+//!   by its own timeout), offering `h2` and `http/1.1` by ALPN; the client certificate's
+//!   principal goes into [`ConnInfo`]. A connection refused by the limits is just closed
+//!   there, since a plaintext refusal would be garbage to a TLS client.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -18,13 +22,14 @@ use std::time::Duration;
 use axum::Router;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use hyper_util::service::TowerToHyperService;
 use strom_broker::{ConnectionLimits, ConnectionPermit, ConnectionRefused};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
+use crate::caller::ConnInfo;
 use crate::refusal::refusal_bytes;
 use crate::HttpConfig;
 
@@ -46,7 +51,12 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let limits = ConnectionLimits::new(config.connections.clone());
     let graceful = GracefulShutdown::new();
-    let builder = connection_builder(config);
+    let shared = Arc::new(Shared {
+        router,
+        builder: connection_builder(config),
+        tls: config.tls.clone(),
+        header_timeout: config.header_read_timeout,
+    });
     loop {
         let accepted = tokio::select! {
             a = listener.accept() => a,
@@ -65,34 +75,19 @@ pub async fn serve(
             Ok(permit) => permit,
             Err(refused) => {
                 tracing::warn!(%peer, reason = %refused, "HTTP connection refused");
-                tokio::spawn(refuse(stream, refused));
+                if shared.tls.is_none() {
+                    tokio::spawn(refuse(stream, refused));
+                }
                 continue;
             }
         };
         let _ = stream.set_nodelay(true);
-        let first_request = Arc::new(AtomicBool::new(false));
-        let seen = Arc::clone(&first_request);
-        let service = tower::ServiceBuilder::new()
-            .map_request(
-                move |mut request: axum::http::Request<hyper::body::Incoming>| {
-                    seen.store(true, Ordering::Relaxed);
-                    request
-                        .extensions_mut()
-                        .insert(crate::caller::ConnInfo { peer });
-                    request
-                },
-            )
-            .service(router.clone());
-        let connection = builder
-            .serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service))
-            .into_owned();
-        let connection = graceful.watch(connection);
-        tokio::spawn(drive(
-            connection,
-            first_request,
-            config.header_read_timeout,
+        tokio::spawn(connection(
+            stream,
             peer,
             permit,
+            Arc::clone(&shared),
+            graceful.watcher(),
         ));
     }
     drop(listener);
@@ -101,6 +96,84 @@ pub async fn serve(
         _ = tokio::time::sleep(DRAIN) => tracing::warn!("HTTP connections still open after the drain period"),
     }
     Ok(())
+}
+
+/// What every connection task needs from the listener.
+struct Shared {
+    router: Router,
+    builder: auto::Builder<TokioExecutor>,
+    tls: Option<strom_tls::TlsServer>,
+    header_timeout: Duration,
+}
+
+/// One accepted connection: the TLS handshake if the listener has TLS, then HTTP.
+async fn connection(
+    stream: TcpStream,
+    peer: std::net::SocketAddr,
+    permit: ConnectionPermit,
+    shared: Arc<Shared>,
+    watcher: Watcher,
+) {
+    let Some(tls) = &shared.tls else {
+        let info = ConnInfo {
+            peer,
+            tls_principal: None,
+        };
+        return serve_stream(stream, info, permit, &shared, watcher).await;
+    };
+    match tls.accept(stream).await {
+        Ok((stream, tls_principal)) => {
+            let principal = tls_principal.as_ref().map(ToString::to_string);
+            tracing::debug!(%peer, principal = %principal.as_deref().unwrap_or("none"),
+                "HTTPS connection established");
+            let info = ConnInfo {
+                peer,
+                tls_principal,
+            };
+            serve_stream(stream, info, permit, &shared, watcher).await
+        }
+        Err(err) if err.is_disconnect() => {
+            tracing::debug!(%peer, error = %err, "HTTPS connection closed")
+        }
+        Err(err) => tracing::warn!(%peer, error = %err, "closing HTTPS connection"),
+    }
+}
+
+/// Serves HTTP over an established (plain or TLS) stream until it ends.
+async fn serve_stream<S>(
+    stream: S,
+    info: ConnInfo,
+    permit: ConnectionPermit,
+    shared: &Shared,
+    watcher: Watcher,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let peer = info.peer;
+    let first_request = Arc::new(AtomicBool::new(false));
+    let seen = Arc::clone(&first_request);
+    let service = tower::ServiceBuilder::new()
+        .map_request(
+            move |mut request: axum::http::Request<hyper::body::Incoming>| {
+                seen.store(true, Ordering::Relaxed);
+                request.extensions_mut().insert(info.clone());
+                request
+            },
+        )
+        .service(shared.router.clone());
+    let connection = shared
+        .builder
+        .serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service))
+        .into_owned();
+    let connection = watcher.watch(connection);
+    drive(
+        connection,
+        first_request,
+        shared.header_timeout,
+        peer,
+        permit,
+    )
+    .await
 }
 
 /// Runs one connection to its end, closing it early if no request arrives within the header

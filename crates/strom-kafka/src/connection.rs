@@ -11,12 +11,16 @@
 //! Frames are read by [`crate::frame`]: a client silent for `connections_max_idle` is closed,
 //! and a request's bytes are reserved from the listener's [`RequestBudget`] until its response
 //! is written.
+//!
+//! On a TLS listener ([`KafkaConfig::tls`](crate::KafkaConfig)) [`accept`] runs the handshake
+//! here, in the connection's own task under a timeout, so a slow, plaintext or garbage client
+//! costs only its own task; a client certificate becomes the session's principal.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use strom_auth::Session;
-use tokio::io::{AsyncWriteExt, BufReader};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
 use crate::codec::decode_request;
@@ -27,20 +31,49 @@ use crate::server::shutdown_signal;
 /// Read buffer per connection: several small pipelined requests arrive in one read.
 const READ_BUFFER: usize = 64 * 1024;
 
-pub async fn serve(stream: TcpStream, peer: SocketAddr, ctx: Arc<Context>, budget: RequestBudget) {
+/// Serves one accepted connection: TLS first on a TLS listener, then the request loop.
+pub async fn accept(stream: TcpStream, peer: SocketAddr, ctx: Arc<Context>, budget: RequestBudget) {
     // Responses are written whole, so Nagle would only add latency.
     if let Err(err) = stream.set_nodelay(true) {
         tracing::debug!(%peer, error = %err, "cannot set TCP_NODELAY");
     }
-    let (read_half, mut write_half) = stream.into_split();
+    let listener = Arc::clone(&ctx.config.listener_name);
+    let Some(tls) = ctx.config.tls.clone() else {
+        return serve(stream, Session::anonymous(peer, listener), ctx, budget).await;
+    };
+    match tls.accept(stream).await {
+        Ok((stream, principal)) => {
+            let mut session = Session::anonymous(peer, listener);
+            if let Some(principal) = principal {
+                session.principal = principal;
+            }
+            tracing::debug!(%peer, listener = %session.listener, principal = %session.principal,
+                "Kafka TLS connection established");
+            serve(stream, session, ctx, budget).await
+        }
+        Err(err) if err.is_disconnect() => {
+            tracing::debug!(%peer, listener = %listener, error = %err, "Kafka TLS connection closed")
+        }
+        Err(err) => {
+            tracing::warn!(%peer, listener = %listener, error = %err, "closing Kafka connection")
+        }
+    }
+}
+
+/// The request loop over an established (plain or TLS) stream, as `session`.
+async fn serve<S>(stream: S, session: Session, ctx: Arc<Context>, budget: RequestBudget)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send,
+{
+    let peer = session.peer;
+    let (read_half, mut write_half) = tokio::io::split(stream);
     let mut reader = BufReader::with_capacity(READ_BUFFER, read_half);
     let mut shutdown = ctx.shutdown.clone();
     let limits = FrameLimits {
         max_bytes: ctx.config.max_frame_bytes,
         idle: ctx.config.connections_max_idle,
     };
-    // Who the client is; authentication (TLS, SASL) replaces the anonymous principal.
-    let session = Session::anonymous(peer, Arc::clone(&ctx.config.listener_name));
+    // Who the client is: anonymous, or its TLS certificate's principal; SASL replaces it.
     tracing::debug!(%peer, "Kafka connection opened");
     loop {
         let frame = tokio::select! {

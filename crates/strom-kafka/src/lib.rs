@@ -50,6 +50,9 @@ pub struct KafkaConfig {
     pub listener_name: Arc<str>,
     /// Whether this listener speaks TLS and requires SASL.
     pub protocol: strom_auth::SecurityProtocol,
+    /// TLS for `SSL` and `SASL_SSL` listeners (`None`: plaintext). A client certificate's
+    /// mapped subject becomes the session's principal.
+    pub tls: Option<strom_tls::TlsServer>,
     /// Users, the authorizer and quotas, shared with the other front ends.
     pub security: Arc<strom_auth::Security>,
 }
@@ -72,6 +75,7 @@ impl Default for KafkaConfig {
             queued_max_request_bytes: DEFAULT_QUEUED_MAX_REQUEST_BYTES,
             listener_name: Arc::from("PLAINTEXT"),
             protocol: strom_auth::SecurityProtocol::Plaintext,
+            tls: None,
             security: strom_auth::Security::disabled(),
         }
     }

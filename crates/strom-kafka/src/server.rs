@@ -53,7 +53,7 @@ pub async fn run(
                     let ctx = Arc::clone(&ctx);
                     let budget = budget.clone();
                     connections.spawn(async move {
-                        connection::serve(stream, peer, ctx, budget).await;
+                        connection::accept(stream, peer, ctx, budget).await;
                         drop(slot);
                     });
                 }

@@ -34,15 +34,19 @@ pub struct ServeArgs {
     /// Data directory [default: ./strom-data].
     #[arg(long, env = "STROM_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
-    /// Kafka listener address [default: 0.0.0.0:9092].
+    /// Kafka PLAINTEXT listener address [default: 127.0.0.1:9092].
     #[arg(long, env = "STROM_KAFKA_LISTEN")]
     pub kafka_listen: Option<SocketAddr>,
-    /// Host announced to Kafka clients [default: the listen host, or localhost for 0.0.0.0].
+    /// Host announced to Kafka clients of `--kafka-listen` [default: the listen host, or
+    /// localhost for 0.0.0.0].
     #[arg(long, env = "STROM_KAFKA_ADVERTISED_HOST")]
     pub kafka_advertised_host: Option<String>,
-    /// HTTP listener address [default: 0.0.0.0:8080].
+    /// HTTP listener address [default: 127.0.0.1:8080].
     #[arg(long, env = "STROM_HTTP_LISTEN")]
     pub http_listen: Option<SocketAddr>,
+    /// Let listeners without authentication bind non-loopback addresses [default: false].
+    #[arg(long, env = "STROM_ALLOW_UNAUTHENTICATED_NETWORK")]
+    pub allow_unauthenticated_network: Option<bool>,
     /// fsync policy: always, interval or never [default: interval].
     #[arg(long, env = "STROM_FSYNC")]
     pub fsync: Option<String>,
@@ -80,6 +84,9 @@ struct FileConfig {
     kafka_listen: Option<SocketAddr>,
     kafka_advertised_host: Option<String>,
     http_listen: Option<SocketAddr>,
+    allow_unauthenticated_network: Option<bool>,
+    kafka_listeners: Option<Vec<crate::listeners::ListenerFile>>,
+    http_ssl: Option<crate::listeners::SslFile>,
     fsync: Option<String>,
     fsync_interval_ms: Option<u64>,
     default_partitions: Option<i32>,
@@ -157,9 +164,15 @@ fn authorizer_config(
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub data_dir: PathBuf,
-    pub kafka_listen: SocketAddr,
-    pub kafka_advertised_host: String,
     pub http_listen: SocketAddr,
+    /// Every Kafka listener: `kafka_listen` as `PLAINTEXT` (unless only `kafka_listeners`
+    /// are configured), then `kafka_listeners`.
+    pub kafka_listeners: Vec<crate::listeners::KafkaListener>,
+    /// HTTPS on the HTTP listener.
+    pub http_ssl: Option<crate::listeners::SslSettings>,
+    /// Listeners bound to the network without authentication (allowed by
+    /// `allow_unauthenticated_network`); each start warns about them.
+    pub unauthenticated_exposed: Vec<String>,
     pub durability: Durability,
     pub default_partitions: i32,
     pub auto_create_topics: bool,
@@ -293,6 +306,73 @@ fn connection_settings(file: &FileConfig) -> anyhow::Result<ConnectionSettings> 
     })
 }
 
+/// Listener settings resolved from the file and flags.
+struct ListenerSettings {
+    kafka: Vec<crate::listeners::KafkaListener>,
+    http_ssl: Option<crate::listeners::SslSettings>,
+    exposed: Vec<String>,
+}
+
+/// The Kafka listeners (`plaintext`, from `kafka_listen`, first unless only
+/// `kafka_listeners` are configured), HTTPS, and the safe-default check of each listener.
+fn listener_settings(
+    file: &FileConfig,
+    allow_flag: Option<bool>,
+    plaintext: crate::listeners::KafkaListener,
+    kafka_listen_set: bool,
+    http_listen: SocketAddr,
+) -> anyhow::Result<ListenerSettings> {
+    use crate::listeners::{authenticates, check_exposure, kafka_listener, ssl_settings};
+    let allow = allow_flag
+        .or(file.allow_unauthenticated_network)
+        .unwrap_or(false);
+    let configured = file.kafka_listeners.as_deref().unwrap_or_default();
+    let mut kafka = Vec::new();
+    if kafka_listen_set || configured.is_empty() {
+        kafka.push(plaintext);
+    }
+    for entry in configured {
+        let listener = kafka_listener(entry)?;
+        if kafka.iter().any(|l| l.name == listener.name) {
+            bail!(
+                "kafka_listeners: the name '{}' is used twice (kafka_listen is 'PLAINTEXT')",
+                listener.name
+            );
+        }
+        kafka.push(listener);
+    }
+    let http_ssl = file
+        .http_ssl
+        .as_ref()
+        .map(|ssl| ssl_settings("http_ssl", ssl))
+        .transpose()?;
+    let mut exposed = Vec::new();
+    for l in &kafka {
+        let what = format!("Kafka listener {} ({})", l.name, l.protocol);
+        if check_exposure(
+            &what,
+            l.listen,
+            authenticates(l.protocol, l.ssl.as_ref()),
+            allow,
+        )? {
+            exposed.push(format!("{what} on {}", l.listen));
+        }
+    }
+    let http_protocol = match http_ssl {
+        Some(_) => strom_auth::SecurityProtocol::Ssl,
+        None => strom_auth::SecurityProtocol::Plaintext,
+    };
+    let http_auth = authenticates(http_protocol, http_ssl.as_ref());
+    if check_exposure("the HTTP listener", http_listen, http_auth, allow)? {
+        exposed.push(format!("the HTTP listener on {http_listen}"));
+    }
+    Ok(ListenerSettings {
+        kafka,
+        http_ssl,
+        exposed,
+    })
+}
+
 impl Settings {
     pub fn resolve(args: ServeArgs) -> anyhow::Result<Settings> {
         let file = match &args.config {
@@ -310,20 +390,31 @@ impl Settings {
         let connections = connection_settings(&file)?;
         let disk = disk_config(&file)?;
         let authorizer = authorizer_config(&args, &file)?;
-        let kafka_listen = args
-            .kafka_listen
-            .or(file.kafka_listen)
-            .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 9092)));
+        let explicit_kafka_listen = args.kafka_listen.or(file.kafka_listen);
+        let kafka_listen =
+            explicit_kafka_listen.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 9092)));
         let kafka_advertised_host = args
             .kafka_advertised_host
-            .or(file.kafka_advertised_host)
-            .unwrap_or_else(|| {
-                if kafka_listen.ip().is_unspecified() {
-                    "localhost".to_string()
-                } else {
-                    kafka_listen.ip().to_string()
-                }
-            });
+            .or(file.kafka_advertised_host.clone())
+            .unwrap_or_else(|| crate::listeners::default_advertised_host(kafka_listen));
+        let http_listen = args
+            .http_listen
+            .or(file.http_listen)
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
+        let listeners = listener_settings(
+            &file,
+            args.allow_unauthenticated_network,
+            crate::listeners::KafkaListener {
+                name: "PLAINTEXT".to_string(),
+                protocol: strom_auth::SecurityProtocol::Plaintext,
+                listen: kafka_listen,
+                advertised_host: kafka_advertised_host,
+                advertised_port: None,
+                ssl: None,
+            },
+            explicit_kafka_listen.is_some(),
+            http_listen,
+        )?;
         let fsync = args
             .fsync
             .or(file.fsync)
@@ -364,12 +455,10 @@ impl Settings {
                 .data_dir
                 .or(file.data_dir)
                 .unwrap_or_else(|| PathBuf::from("./strom-data")),
-            kafka_listen,
-            kafka_advertised_host,
-            http_listen: args
-                .http_listen
-                .or(file.http_listen)
-                .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 8080))),
+            http_listen,
+            kafka_listeners: listeners.kafka,
+            http_ssl: listeners.http_ssl,
+            unauthenticated_exposed: listeners.exposed,
             durability,
             default_partitions,
             auto_create_topics: args

@@ -4,6 +4,7 @@ mod bench;
 mod cli;
 mod config;
 mod group_cli;
+mod listeners;
 mod serve;
 
 use std::process::ExitCode;

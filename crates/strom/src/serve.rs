@@ -69,13 +69,16 @@ fn budget_open_files(settings: &Settings) {
 /// staging and snapshot files, the runtime).
 const RESERVED_FILES: u64 = 64;
 
-/// Both listeners may hold `max_connections` sockets each; when that does not fit beside the
+/// Every listener may hold `max_connections` sockets; when that does not fit beside the
 /// log files' budget in `RLIMIT_NOFILE`, an accept would fail with EMFILE for every client.
 /// Lower the limit so a flood is refused cleanly (503 / closed) instead, and say so.
 fn fit_connections_to_open_files(settings: &mut Settings) {
     let budget = strom_log::open_file_budget() as u64;
     let left = strom_log::soft_nofile().saturating_sub(budget + RESERVED_FILES);
-    let per_listener = usize::try_from(left / 2).unwrap_or(usize::MAX).max(1);
+    let listeners = settings.kafka_listeners.len() as u64 + 1;
+    let per_listener = usize::try_from(left / listeners)
+        .unwrap_or(usize::MAX)
+        .max(1);
     let limits = &mut settings.connections;
     if limits.max_connections > per_listener {
         tracing::info!(
@@ -83,7 +86,7 @@ fn fit_connections_to_open_files(settings: &mut Settings) {
             lowered_to = per_listener,
             soft_nofile = strom_log::soft_nofile(),
             log_files = budget,
-            "max_connections lowered so that both listeners' sockets and the log files fit in \
+            "max_connections lowered so that all listeners' sockets and the log files fit in \
              the open-file limit (RLIMIT_NOFILE); raise the hard limit or lower max_open_log_files"
         );
         limits.max_connections = per_listener;
@@ -137,46 +140,58 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
         other => anyhow::Error::new(other).context("cannot open the security state"),
     })?;
 
-    let kafka_listener = TcpListener::bind(settings.kafka_listen)
-        .await
-        .with_context(|| format!("cannot listen for Kafka on {}", settings.kafka_listen))?;
+    let kafka_listeners = bind_kafka_listeners(&settings, &security).await?;
     let http_listener = TcpListener::bind(settings.http_listen)
         .await
         .with_context(|| format!("cannot listen for HTTP on {}", settings.http_listen))?;
-    let kafka_addr = kafka_listener.local_addr()?;
     let http_addr = http_listener.local_addr()?;
-
-    let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
-    let kafka_config = strom_kafka::KafkaConfig {
-        advertised_host: settings.kafka_advertised_host.clone(),
-        advertised_port: kafka_addr.port(),
-        max_frame_bytes: settings.max_frame_bytes,
-        connections: settings.connections.clone(),
-        connections_max_idle: Duration::from_millis(settings.connections_max_idle_ms),
-        queued_max_request_bytes: settings.queued_max_request_bytes,
-        listener_name: Arc::from("PLAINTEXT"),
-        protocol: strom_auth::SecurityProtocol::Plaintext,
-        security: Arc::clone(&security),
+    let http_tls = match &settings.http_ssl {
+        Some(ssl) => Some(
+            crate::listeners::tls_server(ssl, &strom_http::HTTP_ALPN)?.with_handshake_timeout(
+                Duration::from_millis(settings.http_header_read_timeout_ms),
+            ),
+        ),
+        None => None,
     };
+    for exposed in &settings.unauthenticated_exposed {
+        tracing::warn!(
+            listener = %exposed,
+            "{exposed} accepts clients from the network without authentication \
+             (allow_unauthenticated_network = true)"
+        );
+    }
+    let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
     let http_config = strom_http::HttpConfig {
         max_body_bytes: settings.http_max_body_bytes,
         max_poll_timeout_ms: settings.http_max_poll_timeout_ms,
         connections: settings.connections.clone(),
         header_read_timeout: Duration::from_millis(settings.http_header_read_timeout_ms),
         security,
+        tls: http_tls,
     };
     // One coordinator for every front end, so Kafka and HTTP consumers share groups.
     let groups =
         strom_broker::GroupCoordinator::start(Arc::clone(&broker), settings.groups.clone())
             .await
             .context("cannot start the group coordinator")?;
-    let kafka = tokio::spawn(strom_kafka::run_with_groups(
-        kafka_listener,
-        Arc::clone(&broker),
-        groups.clone(),
-        kafka_config,
-        shutdown_rx.clone(),
-    ));
+    let mut tasks = Vec::new();
+    let mut kafka_addrs = Vec::new();
+    for (listener, config) in kafka_listeners {
+        kafka_addrs.push(format!(
+            "{}={}://{}",
+            config.listener_name,
+            config.protocol,
+            listener.local_addr()?
+        ));
+        let task = tokio::spawn(strom_kafka::run_with_groups(
+            listener,
+            Arc::clone(&broker),
+            groups.clone(),
+            config,
+            shutdown_rx.clone(),
+        ));
+        tasks.push(("kafka", task));
+    }
     let http = tokio::spawn(strom_http::run_with_groups(
         http_listener,
         Arc::clone(&broker),
@@ -184,9 +199,11 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
         http_config,
         shutdown_rx,
     ));
+    tasks.push(("http", http));
     tracing::info!(
-        kafka = %kafka_addr,
+        kafka = %kafka_addrs.join(","),
         http = %http_addr,
+        https = settings.http_ssl.is_some(),
         data_dir = %settings.data_dir.display(),
         "strom ready"
     );
@@ -197,7 +214,7 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
         _ = sigterm.recv() => tracing::info!("SIGTERM received, shutting down"),
     }
     let _ = shutdown_tx.send(true);
-    for (name, task) in [("kafka", kafka), ("http", http)] {
+    for (name, task) in tasks {
         match tokio::time::timeout(std::time::Duration::from_secs(10), task).await {
             Ok(Ok(Ok(()))) => {}
             Ok(Ok(Err(err))) => {
@@ -213,4 +230,40 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
         .context("clean shutdown failed")?;
     tracing::info!("strom stopped cleanly");
     Ok(())
+}
+
+/// Binds every Kafka listener and builds its config (TLS files are read here, so a bad one
+/// stops the start with the setting's name).
+async fn bind_kafka_listeners(
+    settings: &Settings,
+    security: &Arc<strom_auth::Security>,
+) -> anyhow::Result<Vec<(TcpListener, strom_kafka::KafkaConfig)>> {
+    let mut bound = Vec::new();
+    for listener in &settings.kafka_listeners {
+        let tls = match &listener.ssl {
+            Some(ssl) => Some(crate::listeners::tls_server(ssl, &[])?),
+            None => None,
+        };
+        let socket = TcpListener::bind(listener.listen).await.with_context(|| {
+            format!(
+                "cannot listen for Kafka ({}) on {}",
+                listener.name, listener.listen
+            )
+        })?;
+        let port = socket.local_addr()?.port();
+        let config = strom_kafka::KafkaConfig {
+            advertised_host: listener.advertised_host.clone(),
+            advertised_port: listener.advertised_port.unwrap_or(port),
+            max_frame_bytes: settings.max_frame_bytes,
+            connections: settings.connections.clone(),
+            connections_max_idle: Duration::from_millis(settings.connections_max_idle_ms),
+            queued_max_request_bytes: settings.queued_max_request_bytes,
+            listener_name: Arc::from(listener.name.as_str()),
+            protocol: listener.protocol,
+            tls,
+            security: Arc::clone(security),
+        };
+        bound.push((socket, config));
+    }
+    Ok(bound)
 }

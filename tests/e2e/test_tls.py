@@ -1,0 +1,206 @@
+"""TLS listeners end to end, with certificates generated here (tls_support.Pki): kcat,
+confluent-kafka (default hostname verification) and kafkajs over an SSL listener, curl over
+HTTPS (HTTP/1.1 and HTTP/2 by ALPN), a plaintext client on the SSL port failing cleanly
+while others keep being served, mTLS principals (`CN=alice,OU=svc` -> `User:alice` by a
+mapping rule) on Kafka and HTTP, and the safe-default binding rule with its start-up
+warning."""
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from confluent_kafka import Consumer, Producer
+
+from conftest import free_port, strom_binary, wait_for_port
+from tls_support import Pki, start_tls_server
+
+NODE_DIR = Path(__file__).resolve().parent / "node"
+DEADLINE = 30
+
+
+@pytest.fixture
+def pki(tmp_path):
+    return Pki(tmp_path / "pki")
+
+
+@pytest.fixture
+def tls_strom(tmp_path, pki):
+    server = start_tls_server(tmp_path, pki, log="info,strom_kafka=debug,strom_http=debug")
+    yield server
+    assert server.stop() in (None, 0), server.log_text()
+
+
+def wait_for_log(server, *needles, deadline=DEADLINE):
+    """Waits for a log line containing every one of `needles`."""
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        if any(all(n in line for n in needles) for line in server.log_text().splitlines()):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{needles!r} not logged:\n{server.log_text()[-4000:]}")
+
+
+def kcat(*args, input=None, check=True):
+    out = subprocess.run(["kcat", *args], input=input, capture_output=True, timeout=60)
+    if check and out.returncode != 0:
+        raise AssertionError(f"kcat {args} failed: {out.stderr.decode(errors='replace')}")
+    return out
+
+
+def ssl_args(server, pki, port=None, cert=None):
+    args = ["-b", f"localhost:{port or server.ssl_port}", "-X", "security.protocol=SSL",
+            "-X", f"ssl.ca.location={pki.ca}"]
+    if cert:
+        args += ["-X", f"ssl.certificate.location={cert[0]}", "-X", f"ssl.key.location={cert[1]}"]
+    return args
+
+
+def consume_all(conf, topic, count):
+    consumer = Consumer({**conf, "group.id": f"g-{topic}", "auto.offset.reset": "earliest"})
+    consumer.subscribe([topic])
+    values, end = [], time.monotonic() + DEADLINE
+    while len(values) < count and time.monotonic() < end:
+        msg = consumer.poll(0.5)
+        if msg is not None and msg.error() is None:
+            values.append(msg.value())
+    consumer.close()
+    return values
+
+
+def test_kcat_produces_and_consumes_over_ssl(tls_strom, pki):
+    kcat(*ssl_args(tls_strom, pki), "-P", "-t", "kcat-ssl", input=b"one\ntwo\n")
+    out = kcat(*ssl_args(tls_strom, pki), "-C", "-t", "kcat-ssl", "-o", "beginning",
+               "-c", "2", "-e", "-f", "%s\n")
+    assert out.stdout.decode().split() == ["one", "two"]
+
+
+def test_confluent_kafka_verifies_the_broker_certificate_and_hostname(tls_strom, pki):
+    conf = {"bootstrap.servers": f"localhost:{tls_strom.ssl_port}",
+            "security.protocol": "SSL", "ssl.ca.location": str(pki.ca)}
+    # librdkafka verifies the hostname by default (ssl.endpoint.identification.algorithm).
+    producer = Producer(conf)
+    for i in range(10):
+        producer.produce("confluent-ssl", value=f"v{i}".encode())
+    assert producer.flush(DEADLINE) == 0
+    assert consume_all(conf, "confluent-ssl", 10) == [f"v{i}".encode() for i in range(10)]
+    # A client that trusts another CA refuses the server.
+    other = Pki(pki.dir.parent / "other-pki")
+    reports = []
+    bad = Producer({**conf, "ssl.ca.location": str(other.ca), "message.timeout.ms": 3000})
+    bad.produce("confluent-ssl", value=b"never", on_delivery=lambda err, _: reports.append(err))
+    bad.flush(DEADLINE)
+    assert len(reports) == 1 and reports[0] is not None, reports
+    wait_for_log(tls_strom, "listener=SSL error=TLS handshake failed")
+
+
+def test_kafkajs_produces_over_ssl(tls_strom, pki):
+    script = """
+const fs = require('fs'); const { Kafka, logLevel } = require('kafkajs');
+const [port, ca] = process.argv.slice(1);
+const kafka = new Kafka({ brokers: ['localhost:' + port], logLevel: logLevel.WARN,
+  ssl: { ca: [fs.readFileSync(ca, 'utf8')] } });
+(async () => { const p = kafka.producer(); await p.connect();
+  await p.send({ topic: 'kafkajs-ssl', messages: [{ value: 'from-kafkajs' }] });
+  await p.disconnect(); })().catch(e => { console.error(e); process.exit(1); });
+"""
+    out = subprocess.run(["node", "-e", script, str(tls_strom.ssl_port), str(pki.ca)],
+                         cwd=NODE_DIR, capture_output=True, timeout=60)
+    assert out.returncode == 0, out.stderr.decode(errors="replace")
+    got = kcat(*ssl_args(tls_strom, pki), "-C", "-t", "kafkajs-ssl", "-o", "beginning",
+               "-c", "1", "-e", "-f", "%s")
+    assert got.stdout == b"from-kafkajs"
+
+
+def curl(*args):
+    out = subprocess.run(["curl", "-sS", *args], capture_output=True, timeout=60)
+    assert out.returncode == 0, out.stderr.decode(errors="replace")
+    return out.stdout.decode()
+
+
+def test_https_with_curl_over_http1_and_http2(tls_strom, pki):
+    url = f"https://localhost:{tls_strom.http_port}/healthz"
+    for flag, version in [("--http1.1", "1.1"), ("--http2", "2")]:
+        out = curl("--cacert", str(pki.ca), flag, "-o", "/dev/null",
+                   "-w", "%{http_code} %{http_version}", url)
+        assert out == f"200 {version}", out
+    # Plain HTTP on the HTTPS port is not served.
+    plain = subprocess.run(["curl", "-sS", f"http://127.0.0.1:{tls_strom.http_port}/healthz"],
+                           capture_output=True, timeout=60)
+    assert plain.returncode != 0
+    wait_for_log(tls_strom, "closing HTTPS connection")
+
+
+def test_plaintext_client_on_the_ssl_port_fails_cleanly_and_others_are_served(tls_strom, pki):
+    # A plaintext ApiVersions request, as a Kafka client without TLS would send it.
+    api_versions = bytes([0, 0, 0, 10, 0, 18, 0, 3, 0, 0, 0, 1, 0, 0])
+    with socket.create_connection(("127.0.0.1", tls_strom.ssl_port), timeout=DEADLINE) as s:
+        s.sendall(api_versions)
+        received = b""
+        while chunk := s.recv(4096):  # a TLS alert at most, then the server closes
+            received += chunk
+    assert len(received) < 64, received
+    wait_for_log(tls_strom, "TLS handshake failed")
+    # A client that connects and stays silent does not hold up the others either.
+    with socket.create_connection(("127.0.0.1", tls_strom.ssl_port)):
+        kcat(*ssl_args(tls_strom, pki), "-P", "-t", "after-garbage", input=b"still-served\n")
+        out = kcat("-b", tls_strom.bootstrap, "-C", "-t", "after-garbage", "-o", "beginning",
+                   "-c", "1", "-e", "-f", "%s")
+    assert out.stdout == b"still-served"
+    assert "panicked" not in tls_strom.log_text()
+
+
+def test_mtls_principal_comes_from_the_mapped_certificate_subject(tls_strom, pki):
+    alice = pki.leaf("alice", O="Org", OU="svc", CN="alice")
+    bob = pki.leaf("bob", OU="ops", CN="bob")
+    port = tls_strom.mtls_port
+    kcat(*ssl_args(tls_strom, pki, port, alice), "-P", "-t", "mtls", input=b"from-alice\n")
+    wait_for_log(tls_strom, 'listener=MTLS principal=User:alice')
+    kcat(*ssl_args(tls_strom, pki, port, bob), "-L")
+    wait_for_log(tls_strom, 'principal=User:CN=bob,OU=ops')
+    # client_auth = required: no certificate, no connection.
+    refused = kcat(*ssl_args(tls_strom, pki, port), "-L", "-m", "5", check=False)
+    assert refused.returncode != 0
+    wait_for_log(tls_strom, "listener=MTLS error=TLS handshake failed")
+    # HTTPS asks for a certificate (requested): alice's request carries her principal.
+    curl("--cacert", str(pki.ca), "--cert", str(alice[0]), "--key", str(alice[1]),
+         f"https://localhost:{tls_strom.http_port}/healthz")
+    wait_for_log(tls_strom, "HTTPS connection established", "principal=User:alice")
+
+
+def run_serve(tmp_path, name, args, env=None):
+    """Starts `strom serve` with exactly `args`; returns the process and its log file."""
+    log = tmp_path / f"{name}.log"
+    proc = subprocess.Popen(
+        [strom_binary(), "serve", "--data-dir", str(tmp_path / name), *args],
+        stdout=open(log, "ab"), stderr=subprocess.STDOUT,
+        env={**os.environ, "STROM_LOG": "info", **(env or {})})
+    return proc, log
+
+
+def test_network_binding_without_authentication_needs_the_setting_and_warns(tmp_path):
+    kafka, http = free_port(), free_port()
+    args = ["--kafka-listen", f"127.0.0.1:{kafka}", "--http-listen", f"0.0.0.0:{http}"]
+    proc, log = run_serve(tmp_path, "refused", args)
+    assert proc.wait(timeout=60) == 78, log.read_text()
+    assert "allow_unauthenticated_network = true" in log.read_text(), log.read_text()
+    warning = (f"the HTTP listener on 0.0.0.0:{http} accepts clients from the network "
+               "without authentication")
+    for start in range(2):  # the warning comes at every start
+        proc, log = run_serve(tmp_path, "open", args,
+                              env={"STROM_ALLOW_UNAUTHENTICATED_NETWORK": "true"})
+        try:
+            wait_for_port(http, proc)
+            wait_for_port(kafka, proc)
+            end = time.monotonic() + DEADLINE
+            # Signals are handled once the server is ready.
+            while log.read_text().count("strom ready") < start + 1:
+                assert time.monotonic() < end, log.read_text()
+                time.sleep(0.1)
+            assert log.read_text().count(warning) == start + 1, log.read_text()
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=30) == 0, log.read_text()

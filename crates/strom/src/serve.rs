@@ -129,9 +129,17 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
     let kafka_addr = kafka_listener.local_addr()?;
     let http_addr = http_listener.local_addr()?;
 
-    // Until listeners can authenticate, security is off: everyone is User:ANONYMOUS and
-    // every operation is allowed.
-    let security = strom_auth::Security::disabled();
+    // Until listeners can authenticate, everyone is User:ANONYMOUS and authorization is off;
+    // the services' state (quotas, ...) is kept in `__strom_security`.
+    let security = {
+        let broker = Arc::clone(&broker);
+        tokio::task::spawn_blocking(move || {
+            strom_auth::Security::open(broker, strom_auth::SecurityConfig::default())
+        })
+        .await
+        .context("security start-up panicked")?
+        .context("cannot open the security state")?
+    };
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
     let kafka_config = strom_kafka::KafkaConfig {
         advertised_host: settings.kafka_advertised_host.clone(),

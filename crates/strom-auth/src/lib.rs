@@ -24,7 +24,10 @@ pub use authorizer::{Authorizer, AuthorizerConfig, CLUSTER_NAME};
 pub use error::AuthError;
 pub use principal::{Principal, Session};
 pub use protocol::SecurityProtocol;
-pub use quota::Quotas;
+pub use quota::{
+    EntityName, QuotaAlteration, QuotaEntity, QuotaFilter, QuotaKey, QuotaMatch, QuotaValues,
+    Quotas, ENTITY_CLIENT_ID, ENTITY_USER,
+};
 pub use security::{Security, SecurityConfig};
 pub use ssl_principal::{SslPrincipalError, SslPrincipalMapper};
 pub use tokens::{parse_oauthbearer, OAuthBearerMessage, TokenValidator, ValidatedToken};

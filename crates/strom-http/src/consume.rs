@@ -7,9 +7,12 @@ use std::sync::Arc;
 use axum::extract::{Path, Query, State};
 use axum::Json;
 use serde::{Deserialize, Serialize};
+use strom_auth::QuotaKey;
 use utoipa::{IntoParams, ToSchema};
 
+use crate::caller::Caller;
 use crate::error::{ApiError, ApiResult};
+use crate::quotas;
 use crate::reader::{read_records, DEFAULT_MAX_BYTES};
 use crate::render::{record_json, ValueFormat};
 use crate::schemas::Problem;
@@ -74,13 +77,18 @@ pub fn check_limit(limit: Option<usize>, default: usize, max: usize) -> ApiResul
         (status = 400, description = "Invalid parameter", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Unknown topic or partition", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Offset out of range", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Over the consumer byte-rate quota (see Retry-After)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn consume(
     State(state): State<Shared>,
+    Caller(caller): Caller,
     Path((topic, partition)): Path<(String, i32)>,
     Query(params): Query<ConsumeParams>,
+    headers: axum::http::HeaderMap,
 ) -> ApiResult<Json<ConsumeResponse>> {
+    let client_id = quotas::client_id(&headers);
+    quotas::check(&state, &caller, &client_id, QuotaKey::ConsumerByteRate)?;
     let limit = check_limit(params.limit, 100, MAX_LIMIT)?;
     let max_bytes = match params.max_bytes {
         Some(0) => return Err(ApiError::bad_request("max_bytes must be at least 1")),
@@ -143,6 +151,12 @@ pub async fn consume(
         }
     }
     let out = read_records(Arc::clone(&p), offset, limit, max_bytes).await?;
+    let bytes: usize = out
+        .records
+        .iter()
+        .map(|r| r.key.as_ref().map_or(0, |k| k.len()) + r.value.as_ref().map_or(0, |v| v.len()))
+        .sum();
+    quotas::charge_consume(&state, &caller, &client_id, bytes);
     let next_offset = if out.records.is_empty() {
         offset.max(out.next_offset)
     } else {

@@ -24,6 +24,8 @@ pub struct ApiError {
     pub detail: String,
     pub rest_code: u32,
     pub flavor: Flavor,
+    /// Seconds for a `Retry-After` header (429 over quota).
+    pub retry_after: Option<u64>,
 }
 
 /// What a client is told about a storage failure; the details are in the server log only.
@@ -43,6 +45,7 @@ impl ApiError {
             detail: detail.into(),
             rest_code: u32::from(status.as_u16()),
             flavor: Flavor::Problem,
+            retry_after: None,
         }
     }
     pub fn bad_request(detail: impl Into<String>) -> Self {
@@ -130,6 +133,43 @@ impl ApiError {
     pub fn rest(mut self) -> Self {
         self.flavor = Flavor::RestProxy;
         self
+    }
+}
+
+/// 429: the caller's quota group is over its `what` quota; `Retry-After` says when the
+/// next request is within it again (whole seconds, at least 1).
+pub fn over_quota(what: &str, delay: std::time::Duration) -> ApiError {
+    let seconds = delay.as_millis().div_ceil(1000).max(1) as u64;
+    let mut e = ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "quota-exceeded",
+        format!("over the {what} quota of this user or client id; retry in {seconds} s"),
+    )
+    .code(42902);
+    e.retry_after = Some(seconds);
+    e
+}
+
+/// 403 for the quota administration routes (they need DescribeConfigs / AlterConfigs on the
+/// cluster, as Kafka's quota APIs do).
+pub fn quota_forbidden(operation: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "not-authorized",
+        format!("not authorized: client quotas need {operation} on the cluster"),
+    )
+    .code(40303)
+}
+
+/// A refused quota change or filter: `Invalid` is 422; a storage failure is a fixed 500.
+pub fn quota_error(err: strom_auth::AuthError) -> ApiError {
+    use strom_auth::AuthError;
+    match err {
+        AuthError::Invalid(_) | AuthError::Authentication(_) => {
+            ApiError::unprocessable(err.to_string()).code(42208)
+        }
+        AuthError::NotFound(_) => ApiError::not_found("not-found", err.to_string()),
+        AuthError::Storage(_) => ApiError::storage(&err),
     }
 }
 
@@ -287,6 +327,11 @@ impl IntoResponse for ApiError {
         response
             .headers_mut()
             .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
         response
             .extensions_mut()
             .insert(RejectionDetail(self.detail));
@@ -371,6 +416,19 @@ mod tests {
         .into();
         assert_eq!((e.status, e.rest_code), (StatusCode::FORBIDDEN, 40301));
         assert!(e.detail.contains("internal"), "{}", e.detail);
+    }
+
+    #[test]
+    fn over_quota_is_429_with_retry_after_rounded_up() {
+        let e = over_quota("producer_byte_rate", std::time::Duration::from_millis(1200));
+        assert_eq!(
+            (e.status, e.kind, e.retry_after),
+            (StatusCode::TOO_MANY_REQUESTS, "quota-exceeded", Some(2))
+        );
+        let r = e.into_response();
+        assert_eq!(r.headers()[header::RETRY_AFTER], "2");
+        let storage = quota_error(strom_auth::AuthError::Storage("/srv/x: gone".into()));
+        assert_eq!(storage.detail, STORAGE_FAILURE);
     }
 
     #[test]

@@ -24,6 +24,7 @@ pub mod feeds;
 pub mod metrics;
 pub mod openapi;
 pub mod produce;
+pub mod quotas;
 pub mod reader;
 pub mod refusal;
 pub mod rejections;

@@ -13,11 +13,14 @@ use axum::http::HeaderMap;
 use axum::Json;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
+use strom_auth::QuotaKey;
 use strom_broker::{default_partition, encode_records, NewRecord, RecordHeader, Topic};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::body::{content_type, parse_json, RawBody};
+use crate::caller::Caller;
 use crate::error::{ApiError, ApiResult};
+use crate::quotas;
 use crate::render::decode_b64;
 use crate::schemas::{Problem, TimestampIn};
 use crate::state::Shared;
@@ -352,15 +355,20 @@ fn offsets(outcomes: Vec<Outcome>) -> Vec<RecordOffset> {
         (status = 413, description = "Body or batch too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Unsupported Content-Type", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid record", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Over the producer byte-rate quota (see Retry-After)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn produce(
     State(state): State<Shared>,
+    Caller(caller): Caller,
     Path(topic): Path<String>,
     Query(params): Query<RawProduceParams>,
     headers: HeaderMap,
     RawBody(body): RawBody,
 ) -> ApiResult<Json<ProduceResponse>> {
+    let client_id = quotas::client_id(&headers);
+    quotas::check(&state, &caller, &client_id, QuotaKey::ProducerByteRate)?;
+    quotas::charge_produce(&state, &caller, &client_id, body.len());
     let ct = content_type(&headers);
     let topic_ref = state.topic(&topic)?;
     let records = match ct.as_deref() {

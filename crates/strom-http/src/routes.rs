@@ -9,7 +9,9 @@ use utoipa_axum::routes;
 
 use crate::consumers::handlers as consumers;
 use crate::state::Shared;
-use crate::{acls, admin, atom, consume, feeds, metrics, openapi, produce, restproxy, ws};
+use crate::{
+    acls, admin, atom, consume, feeds, metrics, openapi, produce, quotas, restproxy, ws,
+};
 
 /// The router (state applied) and the OpenAPI document it serves.
 pub fn build(state: Shared) -> (Router, utoipa::openapi::OpenApi) {
@@ -20,6 +22,7 @@ pub fn build(state: Shared) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(admin::alter_configs))
         .routes(routes!(admin::grow))
         .routes(routes!(admin::partition))
+        .routes(routes!(quotas::list, quotas::set, quotas::delete))
         .routes(routes!(produce::produce))
         .routes(routes!(consume::consume))
         .routes(routes!(feeds::feed))

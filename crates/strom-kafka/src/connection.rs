@@ -8,6 +8,9 @@
 //! socket buffer. A long-polling Fetch therefore delays later requests of the same connection,
 //! as it does with Kafka; clients use separate connections where that matters.
 //!
+//! A client over its quota gets its response at once and the connection then stops reading
+//! for the throttle delay the handler returned (KIP-219; see `handlers/throttle.rs`).
+//!
 //! Frames are read by [`crate::frame`]: a client silent for `connections_max_idle` is closed,
 //! and a request's bytes are reserved from the listener's [`RequestBudget`] until its response
 //! is written.
@@ -18,6 +21,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use strom_auth::Session;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
@@ -114,7 +118,8 @@ where
         let api = request.api_key;
         let version = request.header.request_api_version;
         let client_id = request.header.client_id.clone();
-        match handlers::respond(&ctx, request, &session).await {
+        let mut mute = Duration::ZERO;
+        match handlers::respond(&ctx, request, &session, &mut mute).await {
             Ok(Some(response)) => {
                 if let Err(err) = write_half.write_all(&response).await {
                     tracing::debug!(%peer, error = %err, "Kafka connection write failed");
@@ -126,6 +131,13 @@ where
                 tracing::error!(%peer, ?api, version, client_id = ?client_id.as_deref(), error = %err,
                     "closing Kafka connection: request handling failed");
                 break;
+            }
+        }
+        // Over quota: the response went out at once; now read nothing for the delay.
+        if !mute.is_zero() {
+            tokio::select! {
+                _ = tokio::time::sleep(mute) => {}
+                _ = shutdown_signal(&mut shutdown) => break,
             }
         }
     }

@@ -111,6 +111,22 @@ pub fn group_error_code(err: &strom_broker::GroupError) -> i16 {
     err.code()
 }
 
+/// The Kafka error and message for a failed quota request (DescribeClientQuotas,
+/// AlterClientQuotas). Storage failures are logged by the quota service and answered with
+/// [`STORAGE_FAILURE`].
+pub fn quota_error(err: &strom_auth::AuthError) -> (ResponseError, String) {
+    use strom_auth::AuthError;
+    match err {
+        AuthError::Invalid(_) => (ResponseError::InvalidRequest, err.to_string()),
+        AuthError::NotFound(_) => (ResponseError::ResourceNotFound, err.to_string()),
+        AuthError::Authentication(_) => (ResponseError::SaslAuthenticationFailed, err.to_string()),
+        AuthError::Storage(_) => (
+            ResponseError::KafkaStorageError,
+            STORAGE_FAILURE.to_string(),
+        ),
+    }
+}
+
 /// The Kafka error code (as sent on the wire) for a broker error.
 pub fn error_code(err: &BrokerError) -> i16 {
     response_error(err).code()

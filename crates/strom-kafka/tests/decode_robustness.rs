@@ -103,6 +103,8 @@ fn default_request(api: ApiKey) -> RequestKind {
                     .with_principal(StrBytes::from_static_str("User:alice")),
             ]))
         }
+        ApiKey::DescribeClientQuotas => RequestKind::DescribeClientQuotas(Default::default()),
+        ApiKey::AlterClientQuotas => RequestKind::AlterClientQuotas(Default::default()),
         other => panic!("add a sample request for {other:?}"),
     }
 }

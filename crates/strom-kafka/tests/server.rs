@@ -284,6 +284,20 @@ fn default_request(api: ApiKey, version: i16, topic: &str) -> RequestKind {
                 .with_operation(1)
                 .with_permission_type(1)],
         )),
+        ApiKey::DescribeClientQuotas => {
+            RequestKind::DescribeClientQuotas(DescribeClientQuotasRequest::default())
+        }
+        ApiKey::AlterClientQuotas => RequestKind::AlterClientQuotas(
+            AlterClientQuotasRequest::default()
+                .with_validate_only(true)
+                .with_entries(vec![alter_client_quotas_request::EntryData::default()
+                    .with_entity(vec![alter_client_quotas_request::EntityData::default()
+                        .with_entity_type(StrBytes::from_static_str("client-id"))
+                        .with_entity_name(None)])
+                    .with_ops(vec![alter_client_quotas_request::OpData::default()
+                        .with_key(StrBytes::from_static_str("producer_byte_rate"))
+                        .with_value(1024.0)])]),
+        ),
         other => group_request(other, version, topic)
             .unwrap_or_else(|| panic!("add a request for {other:?}")),
     }
@@ -460,6 +474,10 @@ async fn every_served_api_answers_at_every_version() {
                 }
                 ResponseKind::DeleteGroups(r) => assert_eq!(r.results[0].error_code, 69),
                 ResponseKind::OffsetDelete(r) => assert_eq!(r.error_code, 69),
+                ResponseKind::DescribeClientQuotas(r) => {
+                    assert_eq!((r.error_code, r.entries.map(|e| e.len())), (0, Some(0)))
+                }
+                ResponseKind::AlterClientQuotas(r) => assert_eq!(r.entries[0].error_code, 0),
                 _ => {}
             }
         }

@@ -21,9 +21,10 @@
 //! so a handler may assume no other request of the same connection runs concurrently.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::BytesMut;
-use kafka_protocol::messages::{RequestHeader, RequestKind, ResponseKind};
+use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind, ResponseKind};
 use strom_auth::Session;
 use strom_broker::{Broker, GroupCoordinator};
 use tokio::sync::watch;
@@ -34,6 +35,7 @@ use crate::KafkaConfig;
 mod acls;
 mod api_versions;
 mod auth;
+mod client_quotas;
 mod common;
 mod configs;
 mod create_partitions;
@@ -58,6 +60,7 @@ mod offset_delete;
 mod offset_fetch;
 mod produce;
 mod sync_group;
+mod throttle;
 
 /// What every handler may use.
 pub struct Context {
@@ -73,25 +76,46 @@ pub struct Context {
 /// protocol wants no answer (Produce with acks=0).
 /// Errors: a handler failed unexpectedly (panicked, or built an unencodable response); the
 /// connection is closed. `session` is who sent it (its address is what group members
-/// report as their host).
+/// report as their host). `mute` is set to how long the connection must stop reading after
+/// sending the response, when the client is over a quota (KIP-219).
 pub async fn respond(
     ctx: &Arc<Context>,
     request: DecodedRequest,
     session: &Session,
+    mute: &mut Duration,
+) -> anyhow::Result<Option<BytesMut>> {
+    let started = std::time::Instant::now();
+    let (api, header) = (request.api_key, request.header.clone());
+    let response = respond_inner(ctx, request, session, mute).await;
+    // Fetch time is mostly its long-poll wait, which uses no handler.
+    if api != ApiKey::Fetch {
+        let busy = throttle::request_time(ctx, session, &header, started.elapsed());
+        *mute = (*mute).max(busy);
+    }
+    response
+}
+
+async fn respond_inner(
+    ctx: &Arc<Context>,
+    request: DecodedRequest,
+    session: &Session,
+    mute: &mut Duration,
 ) -> anyhow::Result<Option<BytesMut>> {
     let correlation_id = request.header.correlation_id;
     let version = request.header.request_api_version;
     match request.body {
         RequestBody::ApiVersionsTooNew => Ok(Some(api_versions_fallback(correlation_id)?)),
-        RequestBody::Request(kind) => match dispatch(ctx, &request.header, *kind, session).await? {
-            Some(response) => Ok(Some(encode_response(
-                request.api_key,
-                version,
-                correlation_id,
-                &response,
-            )?)),
-            None => Ok(None),
-        },
+        RequestBody::Request(kind) => {
+            match dispatch(ctx, &request.header, *kind, session, mute).await? {
+                Some(response) => Ok(Some(encode_response(
+                    request.api_key,
+                    version,
+                    correlation_id,
+                    &response,
+                )?)),
+                None => Ok(None),
+            }
+        }
     }
 }
 
@@ -101,6 +125,7 @@ async fn dispatch(
     header: &RequestHeader,
     request: RequestKind,
     session: &Session,
+    mute: &mut Duration,
 ) -> anyhow::Result<Option<ResponseKind>> {
     let v = header.request_api_version;
     let peer = session.peer;
@@ -112,11 +137,18 @@ async fn dispatch(
             ResponseKind::Metadata(blocking(ctx, move |c| metadata::handle(c, &a, v, req)).await?)
         }
         RequestKind::Produce(req) => {
-            return Ok(produce::handle(ctx, &access, v, req)
-                .await?
-                .map(ResponseKind::Produce))
+            let bytes = throttle::produce_bytes(&req);
+            let mut response = produce::handle(ctx, &access, v, req).await?;
+            *mute = throttle::produce(ctx, session, header, bytes, response.as_mut());
+            return Ok(response.map(ResponseKind::Produce));
         }
-        RequestKind::Fetch(req) => ResponseKind::Fetch(fetch::handle(ctx, &access, v, req).await?),
+        RequestKind::Fetch(mut req) => {
+            throttle::cap_fetch(ctx, session, header, &mut req);
+            let response = fetch::handle(ctx, &access, v, req).await?;
+            let (response, delay) = throttle::fetch(ctx, session, header, response);
+            *mute = delay;
+            ResponseKind::Fetch(response)
+        }
         RequestKind::ListOffsets(req) => ResponseKind::ListOffsets(
             blocking(ctx, move |c| list_offsets::handle(c, &a, v, req)).await?,
         ),
@@ -189,6 +221,15 @@ async fn dispatch(
         }
         RequestKind::DeleteAcls(req) => {
             ResponseKind::DeleteAcls(blocking(ctx, move |_| acls::delete(&a, v, req)).await?)
+        }
+        RequestKind::DescribeClientQuotas(req) => {
+            ResponseKind::DescribeClientQuotas(client_quotas::describe(ctx, session, req))
+        }
+        RequestKind::AlterClientQuotas(req) => {
+            let session = session.clone();
+            ResponseKind::AlterClientQuotas(
+                blocking(ctx, move |c| client_quotas::alter(c, &session, req)).await?,
+            )
         }
         // The decoder only lets through APIs listed in `SUPPORTED_APIS`; reaching this arm
         // means an entry was added there without its match arm here.

@@ -16,6 +16,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use strom_auth::Session;
+use strom_broker::ListenerStats;
 use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
@@ -27,7 +28,13 @@ use crate::server::shutdown_signal;
 /// Read buffer per connection: several small pipelined requests arrive in one read.
 const READ_BUFFER: usize = 64 * 1024;
 
-pub async fn serve(stream: TcpStream, peer: SocketAddr, ctx: Arc<Context>, budget: RequestBudget) {
+pub async fn serve(
+    stream: TcpStream,
+    peer: SocketAddr,
+    ctx: Arc<Context>,
+    budget: RequestBudget,
+    stats: &ListenerStats,
+) {
     // Responses are written whole, so Nagle would only add latency.
     if let Err(err) = stream.set_nodelay(true) {
         tracing::debug!(%peer, error = %err, "cannot set TCP_NODELAY");
@@ -58,6 +65,7 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, ctx: Arc<Context>, budge
                 break;
             }
             Err(err @ FrameError::Idle { .. }) => {
+                stats.idle_closed();
                 tracing::debug!(%peer, error = %err, "closing idle Kafka connection");
                 break;
             }

@@ -82,6 +82,11 @@ pub struct Broker {
     cleaner_throttle: Arc<strom_log::Throttle>,
     shutting_down: AtomicBool,
     layout: Layout,
+    /// Topics that could not open on a read-only data directory (their logs need recovery);
+    /// opened by the disk check once the directory is writable.
+    unopened: Mutex<Vec<(PathBuf, crate::topic::TopicMeta)>>,
+    /// Counters of the front ends' listeners, for `/metrics`.
+    listeners: crate::ListenerRegistry,
     _lock: File,
 }
 
@@ -136,9 +141,16 @@ pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
     out
 }
 
-fn lock_data_dir(dir: &Path) -> Result<File, BrokerError> {
+fn lock_data_dir(dir: &Path, read_only: bool) -> Result<File, BrokerError> {
     let path = dir.join(".lock");
-    let file = File::create(&path).map_err(io(&path))?;
+    let file = match File::create(&path) {
+        // A read-only directory: the lock file of an earlier run, or the directory itself
+        // (flock needs no write access).
+        Err(_) if read_only => File::open(&path)
+            .or_else(|_| File::open(dir))
+            .map_err(io(&path))?,
+        other => other.map_err(io(&path))?,
+    };
     // SAFETY: flock on a valid, owned file descriptor has no memory-safety preconditions.
     let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
     if rc != 0 {
@@ -165,12 +177,18 @@ impl Broker {
     ) -> Result<Arc<Broker>, BrokerError> {
         let dir = config.data_dir.clone();
         std::fs::create_dir_all(&dir).map_err(io(&dir))?;
-        let lock = lock_data_dir(&dir)?;
+        let read_only = !strom_log::dir_writable(&dir);
+        let lock = lock_data_dir(&dir, read_only)?;
         let meta_dir = dir.join("meta");
-        std::fs::create_dir_all(&meta_dir).map_err(io(&meta_dir))?;
         let layout = Layout::new(&dir);
-        layout.prepare()?;
-        let cluster_id = load_or_create_cluster_id(&meta_dir)?;
+        if read_only {
+            tracing::warn!(data_dir = %dir.display(), "the data directory is read-only: \
+                starting degraded (reads served, writes refused until it is writable again)");
+        } else {
+            std::fs::create_dir_all(&meta_dir).map_err(io(&meta_dir))?;
+            layout.prepare()?;
+        }
+        let cluster_id = load_or_create_cluster_id(&meta_dir, read_only)?;
         let block_path = meta_dir.join("producer-id-block");
         let next_pid = match std::fs::read_to_string(&block_path) {
             Ok(text) => text.trim().parse::<i64>().map_err(|e| BrokerError::Io {
@@ -182,10 +200,21 @@ impl Broker {
         };
 
         let mut topics = BTreeMap::new();
+        let mut unopened = Vec::new();
         for (path, meta) in layout.topic_dirs()? {
-            let topic = Topic::open(&path, &meta, &config.log_defaults)?;
-            tracing::info!(topic = %meta.name, partitions = meta.partitions, "opened topic");
-            topics.insert(meta.name.clone(), Arc::new(topic));
+            match Topic::open(&path, &meta, &config.log_defaults) {
+                Ok(topic) => {
+                    tracing::info!(topic = %meta.name, partitions = meta.partitions, "opened topic");
+                    topics.insert(meta.name.clone(), Arc::new(topic));
+                }
+                // Recovery that must write waits for the directory to become writable.
+                Err(e) if read_only => {
+                    tracing::error!(topic = %meta.name, error = %e, "topic unavailable until \
+                        the data directory is writable: its logs need recovery");
+                    unopened.push((path, meta));
+                }
+                Err(e) => return Err(e),
+            }
         }
 
         let flusher = match config.durability {
@@ -215,6 +244,8 @@ impl Broker {
             cleaner_throttle,
             shutting_down: AtomicBool::new(false),
             layout,
+            unopened: Mutex::new(unopened),
+            listeners: Default::default(),
             _lock: lock,
         });
         for topic in broker.topics() {
@@ -320,6 +351,10 @@ impl Broker {
 
     /// Runs one retention pass over every partition now.
     pub fn enforce_retention(&self) {
+        if self.disk.state() == crate::DiskState::ReadOnly {
+            // Retention deletes files: it waits until the directory is writable again.
+            return;
+        }
         let now = crate::records::now_ms();
         for topic in self.topics() {
             for p in topic.partitions() {
@@ -337,6 +372,11 @@ impl Broker {
     /// The cluster id, generated on first start and kept in the data directory.
     pub fn cluster_id(&self) -> &str {
         &self.cluster_id
+    }
+
+    /// The front ends' listeners and their connection counters.
+    pub fn listeners(&self) -> &crate::ListenerRegistry {
+        &self.listeners
     }
 
     fn check_running(&self) -> Result<(), BrokerError> {
@@ -664,7 +704,7 @@ impl Broker {
     }
 }
 
-fn load_or_create_cluster_id(meta: &Path) -> Result<String, BrokerError> {
+fn load_or_create_cluster_id(meta: &Path, read_only: bool) -> Result<String, BrokerError> {
     let path = meta.join("cluster-id");
     match std::fs::read_to_string(&path) {
         Ok(id) if !id.trim().is_empty() => Ok(id.trim().to_string()),
@@ -677,7 +717,14 @@ fn load_or_create_cluster_id(meta: &Path) -> Result<String, BrokerError> {
                 .iter()
                 .map(|b| ALPHABET[(*b & 63) as usize] as char)
                 .collect();
-            strom_log::write_file_atomically(&path, id.as_bytes())?;
+            if read_only {
+                tracing::warn!(
+                    "read-only data directory without a cluster id: using a \
+                    temporary one until a start on a writable directory"
+                );
+            } else {
+                strom_log::write_file_atomically(&path, id.as_bytes())?;
+            }
             Ok(id)
         }
     }

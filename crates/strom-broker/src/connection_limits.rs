@@ -119,6 +119,11 @@ impl ConnectionLimits {
     pub fn open(&self) -> usize {
         self.state.lock().total
     }
+
+    /// The cap on open connections, all addresses together.
+    pub fn max_connections(&self) -> usize {
+        self.config.max_connections
+    }
 }
 
 impl Drop for ConnectionPermit {

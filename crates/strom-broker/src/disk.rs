@@ -75,6 +75,9 @@ pub struct StorageStatus {
     pub refused_appends: u64,
     /// Poisoned partitions reopened from disk without a restart, since start.
     pub reopened_partitions: u64,
+    /// Topics a read-only start could not open (their logs need recovery, which writes);
+    /// opened once the directory is writable. Filled in by the broker.
+    pub unavailable_topics: usize,
 }
 
 impl StorageStatus {
@@ -91,8 +94,13 @@ impl StorageStatus {
                  minimum of {} bytes (min_free_bytes / min_free_percent)",
                 self.free_bytes, self.min_free_bytes
             )),
+            DiskState::ReadOnly if self.unavailable_topics > 0 => Some(format!(
+                "writes refused: the data directory is read-only; {} topic(s) unavailable until \
+                 it is writable (their logs need recovery)",
+                self.unavailable_topics
+            )),
             DiskState::ReadOnly => {
-                Some("writes refused: the data directory's file system is read-only".to_string())
+                Some("writes refused: the data directory is read-only".to_string())
             }
             DiskState::Writable if self.poisoned_partitions > 0 => Some(format!(
                 "{} partition(s) refuse writes after a storage failure and are being reopened",
@@ -299,6 +307,7 @@ impl DiskGuard {
             poisoned_partitions,
             refused_appends: self.refused.load(Ordering::Relaxed),
             reopened_partitions: self.reopened.load(Ordering::Relaxed),
+            unavailable_topics: 0,
         }
     }
 }

@@ -12,6 +12,7 @@ mod error;
 pub mod group;
 mod internal;
 mod layout;
+mod listener_stats;
 mod partition;
 mod partitioner;
 mod producer_state;
@@ -32,6 +33,7 @@ pub use group::{GroupCoordinator, GroupError};
 pub use internal::{
     is_internal_topic, ClientOperation, CONSUMER_OFFSETS, RESERVED_PREFIX, TRANSACTION_STATE,
 };
+pub use listener_stats::{ListenerRegistry, ListenerSnapshot, ListenerStats};
 pub use partition::{AppendResult, FetchResult, Partition};
 pub use partitioner::{default_partition, murmur2};
 pub use records::{

@@ -1,8 +1,10 @@
 //! A read-only data directory at the broker level. Linux refuses to remount a file system
 //! read-only while files on it are open for writing (EBUSY), so a running server meets a
 //! read-only disk in two ways, both tested here:
-//! - remounted read-only while the server was stopped: the start fails with a typed error
-//!   naming the cause (no panic), and after a remount read-write every record is there;
+//! - remounted read-only while the server was stopped: the broker starts degraded — cleanly
+//!   closed logs open read-only and serve reads, appends are refused with `ReadOnlyStorage`,
+//!   a log that needs recovery leaves its topic closed — and once the file system is
+//!   remounted read-write the disk check reopens everything from disk and writes resume;
 //! - the kernel's emergency read-only (ext4 `errors=remount-ro`, triggered on a loop device):
 //!   writes are refused with `ReadOnlyStorage`, the status says read-only, reads keep working,
 //!   nothing panics, and after an unmount and remount every acknowledged record is there.
@@ -31,7 +33,7 @@ fn os_error(err: &BrokerError) -> Option<i32> {
 }
 
 #[test]
-fn read_only_remount_while_stopped_is_a_clear_error_and_data_survives() {
+fn read_only_at_start_serves_reads_refuses_writes_and_resumes_when_writable() {
     let Some(fs) = Tmpfs::mount("16m") else {
         return;
     };
@@ -51,15 +53,98 @@ fn read_only_remount_while_stopped_is_a_clear_error_and_data_survives() {
         fs.call(libc::MS_REMOUNT | libc::MS_RDONLY, "size=16m"),
         "remount ro"
     );
-    match Broker::open_with_disk(broker_config(&dir), disk_config(0)) {
-        Err(e) => assert_eq!(os_error(&e), Some(libc::EROFS), "typed EROFS: {e}"),
-        Ok(_) => panic!("opened a broker on a read-only file system"),
+    let broker = Broker::open_with_disk(broker_config(&dir), disk_config(0))
+        .expect("a read-only data directory starts degraded");
+    let status = broker.storage_status();
+    assert_eq!(status.state, DiskState::ReadOnly, "{status:?}");
+    assert!(status.reason().is_some_and(|r| r.contains("read-only")));
+    let p = broker.partition("t", 0).expect("partition");
+    assert_eq!(assert_all_acked(&p, 20), 20, "reads are served");
+    match append(&p, 20) {
+        Err(BrokerError::ReadOnlyStorage) => {}
+        other => panic!("append on a read-only data directory: {other:?}"),
     }
+    // Writable again: the disk check reopens the partition from disk, writes resume.
     fs.resize("16m");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let offset = loop {
+        match append(&p, 20) {
+            Ok(offset) => break offset,
+            Err(e) => assert!(
+                std::time::Instant::now() < deadline,
+                "writes never resumed: {e}"
+            ),
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert_eq!(offset, 20);
+    assert_eq!(assert_all_acked(&p, 21), 21);
+    broker.shutdown().expect("clean shutdown");
+    drop((p, broker));
     let broker = open(&dir, 0);
     let p = broker.partition("t", 0).expect("partition");
-    assert_eq!(assert_all_acked(&p, 20), 20);
-    assert_eq!(append(&p, 20).expect("append when writable"), 20);
+    assert_eq!(
+        assert_all_acked(&p, 21),
+        21,
+        "nothing lost across the restart"
+    );
+    broker.shutdown().expect("clean shutdown");
+}
+
+#[test]
+fn read_only_start_leaves_a_log_needing_recovery_closed_until_writable() {
+    let Some(fs) = Tmpfs::mount("16m") else {
+        return;
+    };
+    let dir = fs.path.join("data");
+    let broker = open(&dir, 0);
+    broker
+        .create_topic("clean", 1, &Default::default())
+        .expect("create");
+    broker
+        .create_topic("crashed", 1, &Default::default())
+        .expect("create");
+    for name in ["clean", "crashed"] {
+        let p = broker.partition(name, 0).expect("partition");
+        for seq in 0..5 {
+            append(&p, seq).expect("append");
+        }
+    }
+    broker.shutdown().expect("clean shutdown");
+    drop(broker);
+    // As after a crash: no clean-shutdown marker, so opening needs a rescan that writes.
+    let marker = dir.join("topics/crashed/0/.clean-shutdown");
+    std::fs::remove_file(&marker).expect("remove the marker");
+
+    assert!(
+        fs.call(libc::MS_REMOUNT | libc::MS_RDONLY, "size=16m"),
+        "remount ro"
+    );
+    let broker = Broker::open_with_disk(broker_config(&dir), disk_config(0))
+        .expect("a read-only data directory starts degraded");
+    assert!(broker.partition("crashed", 0).is_err(), "needs recovery");
+    let p = broker
+        .partition("clean", 0)
+        .expect("clean partition served");
+    assert_eq!(assert_all_acked(&p, 5), 5);
+    let status = broker.storage_status();
+    assert_eq!(status.unavailable_topics, 1, "{status:?}");
+    assert!(status
+        .reason()
+        .is_some_and(|r| r.contains("1 topic(s) unavailable")));
+
+    fs.resize("16m");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let crashed = loop {
+        if let Ok(p) = broker.partition("crashed", 0) {
+            break p;
+        }
+        assert!(std::time::Instant::now() < deadline, "never opened");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert_eq!(assert_all_acked(&crashed, 5), 5);
+    assert_eq!(append(&crashed, 5).expect("append"), 5);
+    assert_eq!(broker.storage_status().unavailable_topics, 0);
     broker.shutdown().expect("clean shutdown");
 }
 

@@ -14,6 +14,7 @@ pub mod atom;
 pub mod body;
 pub mod caller;
 pub mod cloudevents;
+pub mod connection;
 pub mod consume;
 pub mod consumers;
 pub mod cursor;
@@ -22,6 +23,7 @@ pub mod feed;
 pub mod feed_cache;
 pub mod feeds;
 pub mod metrics;
+mod metrics_limits;
 pub mod openapi;
 pub mod produce;
 pub mod quotas;
@@ -106,7 +108,9 @@ pub async fn run_with_groups(
     config: HttpConfig,
     shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> std::io::Result<()> {
+    let limits = strom_broker::ConnectionLimits::new(config.connections.clone());
+    let stats = broker.listeners().register("http", "http", limits);
     let state = state::AppState::new(broker, config.clone(), shutdown.clone(), Some(groups));
     let (router, _doc) = routes::build(state);
-    server::serve(listener, router, &config, shutdown).await
+    server::serve(listener, router, &config, stats, shutdown).await
 }

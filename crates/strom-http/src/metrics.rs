@@ -1,7 +1,7 @@
 //! `GET /metrics`: Prometheus text exposition (format 0.0.4) of what operators watch:
 //! per-partition offsets, sizes and segment counts, the log cleaner's figures for compacted
-//! partitions, the data directory's free space and write state, and consumer-group lag and
-//! membership. Values are read from the broker at
+//! partitions, the data directory's free space and write state, consumer-group lag and
+//! membership, and the limits' figures (open files, connections; `metrics_limits.rs`). Values are read from the broker at
 //! scrape time, so nothing is double-counted and nothing needs instrumenting on hot paths.
 
 use std::fmt::Write;
@@ -22,7 +22,7 @@ fn label(value: &str) -> String {
 }
 
 /// One metric family: `# HELP`, `# TYPE` and its samples.
-struct Family {
+pub(crate) struct Family {
     name: &'static str,
     help: &'static str,
     kind: &'static str,
@@ -30,7 +30,7 @@ struct Family {
 }
 
 impl Family {
-    fn gauge(name: &'static str, help: &'static str) -> Family {
+    pub(crate) fn gauge(name: &'static str, help: &'static str) -> Family {
         Family {
             name,
             help,
@@ -39,7 +39,7 @@ impl Family {
         }
     }
 
-    fn counter(name: &'static str, help: &'static str) -> Family {
+    pub(crate) fn counter(name: &'static str, help: &'static str) -> Family {
         Family {
             kind: "counter",
             ..Family::gauge(name, help)
@@ -47,12 +47,12 @@ impl Family {
     }
 
     /// A family with one unlabelled sample.
-    fn single(mut self, value: f64) -> Family {
+    pub(crate) fn single(mut self, value: f64) -> Family {
         self.add(&[], value);
         self
     }
 
-    fn add(&mut self, labels: &[(&str, &str)], value: f64) {
+    pub(crate) fn add(&mut self, labels: &[(&str, &str)], value: f64) {
         let labels = labels
             .iter()
             .map(|(k, v)| format!("{k}=\"{}\"", label(v)))
@@ -229,6 +229,7 @@ pub async fn metrics(State(state): State<Shared>) -> Response {
     let mut out = String::new();
     let mut families = partition_families(&state.broker);
     families.extend(storage_families(&state.broker));
+    families.extend(crate::metrics_limits::limit_families(&state.broker));
     if let Some(consumers) = &state.consumers {
         families.extend(group_families(&consumers.groups));
     }

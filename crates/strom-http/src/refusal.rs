@@ -2,7 +2,9 @@
 //! HTTP/1.1 response written straight to the socket, since the connection never reaches
 //! hyper. The status and problem+json body come from [`ApiError`] (the one place errors
 //! become HTTP); this module only frames them, with a `content-length` computed from the
-//! body so the two always agree.
+//! body so the two always agree. A client that opened with the HTTP/2 preface (h2c prior
+//! knowledge) would read those bytes as a broken connection, so it gets the same response
+//! over HTTP/2 instead ([`refuse_http2`]): hyper answers its first stream, then says GOAWAY.
 
 use axum::response::IntoResponse;
 use strom_broker::ConnectionRefused;
@@ -35,6 +37,51 @@ pub async fn refusal_bytes(refused: ConnectionRefused) -> Vec<u8> {
     .into_bytes();
     raw.extend_from_slice(&body);
     raw
+}
+
+/// How long a refused HTTP/2 client has to send its first request.
+const HTTP2_REFUSAL_TIME: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// How long the refused HTTP/2 connection is driven after its answer before GOAWAY.
+const ANSWER_FLUSH: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// Answers the first request of a refused HTTP/2 connection with the refusal, then ends it.
+pub async fn refuse_http2(stream: tokio::net::TcpStream, refused: ConnectionRefused) {
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+
+    let answered = std::sync::Arc::new(tokio::sync::Notify::new());
+    let notify = std::sync::Arc::clone(&answered);
+    let service = hyper::service::service_fn(move |_request| {
+        notify.notify_one();
+        let mut response = ApiError::from(refused).into_response();
+        response.headers_mut().insert(
+            axum::http::header::RETRY_AFTER,
+            axum::http::HeaderValue::from_static("1"),
+        );
+        std::future::ready(Ok::<_, std::convert::Infallible>(response))
+    });
+    let connection = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(1)
+        .serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(connection);
+    let served = async {
+        tokio::select! {
+            _ = connection.as_mut() => return,
+            _ = answered.notified() => {}
+        }
+        // Let the answer go out before GOAWAY: some clients (Python's h2) drop frames that
+        // arrive after a GOAWAY, although RFC 9113 has the stream complete.
+        if tokio::time::timeout(ANSWER_FLUSH, connection.as_mut())
+            .await
+            .is_ok()
+        {
+            return;
+        }
+        connection.as_mut().graceful_shutdown();
+        let _ = connection.as_mut().await;
+    };
+    let _ = tokio::time::timeout(HTTP2_REFUSAL_TIME, served).await;
 }
 
 #[cfg(test)]

@@ -2,20 +2,22 @@
 //! under connection limits, header limits and timeouts, with graceful shutdown.
 //!
 //! - A connection beyond the listener's cap gets an immediate `503`, one beyond its
-//!   address's share a `429` (both with `Retry-After`, see [`crate::refusal`]), and is
-//!   closed, so overload is visible to clients instead of stalling in the accept queue.
-//! - `header_read_timeout` bounds the time to a complete request head: hyper enforces it for
-//!   every HTTP/1.1 request, from the moment the connection is ready for one (so it also
-//!   closes idle keep-alive connections); for the first request of any connection, including
-//!   the protocol detection hyper does before that, this loop enforces it.
+//!   address's share a `429` (both with `Retry-After`, see [`crate::refusal`]; over HTTP/2
+//!   when the client opened with the HTTP/2 preface), and is closed, so overload is visible
+//!   to clients instead of stalling in the accept queue. A WebSocket keeps its connection's
+//!   slot for the socket's life.
+//! - `header_read_timeout` bounds the time to a complete request head and the time a
+//!   connection may sit with no request in progress, for both protocols: hyper enforces it
+//!   for every HTTP/1.1 request head, and [`crate::connection::drive`] closes any connection,
+//!   HTTP/2 included, once no request has been in progress for that long.
 //! - HTTP/2 connections are pinged at the same interval and closed when a ping goes
-//!   unanswered.
+//!   unanswered, so a dead peer of a long stream is noticed. Header blocks are bounded by
+//!   `MAX_HEADER_BYTES` as HTTP/1.1 heads are; bodies by the same `max_body_bytes` layer.
 //! - With TLS ([`HttpConfig::tls`]) each connection's task runs the handshake first (bounded
 //!   by its own timeout), offering `h2` and `http/1.1` by ALPN; the client certificate's
 //!   principal goes into [`ConnInfo`]. A connection refused by the limits is just closed
 //!   there, since a plaintext refusal would be garbage to a TLS client.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,13 +25,13 @@ use axum::Router;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
-use hyper_util::service::TowerToHyperService;
-use strom_broker::{ConnectionLimits, ConnectionPermit, ConnectionRefused};
+use strom_broker::{ConnectionRefused, ListenerStats};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
 use crate::caller::ConnInfo;
+use crate::connection::{drive, Activity, ConnectionSlot, Tracked, HTTP2_PREFACE};
 use crate::refusal::refusal_bytes;
 use crate::HttpConfig;
 
@@ -47,15 +49,16 @@ pub async fn serve(
     listener: TcpListener,
     router: Router,
     config: &HttpConfig,
+    stats: Arc<ListenerStats>,
     mut shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
-    let limits = ConnectionLimits::new(config.connections.clone());
     let graceful = GracefulShutdown::new();
     let shared = Arc::new(Shared {
         router,
         builder: connection_builder(config),
         tls: config.tls.clone(),
         header_timeout: config.header_read_timeout,
+        stats: Arc::clone(&stats),
     });
     loop {
         let accepted = tokio::select! {
@@ -71,9 +74,10 @@ pub async fn serve(
                 continue;
             }
         };
-        let permit = match limits.try_admit(peer.ip()) {
-            Ok(permit) => permit,
+        let slot = match stats.limits().try_admit(peer.ip()) {
+            Ok(permit) => ConnectionSlot::new(permit),
             Err(refused) => {
+                stats.refused(&refused);
                 tracing::warn!(%peer, reason = %refused, "HTTP connection refused");
                 if shared.tls.is_none() {
                     tokio::spawn(refuse(stream, refused));
@@ -85,7 +89,7 @@ pub async fn serve(
         tokio::spawn(connection(
             stream,
             peer,
-            permit,
+            slot,
             Arc::clone(&shared),
             graceful.watcher(),
         ));
@@ -104,13 +108,14 @@ struct Shared {
     builder: auto::Builder<TokioExecutor>,
     tls: Option<strom_tls::TlsServer>,
     header_timeout: Duration,
+    stats: Arc<ListenerStats>,
 }
 
 /// One accepted connection: the TLS handshake if the listener has TLS, then HTTP.
 async fn connection(
     stream: TcpStream,
     peer: std::net::SocketAddr,
-    permit: ConnectionPermit,
+    slot: ConnectionSlot,
     shared: Arc<Shared>,
     watcher: Watcher,
 ) {
@@ -119,7 +124,7 @@ async fn connection(
             peer,
             tls_principal: None,
         };
-        return serve_stream(stream, info, permit, &shared, watcher).await;
+        return serve_stream(stream, info, slot, &shared, watcher).await;
     };
     match tls.accept(stream).await {
         Ok((stream, tls_principal)) => {
@@ -130,7 +135,7 @@ async fn connection(
                 peer,
                 tls_principal,
             };
-            serve_stream(stream, info, permit, &shared, watcher).await
+            serve_stream(stream, info, slot, &shared, watcher).await
         }
         Err(err) if err.is_disconnect() => {
             tracing::debug!(%peer, error = %err, "HTTPS connection closed")
@@ -143,68 +148,70 @@ async fn connection(
 async fn serve_stream<S>(
     stream: S,
     info: ConnInfo,
-    permit: ConnectionPermit,
+    slot: ConnectionSlot,
     shared: &Shared,
     watcher: Watcher,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let peer = info.peer;
-    let first_request = Arc::new(AtomicBool::new(false));
-    let seen = Arc::clone(&first_request);
-    let service = tower::ServiceBuilder::new()
-        .map_request(
-            move |mut request: axum::http::Request<hyper::body::Incoming>| {
-                seen.store(true, Ordering::Relaxed);
-                request.extensions_mut().insert(info.clone());
-                request
-            },
-        )
-        .service(shared.router.clone());
+    let activity = Activity::new();
+    let service = request_service(shared.router.clone(), info, &activity, &slot);
     let connection = shared
         .builder
-        .serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service))
+        .serve_connection_with_upgrades(
+            TokioIo::new(Tracked::new(stream, Arc::clone(&activity))),
+            service,
+        )
         .into_owned();
     let connection = watcher.watch(connection);
     drive(
         connection,
-        first_request,
+        activity,
         shared.header_timeout,
         peer,
-        permit,
+        Arc::clone(&shared.stats),
+        slot,
     )
     .await
 }
 
-/// Runs one connection to its end, closing it early if no request arrives within the header
-/// read timeout; the connection's slot is freed when it ends.
-async fn drive<F, E>(
-    connection: F,
-    first_request: Arc<AtomicBool>,
-    header_timeout: Duration,
-    peer: std::net::SocketAddr,
-    permit: ConnectionPermit,
-) where
-    F: std::future::Future<Output = Result<(), E>>,
-    E: std::fmt::Display,
-{
-    tokio::pin!(connection);
-    let result = tokio::select! {
-        result = &mut connection => Some(result),
-        _ = tokio::time::sleep(header_timeout) => None,
-    };
-    let result = match result {
-        Some(result) => result,
-        None if first_request.load(Ordering::Relaxed) => connection.await,
-        None => {
-            tracing::debug!(%peer, "closing HTTP connection: no request within the header read timeout");
-            Ok(())
+/// The service of one connection: each request carries the connection's facts and slot, and
+/// counts as in progress (see [`Activity`]) until its response body is done.
+fn request_service(
+    router: Router,
+    info: ConnInfo,
+    activity: &Arc<Activity>,
+    slot: &ConnectionSlot,
+) -> impl hyper::service::Service<
+    axum::http::Request<hyper::body::Incoming>,
+    Response = axum::response::Response,
+    Error = std::convert::Infallible,
+    Future = impl std::future::Future<
+        Output = Result<axum::response::Response, std::convert::Infallible>,
+    > + Send
+                 + 'static,
+> + Clone {
+    let activity = Arc::clone(activity);
+    let slot = slot.clone();
+    let service = move |mut request: axum::http::Request<hyper::body::Incoming>| {
+        let guard = activity.begin();
+        request
+            .extensions_mut()
+            .insert(info.clone());
+        request.extensions_mut().insert(slot.clone());
+        let router = router.clone();
+        async move {
+            let response = tower::ServiceExt::oneshot(router, request).await?;
+            Ok(response.map(|body| {
+                axum::body::Body::new(http_body_util::BodyExt::map_frame(body, move |frame| {
+                    let _in_progress = &guard;
+                    frame
+                }))
+            }))
         }
     };
-    if let Err(err) = result {
-        tracing::debug!(%peer, error = %err, "HTTP connection ended with an error");
-    }
-    drop(permit);
+    hyper::service::service_fn(service)
 }
 
 fn connection_builder(config: &HttpConfig) -> auto::Builder<TokioExecutor> {
@@ -229,6 +236,12 @@ async fn refuse(mut stream: TcpStream, refused: ConnectionRefused) {
     // Read (part of) the request first: answering before it arrives makes clients see an
     // unsolicited response and report a broken connection.
     let mut scratch = [0u8; 4096];
+    let peeked = tokio::time::timeout(Duration::from_secs(1), stream.peek(&mut scratch)).await;
+    if let Ok(Ok(n)) = peeked {
+        if n >= 4 && scratch[..4] == HTTP2_PREFACE[..4] {
+            return crate::refusal::refuse_http2(stream, refused).await;
+        }
+    }
     let _ = tokio::time::timeout(Duration::from_secs(1), stream.read(&mut scratch)).await;
     let _ = stream.write_all(&refusal_bytes(refused).await).await;
     let _ = stream.shutdown().await;

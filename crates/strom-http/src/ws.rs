@@ -3,19 +3,22 @@
 //!
 //! One reader loop per socket; each subscription is a task following the feed (the same
 //! engine as SSE) and sending through a bounded channel to the single writer task, so a
-//! slow client applies backpressure instead of growing memory.
+//! slow client applies backpressure instead of growing memory. The socket holds its
+//! connection's slot under the listener's connection limits until it closes.
 
 use std::collections::HashMap;
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::response::Response;
+use axum::Extension;
 use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use crate::connection::ConnectionSlot;
 use crate::cursor::Cursor;
 use crate::error::ApiError;
 use crate::produce::{native_records, write, HeaderIn, Outcome, ProduceRecord};
@@ -74,6 +77,7 @@ enum ClientMessage {
 )]
 pub async fn upgrade(
     State(state): State<Shared>,
+    slot: Option<Extension<ConnectionSlot>>,
     ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     let ws =
@@ -82,7 +86,12 @@ pub async fn upgrade(
     Ok(ws
         .max_message_size(max)
         .max_frame_size(max)
-        .on_upgrade(move |socket| session(socket, state)))
+        .on_upgrade(move |socket| async move {
+            // The socket keeps its connection's slot: hyper lets go of the connection at the
+            // upgrade, and the socket must still count against the connection limits.
+            let _slot = slot;
+            session(socket, state).await
+        }))
 }
 
 fn error_message(reference: &Option<Value>, err: &ApiError) -> String {

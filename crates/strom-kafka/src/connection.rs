@@ -24,6 +24,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use strom_auth::Session;
+use strom_broker::ListenerStats;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
@@ -36,14 +37,20 @@ use crate::server::shutdown_signal;
 const READ_BUFFER: usize = 64 * 1024;
 
 /// Serves one accepted connection: TLS first on a TLS listener, then the request loop.
-pub async fn accept(stream: TcpStream, peer: SocketAddr, ctx: Arc<Context>, budget: RequestBudget) {
+pub async fn accept(
+    stream: TcpStream,
+    peer: SocketAddr,
+    ctx: Arc<Context>,
+    budget: RequestBudget,
+    stats: &ListenerStats,
+) {
     // Responses are written whole, so Nagle would only add latency.
     if let Err(err) = stream.set_nodelay(true) {
         tracing::debug!(%peer, error = %err, "cannot set TCP_NODELAY");
     }
     let listener = Arc::clone(&ctx.config.listener_name);
     let Some(tls) = ctx.config.tls.clone() else {
-        return serve(stream, Session::anonymous(peer, listener), ctx, budget).await;
+        return serve(stream, Session::anonymous(peer, listener), ctx, budget, stats).await;
     };
     match tls.accept(stream).await {
         Ok((stream, principal)) => {
@@ -53,7 +60,7 @@ pub async fn accept(stream: TcpStream, peer: SocketAddr, ctx: Arc<Context>, budg
             }
             tracing::debug!(%peer, listener = %session.listener, principal = %session.principal,
                 "Kafka TLS connection established");
-            serve(stream, session, ctx, budget).await
+            serve(stream, session, ctx, budget, stats).await
         }
         Err(err) if err.is_disconnect() => {
             tracing::debug!(%peer, listener = %listener, error = %err, "Kafka TLS connection closed")
@@ -65,8 +72,13 @@ pub async fn accept(stream: TcpStream, peer: SocketAddr, ctx: Arc<Context>, budg
 }
 
 /// The request loop over an established (plain or TLS) stream, as `session`.
-async fn serve<S>(stream: S, session: Session, ctx: Arc<Context>, budget: RequestBudget)
-where
+async fn serve<S>(
+    stream: S,
+    session: Session,
+    ctx: Arc<Context>,
+    budget: RequestBudget,
+    stats: &ListenerStats,
+) where
     S: AsyncRead + AsyncWrite + Unpin + Send,
 {
     let peer = session.peer;
@@ -95,6 +107,7 @@ where
                 break;
             }
             Err(err @ FrameError::Idle { .. }) => {
+                stats.idle_closed();
                 tracing::debug!(%peer, error = %err, "closing idle Kafka connection");
                 break;
             }

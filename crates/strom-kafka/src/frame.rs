@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use strom_broker::ListenerStats;
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -27,6 +28,24 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 pub struct RequestBudget {
     semaphore: Arc<Semaphore>,
     total: usize,
+    /// Where the bytes in flight are reported for `/metrics`.
+    stats: Option<Arc<ListenerStats>>,
+}
+
+/// A frame's share of the budget; reported to the listener's counters while held.
+#[derive(Debug)]
+struct Reservation {
+    _permit: OwnedSemaphorePermit,
+    bytes: u64,
+    stats: Option<Arc<ListenerStats>>,
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        if let Some(stats) = &self.stats {
+            stats.request_bytes(self.bytes, false);
+        }
+    }
 }
 
 impl RequestBudget {
@@ -36,7 +55,15 @@ impl RequestBudget {
         RequestBudget {
             semaphore: Arc::new(Semaphore::new(total)),
             total,
+            stats: None,
         }
+    }
+
+    /// This budget, reporting its size and the bytes in flight to `stats`.
+    pub fn with_stats(mut self, stats: Arc<ListenerStats>) -> Self {
+        stats.set_request_bytes_limit(self.total as u64);
+        self.stats = Some(stats);
+        self
     }
 
     /// Bytes not reserved by any request now.
@@ -47,12 +74,21 @@ impl RequestBudget {
 
     /// Waits until `size` bytes are free and reserves them. A frame larger than the whole
     /// budget reserves the whole budget, so it is served alone rather than never.
-    async fn reserve(&self, size: usize) -> std::io::Result<OwnedSemaphorePermit> {
+    async fn reserve(&self, size: usize) -> std::io::Result<Reservation> {
         let wanted = u32::try_from(size.min(self.total)).unwrap_or(u32::MAX);
-        Arc::clone(&self.semaphore)
+        let permit = Arc::clone(&self.semaphore)
             .acquire_many_owned(wanted)
             .await
-            .map_err(|_| std::io::Error::other("request budget closed"))
+            .map_err(|_| std::io::Error::other("request budget closed"))?;
+        let bytes = u64::from(wanted);
+        if let Some(stats) = &self.stats {
+            stats.request_bytes(bytes, true);
+        }
+        Ok(Reservation {
+            _permit: permit,
+            bytes,
+            stats: self.stats.clone(),
+        })
     }
 }
 
@@ -70,7 +106,7 @@ pub struct FrameLimits {
 #[derive(Debug)]
 pub struct Frame {
     pub body: Bytes,
-    _reservation: OwnedSemaphorePermit,
+    _reservation: Reservation,
 }
 
 /// Why reading a frame failed. Every variant closes the connection.

@@ -28,7 +28,10 @@ pub async fn run(
     shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
     let limits = ConnectionLimits::new(config.connections.clone());
-    let budget = RequestBudget::new(config.queued_max_request_bytes);
+    let stats = broker
+        .listeners()
+        .register("kafka", &config.listener_name, Arc::clone(&limits));
+    let budget = RequestBudget::new(config.queued_max_request_bytes).with_stats(Arc::clone(&stats));
     let ctx = Arc::new(Context {
         broker,
         groups,
@@ -45,6 +48,7 @@ pub async fn run(
                     let slot = match limits.try_admit(peer.ip()) {
                         Ok(slot) => slot,
                         Err(refused) => {
+                            stats.refused(&refused);
                             tracing::warn!(%peer, reason = %refused, "Kafka connection refused: connection limit reached");
                             drop(stream);
                             continue;
@@ -52,8 +56,9 @@ pub async fn run(
                     };
                     let ctx = Arc::clone(&ctx);
                     let budget = budget.clone();
+                    let stats = Arc::clone(&stats);
                     connections.spawn(async move {
-                        connection::accept(stream, peer, ctx, budget).await;
+                        connection::accept(stream, peer, ctx, budget, &stats).await;
                         drop(slot);
                     });
                 }

@@ -284,13 +284,27 @@ impl Drop for CachedFile {
     }
 }
 
+/// Opens read-write; an existing file on a read-only file system (or without write
+/// permission) is opened read-only instead, so a read-only log can still be read. Its writes
+/// then fail (`EBADF`), which poisons the log as any failed write does.
 fn open_with(path: &Path, mode: Mode) -> io::Result<File> {
-    OpenOptions::new()
+    let opened = OpenOptions::new()
         .read(true)
         .write(true)
         .create(mode == Mode::Create)
         .truncate(false)
-        .open(path)
+        .open(path);
+    match opened {
+        Err(e)
+            if matches!(
+                e.raw_os_error(),
+                Some(libc::EROFS | libc::EACCES | libc::EPERM)
+            ) =>
+        {
+            File::open(path).map_err(|_| e)
+        }
+        other => other,
+    }
 }
 
 #[cfg(test)]

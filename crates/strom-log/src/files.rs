@@ -14,6 +14,30 @@ pub fn sync_dir(dir: &Path) -> Result<(), LogError> {
     File::open(dir).and_then(|d| d.sync_all()).at(dir)
 }
 
+/// Whether the process may write in `dir` (`access(W_OK)`): false on a read-only mount
+/// (`EROFS`) or without permission. A directory that does not exist yet counts as writable
+/// (it is about to be created).
+pub fn dir_writable(dir: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(path) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
+        return true;
+    };
+    // SAFETY: `path` is a valid NUL-terminated string; access only reads it.
+    let rc = unsafe { libc::access(path.as_ptr(), libc::W_OK) };
+    rc == 0 || std::io::Error::last_os_error().kind() == std::io::ErrorKind::NotFound
+}
+
+/// The error of an operation a read-only log cannot do (see [`crate::Log::open`]).
+pub(crate) fn read_only_error(dir: &Path, what: &str) -> LogError {
+    LogError::io(
+        dir,
+        std::io::Error::new(
+            std::io::ErrorKind::ReadOnlyFilesystem,
+            format!("{what}, which writes, and the data directory is read-only"),
+        ),
+    )
+}
+
 /// Replaces `path` with `bytes` atomically: a crash leaves either the old or the new content.
 /// Writes a temporary file beside it, fsyncs it, renames it over `path`, fsyncs the directory.
 pub fn write_file_atomically(path: &Path, bytes: &[u8]) -> Result<(), LogError> {

@@ -36,7 +36,7 @@ pub use decode::{DecodeLimits, DecodedRecord, Fields, RecordReader};
 pub use error::LogError;
 pub use fd_cache::{open_file_budget, open_file_stats, set_open_file_budget, OpenFileStats};
 pub use fd_limit::{raise_nofile_limit, soft_nofile, NofileLimit};
-pub use files::{sync_dir, write_file_atomically};
+pub use files::{dir_writable, sync_dir, write_file_atomically};
 pub use flusher::Flusher;
 pub use log::{now_ms, AppendInfo, Log, ReadResult, RetentionOutcome};
 pub use sync::SyncStats;

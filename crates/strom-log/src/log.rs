@@ -79,6 +79,9 @@ pub struct Log {
     syncs: SyncCounter,
     roll_sync: RollSyncer,
     poisoned: AtomicBool,
+    /// Opened on a read-only directory: refuses writes like a poisoned log, closes without
+    /// writing anything.
+    read_only: AtomicBool,
     closed: AtomicBool,
     dirty: AtomicBool,
     /// The clean-shutdown marker is on disk. It is removed (durably) before the first change
@@ -89,10 +92,21 @@ pub struct Log {
 impl Log {
     /// Opens (or creates) the log in `dir`, recovering after a crash if it was not closed cleanly.
     ///
-    /// Errors: `Io` if the directory cannot be created or read, `CorruptSegment` if a segment
-    /// other than the tail is damaged.
+    /// If `dir` is not writable (a read-only mount), the log is opened *read-only*: nothing is
+    /// written, reads are served, and every write is refused with `Poisoned` (so the broker
+    /// reopens it, with full recovery, once the directory is writable again). Only a cleanly
+    /// closed log can be opened so.
+    ///
+    /// Errors: `Io` if the directory cannot be created or read (or, read-only, if the log
+    /// needs recovery: kind `ReadOnlyFilesystem`), `CorruptSegment` if a segment other than
+    /// the tail is damaged.
     pub fn open(dir: &Path, config: LogConfig) -> Result<Log, LogError> {
-        let recovered = recovery::open_segments(dir, config.index_interval_bytes, now_ms())?;
+        let read_only = !crate::files::dir_writable(dir);
+        let recovered =
+            recovery::open_segments(dir, config.index_interval_bytes, now_ms(), read_only)?;
+        if read_only {
+            tracing::warn!(log = %dir.display(), "data directory is read-only: log opened read-only");
+        }
         if recovered.truncated_bytes > 0 {
             tracing::warn!(log = %dir.display(), bytes = recovered.truncated_bytes, "recovered log after a crash");
         }
@@ -116,10 +130,16 @@ impl Log {
             syncs: SyncCounter::new(leo),
             roll_sync: RollSyncer::new(dir)?,
             poisoned: AtomicBool::new(false),
+            read_only: AtomicBool::new(read_only),
             closed: AtomicBool::new(false),
             dirty: AtomicBool::new(false),
             clean_marker: Mutex::new(recovered.clean_marker),
         })
+    }
+
+    /// True for a log opened read-only (see [`Log::open`]).
+    pub fn is_read_only(&self) -> bool {
+        self.read_only.load(Ordering::Acquire)
     }
 
     pub fn dir(&self) -> &Path {
@@ -140,7 +160,7 @@ impl Log {
         if self.closed.load(Ordering::Acquire) {
             return Err(LogError::Closed);
         }
-        if self.poisoned.load(Ordering::Acquire) {
+        if self.poisoned.load(Ordering::Acquire) || self.read_only.load(Ordering::Acquire) {
             return Err(LogError::Poisoned(self.dir.clone()));
         }
         if self.roll_sync.failed() {
@@ -613,6 +633,11 @@ impl Log {
     /// Flushes, writes the clean-shutdown marker and closes. Later writes fail with `Closed`.
     pub fn close(&self) -> Result<(), LogError> {
         let _w = self.writer.lock();
+        if self.read_only.load(Ordering::Acquire) {
+            // Nothing was written: the clean-shutdown marker on disk still holds.
+            self.closed.store(true, Ordering::Release);
+            return Ok(());
+        }
         if self.poisoned.load(Ordering::Acquire) {
             // Never vouch for a log whose last writes failed: the next open must rescan.
             self.closed.store(true, Ordering::Release);

@@ -1,13 +1,13 @@
 //! Opening a log directory: finding its segments, trusting the indexes of a cleanly closed
 //! log, and after a crash re-verifying every segment written since the last recovery point,
 //! truncating a torn or corrupt tail of the last segment and refusing to skip damage anywhere
-//! else.
+//! else. On a read-only data directory only a cleanly closed log opens (nothing is written).
 
 use std::path::Path;
 use std::sync::Arc;
 
 use crate::error::IoContext;
-use crate::files::{read_i64_file, sync_dir};
+use crate::files::{read_i64_file, read_only_error, sync_dir};
 use crate::roll_sync::unflushed_marker;
 use crate::segment::{delete_segment_files, Segment};
 use crate::LogError;
@@ -44,8 +44,9 @@ pub(crate) fn write_clean_marker(dir: &Path) -> Result<(), LogError> {
     sync_dir(dir)
 }
 
-/// Base offsets of the `.log` files in `dir`, sorted. Leftover temporary files are removed.
-fn list_segments(dir: &Path) -> Result<Vec<i64>, LogError> {
+/// Base offsets of the `.log` files in `dir`, sorted. Leftover temporary files are removed
+/// (left in place when `read_only`).
+fn list_segments(dir: &Path, read_only: bool) -> Result<Vec<i64>, LogError> {
     let mut bases = Vec::new();
     for entry in std::fs::read_dir(dir).at(dir)? {
         let entry = entry.at(dir)?;
@@ -60,7 +61,7 @@ fn list_segments(dir: &Path) -> Result<Vec<i64>, LogError> {
             }
         }
         // Leftovers of an interrupted atomic write or compaction: the old files still stand.
-        if name.ends_with(".tmp") || name.ends_with(".cleaned") {
+        if !read_only && (name.ends_with(".tmp") || name.ends_with(".cleaned")) {
             let path = entry.path();
             std::fs::remove_file(&path).at(&path)?;
         }
@@ -69,14 +70,27 @@ fn list_segments(dir: &Path) -> Result<Vec<i64>, LogError> {
     Ok(bases)
 }
 
+/// Opens the segments of `dir`. A `read_only` open writes nothing: it opens only a log whose
+/// clean-shutdown marker vouches for its indexes; a log that needs recovery (rescans that
+/// rebuild indexes, a torn tail to cut, a segment to create) is refused with an `Io` error of
+/// kind `ReadOnlyFilesystem` saying so.
 pub(crate) fn open_segments(
     dir: &Path,
     index_interval: u64,
     now_ms: i64,
+    read_only: bool,
 ) -> Result<Recovered, LogError> {
-    std::fs::create_dir_all(dir).at(dir)?;
-    let bases = list_segments(dir)?;
+    if !read_only {
+        std::fs::create_dir_all(dir).at(dir)?;
+    }
+    let bases = list_segments(dir, read_only)?;
     let clean = dir.join(CLEAN_MARKER).exists();
+    if read_only && (!clean || bases.is_empty()) {
+        return Err(read_only_error(
+            dir,
+            "the log was not shut down cleanly and needs recovery",
+        ));
+    }
     // The marker stays while nothing changes: an idle log costs no fsync to open or close.
     let mut clean_kept = clean;
     let recovery_point = read_i64_file(&dir.join(RECOVERY_POINT))?.unwrap_or(0);
@@ -99,6 +113,9 @@ pub(crate) fn open_segments(
             match Segment::open(dir, base, last, now_ms) {
                 Ok(s) => s,
                 // A stale or missing index is rebuilt; real damage is caught by the rescan.
+                Err(LogError::CorruptSegment { .. }) if read_only => {
+                    return Err(read_only_error(dir, "a segment's index must be rebuilt"))
+                }
                 Err(LogError::CorruptSegment { .. }) => {
                     if std::mem::take(&mut clean_kept) {
                         remove_clean_marker(dir)?;
@@ -162,6 +179,9 @@ pub(crate) fn open_segments(
         }
         if !last {
             segment.deactivate()?;
+        }
+        if marker.exists() && read_only {
+            return Err(read_only_error(dir, "a rolled segment must be synced"));
         }
         if marker.exists() {
             // Whatever survived is made durable now, so the marker can go.

@@ -2,7 +2,8 @@
 //! single-threaded tokio runtime (so one core stays free for the server). Each subscriber
 //! reads events until it has M, and records produce-to-receipt latency from the `t` field
 //! (seconds since the epoch, set by the producer just before it sends) of each event's data.
-//! Prints `ready` once every subscriber is connected, then one JSON line of results.
+//! Prints `ready` once every subscriber is connected, then one JSON line of results
+//! (including `cpu_s`, this client's CPU time from `ready` to the end).
 
 use std::io::Write;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -15,6 +16,18 @@ pub struct Fanout {
     pub last_event_id: String,
     pub subscribers: usize,
     pub messages: usize,
+}
+
+/// This process's CPU time (user + system) in seconds, from `/proc/self/stat`.
+fn cpu_s() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // Clock ticks are 100 per second on Linux.
+    (ticks(11) + ticks(12)) / 100.0
 }
 
 fn now_s() -> f64 {
@@ -84,6 +97,7 @@ pub fn run(f: Fanout) -> anyhow::Result<()> {
         }
         println!("ready {connected}");
         std::io::stdout().flush()?;
+        let cpu_ready = cpu_s();
         let mut all = Vec::with_capacity(f.subscribers * f.messages);
         let mut errors = 0usize;
         let mut first_error = String::new();
@@ -119,6 +133,7 @@ pub fn run(f: Fanout) -> anyhow::Result<()> {
                 "p50_ms": pct(0.5),
                 "p99_ms": pct(0.99),
                 "max_ms": pct(1.0),
+                "cpu_s": cpu_s() - cpu_ready,
             })
         );
         Ok(())

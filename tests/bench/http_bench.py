@@ -170,6 +170,7 @@ def fan_out_rust(server, topic, n, messages, interval, rss_idle):
     cpu0 = cpu_seconds(server.proc.pid)
     own0 = time.process_time()
     load0 = os.getloadavg()[0]
+    print(f"producing {messages} messages (server pid {server.proc.pid})", flush=True)
     for _ in range(messages):
         body = {"records": [{"value": {"t": time.time()}}]}
         requests.post(f"{server.http}/v1/topics/{topic}/records", json=body).raise_for_status()

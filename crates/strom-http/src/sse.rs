@@ -78,6 +78,8 @@ pub fn frames(
         loop {
             // `next` is cancel-safe: it changes the subscriber only when it returns.
             tokio::select! {
+                // Events first: the timer is only looked at when no event is ready.
+                biased;
                 more = s.sub.next(&mut s.chunks) => {
                     if !more {
                         return None;

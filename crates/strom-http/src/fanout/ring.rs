@@ -88,6 +88,10 @@ impl Ring {
         self.slots.len()
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
     pub fn bytes(&self) -> usize {
         self.bytes
     }

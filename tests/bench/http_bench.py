@@ -45,6 +45,12 @@ def cpu_seconds(pid):
 
 def raise_fd_limit(want):
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard < want:
+        try:  # root may raise the hard limit too
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, want))
+            return want
+        except (ValueError, OSError):
+            pass
     target = min(hard, max(soft, want))
     resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
     return target
@@ -217,13 +223,16 @@ def main():
         if args.duration:
             args.messages = max(1, int(args.rate * args.duration))
 
-    fds = raise_fd_limit(args.subscribers * 2 + 1000)
+    # The server keeps room for both listeners' max_connections beside its log-file budget
+    # (it lowers max_connections otherwise, and subscribers beyond it are refused with 503).
+    fds = raise_fd_limit(args.subscribers * 2 + 4000)
     data = Path(tempfile.mkdtemp(prefix="strom-http-bench-"))
     cfg = data / "strom.toml"
     # All subscribers come from 127.0.0.1: raise the per-address limit with the total.
     cfg.write_text(
         f"max_connections = {args.subscribers + 1000}\n"
         f"max_connections_per_ip = {args.subscribers + 1000}\nhttp_max_poll_timeout_ms = 60000\n"
+        "max_open_log_files = 16\n"
     )
     server = Strom(data / "data", extra_args=["--config", str(cfg)]).start()
     try:

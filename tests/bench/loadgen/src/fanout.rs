@@ -25,7 +25,12 @@ fn cpu_s() -> f64 {
         .rsplit_once(')')
         .map(|(_, rest)| rest.split_whitespace().collect())
         .unwrap_or_default();
-    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
     // Clock ticks are 100 per second on Linux.
     (ticks(11) + ticks(12)) / 100.0
 }
@@ -37,20 +42,37 @@ fn now_s() -> f64 {
         .unwrap_or(0.0)
 }
 
-/// One subscriber: its latencies in seconds.
+/// Connection attempts per subscriber: under load a connect can be reset or time out
+/// (the server closes a connection whose request does not arrive within its header read
+/// timeout), and one missing subscriber must not leave the run waiting forever.
+const ATTEMPTS: usize = 5;
+
+/// One subscriber: its latencies in seconds. Reports to `ready` once, connected or not.
 async fn subscribe(
     client: reqwest::Client,
     f: std::sync::Arc<Fanout>,
-    ready: tokio::sync::mpsc::Sender<()>,
+    ready: tokio::sync::mpsc::Sender<bool>,
 ) -> anyhow::Result<Vec<f64>> {
-    let resp = client
-        .get(&f.url)
-        .header("accept", "text/event-stream")
-        .header("last-event-id", &f.last_event_id)
-        .send()
-        .await?
-        .error_for_status()?;
-    let _ = ready.send(()).await;
+    let mut attempt = 0;
+    let resp = loop {
+        attempt += 1;
+        let sent = client
+            .get(&f.url)
+            .header("accept", "text/event-stream")
+            .header("last-event-id", &f.last_event_id)
+            .send()
+            .await
+            .and_then(|r| r.error_for_status());
+        match sent {
+            Ok(resp) => break resp,
+            Err(e) if attempt >= ATTEMPTS => {
+                let _ = ready.send(false).await;
+                return Err(e.into());
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(200 * attempt as u64)).await,
+        }
+    };
+    let _ = ready.send(true).await;
     let mut stream = resp.bytes_stream();
     let mut pending: Vec<u8> = Vec::new();
     let mut latencies = Vec::with_capacity(f.messages);
@@ -91,9 +113,15 @@ pub fn run(f: Fanout) -> anyhow::Result<()> {
             )));
         }
         drop(ready_tx);
-        let mut connected = 0;
-        while connected < f.subscribers && ready_rx.recv().await.is_some() {
-            connected += 1;
+        let (mut connected, mut reported) = (0, 0);
+        while reported < f.subscribers {
+            match ready_rx.recv().await {
+                Some(ok) => {
+                    reported += 1;
+                    connected += usize::from(ok);
+                }
+                None => break,
+            }
         }
         println!("ready {connected}");
         std::io::stdout().flush()?;

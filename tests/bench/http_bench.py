@@ -45,6 +45,12 @@ def cpu_seconds(pid):
 
 def raise_fd_limit(want):
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard < want:
+        try:  # root may raise the hard limit too
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, want))
+            return want
+        except (ValueError, OSError):
+            pass
     target = min(hard, max(soft, want))
     resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
     return target
@@ -168,21 +174,30 @@ def fan_out_rust(server, topic, n, messages, interval, rss_idle):
     time.sleep(2)
     rss_connected = rss_kib(server.proc.pid)
     cpu0 = cpu_seconds(server.proc.pid)
+    own0 = time.process_time()
+    load0 = os.getloadavg()[0]
+    print(f"producing {messages} messages (server pid {server.proc.pid})", flush=True)
     for _ in range(messages):
         body = {"records": [{"value": {"t": time.time()}}]}
         requests.post(f"{server.http}/v1/topics/{topic}/records", json=body).raise_for_status()
         time.sleep(interval)
-    out, _ = proc.communicate(timeout=300)
+    out, _ = proc.communicate(timeout=600)
     server_cpu = cpu_seconds(server.proc.pid) - cpu0
+    producer_cpu = time.process_time() - own0
+    load1 = os.getloadavg()[0]
     result = json.loads(out.strip().splitlines()[-1])
+    client_cpu = result.get("cpu_s", float("nan"))
     print(f"connected {line.split()[1]}; delivered {result['delivered']}/{n * messages} events, "
           f"subscriber errors {result['errors']} {result['first_error']}")
     print(f"produce-to-receipt latency p50 {result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms, "
           f"max {result['max_ms']:.1f} ms")
     print(f"server CPU during delivery {server_cpu:.1f} s "
           f"({server_cpu / max(1, result['delivered']) * 1e6:.1f} us per delivered event)")
+    print(f"load generator CPU {client_cpu:.1f} s (subscribers), producer {producer_cpu:.1f} s; "
+          f"subscriber client share of client + server CPU {client_cpu / max(1e-9, client_cpu + server_cpu):.0%}")
     print(f"server RSS idle {rss_idle / 1024:.1f} MiB, with subscribers {rss_connected / 1024:.1f} MiB "
           f"({(rss_connected - rss_idle) / max(1, n):.1f} KiB per subscriber)")
+    print(f"load average (1 min) at start {load0:.1f}, at end {load1:.1f}")
 
 
 def main():
@@ -208,13 +223,16 @@ def main():
         if args.duration:
             args.messages = max(1, int(args.rate * args.duration))
 
-    fds = raise_fd_limit(args.subscribers * 2 + 1000)
+    # The server keeps room for both listeners' max_connections beside its log-file budget
+    # (it lowers max_connections otherwise, and subscribers beyond it are refused with 503).
+    fds = raise_fd_limit(args.subscribers * 2 + 4000)
     data = Path(tempfile.mkdtemp(prefix="strom-http-bench-"))
     cfg = data / "strom.toml"
     # All subscribers come from 127.0.0.1: raise the per-address limit with the total.
     cfg.write_text(
         f"max_connections = {args.subscribers + 1000}\n"
         f"max_connections_per_ip = {args.subscribers + 1000}\nhttp_max_poll_timeout_ms = 60000\n"
+        "max_open_log_files = 16\n"
     )
     server = Strom(data / "data", extra_args=["--config", str(cfg)]).start()
     try:

@@ -1,15 +1,18 @@
-//! Shared reads for live followers (SSE, WebSocket). Thousands of subscribers of one topic
-//! wake on the same append and ask for the same events after the same cursor; the first
-//! one reads and decodes, the others wait for its result (single flight) and reuse it,
-//! including the rendered CloudEvents JSON and the framed SSE bytes (built once per batch,
-//! then only refcount-cloned per subscriber).
+//! Shared reads of feed batches: the per-topic fan-out followers ([`crate::fanout`]),
+//! subscribers catching up from the log, and long polls. Readers asking for the same events
+//! after the same cursor share one read: the first one reads and decodes, the others wait
+//! for its result (single flight) and reuse it, including the rendered CloudEvents JSON, the
+//! framed SSE bytes and the WebSocket messages (each built once per batch, then only
+//! refcount-cloned per subscriber).
 //!
 //! Only non-empty batches are kept: events below the high watermark never change, so a
 //! cached batch stays a correct answer for its cursor; an empty answer would go stale.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
+use axum::extract::ws::Utf8Bytes;
 use bytes::{BufMut, Bytes, BytesMut};
 use strom_broker::Topic;
 use tokio::sync::OnceCell;
@@ -18,6 +21,7 @@ use crate::cloudevents::cloud_event;
 use crate::cursor::Cursor;
 use crate::error::ApiResult;
 use crate::feed::{read_feed, FeedBatch};
+use crate::render::{record_json, ValueFormat};
 
 /// Entries kept; each is one batch of at most `limit` events.
 const CAPACITY: usize = 256;
@@ -27,15 +31,26 @@ const BUDGET_BYTES: usize = 32 * 1024 * 1024;
 
 type Key = ([u8; 16], String, usize);
 
-/// A batch shared between followers, with its JSON rendering and SSE framing each made
-/// once on first use.
+/// A batch shared between followers, with its JSON rendering, SSE framing and WebSocket
+/// messages each made once on first use.
 pub struct SharedBatch {
     pub batch: FeedBatch,
     rendered: OnceLock<Vec<(String, String)>>,
-    framed: OnceLock<Bytes>,
+    /// The SSE frames in one buffer, and where each event's frame ends in it.
+    framed: OnceLock<(Bytes, Vec<usize>)>,
+    ws: OnceLock<Vec<Utf8Bytes>>,
 }
 
 impl SharedBatch {
+    pub fn new(batch: FeedBatch) -> SharedBatch {
+        SharedBatch {
+            batch,
+            rendered: OnceLock::new(),
+            framed: OnceLock::new(),
+            ws: OnceLock::new(),
+        }
+    }
+
     /// `(id, CloudEvent JSON)` of every event.
     pub fn rendered(&self, topic: &str) -> &[(String, String)] {
         self.rendered.get_or_init(|| {
@@ -50,10 +65,41 @@ impl SharedBatch {
     /// Every event as one SSE frame (`id: <cursor>\ndata: <CloudEvent JSON>\n\n`), all in
     /// one buffer built once: subscribers clone the `Bytes` (a refcount), never re-encode.
     pub fn framed(&self, topic: &str) -> &Bytes {
+        &self.frames(topic).0
+    }
+
+    /// The SSE frames of the events from `skip` on: a slice of [`SharedBatch::framed`].
+    pub fn framed_from(&self, topic: &str, skip: usize) -> Bytes {
+        let (bytes, ends) = self.frames(topic);
+        match skip.checked_sub(1).and_then(|i| ends.get(i)) {
+            None if skip == 0 => bytes.clone(),
+            None => Bytes::new(),
+            Some(&start) => bytes.slice(start..),
+        }
+    }
+
+    /// Every event as a WebSocket `event` message (docs/http.md), rendered once.
+    pub fn ws_messages(&self, topic: &str) -> &[Utf8Bytes] {
+        self.ws.get_or_init(|| {
+            self.batch
+                .events
+                .iter()
+                .map(|e| {
+                    let mut event = record_json(topic, e.partition, &e.record, ValueFormat::Json);
+                    event["type"] = serde_json::json!("event");
+                    event["id"] = serde_json::json!(e.id.to_string());
+                    Utf8Bytes::from(event.to_string())
+                })
+                .collect()
+        })
+    }
+
+    fn frames(&self, topic: &str) -> &(Bytes, Vec<usize>) {
         self.framed.get_or_init(|| {
             let rendered = self.rendered(topic);
             let size = rendered.iter().map(|(i, j)| i.len() + j.len() + 16).sum();
             let mut out = BytesMut::with_capacity(size);
+            let mut ends = Vec::with_capacity(rendered.len());
             for (id, json) in rendered {
                 out.put_slice(b"id: ");
                 out.put_slice(id.as_bytes());
@@ -66,8 +112,9 @@ impl SharedBatch {
                     out.put_u8(b'\n');
                 }
                 out.put_u8(b'\n');
+                ends.push(out.len());
             }
-            out.freeze()
+            (out.freeze(), ends)
         })
     }
 }
@@ -75,6 +122,8 @@ impl SharedBatch {
 #[derive(Default)]
 pub struct FeedCache {
     inner: parking_lot::Mutex<Inner>,
+    lookups: AtomicU64,
+    decodes: AtomicU64,
 }
 
 #[derive(Default)]
@@ -123,6 +172,16 @@ fn batch_bytes(batch: &FeedBatch) -> usize {
 }
 
 impl FeedCache {
+    /// Calls of [`FeedCache::read`] so far (each formats a key and takes the cache lock).
+    pub fn lookups(&self) -> u64 {
+        self.lookups.load(Ordering::Relaxed)
+    }
+
+    /// Reads that went to the log and found events (cache misses that decoded a batch).
+    pub fn decodes(&self) -> u64 {
+        self.decodes.load(Ordering::Relaxed)
+    }
+
     /// The events after `cursor` now (no waiting); empty if there are none.
     pub async fn read(
         &self,
@@ -130,6 +189,7 @@ impl FeedCache {
         cursor: &Cursor,
         limit: usize,
     ) -> ApiResult<Arc<SharedBatch>> {
+        self.lookups.fetch_add(1, Ordering::Relaxed);
         let key: Key = (topic.id(), cursor.to_string(), limit);
         let cell = {
             let mut inner = self.inner.lock();
@@ -147,11 +207,10 @@ impl FeedCache {
         let result = cell
             .get_or_try_init(|| async {
                 let batch = read_feed(topic, cursor, limit).await?;
-                Ok::<_, crate::error::ApiError>(Arc::new(SharedBatch {
-                    batch,
-                    rendered: OnceLock::new(),
-                    framed: OnceLock::new(),
-                }))
+                if !batch.events.is_empty() {
+                    self.decodes.fetch_add(1, Ordering::Relaxed);
+                }
+                Ok::<_, crate::error::ApiError>(Arc::new(SharedBatch::new(batch)))
             })
             .await;
         match result {

@@ -5,7 +5,8 @@
 //! Module map: [`routes`] builds the router and OpenAPI document; [`server`] runs the
 //! accept loop with its connection limits and timeouts ([`refusal`] answers the connections
 //! it turns away); handlers live in [`produce`],
-//! [`consume`], [`feeds`] / [`atom`] / [`sse`] / [`ws`], [`admin`] and [`restproxy`];
+//! [`consume`], [`feeds`] / [`atom`] / [`sse`] / [`ws`] (live
+//! streams share one follower per topic, [`fanout`]), [`admin`] and [`restproxy`];
 //! [`error`] is the one place errors become statuses.
 
 pub mod acls;
@@ -19,6 +20,7 @@ pub mod consume;
 pub mod consumers;
 pub mod cursor;
 pub mod error;
+pub mod fanout;
 pub mod feed;
 pub mod feed_cache;
 pub mod feeds;

@@ -1,137 +1,116 @@
 //! Server-Sent Events: the feed pushed live. Each event's `id` is the feed cursor, so a
 //! browser `EventSource` resumes exactly with `Last-Event-ID` after a reconnect. The stream
-//! waits on high-watermark notifications and ends when the server shuts down.
+//! ends when the server shuts down or the topic is deleted.
 //!
-//! Fan-out cost: a batch's SSE frames are encoded once ([`SharedBatch::framed`]) and every
-//! subscriber streams the same `Bytes` (a refcount clone and a write), so the per-subscriber
-//! work does not grow with the event size or the JSON rendering.
+//! Fan-out cost: every subscriber is a [`crate::fanout::Subscription`] of the topic's one
+//! follower, which reads and frames each batch once; a wake hands the subscriber the shared
+//! frames of every batch published since (a refcount clone, or one copy joining several
+//! pending batches into one write under load). An idle stream gets a keep-alive comment
+//! after [`KEEP_ALIVE`] without a frame; the timer is re-armed only when it fires, not per
+//! event.
 
 use std::convert::Infallible;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
-use futures_util::future::select_all;
+use bytes::{Bytes, BytesMut};
 use futures_util::stream::{self, Stream, StreamExt};
 use strom_broker::Topic;
+use tokio::time::{Instant, Sleep};
 
 use crate::cursor::Cursor;
-use crate::feed_cache::SharedBatch;
+use crate::fanout::{Chunk, Subscription};
 use crate::state::Shared;
 
-/// How long one wait lasts before the loop re-checks for shutdown and new partitions.
-const WAIT: Duration = Duration::from_secs(30);
-
-struct Follow {
-    state: Shared,
-    topic: Arc<Topic>,
-    cursor: Cursor,
-    limit: usize,
-}
-
-/// Batches of events after `cursor`, forever (until shutdown, topic deletion or a read
-/// error). Reads go through the shared [`crate::feed_cache::FeedCache`]; waiting is on the
-/// partitions' high-watermark notifications.
-pub fn follow(
-    state: Shared,
-    topic: Arc<Topic>,
-    cursor: Cursor,
-    limit: usize,
-) -> impl Stream<Item = Arc<SharedBatch>> + Send {
-    let start = Follow {
-        state,
-        topic,
-        cursor,
-        limit,
-    };
-    stream::unfold(start, |mut f| async move {
-        let mut shutdown = f.state.shutdown.clone();
-        loop {
-            if *shutdown.borrow() {
-                return None;
-            }
-            // Subscribe before reading so an append in between still wakes us.
-            let mut watchers: Vec<_> = f.topic.partitions().iter().map(|p| p.subscribe()).collect();
-            match f.state.feed_cache.read(&f.topic, &f.cursor, f.limit).await {
-                Ok(batch) if !batch.batch.events.is_empty() => {
-                    f.cursor = batch.batch.cursor.clone();
-                    return Some((batch, f));
-                }
-                Ok(_) => {}
-                Err(err) => {
-                    tracing::warn!(topic = %f.topic.name(), error = %err, "live feed stopped");
-                    return None;
-                }
-            }
-            if watchers.is_empty() {
-                return None;
-            }
-            let changed = select_all(watchers.iter_mut().map(|w| Box::pin(w.changed())));
-            tokio::select! {
-                (result, _, _) = changed => {
-                    // A closed notifier: the partition is gone (topic deleted).
-                    if result.is_err() {
-                        return None;
-                    }
-                }
-                // Now and then: pick up partitions added meanwhile, and stop if the topic
-                // was deleted (this follower's own handle keeps its notifiers open).
-                _ = tokio::time::sleep(WAIT) => {
-                    match f.state.broker.topic(f.topic.name()) {
-                        Some(t) if t.id() == f.topic.id() => f.topic = t,
-                        _ => return None,
-                    }
-                }
-                _ = shutdown.changed() => return None,
-            }
-        }
-    })
-}
-
 /// An idle stream sends an SSE comment this often, so proxies keep the connection open.
-const KEEP_ALIVE: Duration = Duration::from_secs(15);
+pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
 /// The keep-alive frame: an empty SSE comment.
 const KEEP_ALIVE_FRAME: &[u8] = b":\n\n";
 
-/// The framed SSE bytes of every batch after `cursor`: the cached batch's shared buffer,
-/// not a copy.
+/// The SSE bytes of `chunks`: the shared buffer of a single batch, or one buffer joining
+/// several.
+fn encode(chunks: &[Chunk], topic: &str) -> Bytes {
+    match chunks {
+        [one] => one.batch.framed_from(topic, one.skip),
+        many => {
+            let parts: Vec<Bytes> = many
+                .iter()
+                .map(|c| c.batch.framed_from(topic, c.skip))
+                .collect();
+            let mut out = BytesMut::with_capacity(parts.iter().map(Bytes::len).sum());
+            for part in parts {
+                out.extend_from_slice(&part);
+            }
+            out.freeze()
+        }
+    }
+}
+
+struct Live {
+    sub: Subscription,
+    topic: String,
+    chunks: Vec<Chunk>,
+    timer: Pin<Box<Sleep>>,
+    last_frame: Instant,
+}
+
+/// The framed SSE bytes of every event after `cursor`, with a keep-alive comment after
+/// every [`KEEP_ALIVE`] without a frame.
 pub fn frames(
     state: Shared,
     topic: Arc<Topic>,
     cursor: Cursor,
     limit: usize,
 ) -> impl Stream<Item = Bytes> + Send {
-    let name = topic.name().to_string();
-    follow(state, topic, cursor, limit).map(move |batch| batch.framed(&name).clone())
-}
-
-/// `frames` with a keep-alive comment after every `KEEP_ALIVE` without a frame.
-fn with_keep_alive(
-    frames: impl Stream<Item = Bytes> + Send + 'static,
-) -> impl Stream<Item = Bytes> + Send {
-    let timer = Box::pin(tokio::time::sleep(KEEP_ALIVE));
-    stream::unfold(
-        (Box::pin(frames), timer),
-        |(mut frames, mut timer)| async move {
-            // `next()` is cancel-safe: a frame being produced stays in the stream's state.
-            let item = tokio::select! {
-                next = frames.next() => next?,
-                _ = timer.as_mut() => Bytes::from_static(KEEP_ALIVE_FRAME),
-            };
-            timer
-                .as_mut()
-                .reset(tokio::time::Instant::now() + KEEP_ALIVE);
-            Some((item, (frames, timer)))
-        },
-    )
+    let sub = state.fanout.subscribe(&state, &topic, cursor, limit);
+    let live = Live {
+        topic: topic.name().to_string(),
+        sub,
+        chunks: Vec::new(),
+        timer: Box::pin(tokio::time::sleep(KEEP_ALIVE)),
+        last_frame: Instant::now(),
+    };
+    stream::unfold(live, |mut s| async move {
+        loop {
+            // `next` is cancel-safe: it changes the subscriber only when it returns.
+            tokio::select! {
+                // Events first: the timer is only looked at when no event is ready.
+                biased;
+                more = s.sub.next(&mut s.chunks) => {
+                    if !more {
+                        return None;
+                    }
+                    let bytes = encode(&s.chunks, &s.topic);
+                    s.chunks.clear();
+                    if bytes.is_empty() {
+                        continue;
+                    }
+                    s.last_frame = Instant::now();
+                    return Some((bytes, s));
+                }
+                _ = s.timer.as_mut() => {
+                    let due = s.last_frame + KEEP_ALIVE;
+                    let now = Instant::now();
+                    if now < due {
+                        s.timer.as_mut().reset(due);
+                        continue;
+                    }
+                    s.last_frame = now;
+                    s.timer.as_mut().reset(now + KEEP_ALIVE);
+                    return Some((Bytes::from_static(KEEP_ALIVE_FRAME), s));
+                }
+            }
+        }
+    })
 }
 
 /// The SSE response for a topic from `cursor`: a raw body of shared, pre-framed bytes.
 pub fn stream(state: Shared, topic: Arc<Topic>, cursor: Cursor, limit: usize) -> Response {
-    let body = with_keep_alive(frames(state, topic, cursor, limit)).map(Ok::<_, Infallible>);
+    let body = frames(state, topic, cursor, limit).map(Ok::<_, Infallible>);
     (
         [
             (header::CONTENT_TYPE, "text/event-stream"),

@@ -21,6 +21,8 @@ pub struct AppState {
     pub consumers: Option<Arc<crate::consumers::Consumers>>,
     /// Reads shared between live followers of the same position.
     pub feed_cache: crate::feed_cache::FeedCache,
+    /// One follower per live topic, shared by its SSE and WebSocket subscribers.
+    pub fanout: crate::fanout::Hub,
     round_robin: AtomicU32,
 }
 
@@ -44,6 +46,7 @@ impl AppState {
             openapi: std::sync::OnceLock::new(),
             consumers,
             feed_cache: Default::default(),
+            fanout: Default::default(),
             round_robin: AtomicU32::new(0),
         })
     }

@@ -1,9 +1,10 @@
 //! WebSocket endpoint `/v1/ws`: subscribe to topics and publish to them with JSON messages,
 //! enough for a browser app (a chat room) with no other API. Protocol in docs/http.md.
 //!
-//! One reader loop per socket; each subscription is a task following the feed (the same
-//! engine as SSE) and sending through a bounded channel to the single writer task, so a
-//! slow client applies backpressure instead of growing memory. The socket holds its
+//! One reader loop per socket; each subscription is a task on the topic's shared follower
+//! ([`crate::fanout`], as SSE; event messages are rendered once per batch) sending through
+//! a bounded channel to the single writer task, so a slow client applies backpressure
+//! instead of growing memory (it falls behind the ring and catches up from the log). The socket holds its
 //! connection's slot under the listener's connection limits until it closes.
 
 use std::collections::HashMap;
@@ -21,10 +22,9 @@ use tokio::task::JoinHandle;
 use crate::connection::ConnectionSlot;
 use crate::cursor::Cursor;
 use crate::error::ApiError;
+use crate::fanout::follower::FOLLOW_LIMIT;
 use crate::produce::{native_records, write, HeaderIn, Outcome, ProduceRecord};
-use crate::render::{record_json, ValueFormat};
 use crate::schemas::{Problem, TimestampIn};
-use crate::sse::follow;
 use crate::state::Shared;
 
 /// A message from the client.
@@ -179,23 +179,18 @@ async fn handle(
             {
                 return None;
             }
+            let mut sub = state.fanout.subscribe(state, &t, cursor, FOLLOW_LIMIT);
             let tx = tx.clone();
             let name = topic.clone();
-            let follow_state = std::sync::Arc::clone(state);
             let task = tokio::spawn(async move {
-                let mut batches = Box::pin(follow(follow_state, t, cursor, 500));
-                while let Some(batch) = batches.next().await {
-                    for e in &batch.batch.events {
-                        let mut event =
-                            record_json(&name, e.partition, &e.record, ValueFormat::Json);
-                        event["type"] = json!("event");
-                        event["id"] = json!(e.id.to_string());
-                        if tx
-                            .send(Message::Text(event.to_string().into()))
-                            .await
-                            .is_err()
-                        {
-                            return;
+                let mut chunks = Vec::new();
+                while sub.next(&mut chunks).await {
+                    for chunk in chunks.drain(..) {
+                        // Rendered once per batch, shared by every subscriber.
+                        for message in chunk.batch.ws_messages(&name).iter().skip(chunk.skip) {
+                            if tx.send(Message::Text(message.clone())).await.is_err() {
+                                return;
+                            }
                         }
                     }
                 }

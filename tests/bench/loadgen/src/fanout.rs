@@ -2,7 +2,8 @@
 //! single-threaded tokio runtime (so one core stays free for the server). Each subscriber
 //! reads events until it has M, and records produce-to-receipt latency from the `t` field
 //! (seconds since the epoch, set by the producer just before it sends) of each event's data.
-//! Prints `ready` once every subscriber is connected, then one JSON line of results.
+//! Prints `ready` once every subscriber is connected, then one JSON line of results
+//! (including `cpu_s`, this client's CPU time from `ready` to the end).
 
 use std::io::Write;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -17,6 +18,23 @@ pub struct Fanout {
     pub messages: usize,
 }
 
+/// This process's CPU time (user + system) in seconds, from `/proc/self/stat`.
+fn cpu_s() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // Clock ticks are 100 per second on Linux.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 fn now_s() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -24,20 +42,37 @@ fn now_s() -> f64 {
         .unwrap_or(0.0)
 }
 
-/// One subscriber: its latencies in seconds.
+/// Connection attempts per subscriber: under load a connect can be reset or time out
+/// (the server closes a connection whose request does not arrive within its header read
+/// timeout), and one missing subscriber must not leave the run waiting forever.
+const ATTEMPTS: usize = 5;
+
+/// One subscriber: its latencies in seconds. Reports to `ready` once, connected or not.
 async fn subscribe(
     client: reqwest::Client,
     f: std::sync::Arc<Fanout>,
-    ready: tokio::sync::mpsc::Sender<()>,
+    ready: tokio::sync::mpsc::Sender<bool>,
 ) -> anyhow::Result<Vec<f64>> {
-    let resp = client
-        .get(&f.url)
-        .header("accept", "text/event-stream")
-        .header("last-event-id", &f.last_event_id)
-        .send()
-        .await?
-        .error_for_status()?;
-    let _ = ready.send(()).await;
+    let mut attempt = 0;
+    let resp = loop {
+        attempt += 1;
+        let sent = client
+            .get(&f.url)
+            .header("accept", "text/event-stream")
+            .header("last-event-id", &f.last_event_id)
+            .send()
+            .await
+            .and_then(|r| r.error_for_status());
+        match sent {
+            Ok(resp) => break resp,
+            Err(e) if attempt >= ATTEMPTS => {
+                let _ = ready.send(false).await;
+                return Err(e.into());
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(200 * attempt as u64)).await,
+        }
+    };
+    let _ = ready.send(true).await;
     let mut stream = resp.bytes_stream();
     let mut pending: Vec<u8> = Vec::new();
     let mut latencies = Vec::with_capacity(f.messages);
@@ -78,12 +113,19 @@ pub fn run(f: Fanout) -> anyhow::Result<()> {
             )));
         }
         drop(ready_tx);
-        let mut connected = 0;
-        while connected < f.subscribers && ready_rx.recv().await.is_some() {
-            connected += 1;
+        let (mut connected, mut reported) = (0, 0);
+        while reported < f.subscribers {
+            match ready_rx.recv().await {
+                Some(ok) => {
+                    reported += 1;
+                    connected += usize::from(ok);
+                }
+                None => break,
+            }
         }
         println!("ready {connected}");
         std::io::stdout().flush()?;
+        let cpu_ready = cpu_s();
         let mut all = Vec::with_capacity(f.subscribers * f.messages);
         let mut errors = 0usize;
         let mut first_error = String::new();
@@ -119,6 +161,7 @@ pub fn run(f: Fanout) -> anyhow::Result<()> {
                 "p50_ms": pct(0.5),
                 "p99_ms": pct(0.99),
                 "max_ms": pct(1.0),
+                "cpu_s": cpu_s() - cpu_ready,
             })
         );
         Ok(())

@@ -13,6 +13,7 @@ mod error;
 mod principal;
 mod protocol;
 mod quota;
+pub mod sasl;
 mod security;
 mod store;
 mod tokens;

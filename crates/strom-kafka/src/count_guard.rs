@@ -125,6 +125,8 @@ fn decode_kind<B: ByteBuf>(api: ApiKey, buf: &mut B, version: i16) -> anyhow::Re
         ListTransactions => ListTransactionsRequest,
         ConsumerGroupHeartbeat => ConsumerGroupHeartbeatRequest,
         ConsumerGroupDescribe => ConsumerGroupDescribeRequest,
+        DescribeUserScramCredentials => DescribeUserScramCredentialsRequest,
+        AlterUserScramCredentials => AlterUserScramCredentialsRequest,
     ))
 }
 

@@ -55,6 +55,7 @@ mod offset_commit;
 mod offset_delete;
 mod offset_fetch;
 mod produce;
+mod scram_credentials;
 mod sync_group;
 
 /// What every handler may use.
@@ -80,7 +81,10 @@ pub async fn respond(
     let correlation_id = request.header.correlation_id;
     let version = request.header.request_api_version;
     match request.body {
-        RequestBody::ApiVersionsTooNew => Ok(Some(api_versions_fallback(correlation_id)?)),
+        RequestBody::ApiVersionsTooNew => Ok(Some(api_versions_fallback(
+            correlation_id,
+            ctx.config.protocol.is_sasl(),
+        )?)),
         RequestBody::Request(kind) => match dispatch(ctx, &request.header, *kind, session).await? {
             Some(response) => Ok(Some(encode_response(
                 request.api_key,
@@ -103,7 +107,10 @@ async fn dispatch(
     let v = header.request_api_version;
     let peer = session.peer;
     let response = match request {
-        RequestKind::ApiVersions(req) => ResponseKind::ApiVersions(api_versions::handle(v, req)),
+        RequestKind::ApiVersions(req) => {
+            let sasl = ctx.config.protocol.is_sasl();
+            ResponseKind::ApiVersions(api_versions::handle(v, req, sasl))
+        }
         RequestKind::Metadata(req) => {
             ResponseKind::Metadata(blocking(ctx, move |c| metadata::handle(c, v, req)).await?)
         }
@@ -170,6 +177,18 @@ async fn dispatch(
         }
         RequestKind::DeleteGroups(req) => {
             ResponseKind::DeleteGroups(delete_groups::handle(ctx, v, req).await)
+        }
+        RequestKind::DescribeUserScramCredentials(req) => {
+            let session = session.clone();
+            ResponseKind::DescribeUserScramCredentials(
+                blocking(ctx, move |c| scram_credentials::describe(c, &session, req)).await?,
+            )
+        }
+        RequestKind::AlterUserScramCredentials(req) => {
+            let session = session.clone();
+            ResponseKind::AlterUserScramCredentials(
+                blocking(ctx, move |c| scram_credentials::alter(c, &session, req)).await?,
+            )
         }
         // The decoder only lets through APIs listed in `SUPPORTED_APIS`; reaching this arm
         // means an entry was added there without its match arm here.

@@ -430,3 +430,28 @@ async fn scram_credentials_are_described_without_secrets_and_altered() {
         .await;
     assert_eq!(done.error_code, 0);
 }
+
+#[tokio::test]
+async fn failures_beyond_the_per_ip_rate_refuse_even_the_right_password() {
+    let server = start(SaslConfig {
+        max_failures_per_ip_per_sec: 1,
+        ..SaslConfig::default()
+    })
+    .await;
+    let m = ScramMechanism::Sha256;
+    let mut messages = Vec::new();
+    for password in ["wrong", "wrong", "s3cret"] {
+        let mut client = Client::connect(server.port).await;
+        let r = client.scram(m, password).await;
+        assert_eq!(r.error_code, 58, "{password}");
+        messages.push(r.error_message.map(|m| m.to_string()).unwrap_or_default());
+    }
+    assert!(
+        messages[0].contains("Invalid user credentials"),
+        "{messages:?}"
+    );
+    assert!(
+        messages[2].contains("too many failed authentications"),
+        "{messages:?}"
+    );
+}

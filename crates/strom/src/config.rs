@@ -64,6 +64,13 @@ pub struct ServeArgs {
     /// Log format: text or json [default: text].
     #[arg(long, env = "STROM_LOG_FORMAT")]
     pub log_format: Option<String>,
+    /// Address of a SASL_PLAINTEXT Kafka listener [default: none].
+    #[arg(long, env = "STROM_KAFKA_SASL_LISTEN")]
+    pub kafka_sasl_listen: Option<SocketAddr>,
+    /// User created at start if absent, `<user>:<password>:<mechanism>` (SCRAM-SHA-256 or
+    /// SCRAM-SHA-512). Prefer the environment variable: flags are visible to other users.
+    #[arg(long, env = "STROM_BOOTSTRAP_USER", hide_env_values = true)]
+    pub bootstrap_user: Option<String>,
 }
 
 /// The TOML file's shape; every key is optional.
@@ -105,6 +112,13 @@ struct FileConfig {
     min_free_bytes: Option<u64>,
     min_free_percent: Option<f64>,
     disk_check_interval_ms: Option<u64>,
+    kafka_sasl_listen: Option<SocketAddr>,
+    bootstrap_user: Option<String>,
+    sasl_enabled_mechanisms: Option<Vec<String>>,
+    sasl_plain_allow_plaintext: Option<bool>,
+    connections_max_reauth_ms: Option<u64>,
+    sasl_authentication_timeout_ms: Option<u64>,
+    max_failed_authentications_per_ip_per_sec: Option<u32>,
 }
 
 /// The resolved configuration.
@@ -140,6 +154,10 @@ pub struct Settings {
     pub groups: strom_broker::group::GroupConfig,
     pub retention_check_interval_ms: u64,
     pub disk: strom_broker::DiskConfig,
+    /// A SASL_PLAINTEXT Kafka listener beside the PLAINTEXT one.
+    pub kafka_sasl_listen: Option<SocketAddr>,
+    pub sasl: strom_auth::sasl::SaslConfig,
+    pub bootstrap_user: Option<crate::sasl_config::BootstrapUser>,
 }
 
 /// Free-space limits of the data directory from the file; defaults in `DiskConfig`.
@@ -262,6 +280,18 @@ impl Settings {
         let groups = group_config(&file)?;
         let connections = connection_settings(&file)?;
         let disk = disk_config(&file)?;
+        let sasl = crate::sasl_config::sasl_config(
+            file.sasl_enabled_mechanisms.as_deref(),
+            file.sasl_plain_allow_plaintext,
+            file.connections_max_reauth_ms,
+            file.sasl_authentication_timeout_ms,
+            file.max_failed_authentications_per_ip_per_sec,
+        )?;
+        let bootstrap_user = args
+            .bootstrap_user
+            .or(file.bootstrap_user)
+            .map(|spec| crate::sasl_config::BootstrapUser::parse(&spec))
+            .transpose()?;
         let kafka_listen = args
             .kafka_listen
             .or(file.kafka_listen)
@@ -357,6 +387,9 @@ impl Settings {
                 .or(file.retention_check_interval_ms)
                 .unwrap_or(30_000),
             disk,
+            kafka_sasl_listen: args.kafka_sasl_listen.or(file.kafka_sasl_listen),
+            sasl,
+            bootstrap_user,
         })
     }
 }

@@ -4,6 +4,7 @@ mod bench;
 mod cli;
 mod config;
 mod group_cli;
+mod sasl_config;
 mod serve;
 
 use std::process::ExitCode;
@@ -38,6 +39,9 @@ enum Command {
     /// Consumer groups of a running server: list them, or describe one with its lag.
     #[command(subcommand)]
     Group(group_cli::GroupCommand),
+    /// Users (SCRAM credentials) of a running server (over its HTTP API).
+    #[command(subcommand)]
+    User(cli::UserCommand),
 }
 
 fn main() -> ExitCode {
@@ -49,6 +53,7 @@ fn main() -> ExitCode {
         Command::Produce(args) => cli::produce(args),
         Command::Consume(args) => cli::consume(args),
         Command::Group(command) => group_cli::run(command),
+        Command::User(command) => cli::user(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -127,11 +127,21 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen for HTTP on {}", settings.http_listen))?;
     let kafka_addr = kafka_listener.local_addr()?;
+    let sasl_listener = match settings.kafka_sasl_listen {
+        Some(addr) => Some(
+            TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen for Kafka SASL on {addr}"))?,
+        ),
+        None => None,
+    };
+    let sasl_addr = match &sasl_listener {
+        Some(l) => Some(l.local_addr()?),
+        None => None,
+    };
     let http_addr = http_listener.local_addr()?;
 
-    // Until listeners can authenticate, security is off: everyone is User:ANONYMOUS and
-    // every operation is allowed.
-    let security = strom_auth::Security::disabled();
+    let security = open_security(&broker, &settings).await?;
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
     let kafka_config = strom_kafka::KafkaConfig {
         advertised_host: settings.kafka_advertised_host.clone(),
@@ -156,6 +166,16 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
         strom_broker::GroupCoordinator::start(Arc::clone(&broker), settings.groups.clone())
             .await
             .context("cannot start the group coordinator")?;
+    let kafka_sasl = match sasl_listener {
+        Some(listener) => Some(tokio::spawn(strom_kafka::run_with_groups(
+            listener,
+            Arc::clone(&broker),
+            groups.clone(),
+            sasl_listener_config(&kafka_config, sasl_addr),
+            shutdown_rx.clone(),
+        ))),
+        None => None,
+    };
     let kafka = tokio::spawn(strom_kafka::run_with_groups(
         kafka_listener,
         Arc::clone(&broker),
@@ -172,6 +192,7 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
     ));
     tracing::info!(
         kafka = %kafka_addr,
+        kafka_sasl = ?sasl_addr,
         http = %http_addr,
         data_dir = %settings.data_dir.display(),
         "strom ready"
@@ -183,7 +204,12 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
         _ = sigterm.recv() => tracing::info!("SIGTERM received, shutting down"),
     }
     let _ = shutdown_tx.send(true);
-    for (name, task) in [("kafka", kafka), ("http", http)] {
+    let tasks = [
+        ("kafka", Some(kafka)),
+        ("kafka-sasl", kafka_sasl),
+        ("http", Some(http)),
+    ];
+    for (name, task) in tasks.into_iter().filter_map(|(n, t)| Some((n, t?))) {
         match tokio::time::timeout(std::time::Duration::from_secs(10), task).await {
             Ok(Ok(Ok(()))) => {}
             Ok(Ok(Err(err))) => {
@@ -199,4 +225,40 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
         .context("clean shutdown failed")?;
     tracing::info!("strom stopped cleanly");
     Ok(())
+}
+
+/// Opens the security services over `__strom_security` and creates the bootstrap user.
+async fn open_security(
+    broker: &Arc<Broker>,
+    settings: &Settings,
+) -> anyhow::Result<Arc<strom_auth::Security>> {
+    let config = strom_auth::SecurityConfig {
+        sasl: settings.sasl.clone(),
+        ..strom_auth::SecurityConfig::default()
+    };
+    let broker = Arc::clone(broker);
+    let bootstrap = settings.bootstrap_user.clone();
+    tokio::task::spawn_blocking(move || {
+        let security = strom_auth::Security::open(broker, config)?;
+        if let Some(user) = bootstrap {
+            user.ensure(&security)?;
+        }
+        anyhow::Ok(security)
+    })
+    .await
+    .context("security start-up panicked")?
+    .context("cannot open the security state")
+}
+
+/// The stop-gap SASL_PLAINTEXT listener: the PLAINTEXT listener's settings on another port.
+fn sasl_listener_config(
+    plain: &strom_kafka::KafkaConfig,
+    addr: Option<std::net::SocketAddr>,
+) -> strom_kafka::KafkaConfig {
+    strom_kafka::KafkaConfig {
+        advertised_port: addr.map_or(plain.advertised_port, |a| a.port()),
+        listener_name: Arc::from("SASL_PLAINTEXT"),
+        protocol: strom_auth::SecurityProtocol::SaslPlaintext,
+        ..plain.clone()
+    }
 }

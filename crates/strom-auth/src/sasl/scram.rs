@@ -1,7 +1,7 @@
 //! SCRAM-SHA-256/512 server (RFC 5802, RFC 7677) with Kafka's rules (`ScramSaslServer`,
 //! `ScramMessages`): user names escaped `=2C`/`=3D`, no SASLprep, an authzid must equal the
 //! user, no channel binding (`n` or `y` only), the `tokenauth` extension (delegation tokens)
-//! refused. The server nonce has 192 random bits; the proof is compared in constant time.
+//! refused. The server nonce has 190 random bits; the proof is compared in constant time.
 //!
 //! An unknown user is not refused at the first message: the exchange goes on with a fake
 //! credential (a salt derived from the name with a per-process secret, so it is stable) and
@@ -12,14 +12,15 @@ use std::sync::OnceLock;
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
-use rand::RngCore;
+use rand::{Rng, RngCore};
 use subtle::ConstantTimeEq;
 
 use super::{Authenticated, SaslError, Step, INVALID_CREDENTIALS};
 use crate::{Principal, ScramCredential, ScramMechanism, UserStore, MIN_ITERATIONS};
 
-/// Random bytes in a server nonce (RFC 5802 asks for a fresh unpredictable value; ≥ 128 bits).
-const SERVER_NONCE_BYTES: usize = 24;
+/// Characters of a server nonce, alphanumeric as Kafka's (`secureRandomString`): 32 of 62
+/// symbols is 190 random bits (RFC 5802 asks for a fresh unpredictable value; ≥ 128 bits).
+const SERVER_NONCE_CHARS: usize = 32;
 
 pub(super) struct ScramServer {
     mechanism: ScramMechanism,
@@ -109,9 +110,11 @@ impl ScramServer {
         if let Some(fixed) = &self.fixed_nonce {
             return fixed.clone();
         }
-        let mut random = [0u8; SERVER_NONCE_BYTES];
-        rand::thread_rng().fill_bytes(&mut random);
-        B64.encode(random)
+        rand::thread_rng()
+            .sample_iter(&rand::distributions::Alphanumeric)
+            .take(SERVER_NONCE_CHARS)
+            .map(char::from)
+            .collect()
     }
 
     fn client_final(&self, p: &Pending, token: &[u8]) -> Result<Step, SaslError> {
@@ -123,7 +126,9 @@ impl ScramServer {
                 user,
             ));
         }
-        if fin.nonce != p.nonce {
+        // Kafka's `ScramSaslServer` checks only that the nonce ends with the server's, and
+        // librdkafka 2.0 (kcat 1.7) sends the client nonce twice; the proof still binds it.
+        if !fin.nonce.ends_with(&p.nonce) {
             return Err(SaslError::new(
                 "Invalid SCRAM client final message: nonce does not match",
                 user,

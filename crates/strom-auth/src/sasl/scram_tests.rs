@@ -168,3 +168,34 @@ fn names_escape_and_unescape_like_kafka() {
         assert_eq!(unescape_sasl_name(bad), None, "{bad}");
     }
 }
+
+#[test]
+fn librdkafka_2_0_doubled_client_nonce_is_accepted_as_by_kafka() {
+    let users = users();
+    let m = ScramMechanism::Sha256;
+    users.set_password("alice", m, "pw", 4096).expect("set");
+    let bare = "n=alice,r=cnonce";
+    let mut server = ScramServer::new(m);
+    let Ok(Step::Continue(sf)) = server.step(&users, format!("n,,{bare}").as_bytes()) else {
+        panic!("server-first");
+    };
+    let sf = String::from_utf8(sf).expect("utf8");
+    // librdkafka 2.0.2 writes r=<client nonce><full nonce> and proves over what it wrote.
+    let nonce = format!("cnonce{}", &sf.split(',').next().expect("r")[2..]);
+    let without_proof = format!("c=biws,r={nonce}");
+    let auth = format!("{bare},{sf},{without_proof}");
+    let cred = users.credential("alice", m).expect("cred");
+    let salted = m.salted_password(b"pw", &cred.salt, cred.iterations);
+    let client_key = m.hmac(&salted, b"Client Key");
+    let signature = m.hmac(&m.hash(&client_key), auth.as_bytes());
+    let proof: Vec<u8> = client_key
+        .iter()
+        .zip(&signature)
+        .map(|(a, b)| a ^ b)
+        .collect();
+    let fin = format!("{without_proof},p={}", B64.encode(proof));
+    assert!(matches!(
+        server.step(&users, fin.as_bytes()),
+        Ok(Step::Done(_))
+    ));
+}

@@ -166,16 +166,15 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
         strom_broker::GroupCoordinator::start(Arc::clone(&broker), settings.groups.clone())
             .await
             .context("cannot start the group coordinator")?;
-    let kafka_sasl = match sasl_listener {
-        Some(listener) => Some(tokio::spawn(strom_kafka::run_with_groups(
+    let kafka_sasl = sasl_listener.map(|listener| {
+        tokio::spawn(strom_kafka::run_with_groups(
             listener,
             Arc::clone(&broker),
             groups.clone(),
             sasl_listener_config(&kafka_config, sasl_addr),
             shutdown_rx.clone(),
-        ))),
-        None => None,
-    };
+        ))
+    });
     let kafka = tokio::spawn(strom_kafka::run_with_groups(
         kafka_listener,
         Arc::clone(&broker),

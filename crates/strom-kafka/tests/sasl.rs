@@ -440,7 +440,7 @@ async fn failures_beyond_the_per_ip_rate_refuse_even_the_right_password() {
     .await;
     let m = ScramMechanism::Sha256;
     let mut messages = Vec::new();
-    for password in ["wrong", "wrong", "s3cret"] {
+    for password in ["wrong", "wrong"] {
         let mut client = Client::connect(server.port).await;
         let r = client.scram(m, password).await;
         assert_eq!(r.error_code, 58, "{password}");
@@ -450,8 +450,14 @@ async fn failures_beyond_the_per_ip_rate_refuse_even_the_right_password() {
         messages[0].contains("Invalid user credentials"),
         "{messages:?}"
     );
+    // Now blocked: the right password's first message is refused before any check.
+    let mut client = Client::connect(server.port).await;
+    assert_eq!(client.handshake(1, m.name()).await.error_code, 0);
+    let r = client.authenticate(2, b"n,,n=alice,r=abc".to_vec()).await;
+    assert_eq!(r.error_code, 58);
+    let message = r.error_message.map(|m| m.to_string()).unwrap_or_default();
     assert!(
-        messages[2].contains("too many failed authentications"),
-        "{messages:?}"
+        message.contains("too many failed authentications"),
+        "{message}"
     );
 }

@@ -13,6 +13,7 @@ mod error;
 mod principal;
 mod protocol;
 mod quota;
+pub mod sasl;
 mod security;
 pub mod ssl_principal;
 mod store;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use strom_broker::Broker;
 
+use crate::sasl::{FailureThrottle, SaslConfig};
 use crate::store::Store;
 use crate::{AuthError, Authorizer, AuthorizerConfig, Quotas, TokenValidator, UserStore};
 
@@ -12,6 +13,7 @@ use crate::{AuthError, Authorizer, AuthorizerConfig, Quotas, TokenValidator, Use
 #[derive(Debug, Clone, Default)]
 pub struct SecurityConfig {
     pub authorizer: AuthorizerConfig,
+    pub sasl: SaslConfig,
 }
 
 pub struct Security {
@@ -19,6 +21,8 @@ pub struct Security {
     pub users: UserStore,
     pub quotas: Quotas,
     pub tokens: TokenValidator,
+    /// Failed authentications per client IP (SASL, and HTTP logins).
+    pub auth_failures: FailureThrottle,
     config: SecurityConfig,
 }
 
@@ -64,6 +68,7 @@ impl Security {
             users: UserStore::new(Arc::clone(&store)),
             quotas: Quotas::new(Arc::clone(&store)),
             tokens: TokenValidator::default(),
+            auth_failures: FailureThrottle::new(config.sasl.max_failures_per_ip_per_sec),
             config,
         }
     }

@@ -64,6 +64,10 @@ impl ApiError {
             detail,
         )
     }
+    /// 403: the caller is authenticated but not allowed to do this.
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", detail).code(40301)
+    }
     pub fn not_acceptable(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_ACCEPTABLE, "not-acceptable", detail)
     }
@@ -176,6 +180,20 @@ pub fn quota_error(err: strom_auth::AuthError) -> ApiError {
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{} {}: {}", self.status.as_u16(), self.kind, self.detail)
+    }
+}
+
+/// A user-store error (`/v1/users`): storage failures are logged and answered with a fixed
+/// message; the others say what was wrong (never a secret).
+pub fn user_store_error(err: strom_auth::AuthError) -> ApiError {
+    use strom_auth::AuthError;
+    match err {
+        AuthError::Storage(_) => ApiError::storage(&err),
+        AuthError::Invalid(detail) => ApiError::unprocessable(detail),
+        AuthError::NotFound(detail) => ApiError::not_found("unknown-user", detail),
+        AuthError::Authentication(detail) => {
+            ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", detail)
+        }
     }
 }
 

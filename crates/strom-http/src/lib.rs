@@ -40,6 +40,7 @@ pub mod server;
 pub mod sse;
 pub mod state;
 pub mod timefmt;
+pub mod users;
 pub mod ws;
 
 use std::sync::Arc;

@@ -10,7 +10,7 @@ use utoipa_axum::routes;
 use crate::consumers::handlers as consumers;
 use crate::state::Shared;
 use crate::{
-    acls, admin, atom, consume, feeds, metrics, openapi, produce, quotas, restproxy, ws,
+    acls, admin, atom, consume, feeds, metrics, openapi, produce, quotas, restproxy, users, ws,
 };
 
 /// The router (state applied) and the OpenAPI document it serves.
@@ -50,6 +50,8 @@ pub fn build(state: Shared) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(consumers::seek_end))
         .routes(routes!(consumers::records))
         .routes(routes!(consumers::commit, consumers::committed))
+        .routes(routes!(users::list))
+        .routes(routes!(users::put, users::delete))
         .routes(routes!(openapi::openapi_json))
         .routes(routes!(openapi::healthz))
         .routes(routes!(openapi::readyz))

@@ -39,6 +39,8 @@ const EXPECTED_PATHS: &[&str] = &[
     "/v1/topics/{topic}/partitions/{partition}/records",
     "/v1/topics/{topic}/records",
     "/v1/ws",
+    "/v1/users",
+    "/v1/users/{user}",
 ];
 
 #[tokio::test]
@@ -67,7 +69,8 @@ async fn document_and_router_agree() {
             .replace("{partition}", "0")
             .replace("{page}", "0")
             .replace("{group}", "g")
-            .replace("{instance}", "i");
+            .replace("{instance}", "i")
+            .replace("{user}", "u");
         for method in item.as_object().expect("operations").keys() {
             let m = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).expect("method");
             let r = s

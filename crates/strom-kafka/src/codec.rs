@@ -164,10 +164,12 @@ pub fn encode_response(
     Ok(buf)
 }
 
-/// The API list as ApiVersions carries it.
-pub fn api_version_entries() -> Vec<ApiVersion> {
+/// The API list as ApiVersions carries it; SaslHandshake and SaslAuthenticate only on SASL
+/// listeners (`sasl`).
+pub fn api_version_entries(sasl: bool) -> Vec<ApiVersion> {
     SUPPORTED_APIS
         .iter()
+        .filter(|(api, _, _)| sasl || !is_sasl_api(*api))
         .map(|&(api, min, max)| {
             ApiVersion::default()
                 .with_api_key(api as i16)
@@ -177,11 +179,16 @@ pub fn api_version_entries() -> Vec<ApiVersion> {
         .collect()
 }
 
+/// Whether `api` is part of the SASL exchange (advertised on SASL listeners only).
+pub fn is_sasl_api(api: ApiKey) -> bool {
+    matches!(api, ApiKey::SaslHandshake | ApiKey::SaslAuthenticate)
+}
+
 /// The v0 answer to an ApiVersions request newer than we serve.
-pub fn api_versions_fallback(correlation_id: i32) -> anyhow::Result<BytesMut> {
+pub fn api_versions_fallback(correlation_id: i32, sasl: bool) -> anyhow::Result<BytesMut> {
     let body = ApiVersionsResponse::default()
         .with_error_code(ResponseError::UnsupportedVersion.code())
-        .with_api_keys(api_version_entries());
+        .with_api_keys(api_version_entries(sasl));
     encode_response(
         ApiKey::ApiVersions,
         0,
@@ -246,7 +253,7 @@ mod tests {
         assert!(matches!(decoded.body, RequestBody::ApiVersionsTooNew));
         assert_eq!(decoded.header.correlation_id, 7);
 
-        let mut response = api_versions_fallback(7).expect("fallback encodes");
+        let mut response = api_versions_fallback(7, true).expect("fallback encodes");
         let len = response.get_i32();
         assert_eq!(len as usize, response.len());
         // Header v0 is the bare correlation id, then the v0 body: error code first.

@@ -31,6 +31,7 @@ use tokio::net::TcpStream;
 use crate::codec::decode_request;
 use crate::frame::{read_frame, FrameError, FrameLimits, RequestBudget};
 use crate::handlers::{self, Context};
+use crate::sasl::{Admission, ConnAuth};
 use crate::server::shutdown_signal;
 
 /// Read buffer per connection: several small pipelined requests arrive in one read.
@@ -90,12 +91,17 @@ async fn serve<S>(
         idle: ctx.config.connections_max_idle,
     };
     // Who the client is: anonymous, or its TLS certificate's principal; SASL replaces it.
+    let mut auth = ConnAuth::new(&ctx, session);
     tracing::debug!(%peer, "Kafka connection opened");
     loop {
         let frame = tokio::select! {
             biased;
             _ = shutdown_signal(&mut shutdown) => {
                 tracing::debug!(%peer, "closing Kafka connection for shutdown");
+                break;
+            }
+            _ = auth_deadline(auth.deadline()) => {
+                tracing::warn!(%peer, "closing Kafka connection: SASL authentication did not complete in time");
                 break;
             }
             frame = read_frame(&mut reader, limits, &budget) => frame,
@@ -120,6 +126,17 @@ async fn serve<S>(
                 break;
             }
         };
+        if auth.expects_raw_token() {
+            // After a v0 SaslHandshake the token comes without a Kafka header.
+            let Some(reply) = auth.raw_token(&ctx, frame.body.clone()).await else {
+                break;
+            };
+            if let Err(err) = write_half.write_all(&reply).await {
+                tracing::debug!(%peer, error = %err, "Kafka connection write failed");
+                break;
+            }
+            continue;
+        }
         // `frame` keeps its bytes of the request budget until the response is written.
         let request = match decode_request(frame.body.clone()) {
             Ok(request) => request,
@@ -128,11 +145,32 @@ async fn serve<S>(
                 break;
             }
         };
+        match auth.admit(&request) {
+            Admission::Serve => {}
+            Admission::Close => break,
+            Admission::Sasl => {
+                let reply = match auth.handle(&ctx, request).await {
+                    Ok(reply) => reply,
+                    Err(err) => {
+                        tracing::error!(%peer, error = %err, "closing Kafka connection: SASL request failed");
+                        break;
+                    }
+                };
+                if let Err(err) = write_half.write_all(&reply.bytes).await {
+                    tracing::debug!(%peer, error = %err, "Kafka connection write failed");
+                    break;
+                }
+                if reply.close {
+                    break;
+                }
+                continue;
+            }
+        }
         let api = request.api_key;
         let version = request.header.request_api_version;
         let client_id = request.header.client_id.clone();
         let mut mute = Duration::ZERO;
-        match handlers::respond(&ctx, request, &session, &mut mute).await {
+        match handlers::respond(&ctx, request, &auth.session, &mut mute).await {
             Ok(Some(response)) => {
                 if let Err(err) = write_half.write_all(&response).await {
                     tracing::debug!(%peer, error = %err, "Kafka connection write failed");
@@ -153,5 +191,13 @@ async fn serve<S>(
                 _ = shutdown_signal(&mut shutdown) => break,
             }
         }
+    }
+}
+
+/// Completes at `deadline`, or never without one.
+async fn auth_deadline(deadline: Option<std::time::Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
     }
 }

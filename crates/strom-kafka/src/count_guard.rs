@@ -130,6 +130,8 @@ fn decode_kind<B: ByteBuf>(api: ApiKey, buf: &mut B, version: i16) -> anyhow::Re
         ConsumerGroupDescribe => ConsumerGroupDescribeRequest,
         DescribeClientQuotas => DescribeClientQuotasRequest,
         AlterClientQuotas => AlterClientQuotasRequest,
+        DescribeUserScramCredentials => DescribeUserScramCredentialsRequest,
+        AlterUserScramCredentials => AlterUserScramCredentialsRequest,
     ))
 }
 

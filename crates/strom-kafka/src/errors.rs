@@ -105,6 +105,24 @@ pub fn error_message(err: &BrokerError) -> String {
     err.to_string()
 }
 
+/// The Kafka error and a client-safe message for a security-service error (user and
+/// credential management).
+pub fn auth_error(err: &strom_auth::AuthError) -> (ResponseError, String) {
+    use strom_auth::AuthError;
+    match err {
+        AuthError::Storage(_) => {
+            tracing::error!(error = %err, "security state could not be stored");
+            (
+                ResponseError::KafkaStorageError,
+                STORAGE_FAILURE.to_string(),
+            )
+        }
+        AuthError::Invalid(m) => (ResponseError::UnacceptableCredential, m.clone()),
+        AuthError::Authentication(m) => (ResponseError::SaslAuthenticationFailed, m.clone()),
+        AuthError::NotFound(m) => (ResponseError::ResourceNotFound, m.clone()),
+    }
+}
+
 /// The Kafka error code for a group coordinator error (the coordinator names its errors in
 /// Kafka's vocabulary already).
 pub fn group_error_code(err: &strom_broker::GroupError) -> i16 {

@@ -45,6 +45,12 @@ pub const SUPPORTED_APIS: &[(ApiKey, i16, i16)] = &[
     // Client quotas (KIP-546).
     (ApiKey::DescribeClientQuotas, 0, 1),
     (ApiKey::AlterClientQuotas, 0, 1),
+    // SASL (answered by `sasl.rs` on the connection; advertised on SASL listeners only) and
+    // KIP-554 SCRAM credential management.
+    (ApiKey::SaslHandshake, 0, 1),
+    (ApiKey::SaslAuthenticate, 0, 2),
+    (ApiKey::DescribeUserScramCredentials, 0, 0),
+    (ApiKey::AlterUserScramCredentials, 0, 0),
 ];
 
 /// The version range served for `api`, or `None` when the API is not served at all.
@@ -73,7 +79,7 @@ mod tests {
 
     #[test]
     fn unimplemented_apis_are_not_advertised() {
-        for api in [ApiKey::SaslHandshake, ApiKey::EndTxn, ApiKey::ShareFetch] {
+        for api in [ApiKey::EndTxn, ApiKey::ShareFetch] {
             assert!(supported_versions(api).is_none());
         }
     }

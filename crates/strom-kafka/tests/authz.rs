@@ -117,6 +117,7 @@ pub async fn start(enabled: bool) -> Server {
             super_users: vec![Principal::user("admin")],
             allow_everyone_if_no_acl_found: false,
         },
+        ..SecurityConfig::default()
     };
     let (broker, security) = tokio::task::spawn_blocking(move || {
         let broker = Broker::open(config).expect("broker opens");

@@ -105,6 +105,14 @@ fn default_request(api: ApiKey) -> RequestKind {
         }
         ApiKey::DescribeClientQuotas => RequestKind::DescribeClientQuotas(Default::default()),
         ApiKey::AlterClientQuotas => RequestKind::AlterClientQuotas(Default::default()),
+        ApiKey::SaslHandshake => RequestKind::SaslHandshake(Default::default()),
+        ApiKey::SaslAuthenticate => RequestKind::SaslAuthenticate(Default::default()),
+        ApiKey::DescribeUserScramCredentials => {
+            RequestKind::DescribeUserScramCredentials(Default::default())
+        }
+        ApiKey::AlterUserScramCredentials => {
+            RequestKind::AlterUserScramCredentials(Default::default())
+        }
         other => panic!("add a sample request for {other:?}"),
     }
 }

@@ -74,6 +74,13 @@ pub struct ServeArgs {
     /// Principals allowed everything, Kafka style: `User:admin;User:ops`.
     #[arg(long, env = "STROM_SUPER_USERS")]
     pub super_users: Option<String>,
+    /// Address of a SASL_PLAINTEXT Kafka listener [default: none].
+    #[arg(long, env = "STROM_KAFKA_SASL_LISTEN")]
+    pub kafka_sasl_listen: Option<SocketAddr>,
+    /// User created at start if absent, `<user>:<password>:<mechanism>` (SCRAM-SHA-256 or
+    /// SCRAM-SHA-512). Prefer the environment variable: flags are visible to other users.
+    #[arg(long, env = "STROM_BOOTSTRAP_USER", hide_env_values = true)]
+    pub bootstrap_user: Option<String>,
 }
 
 /// The TOML file's shape; every key is optional.
@@ -118,6 +125,13 @@ struct FileConfig {
     min_free_bytes: Option<u64>,
     min_free_percent: Option<f64>,
     disk_check_interval_ms: Option<u64>,
+    kafka_sasl_listen: Option<SocketAddr>,
+    bootstrap_user: Option<String>,
+    sasl_enabled_mechanisms: Option<Vec<String>>,
+    sasl_plain_allow_plaintext: Option<bool>,
+    connections_max_reauth_ms: Option<u64>,
+    sasl_authentication_timeout_ms: Option<u64>,
+    max_failed_authentications_per_ip_per_sec: Option<u32>,
     authorizer_enabled: Option<bool>,
     super_users: Option<SuperUsers>,
     allow_everyone_if_no_acl_found: Option<bool>,
@@ -200,6 +214,8 @@ pub struct Settings {
     pub retention_check_interval_ms: u64,
     pub disk: strom_broker::DiskConfig,
     pub authorizer: strom_auth::AuthorizerConfig,
+    pub sasl: strom_auth::sasl::SaslConfig,
+    pub bootstrap_user: Option<crate::sasl_config::BootstrapUser>,
 }
 
 /// Free-space limits of the data directory from the file; defaults in `DiskConfig`.
@@ -393,6 +409,19 @@ impl Settings {
         let explicit_kafka_listen = args.kafka_listen.or(file.kafka_listen);
         let kafka_listen =
             explicit_kafka_listen.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 9092)));
+        let sasl = crate::sasl_config::sasl_config(
+            file.sasl_enabled_mechanisms.as_deref(),
+            file.sasl_plain_allow_plaintext,
+            file.connections_max_reauth_ms,
+            file.sasl_authentication_timeout_ms,
+            file.max_failed_authentications_per_ip_per_sec,
+        )?;
+        let bootstrap_user = args
+            .bootstrap_user
+            .or(file.bootstrap_user.clone())
+            .map(|spec| crate::sasl_config::BootstrapUser::parse(&spec))
+            .transpose()?;
+        let kafka_sasl_listen = args.kafka_sasl_listen.or(file.kafka_sasl_listen);
         let kafka_advertised_host = args
             .kafka_advertised_host
             .or(file.kafka_advertised_host.clone())
@@ -401,7 +430,7 @@ impl Settings {
             .http_listen
             .or(file.http_listen)
             .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
-        let listeners = listener_settings(
+        let mut listeners = listener_settings(
             &file,
             args.allow_unauthenticated_network,
             crate::listeners::KafkaListener {
@@ -415,6 +444,20 @@ impl Settings {
             explicit_kafka_listen.is_some(),
             http_listen,
         )?;
+        // `kafka_sasl_listen`: shorthand for one SASL_PLAINTEXT listener beside the others.
+        if let Some(listen) = kafka_sasl_listen {
+            if listeners.kafka.iter().any(|l| l.name == "SASL_PLAINTEXT") {
+                bail!("kafka_sasl_listen: a listener named 'SASL_PLAINTEXT' is configured already");
+            }
+            listeners.kafka.push(crate::listeners::KafkaListener {
+                name: "SASL_PLAINTEXT".to_string(),
+                protocol: strom_auth::SecurityProtocol::SaslPlaintext,
+                listen,
+                advertised_host: crate::listeners::default_advertised_host(listen),
+                advertised_port: None,
+                ssl: None,
+            });
+        }
         let fsync = args
             .fsync
             .or(file.fsync)
@@ -495,6 +538,8 @@ impl Settings {
                 .unwrap_or(30_000),
             disk,
             authorizer,
+            sasl,
+            bootstrap_user,
         })
     }
 }

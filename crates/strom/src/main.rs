@@ -5,6 +5,7 @@ mod cli;
 mod config;
 mod group_cli;
 mod listeners;
+mod sasl_config;
 mod serve;
 
 use std::process::ExitCode;
@@ -39,6 +40,9 @@ enum Command {
     /// Consumer groups of a running server: list them, or describe one with its lag.
     #[command(subcommand)]
     Group(group_cli::GroupCommand),
+    /// Users (SCRAM credentials) of a running server (over its HTTP API).
+    #[command(subcommand)]
+    User(cli::UserCommand),
 }
 
 fn main() -> ExitCode {
@@ -50,6 +54,7 @@ fn main() -> ExitCode {
         Command::Produce(args) => cli::produce(args),
         Command::Consume(args) => cli::consume(args),
         Command::Group(command) => group_cli::run(command),
+        Command::User(command) => cli::user(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -126,18 +126,26 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
     // lock everyone out (no super user, no ACL), a configuration error (exit 78).
     let security_config = strom_auth::SecurityConfig {
         authorizer: settings.authorizer.clone(),
+        sasl: settings.sasl.clone(),
+        ..strom_auth::SecurityConfig::default()
     };
     let security_broker = Arc::clone(&broker);
+    let bootstrap = settings.bootstrap_user.clone();
     let security = tokio::task::spawn_blocking(move || {
-        strom_auth::Security::open(security_broker, security_config)
+        let security = strom_auth::Security::open(security_broker, security_config)?;
+        if let Some(user) = bootstrap {
+            user.ensure(&security)?;
+        }
+        Ok(security)
     })
     .await
     .context("security start-up panicked")?
-    .map_err(|err| match err {
-        strom_auth::AuthError::Invalid(reason) => {
+    .map_err(|err: anyhow::Error| match err.downcast::<strom_auth::AuthError>() {
+        Ok(strom_auth::AuthError::Invalid(reason)) => {
             anyhow::Error::new(crate::config::ConfigError(reason))
         }
-        other => anyhow::Error::new(other).context("cannot open the security state"),
+        Ok(other) => anyhow::Error::new(other).context("cannot open the security state"),
+        Err(other) => other.context("cannot open the security state"),
     })?;
 
     let kafka_listeners = bind_kafka_listeners(&settings, &security).await?;

@@ -5,7 +5,8 @@ use kafka_protocol::messages::{ApiVersionsRequest, ApiVersionsResponse};
 
 use crate::codec::api_version_entries;
 
-pub fn handle(version: i16, request: ApiVersionsRequest) -> ApiVersionsResponse {
+/// `sasl`: whether the listener is a SASL one (which alone advertises the SASL APIs).
+pub fn handle(version: i16, request: ApiVersionsRequest, sasl: bool) -> ApiVersionsResponse {
     if version >= 3 {
         tracing::debug!(
             client = %request.client_software_name,
@@ -13,5 +14,5 @@ pub fn handle(version: i16, request: ApiVersionsRequest) -> ApiVersionsResponse 
             "ApiVersions"
         );
     }
-    ApiVersionsResponse::default().with_api_keys(api_version_entries())
+    ApiVersionsResponse::default().with_api_keys(api_version_entries(sasl))
 }

@@ -59,6 +59,7 @@ mod offset_commit;
 mod offset_delete;
 mod offset_fetch;
 mod produce;
+mod scram_credentials;
 mod sync_group;
 mod throttle;
 
@@ -104,7 +105,10 @@ async fn respond_inner(
     let correlation_id = request.header.correlation_id;
     let version = request.header.request_api_version;
     match request.body {
-        RequestBody::ApiVersionsTooNew => Ok(Some(api_versions_fallback(correlation_id)?)),
+        RequestBody::ApiVersionsTooNew => Ok(Some(api_versions_fallback(
+            correlation_id,
+            ctx.config.protocol.is_sasl(),
+        )?)),
         RequestBody::Request(kind) => {
             match dispatch(ctx, &request.header, *kind, session, mute).await? {
                 Some(response) => Ok(Some(encode_response(
@@ -132,7 +136,10 @@ async fn dispatch(
     let access = auth::Access::new(&ctx.config.security, session);
     let a = access.clone();
     let response = match request {
-        RequestKind::ApiVersions(req) => ResponseKind::ApiVersions(api_versions::handle(v, req)),
+        RequestKind::ApiVersions(req) => {
+            let sasl = ctx.config.protocol.is_sasl();
+            ResponseKind::ApiVersions(api_versions::handle(v, req, sasl))
+        }
         RequestKind::Metadata(req) => {
             ResponseKind::Metadata(blocking(ctx, move |c| metadata::handle(c, &a, v, req)).await?)
         }
@@ -229,6 +236,18 @@ async fn dispatch(
             let session = session.clone();
             ResponseKind::AlterClientQuotas(
                 blocking(ctx, move |c| client_quotas::alter(c, &session, req)).await?,
+            )
+        }
+        RequestKind::DescribeUserScramCredentials(req) => {
+            let session = session.clone();
+            ResponseKind::DescribeUserScramCredentials(
+                blocking(ctx, move |c| scram_credentials::describe(c, &session, req)).await?,
+            )
+        }
+        RequestKind::AlterUserScramCredentials(req) => {
+            let session = session.clone();
+            ResponseKind::AlterUserScramCredentials(
+                blocking(ctx, move |c| scram_credentials::alter(c, &session, req)).await?,
             )
         }
         // The decoder only lets through APIs listed in `SUPPORTED_APIS`; reaching this arm

@@ -36,6 +36,9 @@ impl Api {
     pub fn post(&self, path: &str) -> RequestBuilder {
         self.client.post(self.url(path))
     }
+    pub fn put(&self, path: &str) -> RequestBuilder {
+        self.client.put(self.url(path))
+    }
     pub fn delete(&self, path: &str) -> RequestBuilder {
         self.client.delete(self.url(path))
     }

@@ -1,4 +1,4 @@
-//! The client subcommands (`strom topic …`, `strom produce`, `strom consume`), all over
+//! The client subcommands (`strom topic …`, `strom user …`, `strom produce`, `strom consume`), all over
 //! the HTTP API of a running server. Human-readable tables by default, `--json` for scripts.
 
 mod client;
@@ -7,10 +7,12 @@ mod group;
 mod produce;
 mod table;
 mod topic;
+mod user;
 
 pub use consume::ConsumeArgs;
 pub use produce::ProduceArgs;
 pub use topic::TopicCommand;
+pub use user::UserCommand;
 
 /// Where the server is and how to print; shared by every client subcommand.
 #[derive(clap::Args, Debug, Clone)]
@@ -30,6 +32,10 @@ pub struct ClientArgs {
 
 pub fn topic(command: TopicCommand) -> anyhow::Result<()> {
     topic::run(command)
+}
+
+pub fn user(command: UserCommand) -> anyhow::Result<()> {
+    user::run(command)
 }
 
 pub fn produce(args: ProduceArgs) -> anyhow::Result<()> {

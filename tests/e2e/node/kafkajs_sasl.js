@@ -1,0 +1,34 @@
+// kafkajs over SASL for tests/e2e/test_sasl.py:
+//
+//   node kafkajs_sasl.js <bootstrap> <mechanism> <user> <password> <topic>
+//
+// Produces one record with the given credentials (mechanism: plain, scram-sha-256 or
+// scram-sha-512, kafkajs's names) and prints {"ok": true} or {"ok": false, "error": "..."}.
+'use strict'
+
+const { Kafka, logLevel } = require('kafkajs')
+
+async function main() {
+  const [bootstrap, mechanism, username, password, topic] = process.argv.slice(2)
+  const kafka = new Kafka({
+    clientId: 'strom-e2e-kafkajs-sasl',
+    brokers: [bootstrap],
+    logLevel: logLevel.NOTHING,
+    retry: { retries: 0 },
+    sasl: { mechanism, username, password },
+  })
+  const producer = kafka.producer()
+  try {
+    await producer.connect()
+    await producer.send({ topic, acks: -1, messages: [{ value: `kafkajs-${mechanism}` }] })
+    await producer.disconnect()
+    console.log(JSON.stringify({ ok: true }))
+  } catch (e) {
+    console.log(JSON.stringify({ ok: false, error: `${e.name}: ${e.message}` }))
+  }
+}
+
+main().catch(e => {
+  console.error(e)
+  process.exit(2)
+})

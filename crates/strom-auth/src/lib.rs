@@ -25,5 +25,8 @@ pub use principal::{Principal, Session};
 pub use protocol::SecurityProtocol;
 pub use quota::Quotas;
 pub use security::{Security, SecurityConfig};
-pub use tokens::{parse_oauthbearer, OAuthBearerMessage, TokenValidator, ValidatedToken};
+pub use tokens::{
+    oauthbearer_error_challenge, parse_oauthbearer, ChallengeStatus, OAuthBearerMessage,
+    TokenValidator, ValidatedToken, OAUTHBEARER_ERROR_ACK,
+};
 pub use users::{ScramCredential, ScramMechanism, UserStore, MAX_ITERATIONS, MIN_ITERATIONS};

@@ -3,6 +3,13 @@
 //! (Skeleton: validation against configured keys arrives with the OAUTHBEARER work; until
 //! then no token is accepted.)
 
+mod oauthbearer;
+
+pub use oauthbearer::{
+    oauthbearer_error_challenge, parse_oauthbearer, ChallengeStatus, OAuthBearerMessage,
+    OAUTHBEARER_ERROR_ACK,
+};
+
 use crate::{AuthError, Principal};
 
 /// A token that passed validation.
@@ -23,20 +30,4 @@ impl TokenValidator {
             "bearer tokens are not configured on this server".into(),
         ))
     }
-}
-
-/// The parts of an OAUTHBEARER client message (RFC 7628 §3.1:
-/// `n,[a=<authzid>],\x01auth=Bearer <token>\x01[key=value\x01]*\x01`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OAuthBearerMessage {
-    pub authzid: Option<String>,
-    pub token: String,
-}
-
-/// Parses an OAUTHBEARER client message.
-/// Errors: `Invalid` saying what is malformed (never echoing the token).
-pub fn parse_oauthbearer(_message: &[u8]) -> Result<OAuthBearerMessage, AuthError> {
-    Err(AuthError::Invalid(
-        "OAUTHBEARER is not supported yet".into(),
-    ))
 }

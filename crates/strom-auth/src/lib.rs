@@ -27,6 +27,6 @@ pub use quota::Quotas;
 pub use security::{Security, SecurityConfig};
 pub use tokens::{
     oauthbearer_error_challenge, parse_oauthbearer, ChallengeStatus, OAuthBearerMessage,
-    TokenValidator, ValidatedToken, OAUTHBEARER_ERROR_ACK,
+    TokenConfig, TokenValidator, ValidatedToken, OAUTHBEARER_ERROR_ACK,
 };
 pub use users::{ScramCredential, ScramMechanism, UserStore, MAX_ITERATIONS, MIN_ITERATIONS};

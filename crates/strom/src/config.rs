@@ -105,6 +105,8 @@ struct FileConfig {
     min_free_bytes: Option<u64>,
     min_free_percent: Option<f64>,
     disk_check_interval_ms: Option<u64>,
+    /// `[oauth]`: bearer-token validation; defaults in `strom_auth::TokenConfig`.
+    oauth: Option<strom_auth::TokenConfig>,
 }
 
 /// The resolved configuration.
@@ -140,6 +142,11 @@ pub struct Settings {
     pub groups: strom_broker::group::GroupConfig,
     pub retention_check_interval_ms: u64,
     pub disk: strom_broker::DiskConfig,
+    /// Bearer tokens (OAUTHBEARER, HTTP Bearer): `SecurityConfig::tokens` when serve.rs
+    /// opens `Security` (with `Security::disabled()` nothing authenticates, so nothing reads
+    /// it yet; the section is still checked here).
+    #[allow(dead_code)]
+    pub oauth: strom_auth::TokenConfig,
 }
 
 /// Free-space limits of the data directory from the file; defaults in `DiskConfig`.
@@ -262,6 +269,10 @@ impl Settings {
         let groups = group_config(&file)?;
         let connections = connection_settings(&file)?;
         let disk = disk_config(&file)?;
+        let oauth = file.oauth.clone().unwrap_or_default();
+        if let Err(err) = oauth.check() {
+            bail!("[oauth]: {err}");
+        }
         let kafka_listen = args
             .kafka_listen
             .or(file.kafka_listen)
@@ -357,6 +368,7 @@ impl Settings {
                 .or(file.retention_check_interval_ms)
                 .unwrap_or(30_000),
             disk,
+            oauth,
         })
     }
 }

@@ -119,7 +119,7 @@ impl TokenValidator {
         let store = self.keys.as_ref().ok_or(TokenError::AlgorithmNotAllowed)?;
         let keys = store.current();
         if keys.len() == 0 {
-            self.wake_refresher();
+            // The first fetch is under way (or retried every `jwks_min_refresh_ms`).
             return Err(TokenError::KeysUnavailable);
         }
         let candidates = match keys.lookup(parts.kid.as_deref(), alg) {

@@ -31,5 +31,8 @@ pub use quota::{
 };
 pub use security::{Security, SecurityConfig};
 pub use ssl_principal::{SslPrincipalError, SslPrincipalMapper};
-pub use tokens::{parse_oauthbearer, OAuthBearerMessage, TokenValidator, ValidatedToken};
+pub use tokens::{
+    oauthbearer_error_challenge, parse_oauthbearer, ChallengeStatus, OAuthBearerMessage,
+    TokenConfig, TokenValidator, ValidatedToken, OAUTHBEARER_ERROR_ACK,
+};
 pub use users::{ScramCredential, ScramMechanism, UserStore, MAX_ITERATIONS, MIN_ITERATIONS};

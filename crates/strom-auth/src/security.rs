@@ -7,13 +7,17 @@ use strom_broker::Broker;
 
 use crate::sasl::{FailureThrottle, SaslConfig};
 use crate::store::Store;
-use crate::{AuthError, Authorizer, AuthorizerConfig, Quotas, TokenValidator, UserStore};
+use crate::{
+    AuthError, Authorizer, AuthorizerConfig, Quotas, TokenConfig, TokenValidator, UserStore,
+};
 
 /// Security settings the services need (listener settings belong to the front ends).
 #[derive(Debug, Clone, Default)]
 pub struct SecurityConfig {
     pub authorizer: AuthorizerConfig,
     pub sasl: SaslConfig,
+    /// Bearer tokens (SASL/OAUTHBEARER, HTTP `Authorization: Bearer`).
+    pub tokens: TokenConfig,
 }
 
 pub struct Security {
@@ -38,10 +42,13 @@ impl std::fmt::Debug for Security {
 impl Security {
     /// Opens the services over `__strom_security` (created if needed). Blocking.
     /// Errors: `Storage` when the state topic cannot be read; `Invalid` when authorization is
-    /// enabled with neither a super user nor any ACL (everyone would be locked out).
+    /// enabled with neither a super user nor any ACL (everyone would be locked out), or when
+    /// the token settings are incomplete or a key file cannot be read
+    /// (see [`TokenValidator::from_config`]).
     pub fn open(broker: Arc<Broker>, config: SecurityConfig) -> Result<Arc<Security>, AuthError> {
+        let tokens = TokenValidator::from_config(&config.tokens)?;
         let store = Arc::new(Store::open(broker)?);
-        let security = Security::with_store(store, config);
+        let security = Security::with_store(store, config, tokens);
         let a = &security.authorizer;
         if a.enabled() && a.config().super_users.is_empty() && !a.has_acls() {
             return Err(AuthError::Invalid(
@@ -59,15 +66,16 @@ impl Security {
         Arc::new(Security::with_store(
             Arc::new(Store::in_memory()),
             SecurityConfig::default(),
+            TokenValidator::default(),
         ))
     }
 
-    fn with_store(store: Arc<Store>, config: SecurityConfig) -> Security {
+    fn with_store(store: Arc<Store>, config: SecurityConfig, tokens: TokenValidator) -> Security {
         Security {
             authorizer: Authorizer::new(config.authorizer.clone(), Arc::clone(&store)),
             users: UserStore::new(Arc::clone(&store)),
             quotas: Quotas::new(Arc::clone(&store)),
-            tokens: TokenValidator::default(),
+            tokens,
             auth_failures: FailureThrottle::new(config.sasl.max_failures_per_ip_per_sec),
             config,
         }

@@ -125,6 +125,8 @@ struct FileConfig {
     min_free_bytes: Option<u64>,
     min_free_percent: Option<f64>,
     disk_check_interval_ms: Option<u64>,
+    /// `[oauth]`: bearer-token validation; defaults in `strom_auth::TokenConfig`.
+    oauth: Option<strom_auth::TokenConfig>,
     kafka_sasl_listen: Option<SocketAddr>,
     bootstrap_user: Option<String>,
     sasl_enabled_mechanisms: Option<Vec<String>>,
@@ -216,6 +218,8 @@ pub struct Settings {
     pub authorizer: strom_auth::AuthorizerConfig,
     pub sasl: strom_auth::sasl::SaslConfig,
     pub bootstrap_user: Option<crate::sasl_config::BootstrapUser>,
+    /// Bearer tokens (OAUTHBEARER, HTTP Bearer): `SecurityConfig::tokens`.
+    pub oauth: strom_auth::TokenConfig,
 }
 
 /// Free-space limits of the data directory from the file; defaults in `DiskConfig`.
@@ -422,6 +426,10 @@ impl Settings {
             .map(|spec| crate::sasl_config::BootstrapUser::parse(&spec))
             .transpose()?;
         let kafka_sasl_listen = args.kafka_sasl_listen.or(file.kafka_sasl_listen);
+        let oauth = file.oauth.clone().unwrap_or_default();
+        if let Err(err) = oauth.check() {
+            bail!("[oauth]: {err}");
+        }
         let kafka_advertised_host = args
             .kafka_advertised_host
             .or(file.kafka_advertised_host.clone())
@@ -540,6 +548,7 @@ impl Settings {
             authorizer,
             sasl,
             bootstrap_user,
+            oauth,
         })
     }
 }

@@ -127,6 +127,7 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
     let security_config = strom_auth::SecurityConfig {
         authorizer: settings.authorizer.clone(),
         sasl: settings.sasl.clone(),
+        tokens: settings.oauth.clone(),
         ..strom_auth::SecurityConfig::default()
     };
     let security_broker = Arc::clone(&broker);

@@ -1,0 +1,156 @@
+"""SASL/OAUTHBEARER with real clients against the real binary: an RS256 key made here, its
+JWKS written for Strom, tokens signed with PyJWT. confluent-kafka's `oauth_cb` with a valid
+token produces and consumes; expired, wrong-audience, wrong-issuer and forged tokens are refused
+with the server's reason; kcat's unsecured JWT (`alg: none`) works only when
+`allow_unsecured_jwt` is on. Needs the SASL listener (`kafka_sasl_listen`, the sasl branch)."""
+
+import base64
+import json
+import shutil
+import subprocess
+import time
+import uuid
+
+import confluent_kafka as ck
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from conftest import free_port, wait_for_port
+
+ISSUER = "https://idp.strom.test"
+AUDIENCE = "strom"
+
+
+def b64(n: int) -> str:
+    raw = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+@pytest.fixture(scope="module")
+def keys():
+    good = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    numbers = good.public_key().public_numbers()
+    jwks = {"keys": [{"kty": "RSA", "kid": "k1", "use": "sig", "alg": "RS256",
+                      "n": b64(numbers.n), "e": b64(numbers.e)}]}
+    return good, other, jwks
+
+
+def token(key, kid="k1", **overrides):
+    now = int(time.time())
+    claims = {"sub": "alice", "iss": ISSUER, "aud": AUDIENCE, "iat": now, "exp": now + 600,
+              "scope": "kafka"}
+    claims.update(overrides)
+    claims = {k: v for k, v in claims.items() if v is not None}
+    return jwt.encode(claims, key, algorithm="RS256", headers={"kid": kid}), claims["exp"]
+
+
+def start(strom_factory, tmp_path, keys, name, allow_unsecured=False):
+    _, _, jwks = keys
+    jwks_path = tmp_path / f"{name}-jwks.json"
+    jwks_path.write_text(json.dumps(jwks))
+    sasl_port = free_port()
+    config = tmp_path / f"{name}.toml"
+    config.write_text(
+        f'kafka_sasl_listen = "127.0.0.1:{sasl_port}"\n'
+        "[oauth]\n"
+        f'jwks_file = "{jwks_path}"\n'
+        f'expected_issuer = "{ISSUER}"\n'
+        f'expected_audience = "{AUDIENCE}"\n'
+        f"allow_unsecured_jwt = {'true' if allow_unsecured else 'false'}\n"
+    )
+    server = strom_factory(extra_args=["--config", str(config)], name=name).start()
+    wait_for_port(sasl_port, server.proc)
+    server.sasl_bootstrap = f"127.0.0.1:{sasl_port}"
+    return server
+
+
+def client_config(server, token_and_expiry, errors):
+    return {
+        "bootstrap.servers": server.sasl_bootstrap,
+        "security.protocol": "SASL_PLAINTEXT",
+        "sasl.mechanism": "OAUTHBEARER",
+        "oauth_cb": lambda _config: token_and_expiry,
+        "error_cb": errors.append,
+    }
+
+
+def test_valid_token_produces_and_consumes(strom_factory, tmp_path, keys):
+    server = start(strom_factory, tmp_path, keys, "valid")
+    errors = []
+    good, _, _ = keys
+    config = client_config(server, token(good), errors)
+    topic = f"oauth-{uuid.uuid4().hex[:8]}"
+    producer = ck.Producer(config)
+    delivered = []
+    producer.produce(topic, b"hello", on_delivery=lambda err, msg: delivered.append(err))
+    assert producer.flush(30) == 0
+    assert delivered == [None], errors
+    consumer = ck.Consumer({**config, "group.id": "g-oauth", "auto.offset.reset": "earliest"})
+    consumer.subscribe([topic])
+    deadline = time.time() + 60
+    message = None
+    while message is None and time.time() < deadline:
+        polled = consumer.poll(1.0)
+        if polled is not None and polled.error() is None:
+            message = polled
+    consumer.close()
+    assert message is not None and message.value() == b"hello", errors
+    assert not [e for e in errors if e.code() == ck.KafkaError._AUTHENTICATION]
+
+
+@pytest.mark.parametrize("case,reason", [
+    ("expired", "the token has expired"),
+    ("audience", "audience does not include this server"),
+    ("issuer", "issuer is not the expected one"),
+    ("forged", "signature is invalid"),
+    ("unknown_kid", "key id is unknown"),
+])
+def test_bad_tokens_are_refused_with_the_reason(strom_factory, tmp_path, keys, case, reason):
+    server = start(strom_factory, tmp_path, keys, f"bad-{case}")
+    good, other, _ = keys
+    now = int(time.time())
+    bad = {
+        "expired": lambda: token(good, iat=now - 7200, exp=now - 3600),
+        "audience": lambda: token(good, aud="someone-else"),
+        "issuer": lambda: token(good, iss="https://evil.test"),
+        "forged": lambda: token(other),
+        "unknown_kid": lambda: token(other, kid="k9"),
+    }[case]()
+    errors = []
+    producer = ck.Producer(client_config(server, bad, errors))
+    deadline = time.time() + 60
+    while not errors and time.time() < deadline:
+        producer.poll(0.5)
+    auth = [e for e in errors if e.code() == ck.KafkaError._AUTHENTICATION]
+    assert auth, errors
+    assert reason in auth[0].str(), auth[0].str()
+    assert "alice" not in auth[0].str()
+
+
+def kcat_unsecured(server):
+    if shutil.which("kcat") is None:
+        pytest.fail("kcat is not installed (tests/install-deps.sh)")
+    return subprocess.run(
+        ["kcat", "-b", server.sasl_bootstrap, "-L", "-m", "15",
+         "-X", "security.protocol=SASL_PLAINTEXT", "-X", "sasl.mechanism=OAUTHBEARER",
+         "-X", "enable.sasl.oauthbearer.unsecure.jwt=true",
+         "-X", "sasl.oauthbearer.config=principal=alice scope=kafka lifeSeconds=600"],
+        capture_output=True, text=True, timeout=60,
+    )
+
+
+def test_kcat_unsecured_jwt_is_refused_by_default(strom_factory, tmp_path, keys):
+    server = start(strom_factory, tmp_path, keys, "strict")
+    result = kcat_unsecured(server)
+    assert result.returncode != 0, result.stdout
+    assert "unsigned tokens (alg none) are not accepted" in result.stderr, result.stderr
+
+
+def test_kcat_unsecured_jwt_works_when_allowed(strom_factory, tmp_path, keys):
+    server = start(strom_factory, tmp_path, keys, "dev", allow_unsecured=True)
+    result = kcat_unsecured(server)
+    assert result.returncode == 0, result.stderr
+    assert "1 brokers:" in result.stdout
+    assert "allow_unsecured_jwt is ON" in server.log_text()

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use strom_broker::Broker;
 
 use crate::store::Store;
-use crate::{AuthError, Authorizer, AuthorizerConfig, Quotas, TokenValidator, UserStore};
+use crate::{ApiKeys, AuthError, Authorizer, AuthorizerConfig, Quotas, TokenValidator, UserStore};
 
 /// Security settings the services need (listener settings belong to the front ends).
 #[derive(Debug, Clone, Default)]
@@ -19,6 +19,8 @@ pub struct Security {
     pub users: UserStore,
     pub quotas: Quotas,
     pub tokens: TokenValidator,
+    /// HTTP API keys (digests only).
+    pub api_keys: ApiKeys,
     config: SecurityConfig,
 }
 
@@ -64,6 +66,7 @@ impl Security {
             users: UserStore::new(Arc::clone(&store)),
             quotas: Quotas::new(Arc::clone(&store)),
             tokens: TokenValidator::default(),
+            api_keys: ApiKeys::new(Arc::clone(&store)),
             config,
         }
     }

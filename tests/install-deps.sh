@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the end-to-end suites need: real Kafka clients (kcat, confluent-kafka with its
 # bundled librdkafka, kafka-python with its lz4 and snappy codecs, kafkajs), pytest, curl,
-# schemathesis, and prlimit (util-linux) for the tests that cap a server's memory.
+# schemathesis, chromium for the browser CORS test, and prlimit (util-linux) for the tests that cap a server's memory.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
@@ -9,8 +9,10 @@ need_apt=()
 command -v kcat >/dev/null 2>&1 || need_apt+=(kcat)
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 command -v prlimit >/dev/null 2>&1 || need_apt+=(util-linux)
-# kafkajs (tests/e2e/node) needs node and npm.
+# kafkajs and playwright-core (tests/e2e/node) need node and npm.
 command -v npm >/dev/null 2>&1 || need_apt+=(nodejs npm)
+# The browser CORS test (test_http_auth.py) drives Debian's chromium with playwright-core.
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 if [ ${#need_apt[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null

@@ -10,11 +10,14 @@
 
 pub mod admin;
 pub mod atom;
+pub mod auth;
+pub mod authz;
 pub mod body;
 pub mod caller;
 pub mod cloudevents;
 pub mod consume;
 pub mod consumers;
+pub mod cors;
 pub mod cursor;
 pub mod error;
 pub mod feed;
@@ -58,6 +61,8 @@ pub struct HttpConfig {
     pub header_read_timeout: Duration,
     /// Users, the authorizer and quotas, shared with the other front ends.
     pub security: std::sync::Arc<strom_auth::Security>,
+    /// Authentication, CORS and `/metrics` protection (see [`auth`]).
+    pub auth: auth::HttpAuthConfig,
 }
 
 /// Default of [`HttpConfig::header_read_timeout`].
@@ -71,6 +76,7 @@ impl Default for HttpConfig {
             connections: ConnectionLimitsConfig::default(),
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
             security: strom_auth::Security::disabled(),
+            auth: auth::HttpAuthConfig::default(),
         }
     }
 }
@@ -95,9 +101,10 @@ pub async fn run_with_groups(
     listener: TcpListener,
     broker: Arc<Broker>,
     groups: GroupCoordinator,
-    config: HttpConfig,
+    mut config: HttpConfig,
     shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> std::io::Result<()> {
+    config.auth.loopback = listener.local_addr()?.ip().is_loopback();
     let state = state::AppState::new(broker, config.clone(), shutdown.clone(), Some(groups));
     let (router, _doc) = routes::build(state);
     server::serve(listener, router, &config, shutdown).await

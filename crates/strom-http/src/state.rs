@@ -21,6 +21,8 @@ pub struct AppState {
     pub consumers: Option<Arc<crate::consumers::Consumers>>,
     /// Reads shared between live followers of the same position.
     pub feed_cache: crate::feed_cache::FeedCache,
+    /// Login sessions, the stream-token key and the failed-authentication counts.
+    pub auth: crate::auth::AuthState,
     round_robin: AtomicU32,
 }
 
@@ -37,7 +39,9 @@ impl AppState {
         if let Some(c) = &consumers {
             c.spawn_reaper(shutdown.clone());
         }
+        let auth = crate::auth::AuthState::new(&config.auth);
         Arc::new(AppState {
+            auth,
             broker,
             config,
             shutdown,

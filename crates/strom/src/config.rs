@@ -64,6 +64,13 @@ pub struct ServeArgs {
     /// Log format: text or json [default: text].
     #[arg(long, env = "STROM_LOG_FORMAT")]
     pub log_format: Option<String>,
+    /// A super user created at start if absent: `<user>:<password>:<mechanism>`
+    /// (mechanism SCRAM-SHA-256 or SCRAM-SHA-512).
+    #[arg(long, env = "STROM_BOOTSTRAP_USER", hide_env_values = true)]
+    pub bootstrap_user: Option<String>,
+    /// HTTP authentication: none, optional or required [default: optional].
+    #[arg(long, env = "STROM_HTTP_AUTH")]
+    pub http_auth: Option<String>,
 }
 
 /// The TOML file's shape; every key is optional.
@@ -105,6 +112,17 @@ struct FileConfig {
     min_free_bytes: Option<u64>,
     min_free_percent: Option<f64>,
     disk_check_interval_ms: Option<u64>,
+    bootstrap_user: Option<String>,
+    authorizer_enabled: Option<bool>,
+    super_users: Option<Vec<String>>,
+    allow_everyone_if_no_acl_found: Option<bool>,
+    http_auth: Option<String>,
+    http_auth_methods: Option<Vec<String>>,
+    http_session_ttl_ms: Option<u64>,
+    http_stream_token_ttl_ms: Option<u64>,
+    http_auth_failures_per_minute: Option<u32>,
+    cors_allowed_origins: Option<Vec<String>>,
+    metrics_require_auth: Option<bool>,
 }
 
 /// The resolved configuration.
@@ -140,6 +158,8 @@ pub struct Settings {
     pub groups: strom_broker::group::GroupConfig,
     pub retention_check_interval_ms: u64,
     pub disk: strom_broker::DiskConfig,
+    pub security: crate::security_config::SecuritySettings,
+    pub http_auth: strom_http::auth::HttpAuthConfig,
 }
 
 /// Free-space limits of the data directory from the file; defaults in `DiskConfig`.
@@ -262,6 +282,21 @@ impl Settings {
         let groups = group_config(&file)?;
         let connections = connection_settings(&file)?;
         let disk = disk_config(&file)?;
+        let security = crate::security_config::security_settings(
+            args.bootstrap_user.or(file.bootstrap_user.clone()),
+            file.authorizer_enabled,
+            file.super_users.as_deref(),
+            file.allow_everyone_if_no_acl_found,
+        )?;
+        let http_auth = crate::security_config::http_auth(crate::security_config::HttpAuthFile {
+            mode: args.http_auth.or(file.http_auth.clone()),
+            methods: file.http_auth_methods.clone(),
+            session_ttl_ms: file.http_session_ttl_ms,
+            stream_token_ttl_ms: file.http_stream_token_ttl_ms,
+            failures_per_minute: file.http_auth_failures_per_minute,
+            cors_allowed_origins: file.cors_allowed_origins.clone(),
+            metrics_require_auth: file.metrics_require_auth,
+        })?;
         let kafka_listen = args
             .kafka_listen
             .or(file.kafka_listen)
@@ -357,6 +392,8 @@ impl Settings {
                 .or(file.retention_check_interval_ms)
                 .unwrap_or(30_000),
             disk,
+            security,
+            http_auth,
         })
     }
 }

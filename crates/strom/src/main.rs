@@ -4,6 +4,7 @@ mod bench;
 mod cli;
 mod config;
 mod group_cli;
+mod security_config;
 mod serve;
 
 use std::process::ExitCode;

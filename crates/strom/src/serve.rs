@@ -129,9 +129,7 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
     let kafka_addr = kafka_listener.local_addr()?;
     let http_addr = http_listener.local_addr()?;
 
-    // Until listeners can authenticate, security is off: everyone is User:ANONYMOUS and
-    // every operation is allowed.
-    let security = strom_auth::Security::disabled();
+    let security = open_security(&broker, &settings.security).await?;
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
     let kafka_config = strom_kafka::KafkaConfig {
         advertised_host: settings.kafka_advertised_host.clone(),
@@ -150,6 +148,7 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
         connections: settings.connections.clone(),
         header_read_timeout: Duration::from_millis(settings.http_header_read_timeout_ms),
         security,
+        auth: settings.http_auth.clone(),
     };
     // One coordinator for every front end, so Kafka and HTTP consumers share groups.
     let groups =
@@ -199,4 +198,34 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
         .context("clean shutdown failed")?;
     tracing::info!("strom stopped cleanly");
     Ok(())
+}
+
+/// Opens the security services over `__strom_security` and creates the bootstrap user.
+async fn open_security(
+    broker: &Arc<Broker>,
+    settings: &crate::security_config::SecuritySettings,
+) -> anyhow::Result<Arc<strom_auth::Security>> {
+    let broker = Arc::clone(broker);
+    let settings = settings.clone();
+    tokio::task::spawn_blocking(move || {
+        let config = strom_auth::SecurityConfig {
+            authorizer: settings.authorizer.clone(),
+        };
+        let security = strom_auth::Security::open(broker, config).map_err(|e| match e {
+            strom_auth::AuthError::Invalid(m) => anyhow::Error::new(crate::config::ConfigError(m)),
+            other => anyhow::Error::new(other).context("cannot open the security state"),
+        })?;
+        if let Some(b) = &settings.bootstrap_user {
+            if !security.users.verify_password(&b.name, &b.password) {
+                security
+                    .users
+                    .set_password(&b.name, b.mechanism, &b.password, strom_auth::MIN_ITERATIONS)
+                    .context("cannot store the bootstrap user")?;
+                tracing::info!(user = %b.name, mechanism = b.mechanism.name(), "bootstrap user stored");
+            }
+        }
+        Ok(security)
+    })
+    .await
+    .context("security start-up panicked")?
 }

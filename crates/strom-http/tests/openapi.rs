@@ -38,6 +38,12 @@ const EXPECTED_PATHS: &[&str] = &[
     "/v1/topics/{topic}/partitions/{partition}/records",
     "/v1/topics/{topic}/records",
     "/v1/ws",
+    "/v1/login",
+    "/v1/logout",
+    "/v1/whoami",
+    "/v1/api-keys",
+    "/v1/api-keys/{id}",
+    "/v1/stream-tokens",
 ];
 
 #[tokio::test]
@@ -66,7 +72,8 @@ async fn document_and_router_agree() {
             .replace("{partition}", "0")
             .replace("{page}", "0")
             .replace("{group}", "g")
-            .replace("{instance}", "i");
+            .replace("{instance}", "i")
+            .replace("{id}", "0");
         for method in item.as_object().expect("operations").keys() {
             let m = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).expect("method");
             let r = s

@@ -51,49 +51,24 @@ pub async fn guard(
         .as_ref()
         .map_or_else(|| (Ipv4Addr::LOCALHOST, 0).into(), |c| c.peer);
     let mut session = Session::anonymous(peer, HTTP_LISTENER.into());
-    let mut via = None;
     let config = &state.config.auth;
     let open = rule.access == Access::Open
         || (rule.access == Access::Metrics && !config.metrics_require_auth);
+    let mut via = None;
     if config.mode != AuthMode::None && !open {
-        match authenticate(&state, request.headers(), access_token, conn.as_ref()).await {
+        let found = authenticate(&state, request.headers(), access_token, conn.as_ref()).await;
+        match refusal(&state, found, peer.ip()) {
             Ok(Some((principal, how))) => {
                 session.principal = principal;
                 via = Some(how);
             }
-            Ok(None) if config.mode == AuthMode::Required => {
-                return challenge(
-                    &state,
-                    shape(ApiError::unauthorized("authentication required")),
-                    None,
-                );
-            }
             Ok(None) => {}
-            Err(AuthRefusal::Limited) => {
-                let mut response = shape(ApiError::too_many_auth_failures()).into_response();
-                let wait = state
-                    .auth
-                    .failures
-                    .blocked_for(peer.ip())
-                    .unwrap_or_default();
-                if let Ok(v) = HeaderValue::from_str(&(wait.as_secs() + 1).to_string()) {
-                    response.headers_mut().insert(header::RETRY_AFTER, v);
-                }
-                return response;
-            }
-            Err(AuthRefusal::Failed(f)) => {
-                let bearer = f.method == "bearer" || f.method == "api_key";
-                return challenge(
-                    &state,
-                    shape(ApiError::unauthorized(f.reason)),
-                    Some(bearer),
-                );
-            }
+            Err(r) => return challenge(&state, shape(r.err), r.bearer_rejected, r.retry_secs),
         }
     }
     if via.is_none() && rule.access == Access::Metrics && config.metrics_require_auth {
         let err = shape(ApiError::unauthorized("authentication required"));
-        return challenge(&state, err, None);
+        return challenge(&state, err, None, None);
     }
     if let Some(Via::Cookie(login)) = &via {
         if let Err(e) = csrf(&state, request.method(), request.headers(), login) {
@@ -116,6 +91,48 @@ pub async fn guard(
 enum AuthRefusal {
     Limited,
     Failed(Failure),
+}
+
+/// A refused request: 401 or 429, whether a bearer token was refused, the wait.
+struct Refusal {
+    err: ApiError,
+    bearer_rejected: Option<bool>,
+    retry_secs: Option<u64>,
+}
+
+/// The refusal to answer: 401 (no credentials when required, or bad ones) or 429.
+fn refusal(
+    state: &Shared,
+    found: Result<Option<(strom_auth::Principal, Via)>, AuthRefusal>,
+    ip: IpAddr,
+) -> Result<Option<(strom_auth::Principal, Via)>, Refusal> {
+    let refuse = |err, bearer_rejected, retry_secs| {
+        Err(Refusal {
+            err,
+            bearer_rejected,
+            retry_secs,
+        })
+    };
+    match found {
+        Ok(None) if state.config.auth.mode == AuthMode::Required => refuse(
+            ApiError::unauthorized("authentication required"),
+            None,
+            None,
+        ),
+        Ok(found) => Ok(found),
+        Err(AuthRefusal::Limited) => {
+            let wait = state.auth.failures.blocked_for(ip).unwrap_or_default();
+            refuse(
+                ApiError::too_many_auth_failures(),
+                None,
+                Some(wait.as_secs() + 1),
+            )
+        }
+        Err(AuthRefusal::Failed(f)) => {
+            let bearer = f.method == "bearer" || f.method == "api_key";
+            refuse(ApiError::unauthorized(f.reason), Some(bearer), None)
+        }
+    }
 }
 
 async fn authenticate(
@@ -160,11 +177,23 @@ fn refuse(state: &Shared, ip: IpAddr, f: Failure) -> AuthRefusal {
     }
 }
 
-/// A 401 with the challenges of the enabled schemes.
-fn challenge(state: &Shared, err: ApiError, bearer_rejected: Option<bool>) -> Response {
+/// A 401 with the challenges of the enabled schemes (or a 429 with `Retry-After`).
+fn challenge(
+    state: &Shared,
+    err: ApiError,
+    bearer_rejected: Option<bool>,
+    retry_secs: Option<u64>,
+) -> Response {
     let methods = &state.config.auth.methods;
+    let unauthorized = err.status == axum::http::StatusCode::UNAUTHORIZED;
     let mut response = err.into_response();
     let headers = response.headers_mut();
+    if let Some(secs) = retry_secs {
+        headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+    if !unauthorized {
+        return response;
+    }
     if methods.basic {
         headers.append(
             header::WWW_AUTHENTICATE,

@@ -347,17 +347,39 @@ async fn stream_tokens_work_on_live_routes_only_and_within_their_topic() {
     .await;
     assert_eq!(status, StatusCode::CREATED, "{minted}");
     let token = minted["token"].as_str().unwrap_or_default();
-    let (status, headers, _) = call(
-        &f,
-        get(&format!("/feeds/a?access_token={token}&limit=5"), None),
-    )
-    .await;
+    let produce = post_json(
+        "/v1/topics/a/records",
+        Some(&alice),
+        r#"{"records":[{"value":1}]}"#,
+    );
+    assert_eq!(call(&f, produce).await.0, StatusCode::OK);
+    // A full page is immutable; to an authenticated caller it is private, not public.
+    let page = format!("/feeds/a?access_token={token}&limit=1");
+    let (status, headers, _) = call(&f, get(&page, None)).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(headers
+    let cache = headers
         .get(header::CACHE_CONTROL)
-        .is_some_and(|v| !v.as_bytes().starts_with(b"public")));
-    let (status, _, _) = call(&f, get(&format!("/feeds/b?access_token={token}"), None)).await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    assert!(
+        cache.starts_with("private") && cache.contains("immutable"),
+        "{cache}"
+    );
+    // The scope holds even for a principal who may read every topic.
+    let admin = basic("admin", "adminpw");
+    let scoped = post_json("/v1/stream-tokens", Some(&admin), r#"{"topic":"a"}"#);
+    let (_, _, minted) = call(&f, scoped).await;
+    let admin_token = minted["token"].as_str().unwrap_or_default();
+    let other = format!("/feeds/b?access_token={admin_token}");
+    assert_eq!(call(&f, get(&other, None)).await.0, StatusCode::FORBIDDEN);
+    let unscoped = call(&f, post_json("/v1/stream-tokens", Some(&admin), ""))
+        .await
+        .2;
+    let any = format!(
+        "/feeds/b?access_token={}",
+        unscoped["token"].as_str().unwrap_or_default()
+    );
+    assert_eq!(call(&f, get(&any, None)).await.0, StatusCode::OK);
     let records = format!("/v1/topics/a/partitions/0/records?access_token={token}");
     assert_eq!(
         call(&f, get(&records, None)).await.0,

@@ -50,16 +50,19 @@ fn every_documented_route_has_exactly_one_rule_and_every_rule_a_route() {
     }
 }
 
+/// Method, route, path parameters, expected check.
+type Case<'a> = (
+    &'a str,
+    &'a str,
+    &'a [(String, String)],
+    Option<(Operation, ResourceType, &'a str)>,
+);
+
 #[test]
 fn routes_map_to_kafkas_operations() {
     let topic = vec![("topic".to_string(), "t".to_string())];
     let group = vec![("group".to_string(), "g".to_string())];
-    let cases: &[(
-        &str,
-        &str,
-        &[(String, String)],
-        Option<(Operation, ResourceType, &str)>,
-    )] = &[
+    let cases: &[Case] = &[
         (
             "POST",
             "/v1/topics/{topic}/records",

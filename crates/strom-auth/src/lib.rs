@@ -8,6 +8,7 @@
 //! (see `store.rs`).
 
 pub mod acl;
+mod api_keys;
 mod authorizer;
 mod error;
 mod principal;
@@ -21,6 +22,7 @@ mod tokens;
 mod users;
 
 pub use acl::{AclBinding, AclFilter, Operation, PatternType, Permission, ResourceType};
+pub use api_keys::{ApiKeyInfo, ApiKeys, API_KEY_PREFIX_TEXT};
 pub use authorizer::{Authorizer, AuthorizerConfig, CLUSTER_NAME};
 pub use error::AuthError;
 pub use principal::{Principal, Session};

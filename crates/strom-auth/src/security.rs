@@ -8,7 +8,8 @@ use strom_broker::Broker;
 use crate::sasl::{FailureThrottle, SaslConfig};
 use crate::store::Store;
 use crate::{
-    AuthError, Authorizer, AuthorizerConfig, Quotas, TokenConfig, TokenValidator, UserStore,
+    ApiKeys, AuthError, Authorizer, AuthorizerConfig, Quotas, TokenConfig, TokenValidator,
+    UserStore,
 };
 
 /// Security settings the services need (listener settings belong to the front ends).
@@ -27,6 +28,8 @@ pub struct Security {
     pub tokens: TokenValidator,
     /// Failed authentications per client IP (SASL, and HTTP logins).
     pub auth_failures: FailureThrottle,
+    /// HTTP API keys (digests only).
+    pub api_keys: ApiKeys,
     config: SecurityConfig,
 }
 
@@ -77,6 +80,7 @@ impl Security {
             quotas: Quotas::new(Arc::clone(&store)),
             tokens,
             auth_failures: FailureThrottle::new(config.sasl.max_failures_per_ip_per_sec),
+            api_keys: ApiKeys::new(Arc::clone(&store)),
             config,
         }
     }

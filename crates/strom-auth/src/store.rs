@@ -17,7 +17,6 @@ pub(crate) const TOPIC: &str = "security";
 pub(crate) const ACL_PREFIX: &str = "acl/";
 pub(crate) const USER_PREFIX: &str = "user/";
 pub(crate) const QUOTA_PREFIX: &str = "quota/";
-#[allow(dead_code)] // used by HTTP API keys
 pub(crate) const API_KEY_PREFIX: &str = "apikey/";
 
 pub(crate) struct Store {

@@ -135,6 +135,7 @@ pub fn is_internal(name: &str) -> bool {
     responses((status = 200, body = Vec<TopicSummary>)))]
 pub async fn list(
     State(state): State<Shared>,
+    crate::caller::Caller(session): crate::caller::Caller,
     axum::extract::Query(params): axum::extract::Query<ListParams>,
 ) -> Json<Vec<TopicSummary>> {
     let internal = params.internal.unwrap_or(false);
@@ -144,6 +145,7 @@ pub async fn list(
             .topics()
             .iter()
             .filter(|t| internal || !is_internal(t.name()))
+            .filter(|t| crate::authz::may_describe_topic(&state, &session, t.name()))
             .map(|t| {
                 let parts = t.partitions();
                 TopicSummary {
@@ -172,11 +174,13 @@ pub async fn list(
     ))]
 pub async fn create(
     State(state): State<Shared>,
+    crate::caller::Caller(session): crate::caller::Caller,
     headers: axum::http::HeaderMap,
     RawBody(body): RawBody,
 ) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
     require_json(&headers)?;
     let request: CreateTopic = parse_json(&body)?;
+    crate::authz::check_create_topic(&state, &session, &request.name)?;
     let partitions = request
         .partitions
         .unwrap_or(state.broker.config().default_partitions);

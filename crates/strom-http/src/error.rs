@@ -65,7 +65,7 @@ impl ApiError {
         )
     }
     /// 403: the caller is authenticated but not allowed to do this.
-    pub fn forbidden(detail: impl Into<String>) -> Self {
+    pub fn forbidden_because(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::FORBIDDEN, "forbidden", detail).code(40301)
     }
     pub fn not_acceptable(detail: impl Into<String>) -> Self {
@@ -174,6 +174,53 @@ pub fn quota_error(err: strom_auth::AuthError) -> ApiError {
         }
         AuthError::NotFound(_) => ApiError::not_found("not-found", err.to_string()),
         AuthError::Storage(_) => ApiError::storage(&err),
+    }
+}
+
+impl ApiError {
+    /// 401: no or bad credentials (the middleware adds `WWW-Authenticate`).
+    pub fn unauthorized(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", detail).code(40101)
+    }
+    /// 403: the principal may not do `operation` on the resource (named as Kafka does).
+    pub fn forbidden(
+        operation: strom_auth::Operation,
+        resource_type: strom_auth::ResourceType,
+        name: &str,
+    ) -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "authorization-failed",
+            format!("not authorized to {operation} {resource_type} '{name}'"),
+        )
+        .code(40301)
+    }
+    /// 403 for a write authenticated by a session cookie without a valid CSRF token or a
+    /// same-origin `Origin`.
+    pub fn csrf(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "csrf-check-failed", detail).code(40302)
+    }
+    /// 429: too many failed authentications from one address.
+    pub fn too_many_auth_failures() -> Self {
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too-many-authentication-failures",
+            "too many failed authentications from this address; retry later",
+        )
+        .code(42901)
+    }
+}
+
+impl From<strom_auth::AuthError> for ApiError {
+    fn from(err: strom_auth::AuthError) -> Self {
+        use strom_auth::AuthError;
+        let detail = err.to_string();
+        match err {
+            AuthError::Storage(_) => ApiError::storage(&err),
+            AuthError::Invalid(_) => ApiError::unprocessable(detail),
+            AuthError::Authentication(_) => ApiError::unauthorized(detail),
+            AuthError::NotFound(_) => ApiError::not_found("not-found", detail),
+        }
     }
 }
 

@@ -12,12 +12,15 @@
 pub mod acls;
 pub mod admin;
 pub mod atom;
+pub mod auth;
+pub mod authz;
 pub mod body;
 pub mod caller;
 pub mod cloudevents;
 pub mod connection;
 pub mod consume;
 pub mod consumers;
+pub mod cors;
 pub mod cursor;
 pub mod error;
 pub mod fanout;
@@ -67,6 +70,8 @@ pub struct HttpConfig {
     pub security: std::sync::Arc<strom_auth::Security>,
     /// HTTPS (`None`: plain HTTP). Built with ALPN `h2`, `http/1.1` ([`HTTP_ALPN`]).
     pub tls: Option<strom_tls::TlsServer>,
+    /// Authentication, CORS and `/metrics` protection (see [`auth`]).
+    pub auth: auth::HttpAuthConfig,
 }
 
 /// ALPN protocols the HTTPS listener offers, most preferred first.
@@ -84,6 +89,7 @@ impl Default for HttpConfig {
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
             security: strom_auth::Security::disabled(),
             tls: None,
+            auth: auth::HttpAuthConfig::default(),
         }
     }
 }
@@ -108,11 +114,12 @@ pub async fn run_with_groups(
     listener: TcpListener,
     broker: Arc<Broker>,
     groups: GroupCoordinator,
-    config: HttpConfig,
+    mut config: HttpConfig,
     shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> std::io::Result<()> {
     let limits = strom_broker::ConnectionLimits::new(config.connections.clone());
     let stats = broker.listeners().register("http", "http", limits);
+    config.auth.loopback = listener.local_addr()?.ip().is_loopback();
     let state = state::AppState::new(broker, config.clone(), shutdown.clone(), Some(groups));
     let (router, _doc) = routes::build(state);
     server::serve(listener, router, &config, stats, shutdown).await

@@ -282,13 +282,17 @@ fn partition_json(state: &Shared, p: i32) -> Value {
 /// REST Proxy v2: topic names.
 #[utoipa::path(get, path = "/topics", tag = "rest-proxy",
     responses((status = 200, body = Vec<String>, content_type = "application/vnd.kafka.v2+json")))]
-pub async fn list_topics(State(state): State<Shared>) -> Response {
+pub async fn list_topics(
+    State(state): State<Shared>,
+    crate::caller::Caller(session): crate::caller::Caller,
+) -> Response {
     let names: Vec<String> = state
         .broker
         .topics()
         .iter()
         .map(|t| t.name().to_string())
         .filter(|n| !crate::admin::is_internal(n))
+        .filter(|n| crate::authz::may_describe_topic(&state, &session, n))
         .collect();
     v2_json(json!(names))
 }

@@ -7,6 +7,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::auth::endpoints as auth;
 use crate::consumers::handlers as consumers;
 use crate::state::Shared;
 use crate::{
@@ -57,19 +58,33 @@ pub fn build(state: Shared) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(openapi::readyz))
         .routes(routes!(metrics::metrics))
         .routes(routes!(openapi::chat_page))
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::logout))
+        .routes(routes!(auth::whoami))
+        .routes(routes!(auth::list_api_keys, auth::create_api_key))
+        .routes(routes!(auth::delete_api_key))
+        .routes(routes!(auth::stream_token))
         .split_for_parts();
     if let Ok(json) = doc.to_json() {
         let _ = state.openapi.set(json);
     }
-    // Innermost first: the body cap, then panic capture, then the problem+json rewriter on
-    // the outside so it also shapes the 413 and 500 answers of the two layers inside it.
+    // Authentication and the route's authorization rule run after routing (they need the
+    // route template). Then, innermost first: the body cap, then panic capture, then the
+    // problem+json rewriter on the outside so it also shapes the 413 and 500 answers of the
+    // two layers inside it; CORS outermost, answering preflights.
+    let cors = crate::cors::layer(&state.config.auth.cors_allowed_origins);
     let router = router
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::auth::middleware::guard,
+        ))
         .layer(axum::extract::DefaultBodyLimit::disable())
         .layer(tower_http::limit::RequestBodyLimitLayer::new(
             state.config.max_body_bytes,
         ))
         .layer(tower_http::catch_panic::CatchPanicLayer::new())
         .layer(axum::middleware::from_fn(crate::rejections::problems))
+        .layer(tower::util::option_layer(cors))
         .with_state(state);
     (router, doc)
 }

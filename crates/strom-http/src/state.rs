@@ -23,6 +23,8 @@ pub struct AppState {
     pub feed_cache: crate::feed_cache::FeedCache,
     /// One follower per live topic, shared by its SSE and WebSocket subscribers.
     pub fanout: crate::fanout::Hub,
+    /// Login sessions, the stream-token key and the failed-authentication counts.
+    pub auth: crate::auth::AuthState,
     round_robin: AtomicU32,
 }
 
@@ -39,7 +41,9 @@ impl AppState {
         if let Some(c) = &consumers {
             c.spawn_reaper(shutdown.clone());
         }
+        let auth = crate::auth::AuthState::new(&config.auth);
         Arc::new(AppState {
+            auth,
             broker,
             config,
             shutdown,

@@ -53,7 +53,7 @@ fn authorize(state: &Shared, caller: &Caller, operation: Operation) -> ApiResult
     {
         Ok(())
     } else {
-        Err(ApiError::forbidden(format!(
+        Err(ApiError::forbidden_because(format!(
             "{} on the cluster is not allowed for {}",
             operation, caller.0.principal
         )))

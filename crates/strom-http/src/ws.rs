@@ -78,6 +78,8 @@ enum ClientMessage {
 pub async fn upgrade(
     State(state): State<Shared>,
     slot: Option<Extension<ConnectionSlot>>,
+    crate::caller::Caller(caller): crate::caller::Caller,
+    via: Option<axum::Extension<crate::auth::middleware::Authenticated>>,
     ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     let ws =
@@ -90,8 +92,51 @@ pub async fn upgrade(
             // The socket keeps its connection's slot: hyper lets go of the connection at the
             // upgrade, and the socket must still count against the connection limits.
             let _slot = slot;
-            session(socket, state).await
+            session(socket, state, WsAuth::new(caller, via)).await
         }))
+}
+
+/// Who the socket belongs to, and the topic a stream token limits it to.
+struct WsAuth {
+    session: strom_auth::Session,
+    scope: Option<String>,
+}
+
+impl WsAuth {
+    fn new(
+        session: strom_auth::Session,
+        via: Option<axum::Extension<crate::auth::middleware::Authenticated>>,
+    ) -> WsAuth {
+        let scope = match via {
+            Some(axum::Extension(crate::auth::middleware::Authenticated(Some(
+                crate::auth::credentials::Via::StreamToken(grant),
+            )))) => grant.topic,
+            _ => None,
+        };
+        WsAuth { session, scope }
+    }
+
+    /// Subscribing needs Read on the topic, publishing Write (see `authz`).
+    fn check(&self, state: &Shared, message: &ClientMessage) -> Result<(), ApiError> {
+        use strom_auth::{Operation, ResourceType};
+        let (operation, topic) = match message {
+            ClientMessage::Subscribe { topic, .. } => (Operation::Read, topic),
+            ClientMessage::Publish { topic, .. } => (Operation::Write, topic),
+            ClientMessage::Unsubscribe { .. } => return Ok(()),
+        };
+        if self.scope.as_ref().is_some_and(|s| s != topic) {
+            return Err(ApiError::forbidden(operation, ResourceType::Topic, topic));
+        }
+        crate::authz::check(state, &self.session, operation, ResourceType::Topic, topic)
+    }
+}
+
+fn message_ref(message: &ClientMessage) -> Option<Value> {
+    match message {
+        ClientMessage::Subscribe { reference, .. }
+        | ClientMessage::Unsubscribe { reference, .. }
+        | ClientMessage::Publish { reference, .. } => reference.clone(),
+    }
 }
 
 fn error_message(reference: &Option<Value>, err: &ApiError) -> String {
@@ -99,7 +144,7 @@ fn error_message(reference: &Option<Value>, err: &ApiError) -> String {
         .to_string()
 }
 
-async fn session(socket: WebSocket, state: Shared) {
+async fn session(socket: WebSocket, state: Shared, auth: WsAuth) {
     let (mut sink, mut incoming) = socket.split();
     let (tx, mut rx) = mpsc::channel::<Message>(256);
     let writer = tokio::spawn(async move {
@@ -125,7 +170,10 @@ async fn session(socket: WebSocket, state: Shared) {
         };
         let reply = match serde_json::from_str::<ClientMessage>(&text) {
             Err(e) => Some(error_message(&None, &ApiError::malformed_json(&e))),
-            Ok(m) => handle(&state, m, &tx, &mut subscriptions).await,
+            Ok(m) => match auth.check(&state, &m) {
+                Err(e) => Some(error_message(&message_ref(&m), &e)),
+                Ok(()) => handle(&state, m, &tx, &mut subscriptions).await,
+            },
         };
         if let Some(reply) = reply {
             if tx.send(Message::Text(reply.into())).await.is_err() {

@@ -41,6 +41,12 @@ const EXPECTED_PATHS: &[&str] = &[
     "/v1/ws",
     "/v1/users",
     "/v1/users/{user}",
+    "/v1/login",
+    "/v1/logout",
+    "/v1/whoami",
+    "/v1/api-keys",
+    "/v1/api-keys/{id}",
+    "/v1/stream-tokens",
 ];
 
 #[tokio::test]
@@ -70,7 +76,8 @@ async fn document_and_router_agree() {
             .replace("{page}", "0")
             .replace("{group}", "g")
             .replace("{instance}", "i")
-            .replace("{user}", "u");
+            .replace("{user}", "u")
+            .replace("{id}", "0");
         for method in item.as_object().expect("operations").keys() {
             let m = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).expect("method");
             let r = s

@@ -81,6 +81,9 @@ pub struct ServeArgs {
     /// SCRAM-SHA-512). Prefer the environment variable: flags are visible to other users.
     #[arg(long, env = "STROM_BOOTSTRAP_USER", hide_env_values = true)]
     pub bootstrap_user: Option<String>,
+    /// HTTP authentication: none, optional or required [default: optional].
+    #[arg(long, env = "STROM_HTTP_AUTH")]
+    pub http_auth: Option<String>,
 }
 
 /// The TOML file's shape; every key is optional.
@@ -125,6 +128,13 @@ struct FileConfig {
     min_free_bytes: Option<u64>,
     min_free_percent: Option<f64>,
     disk_check_interval_ms: Option<u64>,
+    http_auth: Option<String>,
+    http_auth_methods: Option<Vec<String>>,
+    http_session_ttl_ms: Option<u64>,
+    http_stream_token_ttl_ms: Option<u64>,
+    http_auth_failures_per_minute: Option<u32>,
+    cors_allowed_origins: Option<Vec<String>>,
+    metrics_require_auth: Option<bool>,
     /// `[oauth]`: bearer-token validation; defaults in `strom_auth::TokenConfig`.
     oauth: Option<strom_auth::TokenConfig>,
     kafka_sasl_listen: Option<SocketAddr>,
@@ -220,6 +230,7 @@ pub struct Settings {
     pub bootstrap_user: Option<crate::sasl_config::BootstrapUser>,
     /// Bearer tokens (OAUTHBEARER, HTTP Bearer): `SecurityConfig::tokens`.
     pub oauth: strom_auth::TokenConfig,
+    pub http_auth: strom_http::auth::HttpAuthConfig,
 }
 
 /// Free-space limits of the data directory from the file; defaults in `DiskConfig`.
@@ -409,7 +420,7 @@ impl Settings {
         let groups = group_config(&file)?;
         let connections = connection_settings(&file)?;
         let disk = disk_config(&file)?;
-        let authorizer = authorizer_config(&args, &file)?;
+        let mut authorizer = authorizer_config(&args, &file)?;
         let explicit_kafka_listen = args.kafka_listen.or(file.kafka_listen);
         let kafka_listen =
             explicit_kafka_listen.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 9092)));
@@ -425,11 +436,28 @@ impl Settings {
             .or(file.bootstrap_user.clone())
             .map(|spec| crate::sasl_config::BootstrapUser::parse(&spec))
             .transpose()?;
+        // The bootstrap user administers the server: a super user, so enabling the authorizer
+        // with it alone is not a lock-out.
+        if let Some(user) = &bootstrap_user {
+            let principal = strom_auth::Principal::user(user.user.clone());
+            if !authorizer.super_users.contains(&principal) {
+                authorizer.super_users.push(principal);
+            }
+        }
         let kafka_sasl_listen = args.kafka_sasl_listen.or(file.kafka_sasl_listen);
         let oauth = file.oauth.clone().unwrap_or_default();
         if let Err(err) = oauth.check() {
             bail!("[oauth]: {err}");
         }
+        let http_auth = crate::security_config::http_auth(crate::security_config::HttpAuthFile {
+            mode: args.http_auth.or(file.http_auth.clone()),
+            methods: file.http_auth_methods.clone(),
+            session_ttl_ms: file.http_session_ttl_ms,
+            stream_token_ttl_ms: file.http_stream_token_ttl_ms,
+            failures_per_minute: file.http_auth_failures_per_minute,
+            cors_allowed_origins: file.cors_allowed_origins.clone(),
+            metrics_require_auth: file.metrics_require_auth,
+        })?;
         let kafka_advertised_host = args
             .kafka_advertised_host
             .or(file.kafka_advertised_host.clone())
@@ -549,6 +577,7 @@ impl Settings {
             sasl,
             bootstrap_user,
             oauth,
+            http_auth,
         })
     }
 }

@@ -6,6 +6,7 @@ mod config;
 mod group_cli;
 mod listeners;
 mod sasl_config;
+mod security_config;
 mod serve;
 
 use std::process::ExitCode;

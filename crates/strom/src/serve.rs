@@ -177,6 +177,7 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
         header_read_timeout: Duration::from_millis(settings.http_header_read_timeout_ms),
         security,
         tls: http_tls,
+        auth: settings.http_auth.clone(),
     };
     // One coordinator for every front end, so Kafka and HTTP consumers share groups.
     let groups =

@@ -240,6 +240,7 @@ pub struct SubscriptionBody {
               (status = 404, body = RestError), (status = 422, body = RestError)))]
 pub async fn subscribe(
     State(state): State<Shared>,
+    crate::caller::Caller(session): crate::caller::Caller,
     Path((group, name)): Path<(String, String)>,
     RawBody(body): RawBody,
 ) -> ApiResult<StatusCode> {
@@ -258,6 +259,9 @@ pub async fn subscribe(
             .rest());
     }
     for t in &req.topics {
+        let read = strom_auth::Operation::Read;
+        crate::authz::check(&state, &session, read, strom_auth::ResourceType::Topic, t)
+            .map_err(ApiError::rest)?;
         state.topic(t).map_err(ApiError::rest)?;
     }
     inst.subscribe(req.topics, Arc::clone(&state.broker), all.groups.clone());
@@ -662,11 +666,23 @@ async fn commit_positions(
               (status = 404, body = RestError), (status = 409, body = RestError), (status = 422, body = RestError)))]
 pub async fn commit(
     State(state): State<Shared>,
+    crate::caller::Caller(session): crate::caller::Caller,
     Path((group, name)): Path<(String, String)>,
     RawBody(body): RawBody,
 ) -> ApiResult<Response> {
     let (all, inst) = instance(&state, &group, &name)?;
     let req: OffsetsBody = parse_body(&body)?;
+    for o in &req.offsets {
+        let read = strom_auth::Operation::Read;
+        crate::authz::check(
+            &state,
+            &session,
+            read,
+            strom_auth::ResourceType::Topic,
+            &o.topic,
+        )
+        .map_err(ApiError::rest)?;
+    }
     let explicit = if req.offsets.is_empty() {
         None
     } else {

@@ -1,0 +1,288 @@
+//! Which ACL operation every HTTP route needs, in one table ([`RULES`]) to audit, mapped onto
+//! Kafka's table (console-and-security.md §2.5): reading records (REST, feeds, Atom, SSE,
+//! REST Proxy consumers) is Read on the topic, producing is Write, describing is Describe,
+//! topic deletion Delete, configs AlterConfigs, adding partitions Alter, consumer groups
+//! Read (Describe for committed offsets) on the group, `/metrics` Describe on the cluster
+//! when `metrics_require_auth`. A route not in the table needs Alter on the cluster (fail
+//! closed), and a unit test fails for any documented route left out.
+//!
+//! [`Access::Handler`] routes check in their handler, where the resource is only known from
+//! the body or has to filter a list: topic creation (Create on the cluster, else on the
+//! topic), topic lists (omit what the caller may not Describe), WebSocket messages (Read
+//! or Write per topic), REST Proxy subscriptions and commits (Read on each topic).
+
+use axum::http::Method;
+use strom_auth::{Operation, ResourceType, Session, CLUSTER_NAME};
+
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+/// Which resource a rule names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    Cluster,
+    /// The topic in the `{topic}` path parameter.
+    Topic,
+    /// The group in the `{group}` path parameter.
+    Group,
+}
+
+/// What a route needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Nobody needs to authenticate (health, the OpenAPI document, login).
+    Open,
+    /// The caller must be authenticated when authentication is required; the handler does
+    /// any further check.
+    Handler,
+    /// One ACL check.
+    Check(Operation, Target),
+    /// `/metrics`: Describe on the cluster when `metrics_require_auth`, else open.
+    Metrics,
+}
+
+/// One row: method, route template (as registered), access, and whether a stream token
+/// (`?access_token=`) is accepted there.
+#[derive(Debug, Clone, Copy)]
+pub struct Rule {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub access: Access,
+    pub stream_token: bool,
+}
+
+const fn rule(method: &'static str, path: &'static str, access: Access) -> Rule {
+    Rule {
+        method,
+        path,
+        access,
+        stream_token: false,
+    }
+}
+
+const fn live(path: &'static str, access: Access) -> Rule {
+    Rule {
+        method: "GET",
+        path,
+        access,
+        stream_token: true,
+    }
+}
+
+use Access::{Check, Handler, Metrics, Open};
+use Operation::{Alter, AlterConfigs, Delete, Describe, Read, Write};
+use Target::{Cluster, Group, Topic};
+
+/// Every route's rule.
+pub const RULES: &[Rule] = &[
+    // Meta
+    rule("GET", "/healthz", Open),
+    rule("GET", "/readyz", Open),
+    rule("GET", "/openapi.json", Open),
+    rule("GET", "/examples/chat.html", Open),
+    rule("GET", "/metrics", Metrics),
+    // Authentication
+    rule("POST", "/v1/login", Open),
+    rule("POST", "/v1/logout", Open),
+    rule("GET", "/v1/whoami", Handler),
+    rule("GET", "/v1/api-keys", Handler),
+    rule("POST", "/v1/api-keys", Handler),
+    rule("DELETE", "/v1/api-keys/{id}", Handler),
+    rule("POST", "/v1/stream-tokens", Handler),
+    // Admin
+    rule("GET", "/v1/topics", Handler),
+    rule("POST", "/v1/topics", Handler),
+    rule("GET", "/v1/topics/{topic}", Check(Describe, Topic)),
+    rule("DELETE", "/v1/topics/{topic}", Check(Delete, Topic)),
+    rule(
+        "PATCH",
+        "/v1/topics/{topic}/configs",
+        Check(AlterConfigs, Topic),
+    ),
+    rule("POST", "/v1/topics/{topic}/partitions", Check(Alter, Topic)),
+    rule(
+        "GET",
+        "/v1/topics/{topic}/partitions/{partition}",
+        Check(Describe, Topic),
+    ),
+    // Records
+    rule("POST", "/v1/topics/{topic}/records", Check(Write, Topic)),
+    rule(
+        "GET",
+        "/v1/topics/{topic}/partitions/{partition}/records",
+        Check(Read, Topic),
+    ),
+    // Feeds, Atom, SSE, WebSocket
+    live("/feeds/{topic}", Check(Read, Topic)),
+    live(
+        "/feeds/{topic}/archive/{partition}/{page}",
+        Check(Read, Topic),
+    ),
+    live("/v1/ws", Handler),
+    // REST Proxy v2
+    rule("GET", "/topics", Handler),
+    rule("GET", "/topics/{topic}", Check(Describe, Topic)),
+    rule("POST", "/topics/{topic}", Check(Write, Topic)),
+    rule("GET", "/topics/{topic}/partitions", Check(Describe, Topic)),
+    rule(
+        "GET",
+        "/topics/{topic}/partitions/{partition}",
+        Check(Describe, Topic),
+    ),
+    rule(
+        "POST",
+        "/topics/{topic}/partitions/{partition}",
+        Check(Write, Topic),
+    ),
+    rule(
+        "GET",
+        "/topics/{topic}/partitions/{partition}/offsets",
+        Check(Describe, Topic),
+    ),
+    rule("GET", "/brokers", Handler),
+    rule("POST", "/consumers/{group}", Check(Read, Group)),
+    rule(
+        "DELETE",
+        "/consumers/{group}/instances/{instance}",
+        Check(Read, Group),
+    ),
+    rule(
+        "POST",
+        "/consumers/{group}/instances/{instance}/subscription",
+        Check(Read, Group),
+    ),
+    rule(
+        "GET",
+        "/consumers/{group}/instances/{instance}/subscription",
+        Check(Read, Group),
+    ),
+    rule(
+        "DELETE",
+        "/consumers/{group}/instances/{instance}/subscription",
+        Check(Read, Group),
+    ),
+    rule(
+        "GET",
+        "/consumers/{group}/instances/{instance}/assignments",
+        Check(Read, Group),
+    ),
+    rule(
+        "POST",
+        "/consumers/{group}/instances/{instance}/positions",
+        Check(Read, Group),
+    ),
+    rule(
+        "POST",
+        "/consumers/{group}/instances/{instance}/positions/beginning",
+        Check(Read, Group),
+    ),
+    rule(
+        "POST",
+        "/consumers/{group}/instances/{instance}/positions/end",
+        Check(Read, Group),
+    ),
+    rule(
+        "GET",
+        "/consumers/{group}/instances/{instance}/records",
+        Check(Read, Group),
+    ),
+    rule(
+        "POST",
+        "/consumers/{group}/instances/{instance}/offsets",
+        Check(Read, Group),
+    ),
+    rule(
+        "GET",
+        "/consumers/{group}/instances/{instance}/offsets",
+        Check(Describe, Group),
+    ),
+];
+
+/// What a route not in the table needs: Alter on the cluster.
+pub const UNLISTED: Rule = rule("*", "*", Check(Alter, Cluster));
+
+/// The rule of `method` on the route template `path`.
+pub fn find(method: &Method, path: &str) -> Rule {
+    RULES
+        .iter()
+        .find(|r| r.path == path && r.method == method.as_str())
+        .copied()
+        .unwrap_or(UNLISTED)
+}
+
+/// Whether `session` may do `operation` on the resource; 403 naming both when not (with an
+/// audit line).
+pub fn check(
+    state: &AppState,
+    session: &Session,
+    operation: Operation,
+    resource_type: ResourceType,
+    name: &str,
+) -> ApiResult<()> {
+    if state
+        .config
+        .security
+        .authorizer
+        .authorize(session, operation, resource_type, name)
+    {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(operation, resource_type, name))
+    }
+}
+
+/// Whether `session` may see `topic` in a list (no audit line, as Kafka's Metadata).
+pub fn may_describe_topic(state: &AppState, session: &Session, topic: &str) -> bool {
+    state
+        .config
+        .security
+        .authorizer
+        .allowed(session, Describe, ResourceType::Topic, topic)
+}
+
+/// Topic creation: Create on the cluster, else Create on the topic (as Kafka's CreateTopics).
+pub fn check_create_topic(state: &AppState, session: &Session, topic: &str) -> ApiResult<()> {
+    let authorizer = &state.config.security.authorizer;
+    if authorizer.allowed(
+        session,
+        Operation::Create,
+        ResourceType::Cluster,
+        CLUSTER_NAME,
+    ) {
+        return Ok(());
+    }
+    check(
+        state,
+        session,
+        Operation::Create,
+        ResourceType::Topic,
+        topic,
+    )
+}
+
+/// The (operation, resource type, name) a rule checks for a request with these path
+/// parameters; `None` when nothing is checked here.
+pub fn resolve(
+    rule: &Rule,
+    params: &[(String, String)],
+    metrics_require_auth: bool,
+) -> Option<(Operation, ResourceType, String)> {
+    let param = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    match rule.access {
+        Open | Handler => None,
+        Metrics if !metrics_require_auth => None,
+        Metrics => Some((Describe, ResourceType::Cluster, CLUSTER_NAME.to_string())),
+        Check(op, Cluster) => Some((op, ResourceType::Cluster, CLUSTER_NAME.to_string())),
+        Check(op, Topic) => Some((op, ResourceType::Topic, param("topic"))),
+        Check(op, Group) => Some((op, ResourceType::Group, param("group"))),
+    }
+}
+
+#[cfg(test)]
+mod tests;

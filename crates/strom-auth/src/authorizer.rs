@@ -19,6 +19,10 @@ use crate::acl::{
 use crate::store::{Store, ACL_PREFIX};
 use crate::{AuthError, Principal, Session};
 
+/// The internal topic holding users, API keys, ACLs and quotas (`__strom_security`): never
+/// readable by clients other than super users, whatever the ACLs say.
+pub const SECRET_STATE_TOPIC: &str = "__strom_security";
+
 /// The cluster resource's name in ACLs.
 pub const CLUSTER_NAME: &str = "kafka-cluster";
 
@@ -100,6 +104,14 @@ impl Authorizer {
         resource_type: ResourceType,
         name: &str,
     ) -> bool {
+        if resource_type == ResourceType::Topic
+            && name == SECRET_STATE_TOPIC
+            && operation != Operation::Describe
+        {
+            // Salted credentials and key digests: only super users may read them, and only
+            // with the authorizer on (off, there is no one to trust with them).
+            return self.config.enabled && self.config.super_users.contains(&session.principal);
+        }
         if !self.config.enabled || self.config.super_users.contains(&session.principal) {
             return true;
         }

@@ -89,6 +89,17 @@ pub const RULES: &[Rule] = &[
     rule("POST", "/v1/api-keys", Handler),
     rule("DELETE", "/v1/api-keys/{id}", Handler),
     rule("POST", "/v1/stream-tokens", Handler),
+    // Security administration: the handlers check the cluster operations Kafka's ACL,
+    // quota and SCRAM APIs need.
+    rule("GET", "/v1/acls", Handler),
+    rule("POST", "/v1/acls", Handler),
+    rule("DELETE", "/v1/acls", Handler),
+    rule("GET", "/v1/quotas", Handler),
+    rule("POST", "/v1/quotas", Handler),
+    rule("DELETE", "/v1/quotas", Handler),
+    rule("GET", "/v1/users", Handler),
+    rule("PUT", "/v1/users/{user}", Handler),
+    rule("DELETE", "/v1/users/{user}", Handler),
     // Admin
     rule("GET", "/v1/topics", Handler),
     rule("POST", "/v1/topics", Handler),

@@ -196,9 +196,7 @@ fn request_service(
     let slot = slot.clone();
     let service = move |mut request: axum::http::Request<hyper::body::Incoming>| {
         let guard = activity.begin();
-        request
-            .extensions_mut()
-            .insert(info.clone());
+        request.extensions_mut().insert(info.clone());
         request.extensions_mut().insert(slot.clone());
         let router = router.clone();
         async move {

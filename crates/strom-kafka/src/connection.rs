@@ -51,7 +51,14 @@ pub async fn accept(
     }
     let listener = Arc::clone(&ctx.config.listener_name);
     let Some(tls) = ctx.config.tls.clone() else {
-        return serve(stream, Session::anonymous(peer, listener), ctx, budget, stats).await;
+        return serve(
+            stream,
+            Session::anonymous(peer, listener),
+            ctx,
+            budget,
+            stats,
+        )
+        .await;
     };
     match tls.accept(stream).await {
         Ok((stream, principal)) => {

@@ -100,11 +100,20 @@ mod tests {
     #[test]
     fn bad_modes_origins_and_ttls_are_refused() {
         assert!(http_auth(file()).is_ok());
-        let bad_mode = HttpAuthFile { mode: Some("maybe".into()), ..file() };
+        let bad_mode = HttpAuthFile {
+            mode: Some("maybe".into()),
+            ..file()
+        };
         assert!(http_auth(bad_mode).is_err());
-        let wildcard = HttpAuthFile { cors_allowed_origins: Some(vec!["*".into()]), ..file() };
+        let wildcard = HttpAuthFile {
+            cors_allowed_origins: Some(vec!["*".into()]),
+            ..file()
+        };
         assert!(http_auth(wildcard).is_err());
-        let zero = HttpAuthFile { session_ttl_ms: Some(0), ..file() };
+        let zero = HttpAuthFile {
+            session_ttl_ms: Some(0),
+            ..file()
+        };
         assert!(http_auth(zero).is_err());
     }
 }

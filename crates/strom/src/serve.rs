@@ -128,7 +128,6 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
         authorizer: settings.authorizer.clone(),
         sasl: settings.sasl.clone(),
         tokens: settings.oauth.clone(),
-        ..strom_auth::SecurityConfig::default()
     };
     let security_broker = Arc::clone(&broker);
     let bootstrap = settings.bootstrap_user.clone();
@@ -141,13 +140,15 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
     })
     .await
     .context("security start-up panicked")?
-    .map_err(|err: anyhow::Error| match err.downcast::<strom_auth::AuthError>() {
-        Ok(strom_auth::AuthError::Invalid(reason)) => {
-            anyhow::Error::new(crate::config::ConfigError(reason))
-        }
-        Ok(other) => anyhow::Error::new(other).context("cannot open the security state"),
-        Err(other) => other.context("cannot open the security state"),
-    })?;
+    .map_err(
+        |err: anyhow::Error| match err.downcast::<strom_auth::AuthError>() {
+            Ok(strom_auth::AuthError::Invalid(reason)) => {
+                anyhow::Error::new(crate::config::ConfigError(reason))
+            }
+            Ok(other) => anyhow::Error::new(other).context("cannot open the security state"),
+            Err(other) => other.context("cannot open the security state"),
+        },
+    )?;
 
     let kafka_listeners = bind_kafka_listeners(&settings, &security).await?;
     let http_listener = TcpListener::bind(settings.http_listen)

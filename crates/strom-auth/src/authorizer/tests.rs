@@ -195,3 +195,29 @@ fn allowed_on_any_needs_an_allow_no_deny_covers() {
     assert!(!wildcard_deny.allowed_on_any(&p, Operation::Write, T));
     assert!(wildcard_deny.allowed_on_any(&session("admin", "10.0.0.1"), Operation::Write, T));
 }
+
+#[test]
+fn the_security_state_topic_is_readable_by_super_users_only() {
+    let open = authorizer(
+        &[acl(
+            "*",
+            PatternType::Literal,
+            "User:*",
+            Operation::All,
+            Permission::Allow,
+        )],
+        true,
+    );
+    let anyone = session("eve", "10.0.0.9");
+    assert!(!open.allowed(&anyone, Operation::Read, T, SECRET_STATE_TOPIC));
+    assert!(open.allowed(&anyone, Operation::Describe, T, SECRET_STATE_TOPIC));
+    assert!(open.allowed(
+        &session("admin", "10.0.0.9"),
+        Operation::Read,
+        T,
+        SECRET_STATE_TOPIC
+    ));
+    let disabled = Authorizer::new(AuthorizerConfig::default(), Arc::new(Store::in_memory()));
+    assert!(!disabled.allowed(&anyone, Operation::Read, T, SECRET_STATE_TOPIC));
+    assert!(disabled.allowed(&anyone, Operation::Read, T, "orders"));
+}

@@ -143,15 +143,13 @@ fn basic(encoded: &str) -> Result<Presented, Failure> {
     })
 }
 
-/// The principal of the client certificate, when the connection has one.
-/// HOOK(tls): the `tls` branch adds the verified client certificate's principal to
-/// [`ConnInfo`]; return it here (when `methods.mtls`) and mTLS clients authenticate with no
-/// header at all.
-pub fn mtls_principal(_conn: Option<&ConnInfo>, methods: &AuthMethods) -> Option<Principal> {
+/// The principal of the verified client certificate (mapped by `ssl_principal_mapping_rules`),
+/// when the HTTPS connection has one: mTLS clients authenticate with no header at all.
+pub fn mtls_principal(conn: Option<&ConnInfo>, methods: &AuthMethods) -> Option<Principal> {
     if !methods.mtls {
         return None;
     }
-    None
+    conn?.tls_principal.clone()
 }
 
 /// Verifies a presented credential. Errors: the client-safe reason it was refused.

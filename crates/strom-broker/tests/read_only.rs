@@ -50,7 +50,7 @@ fn read_only_at_start_serves_reads_refuses_writes_and_resumes_when_writable() {
     drop((p, broker));
 
     assert!(
-        fs.call(libc::MS_REMOUNT | libc::MS_RDONLY, "size=16m"),
+        fs.remount_read_only("size=16m"),
         "remount ro"
     );
     let broker = Broker::open_with_disk(broker_config(&dir), disk_config(0))
@@ -117,7 +117,7 @@ fn read_only_start_leaves_a_log_needing_recovery_closed_until_writable() {
     std::fs::remove_file(&marker).expect("remove the marker");
 
     assert!(
-        fs.call(libc::MS_REMOUNT | libc::MS_RDONLY, "size=16m"),
+        fs.remount_read_only("size=16m"),
         "remount ro"
     );
     let broker = Broker::open_with_disk(broker_config(&dir), disk_config(0))

@@ -47,6 +47,7 @@ const EXPECTED_PATHS: &[&str] = &[
     "/v1/api-keys",
     "/v1/api-keys/{id}",
     "/v1/stream-tokens",
+    "/v1/quotas",
 ];
 
 #[tokio::test]

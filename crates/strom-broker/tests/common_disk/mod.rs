@@ -66,6 +66,24 @@ impl Tmpfs {
             ) == 0
         }
     }
+
+    /// Remounts read-only. A file still open for writing makes the kernel answer EBUSY; the
+    /// broker's background threads let go of theirs shortly after it is dropped, so EBUSY is
+    /// retried until a generous deadline.
+    #[allow(dead_code)] // used by read_only.rs only
+    pub fn remount_read_only(&self, opts: &str) -> bool {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            if self.call(libc::MS_REMOUNT | libc::MS_RDONLY, opts) {
+                return true;
+            }
+            let busy = std::io::Error::last_os_error().raw_os_error() == Some(libc::EBUSY);
+            if !busy || std::time::Instant::now() > deadline {
+                return false;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
 }
 
 impl Drop for Tmpfs {

@@ -49,10 +49,7 @@ fn read_only_at_start_serves_reads_refuses_writes_and_resumes_when_writable() {
     broker.shutdown().expect("clean shutdown");
     drop((p, broker));
 
-    assert!(
-        fs.remount_read_only("size=16m"),
-        "remount ro"
-    );
+    assert!(fs.remount_read_only("size=16m"), "remount ro");
     let broker = Broker::open_with_disk(broker_config(&dir), disk_config(0))
         .expect("a read-only data directory starts degraded");
     let status = broker.storage_status();
@@ -116,10 +113,7 @@ fn read_only_start_leaves_a_log_needing_recovery_closed_until_writable() {
     let marker = dir.join("topics/crashed/0/.clean-shutdown");
     std::fs::remove_file(&marker).expect("remove the marker");
 
-    assert!(
-        fs.remount_read_only("size=16m"),
-        "remount ro"
-    );
+    assert!(fs.remount_read_only("size=16m"), "remount ro");
     let broker = Broker::open_with_disk(broker_config(&dir), disk_config(0))
         .expect("a read-only data directory starts degraded");
     assert!(broker.partition("crashed", 0).is_err(), "needs recovery");

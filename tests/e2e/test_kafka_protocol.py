@@ -75,8 +75,8 @@ def test_too_new_api_versions_gets_v0_answer_with_unsupported_version(strom):
 def test_unsupported_api_closes_only_that_connection_with_a_log_line(strom):
     other = Wire(strom.kafka_port)
     w = Wire(strom.kafka_port)
-    # SaslHandshake v0 (SASL is not served).
-    payload = struct.pack(">hhih", 17, 0, 5, 4) + b"test" + struct.pack(">h", 5) + b"PLAIN"
+    # EndTxn v0 (transactions are not served).
+    payload = struct.pack(">hhih", 26, 0, 5, 4) + b"test" + struct.pack(">h", 5) + b"txnid"
     w.send_raw(struct.pack(">i", len(payload)) + payload)
     assert w.closed_by_server()
     assert wait_for_log(strom, "is not served")

@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 target="${CARGO_TARGET_DIR:-$PWD/target}"
 echo "== cargo fmt"; cargo fmt --all -- --check
 echo "== cargo clippy"; cargo clippy --workspace --all-targets -- -D warnings
-echo "== cargo test"; cargo test --workspace --release
+echo "== cargo test"; cargo test --workspace --release --no-fail-fast
 disk_errors=(cargo test --release -p strom-log --test disk_errors -- --ignored)
 if [ "${STROM_REQUIRE_ROOT_TESTS:-0}" = 1 ] || [ "$(id -u)" = 0 ]; then
   echo "== disk-error tests that need root (tmpfs)"

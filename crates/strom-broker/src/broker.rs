@@ -82,6 +82,9 @@ pub struct Broker {
     cleaner_throttle: Arc<strom_log::Throttle>,
     shutting_down: AtomicBool,
     layout: Layout,
+    /// Whether the data directory's folders and metadata exist; false after a read-only start
+    /// on a directory that never held Strom's layout, until it becomes writable.
+    prepared: AtomicBool,
     /// Topics that could not open on a read-only data directory (their logs need recovery);
     /// opened by the disk check once the directory is writable.
     unopened: Mutex<Vec<(PathBuf, crate::topic::TopicMeta)>>,
@@ -201,7 +204,13 @@ impl Broker {
 
         let mut topics = BTreeMap::new();
         let mut unopened = Vec::new();
-        for (path, meta) in layout.topic_dirs()? {
+        // A read-only directory that never held Strom's layout has no topics yet.
+        let existing = if read_only && !layout.topics().is_dir() {
+            Vec::new()
+        } else {
+            layout.topic_dirs()?
+        };
+        for (path, meta) in existing {
             match Topic::open(&path, &meta, &config.log_defaults) {
                 Ok(topic) => {
                     tracing::info!(topic = %meta.name, partitions = meta.partitions, "opened topic");
@@ -244,6 +253,7 @@ impl Broker {
             cleaner_throttle,
             shutting_down: AtomicBool::new(false),
             layout,
+            prepared: AtomicBool::new(!read_only),
             unopened: Mutex::new(unopened),
             listeners: Default::default(),
             _lock: lock,
@@ -451,6 +461,7 @@ impl Broker {
     ) -> Result<Arc<Topic>, BrokerError> {
         self.check_running()?;
         let _admin = self.admin.lock();
+        self.ensure_prepared()?;
         self.validate_shape(name, partitions, configs)?;
         let meta = TopicMeta {
             name: name.to_string(),
@@ -701,6 +712,30 @@ impl Broker {
             }
         }
         out
+    }
+}
+
+impl Broker {
+    /// Creates the data directory's folders and records the cluster id, once, after a
+    /// read-only start on a directory without them (the temporary cluster id becomes the
+    /// permanent one). Errors: `Io` while the directory still cannot be written.
+    pub(crate) fn ensure_prepared(&self) -> Result<(), BrokerError> {
+        if self.prepared.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        if self.disk.state() == crate::DiskState::ReadOnly {
+            return Err(BrokerError::ReadOnlyStorage);
+        }
+        let meta_dir = self.config.data_dir.join("meta");
+        std::fs::create_dir_all(&meta_dir).map_err(io(&meta_dir))?;
+        self.layout.prepare()?;
+        let id_path = meta_dir.join("cluster-id");
+        if !id_path.exists() {
+            strom_log::write_file_atomically(&id_path, self.cluster_id.as_bytes())?;
+        }
+        self.prepared.store(true, Ordering::Release);
+        tracing::info!("the data directory is writable: its folders and cluster id are in place");
+        Ok(())
     }
 }
 

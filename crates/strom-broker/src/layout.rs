@@ -70,7 +70,7 @@ impl Layout {
         }
     }
 
-    fn topics(&self) -> PathBuf {
+    pub(crate) fn topics(&self) -> PathBuf {
         self.root.join(TOPICS)
     }
     fn staging(&self) -> PathBuf {

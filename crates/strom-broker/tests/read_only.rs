@@ -88,6 +88,49 @@ fn read_only_at_start_serves_reads_refuses_writes_and_resumes_when_writable() {
     broker.shutdown().expect("clean shutdown");
 }
 
+/// A read-only directory that never held Strom's layout (an empty volume mounted read-only):
+/// the broker starts with no topics instead of exiting, refuses topic creation clearly, and
+/// once writable creates its folders, keeps the cluster id it announced, and takes topics.
+#[test]
+fn fresh_read_only_directory_starts_empty_and_sets_up_when_writable() {
+    let Some(fs) = Tmpfs::mount("16m") else {
+        return;
+    };
+    let dir = fs.path.join("data");
+    std::fs::create_dir_all(&dir).expect("data dir");
+    assert!(fs.remount_read_only("size=16m"), "remount ro");
+    let broker = Broker::open_with_disk(broker_config(&dir), disk_config(0))
+        .expect("an empty read-only data directory starts degraded");
+    assert!(broker.topics().is_empty());
+    assert_eq!(broker.storage_status().state, DiskState::ReadOnly);
+    match broker.create_topic("t", 1, &Default::default()) {
+        Err(BrokerError::ReadOnlyStorage) => {}
+        other => panic!(
+            "create on a read-only data directory: {:?}",
+            other.map(|_| ())
+        ),
+    }
+    let announced = broker.cluster_id().to_string();
+    fs.resize("16m");
+    assert_eq!(broker.check_storage().state, DiskState::Writable);
+    broker
+        .create_topic("t", 1, &Default::default())
+        .expect("create once writable");
+    let p = broker.partition("t", 0).expect("partition");
+    append(&p, 0).expect("append");
+    broker.shutdown().expect("clean shutdown");
+    drop((p, broker));
+    let broker = open(&dir, 0);
+    assert_eq!(
+        broker.cluster_id(),
+        announced,
+        "the announced cluster id stays"
+    );
+    let p = broker.partition("t", 0).expect("partition");
+    assert_eq!(assert_all_acked(&p, 1), 1);
+    broker.shutdown().expect("clean shutdown");
+}
+
 #[test]
 fn read_only_start_leaves_a_log_needing_recovery_closed_until_writable() {
     let Some(fs) = Tmpfs::mount("16m") else {

@@ -25,6 +25,9 @@ impl Broker {
     /// the status after the check.
     pub fn check_storage(&self) -> StorageStatus {
         if self.disk.refresh() == crate::DiskState::Writable {
+            if let Err(e) = self.ensure_prepared() {
+                tracing::warn!(error = %e, "cannot set up the data directory yet; retrying at the next check");
+            }
             self.open_unopened();
             self.reopen_poisoned();
         }

@@ -125,7 +125,7 @@ def connect_once(kind, ports, ctx, token):
     sock.close()
 
 
-def start(tmp, pki):
+def start_server(tmp, pki):
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     n = key.public_key().public_numbers()
     b64 = lambda v: base64.urlsafe_b64encode(v.to_bytes((v.bit_length() + 7) // 8, "big")).rstrip(b"=").decode()  # noqa: E731
@@ -174,7 +174,7 @@ def main():
     tmp = Path(tempfile.mkdtemp(prefix="strom-conn-bench-"))
     pki = Pki(tmp / "pki")
     ctx = ssl.create_default_context(cafile=str(pki.ca))
-    server, ports, token = start(tmp, pki)
+    server, ports, token = start_server(tmp, pki)
     kinds = ["PLAINTEXT", "TLS", "SASL PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"]
     rates = {k: [] for k in kinds}
     cpu = {k: [] for k in kinds}

@@ -354,7 +354,7 @@ fn verified_tokens_are_cached_until_exp_and_refusals_are_not() {
     assert!(v.validate(&token).is_ok());
     assert!(v.validate(&just_expired).is_ok(), "within the clock skew");
     assert_eq!(v.cached_tokens(), 1, "a token past its exp is not cached");
-    assert!(refusal(&v, &format!("{token}x")).contains("signature"));
+    assert!(v.validate(&format!("{token}x")).is_err());
     assert_eq!(v.cached_tokens(), 1, "refusals are not cached");
     // Without keys nothing can be verified any more: only the cached token still passes,
     // which shows the cached path skips the signature check.

@@ -71,6 +71,11 @@ impl Authorizer {
         &self.config
     }
 
+    /// Whether `principal` is a super user (only with authorization on).
+    pub fn is_super_user(&self, principal: &Principal) -> bool {
+        self.config.enabled && self.config.super_users.contains(principal)
+    }
+
     /// Whether `session` may do `operation` on the resource, writing an audit line when not.
     pub fn authorize(
         &self,

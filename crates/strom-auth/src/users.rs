@@ -6,6 +6,7 @@
 //! constant time; a PBKDF2 costs milliseconds, so successes are remembered briefly.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -166,6 +167,8 @@ pub struct UserStore {
     users: RwLock<Credentials>,
     /// (user, SHA-256 of the password) → when the verification expires.
     verified: Mutex<HashMap<(String, [u8; 32]), Instant>>,
+    /// PBKDF2 iterations run by password checks (real and dummy), so tests can see the KDF ran.
+    kdf_iterations: AtomicU64,
 }
 
 impl UserStore {
@@ -189,6 +192,7 @@ impl UserStore {
             store,
             users: RwLock::new(users),
             verified: Mutex::new(HashMap::new()),
+            kdf_iterations: AtomicU64::new(0),
         }
     }
 
@@ -288,9 +292,14 @@ impl UserStore {
             }
         }
         let Some(creds) = self.users.read().get(user).cloned() else {
+            self.dummy_verify(password);
             return false;
         };
-        let ok = creds.iter().any(|(m, c)| c.matches_password(*m, password));
+        let ok = creds.iter().any(|(m, c)| {
+            self.kdf_iterations
+                .fetch_add(u64::from(c.iterations), Ordering::Relaxed);
+            c.matches_password(*m, password)
+        });
         if ok {
             let mut verified = self.verified.lock();
             let now = Instant::now();
@@ -298,6 +307,32 @@ impl UserStore {
             verified.insert(cache_key, now + VERIFIED_TTL);
         }
         ok
+    }
+}
+
+impl UserStore {
+    /// An unknown user costs what a wrong password costs: the same PBKDF2 work as a stored
+    /// user's check (the mechanisms and iterations of the first user, else one SHA-256 at
+    /// the minimum), so response times do not tell which user names exist.
+    fn dummy_verify(&self, password: &str) {
+        let shape: Vec<(ScramMechanism, u32)> = self
+            .users
+            .read()
+            .values()
+            .next()
+            .map(|creds| creds.iter().map(|(m, c)| (*m, c.iterations)).collect())
+            .unwrap_or_else(|| vec![(ScramMechanism::Sha256, MIN_ITERATIONS)]);
+        for (mechanism, iterations) in shape {
+            self.kdf_iterations
+                .fetch_add(u64::from(iterations), Ordering::Relaxed);
+            let salted = mechanism.salted_password(password.as_bytes(), &[0u8; 32], iterations);
+            std::hint::black_box(salted);
+        }
+    }
+
+    /// PBKDF2 iterations run by password checks since the store was made.
+    pub fn kdf_iterations(&self) -> u64 {
+        self.kdf_iterations.load(Ordering::Relaxed)
     }
 }
 
@@ -365,5 +400,28 @@ mod tests {
         assert!(reloaded
             .set_password("x", ScramMechanism::Sha256, "p", 100)
             .is_err());
+    }
+
+    #[test]
+    fn an_unknown_user_runs_the_same_kdf_work_as_a_wrong_password() {
+        let users = UserStore::new(Arc::new(Store::in_memory()));
+        let before = users.kdf_iterations();
+        assert!(!users.verify_password("nobody", "pw"), "no users at all");
+        assert_eq!(users.kdf_iterations() - before, u64::from(MIN_ITERATIONS));
+        for (m, iterations) in [
+            (ScramMechanism::Sha256, 8192),
+            (ScramMechanism::Sha512, 4096),
+        ] {
+            users
+                .set_password("alice", m, "s3cret", iterations)
+                .expect("set");
+        }
+        let before = users.kdf_iterations();
+        assert!(!users.verify_password("alice", "wrong"));
+        let wrong_password = users.kdf_iterations() - before;
+        assert_eq!(wrong_password, 8192 + 4096);
+        let before = users.kdf_iterations();
+        assert!(!users.verify_password("bob", "wrong"));
+        assert_eq!(users.kdf_iterations() - before, wrong_password);
     }
 }

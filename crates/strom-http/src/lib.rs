@@ -32,6 +32,7 @@ mod metrics_limits;
 pub mod openapi;
 pub mod produce;
 pub mod quotas;
+pub mod quotas_meter;
 pub mod reader;
 pub mod refusal;
 pub mod rejections;

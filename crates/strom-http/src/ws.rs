@@ -24,6 +24,7 @@ use crate::cursor::Cursor;
 use crate::error::ApiError;
 use crate::fanout::follower::FOLLOW_LIMIT;
 use crate::produce::{native_records, write, HeaderIn, Outcome, ProduceRecord};
+use crate::quotas_meter::{self, Meter};
 use crate::schemas::{Problem, TimestampIn};
 use crate::state::Shared;
 
@@ -80,11 +81,13 @@ pub async fn upgrade(
     slot: Option<Extension<ConnectionSlot>>,
     crate::caller::Caller(caller): crate::caller::Caller,
     via: Option<axum::Extension<crate::auth::middleware::Authenticated>>,
+    headers: axum::http::HeaderMap,
     ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     let ws =
         ws.map_err(|e| ApiError::new(e.status(), "websocket-upgrade-required", e.body_text()))?;
     let max = state.config.max_body_bytes;
+    let meter = Meter::new(&state, &caller, crate::quotas::client_id(&headers));
     Ok(ws
         .max_message_size(max)
         .max_frame_size(max)
@@ -92,7 +95,7 @@ pub async fn upgrade(
             // The socket keeps its connection's slot: hyper lets go of the connection at the
             // upgrade, and the socket must still count against the connection limits.
             let _slot = slot;
-            session(socket, state, WsAuth::new(caller, via)).await
+            session(socket, state, WsAuth::new(caller, via, meter)).await
         }))
 }
 
@@ -100,12 +103,15 @@ pub async fn upgrade(
 struct WsAuth {
     session: strom_auth::Session,
     scope: Option<String>,
+    /// The quota group publishes and sent messages are charged to.
+    meter: Meter,
 }
 
 impl WsAuth {
     fn new(
         session: strom_auth::Session,
         via: Option<axum::Extension<crate::auth::middleware::Authenticated>>,
+        meter: Meter,
     ) -> WsAuth {
         let scope = match via {
             Some(axum::Extension(crate::auth::middleware::Authenticated(Some(
@@ -113,7 +119,11 @@ impl WsAuth {
             )))) => grant.topic,
             _ => None,
         };
-        WsAuth { session, scope }
+        WsAuth {
+            session,
+            scope,
+            meter,
+        }
     }
 
     /// Subscribing needs Read on the topic, publishing Write (see `authz`).
@@ -147,11 +157,18 @@ fn error_message(reference: &Option<Value>, err: &ApiError) -> String {
 async fn session(socket: WebSocket, state: Shared, auth: WsAuth) {
     let (mut sink, mut incoming) = socket.split();
     let (tx, mut rx) = mpsc::channel::<Message>(256);
+    let meter = auth.meter.clone();
     let writer = tokio::spawn(async move {
         while let Some(message) = rx.recv().await {
+            let size = match &message {
+                Message::Text(t) => t.len(),
+                Message::Binary(b) => b.len(),
+                _ => 0,
+            };
             if sink.send(message).await.is_err() {
                 break;
             }
+            quotas_meter::ws_sent(&meter, size).await;
         }
         let _ = sink.close().await;
     });
@@ -172,7 +189,12 @@ async fn session(socket: WebSocket, state: Shared, auth: WsAuth) {
             Err(e) => Some(error_message(&None, &ApiError::malformed_json(&e))),
             Ok(m) => match auth.check(&state, &m) {
                 Err(e) => Some(error_message(&message_ref(&m), &e)),
-                Ok(()) => handle(&state, m, &tx, &mut subscriptions).await,
+                Ok(()) => {
+                    if matches!(m, ClientMessage::Publish { .. }) {
+                        quotas_meter::ws_published(&auth.meter, text.len()).await;
+                    }
+                    handle(&state, m, &tx, &mut subscriptions).await
+                }
             },
         };
         if let Some(reply) = reply {

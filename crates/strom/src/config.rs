@@ -352,7 +352,9 @@ fn listener_settings(
     plaintext: crate::listeners::KafkaListener,
     kafka_listen_set: bool,
     http_listen: SocketAddr,
+    http_auth_required: bool,
 ) -> anyhow::Result<ListenerSettings> {
+    use crate::listeners::http_authenticates;
     use crate::listeners::{authenticates, check_exposure, kafka_listener, ssl_settings};
     let allow = allow_flag
         .or(file.allow_unauthenticated_network)
@@ -389,11 +391,7 @@ fn listener_settings(
             exposed.push(format!("{what} on {}", l.listen));
         }
     }
-    let http_protocol = match http_ssl {
-        Some(_) => strom_auth::SecurityProtocol::Ssl,
-        None => strom_auth::SecurityProtocol::Plaintext,
-    };
-    let http_auth = authenticates(http_protocol, http_ssl.as_ref());
+    let http_auth = http_authenticates(http_ssl.as_ref(), http_auth_required);
     if check_exposure("the HTTP listener", http_listen, http_auth, allow)? {
         exposed.push(format!("the HTTP listener on {http_listen}"));
     }
@@ -479,6 +477,7 @@ impl Settings {
             },
             explicit_kafka_listen.is_some(),
             http_listen,
+            http_auth.mode == strom_http::auth::AuthMode::Required,
         )?;
         // `kafka_sasl_listen`: shorthand for one SASL_PLAINTEXT listener beside the others.
         if let Some(listen) = kafka_sasl_listen {

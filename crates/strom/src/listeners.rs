@@ -68,12 +68,21 @@ pub struct KafkaListener {
     pub ssl: Option<SslSettings>,
 }
 
-/// Whether a listener authenticates every client: SASL, or TLS that requires a client
-/// certificate. The one predicate of the safe-default rule; the HTTP listener passes its
-/// TLS (and, once HTTP authentication exists, should also count "authentication required").
+/// Whether a Kafka listener authenticates every client: SASL, or TLS that requires a client
+/// certificate. The predicate of the safe-default rule for Kafka listeners.
 pub fn authenticates(protocol: SecurityProtocol, ssl: Option<&SslSettings>) -> bool {
     protocol.is_sasl()
         || (protocol.is_tls() && ssl.is_some_and(|s| s.client_auth == ClientAuth::Required))
+}
+
+/// The same predicate for the HTTP listener: `http_auth = "required"` (every route but the
+/// open ones needs credentials), or TLS that requires a client certificate (mTLS).
+pub fn http_authenticates(ssl: Option<&SslSettings>, http_auth_required: bool) -> bool {
+    let protocol = match ssl {
+        Some(_) => SecurityProtocol::Ssl,
+        None => SecurityProtocol::Plaintext,
+    };
+    http_auth_required || authenticates(protocol, ssl)
 }
 
 /// Checks the safe-default rule for one listener. Returns whether it is exposed without
@@ -91,8 +100,8 @@ pub fn check_exposure(
     if !allow {
         return Err(ConfigError(format!(
             "{what} on {listen} would accept clients from the network without authentication; \
-             bind a loopback address, require authentication (a SASL_* listener, or TLS with \
-             client_auth = \"required\"), or set {ALLOW_SETTING} = true"
+             bind a loopback address, require authentication (a SASL_* listener, TLS with \
+             client_auth = \"required\", or http_auth = \"required\" for HTTP), or set {ALLOW_SETTING} = true"
         ))
         .into());
     }

@@ -52,6 +52,42 @@ fn authentication_means_sasl_or_required_client_certificates() {
 }
 
 #[test]
+fn http_authentication_means_required_http_auth_or_required_client_certificates() {
+    assert!(!http_authenticates(None, false));
+    assert!(http_authenticates(None, true));
+    assert!(!http_authenticates(Some(&ssl(ClientAuth::None)), false));
+    assert!(!http_authenticates(
+        Some(&ssl(ClientAuth::Requested)),
+        false
+    ));
+    assert!(http_authenticates(Some(&ssl(ClientAuth::Required)), false));
+    assert!(http_authenticates(Some(&ssl(ClientAuth::None)), true));
+}
+
+#[test]
+fn the_http_listener_may_bind_the_network_when_it_requires_authentication() {
+    let open = "http_listen = \"0.0.0.0:8080\"\n";
+    for mode in ["none", "optional"] {
+        let err = resolve(
+            &format!("{open}http_auth = \"{mode}\"\n"),
+            ServeArgs::default(),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("HTTP listener"), "{mode}: {err}");
+    }
+    let settings = resolve(
+        &format!("{open}http_auth = \"required\"\n"),
+        ServeArgs::default(),
+    )
+    .unwrap();
+    assert!(settings.unauthenticated_exposed.is_empty());
+    // Per listener: HTTP authentication does not make an open Kafka listener safe.
+    let both = format!("{open}http_auth = \"required\"\nkafka_listen = \"0.0.0.0:9092\"\n");
+    let err = resolve(&both, ServeArgs::default()).unwrap_err();
+    assert!(err.to_string().contains("Kafka listener"), "{err}");
+}
+
+#[test]
 fn unauthenticated_network_binding_needs_the_explicit_setting() {
     let err = resolve("kafka_listen = \"0.0.0.0:9092\"", ServeArgs::default()).unwrap_err();
     assert!(err.to_string().contains(ALLOW_SETTING), "{err}");

@@ -1,7 +1,8 @@
 // kafkajs over SASL for tests/e2e/test_sasl.py:
 //
-//   node kafkajs_sasl.js <bootstrap> <mechanism> <user> <password> <topic>
+//   node kafkajs_sasl.js <bootstrap> <mechanism> <user> <password> <topic> [<ca.pem>]
 //
+// With a CA file the connection is SASL_SSL (the broker certificate verified against it).
 // Produces one record with the given credentials (mechanism: plain, scram-sha-256 or
 // scram-sha-512, kafkajs's names) and prints {"ok": true} or {"ok": false, "error": "..."}.
 'use strict'
@@ -9,8 +10,10 @@
 const { Kafka, logLevel } = require('kafkajs')
 
 async function main() {
-  const [bootstrap, mechanism, username, password, topic] = process.argv.slice(2)
+  const [bootstrap, mechanism, username, password, topic, ca] = process.argv.slice(2)
+  const ssl = ca ? { ca: [require('fs').readFileSync(ca, 'utf8')] } : undefined
   const kafka = new Kafka({
+    ssl,
     clientId: 'strom-e2e-kafkajs-sasl',
     brokers: [bootstrap],
     logLevel: logLevel.NOTHING,

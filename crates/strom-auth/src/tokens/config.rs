@@ -42,6 +42,10 @@ pub struct TokenConfig {
     pub clock_skew_seconds: u64,
     /// Accept unsigned (`alg: none`) tokens. For development only.
     pub allow_unsecured_jwt: bool,
+    /// How long a verified token is remembered (never past its `exp`); 0 turns caching off.
+    pub token_cache_ttl_ms: u64,
+    /// Most verified tokens remembered (least recently used go first); 0 turns caching off.
+    pub token_cache_size: usize,
 }
 
 impl Default for TokenConfig {
@@ -62,6 +66,8 @@ impl Default for TokenConfig {
             required_scopes: Vec::new(),
             clock_skew_seconds: 30,
             allow_unsecured_jwt: false,
+            token_cache_ttl_ms: 60_000,
+            token_cache_size: 10_000,
         }
     }
 }

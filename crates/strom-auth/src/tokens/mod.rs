@@ -7,6 +7,7 @@
 //! The rule: validation is pure CPU work on a snapshot of the keys and never waits for the
 //! network, and no error or log line carries token content or key material.
 
+mod cache;
 mod claims;
 mod config;
 mod jwks_url;
@@ -47,6 +48,8 @@ pub struct TokenValidator {
     /// `None`: no signing keys configured (only unsecured tokens, if allowed).
     keys: Option<Arc<KeyStore>>,
     refresher: Option<jwks_url::Refresher>,
+    /// Verified tokens (`None`: caching off).
+    cache: Option<cache::TokenCache>,
 }
 
 impl TokenValidator {
@@ -71,6 +74,10 @@ impl TokenValidator {
             allow_unsecured: config.allow_unsecured_jwt,
             keys: None,
             refresher: None,
+            cache: cache::TokenCache::new(
+                std::time::Duration::from_millis(config.token_cache_ttl_ms),
+                config.token_cache_size,
+            ),
         };
         if config.has_keys() {
             let store = Arc::new(KeyStore::new(file_keys(config)?));
@@ -99,8 +106,24 @@ impl TokenValidator {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0.0, |d| d.as_secs_f64());
-        self.check(token, now)
-            .map_err(|e| AuthError::Authentication(e.to_string()))
+        let key = self.cache.as_ref().map(|_| cache::TokenCache::key(token));
+        if let (Some(cache), Some(key)) = (&self.cache, &key) {
+            if let Some(hit) = cache.get(key) {
+                return Ok(hit);
+            }
+        }
+        let valid = self
+            .check(token, now)
+            .map_err(|e| AuthError::Authentication(e.to_string()))?;
+        if let (Some(cache), Some(key)) = (&self.cache, key) {
+            cache.put(key, &valid);
+        }
+        Ok(valid)
+    }
+
+    /// How many verified tokens are cached.
+    pub fn cached_tokens(&self) -> usize {
+        self.cache.as_ref().map_or(0, cache::TokenCache::len)
     }
 
     fn check(&self, token: &str, now: f64) -> Result<ValidatedToken, TokenError> {

@@ -344,3 +344,35 @@ fn config_reads_from_toml_with_defaults() {
 fn config_from_json(json_text: &str) -> TokenConfig {
     serde_json::from_str(json_text).unwrap()
 }
+
+#[test]
+fn verified_tokens_are_cached_until_exp_and_refusals_are_not() {
+    let mut v = validator(jwks_config());
+    let token = rs256(&with(claims(), "exp", json!(now() + 300)));
+    let other = rs256(&with(claims(), "exp", json!(now() + 301)));
+    let just_expired = rs256(&with(claims(), "exp", json!(now() - 10)));
+    assert!(v.validate(&token).is_ok());
+    assert!(v.validate(&just_expired).is_ok(), "within the clock skew");
+    assert_eq!(v.cached_tokens(), 1, "a token past its exp is not cached");
+    assert!(v.validate(&format!("{token}x")).is_err());
+    assert_eq!(v.cached_tokens(), 1, "refusals are not cached");
+    // Without keys nothing can be verified any more: only the cached token still passes,
+    // which shows the cached path skips the signature check.
+    v.keys = None;
+    assert_eq!(
+        v.validate(&token).unwrap().principal,
+        Principal::user("alice")
+    );
+    assert!(v.validate(&other).is_err());
+    let mut uncached = validator(TokenConfig {
+        token_cache_ttl_ms: 0,
+        ..jwks_config()
+    });
+    assert!(uncached.validate(&token).is_ok());
+    assert_eq!(uncached.cached_tokens(), 0);
+    uncached.keys = None;
+    assert!(
+        uncached.validate(&token).is_err(),
+        "caching off: verified every time"
+    );
+}

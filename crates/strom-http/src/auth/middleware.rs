@@ -79,9 +79,11 @@ pub async fn guard(
         return shape(e).into_response();
     }
     let authenticated = via.is_some();
-    request.extensions_mut().insert(session);
+    let data_path = crate::quotas_meter::data_path(request.method(), template);
+    request.extensions_mut().insert(session.clone());
     request.extensions_mut().insert(Authenticated(via));
-    let mut response = next.run(request).await;
+    let metered = crate::quotas_meter::run(&state, &session, open, rest, data_path, request, next);
+    let mut response = metered.await;
     if authenticated {
         make_private(response.headers_mut());
     }

@@ -11,6 +11,7 @@ use base64::Engine;
 use futures_util::future::select_all;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use strom_auth::Session;
 use strom_broker::group::{OffsetCommitEntry, OffsetCommitRequest, TopicPartitions};
 use strom_broker::GroupError;
 use utoipa::{IntoParams, ToSchema};
@@ -18,6 +19,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::instance::{Format, Instance};
 use super::{Consumers, DEFAULT_INSTANCE_TIMEOUT};
 use crate::body::{accepted, parse_json, RawBody};
+use crate::caller::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::reader::read_records;
 use crate::restproxy::v2_json;
@@ -35,7 +37,12 @@ fn consumers(state: &Shared) -> ApiResult<Arc<Consumers>> {
     })
 }
 
-fn instance(state: &Shared, group: &str, name: &str) -> ApiResult<(Arc<Consumers>, Arc<Instance>)> {
+fn instance(
+    state: &Shared,
+    session: &Session,
+    group: &str,
+    name: &str,
+) -> ApiResult<(Arc<Consumers>, Arc<Instance>)> {
     let all = consumers(state)?;
     let i = all.get(group, name).ok_or_else(|| {
         ApiError::not_found(
@@ -45,8 +52,30 @@ fn instance(state: &Shared, group: &str, name: &str) -> ApiResult<(Arc<Consumers
         .code(40403)
         .rest()
     })?;
+    owned_by(state, session, &i)?;
     i.touch();
     Ok((all, i))
+}
+
+/// An instance is bound to the principal that created it: anyone else (but a super user)
+/// gets 403, so learning an instance's URL does not let another user read, seek, commit or
+/// delete through it.
+fn owned_by(state: &Shared, session: &Session, inst: &Instance) -> ApiResult<()> {
+    let authorizer = &state.config.security.authorizer;
+    if session.principal == inst.owner || authorizer.is_super_user(&session.principal) {
+        return Ok(());
+    }
+    tracing::info!(
+        principal = %session.principal,
+        group = %inst.group,
+        instance = %inst.name,
+        "refused: REST Proxy consumer instance belongs to another principal"
+    );
+    Err(ApiError::forbidden_because(format!(
+        "consumer instance '{}' of group '{}' belongs to another principal",
+        inst.name, inst.group
+    ))
+    .rest())
 }
 
 fn group_error(err: GroupError) -> ApiError {
@@ -132,6 +161,7 @@ fn truthy(v: &Option<Value>) -> ApiResult<bool> {
               (status = 409, body = RestError), (status = 422, body = RestError)))]
 pub async fn create(
     State(state): State<Shared>,
+    Caller(session): Caller,
     Path(group): Path<String>,
     headers: HeaderMap,
     RawBody(body): RawBody,
@@ -175,6 +205,7 @@ pub async fn create(
     let inst = Instance::new(
         group.clone(),
         name.clone(),
+        session.principal.clone(),
         format,
         reset_earliest,
         auto_commit,
@@ -217,9 +248,10 @@ fn rand_id() -> u64 {
     responses((status = 204, description = "Deleted"), (status = 404, body = RestError)))]
 pub async fn delete(
     State(state): State<Shared>,
+    Caller(session): Caller,
     Path((group, name)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    let (all, _) = instance(&state, &group, &name)?;
+    let (all, _) = instance(&state, &session, &group, &name)?;
     all.remove(&group, &name);
     Ok(StatusCode::NO_CONTENT)
 }
@@ -240,11 +272,11 @@ pub struct SubscriptionBody {
               (status = 404, body = RestError), (status = 422, body = RestError)))]
 pub async fn subscribe(
     State(state): State<Shared>,
-    crate::caller::Caller(session): crate::caller::Caller,
+    Caller(session): Caller,
     Path((group, name)): Path<(String, String)>,
     RawBody(body): RawBody,
 ) -> ApiResult<StatusCode> {
-    let (all, inst) = instance(&state, &group, &name)?;
+    let (all, inst) = instance(&state, &session, &group, &name)?;
     let req: SubscriptionBody = parse_body(&body)?;
     if req.topic_pattern.is_some() {
         return Err(ApiError::unprocessable(
@@ -274,9 +306,10 @@ pub async fn subscribe(
     responses((status = 200, body = Object, content_type = "application/vnd.kafka.v2+json"), (status = 404, body = RestError)))]
 pub async fn subscription(
     State(state): State<Shared>,
+    Caller(session): Caller,
     Path((group, name)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    let (_, inst) = instance(&state, &group, &name)?;
+    let (_, inst) = instance(&state, &session, &group, &name)?;
     let topics = inst.member.lock().topics.clone();
     Ok(v2_json(json!({ "topics": topics })))
 }
@@ -287,9 +320,10 @@ pub async fn subscription(
     responses((status = 204, description = "Unsubscribed"), (status = 404, body = RestError)))]
 pub async fn unsubscribe(
     State(state): State<Shared>,
+    Caller(session): Caller,
     Path((group, name)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    let (all, inst) = instance(&state, &group, &name)?;
+    let (all, inst) = instance(&state, &session, &group, &name)?;
     inst.unsubscribe(&all.groups);
     Ok(StatusCode::NO_CONTENT)
 }
@@ -300,9 +334,10 @@ pub async fn unsubscribe(
     responses((status = 200, body = Object, content_type = "application/vnd.kafka.v2+json"), (status = 404, body = RestError)))]
 pub async fn assignments(
     State(state): State<Shared>,
+    Caller(session): Caller,
     Path((group, name)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    let (_, inst) = instance(&state, &group, &name)?;
+    let (_, inst) = instance(&state, &session, &group, &name)?;
     let parts: Vec<Value> = inst
         .member
         .lock()
@@ -365,10 +400,11 @@ fn assigned(inst: &Instance, topic: &str, partition: i32) -> ApiResult<()> {
               (status = 409, body = RestError), (status = 422, body = RestError)))]
 pub async fn seek(
     State(state): State<Shared>,
+    Caller(session): Caller,
     Path((group, name)): Path<(String, String)>,
     RawBody(body): RawBody,
 ) -> ApiResult<StatusCode> {
-    let (_, inst) = instance(&state, &group, &name)?;
+    let (_, inst) = instance(&state, &session, &group, &name)?;
     let req: OffsetsBody = parse_body(&body)?;
     for o in &req.offsets {
         assigned(&inst, &o.topic, o.partition)?;
@@ -389,12 +425,13 @@ pub async fn seek(
 
 async fn seek_edge(
     state: Shared,
+    session: Session,
     group: String,
     name: String,
     body: &[u8],
     beginning: bool,
 ) -> ApiResult<StatusCode> {
-    let (_, inst) = instance(&state, &group, &name)?;
+    let (_, inst) = instance(&state, &session, &group, &name)?;
     let req: PartitionsBody = parse_body(body)?;
     let mut moves = Vec::new();
     for tp in &req.partitions {
@@ -426,10 +463,11 @@ async fn seek_edge(
     responses((status = 204, description = "Moved"), (status = 400, body = RestError), (status = 404, body = RestError), (status = 409, body = RestError)))]
 pub async fn seek_beginning(
     State(state): State<Shared>,
+    Caller(session): Caller,
     Path((group, name)): Path<(String, String)>,
     RawBody(body): RawBody,
 ) -> ApiResult<StatusCode> {
-    seek_edge(state, group, name, &body, true).await
+    seek_edge(state, session, group, name, &body, true).await
 }
 
 /// REST Proxy v2: seek partitions to their end.
@@ -439,10 +477,11 @@ pub async fn seek_beginning(
     responses((status = 204, description = "Moved"), (status = 400, body = RestError), (status = 404, body = RestError), (status = 409, body = RestError)))]
 pub async fn seek_end(
     State(state): State<Shared>,
+    Caller(session): Caller,
     Path((group, name)): Path<(String, String)>,
     RawBody(body): RawBody,
 ) -> ApiResult<StatusCode> {
-    seek_edge(state, group, name, &body, false).await
+    seek_edge(state, session, group, name, &body, false).await
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -474,11 +513,19 @@ fn embed(format: Format, bytes: &Option<bytes::Bytes>) -> Value {
               (status = 400, body = RestError), (status = 404, body = RestError), (status = 406, body = RestError)))]
 pub async fn records(
     State(state): State<Shared>,
+    Caller(session): Caller,
     Path((group, name)): Path<(String, String)>,
     Query(params): Query<RecordsParams>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let (all, inst) = instance(&state, &group, &name)?;
+    let (all, inst) = instance(&state, &session, &group, &name)?;
+    // Read on each subscribed topic again: an ACL removed since the subscription counts.
+    let topics = inst.member.lock().topics.clone();
+    for t in &topics {
+        let read = strom_auth::Operation::Read;
+        crate::authz::check(&state, &session, read, strom_auth::ResourceType::Topic, t)
+            .map_err(ApiError::rest)?;
+    }
     let (want, other) = match inst.format {
         Format::Binary => (
             "application/vnd.kafka.binary.v2+json",
@@ -666,11 +713,11 @@ async fn commit_positions(
               (status = 404, body = RestError), (status = 409, body = RestError), (status = 422, body = RestError)))]
 pub async fn commit(
     State(state): State<Shared>,
-    crate::caller::Caller(session): crate::caller::Caller,
+    Caller(session): Caller,
     Path((group, name)): Path<(String, String)>,
     RawBody(body): RawBody,
 ) -> ApiResult<Response> {
-    let (all, inst) = instance(&state, &group, &name)?;
+    let (all, inst) = instance(&state, &session, &group, &name)?;
     let req: OffsetsBody = parse_body(&body)?;
     for o in &req.offsets {
         let read = strom_auth::Operation::Read;
@@ -705,11 +752,12 @@ pub struct CommittedParams {
     responses((status = 200, body = Object, content_type = "application/vnd.kafka.v2+json"), (status = 400, body = RestError), (status = 404, body = RestError)))]
 pub async fn committed(
     State(state): State<Shared>,
+    Caller(session): Caller,
     Path((group, name)): Path<(String, String)>,
     Query(params): Query<CommittedParams>,
     RawBody(body): RawBody,
 ) -> ApiResult<Response> {
-    let (all, inst) = instance(&state, &group, &name)?;
+    let (all, inst) = instance(&state, &session, &group, &name)?;
     let req: PartitionsBody = parse_body(&body)?;
     let mut wanted: Vec<(String, i32)> = req
         .partitions

@@ -45,6 +45,8 @@ pub struct Member {
 pub struct Instance {
     pub group: String,
     pub name: String,
+    /// The principal that created the instance: only it (or a super user) may use it.
+    pub owner: strom_auth::Principal,
     pub format: Format,
     pub reset_earliest: bool,
     pub auto_commit: bool,
@@ -60,6 +62,7 @@ impl Instance {
     pub fn new(
         group: String,
         name: String,
+        owner: strom_auth::Principal,
         format: Format,
         reset_earliest: bool,
         auto_commit: bool,
@@ -68,6 +71,7 @@ impl Instance {
         Arc::new(Instance {
             group,
             name,
+            owner,
             format,
             reset_earliest,
             auto_commit,

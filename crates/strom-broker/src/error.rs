@@ -18,6 +18,13 @@ pub enum BrokerError {
     InvalidConfig(String),
     #[error("invalid record: {0}")]
     InvalidRecord(String),
+    /// Records refused one by one (KIP-467); the batch is refused whole.
+    #[error("{message}")]
+    RecordErrors {
+        kind: crate::RecordErrorKind,
+        message: String,
+        records: Vec<crate::RecordError>,
+    },
     /// A retried idempotent batch that was already written; carries the original offsets.
     #[error("duplicate sequence number")]
     DuplicateSequence { base_offset: i64 },

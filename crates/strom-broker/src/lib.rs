@@ -5,6 +5,7 @@
 //! producer state, and Kafka-compatible key partitioning. Front ends (Kafka, HTTP) are thin
 //! adapters over [`Broker`], [`Topic`] and [`Partition`]; this crate never touches a socket.
 
+mod append_policy;
 mod broker;
 mod connection_limits;
 mod disk;
@@ -22,7 +23,9 @@ mod state_topic;
 mod tests;
 mod topic;
 mod topic_config;
+mod topic_config_defs;
 
+pub use append_policy::{AppendPolicy, RecordError, RecordErrorKind};
 pub use broker::{Broker, BrokerConfig, MAX_PARTITIONS};
 pub use connection_limits::{
     ConnectionLimits, ConnectionLimitsConfig, ConnectionPermit, ConnectionRefused,
@@ -42,4 +45,5 @@ pub use records::{
 };
 pub use state_topic::StateTopic;
 pub use topic::Topic;
-pub use topic_config::{TopicConfig, TOPIC_CONFIG_KEYS};
+pub use topic_config::TopicConfig;
+pub use topic_config_defs::{config_def, ConfigDef, ConfigKind, Effect, CONFIG_DEFS};

@@ -13,7 +13,7 @@ use tokio::sync::watch;
 
 use crate::internal::{is_internal_topic, refuse_internal, ClientOperation};
 use crate::producer_state::{Check, ProducerStates};
-use crate::{encode_records, BrokerError, DiskGuard, NewRecord};
+use crate::{encode_records, AppendPolicy, BrokerError, DiskGuard, NewRecord};
 
 /// Where an append landed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,8 +42,8 @@ pub struct Partition {
     /// assignment are atomic while concurrent producers still share group commits.
     producers: Mutex<ProducerStates>,
     high_watermark: watch::Sender<i64>,
-    /// Records without a key are rejected on compacted topics.
-    compacted: std::sync::atomic::AtomicBool,
+    /// What the topic's configs ask of each append (keys, timestamps; `append_policy.rs`).
+    policy: RwLock<AppendPolicy>,
     /// Internal topics refuse client writes and DeleteRecords (`internal.rs`).
     internal: bool,
     /// The broker's write gate, attached once after open.
@@ -72,7 +72,7 @@ impl Partition {
         index: i32,
         dir: &Path,
         config: LogConfig,
-        compacted: bool,
+        policy: AppendPolicy,
     ) -> Result<Partition, BrokerError> {
         let (log, producers) = open_log(dir, config)?;
         let hw = log.high_watermark();
@@ -82,7 +82,7 @@ impl Partition {
             log: RwLock::new(Arc::new(log)),
             producers: Mutex::new(producers),
             high_watermark: watch::Sender::new(hw),
-            compacted: std::sync::atomic::AtomicBool::new(compacted),
+            policy: RwLock::new(policy),
             internal: is_internal_topic(topic),
             disk: OnceLock::new(),
         })
@@ -132,10 +132,9 @@ impl Partition {
         Arc::clone(&self.log.read())
     }
 
-    pub(crate) fn set_config(&self, config: LogConfig, compacted: bool) {
+    pub(crate) fn set_config(&self, config: LogConfig, policy: AppendPolicy) {
         self.log().set_config(config);
-        self.compacted
-            .store(compacted, std::sync::atomic::Ordering::Release);
+        *self.policy.write() = policy;
     }
 
     /// Appends one or more Kafka record batches v2 as received (blocking: may fsync; call from
@@ -160,13 +159,16 @@ impl Partition {
     }
 
     fn append_checked(&self, batch: &mut [u8]) -> Result<AppendResult, BrokerError> {
-        if self.compacted.load(std::sync::atomic::Ordering::Acquire) {
-            check_keys(batch, self.log().config().decode)?;
-        }
+        let policy = *self.policy.read();
+        let append_time =
+            policy.apply(batch, self.log().config().decode, crate::records::now_ms())?;
         if let Some(disk) = self.disk.get() {
             disk.admit(batch.len() as u64)?;
         }
-        let result = self.append_admitted(batch);
+        let result = self.append_admitted(batch).map(|r| AppendResult {
+            log_append_time: append_time,
+            ..r
+        });
         if let (Err(err), Some(disk)) = (&result, self.disk.get()) {
             disk.note_failure(err);
         }
@@ -222,7 +224,7 @@ impl Partition {
     }
 
     fn append_encoded(&self, records: &[NewRecord]) -> Result<AppendResult, BrokerError> {
-        if self.compacted.load(std::sync::atomic::Ordering::Acquire) {
+        if self.policy.read().keys_required {
             if let Some(i) = records.iter().position(|r| r.key.is_none()) {
                 return Err(BrokerError::InvalidRecord(format!(
                     "record {i} has no key, but topic '{}' is compacted and needs one",
@@ -328,22 +330,4 @@ fn headers_of(batch: &[u8]) -> Result<Vec<BatchHeader>, BrokerError> {
         out.push(h);
     }
     Ok(out)
-}
-
-/// Compacted topics need a key on every record (Kafka's INVALID_RECORD otherwise). Walks
-/// the records without holding any (the key's length is enough), within `limits`.
-fn check_keys(batch: &[u8], limits: strom_log::DecodeLimits) -> Result<(), BrokerError> {
-    for one in strom_log::decode::batches(batch) {
-        let reader = strom_log::RecordReader::new(one?, strom_log::Fields::Skip, limits)?;
-        for record in reader {
-            let record = record?;
-            if !record.has_key() {
-                return Err(BrokerError::InvalidRecord(format!(
-                    "record at batch offset {} has no key; compacted topics require keys",
-                    record.offset
-                )));
-            }
-        }
-    }
-    Ok(())
 }

@@ -75,7 +75,7 @@ impl Topic {
         defaults: &LogConfig,
     ) -> Result<Topic, BrokerError> {
         let log_config = meta.config.log_config(defaults);
-        let compacted = meta.config.is_compacted();
+        let policy = meta.config.append_policy();
         let mut partitions = Vec::with_capacity(meta.partitions as usize);
         for p in 0..meta.partitions {
             partitions.push(Arc::new(Partition::open(
@@ -83,7 +83,7 @@ impl Topic {
                 p,
                 &dir.join(p.to_string()),
                 log_config.clone(),
-                compacted,
+                policy,
             )?));
         }
         Ok(Topic {
@@ -142,7 +142,7 @@ impl Topic {
                 p,
                 &self.dir.join(p.to_string()),
                 log_config.clone(),
-                config.is_compacted(),
+                config.append_policy(),
             )?));
         }
         Ok(())
@@ -151,7 +151,7 @@ impl Topic {
     pub(crate) fn set_config(&self, config: TopicConfig, defaults: &LogConfig) {
         let log_config = config.log_config(defaults);
         for p in self.partitions.read().iter() {
-            p.set_config(log_config.clone(), config.is_compacted());
+            p.set_config(log_config.clone(), config.append_policy());
         }
         *self.config.write() = config;
     }

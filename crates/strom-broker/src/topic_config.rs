@@ -5,119 +5,54 @@ use std::collections::BTreeMap;
 
 use strom_log::LogConfig;
 
-use crate::BrokerError;
+use crate::topic_config_defs::{check_value, config_def, Effect, CONFIG_DEFS};
+use crate::{AppendPolicy, BrokerError};
 
-/// Config keys that Strom honours (Kafka names).
-pub const TOPIC_CONFIG_KEYS: &[&str] = &[
-    "cleanup.policy",
-    "retention.ms",
-    "retention.bytes",
-    "segment.bytes",
-    "segment.ms",
-    "max.message.bytes",
-    "min.cleanable.dirty.ratio",
-    "min.compaction.lag.ms",
-    "max.compaction.lag.ms",
-    "delete.retention.ms",
-    "message.timestamp.type",
-];
-
-/// A topic's explicit config overrides (only keys from [`TOPIC_CONFIG_KEYS`]).
+/// A topic's explicit config overrides (only names from [`crate::CONFIG_DEFS`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TopicConfig {
     pub overrides: BTreeMap<String, String>,
 }
 
-fn parse_i64(key: &str, value: &str, min: i64) -> Result<i64, BrokerError> {
-    let n = value.trim().parse::<i64>().map_err(|_| {
-        BrokerError::InvalidConfig(format!("{key} must be an integer, got '{value}'"))
-    })?;
-    if n < min {
-        return Err(BrokerError::InvalidConfig(format!(
-            "{key} must be at least {min}, got {n}"
-        )));
-    }
-    Ok(n)
+fn unknown(key: &str) -> BrokerError {
+    BrokerError::InvalidConfig(format!(
+        "unknown topic config '{key}' (Kafka's topic configs and Strom's documented extensions \
+         are accepted; see docs/kafka.md)"
+    ))
 }
 
-/// Checks one key/value pair.
+/// Checks one key/value pair against Kafka's validation for that config.
 pub(crate) fn validate_entry(key: &str, value: &str) -> Result<(), BrokerError> {
-    match key {
-        "cleanup.policy" => {
-            let mut parts: Vec<&str> = value.split(',').map(str::trim).collect();
-            parts.sort_unstable();
-            parts.dedup();
-            if parts.is_empty() || parts.iter().any(|p| *p != "delete" && *p != "compact") {
-                return Err(BrokerError::InvalidConfig(format!(
-                    "cleanup.policy must be delete, compact or compact,delete, got '{value}'"
-                )));
-            }
-        }
-        "retention.ms" | "retention.bytes" => {
-            parse_i64(key, value, -1)?;
-        }
-        "segment.bytes" => {
-            let n = parse_i64(key, value, 14)?;
-            if n > i64::from(i32::MAX) {
-                return Err(BrokerError::InvalidConfig(format!(
-                    "segment.bytes must be at most {}, got {n}",
-                    i32::MAX
-                )));
-            }
-        }
-        "segment.ms" | "max.compaction.lag.ms" => {
-            parse_i64(key, value, 1)?;
-        }
-        "max.message.bytes" | "min.compaction.lag.ms" | "delete.retention.ms" => {
-            parse_i64(key, value, 0)?;
-        }
-        "min.cleanable.dirty.ratio" => {
-            let r = value.trim().parse::<f64>().map_err(|_| {
-                BrokerError::InvalidConfig(format!(
-                    "min.cleanable.dirty.ratio must be a number, got '{value}'"
-                ))
-            })?;
-            if !(0.0..=1.0).contains(&r) {
-                return Err(BrokerError::InvalidConfig(format!(
-                    "min.cleanable.dirty.ratio must be between 0 and 1, got {r}"
-                )));
-            }
-        }
-        "message.timestamp.type" => {
-            if value != "CreateTime" && value != "LogAppendTime" {
-                return Err(BrokerError::InvalidConfig(format!(
-                    "message.timestamp.type must be CreateTime or LogAppendTime, got '{value}'"
-                )));
-            }
-            if value == "LogAppendTime" {
-                return Err(BrokerError::InvalidConfig(
-                    "message.timestamp.type=LogAppendTime is not supported yet".into(),
-                ));
-            }
-        }
-        other => {
-            return Err(BrokerError::InvalidConfig(format!(
-                "unknown topic config '{other}'; supported: {}",
-                TOPIC_CONFIG_KEYS.join(", ")
-            )))
-        }
-    }
-    Ok(())
+    let def = config_def(key).ok_or_else(|| unknown(key))?;
+    check_value(def, value)
 }
 
-/// Checks that `key` is a config Strom honours (for removals, which carry no value).
+/// Checks that `key` is an accepted topic config (for removals, which carry no value).
 pub(crate) fn validate_key(key: &str) -> Result<(), BrokerError> {
-    if TOPIC_CONFIG_KEYS.contains(&key) {
-        Ok(())
-    } else {
-        Err(BrokerError::InvalidConfig(format!(
-            "unknown topic config '{key}'; supported: {}",
-            TOPIC_CONFIG_KEYS.join(", ")
-        )))
+    config_def(key).map(|_| ()).ok_or_else(|| unknown(key))
+}
+
+/// A pseudo-random value in `0..bound` (segment jitter needs no strong randomness).
+fn jitter_below(bound: i64) -> i64 {
+    use std::hash::{BuildHasher, Hasher};
+    if bound <= 0 {
+        return 0;
     }
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(0);
+    (h.finish() % bound as u64) as i64
 }
 
 impl TopicConfig {
+    /// Checks one change as an alter would (a value for a set, none for a removal), without
+    /// applying it (validate-only requests).
+    pub fn validate_change(key: &str, value: Option<&str>) -> Result<(), BrokerError> {
+        match value {
+            Some(v) => validate_entry(key, v),
+            None => validate_key(key),
+        }
+    }
+
     /// Builds and validates overrides.
     pub fn from_map(map: &BTreeMap<String, String>) -> Result<TopicConfig, BrokerError> {
         for (k, v) in map {
@@ -161,6 +96,14 @@ impl TopicConfig {
         if let Some(v) = get("segment.ms") {
             c.segment_ms = Some(v.max(1) as u64);
         }
+        if let (Some(jitter), Some(ms)) = (get("segment.jitter.ms"), c.segment_ms) {
+            // Kafka subtracts a random jitter below min(segment.jitter.ms, segment.ms).
+            let ms = ms.min(i64::MAX as u64) as i64;
+            c.segment_ms = Some((ms - jitter_below(jitter.min(ms))).max(1) as u64);
+        }
+        if let Some(v) = get("index.interval.bytes") {
+            c.index_interval_bytes = v.max(0) as u64;
+        }
         if let Some(v) = get("max.message.bytes") {
             c.max_batch_bytes = v.max(0) as usize;
         }
@@ -190,30 +133,58 @@ impl TopicConfig {
         c
     }
 
-    /// Effective value of every honoured key: `(key, value, is_default)`.
+    /// What each append must check or stamp (see [`AppendPolicy`]).
+    pub fn append_policy(&self) -> AppendPolicy {
+        let d = AppendPolicy::default();
+        let get = |k: &str| {
+            self.overrides
+                .get(k)
+                .and_then(|v| v.trim().parse::<i64>().ok())
+        };
+        AppendPolicy {
+            keys_required: self.is_compacted(),
+            log_append_time: self
+                .overrides
+                .get("message.timestamp.type")
+                .is_some_and(|v| v.trim() == "LogAppendTime"),
+            before_max_ms: get("message.timestamp.before.max.ms").unwrap_or(d.before_max_ms),
+            after_max_ms: get("message.timestamp.after.max.ms").unwrap_or(d.after_max_ms),
+        }
+    }
+
+    /// `min.insync.replicas` (1 unless set).
+    pub fn min_insync_replicas(&self) -> i64 {
+        self.overrides
+            .get("min.insync.replicas")
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(1)
+    }
+
+    /// Effective value of every topic config: `(key, value, is_default)`. Legacy names Kafka
+    /// 4 removed are listed only when set.
     pub fn effective(&self, defaults: &LogConfig) -> Vec<(String, String, bool)> {
         let d = |v: Option<i64>| v.unwrap_or(-1).to_string();
-        let default_of = |key: &str| -> String {
+        let default_of = |key: &str, kafka_default: &str| -> String {
             match key {
-                "cleanup.policy" => "delete".into(),
                 "retention.ms" => d(defaults.retention_ms),
                 "retention.bytes" => d(defaults.retention_bytes.map(|b| b as i64)),
                 "segment.bytes" => defaults.segment_bytes.to_string(),
                 "segment.ms" => d(defaults.segment_ms.map(|m| m as i64)),
                 "max.message.bytes" => defaults.max_batch_bytes.to_string(),
-                "min.cleanable.dirty.ratio" => "0.5".into(),
-                "min.compaction.lag.ms" => "0".into(),
-                "max.compaction.lag.ms" => i64::MAX.to_string(),
-                "delete.retention.ms" => "86400000".into(),
-                "message.timestamp.type" => "CreateTime".into(),
-                _ => String::new(),
+                "index.interval.bytes" => defaults.index_interval_bytes.to_string(),
+                _ => kafka_default.to_string(),
             }
         };
-        TOPIC_CONFIG_KEYS
+        CONFIG_DEFS
             .iter()
-            .map(|k| match self.overrides.get(*k) {
-                Some(v) => (k.to_string(), v.clone(), false),
-                None => (k.to_string(), default_of(k), true),
+            .filter_map(|def| match self.overrides.get(def.name) {
+                Some(v) => Some((def.name.to_string(), v.clone(), false)),
+                None if def.effect == Effect::Legacy => None,
+                None => Some((
+                    def.name.to_string(),
+                    default_of(def.name, def.default),
+                    true,
+                )),
             })
             .collect()
     }
@@ -241,10 +212,62 @@ mod tests {
             ("segment.bytes", "10"),
             ("min.cleanable.dirty.ratio", "2"),
             ("no.such.config", "1"),
+            ("compression.type", "brotli"),
+            ("message.timestamp.type", "WallClock"),
+            ("min.insync.replicas", "0"),
+            ("compression.gzip.level", "0"),
+            ("compression.zstd.level", "23"),
+            ("max.message.bytes", "3000000000"),
+            ("preallocate", "yes"),
+            ("remote.storage.enable", "true"),
+            ("leader.replication.throttled.replicas", "0:a"),
         ] {
             let err = TopicConfig::from_map(&map(&[bad])).expect_err("must fail");
             assert!(err.to_string().contains(bad.0) || err.to_string().contains("unknown"));
         }
+    }
+
+    #[test]
+    fn accepts_every_kafka_topic_config_with_its_default() {
+        for def in CONFIG_DEFS {
+            TopicConfig::from_map(&map(&[(def.name, def.default)]))
+                .unwrap_or_else(|e| panic!("{} = {}: {e}", def.name, def.default));
+        }
+        for ok in [
+            ("compression.type", "zstd"),
+            ("compression.gzip.level", "-1"),
+            ("message.format.version", "0.10.0"),
+            ("message.timestamp.type", "LogAppendTime"),
+            ("min.insync.replicas", "3"),
+            ("follower.replication.throttled.replicas", "0:1,1:1"),
+            ("confluent.value.schema.validation", "true"),
+        ] {
+            TopicConfig::from_map(&map(&[ok])).expect("valid");
+        }
+        let shown = TopicConfig::default().effective(&LogConfig::default());
+        assert!(shown
+            .iter()
+            .any(|(k, v, _)| k == "compression.type" && v == "producer"));
+        assert!(!shown.iter().any(|(k, _, _)| k == "message.format.version"));
+    }
+
+    #[test]
+    fn index_interval_and_policy_follow_the_configs() {
+        let c = TopicConfig::from_map(&map(&[
+            ("index.interval.bytes", "100"),
+            ("message.timestamp.type", "LogAppendTime"),
+            ("message.timestamp.before.max.ms", "5"),
+            ("segment.ms", "1000"),
+            ("segment.jitter.ms", "500"),
+        ]))
+        .expect("valid");
+        let lc = c.log_config(&LogConfig::default());
+        assert_eq!(lc.index_interval_bytes, 100);
+        let ms = lc.segment_ms.expect("segment.ms");
+        assert!((501..=1000).contains(&ms), "{ms}");
+        let p = c.append_policy();
+        assert!(p.log_append_time);
+        assert_eq!(p.before_max_ms, 5);
     }
 
     #[test]

@@ -260,7 +260,7 @@ impl From<BrokerError> for ApiError {
             BrokerError::InvalidTopicName { .. }
             | BrokerError::InvalidPartitions(_)
             | BrokerError::InvalidConfig(_) => ApiError::unprocessable(detail).code(42204),
-            BrokerError::InvalidRecord(_) => {
+            BrokerError::InvalidRecord(_) | BrokerError::RecordErrors { .. } => {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-record", detail)
                     .code(42206)
             }

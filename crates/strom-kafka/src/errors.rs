@@ -16,6 +16,10 @@ pub fn response_error(err: &BrokerError) -> ResponseError {
         BrokerError::InvalidPartitions(_) => ResponseError::InvalidPartitions,
         BrokerError::InvalidConfig(_) => ResponseError::InvalidConfig,
         BrokerError::InvalidRecord(_) => ResponseError::InvalidRecord,
+        BrokerError::RecordErrors { kind, .. } => match kind {
+            strom_broker::RecordErrorKind::InvalidRecord => ResponseError::InvalidRecord,
+            strom_broker::RecordErrorKind::InvalidTimestamp => ResponseError::InvalidTimestamp,
+        },
         BrokerError::DuplicateSequence { .. } => ResponseError::DuplicateSequenceNumber,
         BrokerError::OutOfOrderSequence { .. } => ResponseError::OutOfOrderSequenceNumber,
         BrokerError::InvalidProducerEpoch { .. } => ResponseError::InvalidProducerEpoch,

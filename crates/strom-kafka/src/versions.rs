@@ -25,6 +25,12 @@ pub const SUPPORTED_APIS: &[(ApiKey, i16, i16)] = &[
     (ApiKey::CreatePartitions, 0, 3),
     (ApiKey::IncrementalAlterConfigs, 0, 1),
     (ApiKey::DescribeCluster, 0, 1),
+    // Replication admin answered for one node (`handlers/single_node.rs`) and KIP-320.
+    (ApiKey::OffsetForLeaderEpoch, 2, 4),
+    (ApiKey::DescribeLogDirs, 1, 4),
+    (ApiKey::ElectLeaders, 0, 2),
+    (ApiKey::AlterPartitionReassignments, 0, 0),
+    (ApiKey::ListPartitionReassignments, 0, 0),
     // Classic consumer groups. KIP-848's ConsumerGroupHeartbeat is not served, so clients use
     // the classic protocol. OffsetCommit/OffsetFetch stop before the topic-id versions.
     (ApiKey::FindCoordinator, 0, 6),

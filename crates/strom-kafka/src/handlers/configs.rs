@@ -17,7 +17,7 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
-use strom_broker::{BrokerError, TOPIC_CONFIG_KEYS};
+use strom_broker::{config_def, BrokerError, TopicConfig};
 
 use super::auth::{denied_message, Access};
 use super::common::{message, str_bytes};
@@ -37,10 +37,8 @@ pub const CONFIG_SOURCE_DEFAULT: i8 = 5;
 
 /// Kafka `ConfigDef.Type` codes carried by DescribeConfigs v3+.
 const TYPE_BOOLEAN: i8 = 1;
-const TYPE_STRING: i8 = 2;
 const TYPE_INT: i8 = 3;
 const TYPE_LONG: i8 = 5;
-const TYPE_DOUBLE: i8 = 6;
 const TYPE_LIST: i8 = 7;
 
 /// IncrementalAlterConfigs operations (KIP-339).
@@ -50,8 +48,10 @@ const OP_APPEND: i8 = 2;
 const OP_SUBTRACT: i8 = 3;
 
 fn config_type(key: &str) -> i8 {
+    if let Some(def) = config_def(key) {
+        return def.kind as i8;
+    }
     match key {
-        "cleanup.policy" => TYPE_LIST,
         "segment.bytes"
         | "max.message.bytes"
         | "num.partitions"
@@ -59,16 +59,28 @@ fn config_type(key: &str) -> i8 {
         | "broker.id"
         | "default.replication.factor"
         | "min.insync.replicas" => TYPE_INT,
-        "min.cleanable.dirty.ratio" => TYPE_DOUBLE,
-        "message.timestamp.type" => TYPE_STRING,
         "auto.create.topics.enable" => TYPE_BOOLEAN,
         _ => TYPE_LONG,
     }
 }
 
-fn entry(
+/// What DescribeConfigs was asked to include.
+#[derive(Clone, Copy)]
+struct Detail {
     version: i16,
-    include_synonyms: bool,
+    synonyms: bool,
+    documentation: bool,
+}
+
+fn synonym(name: &str, value: &str, source: i8) -> DescribeConfigsSynonym {
+    DescribeConfigsSynonym::default()
+        .with_name(str_bytes(name))
+        .with_value(Some(str_bytes(value)))
+        .with_source(source)
+}
+
+fn entry(
+    detail: Detail,
     name: &str,
     value: &str,
     source: i8,
@@ -79,14 +91,45 @@ fn entry(
         .with_value(Some(str_bytes(value)))
         .with_read_only(read_only)
         .with_config_source(source);
-    if include_synonyms {
-        e.synonyms = vec![DescribeConfigsSynonym::default()
-            .with_name(str_bytes(name))
-            .with_value(Some(str_bytes(value)))
-            .with_source(source)];
+    if detail.synonyms {
+        e.synonyms = vec![synonym(name, value, source)];
     }
-    if version >= 3 {
+    if detail.version >= 3 {
         e.config_type = config_type(name);
+        if detail.documentation {
+            e.documentation = config_def(name).map(|d| str_bytes(d.doc));
+        }
+    }
+    e
+}
+
+/// A topic config's entry; its synonyms are the override (if any), then the broker-level
+/// setting that supplies the default, as Kafka lists them.
+fn topic_entry(
+    detail: Detail,
+    name: &str,
+    value: &str,
+    default: Option<&str>,
+) -> DescribeConfigsResourceResult {
+    let source = if default.is_none() {
+        CONFIG_SOURCE_TOPIC
+    } else {
+        CONFIG_SOURCE_DEFAULT
+    };
+    let mut e = entry(detail, name, value, source, false);
+    if detail.synonyms {
+        let def = config_def(name);
+        let broker_default = default
+            .map(str::to_owned)
+            .or_else(|| def.map(|d| d.default.to_owned()));
+        e.synonyms = Vec::new();
+        if default.is_none() {
+            e.synonyms.push(synonym(name, value, CONFIG_SOURCE_TOPIC));
+        }
+        if let (Some(broker_name), Some(v)) = (def.and_then(|d| d.broker_synonym), broker_default) {
+            e.synonyms
+                .push(synonym(broker_name, &v, CONFIG_SOURCE_DEFAULT));
+        }
     }
     e
 }
@@ -101,6 +144,11 @@ pub fn describe(
         .resources
         .into_iter()
         .map(|r| {
+            let detail = Detail {
+                version,
+                synonyms: request.include_synonyms,
+                documentation: request.include_documentation,
+            };
             let result = DescribeConfigsResult::default()
                 .with_resource_type(r.resource_type)
                 .with_resource_name(r.resource_name.clone());
@@ -124,12 +172,8 @@ pub fn describe(
                             .into_iter()
                             .filter(|(k, _, _)| wanted(k))
                             .map(|(k, v, is_default)| {
-                                let source = if is_default {
-                                    CONFIG_SOURCE_DEFAULT
-                                } else {
-                                    CONFIG_SOURCE_TOPIC
-                                };
-                                entry(version, request.include_synonyms, &k, &v, source, false)
+                                let default = is_default.then_some(v.as_str());
+                                topic_entry(detail, &k, &v, default)
                             })
                             .collect()
                     })
@@ -138,16 +182,7 @@ pub fn describe(
                     configs
                         .into_iter()
                         .filter(|(k, _)| wanted(k))
-                        .map(|(k, v)| {
-                            entry(
-                                version,
-                                request.include_synonyms,
-                                k,
-                                &v,
-                                CONFIG_SOURCE_STATIC_BROKER,
-                                true,
-                            )
-                        })
+                        .map(|(k, v)| entry(detail, k, &v, CONFIG_SOURCE_STATIC_BROKER, true))
                         .collect()
                 }),
                 // Log levels are set with STROM_LOG at start-up; nothing to list at run time.
@@ -221,13 +256,8 @@ fn apply_topic_changes(
         return Err(BrokerError::UnknownTopic(topic.to_owned()));
     }
     if validate_only {
-        if let Some((key, _)) = changes
-            .iter()
-            .find(|(k, _)| !TOPIC_CONFIG_KEYS.contains(&k.as_str()))
-        {
-            return Err(BrokerError::InvalidConfig(format!(
-                "unknown topic config '{key}'"
-            )));
+        for (key, value) in changes {
+            TopicConfig::validate_change(key, value.as_deref())?;
         }
         return Ok(());
     }

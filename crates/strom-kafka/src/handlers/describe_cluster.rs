@@ -12,7 +12,7 @@ use super::Context;
 use strom_auth::{Operation, ResourceType, CLUSTER_NAME};
 
 /// The operations Kafka reports for the cluster resource.
-const CLUSTER_OPERATIONS: &[Operation] = &[
+pub(super) const CLUSTER_OPERATIONS: &[Operation] = &[
     Operation::Alter,
     Operation::AlterConfigs,
     Operation::ClusterAction,

@@ -2,7 +2,8 @@
 //! node). Auto-creates requested topics when both the client (v4+ flag) and the broker allow.
 //! Needs Describe on each topic: a listing of all topics leaves out the others, a named one
 //! answers TOPIC_AUTHORIZATION_FAILED (whether or not it exists); auto-creation needs Create
-//! on the cluster or on the topic.
+//! on the cluster or on the topic. KIP-430: when asked (v8+), each topic and (v8-10) the
+//! cluster carry the operations this principal may perform, from the one Authorizer.
 
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use kafka_protocol::messages::metadata_response::{
@@ -16,7 +17,19 @@ use super::auth::Access;
 use super::common::{node_id, str_bytes, topic_by_id, topic_name, topic_uuid, CLUSTER_ID};
 use super::Context;
 use crate::errors::response_error;
-use strom_auth::Operation;
+use strom_auth::{Operation, ResourceType, CLUSTER_NAME};
+
+/// The operations Kafka reports for a topic resource (KIP-430).
+const TOPIC_OPERATIONS: &[Operation] = &[
+    Operation::Alter,
+    Operation::AlterConfigs,
+    Operation::Create,
+    Operation::Delete,
+    Operation::Describe,
+    Operation::DescribeConfigs,
+    Operation::Read,
+    Operation::Write,
+];
 
 /// Strom never changes leaders, so every partition stays at leader epoch 0.
 pub const LEADER_EPOCH: i32 = 0;
@@ -30,7 +43,9 @@ pub fn handle(
     let broker = &ctx.broker;
     // Before v4 there was no flag and requesting a topic always allowed auto-creation.
     let auto_create = version < 4 || request.allow_auto_topic_creation;
-    let topics = match request.topics {
+    let topic_ops = version >= 8 && request.include_topic_authorized_operations;
+    let cluster_ops = (8..=10).contains(&version) && request.include_cluster_authorized_operations;
+    let mut topics = match request.topics {
         None => all_topics(ctx, access, version),
         // v0 had no null: an empty list meant "all topics".
         Some(list) if list.is_empty() && version == 0 => all_topics(ctx, access, version),
@@ -39,6 +54,13 @@ pub fn handle(
             .map(|t| requested_topic(ctx, access, version, t, auto_create))
             .collect(),
     };
+    if topic_ops {
+        for t in topics.iter_mut().filter(|t| t.error_code == 0) {
+            let name = t.name.as_ref().map(|n| n.0.to_string()).unwrap_or_default();
+            t.topic_authorized_operations =
+                access.authorized_operations(ResourceType::Topic, &name, TOPIC_OPERATIONS);
+        }
+    }
     let mut response = MetadataResponse::default()
         .with_brokers(vec![MetadataResponseBroker::default()
             .with_node_id(node_id(broker))
@@ -50,6 +72,13 @@ pub fn handle(
     }
     if version >= 2 {
         response.cluster_id = Some(str_bytes(CLUSTER_ID));
+    }
+    if cluster_ops {
+        response.cluster_authorized_operations = access.authorized_operations(
+            ResourceType::Cluster,
+            CLUSTER_NAME,
+            super::describe_cluster::CLUSTER_OPERATIONS,
+        );
     }
     response
 }

@@ -58,8 +58,10 @@ mod metadata;
 mod offset_commit;
 mod offset_delete;
 mod offset_fetch;
+mod offset_for_leader_epoch;
 mod produce;
 mod scram_credentials;
+mod single_node;
 mod sync_group;
 mod throttle;
 
@@ -179,6 +181,21 @@ async fn dispatch(
         }
         RequestKind::IncrementalAlterConfigs(req) => ResponseKind::IncrementalAlterConfigs(
             blocking(ctx, move |c| configs::incremental_alter(c, &a, v, req)).await?,
+        ),
+        RequestKind::OffsetForLeaderEpoch(req) => ResponseKind::OffsetForLeaderEpoch(
+            offset_for_leader_epoch::handle(ctx, &access, v, req),
+        ),
+        RequestKind::DescribeLogDirs(req) => ResponseKind::DescribeLogDirs(
+            blocking(ctx, move |c| single_node::describe_log_dirs(c, &a, v, req)).await?,
+        ),
+        RequestKind::ElectLeaders(req) => {
+            ResponseKind::ElectLeaders(single_node::elect_leaders(ctx, &access, v, req))
+        }
+        RequestKind::AlterPartitionReassignments(req) => ResponseKind::AlterPartitionReassignments(
+            single_node::alter_reassignments(ctx, &access, v, req),
+        ),
+        RequestKind::ListPartitionReassignments(req) => ResponseKind::ListPartitionReassignments(
+            single_node::list_reassignments(ctx, &access, v, req),
         ),
         RequestKind::DescribeCluster(req) => {
             ResponseKind::DescribeCluster(describe_cluster::handle(ctx, &access, v, req))

@@ -10,7 +10,9 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use kafka_protocol::messages::produce_response::{
+    BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse,
+};
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
@@ -27,14 +29,21 @@ const BATCH_LENGTH_END: usize = 12;
 const BATCH_HEADER_LEN: usize = 61;
 const MAGIC_OFFSET: usize = 16;
 
+/// A refusal: the code, the message and the refused records (KIP-467).
+type Refusal = (ResponseError, String, Vec<BatchIndexAndErrorMessage>);
+
 struct PartitionWork {
     index: i32,
-    target: Result<(Arc<Partition>, Bytes), (ResponseError, String)>,
+    target: Result<(Arc<Partition>, Bytes), Refusal>,
 }
 
 struct PartitionOutcome {
     index: i32,
-    result: Result<(i64, i64, i64), (ResponseError, String)>,
+    result: Result<(i64, i64, i64), Refusal>,
+}
+
+fn refusal((code, message): (ResponseError, String)) -> Refusal {
+    (code, message, Vec::new())
 }
 
 /// Errors: a blocking append panicked.
@@ -61,22 +70,24 @@ pub async fn handle(
             .into_iter()
             .map(|p| {
                 let target = if !acks_valid {
-                    Err((
+                    Err(refusal((
                         ResponseError::InvalidRequiredAcks,
                         format!("acks must be 0, 1 or -1, not {acks}"),
-                    ))
+                    )))
                 } else if transaction_denied {
-                    Err((
+                    Err(refusal((
                         ResponseError::TransactionalIdAuthorizationFailed,
                         super::auth::DENIED.to_string(),
-                    ))
+                    )))
                 } else if denied {
-                    Err((
+                    Err(refusal((
                         ResponseError::TopicAuthorizationFailed,
                         super::auth::DENIED.to_string(),
-                    ))
+                    )))
                 } else {
                     resolve(found.as_deref(), &topic.name, p.index, p.records)
+                        .and_then(|t| enough_replicas(found.as_deref(), acks).map(|()| t))
+                        .map_err(refusal)
                 };
                 PartitionWork {
                     index: p.index,
@@ -100,7 +111,7 @@ pub async fn handle(
     if acks == 0 {
         for (name, partitions) in &outcomes {
             for p in partitions {
-                if let Err((code, reason)) = &p.result {
+                if let Err((code, reason, _)) = &p.result {
                     tracing::warn!(topic = %name.0, partition = p.index, error = ?code, %reason,
                         "acks=0 produce failed; the protocol gives no way to tell the client");
                 }
@@ -143,6 +154,25 @@ fn resolve(
     let records = records.ok_or((ResponseError::InvalidRecord, "null record set".to_string()))?;
     check_single_batch(&records)?;
     Ok((partition, records))
+}
+
+/// `min.insync.replicas` with Kafka's semantics: an acks=all write needs that many in-sync
+/// replicas, and a single node has one, so it fails with NOT_ENOUGH_REPLICAS while the
+/// topic asks for more (acks 0 and 1 are not affected).
+fn enough_replicas(
+    topic: Option<&strom_broker::Topic>,
+    acks: i16,
+) -> Result<(), (ResponseError, String)> {
+    let required = topic.map_or(1, |t| t.config().min_insync_replicas());
+    if acks == -1 && required > 1 {
+        return Err((
+            ResponseError::NotEnoughReplicas,
+            format!(
+                "the in-sync replica set has 1 replica, fewer than min.insync.replicas ({required})"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Produce v3+ carries exactly one v2 record batch per partition (as Kafka enforces); the
@@ -205,7 +235,20 @@ fn append(work: PartitionWork) -> PartitionOutcome {
                     tracing::debug!(topic = partition.topic(), partition = partition.index(),
                         error = %err, "append refused");
                 }
-                Err((code, crate::errors::error_message(&err)))
+                let records = match &err {
+                    BrokerError::RecordErrors { records, .. } => records
+                        .iter()
+                        .map(|r| {
+                            BatchIndexAndErrorMessage::default()
+                                .with_batch_index(r.batch_index)
+                                .with_batch_index_error_message(Some(StrBytes::from_string(
+                                    r.message.clone(),
+                                )))
+                        })
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                Err((code, crate::errors::error_message(&err), records))
             }
         }
     });
@@ -222,10 +265,11 @@ fn partition_response(version: i16, outcome: PartitionOutcome) -> PartitionProdu
             .with_base_offset(base_offset)
             .with_log_append_time_ms(log_append_time)
             .with_log_start_offset(log_start_offset),
-        Err((code, reason)) => {
+        Err((code, reason, records)) => {
             let mut r = response.with_error_code(code.code()).with_base_offset(-1);
             if version >= 8 {
                 r.error_message = Some(StrBytes::from_string(reason));
+                r.record_errors = records;
             }
             r
         }

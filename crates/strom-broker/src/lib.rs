@@ -14,6 +14,7 @@ mod internal;
 mod layout;
 mod listener_stats;
 mod partition;
+pub mod partition_txn;
 mod partitioner;
 mod producer_state;
 mod records;
@@ -22,6 +23,7 @@ mod state_topic;
 mod tests;
 mod topic;
 mod topic_config;
+pub mod txn;
 
 pub use broker::{Broker, BrokerConfig, MAX_PARTITIONS};
 pub use connection_limits::{

@@ -5,6 +5,8 @@ feed and REST reads (committed reads); consume-transform-produce with
 zombie producer fenced; a producer SIGKILLed mid-transaction (its transaction aborted when a
 new instance starts, or on timeout); the broker SIGKILLed mid-transaction (state recovered)."""
 
+import base64
+import json
 import os
 import signal
 import subprocess
@@ -63,6 +65,13 @@ def wait_for_values(bootstrap, topic, partitions, isolation, want, timeout=30):
     raise AssertionError(f"{isolation}: got {sorted(got or [])[:20]}... ({len(got or [])}), want {len(want)}")
 
 
+def text_of(obj, field):
+    """A record's value from its HTTP JSON: `field`, or `field_base64` for non-JSON bytes."""
+    if obj.get(field) is not None:
+        return str(obj[field])
+    return base64.b64decode(obj[f"{field}_base64"]).decode()
+
+
 def http_values(strom, topic, partitions):
     """Values through the REST partition reads (committed reads)."""
     out = []
@@ -73,7 +82,7 @@ def http_values(strom, topic, partitions):
                              params={"offset": offset, "timeout_ms": 0})
             assert r.status_code == 200, r.text
             body = r.json()
-            out.extend(str(rec["value"]) for rec in body["records"])
+            out.extend(text_of(rec, "value") for rec in body["records"])
             if not body["records"]:
                 break
             offset = body["next_offset"]
@@ -91,7 +100,7 @@ def feed_values(strom, topic):
         batch = r.json()
         if not batch:
             return out
-        out.extend(str(e["data"]) for e in batch)
+        out.extend(text_of(e, "data") for e in batch)
         last = batch[-1]["id"]
 
 
@@ -267,7 +276,6 @@ def test_kafkajs_transactions(strom):
     result = subprocess.run(["node", os.path.join(NODE_DIR, "kafkajs_txn.js"), strom.bootstrap, "jstx"],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
-    import json
     seen = json.loads(result.stdout)["seen"]
     assert sorted(seen) == ["js-c0", "js-c1", "js-c2", "js-c3"], seen
     wait_for_values(strom.bootstrap, "jstx", 1, "read_committed", ["js-c0", "js-c1", "js-c2", "js-c3"])

@@ -233,18 +233,6 @@ def test_delete_records(strom):
     assert [m.value() for m in got] == [b"r6", b"r7", b"r8", b"r9"]
 
 
-def test_transactional_producer_is_refused_clearly(strom):
-    """docs/kafka.md: a transactional id gets TRANSACTIONAL_ID_AUTHORIZATION_FAILED, a fatal
-    error, so the client stops at once instead of retrying until its timeout."""
-    p = ck.Producer({"bootstrap.servers": strom.bootstrap, "transactional.id": "tx-1"})
-    with pytest.raises(ck.KafkaException) as refused:
-        p.init_transactions(60)
-    err = refused.value.args[0]
-    assert err.code() == ck.KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, err
-    assert err.fatal(), f"not fatal: {err}"
-    assert not err.retriable(), f"retriable: {err}"
-
-
 def test_list_offsets_earliest_latest_and_max_timestamp(strom):
     from confluent_kafka.admin import OffsetSpec
 

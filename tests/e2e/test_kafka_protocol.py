@@ -19,9 +19,8 @@ from kafka_support import Wire, consume, create_topic, wait_for_log, write_confi
 GROUP_APIS = {8: (2, 9), 9: (1, 9), 10: (0, 6), 11: (0, 9), 12: (0, 4), 13: (0, 5), 14: (0, 5),
               15: (0, 5), 16: (0, 5), 42: (0, 2), 47: (0, 0)}
 CONSUMER_GROUP_HEARTBEAT = 68
-# Transactions (AddPartitionsToTxn, AddOffsetsToTxn, EndTxn, TxnOffsetCommit) and SASL are
-# not served.
-UNSERVED_API_KEYS = {17, 24, 25, 26, 28, 36}
+# SASL is not served on a PLAINTEXT listener; WriteTxnMarkers (broker to broker) never is.
+UNSERVED_API_KEYS = {17, 27, 36}
 
 
 def api_versions(port):
@@ -75,8 +74,8 @@ def test_too_new_api_versions_gets_v0_answer_with_unsupported_version(strom):
 def test_unsupported_api_closes_only_that_connection_with_a_log_line(strom):
     other = Wire(strom.kafka_port)
     w = Wire(strom.kafka_port)
-    # EndTxn v0 (transactions are not served).
-    payload = struct.pack(">hhih", 26, 0, 5, 4) + b"test" + struct.pack(">h", 5) + b"txnid"
+    # WriteTxnMarkers v1 (broker to broker: not served).
+    payload = struct.pack(">hhih", 27, 1, 5, 4) + b"test" + struct.pack(">h", 5) + b"txnid"
     w.send_raw(struct.pack(">i", len(payload)) + payload)
     assert w.closed_by_server()
     assert wait_for_log(strom, "is not served")

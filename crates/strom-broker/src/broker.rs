@@ -90,6 +90,8 @@ pub struct Broker {
     unopened: Mutex<Vec<(PathBuf, crate::topic::TopicMeta)>>,
     /// Counters of the front ends' listeners, for `/metrics`.
     listeners: crate::ListenerRegistry,
+    /// The transaction coordinator, once started (`txn/`); weak, as it holds the broker.
+    transactions: std::sync::OnceLock<std::sync::Weak<crate::txn::TxnCoordinator>>,
     _lock: File,
 }
 
@@ -256,6 +258,7 @@ impl Broker {
             prepared: AtomicBool::new(!read_only),
             unopened: Mutex::new(unopened),
             listeners: Default::default(),
+            transactions: std::sync::OnceLock::new(),
             _lock: lock,
         });
         for topic in broker.topics() {
@@ -387,6 +390,11 @@ impl Broker {
     /// The front ends' listeners and their connection counters.
     pub fn listeners(&self) -> &crate::ListenerRegistry {
         &self.listeners
+    }
+
+    /// Whether [`Broker::shutdown`] has begun.
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::Acquire)
     }
 
     fn check_running(&self) -> Result<(), BrokerError> {
@@ -653,6 +661,16 @@ impl Broker {
     }
 
     /// Allocates a new producer id for the idempotent producer (persisted, never reused).
+    /// The transaction coordinator, if one is running for this broker.
+    pub fn transactions(&self) -> Option<Arc<crate::txn::TxnCoordinator>> {
+        self.transactions.get().and_then(std::sync::Weak::upgrade)
+    }
+
+    /// Registers the transaction coordinator (the first one wins); see `txn/`.
+    pub(crate) fn set_transactions(&self, coordinator: &Arc<crate::txn::TxnCoordinator>) {
+        let _ = self.transactions.set(Arc::downgrade(coordinator));
+    }
+
     pub fn allocate_producer_id(&self) -> Result<i64, BrokerError> {
         self.check_running()?;
         let mut ids = self.producer_ids.lock();

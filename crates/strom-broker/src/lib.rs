@@ -15,6 +15,7 @@ mod internal;
 mod layout;
 mod listener_stats;
 mod partition;
+pub mod partition_txn;
 mod partitioner;
 mod producer_state;
 mod records;
@@ -24,6 +25,7 @@ mod tests;
 mod topic;
 mod topic_config;
 mod topic_config_defs;
+pub mod txn;
 
 pub use append_policy::{AppendPolicy, RecordError, RecordErrorKind};
 pub use broker::{Broker, BrokerConfig, MAX_PARTITIONS};

@@ -12,6 +12,7 @@ use strom_log::{BatchHeader, Log, LogConfig, LogError};
 use tokio::sync::watch;
 
 use crate::internal::{is_internal_topic, refuse_internal, ClientOperation};
+use crate::partition_txn::{self, AbortedTxn, ControlType};
 use crate::producer_state::{Check, ProducerStates};
 use crate::{encode_records, AppendPolicy, BrokerError, DiskGuard, NewRecord};
 
@@ -50,18 +51,32 @@ pub struct Partition {
     disk: OnceLock<Arc<DiskGuard>>,
 }
 
-/// Opens a log and rebuilds its idempotent-producer state from the snapshot and the headers
-/// after it.
+/// Opens a log and rebuilds its idempotent-producer and transaction state from the snapshot
+/// and the headers after it (a marker's type is read from its control record).
 fn open_log(dir: &Path, config: LogConfig) -> Result<(Log, ProducerStates), BrokerError> {
     let log = Log::open(dir, config)?;
     let mut producers = ProducerStates::load(dir, log.log_end_offset());
     let from = producers.next_offset.max(log.log_start_offset());
+    let mut txn_batches = Vec::new();
     log.scan_headers(from, &mut |h| {
         if h.base_offset >= producers.next_offset {
             producers.record(h);
+            if h.has_producer_id() && (h.is_control() || partition_txn::is_transactional(h)) {
+                txn_batches.push(*h);
+            }
         }
         true
     })?;
+    for h in txn_batches {
+        let control = if h.is_control() {
+            let read = log.read(h.base_offset, 1)?;
+            partition_txn::control_type(&read.bytes)
+        } else {
+            None
+        };
+        producers.txns.record(&h, control);
+    }
+    producers.txns.trim_before(log.log_start_offset());
     Ok((log, producers))
 }
 
@@ -148,7 +163,67 @@ impl Partition {
     /// sequence errors above, `Log(CorruptBatch | BatchTooLarge | Poisoned | Io)`.
     pub fn append_batch(&self, batch: &mut [u8]) -> Result<AppendResult, BrokerError> {
         self.refuse_client(ClientOperation::Write)?;
+        if headers_of(batch)?.iter().any(BatchHeader::is_control) {
+            // Only the transaction coordinator writes markers (Kafka refuses them likewise).
+            return Err(BrokerError::InvalidRecord(
+                "clients cannot write control batches".to_string(),
+            ));
+        }
         self.append_checked(batch)
+    }
+
+    /// Writes a transaction marker for producer `pid` (blocking; the coordinator's path,
+    /// internal topics included). Errors: those of [`Partition::append_batch`].
+    pub(crate) fn append_marker(
+        &self,
+        pid: i64,
+        epoch: i16,
+        control: ControlType,
+        coordinator_epoch: i32,
+    ) -> Result<AppendResult, BrokerError> {
+        let mut batch = crate::txn::markers::encode_marker(pid, epoch, control, coordinator_epoch)?;
+        self.append_checked(&mut batch)
+    }
+
+    /// The last stable offset: below it every transaction is decided (KIP-98).
+    pub fn last_stable_offset(&self) -> i64 {
+        let producers = self.producers.lock();
+        producers.txns.last_stable_offset(self.high_watermark())
+    }
+
+    /// Aborted transactions overlapping `[from, to)`, for read_committed readers.
+    pub fn aborted_transactions(&self, from: i64, to: i64) -> Vec<AbortedTxn> {
+        self.producers.lock().txns.aborted_between(from, to)
+    }
+
+    /// The open transactions on this partition: (producer id, first offset).
+    pub fn ongoing_transactions(&self) -> Vec<(i64, i64)> {
+        self.producers.lock().txns.ongoing()
+    }
+
+    /// The producers this partition knows (DescribeProducers): (producer id, epoch, last
+    /// sequence, first offset of its open transaction or -1).
+    pub fn producers(&self) -> Vec<(i64, i16, i32, i64)> {
+        let producers = self.producers.lock();
+        let ongoing: std::collections::HashMap<i64, i64> =
+            producers.txns.ongoing().into_iter().collect();
+        let mut out: Vec<(i64, i16, i32, i64)> = producers
+            .active()
+            .into_iter()
+            .map(|(pid, epoch, seq, _)| (pid, epoch, seq, ongoing.get(&pid).copied().unwrap_or(-1)))
+            .collect();
+        // Transactional producers without sequences (markers only) still show their open txn.
+        for (pid, first) in ongoing {
+            if !out.iter().any(|p| p.0 == pid) {
+                out.push((pid, -1, -1, first));
+            }
+        }
+        out
+    }
+
+    /// Whether producer `pid` has an open transaction on this partition.
+    pub fn has_ongoing_transaction(&self, pid: i64) -> bool {
+        self.producers.lock().txns.is_ongoing(pid)
     }
 
     fn refuse_client(&self, operation: ClientOperation) -> Result<(), BrokerError> {
@@ -187,13 +262,15 @@ impl Partition {
                     return Err(BrokerError::DuplicateSequence { base_offset });
                 }
             }
+            let controls = control_types(batch, &headers);
             let info = log.append_unsynced(batch)?;
             // Record with the offsets the log assigned.
             let mut offset = info.base_offset;
-            for mut h in headers {
+            for (mut h, control) in headers.into_iter().zip(controls) {
                 h.base_offset = offset;
                 offset = h.last_offset() + 1;
                 producers.record(&h);
+                producers.txns.record(&h, control);
             }
             (log, info)
         };
@@ -292,15 +369,24 @@ impl Partition {
         throttle: Option<&strom_log::Throttle>,
         max_keys: usize,
     ) -> Result<strom_log::CleanerStats, BrokerError> {
-        {
+        let txns = {
             let mut producers = self.producers.lock();
             // Flush first: a snapshot ahead of the durable log end is discarded on open.
             self.log().flush()?;
             producers.save(self.log().dir())?;
-        }
+            strom_log::CleanerTxns {
+                stable_offset: producers.txns.last_stable_offset(self.high_watermark()),
+                aborted: producers
+                    .txns
+                    .aborted_between(0, i64::MAX)
+                    .into_iter()
+                    .map(|a| (a.producer_id, a.first_offset, a.last_offset))
+                    .collect(),
+            }
+        };
         Ok(self
             .log()
-            .compact_with_map_limit(now_ms, throttle, max_keys)?)
+            .compact_transactional(now_ms, throttle, max_keys, &txns)?)
     }
 
     /// Saves producer state and closes the log cleanly.
@@ -309,6 +395,21 @@ impl Partition {
         self.log().close()?;
         producers.save(self.log().dir())
     }
+}
+
+/// The marker type of each control batch among `headers` (the batches of `batch`).
+fn control_types(batch: &[u8], headers: &[BatchHeader]) -> Vec<Option<ControlType>> {
+    let mut pos = 0;
+    headers
+        .iter()
+        .map(|h| {
+            let one = batch.get(pos..).unwrap_or_default();
+            pos += h.total_len();
+            h.is_control()
+                .then(|| partition_txn::control_type(one))
+                .flatten()
+        })
+        .collect()
 }
 
 fn headers_of(batch: &[u8]) -> Result<Vec<BatchHeader>, BrokerError> {

@@ -11,6 +11,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use strom_log::BatchHeader;
 
+use crate::partition_txn::PartitionTxns;
 use crate::BrokerError;
 
 /// Kafka keeps the last five batches per producer (max.in.flight.requests.per.connection).
@@ -35,6 +36,9 @@ pub(crate) struct ProducerStates {
     producers: HashMap<i64, Producer>,
     /// Batches below this offset are reflected in the state.
     pub(crate) next_offset: i64,
+    /// Open and aborted transactions (`partition_txn.rs`), saved with the rest.
+    #[serde(default)]
+    pub(crate) txns: PartitionTxns,
     /// `next_offset` of the snapshot on disk, if it matches this state.
     #[serde(skip)]
     saved_at: Option<i64>,
@@ -133,6 +137,25 @@ impl ProducerStates {
         while p.batches.len() > CACHED_BATCHES {
             p.batches.pop_front();
         }
+    }
+
+    /// Every known producer: (producer id, epoch, last sequence, last batch's base offset).
+    pub(crate) fn active(&self) -> Vec<(i64, i16, i32, i64)> {
+        let mut out: Vec<_> = self
+            .producers
+            .iter()
+            .map(|(pid, p)| {
+                let last = p.batches.back();
+                (
+                    *pid,
+                    p.epoch,
+                    last.map_or(-1, |b| b.last_seq),
+                    last.map_or(-1, |b| b.base_offset),
+                )
+            })
+            .collect();
+        out.sort_unstable();
+        out
     }
 
     /// Loads the snapshot in `dir` if it is usable (not past the log end), else empty state.

@@ -35,7 +35,13 @@ impl StateTopic {
     /// Opens `__strom_<name>`, creating it (compacted, one partition) if needed. Blocking.
     /// Errors: `InvalidTopic` for a bad name, `Storage` when it cannot be created or opened.
     pub fn open(broker: Arc<Broker>, name: &str) -> Result<StateTopic, BrokerError> {
-        let topic = format!("{RESERVED_PREFIX}{name}");
+        Self::open_topic(broker, &format!("{RESERVED_PREFIX}{name}"))
+    }
+
+    /// [`StateTopic::open`] with the full internal topic name (such as
+    /// `__transaction_state`). Errors: those of `open`.
+    pub(crate) fn open_topic(broker: Arc<Broker>, topic: &str) -> Result<StateTopic, BrokerError> {
+        let topic = topic.to_string();
         if broker.topic(&topic).is_none() {
             let configs = BTreeMap::from([
                 ("cleanup.policy".to_string(), "compact".to_string()),

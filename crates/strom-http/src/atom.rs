@@ -177,7 +177,7 @@ pub async fn subscription(
     headers: &HeaderMap,
 ) -> ApiResult<Response> {
     let p = partition_of(topic, partition)?;
-    let hw = p.high_watermark();
+    let hw = p.last_stable_offset();
     let start = p.log_start_offset();
     let page = hw / ATOM_PAGE;
     let etag = format!(
@@ -237,7 +237,7 @@ pub async fn archive(
             "archive page {page} is out of range"
         )));
     }
-    let hw = p.high_watermark();
+    let hw = p.last_stable_offset();
     let start = p.log_start_offset();
     let (first, end) = (page * ATOM_PAGE, (page + 1) * ATOM_PAGE);
     if end > hw {

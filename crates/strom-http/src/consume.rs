@@ -117,7 +117,7 @@ pub async fn consume(
             if o < 0 {
                 return Err(ApiError::bad_request(format!("offset {o} is negative")));
             }
-            let (start, end) = (p.log_start_offset(), p.high_watermark());
+            let (start, end) = (p.log_start_offset(), p.last_stable_offset());
             if o < start || o > end {
                 return Err(ApiError::new(
                     axum::http::StatusCode::UNPROCESSABLE_ENTITY,
@@ -138,12 +138,14 @@ pub async fn consume(
                     .await
                     .map_err(|e| ApiError::internal(format!("lookup task failed: {e}")))??
             };
-            found.map(|(o, _)| o).unwrap_or_else(|| p.high_watermark())
+            found
+                .map(|(o, _)| o)
+                .unwrap_or_else(|| p.last_stable_offset())
         }
         (None, None) => p.log_start_offset(),
     };
     let timeout = state.poll_timeout(params.timeout);
-    if offset >= p.high_watermark() && !timeout.is_zero() {
+    if offset >= p.last_stable_offset() && !timeout.is_zero() {
         let mut shutdown = state.shutdown.clone();
         tokio::select! {
             _ = p.wait_for_data(offset, timeout) => {}
@@ -171,7 +173,7 @@ pub async fn consume(
         topic,
         partition,
         next_offset,
-        high_watermark: out.high_watermark.max(p.high_watermark()),
+        high_watermark: out.high_watermark.max(p.last_stable_offset()),
         log_start_offset: out.log_start_offset,
     }))
 }

@@ -48,7 +48,7 @@ async fn read_once(topic: &Arc<Topic>, cursor: &Cursor, limit: usize) -> ApiResu
     let mut per_partition: Vec<std::collections::VecDeque<StoredRecord>> = Vec::new();
     for (i, partition) in partitions.iter().enumerate() {
         let start = cursor.next_offset(i).max(partition.log_start_offset());
-        if start >= partition.high_watermark() {
+        if start >= partition.last_stable_offset() {
             per_partition.push(Default::default());
             continue;
         }

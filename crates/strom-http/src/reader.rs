@@ -3,6 +3,11 @@
 //! skipped; batches emptied by compaction are stepped over using the batch header. Records
 //! are decoded one at a time through strom-log's bounded reader, and a read stops once it holds
 //! `max_bytes` of record data (at least one record, each at most the per-record limit).
+//!
+//! HTTP reads are committed reads (KIP-98's read_committed): they stop at the partition's
+//! last stable offset (reported as `high_watermark`, the end a reader may reach) and skip the
+//! records of aborted transactions and the markers, while `next_offset` still moves past
+//! them, so cursors stay exact.
 
 use std::sync::Arc;
 
@@ -47,7 +52,7 @@ fn read_blocking(
 ) -> ApiResult<ReadOutcome> {
     let mut out = ReadOutcome {
         next_offset: offset,
-        high_watermark: partition.high_watermark(),
+        high_watermark: partition.last_stable_offset(),
         log_start_offset: partition.log_start_offset(),
         ..ReadOutcome::default()
     };
@@ -58,13 +63,16 @@ fn read_blocking(
             break;
         }
         let fetch = partition.read(offset, max_bytes)?;
-        out.high_watermark = fetch.high_watermark;
         out.log_start_offset = fetch.log_start_offset;
-        if fetch.records.is_empty() {
+        let stable = strom_broker::partition_txn::stable_prefix(&fetch.records, out.high_watermark);
+        if stable.is_empty() {
             break;
         }
-        let batch_end = batches_end(&fetch.records);
-        if let Some(stop) = collect(&fetch.records, offset, limit, max_bytes, limits, &mut out)? {
+        let batch_end = batches_end(&stable);
+        let aborted = partition.aborted_transactions(offset, out.high_watermark);
+        let committed =
+            strom_broker::partition_txn::committed_batches(&stable, out.high_watermark, &aborted);
+        if let Some(stop) = collect(&committed, offset, limit, max_bytes, limits, &mut out)? {
             out.next_offset = stop;
             return Ok(out);
         }

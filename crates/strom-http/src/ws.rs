@@ -232,7 +232,7 @@ async fn handle(
                 "end" => Cursor(
                     t.partitions()
                         .iter()
-                        .map(|p| p.high_watermark() - 1)
+                        .map(|p| p.last_stable_offset() - 1)
                         .collect(),
                 ),
                 text => match Cursor::parse(Some(text), n) {

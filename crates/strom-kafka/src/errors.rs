@@ -35,6 +35,22 @@ pub fn response_error(err: &BrokerError) -> ResponseError {
     }
 }
 
+/// The Kafka error for a refused transaction request.
+pub fn txn_error(err: &strom_broker::txn::TxnError) -> ResponseError {
+    use strom_broker::txn::TxnError;
+    match err {
+        TxnError::ProducerFenced => ResponseError::ProducerFenced,
+        TxnError::InvalidProducerIdMapping => ResponseError::InvalidProducerIdMapping,
+        TxnError::InvalidTxnState | TxnError::PartitionNotInTransaction => {
+            ResponseError::InvalidTxnState
+        }
+        TxnError::ConcurrentTransactions => ResponseError::ConcurrentTransactions,
+        TxnError::InvalidTimeout(_) => ResponseError::InvalidTransactionTimeout,
+        TxnError::UnknownTopicOrPartition => ResponseError::UnknownTopicOrPartition,
+        TxnError::Storage(_) => ResponseError::CoordinatorNotAvailable,
+    }
+}
+
 /// The Kafka error and message for a failed ACL change (CreateAcls, DeleteAcls): an invalid
 /// binding or filter is INVALID_REQUEST with its reason; a storage failure is logged and
 /// answered with a fixed message.

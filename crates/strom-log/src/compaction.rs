@@ -216,6 +216,20 @@ impl Log {
         throttle: Option<&Throttle>,
         max_keys: usize,
     ) -> Result<CleanerStats, LogError> {
+        self.compact_transactional(now_ms, throttle, max_keys, &CleanerTxns::default())
+    }
+
+    /// [`Log::compact_with_map_limit`] following Kafka's cleaner rules for transactions:
+    /// only segments wholly below the last stable offset are cleaned (an undecided record
+    /// must not supersede a committed one), records of aborted transactions are removed and
+    /// never enter the key map, and markers (control batches) are kept.
+    pub fn compact_transactional(
+        &self,
+        now_ms: i64,
+        throttle: Option<&Throttle>,
+        max_keys: usize,
+        txns: &CleanerTxns,
+    ) -> Result<CleanerStats, LogError> {
         let _cleaner = self.cleaner_lock.lock();
         let Some(cfg) = self.config.read().compaction.clone() else {
             return Ok(self.cleaner_stats());
@@ -225,7 +239,9 @@ impl Log {
             let segments = self.segments.read();
             segments[..segments.len().saturating_sub(1)]
                 .iter()
-                .take_while(|s| s.max_timestamp() <= lag_horizon)
+                .take_while(|s| {
+                    s.max_timestamp() <= lag_horizon && s.next_offset() <= txns.stable_offset
+                })
                 .cloned()
                 .collect()
         };
@@ -261,7 +277,7 @@ impl Log {
                 // Control records (transaction markers) carry a marker type in their key, not
                 // a user key: letting them into the map would make a marker supersede a data
                 // record whose key happens to have the same four bytes.
-                if header.is_control() {
+                if header.is_control() || txns.is_aborted(header) {
                     return Ok(());
                 }
                 let mut add = |r: &crate::DecodedRecord| {
@@ -310,6 +326,16 @@ impl Log {
                 consume(bytes.len() as u64)?;
                 if header.is_control() {
                     return out.keep(bytes);
+                }
+                if txns.is_aborted(header) {
+                    stats.records_removed += u64::try_from(header.record_count).unwrap_or(0);
+                    return match rewrite(header, bytes, limits, &|_| false) {
+                        Ok(encoded) => out.rewrite(&encoded),
+                        Err(err) => {
+                            skipped(header, &err, &mut stats.batches_skipped);
+                            out.keep(bytes)
+                        }
+                    };
                 }
                 let mut dropped: Vec<i64> = Vec::new();
                 let mut decide = |r: &crate::DecodedRecord| {
@@ -472,4 +498,33 @@ fn skipped(header: &BatchHeader, err: &LogError, count: &mut u64) {
     tracing::warn!(base_offset = header.base_offset, error = %err,
         "cleaner cannot decode a stored batch; keeping it as it is");
     *count += 1;
+}
+
+/// What the cleaner must know of a partition's transactions.
+#[derive(Debug, Clone)]
+pub struct CleanerTxns {
+    /// The last stable offset: segments reaching past it are not cleaned yet.
+    pub stable_offset: i64,
+    /// Aborted transactions: (producer id, first offset, marker offset).
+    pub aborted: Vec<(i64, i64, i64)>,
+}
+
+impl Default for CleanerTxns {
+    fn default() -> Self {
+        CleanerTxns {
+            stable_offset: i64::MAX,
+            aborted: Vec::new(),
+        }
+    }
+}
+
+impl CleanerTxns {
+    /// Whether `h` is a data batch of an aborted transaction.
+    pub fn is_aborted(&self, h: &BatchHeader) -> bool {
+        h.attributes & 0x10 != 0
+            && !h.is_control()
+            && self.aborted.iter().any(|(pid, first, last)| {
+                *pid == h.producer_id && *first <= h.base_offset && h.base_offset < *last
+            })
+    }
 }

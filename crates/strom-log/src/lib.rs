@@ -28,8 +28,8 @@ mod tests;
 
 pub use batch::{BatchHeader, BATCH_HEADER_LEN};
 pub use compaction::{
-    max_keys_for_bytes, CleanerStats, CompactionConfig, Throttle, DEFAULT_DEDUPE_BUFFER_BYTES,
-    DEFAULT_MAX_KEYS,
+    max_keys_for_bytes, CleanerStats, CleanerTxns, CompactionConfig, Throttle,
+    DEFAULT_DEDUPE_BUFFER_BYTES, DEFAULT_MAX_KEYS,
 };
 pub use config::{Durability, LogConfig};
 pub use decode::{DecodeLimits, DecodedRecord, Fields, RecordReader};

@@ -124,6 +124,7 @@ struct FileConfig {
     group_initial_rebalance_delay_ms: Option<u64>,
     group_min_session_timeout_ms: Option<u64>,
     group_max_session_timeout_ms: Option<u64>,
+    transaction_max_timeout_ms: Option<i32>,
     retention_check_interval_ms: Option<u64>,
     min_free_bytes: Option<u64>,
     min_free_percent: Option<f64>,
@@ -223,6 +224,7 @@ pub struct Settings {
     /// Segment and index files kept open at most; `None`: half the soft `RLIMIT_NOFILE`.
     pub max_open_log_files: Option<usize>,
     pub groups: strom_broker::group::GroupConfig,
+    pub transactions: strom_broker::txn::TxnConfig,
     pub retention_check_interval_ms: u64,
     pub disk: strom_broker::DiskConfig,
     pub authorizer: strom_auth::AuthorizerConfig,
@@ -416,6 +418,14 @@ impl Settings {
             None => FileConfig::default(),
         };
         let groups = group_config(&file)?;
+        let transactions = strom_broker::txn::TxnConfig {
+            max_timeout_ms: file
+                .transaction_max_timeout_ms
+                .unwrap_or(strom_broker::txn::DEFAULT_MAX_TIMEOUT_MS),
+        };
+        if transactions.max_timeout_ms <= 0 {
+            bail!("transaction_max_timeout_ms must be greater than 0");
+        }
         let connections = connection_settings(&file)?;
         let disk = disk_config(&file)?;
         let mut authorizer = authorizer_config(&args, &file)?;
@@ -567,6 +577,7 @@ impl Settings {
                 .unwrap_or(strom_log::DEFAULT_DEDUPE_BUFFER_BYTES),
             max_open_log_files: file.max_open_log_files,
             groups,
+            transactions,
             retention_check_interval_ms: args
                 .retention_check_interval_ms
                 .or(file.retention_check_interval_ms)

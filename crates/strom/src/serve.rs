@@ -185,6 +185,19 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
         strom_broker::GroupCoordinator::start(Arc::clone(&broker), settings.groups.clone())
             .await
             .context("cannot start the group coordinator")?;
+    // The transaction coordinator (kept alive here; the broker holds it weakly).
+    let _transactions = {
+        let (broker, groups, config) = (
+            Arc::clone(&broker),
+            groups.clone(),
+            settings.transactions.clone(),
+        );
+        tokio::task::spawn_blocking(move || {
+            strom_broker::txn::TxnCoordinator::start(broker, groups, config)
+        })
+        .await?
+        .context("cannot start the transaction coordinator")?
+    };
     let mut tasks = Vec::new();
     let mut kafka_addrs = Vec::new();
     for (listener, config) in kafka_listeners {

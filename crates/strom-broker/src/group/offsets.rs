@@ -78,6 +78,32 @@ impl GroupCoordinator {
         &self,
         req: OffsetCommitRequest,
     ) -> Result<Vec<PartitionResult>, GroupError> {
+        self.commit_offsets_as(req, true).await
+    }
+
+    /// The offsets of a committing transaction (TxnOffsetCommit, applied at EndTxn): the
+    /// transaction coordinator checked the producer, and group membership no longer matters
+    /// (Kafka writes them with the commit marker). Errors: those of `commit_offsets`.
+    pub async fn commit_transactional_offsets(
+        &self,
+        group_id: &str,
+        offsets: Vec<super::OffsetCommitEntry>,
+    ) -> Result<Vec<PartitionResult>, GroupError> {
+        let req = OffsetCommitRequest {
+            group_id: group_id.to_string(),
+            generation_id: -1,
+            member_id: String::new(),
+            group_instance_id: None,
+            offsets,
+        };
+        self.commit_offsets_as(req, false).await
+    }
+
+    async fn commit_offsets_as(
+        &self,
+        req: OffsetCommitRequest,
+        member_check: bool,
+    ) -> Result<Vec<PartitionResult>, GroupError> {
         super::coordinator::check_group_id(&req.group_id)?;
         let shared = &*self.shared;
         let group = match shared.lookup(&req.group_id) {
@@ -91,7 +117,11 @@ impl GroupCoordinator {
         let mut accepted = Vec::new();
         let pending = {
             let mut g = group.lock();
-            check_committer(&mut g, &req)?;
+            if member_check {
+                check_committer(&mut g, &req)?;
+            } else if g.removed || g.state == GroupState::Dead {
+                return Err(GroupError::CoordinatorNotAvailable);
+            }
             let mut records = Vec::new();
             for entry in &req.offsets {
                 let metadata = entry.metadata.clone().unwrap_or_default();

@@ -445,7 +445,7 @@ async fn seek_edge(
             if beginning {
                 p.log_start_offset()
             } else {
-                p.high_watermark()
+                p.last_stable_offset()
             },
         ));
     }
@@ -580,7 +580,7 @@ pub async fn records(
                 break;
             }
             let start = (*pos).max(part.log_start_offset());
-            if start >= part.high_watermark() {
+            if start >= part.last_stable_offset() {
                 continue;
             }
             let got = read_records(Arc::clone(part), start, 1000, budget.min(4 * 1024 * 1024))

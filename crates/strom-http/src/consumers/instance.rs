@@ -287,7 +287,7 @@ impl Instance {
                         if self.reset_earliest {
                             p.log_start_offset()
                         } else {
-                            p.high_watermark()
+                            p.last_stable_offset()
                         }
                     })
                     .unwrap_or(0)

@@ -49,7 +49,7 @@ impl Follower {
             topic
                 .partitions()
                 .iter()
-                .map(|p| p.high_watermark() - 1)
+                .map(|p| p.last_stable_offset() - 1)
                 .collect(),
         );
         let follower = Arc::new(Follower {

@@ -62,6 +62,16 @@ impl Access {
         self.check(operation, ResourceType::TransactionalId, id)
     }
 
+    /// Whether transactional id `id` appears in a listing (silent Describe).
+    pub fn sees_transactional_id(&self, id: &str) -> bool {
+        self.security.authorizer.allowed(
+            &self.session,
+            Operation::Describe,
+            ResourceType::TransactionalId,
+            id,
+        )
+    }
+
     /// Whether topic `name` appears in a listing (silent Describe).
     pub fn sees_topic(&self, name: &str) -> bool {
         self.security.authorizer.allowed(

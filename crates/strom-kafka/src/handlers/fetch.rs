@@ -13,8 +13,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
-use kafka_protocol::messages::{FetchRequest, FetchResponse, TopicName};
+use kafka_protocol::messages::fetch_response::{
+    AbortedTransaction, FetchableTopicResponse, PartitionData,
+};
+use kafka_protocol::messages::{FetchRequest, FetchResponse, ProducerId, TopicName};
 use kafka_protocol::ResponseError;
 use strom_broker::{BrokerError, Partition};
 use tokio::sync::watch;
@@ -53,6 +55,7 @@ pub async fn handle(
             FetchResponse::default().with_error_code(ResponseError::FetchSessionIdNotFound.code())
         );
     }
+    let committed = request.isolation_level == 1;
     let targets = Arc::new(resolve(ctx, access, version, request.topics));
     // Subscribed before the first read, so an append between a read and the wait below
     // still wakes us.
@@ -71,8 +74,10 @@ pub async fn handle(
             w.borrow_and_update();
         }
         let read_targets = Arc::clone(&targets);
-        let (topics, total, failed) =
-            blocking(ctx, move |_| read_all(version, &read_targets, max_bytes)).await?;
+        let (topics, total, failed) = blocking(ctx, move |_| {
+            read_all(version, &read_targets, max_bytes, committed)
+        })
+        .await?;
         let done = total >= min_bytes
             || failed
             || watchers.is_empty()
@@ -142,6 +147,7 @@ fn read_all(
     version: i16,
     targets: &[TopicTarget],
     max_bytes: usize,
+    committed: bool,
 ) -> (Vec<FetchableTopicResponse>, usize, bool) {
     let mut remaining = max_bytes;
     let mut total = 0usize;
@@ -153,7 +159,10 @@ fn read_all(
                 .partitions
                 .iter()
                 .map(|p| {
-                    let data = read_partition(p, &mut remaining, total == 0);
+                    let mut data = read_partition(p, &mut remaining, total == 0);
+                    if let Ok(partition) = &p.partition {
+                        data = stable_view(partition, p.offset, data, committed);
+                    }
                     total += data.records.as_ref().map_or(0, Bytes::len);
                     failed |= data.error_code != 0;
                     data
@@ -223,6 +232,38 @@ fn read_partition(target: &PartitionTarget, remaining: &mut usize, first: bool) 
                 .with_log_start_offset(partition.log_start_offset())
         }
     }
+}
+
+/// Reports the last stable offset; for read_committed (KIP-98) cuts the records at it and
+/// lists the aborted transactions in the range, which the client skips.
+fn stable_view(
+    partition: &Partition,
+    offset: i64,
+    mut data: PartitionData,
+    committed: bool,
+) -> PartitionData {
+    if data.error_code != 0 {
+        return data;
+    }
+    let lso = partition.last_stable_offset().min(data.high_watermark);
+    data.last_stable_offset = lso;
+    if !committed {
+        return data;
+    }
+    if let Some(records) = &data.records {
+        data.records = Some(strom_broker::partition_txn::stable_prefix(records, lso));
+    }
+    let aborted = partition
+        .aborted_transactions(offset, lso)
+        .into_iter()
+        .map(|a| {
+            AbortedTransaction::default()
+                .with_producer_id(ProducerId(a.producer_id))
+                .with_first_offset(a.first_offset)
+        })
+        .collect();
+    data.aborted_transactions = Some(aborted);
+    data
 }
 
 /// Waits until any watched high watermark moves, the deadline passes or shutdown starts.

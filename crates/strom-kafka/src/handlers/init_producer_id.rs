@@ -1,10 +1,9 @@
-//! InitProducerId: hands idempotent producers a fresh producer id at epoch 0.
-//!
-//! Transactions are not supported yet, so a request with a transactional id is refused with
-//! TRANSACTIONAL_ID_AUTHORIZATION_FAILED: a non-retriable error that makes a transactional
-//! producer fail fast with a clear message instead of retrying forever. An idempotent
-//! producer needs IdempotentWrite on the cluster or Write on any topic (Kafka 3.0+), else
-//! CLUSTER_AUTHORIZATION_FAILED; a transactional one Write on its transactional id.
+//! InitProducerId: hands idempotent producers a fresh producer id at epoch 0, and
+//! transactional producers their id's producer id at a bumped epoch through the transaction
+//! coordinator (fencing older instances; KIP-360 bumps when the request names its current
+//! producer id and epoch). An idempotent producer needs IdempotentWrite on the cluster or
+//! Write on any topic (Kafka 3.0+), else CLUSTER_AUTHORIZATION_FAILED; a transactional one
+//! Write on its transactional id, else TRANSACTIONAL_ID_AUTHORIZATION_FAILED.
 
 use kafka_protocol::messages::{InitProducerIdRequest, InitProducerIdResponse, ProducerId};
 use kafka_protocol::ResponseError;
@@ -30,10 +29,23 @@ pub fn handle(
         .as_ref()
         .filter(|id| !id.is_empty())
     {
-        // Denied or not, the answer is the same code; the check writes the audit line.
-        access.transactional_id(Operation::Write, id);
-        tracing::info!(transactional_id = %id.0, "refusing transactional producer: transactions are not supported");
-        return response.with_error_code(ResponseError::TransactionalIdAuthorizationFailed.code());
+        if !access.transactional_id(Operation::Write, id) {
+            return response
+                .with_error_code(ResponseError::TransactionalIdAuthorizationFailed.code());
+        }
+        let Some(coordinator) = ctx.broker.transactions() else {
+            return response.with_error_code(ResponseError::CoordinatorNotAvailable.code());
+        };
+        let given = (request.producer_id.0, request.producer_epoch);
+        return match coordinator.init_producer_id(id, request.transaction_timeout_ms, given) {
+            Ok((pid, epoch)) => response
+                .with_producer_id(ProducerId(pid))
+                .with_producer_epoch(epoch),
+            Err(err) => {
+                tracing::debug!(transactional_id = %id.0, error = %err, "InitProducerId refused");
+                response.with_error_code(crate::errors::txn_error(&err).code())
+            }
+        };
     }
     if !access.may_write_idempotently() {
         return response.with_error_code(ResponseError::ClusterAuthorizationFailed.code());

@@ -33,6 +33,8 @@ pub fn handle(
     version: i16,
     request: ListOffsetsRequest,
 ) -> ListOffsetsResponse {
+    // read_committed asks for the last stable offset as the latest (KIP-98).
+    let committed = request.isolation_level == 1;
     let topics = request
         .topics
         .into_iter()
@@ -45,7 +47,7 @@ pub fn handle(
                     let response = ListOffsetsPartitionResponse::default()
                         .with_partition_index(p.partition_index);
                     let found = if allowed {
-                        lookup(ctx, &t.name, p.partition_index, p.timestamp)
+                        lookup(ctx, &t.name, p.partition_index, p.timestamp, committed)
                     } else {
                         Err(ResponseError::TopicAuthorizationFailed)
                     };
@@ -77,12 +79,14 @@ fn lookup(
     topic: &str,
     index: i32,
     timestamp: i64,
+    committed: bool,
 ) -> Result<(i64, i64), ResponseError> {
     let partition = ctx
         .broker
         .partition(topic, index)
         .map_err(|e| response_error(&e))?;
     match timestamp {
+        LATEST if committed => Ok((partition.last_stable_offset(), -1)),
         LATEST => Ok((partition.high_watermark(), -1)),
         EARLIEST | EARLIEST_LOCAL => Ok((partition.log_start_offset(), -1)),
         LATEST_TIERED => Ok((-1, -1)),

@@ -64,6 +64,8 @@ mod scram_credentials;
 mod single_node;
 mod sync_group;
 mod throttle;
+mod txn;
+mod txn_admin;
 
 /// What every handler may use.
 pub struct Context {
@@ -266,6 +268,27 @@ async fn dispatch(
             ResponseKind::AlterUserScramCredentials(
                 blocking(ctx, move |c| scram_credentials::alter(c, &session, req)).await?,
             )
+        }
+        RequestKind::AddPartitionsToTxn(req) => ResponseKind::AddPartitionsToTxn(
+            blocking(ctx, move |c| txn::add_partitions(c, &a, v, req)).await?,
+        ),
+        RequestKind::AddOffsetsToTxn(req) => ResponseKind::AddOffsetsToTxn(
+            blocking(ctx, move |c| txn::add_offsets(c, &a, v, req)).await?,
+        ),
+        RequestKind::TxnOffsetCommit(req) => ResponseKind::TxnOffsetCommit(
+            blocking(ctx, move |c| txn::offset_commit(c, &a, v, req)).await?,
+        ),
+        RequestKind::EndTxn(req) => {
+            ResponseKind::EndTxn(blocking(ctx, move |c| txn::end(c, &a, v, req)).await?)
+        }
+        RequestKind::DescribeTransactions(req) => ResponseKind::DescribeTransactions(
+            txn_admin::describe_transactions(ctx, &access, v, req),
+        ),
+        RequestKind::ListTransactions(req) => {
+            ResponseKind::ListTransactions(txn_admin::list_transactions(ctx, &access, v, req))
+        }
+        RequestKind::DescribeProducers(req) => {
+            ResponseKind::DescribeProducers(txn_admin::describe_producers(ctx, &access, v, req))
         }
         // The decoder only lets through APIs listed in `SUPPORTED_APIS`; reaching this arm
         // means an entry was added there without its match arm here.

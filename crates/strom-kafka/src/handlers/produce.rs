@@ -98,10 +98,19 @@ pub async fn handle(
         work.push((topic.name, partitions));
     }
 
+    let gate = TxnGate {
+        id: request
+            .transactional_id
+            .as_ref()
+            .map(|id| id.0.to_string())
+            .filter(|id| !id.is_empty()),
+        coordinator: ctx.broker.transactions(),
+    };
     let outcomes = blocking(ctx, move |_| {
         work.into_iter()
             .map(|(name, partitions)| {
-                let outcomes: Vec<PartitionOutcome> = partitions.into_iter().map(append).collect();
+                let outcomes: Vec<PartitionOutcome> =
+                    partitions.into_iter().map(|w| append(w, &gate)).collect();
                 (name, outcomes)
             })
             .collect::<Vec<_>>()
@@ -208,12 +217,55 @@ fn check_single_batch(records: &[u8]) -> Result<(), (ResponseError, String)> {
     Ok(())
 }
 
+/// The request's transactional id and the coordinator that verifies its writes.
+struct TxnGate {
+    id: Option<String>,
+    coordinator: Option<Arc<strom_broker::txn::TxnCoordinator>>,
+}
+
+/// Appends a batch; a transactional one only to a partition of the producer's ongoing
+/// transaction (KIP-890), checked under the transaction's lock. The outer error is a
+/// refusal by the coordinator, the inner result the append's.
+fn append_gated(
+    partition: &Partition,
+    batch: &mut [u8],
+    gate: &TxnGate,
+) -> Result<Result<strom_broker::AppendResult, BrokerError>, (ResponseError, String)> {
+    let header =
+        strom_log::BatchHeader::parse(batch).filter(strom_broker::partition_txn::is_transactional);
+    let Some(h) = header else {
+        return Ok(partition.append_batch(batch));
+    };
+    let (Some(id), Some(coordinator)) = (&gate.id, &gate.coordinator) else {
+        return Err((
+            ResponseError::InvalidTxnState,
+            "a transactional batch needs the producer's transactional id".to_string(),
+        ));
+    };
+    coordinator
+        .with_verified_write(
+            id,
+            h.producer_id,
+            h.producer_epoch,
+            partition.topic(),
+            partition.index(),
+            || partition.append_batch(batch),
+        )
+        .map_err(|err| match err {
+            strom_broker::txn::TxnError::ProducerFenced => (
+                ResponseError::InvalidProducerEpoch,
+                "the producer epoch is stale: a newer producer took over".to_string(),
+            ),
+            err => (crate::errors::txn_error(&err), err.to_string()),
+        })
+}
+
 /// Blocking: appends one partition's batch.
-fn append(work: PartitionWork) -> PartitionOutcome {
+fn append(work: PartitionWork, gate: &TxnGate) -> PartitionOutcome {
     let result = work.target.and_then(|(partition, records)| {
         // The broker stamps the base offset into the batch, so it needs its own copy.
         let mut batch = records.to_vec();
-        match partition.append_batch(&mut batch) {
+        match append_gated(&partition, &mut batch, gate)? {
             Ok(r) => Ok((r.base_offset, r.log_append_time, r.log_start_offset)),
             // A retry of a batch already written: success with the original offset, which is
             // what makes the idempotent producer exactly-once across reconnects.

@@ -2,7 +2,9 @@
 # Installs what the end-to-end suites need: real Kafka clients (kcat, confluent-kafka with its
 # bundled librdkafka, kafka-python with its lz4 and snappy codecs, kafkajs), pytest, curl,
 # schemathesis, chromium for the browser CORS test, prlimit (util-linux) for the tests that cap
-# a server's memory, and promtool (Debian's prometheus package) to check the /metrics exposition.
+# a server's memory, promtool (Debian's prometheus package) to check the /metrics exposition, Go
+# with Debian's Sarama (tests/e2e/test_kafka_sarama.py), and what librdkafka's own test suite
+# needs to build (tests/rdkafka: a C/C++ toolchain, OpenSSL, zlib, zstd and lz4 headers).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
@@ -15,6 +17,13 @@ command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)
 command -v npm >/dev/null 2>&1 || need_apt+=(nodejs npm)
 # The browser CORS test (test_http_auth.py) drives Debian's chromium with playwright-core.
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+# The Go client: Debian's Sarama 1.22.1, built with GO111MODULE=off against /usr/share/gocode.
+command -v go >/dev/null 2>&1 || need_apt+=(golang-go)
+[ -d /usr/share/gocode/src/github.com/Shopify/sarama ] || need_apt+=(golang-github-shopify-sarama-dev)
+# librdkafka and its test-runner (tests/rdkafka/build.sh).
+for pkg in build-essential pkg-config libssl-dev zlib1g-dev libzstd-dev liblz4-dev; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
+done
 if [ ${#need_apt[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null

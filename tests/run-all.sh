@@ -30,3 +30,5 @@ fi
 echo "== build strom (release)"; cargo build --release --workspace --all-targets
 echo "== end-to-end"
 STROM_BIN="$target/release/strom" python3 -m pytest -q -rs tests/e2e "$@"
+echo "== librdkafka's own test suite (tests/rdkafka)"
+STROM_BIN="$target/release/strom" tests/rdkafka/run.sh

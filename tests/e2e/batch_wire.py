@@ -228,7 +228,7 @@ def decode_batch(batch):
     whole xerial snappy blocks) plus Strom's timestamp rule; raises `Invalid` otherwise."""
     if len(batch) < HEADER.size:
         raise Invalid("shorter than a batch header")
-    (_, length, _, magic, crc, attributes, last_delta, base_ts, max_ts, _, _, _, count) = \
+    (_, length, _, magic, crc, attributes, last_delta, base_ts, _, _, _, _, count) = \
         header(batch)
     if magic != 2 or length != len(batch) - 12:
         raise Invalid("magic or batch length")
@@ -251,10 +251,8 @@ def decode_batch(batch):
         records.append(rec)
     if pos != len(body):
         raise Invalid("bytes after the last record")
-    # Kafka rewrites a wrong max timestamp; Strom stores batches as produced, so it refuses a
-    # CreateTime record newer than the header says (its time index relies on the header).
-    if not attributes & 0x08 and any(base_ts + r.timestamp_delta > max_ts for r in records):
-        raise Invalid("record timestamp above the batch's max timestamp")
+    # A max timestamp below a record's is no reason to refuse: Kafka rewrites it, and Strom
+    # raises it to the records' highest (docs/architecture.md, "Produce validation").
     return base_ts, records
 
 

@@ -18,6 +18,7 @@ const LEADER_EPOCH_POS: usize = 12;
 const MAGIC_POS: usize = 16;
 const CRC_POS: usize = 17;
 const ATTRIBUTES_POS: usize = 21;
+const MAX_TIMESTAMP_POS: usize = 35;
 const COMPRESSION_MASK: i16 = 0x07;
 
 /// The fixed fields of a record batch v2 header.
@@ -69,7 +70,7 @@ impl BatchHeader {
             attributes: be_i16(buf, ATTRIBUTES_POS),
             last_offset_delta: be_i32(buf, 23),
             base_timestamp: be_i64(buf, 27),
-            max_timestamp: be_i64(buf, 35),
+            max_timestamp: be_i64(buf, MAX_TIMESTAMP_POS),
             producer_id: be_i64(buf, 43),
             producer_epoch: be_i16(buf, 51),
             base_sequence: be_i32(buf, 53),
@@ -110,7 +111,8 @@ fn corrupt(msg: impl Into<String>) -> LogError {
 /// Validates one or more concatenated batches as a producer sent them and returns their
 /// headers. Checks: magic 2, each length consistent with the buffer, CRC32C, a positive record
 /// count matching `last_offset_delta + 1`, then every inner record, compressed or not (see
-/// [`validate_records`]), within `limits`.
+/// [`validate_records`]), within `limits`. A returned header's `max_timestamp` is the one the
+/// batch must carry; [`fix_max_timestamps`] writes it where the bytes understate it.
 pub(crate) fn validate_batches(
     buf: &[u8],
     limits: DecodeLimits,
@@ -129,11 +131,32 @@ pub(crate) fn validate_batches(
             ))
         })?;
         validate_one(&header, rest, pos)?;
-        validate_records(&header, &rest[..header.total_len()], limits)?;
+        let max_timestamp = validate_records(&header, &rest[..header.total_len()], limits)?;
         pos += header.total_len();
-        headers.push(header);
+        headers.push(BatchHeader {
+            max_timestamp,
+            ..header
+        });
     }
     Ok(headers)
+}
+
+/// Raises each batch's stored max timestamp to its header's (from [`validate_batches`]) where
+/// the bytes understate it, and recomputes that batch's CRC, as Kafka's `LogValidator` does
+/// (`setMaxTimestamp`). Sarama 1.22 sends -1 there. Batches already right stay byte for byte.
+pub(crate) fn fix_max_timestamps(buf: &mut [u8], headers: &mut [BatchHeader]) {
+    let mut pos = 0usize;
+    for h in headers.iter_mut() {
+        let len = h.total_len();
+        let batch = &mut buf[pos..pos + len];
+        if be_i64(batch, MAX_TIMESTAMP_POS) != h.max_timestamp {
+            batch[MAX_TIMESTAMP_POS..MAX_TIMESTAMP_POS + 8]
+                .copy_from_slice(&h.max_timestamp.to_be_bytes());
+            h.crc = crc32c::crc32c(&batch[ATTRIBUTES_POS..]);
+            batch[CRC_POS..CRC_POS + 4].copy_from_slice(&h.crc.to_be_bytes());
+        }
+        pos += len;
+    }
 }
 
 /// Validates the batch that starts at `bytes[0]` (with `header` already parsed from it).

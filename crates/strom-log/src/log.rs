@@ -223,6 +223,7 @@ impl Log {
         }
         // CRC work happens before taking the writer lock so appenders validate in parallel.
         let mut headers = batch::validate_batches(batch, limits)?;
+        batch::fix_max_timestamps(batch, &mut headers);
         let guard = self.writer.lock();
         self.check_writable()?;
         self.mark_unclean()?;

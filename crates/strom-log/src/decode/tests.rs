@@ -218,11 +218,20 @@ fn record_length_must_match_its_fields_exactly() {
 }
 
 #[test]
-fn timestamps_above_the_batch_max_are_invalid() {
+fn an_understated_batch_max_timestamp_is_raised_to_the_records() {
     let mut b = encode(&records(3, 10), Compression::Lz4);
-    b[35..43].copy_from_slice(&1_000i64.to_be_bytes()); // max timestamp below record 2's 1_002
-    fix_crc(&mut b);
-    assert!(matches!(validate(&b), Err(LogError::InvalidRecord { .. })));
+    let right = BatchHeader::parse(&b).expect("header").max_timestamp;
+    // Sarama 1.22 sends -1; any value below a record's timestamp is raised, CRC and all.
+    for understated in [-1i64, 1_000] {
+        b[35..43].copy_from_slice(&understated.to_be_bytes());
+        fix_crc(&mut b);
+        let mut headers = validate(&b).expect("valid");
+        assert_eq!(headers[0].max_timestamp, right);
+        crate::batch::fix_max_timestamps(&mut b, &mut headers);
+        let fixed = validate(&b).expect("still valid: the CRC was recomputed");
+        assert_eq!(BatchHeader::parse(&b).expect("header").max_timestamp, right);
+        assert_eq!(fixed, headers);
+    }
 }
 
 /// 64 records of 1 MiB of zeros: 64 MiB that zstd packs into a few KiB.

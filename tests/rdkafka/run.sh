@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# librdkafka's own test suite (its tests/ directory) against the real strom binary.
+#
+# Builds librdkafka and its test-runner once (build.sh, cached outside the repository), then per
+# scenario starts strom on loopback ports with a fresh data directory, writes the suite's
+# test.conf and runs the tests listed in tests.txt for that scenario:
+#   default       auto-create on, 4 partitions per auto-created topic (what the suite expects)
+#   noautocreate  auto-create off
+#   sasl_ssl      as default, but over a SASL_SSL listener (SCRAM-SHA-512, certificates made
+#                 at test time)
+# Each listed test must PASS in the runner's report (check.py): a test that is skipped, fails
+# or never reports is a failure of this script. excluded.txt names the suite's other broker
+# tests with the reason each one does not run. See README.md.
+#
+# Environment:
+#   STROM_BIN              strom binary [default: $CARGO_TARGET_DIR or ./target, release]
+#   STROM_RDKAFKA_MODE     full (default) or quick (the suite's -Q: fewer messages and rounds)
+#   STROM_RDKAFKA_TESTS    comma-separated test names to run instead of tests.txt, each
+#                          optionally :<scenario> (e.g. 0001_multiobj:sasl_ssl)
+#   STROM_RDKAFKA_PAR      tests run in parallel [default: 4]
+#   STROM_CACHE_DIR        build cache [default: ~/.cache/strom]
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+# The newest npm package that ships librdkafka with its tests/ (node-rdkafka 3.6.1 has 2.12).
+rdk_version=2.15.1
+rdk_package=@confluentinc/kafka-javascript@1.10.1
+cache=${STROM_CACHE_DIR:-$HOME/.cache/strom}/librdkafka-$rdk_version
+strom_bin=${STROM_BIN:-${CARGO_TARGET_DIR:-$root/target}/release/strom}
+mode=${STROM_RDKAFKA_MODE:-full}
+par=${STROM_RDKAFKA_PAR:-4}
+# The broker version the suite assumes: it gates features and expectations on it.
+export TEST_KAFKA_VERSION=4.0.0
+
+"$here/build.sh" "$cache" "$rdk_package" "$rdk_version"
+[ -x "$strom_bin" ] || { echo "strom binary not found: $strom_bin (cargo build --release -p strom)" >&2; exit 1; }
+
+# "name [scenario]" lines without comments.
+entries() { sed -e 's/#.*//' "$1" | awk 'NF { print $1, ($2 == "" ? "default" : $2) }'; }
+both=$(comm -12 <(entries "$here/tests.txt" | cut -d' ' -f1 | sort) \
+  <(sed -e 's/#.*//' "$here/excluded.txt" | awk 'NF { print $1 }' | sort))
+[ -z "$both" ] || { echo "listed as run and as excluded: $both" >&2; exit 1; }
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/strom-rdkafka.XXXXXX")
+strom_pid=""
+stop_strom() {
+  if [ -n "$strom_pid" ]; then kill "$strom_pid" 2>/dev/null || true; wait "$strom_pid" 2>/dev/null || true; fi
+  strom_pid=""
+}
+trap 'stop_strom; rm -rf "$work"' EXIT
+if [ -n "${STROM_RDKAFKA_TESTS:-}" ]; then
+  tr ',' '\n' <<<"$STROM_RDKAFKA_TESTS" | awk -F: 'NF { print $1, ($2 == "" ? "default" : $2) }' >"$work/all.txt"
+else entries "$here/tests.txt" >"$work/all.txt"; fi
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+start_strom() { # <dir> <auto-create> [sasl_ssl]: starts strom and writes <dir>/test.conf
+  local port http
+  port=$(free_port) http=$(free_port)
+  # Kafka's default group.initial.rebalance.delay.ms (Strom's is 0): the suite's group tests
+  # expect members that join together to land in one generation.
+  echo "group_initial_rebalance_delay_ms = 3000" >"$1/strom.toml"
+  if [ "${3:-}" = sasl_ssl ]; then
+    # A SASL_SSL listener with certificates made now (tests/e2e/tls_support.py) and a SCRAM
+    # user; the suite connects only to it. The PLAINTEXT listener stays for nothing.
+    local sasl_port
+    sasl_port=$(free_port)
+    python3 - "$1/pki" "$root/tests/e2e" <<'PY'
+import sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[2])
+from tls_support import Pki
+Pki(Path(sys.argv[1]))
+PY
+    cat >>"$1/strom.toml" <<TOML
+[[kafka_listeners]]
+name = "SASL_SSL"
+protocol = "SASL_SSL"
+listen = "127.0.0.1:$sasl_port"
+ssl = { cert_file = "$1/pki/server.pem", key_file = "$1/pki/server.key" }
+TOML
+    export STROM_BOOTSTRAP_USER="rdkafka:rdkafka-secret:SCRAM-SHA-512"
+  fi
+  STROM_LOG=${STROM_LOG:-warn} "$strom_bin" serve --data-dir "$1/data" \
+    --kafka-listen "127.0.0.1:$port" --http-listen "127.0.0.1:$http" \
+    --default-partitions 4 --auto-create-topics "$2" --config "$1/strom.toml" >"$1/strom.log" 2>&1 &
+  strom_pid=$!
+  unset STROM_BOOTSTRAP_USER
+  [ "${3:-}" = sasl_ssl ] && port=$sasl_port
+  for _ in $(seq 1 300); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+    kill -0 "$strom_pid" 2>/dev/null || { cat "$1/strom.log" >&2; echo "strom exited" >&2; exit 1; }
+    sleep 0.1
+  done
+  echo "bootstrap.servers=127.0.0.1:$port" >"$1/test.conf"
+  if [ "${3:-}" = sasl_ssl ]; then
+    cat >>"$1/test.conf" <<CONF
+security.protocol=SASL_SSL
+sasl.mechanism=SCRAM-SHA-512
+sasl.username=rdkafka
+sasl.password=rdkafka-secret
+ssl.ca.location=$1/pki/ca.pem
+CONF
+  fi
+}
+
+run_scenario() { # <scenario> <auto-create> [sasl_ssl]; non-zero if a listed test did not pass
+  local dir="$work/$1" status=0 tests args
+  awk -v s="$1" '$2 == s { print $1 }' "$work/all.txt" >"$work/$1.txt"
+  [ -s "$work/$1.txt" ] || return 0
+  mkdir -p "$dir"
+  start_strom "$dir" "$2" "${3:-}"
+  # The runner matches TESTS against test numbers.
+  tests=$(cut -c1-4 "$work/$1.txt" | sort -u | paste -sd, -)
+  # The suite knows the scenarios default and noautocreate; sasl_ssl is the default one over
+  # SASL_SSL.
+  args=(-L "-p$par" -s "$([ "$1" = sasl_ssl ] && echo default || echo "$1")")
+  [ "$mode" = quick ] && args+=(-Q)
+  echo "== scenario $1: $(wc -l <"$work/$1.txt") tests"
+  (cd "$cache/tests" && LD_LIBRARY_PATH="../src:../src-cpp" RDKAFKA_TEST_CONF="$dir/test.conf" \
+    TESTS="$tests" TEST_REPORT="$dir/report.json" ./test-runner "${args[@]}") >"$dir/suite.log" 2>&1 ||
+    status=$?
+  stop_strom
+  python3 "$here/check.py" "$work/$1.txt" "$dir/report.json" || status=1
+  if [ "$status" != 0 ]; then
+    echo "== scenario $1 failed (runner exit $status); the runner's failures:" >&2
+    grep -aE '### Test|FAILED' "$dir/suite.log" | tail -40 >&2 || true
+    echo "== strom log (tail)" >&2; tail -40 "$dir/strom.log" >&2
+    cp "$dir/suite.log" "${TMPDIR:-/tmp}/strom-rdkafka-$1.log" &&
+      echo "full runner output: ${TMPDIR:-/tmp}/strom-rdkafka-$1.log" >&2
+    return 1
+  fi
+}
+
+echo "== librdkafka $rdk_version test suite ($mode mode, TEST_KAFKA_VERSION=$TEST_KAFKA_VERSION) against $strom_bin"
+status=0
+run_scenario default true || status=1
+run_scenario noautocreate false || status=1
+run_scenario sasl_ssl true sasl_ssl || status=1
+exit "$status"

@@ -100,6 +100,21 @@ pub const RULES: &[Rule] = &[
     rule("GET", "/v1/users", Handler),
     rule("PUT", "/v1/users/{user}", Handler),
     rule("DELETE", "/v1/users/{user}", Handler),
+    // Webhooks: the handlers check the subscription's group `webhook.<name>` (Describe to
+    // read, Alter to change) and Read on its topics (docs/webhooks.md).
+    rule("GET", "/v1/webhooks", Handler),
+    rule("POST", "/v1/webhooks", Handler),
+    rule("GET", "/v1/webhooks/{name}", Handler),
+    rule("DELETE", "/v1/webhooks/{name}", Handler),
+    rule("POST", "/v1/webhooks/{name}/pause", Handler),
+    rule("POST", "/v1/webhooks/{name}/resume", Handler),
+    rule("POST", "/v1/webhooks/{name}/test", Handler),
+    rule("GET", "/v1/webhooks/{name}/secret", Handler),
+    rule("POST", "/v1/webhooks/{name}/secret/rotate", Handler),
+    rule("GET", "/v1/webhooks/{name}/attempts", Handler),
+    rule("GET", "/v1/webhooks/{name}/dead-letters", Handler),
+    rule("POST", "/v1/webhooks/{name}/dead-letters/redrive", Handler),
+    rule("POST", "/v1/webhooks/{name}/skip", Handler),
     // Admin
     rule("GET", "/v1/topics", Handler),
     rule("POST", "/v1/topics", Handler),

@@ -283,6 +283,34 @@ impl From<BrokerError> for ApiError {
     }
 }
 
+/// Webhook failures: bad input 422, a refused target 422 (`target-refused`), unknown
+/// subscription or topic 404, an existing name or a dead-letter topic owned by something
+/// else 409.
+impl From<strom_webhooks::WebhookError> for ApiError {
+    fn from(err: strom_webhooks::WebhookError) -> Self {
+        use strom_webhooks::WebhookError as W;
+        let detail = err.to_string();
+        match err {
+            W::Invalid(_) => ApiError::unprocessable(detail),
+            W::TargetRefused(_) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "target-refused", detail)
+            }
+            W::NotFound(_) => ApiError::not_found("unknown-webhook", detail),
+            W::UnknownTopic(_) => ApiError::not_found("unknown-topic", detail).code(40401),
+            W::Exists(_) => ApiError::new(StatusCode::CONFLICT, "webhook-exists", detail),
+            W::Conflict(_) => {
+                ApiError::new(StatusCode::CONFLICT, "dead-letter-topic-taken", detail)
+            }
+            W::Broker(b) => b.into(),
+            W::Group(_) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "coordinator-unavailable",
+                "the group coordinator could not store the subscription's position",
+            ),
+        }
+    }
+}
+
 /// A connection turned away at accept: the whole listener is full (503, everyone waits), or
 /// this client's address holds its share (429, only this client must slow down). The detail
 /// is fixed: it names no address or limit.

@@ -45,6 +45,7 @@ pub mod sse;
 pub mod state;
 pub mod timefmt;
 pub mod users;
+pub mod webhooks;
 pub mod ws;
 
 use std::sync::Arc;
@@ -73,6 +74,8 @@ pub struct HttpConfig {
     pub tls: Option<strom_tls::TlsServer>,
     /// Authentication, CORS and `/metrics` protection (see [`auth`]).
     pub auth: auth::HttpAuthConfig,
+    /// Webhook subscriptions (`/v1/webhooks`); `None` answers 404 there.
+    pub webhooks: Option<Arc<strom_webhooks::Webhooks>>,
 }
 
 /// ALPN protocols the HTTPS listener offers, most preferred first.
@@ -91,6 +94,7 @@ impl Default for HttpConfig {
             security: strom_auth::Security::disabled(),
             tls: None,
             auth: auth::HttpAuthConfig::default(),
+            webhooks: None,
         }
     }
 }

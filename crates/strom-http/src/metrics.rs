@@ -236,6 +236,9 @@ pub async fn metrics(State(state): State<Shared>) -> Response {
     for family in &families {
         family.render(&mut out);
     }
+    if let Some(webhooks) = &state.config.webhooks {
+        webhooks.render_metrics(&mut out);
+    }
     (
         [(
             header::CONTENT_TYPE,

@@ -26,6 +26,7 @@ REST Proxy v2 compatibility and topic administration over Strom's log.",
         (name = "consumers", description = "REST Proxy v2 consumer groups on the shared coordinator"),
         (name = "meta", description = "This document, health, examples"),
         (name = "security", description = "Users (SCRAM credentials)"),
+        (name = "webhooks", description = "Webhook subscriptions, delivery history and dead letters"),
     )
 )]
 pub struct ApiDoc;

@@ -11,7 +11,8 @@ use crate::auth::endpoints as auth;
 use crate::consumers::handlers as consumers;
 use crate::state::Shared;
 use crate::{
-    acls, admin, atom, consume, feeds, metrics, openapi, produce, quotas, restproxy, users, ws,
+    acls, admin, atom, consume, feeds, metrics, openapi, produce, quotas, restproxy, users,
+    webhooks, ws,
 };
 
 /// The router (state applied) and the OpenAPI document it serves.
@@ -53,6 +54,17 @@ pub fn build(state: Shared) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(consumers::commit, consumers::committed))
         .routes(routes!(users::list))
         .routes(routes!(users::put, users::delete))
+        .routes(routes!(webhooks::list, webhooks::create))
+        .routes(routes!(webhooks::get, webhooks::delete))
+        .routes(routes!(webhooks::pause))
+        .routes(routes!(webhooks::resume))
+        .routes(routes!(webhooks::ops::test))
+        .routes(routes!(webhooks::ops::secret))
+        .routes(routes!(webhooks::ops::rotate))
+        .routes(routes!(webhooks::ops::attempts))
+        .routes(routes!(webhooks::ops::dead_letters))
+        .routes(routes!(webhooks::ops::redrive))
+        .routes(routes!(webhooks::ops::skip))
         .routes(routes!(openapi::openapi_json))
         .routes(routes!(openapi::healthz))
         .routes(routes!(openapi::readyz))

@@ -134,6 +134,7 @@ struct FileConfig {
     http_session_ttl_ms: Option<u64>,
     http_stream_token_ttl_ms: Option<u64>,
     http_auth_failures_per_minute: Option<u32>,
+    webhook_allowed_networks: Option<Vec<String>>,
     cors_allowed_origins: Option<Vec<String>>,
     metrics_require_auth: Option<bool>,
     /// `[oauth]`: bearer-token validation; defaults in `strom_auth::TokenConfig`.
@@ -233,6 +234,9 @@ pub struct Settings {
     /// Bearer tokens (OAUTHBEARER, HTTP Bearer): `SecurityConfig::tokens`.
     pub oauth: strom_auth::TokenConfig,
     pub http_auth: strom_http::auth::HttpAuthConfig,
+    /// Where webhooks may deliver: loopback and private ranges only while no authentication
+    /// is configured, unless allow-listed in `webhook_allowed_networks`.
+    pub webhook_targets: strom_webhooks::ssrf::TargetPolicy,
 }
 
 /// Free-space limits of the data directory from the file; defaults in `DiskConfig`.
@@ -538,6 +542,11 @@ impl Settings {
             "json" => true,
             other => bail!("invalid log format '{other}': expected text or json"),
         };
+        let webhook_targets = webhook_targets(
+            file.webhook_allowed_networks.as_deref(),
+            &http_auth,
+            &listeners.kafka,
+        )?;
         Ok(Settings {
             data_dir: args
                 .data_dir
@@ -588,6 +597,32 @@ impl Settings {
             bootstrap_user,
             oauth,
             http_auth,
+            webhook_targets,
         })
     }
+}
+
+/// The webhook SSRF policy: private targets are allowed while nothing requires
+/// authentication (`http_auth` is not `required`, no SASL listener), else only
+/// `webhook_allowed_networks`.
+fn webhook_targets(
+    allowed_networks: Option<&[String]>,
+    http_auth: &strom_http::auth::HttpAuthConfig,
+    kafka: &[crate::listeners::KafkaListener],
+) -> anyhow::Result<strom_webhooks::ssrf::TargetPolicy> {
+    use strom_auth::SecurityProtocol::{SaslPlaintext, SaslSsl};
+    let authenticated = http_auth.mode == strom_http::auth::AuthMode::Required
+        || kafka
+            .iter()
+            .any(|l| matches!(l.protocol, SaslPlaintext | SaslSsl));
+    let allowed = allowed_networks
+        .unwrap_or_default()
+        .iter()
+        .map(|c| strom_webhooks::ssrf::Cidr::parse(c))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| anyhow::anyhow!("webhook_allowed_networks: {e}"))?;
+    Ok(strom_webhooks::ssrf::TargetPolicy {
+        allow_private: !authenticated,
+        allowed,
+    })
 }

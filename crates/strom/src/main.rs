@@ -44,6 +44,9 @@ enum Command {
     /// Users (SCRAM credentials) of a running server (over its HTTP API).
     #[command(subcommand)]
     User(cli::UserCommand),
+    /// Webhook subscriptions of a running server (over its HTTP API).
+    #[command(subcommand)]
+    Webhook(cli::WebhookCommand),
 }
 
 fn main() -> ExitCode {
@@ -56,6 +59,7 @@ fn main() -> ExitCode {
         Command::Consume(args) => cli::consume(args),
         Command::Group(command) => group_cli::run(command),
         Command::User(command) => cli::user(command),
+        Command::Webhook(command) => cli::webhook(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

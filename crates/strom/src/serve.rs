@@ -171,7 +171,7 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
         );
     }
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
-    let http_config = strom_http::HttpConfig {
+    let mut http_config = strom_http::HttpConfig {
         max_body_bytes: settings.http_max_body_bytes,
         max_poll_timeout_ms: settings.http_max_poll_timeout_ms,
         connections: settings.connections.clone(),
@@ -179,6 +179,7 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
         security,
         tls: http_tls,
         auth: settings.http_auth.clone(),
+        webhooks: None,
     };
     // One coordinator for every front end, so Kafka and HTTP consumers share groups.
     let groups =
@@ -198,6 +199,17 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
         .await?
         .context("cannot start the transaction coordinator")?
     };
+
+    // Webhook subscriptions deliver through the same coordinator (a group each).
+    let webhooks = strom_webhooks::Webhooks::start(
+        Arc::clone(&broker),
+        groups.clone(),
+        settings.webhook_targets.clone(),
+        shutdown_rx.clone(),
+    )
+    .await
+    .context("cannot start webhooks")?;
+    http_config.webhooks = Some(webhooks);
     let mut tasks = Vec::new();
     let mut kafka_addrs = Vec::new();
     for (listener, config) in kafka_listeners {

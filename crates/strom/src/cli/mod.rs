@@ -8,11 +8,13 @@ mod produce;
 mod table;
 mod topic;
 mod user;
+mod webhook;
 
 pub use consume::ConsumeArgs;
 pub use produce::ProduceArgs;
 pub use topic::TopicCommand;
 pub use user::UserCommand;
+pub use webhook::WebhookCommand;
 
 /// Where the server is and how to print; shared by every client subcommand.
 #[derive(clap::Args, Debug, Clone)]
@@ -36,6 +38,10 @@ pub fn topic(command: TopicCommand) -> anyhow::Result<()> {
 
 pub fn user(command: UserCommand) -> anyhow::Result<()> {
     user::run(command)
+}
+
+pub fn webhook(command: WebhookCommand) -> anyhow::Result<()> {
+    webhook::run(command)
 }
 
 pub fn produce(args: ProduceArgs) -> anyhow::Result<()> {

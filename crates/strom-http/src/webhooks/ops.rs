@@ -1,0 +1,192 @@
+//! Operator endpoints of a subscription: test event, secret and rotation, attempt history,
+//! dead letters (list, redrive), skip a blocked event.
+
+use axum::extract::{Path, Query, State};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use strom_auth::{Operation, ResourceType};
+use strom_webhooks::ops::Selection;
+use utoipa::IntoParams;
+
+use super::{check_sub, service};
+use crate::authz::check;
+use crate::body::parse_json;
+use crate::body::RawBody;
+use crate::caller::Caller;
+use crate::error::ApiResult;
+use crate::schemas::Problem;
+use crate::state::Shared;
+
+/// Send a `strom.test` event now and answer how it went.
+#[utoipa::path(post, path = "/v1/webhooks/{name}/test", tag = "webhooks", params(("name" = String, Path)),
+    responses((status = 200, body = Object),
+              (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn test(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let svc = service(&state)?;
+    check_sub(&state, &caller, Operation::Alter, &name)?;
+    Ok(Json(json!(svc.test(&name).await?)))
+}
+
+/// The live signing secrets, newest first.
+#[utoipa::path(get, path = "/v1/webhooks/{name}/secret", tag = "webhooks", params(("name" = String, Path)),
+    responses((status = 200, body = Object),
+              (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn secret(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let svc = service(&state)?;
+    check_sub(&state, &caller, Operation::Alter, &name)?;
+    let secrets: Vec<Value> = svc
+        .secrets(&name)?
+        .into_iter()
+        .map(|s| json!({"secret": s.secret, "expires_ms": s.expires_ms}))
+        .collect();
+    Ok(Json(
+        json!({"secret": secrets.first().map(|s| s["secret"].clone()), "secrets": secrets}),
+    ))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Rotate {
+    /// How long the old secrets keep signing [default: 24 h].
+    #[serde(default)]
+    keep_old_ms: Option<i64>,
+}
+
+/// Add a new secret; the old ones keep signing for `keep_old_ms` (default 24 h).
+#[utoipa::path(post, path = "/v1/webhooks/{name}/secret/rotate", tag = "webhooks", params(("name" = String, Path)),
+    request_body(content = Object, content_type = "application/json"),
+    responses((status = 200, body = Object),
+              (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn rotate(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path(name): Path<String>,
+    RawBody(body): RawBody,
+) -> ApiResult<Json<Value>> {
+    let svc = service(&state)?;
+    check_sub(&state, &caller, Operation::Alter, &name)?;
+    let req: Rotate = if body.iter().all(u8::is_ascii_whitespace) {
+        Rotate::default()
+    } else {
+        parse_json(&body)?
+    };
+    let secret = svc.rotate(&name, req.keep_old_ms).await?;
+    tracing::info!(subscription = %name, by = %caller.0.principal, "webhook secret rotated");
+    Ok(Json(json!({"secret": secret})))
+}
+
+/// The last attempts (newest first) with status, latency and error.
+#[utoipa::path(get, path = "/v1/webhooks/{name}/attempts", tag = "webhooks", params(("name" = String, Path)),
+    responses((status = 200, body = Object),
+              (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn attempts(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let svc = service(&state)?;
+    check_sub(&state, &caller, Operation::Describe, &name)?;
+    Ok(Json(json!(svc.attempts(&name)?)))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct Page {
+    /// First dead-letter offset [default: 0].
+    pub from: Option<i64>,
+    /// At most this many [default: 100, at most 1000].
+    pub limit: Option<usize>,
+}
+
+fn check_dead_letters(state: &Shared, caller: &Caller, name: &str) -> ApiResult<()> {
+    let svc = service(state)?;
+    check_sub(state, caller, Operation::Describe, name)?;
+    let topic = svc.get(name)?.dead_letter_topic;
+    check(
+        state,
+        &caller.0,
+        Operation::Read,
+        ResourceType::Topic,
+        &topic,
+    )
+}
+
+/// The subscription's dead letters with their `strom-dlq-*` headers.
+#[utoipa::path(get, path = "/v1/webhooks/{name}/dead-letters", tag = "webhooks",
+    params(("name" = String, Path), Page),
+    responses((status = 200, body = Object),
+              (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn dead_letters(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path(name): Path<String>,
+    Query(page): Query<Page>,
+) -> ApiResult<Json<Value>> {
+    check_dead_letters(&state, &caller, &name)?;
+    let svc = service(&state)?;
+    let letters = svc
+        .dead_letters(&name, page.from.unwrap_or(0), page.limit.unwrap_or(100))
+        .await?;
+    Ok(Json(json!(letters)))
+}
+
+/// Deliver dead letters again with their original event ids: `{"offsets":[…]}`,
+/// `{"since_ms":…}` or `{}` for all.
+#[utoipa::path(post, path = "/v1/webhooks/{name}/dead-letters/redrive", tag = "webhooks",
+    params(("name" = String, Path)),
+    request_body(content = Object, content_type = "application/json"),
+    responses((status = 200, body = Object),
+              (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn redrive(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path(name): Path<String>,
+    RawBody(body): RawBody,
+) -> ApiResult<Json<Value>> {
+    check_dead_letters(&state, &caller, &name)?;
+    check_sub(&state, &caller, Operation::Alter, &name)?;
+    let selection: Selection = if body.iter().all(u8::is_ascii_whitespace) {
+        Selection::default()
+    } else {
+        parse_json(&body)?
+    };
+    let svc = service(&state)?;
+    Ok(Json(json!(svc.redrive(&name, &selection).await?)))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Skip {
+    topic: Option<String>,
+    partition: Option<i32>,
+}
+
+/// Skip the event a blocked partition is stopped at (it is dead-lettered as `skipped`).
+#[utoipa::path(post, path = "/v1/webhooks/{name}/skip", tag = "webhooks", params(("name" = String, Path)),
+    request_body(content = Object, content_type = "application/json"),
+    responses((status = 200, body = Object),
+              (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn skip(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path(name): Path<String>,
+    RawBody(body): RawBody,
+) -> ApiResult<Json<Value>> {
+    let svc = service(&state)?;
+    check_sub(&state, &caller, Operation::Alter, &name)?;
+    let req: Skip = if body.iter().all(u8::is_ascii_whitespace) {
+        Skip::default()
+    } else {
+        parse_json(&body)?
+    };
+    let only = req.topic.zip(req.partition);
+    Ok(Json(json!({"skipped": svc.skip(&name, only)?})))
+}

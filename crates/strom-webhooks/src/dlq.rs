@@ -1,0 +1,137 @@
+//! Dead letters: a failed event written to the subscription's dead-letter topic with its
+//! original key, value and headers plus `strom-dlq-*` headers saying why, and read back
+//! (listing, redrive) from there.
+
+use bytes::Bytes;
+use strom_broker::{decode_records, Broker, NewRecord, RecordHeader, StoredRecord};
+
+use crate::error::Result;
+use crate::payload::DLQ_ID_HEADER;
+
+/// Prefix of the headers Strom adds to a dead letter.
+pub const PREFIX: &str = "strom-dlq-";
+const READ_BYTES: usize = 1 << 20;
+
+/// Why an event was dead-lettered.
+#[derive(Debug, Clone)]
+pub struct Reason {
+    pub subscription: String,
+    pub event_id: String,
+    pub topic: String,
+    pub partition: i32,
+    pub attempts: u32,
+    pub first_attempt_ms: i64,
+    pub last_attempt_ms: i64,
+    /// `exhausted` (retries used up) or `skipped` (operator skip of a blocked event).
+    pub reason: &'static str,
+    pub status: Option<u16>,
+    pub error: String,
+    pub response: String,
+}
+
+fn rfc3339(ms: i64) -> String {
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0) as u64);
+    humantime::format_rfc3339_millis(t).to_string()
+}
+
+/// The dead letter of `record`: original headers (minus earlier `strom-dlq-*` ones and
+/// repeated keys) followed by the reason headers.
+pub fn letter(record: &StoredRecord, why: &Reason) -> NewRecord {
+    let mut headers: Vec<RecordHeader> = Vec::new();
+    for h in &record.headers {
+        if !h.key.starts_with(PREFIX) && !headers.iter().any(|k| k.key == h.key) {
+            headers.push(h.clone());
+        }
+    }
+    let status = why.status.map(|s| s.to_string()).unwrap_or_default();
+    let fields = [
+        ("event-id", why.event_id.clone()),
+        ("topic", why.topic.clone()),
+        ("partition", why.partition.to_string()),
+        ("offset", record.offset.to_string()),
+        ("subscription", why.subscription.clone()),
+        ("attempts", why.attempts.to_string()),
+        ("first-attempt", rfc3339(why.first_attempt_ms)),
+        ("last-attempt", rfc3339(why.last_attempt_ms)),
+        ("reason", why.reason.to_string()),
+        ("status", status),
+        ("error", why.error.clone()),
+        ("response", why.response.clone()),
+    ];
+    for (name, value) in fields {
+        headers.push(RecordHeader {
+            key: format!("{PREFIX}{name}"),
+            value: Some(Bytes::from(value)),
+        });
+    }
+    NewRecord {
+        key: record.key.clone(),
+        value: record.value.clone(),
+        headers,
+        timestamp: Some(record.timestamp),
+    }
+}
+
+/// Appends one dead letter (blocking). Errors: `Broker` when the topic cannot be written.
+pub fn write(broker: &Broker, topic: &str, letter: NewRecord) -> Result<i64> {
+    let partition = broker.partition(topic, 0)?;
+    let appended = partition.append_records(&[letter])?;
+    Ok(appended.base_offset)
+}
+
+/// The header `name` (without prefix) of a dead letter.
+pub fn field(record: &StoredRecord, name: &str) -> Option<String> {
+    let key = format!("{PREFIX}{name}");
+    record
+        .headers
+        .iter()
+        .find(|h| h.key == key)
+        .and_then(|h| h.value.as_deref())
+        .map(|v| String::from_utf8_lossy(v).into_owned())
+}
+
+/// The record as it was before dead-lettering, with its original id kept in
+/// `strom-dlq-event-id`, and where it came from.
+pub fn original(letter: &StoredRecord) -> Option<(StoredRecord, String, i32)> {
+    let topic = field(letter, "topic")?;
+    let partition = field(letter, "partition")?.parse().ok()?;
+    let offset = field(letter, "offset")?.parse().ok()?;
+    let id = field(letter, "event-id")?;
+    let mut headers: Vec<RecordHeader> = letter
+        .headers
+        .iter()
+        .filter(|h| !h.key.starts_with(PREFIX))
+        .cloned()
+        .collect();
+    headers.push(RecordHeader {
+        key: DLQ_ID_HEADER.into(),
+        value: Some(Bytes::from(id)),
+    });
+    let record = StoredRecord {
+        offset,
+        timestamp: letter.timestamp,
+        key: letter.key.clone(),
+        value: letter.value.clone(),
+        headers,
+    };
+    Some((record, topic, partition))
+}
+
+/// Dead letters from `from` (at most `limit`), oldest first (blocking).
+pub fn read(broker: &Broker, topic: &str, from: i64, limit: usize) -> Result<Vec<StoredRecord>> {
+    let partition = broker.partition(topic, 0)?;
+    let mut next = from.max(partition.log_start_offset());
+    let end = partition.high_watermark();
+    let mut out = Vec::new();
+    while next < end && out.len() < limit {
+        let fetched = partition.read(next, READ_BYTES)?;
+        let records = decode_records(&fetched.records)?;
+        let Some(last) = records.last().map(|r| r.offset) else {
+            break;
+        };
+        out.extend(records.into_iter().filter(|r| r.offset >= next));
+        next = last + 1;
+    }
+    out.truncate(limit);
+    Ok(out)
+}

@@ -1,0 +1,43 @@
+//! Strom webhooks: push a topic's records to HTTP endpoints. Owns subscriptions (stored in
+//! the internal topic `__strom_webhooks`), delivery (one worker per partition, a standalone
+//! consumer group `webhook.<name>` per subscription on the broker's group coordinator, so
+//! positions survive restarts and show in group lists and lag), Standard Webhooks signing,
+//! retries, dead letters (`<name>.dlq`), SSRF protection and metrics.
+//!
+//! Module map: [`model`] (what is stored and shown, validation), [`registry`] (the
+//! [`Webhooks`] service the HTTP API drives), [`worker`] (delivery loop), [`send`] (one HTTP
+//! attempt), [`payload`] (CloudEvents body and event ids), [`signing`], [`dlq`], [`ssrf`],
+//! [`runtime`] (a subscription's live state), [`metrics`].
+
+pub mod dlq;
+pub mod error;
+pub mod metrics;
+pub mod model;
+pub mod ops;
+pub mod payload;
+pub mod registry;
+pub mod runtime;
+pub mod send;
+pub mod signing;
+pub mod ssrf;
+pub mod worker;
+
+use std::sync::Arc;
+
+use strom_broker::{Broker, GroupCoordinator, StateTopic};
+
+pub use error::WebhookError;
+pub use registry::Webhooks;
+
+/// What every worker shares.
+pub struct Ctx {
+    pub broker: Arc<Broker>,
+    pub groups: GroupCoordinator,
+    pub store: StateTopic,
+    pub policy: Arc<ssrf::TargetPolicy>,
+}
+
+/// Milliseconds since the epoch.
+pub fn now_ms() -> i64 {
+    strom_log::now_ms()
+}

@@ -1,0 +1,206 @@
+//! What a record becomes on the wire: its event id (the `ce_id` header, else
+//! `<topic>/<partition>/<offset>`; a redriven dead letter keeps its original one) and the
+//! body and headers of the CloudEvents HTTP binding, structured (default) or binary mode.
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use serde_json::{json, Map, Value};
+use strom_broker::StoredRecord;
+
+use crate::model::PayloadMode;
+
+/// Header that carries the original event id on a dead letter.
+pub const DLQ_ID_HEADER: &str = "strom-dlq-event-id";
+
+/// A record ready to send.
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub id: String,
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
+    pub body: Vec<u8>,
+    pub content_type: String,
+    /// `ce-*` headers (binary mode).
+    pub headers: Vec<(String, String)>,
+}
+
+fn header<'a>(record: &'a StoredRecord, name: &str) -> Option<&'a [u8]> {
+    record
+        .headers
+        .iter()
+        .find(|h| h.key == name)
+        .and_then(|h| h.value.as_deref())
+}
+
+fn header_str(record: &StoredRecord, name: &str) -> Option<String> {
+    header(record, name).and_then(|v| std::str::from_utf8(v).ok().map(str::to_string))
+}
+
+/// The stable event id of `record` read from `topic`/`partition`.
+pub fn event_id(record: &StoredRecord, topic: &str, partition: i32) -> String {
+    header_str(record, DLQ_ID_HEADER)
+        .or_else(|| header_str(record, "ce_id"))
+        .filter(|id| !id.is_empty())
+        .unwrap_or_else(|| format!("{topic}/{partition}/{}", record.offset))
+}
+
+/// The CloudEvents type of a record (`ce_type`), if any.
+pub fn event_type(record: &StoredRecord) -> Option<String> {
+    header_str(record, "ce_type")
+}
+
+fn rfc3339(ms: i64) -> String {
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0) as u64);
+    humantime::format_rfc3339_millis(t).to_string()
+}
+
+/// The core attributes: `ce_*` headers override the derived ones.
+fn attributes(record: &StoredRecord, topic: &str, partition: i32, id: &str) -> Map<String, Value> {
+    let mut attrs = Map::new();
+    attrs.insert("specversion".into(), json!("1.0"));
+    attrs.insert("id".into(), json!(id));
+    attrs.insert("source".into(), json!(format!("/strom/topics/{topic}")));
+    attrs.insert("type".into(), json!("strom.record"));
+    attrs.insert("time".into(), json!(rfc3339(record.timestamp)));
+    if let Some(key) = record.key.as_deref() {
+        attrs.insert("subject".into(), json!(String::from_utf8_lossy(key)));
+    }
+    attrs.insert("stromtopic".into(), json!(topic));
+    attrs.insert("strompartition".into(), json!(partition));
+    attrs.insert("stromoffset".into(), json!(record.offset));
+    for h in &record.headers {
+        let Some(name) = h.key.strip_prefix("ce_") else {
+            continue;
+        };
+        let valid = !name.is_empty()
+            && name != "data"
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+        if let (true, Some(v)) = (valid, h.value.as_deref()) {
+            if name != "id" {
+                attrs.insert(name.into(), json!(String::from_utf8_lossy(v)));
+            }
+        }
+    }
+    attrs
+}
+
+/// Builds the request body and headers of `record` in `mode`.
+pub fn build(record: &StoredRecord, topic: &str, partition: i32, mode: PayloadMode) -> Event {
+    let id = event_id(record, topic, partition);
+    let mut attrs = attributes(record, topic, partition, &id);
+    let content_type = header_str(record, "content-type");
+    let (body, content_type, headers) = match mode {
+        PayloadMode::Structured => {
+            match (record.value.as_deref(), content_type) {
+                (None, _) => {
+                    attrs.insert("data".into(), Value::Null);
+                }
+                (Some(v), ct) => match serde_json::from_slice::<Value>(v) {
+                    Ok(data) if ct.as_deref().is_none_or(|c| c.contains("json")) => {
+                        attrs.insert("datacontenttype".into(), json!("application/json"));
+                        attrs.insert("data".into(), data);
+                    }
+                    _ => {
+                        if let Some(ct) = ct {
+                            attrs.insert("datacontenttype".into(), json!(ct));
+                        }
+                        attrs.insert("data_base64".into(), json!(STANDARD.encode(v)));
+                    }
+                },
+            }
+            let body = serde_json::to_vec(&Value::Object(attrs)).unwrap_or_default();
+            (body, "application/cloudevents+json".to_string(), Vec::new())
+        }
+        PayloadMode::Binary => {
+            let headers = attrs
+                .into_iter()
+                .filter(|(k, _)| k != "datacontenttype")
+                .map(|(k, v)| {
+                    let text = match v {
+                        Value::String(s) => s,
+                        other => other.to_string(),
+                    };
+                    (format!("ce-{k}"), percent_encode(&text))
+                })
+                .collect();
+            let body = record.value.as_deref().unwrap_or_default().to_vec();
+            let ct = content_type.unwrap_or_else(|| "application/octet-stream".into());
+            (body, ct, headers)
+        }
+    };
+    Event {
+        id,
+        topic: topic.to_string(),
+        partition,
+        offset: record.offset,
+        body,
+        content_type,
+        headers,
+    }
+}
+
+/// Percent-encodes what the CloudEvents HTTP binding says a header value must not carry.
+fn percent_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if (0x21..=0x7e).contains(&b) && b != b'"' && b != b'%' {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use strom_broker::RecordHeader;
+
+    fn record(headers: Vec<(&str, &str)>, value: &str) -> StoredRecord {
+        StoredRecord {
+            offset: 7,
+            timestamp: 1_700_000_000_000,
+            key: Some(Bytes::from_static(b"k1")),
+            value: Some(Bytes::copy_from_slice(value.as_bytes())),
+            headers: headers
+                .into_iter()
+                .map(|(k, v)| RecordHeader {
+                    key: k.into(),
+                    value: Some(Bytes::copy_from_slice(v.as_bytes())),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn ids_come_from_ce_id_else_the_position() {
+        assert_eq!(event_id(&record(vec![], "1"), "t", 2), "t/2/7");
+        assert_eq!(
+            event_id(&record(vec![("ce_id", "abc")], "1"), "t", 2),
+            "abc"
+        );
+    }
+
+    #[test]
+    fn structured_and_binary_modes() {
+        let r = record(vec![("ce_type", "order.created")], r#"{"n":1}"#);
+        let e = build(&r, "orders", 0, PayloadMode::Structured);
+        let v: Value = serde_json::from_slice(&e.body).expect("json");
+        assert_eq!(v["data"]["n"], 1);
+        assert_eq!(v["type"], "order.created");
+        assert_eq!(v["subject"], "k1");
+        let b = build(&r, "orders", 0, PayloadMode::Binary);
+        assert_eq!(b.body, br#"{"n":1}"#);
+        assert!(b
+            .headers
+            .contains(&("ce-type".into(), "order.created".into())));
+        let raw = build(&record(vec![], "not json"), "t", 0, PayloadMode::Structured);
+        let v: Value = serde_json::from_slice(&raw.body).expect("json");
+        assert_eq!(v["data_base64"], STANDARD.encode("not json"));
+    }
+}

@@ -1,0 +1,226 @@
+//! One delivery attempt: a signed POST with a timeout, no redirects followed and a cap on
+//! how much of the response is read, classified as delivered, failed (with a reason,
+//! status, `Retry-After` and an excerpt of the response) or gone (410).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::{Client, StatusCode, Url};
+
+use crate::error::{Result, WebhookError};
+use crate::model::Subscription;
+use crate::payload::Event;
+use crate::signing::signature_header;
+use crate::ssrf::{GuardedResolver, TargetPolicy};
+
+/// Most response bytes read (the rest is dropped with the connection).
+pub const MAX_RESPONSE_BYTES: usize = 64 * 1024;
+/// Response bytes kept for attempt history and dead-letter headers.
+pub const EXCERPT_BYTES: usize = 256;
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
+
+/// How an attempt ended.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    Delivered {
+        status: u16,
+    },
+    /// 410 Gone: the endpoint asks to be disabled.
+    Gone,
+    Failed(Failure),
+}
+
+#[derive(Debug, Clone)]
+pub struct Failure {
+    /// Metric label: `http_4xx`, `http_5xx`, `http_3xx`, `timeout`, `connect`, `refused`,
+    /// `other`.
+    pub reason: &'static str,
+    pub status: Option<u16>,
+    /// Status line or network error, no server paths or secrets.
+    pub error: String,
+    pub retry_after: Option<Duration>,
+    pub excerpt: String,
+}
+
+/// One attempt's result and latency.
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    pub outcome: Outcome,
+    pub latency: Duration,
+}
+
+/// The client of one subscription: keep-alive pool, HTTP/1.1 and HTTP/2, guarded DNS.
+pub fn client(sub: &Subscription, policy: Arc<TargetPolicy>) -> Result<Client> {
+    let timeout = Duration::from_millis(sub.timeout_ms);
+    Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(timeout)
+        .connect_timeout(timeout.min(Duration::from_secs(10)))
+        .pool_idle_timeout(Duration::from_secs(60))
+        .pool_max_idle_per_host(sub.concurrency as usize)
+        .dns_resolver(Arc::new(GuardedResolver { policy }))
+        .user_agent("strom-webhooks")
+        .build()
+        .map_err(|e| WebhookError::Invalid(format!("cannot build the HTTP client: {e}")))
+}
+
+/// Refuses an IP-literal target the resolver never sees.
+pub fn check_literal(url: &Url, policy: &TargetPolicy) -> Result<()> {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => policy.check(ip.into()),
+        Some(url::Host::Ipv6(ip)) => policy.check(ip.into()),
+        _ => Ok(()),
+    }
+}
+
+fn headers(sub: &Subscription, event: &Event, now_ms: i64) -> HeaderMap {
+    let timestamp = now_ms / 1000;
+    let mut map = HeaderMap::new();
+    let mut put = |name: &str, value: &str| {
+        if let (Ok(n), Ok(v)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            map.insert(n, v);
+        }
+    };
+    for (k, v) in &sub.headers {
+        put(k, v);
+    }
+    for (k, v) in &event.headers {
+        put(k, v);
+    }
+    put("webhook-id", &event.id);
+    put("webhook-timestamp", &timestamp.to_string());
+    let signature = signature_header(&sub.secrets, now_ms, &event.id, timestamp, &event.body);
+    put("webhook-signature", &signature);
+    put(CONTENT_TYPE.as_str(), &event.content_type);
+    map
+}
+
+/// Sends `event` once.
+pub async fn attempt(
+    client: &Client,
+    url: &Url,
+    policy: &TargetPolicy,
+    sub: &Subscription,
+    event: &Event,
+) -> Attempt {
+    let started = Instant::now();
+    let outcome = match check_literal(url, policy) {
+        Err(err) => Outcome::Failed(failure("refused", None, err.to_string())),
+        Ok(()) => send(client, url, sub, event).await,
+    };
+    Attempt {
+        outcome,
+        latency: started.elapsed(),
+    }
+}
+
+async fn send(client: &Client, url: &Url, sub: &Subscription, event: &Event) -> Outcome {
+    let request = client
+        .post(url.clone())
+        .headers(headers(sub, event, crate::now_ms()))
+        .body(event.body.clone());
+    let mut response = match request.send().await {
+        Ok(r) => r,
+        Err(err) => return Outcome::Failed(network_failure(&err)),
+    };
+    let status = response.status();
+    if status.is_success() {
+        // Read a little so the connection can be reused; a huge body is cut off.
+        let _ = read_capped(&mut response).await;
+        return Outcome::Delivered {
+            status: status.as_u16(),
+        };
+    }
+    if status == StatusCode::GONE {
+        return Outcome::Gone;
+    }
+    let retry_after = matches!(
+        status,
+        StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
+    )
+    .then(|| retry_after(response.headers()))
+    .flatten();
+    let body = read_capped(&mut response).await.unwrap_or_default();
+    let reason = match status.as_u16() {
+        300..=399 => "http_3xx",
+        400..=499 => "http_4xx",
+        _ => "http_5xx",
+    };
+    let mut f = failure(reason, Some(status.as_u16()), format!("HTTP {status}"));
+    f.retry_after = retry_after;
+    f.excerpt = excerpt(&body);
+    Outcome::Failed(f)
+}
+
+fn failure(reason: &'static str, status: Option<u16>, error: String) -> Failure {
+    Failure {
+        reason,
+        status,
+        error,
+        retry_after: None,
+        excerpt: String::new(),
+    }
+}
+
+fn network_failure(err: &reqwest::Error) -> Failure {
+    let chain = error_chain(err);
+    let (reason, error) = if err.is_timeout() {
+        ("timeout", "timed out".to_string())
+    } else if chain.contains("refused") && chain.contains("resolved address") {
+        (
+            "refused",
+            "every resolved address of the target is refused".into(),
+        )
+    } else if err.is_connect() {
+        ("connect", "connection failed".to_string())
+    } else {
+        (
+            "other",
+            "request failed (connection reset or invalid response)".to_string(),
+        )
+    };
+    failure(reason, None, error)
+}
+
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+async fn read_capped(response: &mut reqwest::Response) -> Option<Vec<u8>> {
+    let mut body = Vec::new();
+    while let Ok(Some(chunk)) = response.chunk().await {
+        body.extend_from_slice(&chunk);
+        if body.len() >= MAX_RESPONSE_BYTES {
+            break;
+        }
+    }
+    Some(body)
+}
+
+fn excerpt(body: &[u8]) -> String {
+    let cut = &body[..body.len().min(EXCERPT_BYTES)];
+    String::from_utf8_lossy(cut).into_owned()
+}
+
+/// `Retry-After` in seconds (HTTP dates are not honoured), at most an hour.
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let seconds: u64 = headers
+        .get(RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(Duration::from_secs(seconds).min(MAX_RETRY_AFTER))
+}

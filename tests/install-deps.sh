@@ -15,6 +15,9 @@ command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)
 command -v npm >/dev/null 2>&1 || need_apt+=(nodejs npm)
 # The browser CORS test (test_http_auth.py) drives Debian's chromium with playwright-core.
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+# The packaging test builds a .deb (dpkg-deb) and verifies its systemd unit (systemd-analyze).
+command -v dpkg-deb >/dev/null 2>&1 || need_apt+=(dpkg)
+command -v systemd-analyze >/dev/null 2>&1 || need_apt+=(systemd)
 if [ ${#need_apt[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null

@@ -24,6 +24,7 @@ REST Proxy v2 compatibility and topic administration over Strom's log.",
         (name = "admin", description = "Topic administration"),
         (name = "rest-proxy", description = "Confluent REST Proxy v2 compatible endpoints"),
         (name = "consumers", description = "REST Proxy v2 consumer groups on the shared coordinator"),
+        (name = "groups", description = "Consumer group administration"),
         (name = "meta", description = "This document, health, examples"),
         (name = "security", description = "Users (SCRAM credentials)"),
     )

@@ -172,7 +172,7 @@ async fn session(socket: WebSocket, state: Shared, auth: WsAuth) {
             Err(e) => Some(error_message(&None, &ApiError::malformed_json(&e))),
             Ok(m) => match auth.check(&state, &m) {
                 Err(e) => Some(error_message(&message_ref(&m), &e)),
-                Ok(()) => handle(&state, m, &tx, &mut subscriptions).await,
+                Ok(()) => handle(&state, &auth.session, m, &tx, &mut subscriptions).await,
             },
         };
         if let Some(reply) = reply {
@@ -190,6 +190,7 @@ async fn session(socket: WebSocket, state: Shared, auth: WsAuth) {
 
 async fn handle(
     state: &Shared,
+    session: &strom_auth::Session,
     message: ClientMessage,
     tx: &mpsc::Sender<Message>,
     subscriptions: &mut HashMap<String, JoinHandle<()>>,
@@ -200,7 +201,7 @@ async fn handle(
             from,
             reference,
         } => {
-            let t = match state.topic(&topic) {
+            let t = match state.topic_or_create(session, &topic) {
                 Ok(t) => t,
                 Err(e) => return Some(error_message(&reference, &e)),
             };
@@ -275,7 +276,7 @@ async fn handle(
                 timestamp,
             };
             let result = async {
-                let t = state.topic(&topic)?;
+                let t = state.topic_or_create(session, &topic)?;
                 let records = native_records(state, &t, vec![record])?;
                 write(state, &t, records).await
             }

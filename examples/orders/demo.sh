@@ -13,13 +13,8 @@ for service in invoicing shipping; do
         pids+=($!)
     done
 done
-# Let all four join before the orders arrive, so both instances of a service get partitions.
-for _ in $(seq 1 100); do
-    members="$(curl -sf "$server/v1/groups/invoicing" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["members"]))' 2>/dev/null || echo 0)"
-    members2="$(curl -sf "$server/v1/groups/shipping" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["members"]))' 2>/dev/null || echo 0)"
-    [ "$members" = 2 ] && [ "$members2" = 2 ] && break
-    sleep 0.3
-done
+# Let all four join before the orders arrive, so both instances of each service own partitions.
+python3 wait_for_groups.py invoicing shipping
 python3 order_service.py 30
 for pid in "${pids[@]}"; do wait "$pid"; done
 cat "$work"/*.out

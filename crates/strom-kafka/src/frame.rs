@@ -176,11 +176,10 @@ pub async fn read_frame<R: AsyncRead + Unpin>(
 /// Whether a frame's first four bytes are the start of an HTTP/1 request line. As a length
 /// prefix they would ask for more than 1 GB, which no Kafka client sends.
 pub fn looks_like_http(first: &[u8; 4]) -> bool {
-    [
+    const METHODS: [&[u8; 4]; 8] = [
         b"GET ", b"POST", b"PUT ", b"HEAD", b"DELE", b"PATC", b"OPTI", b"PRI ",
-    ]
-    .iter()
-    .any(|m| first == *m)
+    ];
+    METHODS.contains(&first)
 }
 
 /// What an HTTP client on the Kafka port is told before the connection closes.

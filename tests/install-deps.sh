@@ -24,6 +24,10 @@ command -v go >/dev/null 2>&1 || need_apt+=(golang-go)
 for pkg in build-essential pkg-config libssl-dev zlib1g-dev libzstd-dev liblz4-dev; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
+
+# The packaging test builds a .deb (dpkg-deb) and verifies its systemd unit (systemd-analyze).
+command -v dpkg-deb >/dev/null 2>&1 || need_apt+=(dpkg)
+command -v systemd-analyze >/dev/null 2>&1 || need_apt+=(systemd)
 if [ ${#need_apt[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null

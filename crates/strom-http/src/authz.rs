@@ -81,6 +81,7 @@ pub const RULES: &[Rule] = &[
     rule("GET", "/openapi.json", Open),
     rule("GET", "/examples/chat.html", Open),
     rule("GET", "/metrics", Metrics),
+    rule("GET", "/v1/status", Check(Describe, Cluster)),
     // Authentication
     rule("POST", "/v1/login", Open),
     rule("POST", "/v1/logout", Open),
@@ -130,6 +131,17 @@ pub const RULES: &[Rule] = &[
         "GET",
         "/v1/topics/{topic}/partitions/{partition}",
         Check(Describe, Topic),
+    ),
+    // Consumer groups (Kafka's table: ListGroups filters by Describe, DescribeGroups needs
+    // Describe, DeleteGroups Delete; a reset commits offsets: Read on the group, and the
+    // handler checks Describe on each topic)
+    rule("GET", "/v1/groups", Handler),
+    rule("GET", "/v1/groups/{group}", Check(Describe, Group)),
+    rule("DELETE", "/v1/groups/{group}", Check(Delete, Group)),
+    rule(
+        "POST",
+        "/v1/groups/{group}/offsets/reset",
+        Check(Read, Group),
     ),
     // Records
     rule("POST", "/v1/topics/{topic}/records", Check(Write, Topic)),

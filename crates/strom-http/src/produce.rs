@@ -370,7 +370,7 @@ pub async fn produce(
     quotas::check(&state, &caller, &client_id, QuotaKey::ProducerByteRate)?;
     quotas::charge_produce(&state, &caller, &client_id, body.len());
     let ct = content_type(&headers);
-    let topic_ref = state.topic(&topic)?;
+    let topic_ref = state.topic_or_create(&caller, &topic)?;
     let records = match ct.as_deref() {
         Some("application/json") => {
             let request: ProduceRequest = parse_json(&body)?;

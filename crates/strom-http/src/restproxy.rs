@@ -164,13 +164,16 @@ fn rest_record(
 
 async fn produce_common(
     state: Shared,
+    session: strom_auth::Session,
     topic: String,
     partition: Option<i32>,
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Response> {
     let format = embedded_format(&headers)?;
-    let topic_ref = state.topic(&topic).map_err(ApiError::rest)?;
+    let topic_ref = state
+        .topic_or_create(&session, &topic)
+        .map_err(ApiError::rest)?;
     if let Some(p) = partition {
         if topic_ref.partition(p).is_none() {
             return Err(ApiError::not_found(
@@ -241,11 +244,12 @@ pub fn v2_json(body: Value) -> Response {
 )]
 pub async fn produce_topic(
     State(state): State<Shared>,
+    crate::caller::Caller(session): crate::caller::Caller,
     Path(topic): Path<String>,
     headers: HeaderMap,
     RawBody(body): RawBody,
 ) -> ApiResult<Response> {
-    produce_common(state, topic, None, headers, body).await
+    produce_common(state, session, topic, None, headers, body).await
 }
 
 /// REST Proxy v2: produce to one partition.
@@ -266,11 +270,12 @@ pub async fn produce_topic(
 )]
 pub async fn produce_partition(
     State(state): State<Shared>,
+    crate::caller::Caller(session): crate::caller::Caller,
     Path((topic, partition)): Path<(String, i32)>,
     headers: HeaderMap,
     RawBody(body): RawBody,
 ) -> ApiResult<Response> {
-    produce_common(state, topic, Some(partition), headers, body).await
+    produce_common(state, session, topic, Some(partition), headers, body).await
 }
 
 fn partition_json(state: &Shared, p: i32) -> Value {

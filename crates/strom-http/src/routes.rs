@@ -11,8 +11,8 @@ use crate::auth::endpoints as auth;
 use crate::consumers::handlers as consumers;
 use crate::state::Shared;
 use crate::{
-    acls, admin, atom, consume, feeds, metrics, openapi, produce, quotas, restproxy, users,
-    webhooks, ws,
+    acls, admin, atom, consume, feeds, group_reset, groups, metrics, openapi, produce, quotas,
+    restproxy, status, users, webhooks, ws,
 };
 
 /// The router (state applied) and the OpenAPI document it serves.
@@ -52,6 +52,10 @@ pub fn build(state: Shared) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(consumers::seek_end))
         .routes(routes!(consumers::records))
         .routes(routes!(consumers::commit, consumers::committed))
+        .routes(routes!(groups::list))
+        .routes(routes!(groups::describe, groups::delete))
+        .routes(routes!(group_reset::reset))
+        .routes(routes!(status::status))
         .routes(routes!(users::list))
         .routes(routes!(users::put, users::delete))
         .routes(routes!(webhooks::list, webhooks::create))

@@ -62,6 +62,26 @@ impl AppState {
         })
     }
 
+    /// The topic for a write or a live subscription. When it does not exist and the broker
+    /// auto-creates topics, it is created as for a Kafka client's Metadata request: the
+    /// caller needs Create on the cluster or on the topic (403 otherwise). Otherwise 404.
+    pub fn topic_or_create(
+        &self,
+        session: &strom_auth::Session,
+        name: &str,
+    ) -> ApiResult<Arc<Topic>> {
+        if let Some(t) = self.broker.topic(name) {
+            return Ok(t);
+        }
+        if !self.broker.config().auto_create_topics {
+            return self.topic(name);
+        }
+        crate::authz::check_create_topic(self, session, name)?;
+        let topic = self.broker.topic_or_create(name)?;
+        tracing::info!(topic = %name, partitions = topic.partition_count(), "topic auto-created on first use over HTTP");
+        Ok(topic)
+    }
+
     /// Next partition for an unkeyed record: round-robin, as the REST Proxy documents.
     pub fn next_round_robin(&self, partitions: i32) -> i32 {
         let n = self.round_robin.fetch_add(1, Ordering::Relaxed);

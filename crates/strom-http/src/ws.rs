@@ -193,7 +193,7 @@ async fn session(socket: WebSocket, state: Shared, auth: WsAuth) {
                     if matches!(m, ClientMessage::Publish { .. }) {
                         quotas_meter::ws_published(&auth.meter, text.len()).await;
                     }
-                    handle(&state, m, &tx, &mut subscriptions).await
+                    handle(&state, &auth.session, m, &tx, &mut subscriptions).await
                 }
             },
         };
@@ -212,6 +212,7 @@ async fn session(socket: WebSocket, state: Shared, auth: WsAuth) {
 
 async fn handle(
     state: &Shared,
+    session: &strom_auth::Session,
     message: ClientMessage,
     tx: &mpsc::Sender<Message>,
     subscriptions: &mut HashMap<String, JoinHandle<()>>,
@@ -222,7 +223,7 @@ async fn handle(
             from,
             reference,
         } => {
-            let t = match state.topic(&topic) {
+            let t = match state.topic_or_create(session, &topic) {
                 Ok(t) => t,
                 Err(e) => return Some(error_message(&reference, &e)),
             };
@@ -297,7 +298,7 @@ async fn handle(
                 timestamp,
             };
             let result = async {
-                let t = state.topic(&topic)?;
+                let t = state.topic_or_create(session, &topic)?;
                 let records = native_records(state, &t, vec![record])?;
                 write(state, &t, records).await
             }

@@ -128,6 +128,11 @@ async fn serve<S>(
                 tracing::debug!(%peer, error = %err, "Kafka connection read failed");
                 break;
             }
+            Err(FrameError::Http) => {
+                tracing::info!(%peer, "closing Kafka connection: the client sent HTTP");
+                crate::frame::refuse_http(&mut reader, &mut write_half).await;
+                break;
+            }
             Err(err) => {
                 tracing::warn!(%peer, error = %err, "closing Kafka connection: bad frame");
                 break;

@@ -116,6 +116,9 @@ pub enum FrameError {
     TooLarge { size: usize, max: usize },
     #[error("negative frame length {length}")]
     NegativeLength { length: i32 },
+    /// The client speaks HTTP: someone pointed an HTTP client at the Kafka port.
+    #[error("an HTTP request on the Kafka port")]
+    Http,
     #[error("no bytes from the client for {idle:?} (connections_max_idle_ms)")]
     Idle { idle: Duration },
     #[error(transparent)]
@@ -144,6 +147,9 @@ pub async fn read_frame<R: AsyncRead + Unpin>(
         }
         filled += n;
     }
+    if looks_like_http(&len_buf) {
+        return Err(FrameError::Http);
+    }
     let length = i32::from_be_bytes(len_buf);
     let size = usize::try_from(length).map_err(|_| FrameError::NegativeLength { length })?;
     if size > limits.max_bytes {
@@ -167,6 +173,41 @@ pub async fn read_frame<R: AsyncRead + Unpin>(
     }))
 }
 
+/// Whether a frame's first four bytes are the start of an HTTP/1 request line. As a length
+/// prefix they would ask for more than 1 GB, which no Kafka client sends.
+pub fn looks_like_http(first: &[u8; 4]) -> bool {
+    const METHODS: [&[u8; 4]; 8] = [
+        b"GET ", b"POST", b"PUT ", b"HEAD", b"DELE", b"PATC", b"OPTI", b"PRI ",
+    ];
+    METHODS.contains(&first)
+}
+
+/// What an HTTP client on the Kafka port is told before the connection closes.
+const HTTP_ON_KAFKA_PORT: &str = "This is Strom's Kafka port; it speaks the Kafka protocol, not \
+HTTP. Send HTTP to the HTTP listener (http_listen, by default localhost:8080).\n";
+
+/// Answers an HTTP client on the Kafka port with a 400 that says so, then reads what it sent
+/// (for up to a second) so that closing does not reset the connection before it reads the answer.
+pub async fn refuse_http<R, W>(reader: &mut R, writer: &mut W)
+where
+    R: AsyncRead + Unpin,
+    W: tokio::io::AsyncWrite + Unpin,
+{
+    use tokio::io::AsyncWriteExt;
+    let answer = format!(
+        "HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain; charset=utf-8\r\n\
+         connection: close\r\ncontent-length: {}\r\n\r\n{HTTP_ON_KAFKA_PORT}",
+        HTTP_ON_KAFKA_PORT.len()
+    );
+    if writer.write_all(answer.as_bytes()).await.is_err() || writer.flush().await.is_err() {
+        return;
+    }
+    let _ = writer.shutdown().await;
+    let mut sink = [0u8; 4096];
+    let drain = async { while matches!(reader.read(&mut sink).await, Ok(n) if n > 0) {} };
+    let _ = tokio::time::timeout(Duration::from_secs(1), drain).await;
+}
+
 async fn idle_bounded<F>(idle: Duration, read: F) -> Result<usize, FrameError>
 where
     F: std::future::Future<Output = std::io::Result<usize>>,
@@ -185,6 +226,16 @@ mod tests {
         max_bytes: 8,
         idle: Duration::from_secs(60),
     };
+
+    #[tokio::test]
+    async fn an_http_request_is_recognised() {
+        let budget = RequestBudget::new(1 << 20);
+        let mut input: &[u8] = b"GET /v1/topics HTTP/1.1\r\nhost: x\r\n\r\n";
+        assert!(matches!(
+            read_frame(&mut input, LIMITS, &budget).await,
+            Err(FrameError::Http)
+        ));
+    }
 
     #[tokio::test]
     async fn frames_are_length_prefixed_and_bounded() {

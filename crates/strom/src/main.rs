@@ -1,9 +1,9 @@
 //! The `strom` binary: command-line parsing and dispatch to the subcommands.
 
+mod banner;
 mod bench;
 mod cli;
 mod config;
-mod group_cli;
 mod listeners;
 mod sasl_config;
 mod security_config;
@@ -16,7 +16,7 @@ use clap::{Parser, Subcommand};
 #[derive(Parser)]
 #[command(
     name = "strom",
-    version,
+    version = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("STROM_GIT_COMMIT"), ", built ", env!("STROM_BUILD_DATE"), ")"),
     about = "Strom: a durable event log with Kafka and HTTP front ends"
 )]
 struct Cli {
@@ -38,15 +38,30 @@ enum Command {
     Produce(cli::ProduceArgs),
     /// Print records of a topic (over HTTP).
     Consume(cli::ConsumeArgs),
-    /// Consumer groups of a running server: list them, or describe one with its lag.
+    /// Consumer groups of a running server: list, describe with lag, delete, reset offsets
+    /// (over HTTP).
     #[command(subcommand)]
-    Group(group_cli::GroupCommand),
+    Group(cli::GroupCommand),
     /// Users (SCRAM credentials) of a running server (over its HTTP API).
     #[command(subcommand)]
     User(cli::UserCommand),
     /// Webhook subscriptions of a running server (over its HTTP API).
     #[command(subcommand)]
     Webhook(cli::WebhookCommand),
+
+    /// Is the server up: its version, listeners, disk and contents (over HTTP).
+    Status {
+        #[command(flatten)]
+        client: cli::ClientArgs,
+    },
+    /// This binary's version, git commit and build date.
+    Version {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a shell completion script, e.g. `strom completions bash > /etc/bash_completion.d/strom`.
+    Completions { shell: clap_complete::Shell },
 }
 
 fn main() -> ExitCode {
@@ -57,12 +72,25 @@ fn main() -> ExitCode {
         Command::Topic(command) => cli::topic(command),
         Command::Produce(args) => cli::produce(args),
         Command::Consume(args) => cli::consume(args),
-        Command::Group(command) => group_cli::run(command),
+        Command::Group(command) => cli::group(command),
         Command::User(command) => cli::user(command),
         Command::Webhook(command) => cli::webhook(command),
+
+        Command::Status { client } => cli::meta::status(&client),
+        Command::Version { json } => cli::meta::version(json),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            let mut command = Cli::command();
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut command, "strom", &mut script);
+            cli::outln!("{}", String::from_utf8_lossy(&script).trim_end());
+            Ok(())
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // The reader of our output has gone (`strom … | head`): end quietly, as Unix tools do.
+        Err(err) if cli::is_closed_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("strom: error: {}", describe(&err));
             ExitCode::from(exit_code(&err))

@@ -212,7 +212,13 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
     http_config.webhooks = Some(webhooks);
     let mut tasks = Vec::new();
     let mut kafka_addrs = Vec::new();
+    let mut banner_kafka = Vec::new();
     for (listener, config) in kafka_listeners {
+        banner_kafka.push(crate::banner::KafkaListener {
+            name: config.listener_name.to_string(),
+            protocol: config.protocol,
+            addr: listener.local_addr()?,
+        });
         kafka_addrs.push(format!(
             "{}={}://{}",
             config.listener_name,
@@ -243,6 +249,14 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
         data_dir = %settings.data_dir.display(),
         "strom ready"
     );
+    crate::banner::Banner {
+        data_dir: &settings.data_dir,
+        kafka: banner_kafka,
+        http: http_addr,
+        https: settings.http_ssl.is_some(),
+        auto_create_topics: settings.auto_create_topics,
+    }
+    .print();
 
     let mut sigterm = signal(SignalKind::terminate()).context("cannot install SIGTERM handler")?;
     tokio::select! {

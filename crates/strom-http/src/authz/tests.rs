@@ -117,6 +117,31 @@ fn routes_map_to_kafkas_operations() {
             &group,
             Some((Operation::Describe, ResourceType::Group, "g")),
         ),
+        (
+            "GET",
+            "/v1/groups/{group}",
+            &group,
+            Some((Operation::Describe, ResourceType::Group, "g")),
+        ),
+        (
+            "DELETE",
+            "/v1/groups/{group}",
+            &group,
+            Some((Operation::Delete, ResourceType::Group, "g")),
+        ),
+        (
+            "POST",
+            "/v1/groups/{group}/offsets/reset",
+            &group,
+            Some((Operation::Read, ResourceType::Group, "g")),
+        ),
+        ("GET", "/v1/groups", &[], None),
+        (
+            "GET",
+            "/v1/status",
+            &[],
+            Some((Operation::Describe, ResourceType::Cluster, CLUSTER_NAME)),
+        ),
         ("GET", "/healthz", &[], None),
         ("GET", "/readyz", &[], None),
         (

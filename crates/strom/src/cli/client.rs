@@ -21,7 +21,7 @@ impl Api {
             .build()
             .context("cannot build the HTTP client")?;
         Ok(Api {
-            base: server.trim_end_matches('/').to_string(),
+            base: base_url(server),
             client,
         })
     }
@@ -39,6 +39,9 @@ impl Api {
     pub fn put(&self, path: &str) -> RequestBuilder {
         self.client.put(self.url(path))
     }
+    pub fn patch(&self, path: &str) -> RequestBuilder {
+        self.client.patch(self.url(path))
+    }
     pub fn delete(&self, path: &str) -> RequestBuilder {
         self.client.delete(self.url(path))
     }
@@ -47,9 +50,45 @@ impl Api {
     pub fn send(&self, request: RequestBuilder) -> anyhow::Result<Value> {
         let response = request
             .send()
-            .with_context(|| format!("cannot reach the server at {}", self.base))?;
+            .map_err(|e| unreachable_error(&self.base, &e))?;
         json_or_error(response)
     }
+}
+
+/// The server's base URL; `host:port` without a scheme means `http://host:port`.
+pub fn base_url(server: &str) -> String {
+    let server = server.trim().trim_end_matches('/');
+    if server.contains("://") {
+        server.to_string()
+    } else {
+        format!("http://{server}")
+    }
+}
+
+/// Why the server could not be reached, with a hint for the usual mistakes.
+fn unreachable_error(base: &str, err: &reqwest::Error) -> anyhow::Error {
+    let mut chain = err.to_string();
+    let mut source = std::error::Error::source(err);
+    while let Some(s) = source {
+        chain.push_str(&format!(": {s}"));
+        source = s.source();
+    }
+    let hint = if chain.contains("closed before message completed")
+        || chain.contains("invalid HTTP version")
+        || chain.contains("invalid HTTP")
+    {
+        "it does not answer HTTP: is that the Kafka port? --server takes the HTTP address \
+         (http_listen, default http://localhost:8080); --bootstrap-style Kafka addresses are \
+         for Kafka clients"
+    } else if err.is_connect() {
+        "nothing answers there: is `strom serve` running, and is --server (or STROM_SERVER) \
+         its HTTP address?"
+    } else if err.is_timeout() {
+        "the server did not answer in time"
+    } else {
+        "the request failed"
+    };
+    anyhow!("cannot reach the server at {base}: {hint} ({chain})")
 }
 
 fn json_or_error(response: Response) -> anyhow::Result<Value> {
@@ -84,4 +123,13 @@ pub fn segment(text: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_bare_address_means_http() {
+        assert_eq!(super::base_url("127.0.0.1:8080"), "http://127.0.0.1:8080");
+        assert_eq!(super::base_url("https://h:1/"), "https://h:1");
+    }
 }

@@ -66,7 +66,15 @@ pub fn run(args: ConsumeArgs) -> anyhow::Result<()> {
         .filter(|(p, _)| args.partition.is_none_or(|only| only == *p))
         .collect();
     if partitions.is_empty() {
-        bail!("topic {} has no partition {:?}", args.topic, args.partition);
+        let count = info["partition_count"].as_i64().unwrap_or(0);
+        match args.partition {
+            Some(p) => bail!(
+                "topic {} has no partition {p}: it has {count} partition(s), numbered 0 to {}",
+                args.topic,
+                count - 1
+            ),
+            None => bail!("topic {} has no partitions", args.topic),
+        }
     }
     let out = Arc::new(Mutex::new(std::io::stdout()));
     let printed = Arc::new(AtomicUsize::new(0));
@@ -142,9 +150,15 @@ fn follow(
                 {
                     return Ok(());
                 }
-                print_record(&mut *out, r, args)?;
+                if let Err(e) = print_record(&mut *out, r, args) {
+                    exit_on_closed_pipe(&e);
+                    return Err(e);
+                }
             }
-            out.flush()?;
+            if let Err(e) = out.flush() {
+                super::exit_if_pipe_closed(&e);
+                return Err(e.into());
+            }
         }
         let next = answer["next_offset"].as_i64().unwrap_or(0);
         let hw = answer["high_watermark"].as_i64().unwrap_or(0);
@@ -152,6 +166,13 @@ fn follow(
             return Ok(());
         }
         position = format!("{base}?format={format}&offset={next}");
+    }
+}
+
+/// Other partitions' readers may be waiting in long polls: a closed pipe ends the process now.
+fn exit_on_closed_pipe(err: &anyhow::Error) {
+    if super::is_closed_pipe(err) {
+        std::process::exit(0);
     }
 }
 

@@ -1,6 +1,8 @@
 //! `strom consume TOPIC --group G`: a member of a consumer group through the REST Proxy v2
-//! consumer API. Each batch is printed, then committed; the instance is deleted at the end
-//! (or removed by the server when idle, if this process is killed).
+//! consumer API. Each batch is printed, then committed. The instance is deleted (the group
+//! left) on every way out: the end, an error, a closed output pipe, Ctrl-C, SIGTERM or
+//! SIGHUP (the loop checks a flag the signal sets); only SIGKILL leaves it to the server's
+//! idle timeout.
 
 use std::io::Write;
 
@@ -14,6 +16,7 @@ use super::consume::{print_record, ConsumeArgs};
 const V2: &str = "application/vnd.kafka.v2+json";
 
 pub fn consume(args: &ConsumeArgs, group: &str) -> anyhow::Result<()> {
+    super::signals::install();
     let api = Api::new(&args.client.server)?;
     let reset = if args.from_beginning {
         "earliest"
@@ -46,11 +49,18 @@ fn run(api: &Api, args: &ConsumeArgs, base: &str) -> anyhow::Result<()> {
     let mut printed = 0usize;
     let mut idle_rounds = 0;
     loop {
+        if super::signals::stopping() {
+            return Ok(());
+        }
         let records = api.send(
             api.get(&format!("{base}/records?timeout=2000"))
                 .header("accept", "application/vnd.kafka.binary.v2+json"),
         )?;
         let records = records.as_array().cloned().unwrap_or_default();
+        if super::signals::stopping() {
+            // Not printed, so not committed: the group hands them to another member.
+            return Ok(());
+        }
         if records.is_empty() {
             idle_rounds += 1;
             // Without --follow, stop once the group has been quiet for a while (joining

@@ -83,7 +83,7 @@ fn send(api: &Api, path: &str, batch: &mut Vec<Value>, json_out: bool) -> anyhow
     }
     if json_out {
         for o in offsets {
-            println!("{o}");
+            super::outln!("{o}");
         }
     }
     Ok(n)

@@ -4,7 +4,7 @@ use anyhow::bail;
 use serde_json::{json, Value};
 
 use super::client::{segment, Api};
-use super::{table, ClientArgs};
+use super::{array, table, text, ClientArgs};
 
 #[derive(clap::Subcommand, Debug)]
 pub enum TopicCommand {
@@ -28,6 +28,18 @@ pub enum TopicCommand {
     /// Show a topic's partitions (offsets, sizes) and configs.
     Describe {
         name: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Set or remove topic config overrides (Kafka names), validated as a whole.
+    Alter {
+        name: String,
+        /// Set KEY=VALUE; repeatable.
+        #[arg(long = "config", short = 'c')]
+        configs: Vec<String>,
+        /// Remove the override of KEY (back to the default); repeatable.
+        #[arg(long = "delete-config")]
+        deletes: Vec<String>,
         #[command(flatten)]
         client: ClientArgs,
     },
@@ -61,11 +73,12 @@ pub fn run(command: TopicCommand) -> anyhow::Result<()> {
             let api = Api::new(&client.server)?;
             let info = api.send(api.post("/v1/topics").json(&body))?;
             if client.json {
-                println!("{info}");
+                outln!("{info}");
             } else {
-                println!(
+                outln!(
                     "created topic {} with {} partition(s)",
-                    name, info["partition_count"]
+                    name,
+                    info["partition_count"]
                 );
             }
         }
@@ -73,7 +86,7 @@ pub fn run(command: TopicCommand) -> anyhow::Result<()> {
             let api = Api::new(&client.server)?;
             let list = api.send(api.get("/v1/topics"))?;
             if client.json {
-                println!("{list}");
+                outln!("{list}");
                 return Ok(());
             }
             let rows: Vec<Vec<String>> = list
@@ -96,11 +109,11 @@ pub fn run(command: TopicCommand) -> anyhow::Result<()> {
             let api = Api::new(&client.server)?;
             let info = api.send(api.get(&format!("/v1/topics/{}", segment(&name))))?;
             if client.json {
-                println!("{info}");
+                outln!("{info}");
                 return Ok(());
             }
-            println!("topic {}  partitions {}", name, info["partition_count"]);
-            println!();
+            outln!("topic {}  partitions {}", name, info["partition_count"]);
+            outln!();
             let rows: Vec<Vec<String>> = array(&info["partitions"])
                 .iter()
                 .map(|p| {
@@ -113,7 +126,7 @@ pub fn run(command: TopicCommand) -> anyhow::Result<()> {
                 })
                 .collect();
             table::print(&["PARTITION", "START", "END", "BYTES"], &rows);
-            println!();
+            outln!();
             let rows: Vec<Vec<String>> = array(&info["configs"])
                 .iter()
                 .map(|c| {
@@ -127,28 +140,51 @@ pub fn run(command: TopicCommand) -> anyhow::Result<()> {
                 .collect();
             table::print(&["CONFIG", "VALUE", "SOURCE"], &rows);
         }
+        TopicCommand::Alter {
+            name,
+            configs,
+            deletes,
+            client,
+        } => alter(&name, &configs, &deletes, &client)?,
         TopicCommand::Delete { name, client } => {
             let api = Api::new(&client.server)?;
             api.send(api.delete(&format!("/v1/topics/{}", segment(&name))))?;
             if client.json {
-                println!("{}", json!({"deleted": name}));
+                outln!("{}", json!({"deleted": name}));
             } else {
-                println!("deleted topic {name}");
+                outln!("deleted topic {name}");
             }
         }
     }
     Ok(())
 }
 
-fn array(v: &Value) -> &[Value] {
-    v.as_array().map(Vec::as_slice).unwrap_or_default()
-}
-
-/// A JSON scalar as table text.
-fn text(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Null => String::new(),
-        other => other.to_string(),
+fn alter(
+    name: &str,
+    configs: &[String],
+    deletes: &[String],
+    client: &ClientArgs,
+) -> anyhow::Result<()> {
+    if configs.is_empty() && deletes.is_empty() {
+        bail!("nothing to change: give --config KEY=VALUE or --delete-config KEY");
     }
+    let mut map = serde_json::Map::new();
+    for c in configs {
+        let Some((k, v)) = c.split_once('=') else {
+            bail!("--config '{c}' is not KEY=VALUE");
+        };
+        map.insert(k.to_string(), json!(v));
+    }
+    for k in deletes {
+        map.insert(k.clone(), Value::Null);
+    }
+    let api = Api::new(&client.server)?;
+    let path = format!("/v1/topics/{}/configs", segment(name));
+    let info = api.send(api.patch(&path).json(&json!({ "configs": map })))?;
+    if client.json {
+        outln!("{info}");
+    } else {
+        outln!("altered topic {name}: {} change(s)", map.len());
+    }
+    Ok(())
 }

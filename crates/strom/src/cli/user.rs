@@ -56,16 +56,16 @@ pub fn run(command: UserCommand) -> anyhow::Result<()> {
             let path = format!("/v1/users/{}", segment(&name));
             api.send(api.put(&path).json(&body))?;
             if client.json {
-                println!("{}", json!({"user": name, "mechanism": mechanism}));
+                super::outln!("{}", json!({"user": name, "mechanism": mechanism}));
             } else {
-                println!("set {mechanism} credential of user {name}");
+                super::outln!("set {mechanism} credential of user {name}");
             }
         }
         UserCommand::List { client } => {
             let api = Api::new(&client.server)?;
             let users = api.send(api.get("/v1/users"))?;
             if client.json {
-                println!("{users}");
+                super::outln!("{users}");
                 return Ok(());
             }
             let mut rows = Vec::new();
@@ -96,9 +96,9 @@ pub fn run(command: UserCommand) -> anyhow::Result<()> {
             }
             api.send(request)?;
             if client.json {
-                println!("{}", json!({"deleted": name}));
+                super::outln!("{}", json!({"deleted": name}));
             } else {
-                println!("deleted user {name}");
+                super::outln!("deleted user {name}");
             }
         }
     }

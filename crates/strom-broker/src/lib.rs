@@ -18,10 +18,11 @@ mod partitioner;
 mod producer_state;
 mod records;
 mod state_topic;
+pub mod telemetry;
 #[cfg(test)]
 mod tests;
 mod topic;
-mod topic_config;
+pub mod topic_config;
 
 pub use broker::{Broker, BrokerConfig, MAX_PARTITIONS};
 pub use connection_limits::{

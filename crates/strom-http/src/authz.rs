@@ -179,6 +179,11 @@ pub const RULES: &[Rule] = &[
     ),
     rule(
         "POST",
+        "/consumers/{group}/instances/{instance}/assignments",
+        Check(Read, Group),
+    ),
+    rule(
+        "POST",
         "/consumers/{group}/instances/{instance}/positions",
         Check(Read, Group),
     ),

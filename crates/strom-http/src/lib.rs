@@ -29,6 +29,8 @@ pub mod feed_cache;
 pub mod feeds;
 pub mod metrics;
 mod metrics_limits;
+mod metrics_process;
+pub mod observe;
 pub mod openapi;
 pub mod produce;
 pub mod quotas;
@@ -72,6 +74,8 @@ pub struct HttpConfig {
     pub tls: Option<strom_tls::TlsServer>,
     /// Authentication, CORS and `/metrics` protection (see [`auth`]).
     pub auth: auth::HttpAuthConfig,
+    /// One `strom::access` log line per request (see [`observe`]).
+    pub access_log: bool,
 }
 
 /// ALPN protocols the HTTPS listener offers, most preferred first.
@@ -90,6 +94,7 @@ impl Default for HttpConfig {
             security: strom_auth::Security::disabled(),
             tls: None,
             auth: auth::HttpAuthConfig::default(),
+            access_log: false,
         }
     }
 }

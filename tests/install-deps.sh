@@ -13,6 +13,8 @@ command -v kcat >/dev/null 2>&1 || need_apt+=(kcat)
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 command -v prlimit >/dev/null 2>&1 || need_apt+=(util-linux)
 command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)
+# xmllint checks the Atom documents (test_http_atom.py).
+command -v xmllint >/dev/null 2>&1 || need_apt+=(libxml2-utils)
 # kafkajs and playwright-core (tests/e2e/node) need node and npm.
 command -v npm >/dev/null 2>&1 || need_apt+=(nodejs npm)
 # The browser CORS test (test_http_auth.py) drives Debian's chromium with playwright-core.

@@ -114,6 +114,24 @@ pub struct AclBinding {
     pub permission: Permission,
 }
 
+/// One line for logs, as Kafka prints an ACL: `User:alice has ALLOW permission for operations:
+/// READ from hosts: * on TOPIC:orders (LITERAL)`.
+impl std::fmt::Display for AclBinding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} has {} permission for operations: {} from hosts: {} on {}:{} ({})",
+            self.principal,
+            self.permission,
+            self.operation,
+            self.host,
+            self.resource_type,
+            self.resource_name,
+            self.pattern_type
+        )
+    }
+}
+
 impl AclBinding {
     /// Errors: a message saying which field cannot appear in a binding (filter-only values,
     /// an empty name, a principal not of the form `Type:name`).

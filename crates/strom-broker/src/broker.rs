@@ -497,7 +497,7 @@ impl Broker {
         self.topics
             .write()
             .insert(name.to_string(), Arc::clone(&topic));
-        tracing::info!(topic = name, partitions, "created topic");
+        tracing::debug!(topic = name, partitions, "created topic");
         Ok(topic)
     }
 
@@ -527,7 +527,7 @@ impl Broker {
         };
         self.topics.write().remove(name);
         self.layout.purge(&retired);
-        tracing::info!(topic = name, "deleted topic");
+        tracing::debug!(topic = name, "deleted topic");
         Ok(())
     }
 
@@ -610,7 +610,7 @@ impl Broker {
         meta.save(t.dir())?;
         t.grow(total, &self.config.log_defaults)?;
         self.register_flush(&t);
-        tracing::info!(topic, from = current, to = total, "added partitions");
+        tracing::debug!(topic, from = current, to = total, "added partitions");
         Ok(())
     }
 
@@ -644,7 +644,7 @@ impl Broker {
         meta.config = config.clone();
         meta.save(t.dir())?;
         t.set_config(config, &self.config.log_defaults);
-        tracing::info!(topic, ?changes, "altered topic config");
+        tracing::debug!(topic, changes = %crate::topic_config::describe_changes(changes), "altered topic config");
         Ok(())
     }
 

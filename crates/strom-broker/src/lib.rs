@@ -20,10 +20,11 @@ mod partitioner;
 mod producer_state;
 mod records;
 mod state_topic;
+pub mod telemetry;
 #[cfg(test)]
 mod tests;
 mod topic;
-mod topic_config;
+pub mod topic_config;
 mod topic_config_defs;
 pub mod txn;
 

@@ -162,6 +162,16 @@ impl Partition {
     /// (nothing written), `InvalidRecord` for a keyless record on a compacted topic, the
     /// sequence errors above, `Log(CorruptBatch | BatchTooLarge | Poisoned | Io)`.
     pub fn append_batch(&self, batch: &mut [u8]) -> Result<AppendResult, BrokerError> {
+        self.append_batch_via(batch, "kafka")
+    }
+
+    /// [`Partition::append_batch`] for a front end other than Kafka: `protocol` labels the
+    /// traffic metrics (`http`).
+    pub fn append_batch_via(
+        &self,
+        batch: &mut [u8],
+        protocol: &'static str,
+    ) -> Result<AppendResult, BrokerError> {
         self.refuse_client(ClientOperation::Write)?;
         if headers_of(batch)?.iter().any(BatchHeader::is_control) {
             // Only the transaction coordinator writes markers (Kafka refuses them likewise).
@@ -169,7 +179,15 @@ impl Partition {
                 "clients cannot write control batches".to_string(),
             ));
         }
-        self.append_checked(batch)
+        let bytes = batch.len() as u64;
+        let result = self.append_checked(batch)?;
+        self.count_in(protocol, &result, bytes);
+        Ok(result)
+    }
+
+    fn count_in(&self, protocol: &'static str, result: &AppendResult, bytes: u64) {
+        let records = (result.last_offset - result.base_offset + 1).max(0) as u64;
+        crate::telemetry::records_in(&self.topic, protocol, records, bytes);
     }
 
     /// Writes a transaction marker for producer `pid` (blocking; the coordinator's path,
@@ -288,7 +306,16 @@ impl Partition {
     /// Errors: those of [`Partition::append_batch`].
     pub fn append_records(&self, records: &[NewRecord]) -> Result<AppendResult, BrokerError> {
         self.refuse_client(ClientOperation::Write)?;
-        self.append_encoded(records)
+        let bytes = records
+            .iter()
+            .map(|r| {
+                (r.key.as_ref().map_or(0, |k| k.len()) + r.value.as_ref().map_or(0, |v| v.len()))
+                    as u64
+            })
+            .sum();
+        let result = self.append_encoded(records)?;
+        self.count_in("http", &result, bytes);
+        Ok(result)
     }
 
     /// [`Partition::append_records`] for the broker's own stores, which may write to

@@ -190,9 +190,31 @@ impl TopicConfig {
     }
 }
 
+/// Config changes as one log field: `retention.ms=7200000, cleanup.policy=(default)` (`None`
+/// removes an override).
+pub fn describe_changes(changes: &[(String, Option<String>)]) -> String {
+    changes
+        .iter()
+        .map(|(k, v)| format!("{k}={}", v.as_deref().unwrap_or("(default)")))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn changes_log_without_debug_syntax() {
+        let changes = [
+            ("retention.ms".to_string(), Some("7200000".to_string())),
+            ("cleanup.policy".to_string(), None),
+        ];
+        assert_eq!(
+            describe_changes(&changes),
+            "retention.ms=7200000, cleanup.policy=(default)"
+        );
+    }
 
     fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs

@@ -200,7 +200,7 @@ pub async fn create(
         return Err(ApiError::from_auth(&err));
     }
     for b in &bindings {
-        tracing::info!(acl = ?b, principal = %caller.0.principal, "ACL created over HTTP");
+        tracing::info!(principal = %caller.0.principal, peer = %caller.0.peer, listener = %caller.0.listener, acl = %b, "ACL created");
     }
     let acls = bindings.iter().map(Acl::from_binding).collect();
     Ok((StatusCode::CREATED, Json(AclList { acls })))
@@ -227,7 +227,7 @@ pub async fn delete(
     .map_err(|e| ApiError::from_auth(&e))?;
     let removed: Vec<AclBinding> = removed.into_iter().flatten().collect();
     for b in &removed {
-        tracing::info!(acl = ?b, principal = %caller.0.principal, "ACL deleted over HTTP");
+        tracing::info!(principal = %caller.0.principal, peer = %caller.0.peer, listener = %caller.0.listener, acl = %b, "ACL deleted");
     }
     Ok(Json(AclList {
         acls: removed.iter().map(Acl::from_binding).collect(),

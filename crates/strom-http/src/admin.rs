@@ -192,7 +192,7 @@ pub async fn create(
     }
     let topic =
         blocking(move || broker.create_topic(&request.name, partitions, &request.configs)).await?;
-    tracing::info!(topic = %topic.name(), partitions, "topic created over HTTP");
+    tracing::info!(principal = %session.principal, peer = %session.peer, listener = %session.listener, topic = %topic.name(), partitions, "topic created");
     let info = describe(&state, &topic)?;
     Ok((StatusCode::CREATED, Json(serde_json::json!(info))))
 }
@@ -215,13 +215,14 @@ pub async fn get(
               (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn delete(
     State(state): State<Shared>,
+    crate::caller::Caller(session): crate::caller::Caller,
     Path(topic): Path<String>,
 ) -> ApiResult<StatusCode> {
     state.topic(&topic)?;
     let broker = Arc::clone(&state.broker);
     let name = topic.clone();
     blocking(move || broker.delete_topic(&name)).await?;
-    tracing::info!(topic = %topic, "topic deleted over HTTP");
+    tracing::info!(principal = %session.principal, peer = %session.peer, listener = %session.listener, topic = %topic, "topic deleted");
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -235,6 +236,7 @@ pub async fn delete(
               (status = 422, body = Problem, content_type = "application/problem+json")))]
 pub async fn alter_configs(
     State(state): State<Shared>,
+    crate::caller::Caller(session): crate::caller::Caller,
     Path(topic): Path<String>,
     headers: axum::http::HeaderMap,
     RawBody(body): RawBody,
@@ -245,7 +247,9 @@ pub async fn alter_configs(
     let changes: Vec<(String, Option<String>)> = request.configs.into_iter().collect();
     let broker = Arc::clone(&state.broker);
     let name = topic.clone();
+    let described = strom_broker::topic_config::describe_changes(&changes);
     blocking(move || broker.alter_topic_config(&name, &changes)).await?;
+    tracing::info!(principal = %session.principal, peer = %session.peer, listener = %session.listener, topic = %topic, changes = %described, "topic config altered");
     Ok(Json(describe(&state, &t)?))
 }
 
@@ -259,6 +263,7 @@ pub async fn alter_configs(
               (status = 422, body = Problem, content_type = "application/problem+json")))]
 pub async fn grow(
     State(state): State<Shared>,
+    crate::caller::Caller(session): crate::caller::Caller,
     Path(topic): Path<String>,
     headers: axum::http::HeaderMap,
     RawBody(body): RawBody,
@@ -269,6 +274,7 @@ pub async fn grow(
     let broker = Arc::clone(&state.broker);
     let name = topic.clone();
     blocking(move || broker.create_partitions(&name, request.count)).await?;
+    tracing::info!(principal = %session.principal, peer = %session.peer, listener = %session.listener, topic = %topic, partitions = request.count, "partitions added");
     let t = state.topic(&topic)?;
     Ok(Json(describe(&state, &t)?))
 }

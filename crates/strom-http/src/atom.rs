@@ -84,6 +84,26 @@ async fn read_range(p: &Arc<Partition>, start: i64, end: i64) -> ApiResult<Vec<S
     Ok(out)
 }
 
+/// True when every character of `text` is one XML 1.0 can carry as it is.
+fn xml_safe(text: &str) -> bool {
+    text.chars().all(|c| {
+        !matches!(c, '\u{FFFE}' | '\u{FFFF}')
+            && ((c as u32) >= 0x20 || matches!(c, '\t' | '\n' | '\r'))
+    })
+}
+
+/// The `<content>` of one value (RFC 4287 §4.1.3.3): text that XML can carry as `type="text"`;
+/// JSON, being a media type that is neither text nor XML, Base64-encoded with its type; any other
+/// bytes (including text XML cannot carry) Base64-encoded as `application/octet-stream`.
+fn content_element(value: &[u8]) -> String {
+    let (kind, body) = match std::str::from_utf8(value) {
+        Ok(_) if value_as_json(value).is_some() => ("application/json", encode_b64(value)),
+        Ok(text) if xml_safe(text) => ("text", escape(text)),
+        _ => ("application/octet-stream", encode_b64(value)),
+    };
+    format!("<content type=\"{kind}\">{body}</content>")
+}
+
 fn entry(topic: &str, partition: i32, r: &StoredRecord) -> String {
     let key = r.key.as_ref().map(|k| match std::str::from_utf8(k) {
         Ok(s) => s.to_string(),
@@ -93,20 +113,7 @@ fn entry(topic: &str, partition: i32, r: &StoredRecord) -> String {
         .clone()
         .unwrap_or_else(|| format!("offset {}", r.offset));
     let method = if r.value.is_some() { "PUT" } else { "DELETE" };
-    let content = match &r.value {
-        None => String::new(),
-        Some(v) => match (value_as_json(v), std::str::from_utf8(v)) {
-            (Some(_), Ok(text)) => format!(
-                "<content type=\"application/json\">{}</content>",
-                escape(text)
-            ),
-            (None, Ok(text)) => format!("<content type=\"text\">{}</content>", escape(text)),
-            _ => format!(
-                "<content type=\"application/octet-stream\">{}</content>",
-                encode_b64(v)
-            ),
-        },
-    };
+    let content = r.value.as_deref().map(content_element).unwrap_or_default();
     format!(
         "<entry><id>tag:strom.dev,2026:{t}/{partition}/{o}</id><title>{title}</title><updated>{u}</updated>\
 <link rel=\"alternate\" type=\"application/json\" href=\"/v1/topics/{t}/partitions/{partition}/records?offset={o}&amp;limit=1\"/>\
@@ -294,5 +301,25 @@ mod tests {
             "&lt;a&amp;&quot;b&apos;&gt;\u{FFFD}"
         );
         assert_eq!(path_segment("a b/c"), "a%20b%2Fc");
+    }
+
+    #[test]
+    fn content_is_base64_unless_xml_can_carry_the_text() {
+        assert_eq!(
+            content_element(br#"{"a":1}"#),
+            "<content type=\"application/json\">eyJhIjoxfQ==</content>"
+        );
+        assert_eq!(
+            content_element(b"a<b"),
+            "<content type=\"text\">a&lt;b</content>"
+        );
+        assert_eq!(
+            content_element(&[0, 1, 2, 3]),
+            "<content type=\"application/octet-stream\">AAECAw==</content>"
+        );
+        assert_eq!(
+            content_element(&[0xff, 0xfe]),
+            "<content type=\"application/octet-stream\">//4=</content>"
+        );
     }
 }

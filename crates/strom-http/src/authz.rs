@@ -206,6 +206,11 @@ pub const RULES: &[Rule] = &[
     ),
     rule(
         "POST",
+        "/consumers/{group}/instances/{instance}/assignments",
+        Check(Read, Group),
+    ),
+    rule(
+        "POST",
         "/consumers/{group}/instances/{instance}/positions",
         Check(Read, Group),
     ),

@@ -46,6 +46,23 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
     serde_json::from_slice(body).map_err(|e| ApiError::malformed_json(&e))
 }
 
+/// Parses a REST Proxy request body, answering a malformed or mis-shaped one as Confluent's
+/// REST Proxy does (its JSON parse and mapping exception mappers): 400 with `error_code` 400 and
+/// the parser's message, without the position suffix.
+pub fn parse_rest_json<T: DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
+    serde_json::from_slice(body).map_err(|e| rest_json_error(&e))
+}
+
+/// The REST Proxy's answer to a body that is not the JSON it expects.
+pub fn rest_json_error(err: &serde_json::Error) -> ApiError {
+    let text = err.to_string();
+    let message = match text.rfind(" at line ") {
+        Some(at) => text[..at].to_string(),
+        None => text,
+    };
+    ApiError::bad_request(message).code(400).rest()
+}
+
 /// The media type essence of `Content-Type` (lower-case, parameters dropped), if any.
 pub fn content_type(headers: &HeaderMap) -> Option<String> {
     headers
@@ -108,6 +125,15 @@ pub fn accepted(headers: &HeaderMap) -> Vec<String> {
 mod tests {
     use super::*;
     use axum::http::HeaderValue;
+
+    #[test]
+    fn rest_proxy_json_errors_are_400_without_position() {
+        let err = parse_rest_json::<serde_json::Value>(b"{\"records\": [").unwrap_err();
+        assert_eq!(err.status, StatusCode::BAD_REQUEST);
+        assert_eq!(err.rest_code, 400);
+        assert!(!err.detail.contains("line"), "{}", err.detail);
+        assert!(!err.detail.is_empty());
+    }
 
     #[test]
     fn accept_honours_q_weights() {

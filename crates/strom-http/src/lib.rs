@@ -31,6 +31,8 @@ pub mod group_reset;
 pub mod groups;
 pub mod metrics;
 mod metrics_limits;
+mod metrics_process;
+pub mod observe;
 pub mod openapi;
 pub mod produce;
 pub mod quotas;
@@ -79,6 +81,8 @@ pub struct HttpConfig {
     pub auth: auth::HttpAuthConfig,
     /// Webhook subscriptions (`/v1/webhooks`); `None` answers 404 there.
     pub webhooks: Option<Arc<strom_webhooks::Webhooks>>,
+    /// One `strom::access` log line per request (see [`observe`]).
+    pub access_log: bool,
 }
 
 /// ALPN protocols the HTTPS listener offers, most preferred first.
@@ -98,6 +102,7 @@ impl Default for HttpConfig {
             tls: None,
             auth: auth::HttpAuthConfig::default(),
             webhooks: None,
+            access_log: false,
         }
     }
 }

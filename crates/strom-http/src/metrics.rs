@@ -1,17 +1,57 @@
-//! `GET /metrics`: Prometheus text exposition (format 0.0.4) of what operators watch:
-//! per-partition offsets, sizes and segment counts, the log cleaner's figures for compacted
-//! partitions, the data directory's free space and write state, consumer-group lag and
-//! membership, and the limits' figures (open files, connections; `metrics_limits.rs`). Values are read from the broker at
-//! scrape time, so nothing is double-counted and nothing needs instrumenting on hot paths.
+//! `GET /metrics`: Prometheus text exposition (format 0.0.4) of what operators watch. Two
+//! sources: figures read from the broker at scrape time (per-partition offsets, sizes and
+//! segment counts, the log cleaner's figures, the data directory's free space and write state,
+//! consumer-group lag in records and seconds and membership, the limits' figures in
+//! `metrics_limits.rs`, `process_*` and build info in `metrics_process.rs`), and the counters
+//! and histograms recorded on hot paths through the `metrics` facade (names and rules in
+//! `strom_broker::telemetry`), rendered by the Prometheus recorder [`install`] sets up.
+//!
+//! Why `metrics` + `metrics-exporter-prometheus` rather than `prometheus-client`: the facade's
+//! macros record from any crate (log, broker, Kafka, HTTP) without passing a registry around,
+//! and the exporter renders the 0.0.4 text format the scrape-time families above already use
+//! (prometheus-client writes OpenMetrics, whose counter naming would clash with them).
 
 use std::fmt::Write;
+use std::sync::{Arc, OnceLock};
 
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use strom_broker::telemetry::{Kind, DESCRIPTIONS};
 use strom_broker::Broker;
 
 use crate::state::Shared;
+
+/// Histogram buckets in seconds (request, produce, fetch and fsync latencies).
+const BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
+static RECORDER: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+/// Installs the process-wide Prometheus recorder (first call wins; later calls only return
+/// it) and caps the `topic` label at `max_topic_labels` values. `None` if another recorder
+/// was installed first (then only the scrape-time figures are served).
+pub fn install(max_topic_labels: usize) -> Option<&'static PrometheusHandle> {
+    strom_broker::telemetry::set_max_topic_labels(max_topic_labels);
+    RECORDER
+        .get_or_init(|| {
+            let builder = PrometheusBuilder::new().set_buckets(BUCKETS).ok()?;
+            let recorder = builder.build_recorder();
+            let handle = recorder.handle();
+            metrics::set_global_recorder(recorder).ok()?;
+            for (name, kind, help) in DESCRIPTIONS {
+                match kind {
+                    Kind::Counter => metrics::describe_counter!(*name, *help),
+                    Kind::Histogram => metrics::describe_histogram!(*name, *help),
+                    Kind::Gauge => metrics::describe_gauge!(*name, *help),
+                }
+            }
+            Some(handle)
+        })
+        .as_ref()
+}
 
 /// Escapes a label value as the exposition format requires (backslash, quote, newline).
 fn label(value: &str) -> String {
@@ -46,6 +86,12 @@ impl Family {
         }
     }
 
+    /// A family with one labelled sample.
+    pub(crate) fn labelled(mut self, labels: &[(&str, &str)], value: f64) -> Family {
+        self.add(labels, value);
+        self
+    }
+
     /// A family with one unlabelled sample.
     pub(crate) fn single(mut self, value: f64) -> Family {
         self.add(&[], value);
@@ -61,7 +107,7 @@ impl Family {
         self.samples.push((labels, value));
     }
 
-    fn render(&self, out: &mut String) {
+    pub(crate) fn render(&self, out: &mut String) {
         let _ = writeln!(out, "# HELP {} {}", self.name, self.help);
         let _ = writeln!(out, "# TYPE {} {}", self.name, self.kind);
         for (labels, value) in &self.samples {
@@ -179,10 +225,35 @@ fn storage_families(broker: &Broker) -> Vec<Family> {
     ]
 }
 
-fn group_families(groups: &strom_broker::GroupCoordinator) -> Vec<Family> {
+/// Lag in records from `committed` to the high watermark, never more than the partition
+/// holds: a negative committed offset (a reset marker such as -2) or one below the log start
+/// counts from the log start.
+pub(crate) fn lag_records(committed: i64, log_start: i64, high_watermark: i64) -> i64 {
+    (high_watermark - committed.max(log_start)).max(0)
+}
+
+/// Seconds since the oldest record the group has not consumed was written (0 without lag).
+async fn lag_seconds(p: &Arc<strom_broker::Partition>, committed: i64, lag: i64) -> f64 {
+    if lag <= 0 {
+        return 0.0;
+    }
+    let from = committed.max(p.log_start_offset());
+    let Ok(read) = crate::reader::read_uncounted(Arc::clone(p), from, 1, 64 * 1024).await else {
+        return 0.0;
+    };
+    read.records.first().map_or(0.0, |r| {
+        ((crate::timefmt::now_ms() - r.timestamp).max(0)) as f64 / 1000.0
+    })
+}
+
+async fn group_families(broker: &Broker, groups: &strom_broker::GroupCoordinator) -> Vec<Family> {
     let mut lag = Family::gauge(
         "strom_consumer_group_lag",
-        "High watermark minus the group's committed offset, per partition.",
+        "Records the group has not consumed, per partition: high watermark minus the committed offset (from the log start when that is negative or older).",
+    );
+    let mut lag_secs = Family::gauge(
+        "strom_consumer_group_lag_seconds",
+        "Age of the oldest record the group has not consumed, per partition (0 without lag).",
     );
     let mut committed = Family::gauge(
         "strom_consumer_group_committed_offset",
@@ -213,12 +284,22 @@ fn group_families(groups: &strom_broker::GroupCoordinator) -> Vec<Family> {
                 ("partition", index.as_str()),
             ];
             committed.add(&labels, p.committed_offset as f64);
-            if let Some(l) = p.lag {
-                lag.add(&labels, l as f64);
-            }
+            let Ok(part) = broker.partition(&p.topic, p.partition) else {
+                continue;
+            };
+            let records = lag_records(
+                p.committed_offset,
+                part.log_start_offset(),
+                part.high_watermark(),
+            );
+            lag.add(&labels, records as f64);
+            lag_secs.add(
+                &labels,
+                lag_seconds(&part, p.committed_offset, records).await,
+            );
         }
     }
-    vec![lag, committed, members]
+    vec![lag, lag_secs, committed, members]
 }
 
 /// Prometheus metrics.
@@ -231,13 +312,17 @@ pub async fn metrics(State(state): State<Shared>) -> Response {
     families.extend(storage_families(&state.broker));
     families.extend(crate::metrics_limits::limit_families(&state.broker));
     if let Some(consumers) = &state.consumers {
-        families.extend(group_families(&consumers.groups));
+        families.extend(group_families(&state.broker, &consumers.groups).await);
     }
+    families.extend(crate::metrics_process::process_families());
     for family in &families {
         family.render(&mut out);
     }
     if let Some(webhooks) = &state.config.webhooks {
         webhooks.render_metrics(&mut out);
+    }
+    if let Some(handle) = RECORDER.get().and_then(Option::as_ref) {
+        out.push_str(&handle.render());
     }
     (
         [(
@@ -252,6 +337,16 @@ pub async fn metrics(State(state): State<Shared>) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lag_never_exceeds_what_the_partition_holds() {
+        // kafkajs resetOffsets commits -2: everything retained is unconsumed.
+        assert_eq!(lag_records(-2, 5, 10), 5);
+        assert_eq!(lag_records(-1, 0, 10), 10);
+        assert_eq!(lag_records(3, 5, 10), 5);
+        assert_eq!(lag_records(7, 5, 10), 3);
+        assert_eq!(lag_records(12, 5, 10), 0);
+    }
 
     #[test]
     fn renders_exposition_format_with_escaped_labels() {

@@ -184,7 +184,7 @@ pub async fn write(
     let results = tokio::task::spawn_blocking(move || {
         let mut results = Vec::new();
         for (p, partition, mut encoded, meta) in batches {
-            let appended = partition.append_batch(&mut encoded);
+            let appended = partition.append_batch_via(&mut encoded, "http");
             results.push((p, appended, meta));
         }
         results

@@ -140,11 +140,22 @@ pub async fn set(
     let mut ops: Vec<(String, Option<f64>)> =
         change.set.into_iter().map(|(k, v)| (k, Some(v))).collect();
     ops.extend(change.remove.into_iter().map(|k| (k, None)));
+    let described = ops
+        .iter()
+        .map(|(k, v)| match v {
+            Some(v) => format!("{k}={v}"),
+            None => format!("{k}=(removed)"),
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
     let alteration = QuotaAlteration {
         entity: entity.clone(),
         ops,
     };
     alter(&state, alteration, change.validate_only).await?;
+    if !change.validate_only {
+        tracing::info!(principal = %caller.principal, peer = %caller.peer, listener = %caller.listener, entity = %entity, quotas = %described, "client quota altered");
+    }
     let values = current(&state, &entity)?;
     Ok(Json(entry(&entity, &values)))
 }
@@ -169,7 +180,9 @@ pub async fn delete(
         .iter()
         .map(|k| (k.as_str().to_string(), None))
         .collect();
+    let shown = entity.to_string();
     alter(&state, QuotaAlteration { entity, ops }, false).await?;
+    tracing::info!(principal = %caller.principal, peer = %caller.peer, listener = %caller.listener, entity = %shown, "client quotas removed");
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -39,6 +39,25 @@ pub async fn read_records(
     limit: usize,
     max_bytes: usize,
 ) -> ApiResult<ReadOutcome> {
+    let topic = partition.topic().to_string();
+    let out = read_uncounted(partition, offset, limit, max_bytes).await?;
+    let bytes: usize = out
+        .records
+        .iter()
+        .map(|r| r.key.as_ref().map_or(0, |k| k.len()) + r.value.as_ref().map_or(0, |v| v.len()))
+        .sum();
+    strom_broker::telemetry::records_out(&topic, "http", out.records.len() as u64, bytes as u64);
+    Ok(out)
+}
+
+/// [`read_records`] for the server's own look-ups (such as `/metrics`): not counted as
+/// records sent to clients.
+pub async fn read_uncounted(
+    partition: Arc<Partition>,
+    offset: i64,
+    limit: usize,
+    max_bytes: usize,
+) -> ApiResult<ReadOutcome> {
     tokio::task::spawn_blocking(move || read_blocking(&partition, offset, limit, max_bytes))
         .await
         .map_err(|e| ApiError::internal(format!("read task failed: {e}")))?

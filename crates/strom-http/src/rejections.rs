@@ -46,21 +46,45 @@ pub async fn problems(request: Request, next: Next) -> Response {
         (_, true) => status.canonical_reason().unwrap_or("error").to_string(),
         (_, false) => text,
     };
+    if status.as_u16() == 405 && is_rest_proxy_path(uri.path()) {
+        // Jersey's answer, as Confluent's REST Proxy gives it.
+        let error = ApiError::new(status, "method-not-allowed", "HTTP 405 Method Not Allowed")
+            .code(405)
+            .rest();
+        return keep_headers(error.into_response(), &parts.headers, &method, &uri, status);
+    }
     let kind = match status.as_u16() {
         404 => "no-route",
         405 => "method-not-allowed",
         413 => "body-too-large",
         _ => "bad-request",
     };
-    let mut rewritten = ApiError::new(status, kind, detail).into_response();
-    // Keep headers such as `Allow` on a 405.
-    for (name, value) in parts.headers.iter() {
+    let rewritten = ApiError::new(status, kind, detail).into_response();
+    keep_headers(rewritten, &parts.headers, &method, &uri, status)
+}
+
+/// Paths of the Confluent REST Proxy v2 API, whose errors take its shape.
+fn is_rest_proxy_path(path: &str) -> bool {
+    ["/topics", "/consumers", "/brokers"]
+        .iter()
+        .any(|p| path == *p || path.starts_with(&format!("{p}/")))
+}
+
+/// Keeps the original headers (such as `Allow` on a 405) on a rewritten error, and logs it.
+fn keep_headers(
+    mut rewritten: Response,
+    original: &axum::http::HeaderMap,
+    method: &axum::http::Method,
+    uri: &axum::http::Uri,
+    status: axum::http::StatusCode,
+) -> Response {
+    for (name, value) in original.iter() {
         if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
             rewritten.headers_mut().insert(name.clone(), value.clone());
         }
     }
     if let Some(RejectionDetail(detail)) = rewritten.extensions().get::<RejectionDetail>() {
-        log(&method, &uri, status, detail);
+        log(method, uri, status, detail);
     }
     rewritten
 }

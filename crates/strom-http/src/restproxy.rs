@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use strom_broker::{NewRecord, RecordHeader, Topic};
 use utoipa::ToSchema;
 
-use crate::body::{content_type, parse_json, RawBody};
+use crate::body::{content_type, parse_rest_json, RawBody};
 use crate::error::{ApiError, ApiResult};
 use crate::produce::{choose_partition, write, Outcome};
 use crate::render::decode_b64;
@@ -184,7 +184,7 @@ async fn produce_common(
             .rest());
         }
     }
-    let request: RestProduceRequest = parse_json(&body).map_err(|e| e.code(42203).rest())?;
+    let request: RestProduceRequest = parse_rest_json(&body)?;
     let mut records = Vec::with_capacity(request.records.len());
     for (i, r) in request.records.into_iter().enumerate() {
         records.push(rest_record(&state, &topic_ref, format, partition, i, r)?);

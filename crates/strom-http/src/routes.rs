@@ -8,6 +8,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::endpoints as auth;
+use crate::consumers::assign;
 use crate::consumers::handlers as consumers;
 use crate::state::Shared;
 use crate::{
@@ -46,7 +47,7 @@ pub fn build(state: Shared) -> (Router, utoipa::openapi::OpenApi) {
             consumers::subscription,
             consumers::unsubscribe
         ))
-        .routes(routes!(consumers::assignments))
+        .routes(routes!(assign::assign, assign::assignments))
         .routes(routes!(consumers::seek))
         .routes(routes!(consumers::seek_beginning))
         .routes(routes!(consumers::seek_end))
@@ -89,7 +90,10 @@ pub fn build(state: Shared) -> (Router, utoipa::openapi::OpenApi) {
     // problem+json rewriter on the outside so it also shapes the 413 and 500 answers of the
     // two layers inside it; CORS outermost, answering preflights.
     let cors = crate::cors::layer(&state.config.auth.cors_allowed_origins);
+    // The request metrics and access log wrap the problem+json rewriter (they see the final
+    // status); the principal for the access log is noted just inside authentication.
     let router = router
+        .route_layer(axum::middleware::from_fn(crate::observe::note_principal))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::auth::middleware::guard,
@@ -100,6 +104,10 @@ pub fn build(state: Shared) -> (Router, utoipa::openapi::OpenApi) {
         ))
         .layer(tower_http::catch_panic::CatchPanicLayer::new())
         .layer(axum::middleware::from_fn(crate::rejections::problems))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::observe::observe,
+        ))
         .layer(tower::util::option_layer(cors))
         .with_state(state);
     (router, doc)

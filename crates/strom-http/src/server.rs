@@ -74,6 +74,7 @@ pub async fn serve(
                 continue;
             }
         };
+        metrics::counter!("strom_connections_accepted_total", "protocol" => "http").increment(1);
         let slot = match stats.limits().try_admit(peer.ip()) {
             Ok(permit) => ConnectionSlot::new(permit),
             Err(refused) => {

@@ -127,8 +127,8 @@ pub async fn put(
     .await
     .map_err(|_| ApiError::internal("setting the password failed"))?
     .map_err(user_store_error)?;
-    tracing::info!(user = %user, mechanism = mechanism.name(), by = %caller.0.principal,
-        "user credential set over HTTP");
+    tracing::info!(principal = %caller.0.principal, peer = %caller.0.peer, listener = %caller.0.listener, user = %user, mechanism = mechanism.name(),
+        "user credential set");
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -174,6 +174,6 @@ pub async fn delete(
     .await
     .map_err(|_| ApiError::internal("deleting the user failed"))?
     .map_err(user_store_error)?;
-    tracing::info!(user = %user, by = %caller.0.principal, "user credentials deleted over HTTP");
+    tracing::info!(principal = %caller.0.principal, peer = %caller.0.peer, listener = %caller.0.listener, user = %user, "user credentials deleted");
     Ok(StatusCode::NO_CONTENT)
 }

@@ -45,6 +45,7 @@ pub async fn run(
             _ = shutdown_signal(&mut stop) => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
+                    metrics::counter!("strom_connections_accepted_total", "protocol" => "kafka").increment(1);
                     let slot = match limits.try_admit(peer.ip()) {
                         Ok(slot) => slot,
                         Err(refused) => {

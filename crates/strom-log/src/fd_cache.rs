@@ -247,7 +247,10 @@ impl CachedFile {
         if !self.unsynced.swap(false, Ordering::AcqRel) || self.state.lock().retired {
             return Ok(());
         }
+        let started = std::time::Instant::now();
         let result = self.get().and_then(|f| f.sync_data());
+        metrics::histogram!("strom_log_fsync_duration_seconds")
+            .record(started.elapsed().as_secs_f64());
         if result.is_err() {
             self.unsynced.store(true, Ordering::Release);
         }

@@ -62,6 +62,9 @@ pub struct ServeArgs {
     /// How often retention runs and the log cleaner checks for work, in ms [default: 30000].
     #[arg(long, env = "STROM_RETENTION_CHECK_INTERVAL_MS")]
     pub retention_check_interval_ms: Option<u64>,
+    /// One log line per HTTP request (target `strom::access`) [default: false].
+    #[arg(long, env = "STROM_HTTP_ACCESS_LOG")]
+    pub http_access_log: Option<bool>,
     /// Log filter (tracing EnvFilter syntax) [default: info].
     #[arg(long, env = "STROM_LOG")]
     pub log: Option<String>,
@@ -117,6 +120,8 @@ struct FileConfig {
     http_header_read_timeout_ms: Option<u64>,
     http_max_body_bytes: Option<usize>,
     http_max_poll_timeout_ms: Option<u64>,
+    http_access_log: Option<bool>,
+    metrics_max_topic_labels: Option<usize>,
     cleaner_bytes_per_sec: Option<u64>,
     cleaner_dedupe_buffer_bytes: Option<usize>,
     max_open_log_files: Option<usize>,
@@ -220,6 +225,10 @@ pub struct Settings {
     pub http_header_read_timeout_ms: u64,
     pub http_max_body_bytes: usize,
     pub http_max_poll_timeout_ms: u64,
+    /// One `strom::access` log line per HTTP request.
+    pub http_access_log: bool,
+    /// Distinct `topic` label values of the per-topic metrics; more topics share `other`.
+    pub metrics_max_topic_labels: usize,
     pub cleaner_bytes_per_sec: u64,
     pub cleaner_dedupe_buffer_bytes: usize,
     /// Segment and index files kept open at most; `None`: half the soft `RLIMIT_NOFILE`.
@@ -580,6 +589,13 @@ impl Settings {
             http_header_read_timeout_ms: connections.header_read_timeout_ms,
             http_max_body_bytes: file.http_max_body_bytes.unwrap_or(8 * 1024 * 1024),
             http_max_poll_timeout_ms: file.http_max_poll_timeout_ms.unwrap_or(60_000),
+            http_access_log: args
+                .http_access_log
+                .or(file.http_access_log)
+                .unwrap_or(false),
+            metrics_max_topic_labels: file
+                .metrics_max_topic_labels
+                .unwrap_or(strom_broker::telemetry::DEFAULT_MAX_TOPIC_LABELS),
             cleaner_bytes_per_sec: file.cleaner_bytes_per_sec.unwrap_or(50 << 20),
             cleaner_dedupe_buffer_bytes: file
                 .cleaner_dedupe_buffer_bytes

@@ -14,6 +14,8 @@ use crate::config::{ServeArgs, Settings};
 pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let mut settings = Settings::resolve(args)?;
     init_logging(&settings)?;
+    // Before anything records a metric: the Prometheus recorder `/metrics` renders.
+    strom_http::metrics::install(settings.metrics_max_topic_labels);
     budget_open_files(&settings);
     fit_connections_to_open_files(&mut settings);
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -180,6 +182,7 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
         tls: http_tls,
         auth: settings.http_auth.clone(),
         webhooks: None,
+        access_log: settings.http_access_log,
     };
     // One coordinator for every front end, so Kafka and HTTP consumers share groups.
     let groups =

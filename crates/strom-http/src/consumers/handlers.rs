@@ -16,9 +16,9 @@ use strom_broker::group::{OffsetCommitEntry, OffsetCommitRequest, TopicPartition
 use strom_broker::GroupError;
 use utoipa::{IntoParams, ToSchema};
 
-use super::instance::{Format, Instance};
+use super::instance::{Format, Instance, OffsetReset, UNDEFINED};
 use super::{Consumers, DEFAULT_INSTANCE_TIMEOUT};
-use crate::body::{accepted, parse_json, RawBody};
+use crate::body::{accepted, parse_json, parse_rest_json, RawBody};
 use crate::caller::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::reader::read_records;
@@ -37,7 +37,7 @@ fn consumers(state: &Shared) -> ApiResult<Arc<Consumers>> {
     })
 }
 
-fn instance(
+pub(super) fn instance(
     state: &Shared,
     session: &Session,
     group: &str,
@@ -110,11 +110,11 @@ fn group_error(err: GroupError) -> ApiError {
     .rest()
 }
 
-fn parse_body<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> ApiResult<T> {
+pub(super) fn parse_body<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> ApiResult<T> {
     if body.iter().all(|b| b.is_ascii_whitespace()) {
         return Ok(T::default());
     }
-    parse_json(body).map_err(|e| e.code(42204).rest())
+    parse_rest_json(body)
 }
 
 /// Body of `POST /consumers/{group}`.
@@ -124,7 +124,7 @@ pub struct CreateConsumer {
     pub name: Option<String>,
     /// `binary` (default) or `json`.
     pub format: Option<String>,
-    /// `earliest` or `latest` (default).
+    /// `earliest`, `latest` (default) or `none` (fetching fails until the client seeks).
     #[serde(rename = "auto.offset.reset")]
     pub auto_offset_reset: Option<String>,
     /// Commit fetched positions after each fetch (default false).
@@ -181,12 +181,13 @@ pub async fn create(
             )))
         }
     };
-    let reset_earliest = match req.auto_offset_reset.as_deref().unwrap_or("latest") {
-        "earliest" | "smallest" => true,
-        "latest" | "largest" => false,
+    let reset = match req.auto_offset_reset.as_deref().unwrap_or("latest") {
+        "earliest" | "smallest" => OffsetReset::Earliest,
+        "latest" | "largest" => OffsetReset::Latest,
+        "none" => OffsetReset::Fail,
         other => {
             return Err(bad(format!(
-                "auto.offset.reset '{other}' must be earliest or latest"
+                "auto.offset.reset '{other}' must be earliest, latest or none"
             )))
         }
     };
@@ -207,7 +208,7 @@ pub async fn create(
         name.clone(),
         session.principal.clone(),
         format,
-        reset_earliest,
+        reset,
         auto_commit,
         timeout,
     );
@@ -260,7 +261,7 @@ pub async fn delete(
 pub struct SubscriptionBody {
     #[serde(default)]
     pub topics: Vec<String>,
-    /// Not supported by Strom (422).
+    /// A regular expression over whole topic names (instead of `topics`).
     pub topic_pattern: Option<String>,
 }
 
@@ -278,12 +279,18 @@ pub async fn subscribe(
 ) -> ApiResult<StatusCode> {
     let (all, inst) = instance(&state, &session, &group, &name)?;
     let req: SubscriptionBody = parse_body(&body)?;
-    if req.topic_pattern.is_some() {
-        return Err(ApiError::unprocessable(
-            "topic_pattern subscriptions are not supported; list the topics",
-        )
-        .code(42204)
-        .rest());
+    if inst.member.lock().manual {
+        return Err(super::assign::exclusive());
+    }
+    if let Some(pattern) = req.topic_pattern {
+        if !req.topics.is_empty() {
+            return Err(super::assign::exclusive());
+        }
+        let resolver = super::assign::pattern_resolver(&state, &session, &pattern)?;
+        let topics = resolver();
+        let broker = Arc::clone(&state.broker);
+        inst.subscribe(topics, Some(resolver), broker, all.groups.clone());
+        return Ok(StatusCode::NO_CONTENT);
     }
     if req.topics.is_empty() {
         return Err(ApiError::unprocessable("topics must not be empty")
@@ -296,7 +303,12 @@ pub async fn subscribe(
             .map_err(ApiError::rest)?;
         state.topic(t).map_err(ApiError::rest)?;
     }
-    inst.subscribe(req.topics, Arc::clone(&state.broker), all.groups.clone());
+    inst.subscribe(
+        req.topics,
+        None,
+        Arc::clone(&state.broker),
+        all.groups.clone(),
+    );
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -326,26 +338,6 @@ pub async fn unsubscribe(
     let (all, inst) = instance(&state, &session, &group, &name)?;
     inst.unsubscribe(&all.groups);
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// REST Proxy v2: the partitions currently assigned to this instance.
-#[utoipa::path(get, path = "/consumers/{group}/instances/{instance}/assignments", tag = "consumers",
-    params(("group" = String, Path), ("instance" = String, Path)),
-    responses((status = 200, body = Object, content_type = "application/vnd.kafka.v2+json"), (status = 404, body = RestError)))]
-pub async fn assignments(
-    State(state): State<Shared>,
-    Caller(session): Caller,
-    Path((group, name)): Path<(String, String)>,
-) -> ApiResult<Response> {
-    let (_, inst) = instance(&state, &session, &group, &name)?;
-    let parts: Vec<Value> = inst
-        .member
-        .lock()
-        .assignment
-        .iter()
-        .map(|(t, p)| json!({"topic": t, "partition": p}))
-        .collect();
-    Ok(v2_json(json!({ "partitions": parts })))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -493,6 +485,32 @@ pub struct RecordsParams {
     pub max_bytes: Option<usize>,
 }
 
+/// Under `auto.offset.reset: none`, fetching fails while a partition has no position, as
+/// Kafka's `NoOffsetForPartitionException` does through the REST Proxy (500, 50002).
+fn undefined_positions(inst: &Instance) -> ApiResult<()> {
+    let undefined: Vec<String> = inst
+        .member
+        .lock()
+        .positions
+        .iter()
+        .filter(|(_, o)| **o == UNDEFINED)
+        .map(|((t, p), _)| format!("{t}-{p}"))
+        .collect();
+    if undefined.is_empty() {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "no-offset",
+        format!(
+            "Undefined offset with no reset policy for partitions: [{}]",
+            undefined.join(", ")
+        ),
+    )
+    .code(50002)
+    .rest())
+}
+
 fn embed(format: Format, bytes: &Option<bytes::Bytes>) -> Value {
     match bytes {
         None => Value::Null,
@@ -548,6 +566,7 @@ pub async fn records(
         .code(40601)
         .rest());
     }
+    undefined_positions(&inst)?;
     let max_bytes = params.max_bytes.unwrap_or(64 * 1024 * 1024).max(1);
     let deadline = tokio::time::Instant::now() + state.poll_timeout(params.timeout);
     let mut shutdown = state.shutdown.clone();
@@ -648,7 +667,7 @@ async fn commit_positions(
     all: &Consumers,
     inst: &Instance,
     explicit: Option<Vec<PartitionOffset>>,
-) -> ApiResult<Vec<Value>> {
+) -> ApiResult<()> {
     let (member_id, generation, offsets) = {
         let m = inst.member.lock();
         let offsets: Vec<(String, i32, i64)> = match explicit {
@@ -660,6 +679,7 @@ async fn commit_positions(
             None => m
                 .positions
                 .iter()
+                .filter(|(_, o)| **o != UNDEFINED)
                 .map(|((t, p), o)| (t.clone(), *p, *o))
                 .collect(),
         };
@@ -698,10 +718,7 @@ async fn commit_positions(
                 .unwrap_or(GroupError::UnknownTopicOrPartition),
         ));
     }
-    Ok(offsets
-        .into_iter()
-        .map(|(t, p, o)| json!({"topic": t, "partition": p, "offset": o}))
-        .collect())
+    Ok(())
 }
 
 /// REST Proxy v2: commit offsets (the given ones, or every fetched position when the body is
@@ -709,7 +726,7 @@ async fn commit_positions(
 #[utoipa::path(post, path = "/consumers/{group}/instances/{instance}/offsets", tag = "consumers",
     params(("group" = String, Path), ("instance" = String, Path)),
     request_body(content((OffsetsBody = "application/vnd.kafka.v2+json"), (OffsetsBody = "application/json"))),
-    responses((status = 200, body = Object, content_type = "application/vnd.kafka.v2+json"), (status = 400, body = RestError),
+    responses((status = 200, description = "Committed (empty body, as Confluent's)"), (status = 400, body = RestError),
               (status = 404, body = RestError), (status = 409, body = RestError), (status = 422, body = RestError)))]
 pub async fn commit(
     State(state): State<Shared>,
@@ -735,8 +752,9 @@ pub async fn commit(
     } else {
         Some(req.offsets)
     };
-    let committed = commit_positions(&all, &inst, explicit).await?;
-    Ok(v2_json(json!({ "offsets": committed })))
+    commit_positions(&all, &inst, explicit).await?;
+    // Confluent's REST Proxy answers a commit with an empty body.
+    Ok(StatusCode::OK.into_response())
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -30,6 +30,22 @@ pub enum Format {
     Json,
 }
 
+/// `auto.offset.reset`: where a partition without a committed offset starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OffsetReset {
+    Earliest,
+    Latest,
+    /// `none`: no position; fetching fails until the client seeks (Kafka's
+    /// `NoOffsetForPartitionException`).
+    Fail,
+}
+
+/// Position of a partition whose start is undefined (`auto.offset.reset: none`).
+pub const UNDEFINED: i64 = -1;
+
+/// Picks the topics a `topic_pattern` subscription covers now (authorized ones only).
+pub type TopicResolver = Arc<dyn Fn() -> Vec<String> + Send + Sync>;
+
 /// Mutable membership and position state.
 #[derive(Debug, Default)]
 pub struct Member {
@@ -37,9 +53,12 @@ pub struct Member {
     pub generation: i32,
     pub topics: Vec<String>,
     pub assignment: Vec<(String, i32)>,
-    /// Next offset to fetch per assigned partition.
+    /// Next offset to fetch per assigned partition ([`UNDEFINED`] until sought, under
+    /// `auto.offset.reset: none`).
     pub positions: BTreeMap<(String, i32), i64>,
     pub needs_join: bool,
+    /// Partitions assigned by the client (`POST …/assignments`), not by the group.
+    pub manual: bool,
 }
 
 pub struct Instance {
@@ -48,10 +67,12 @@ pub struct Instance {
     /// The principal that created the instance: only it (or a super user) may use it.
     pub owner: strom_auth::Principal,
     pub format: Format,
-    pub reset_earliest: bool,
+    pub reset: OffsetReset,
     pub auto_commit: bool,
     pub idle_timeout: Duration,
     pub member: parking_lot::Mutex<Member>,
+    /// Set for a `topic_pattern` subscription: re-run every heartbeat, a change rejoins.
+    resolver: parking_lot::Mutex<Option<TopicResolver>>,
     last_used: parking_lot::Mutex<Instant>,
     wake: Notify,
     stop: watch::Sender<bool>,
@@ -64,7 +85,7 @@ impl Instance {
         name: String,
         owner: strom_auth::Principal,
         format: Format,
-        reset_earliest: bool,
+        reset: OffsetReset,
         auto_commit: bool,
         idle_timeout: Duration,
     ) -> Arc<Instance> {
@@ -73,9 +94,10 @@ impl Instance {
             name,
             owner,
             format,
-            reset_earliest,
+            reset,
             auto_commit,
             idle_timeout,
+            resolver: parking_lot::Mutex::new(None),
             member: parking_lot::Mutex::new(Member::default()),
             last_used: parking_lot::Mutex::new(Instant::now()),
             wake: Notify::new(),
@@ -92,13 +114,16 @@ impl Instance {
         self.last_used.lock().elapsed() > self.idle_timeout
     }
 
-    /// Sets the subscription and makes the membership task (re)join.
+    /// Sets the subscription (listed topics, or a pattern's `resolver`) and makes the
+    /// membership task (re)join.
     pub fn subscribe(
         self: &Arc<Self>,
         topics: Vec<String>,
+        resolver: Option<TopicResolver>,
         broker: Arc<Broker>,
         groups: GroupCoordinator,
     ) {
+        *self.resolver.lock() = resolver;
         {
             let mut m = self.member.lock();
             m.topics = topics;
@@ -121,8 +146,10 @@ impl Instance {
             m.assignment.clear();
             m.positions.clear();
             m.needs_join = false;
+            m.manual = false;
             std::mem::take(&mut m.member_id)
         };
+        *self.resolver.lock() = None;
         if let Some(task) = self.task.lock().take() {
             task.abort();
         }
@@ -141,6 +168,7 @@ impl Instance {
             if *stop.borrow() {
                 return;
             }
+            self.refresh_pattern();
             let (needs_join, has_topics) = {
                 let m = self.member.lock();
                 (m.needs_join, !m.topics.is_empty())
@@ -189,6 +217,76 @@ impl Instance {
                 _ = self.wake.notified() => {}
                 _ = stop.changed() => return,
             }
+        }
+    }
+
+    /// Manually assigns `partitions` (REST Proxy's `POST …/assignments`): no group membership;
+    /// positions start at the committed offsets, else per `auto.offset.reset`.
+    pub fn assign(
+        &self,
+        partitions: Vec<(String, i32)>,
+        broker: &Broker,
+        groups: &GroupCoordinator,
+    ) {
+        let mut m = self.member.lock();
+        m.manual = true;
+        m.positions.clear();
+        self.start_positions(&mut m, &partitions, broker, groups);
+        m.assignment = partitions;
+    }
+
+    /// A pattern subscription's topics now; a change makes the task rejoin.
+    fn refresh_pattern(&self) {
+        let Some(resolver) = self.resolver.lock().clone() else {
+            return;
+        };
+        let topics = resolver();
+        let mut m = self.member.lock();
+        if topics != m.topics {
+            m.topics = topics;
+            m.needs_join = true;
+        }
+    }
+
+    /// Positions of newly assigned partitions: the group's committed offset, else the reset
+    /// policy.
+    fn start_positions(
+        &self,
+        m: &mut Member,
+        partitions: &[(String, i32)],
+        broker: &Broker,
+        groups: &GroupCoordinator,
+    ) {
+        let mut wanted: BTreeMap<String, Vec<i32>> = BTreeMap::new();
+        for (t, p) in partitions {
+            wanted.entry(t.clone()).or_default().push(*p);
+        }
+        let wanted: Vec<TopicPartitions> = wanted
+            .into_iter()
+            .map(|(topic, partitions)| TopicPartitions { topic, partitions })
+            .collect();
+        let committed = groups.fetch_offsets(&self.group, Some(&wanted));
+        for (topic, partition) in partitions {
+            let key = (topic.clone(), *partition);
+            if m.positions.contains_key(&key) {
+                continue;
+            }
+            let committed = committed
+                .iter()
+                .find(|c| &c.topic == topic && c.partition == *partition)
+                .map(|c| c.offset)
+                .filter(|o| *o >= 0);
+            let position = committed.unwrap_or_else(|| {
+                broker
+                    .partition(topic, *partition)
+                    .map(|p| match self.reset {
+                        OffsetReset::Earliest => p.log_start_offset(),
+                        OffsetReset::Latest => p.last_stable_offset(),
+                        OffsetReset::Fail => UNDEFINED,
+                    })
+                    .unwrap_or(0)
+            });
+            m.positions.insert(key, position);
         }
     }
 
@@ -254,46 +352,12 @@ impl Instance {
             .iter()
             .flat_map(|(t, ps)| ps.iter().map(move |p| (t.clone(), *p)))
             .collect();
-        // Positions of newly assigned partitions: the group's committed offset, else the
-        // reset policy.
-        let wanted: Vec<TopicPartitions> = assignment
-            .partitions
-            .iter()
-            .map(|(t, ps)| TopicPartitions {
-                topic: t.clone(),
-                partitions: ps.clone(),
-            })
-            .collect();
-        let committed = groups.fetch_offsets(&self.group, Some(&wanted));
         let mut m = self.member.lock();
         m.member_id = joined.member_id;
         m.generation = joined.generation_id;
         m.needs_join = false;
         m.positions.retain(|k, _| partitions.contains(k));
-        for (topic, partition) in &partitions {
-            let key = (topic.clone(), *partition);
-            if m.positions.contains_key(&key) {
-                continue;
-            }
-            let committed = committed
-                .iter()
-                .find(|c| &c.topic == topic && c.partition == *partition)
-                .map(|c| c.offset)
-                .filter(|o| *o >= 0);
-            let position = committed.unwrap_or_else(|| {
-                broker
-                    .partition(topic, *partition)
-                    .map(|p| {
-                        if self.reset_earliest {
-                            p.log_start_offset()
-                        } else {
-                            p.last_stable_offset()
-                        }
-                    })
-                    .unwrap_or(0)
-            });
-            m.positions.insert(key, position);
-        }
+        self.start_positions(&mut m, &partitions, broker, groups);
         m.assignment = partitions;
         tracing::info!(group = %self.group, instance = %self.name, generation = m.generation, partitions = m.assignment.len(), "HTTP consumer joined");
         Ok(())

@@ -3,6 +3,7 @@
 //! committed offsets, delete. Idle instances are removed after their timeout (REST Proxy's
 //! `consumer.instance.timeout.ms`, default 5 minutes).
 
+pub mod assign;
 pub mod handlers;
 pub mod instance;
 

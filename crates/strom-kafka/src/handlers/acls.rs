@@ -172,7 +172,8 @@ pub fn create(access: &Access, _version: i16, r: CreateAclsRequest) -> CreateAcl
             Err(message) => result(ResponseError::InvalidRequest, Some(str_bytes(&message))),
             Ok(binding) => match stored.next() {
                 Some(Ok(())) => {
-                    tracing::info!(acl = ?binding, "ACL created");
+                    let s = access.session();
+                    tracing::info!(principal = %s.principal, peer = %s.peer, listener = %s.listener, acl = %binding, "ACL created");
                     AclCreationResult::default()
                 }
                 Some(Err(err)) => failed(&err, result),
@@ -223,7 +224,8 @@ pub fn delete(access: &Access, _version: i16, r: DeleteAclsRequest) -> DeleteAcl
             Ok(_) => {
                 let gone = removed.next().unwrap_or_default();
                 for b in &gone {
-                    tracing::info!(acl = ?b, "ACL deleted");
+                    let s = access.session();
+                    tracing::info!(principal = %s.principal, peer = %s.peer, listener = %s.listener, acl = %b, "ACL deleted");
                 }
                 DeleteAclsFilterResult::default()
                     .with_matching_acls(gone.iter().map(matching).collect())

@@ -33,6 +33,11 @@ impl Access {
         }
     }
 
+    /// Who sent the request (for the audit line of an admin action).
+    pub fn session(&self) -> &Session {
+        &self.session
+    }
+
     pub fn security(&self) -> &Security {
         &self.security
     }

@@ -247,7 +247,7 @@ fn broker_resource(
 
 /// Validates and applies topic config changes; `validate_only` checks the topic and keys.
 fn apply_topic_changes(
-    ctx: &Context,
+    (ctx, access): (&Context, &Access),
     topic: &str,
     changes: &[(String, Option<String>)],
     validate_only: bool,
@@ -262,7 +262,9 @@ fn apply_topic_changes(
         return Ok(());
     }
     ctx.broker.alter_topic_config(topic, changes)?;
-    tracing::info!(topic, ?changes, "topic config changed");
+    let s = access.session();
+    let changes = strom_broker::topic_config::describe_changes(changes);
+    tracing::info!(principal = %s.principal, peer = %s.peer, listener = %s.listener, topic, %changes, "topic config altered");
     Ok(())
 }
 
@@ -278,7 +280,9 @@ fn alter_resource(
         return (code.code(), denied_message());
     }
     let outcome = match resource_type {
-        RESOURCE_TOPIC => changes.and_then(|c| apply_topic_changes(ctx, name, &c, validate_only)),
+        RESOURCE_TOPIC => {
+            changes.and_then(|c| apply_topic_changes((ctx, access), name, &c, validate_only))
+        }
         RESOURCE_BROKER | RESOURCE_BROKER_LOGGER => Err(BrokerError::InvalidConfig(
             "broker configs are static: set them in the Strom configuration file".into(),
         )),

@@ -46,7 +46,8 @@ pub fn handle(
             match outcome {
                 Ok(()) => {
                     if !request.validate_only {
-                        tracing::info!(topic = %t.name.0, partitions = t.count, "partitions added");
+                        let s = access.session();
+                        tracing::info!(principal = %s.principal, peer = %s.peer, listener = %s.listener, topic = %t.name.0, partitions = t.count, "partitions added");
                     }
                     result.with_error_message(None)
                 }

@@ -36,7 +36,13 @@ pub fn handle(
                     .with_error_message(denied_message());
             }
             let configs_allowed = access.topic(Operation::DescribeConfigs, &t.name);
+            let name = t.name.0.clone();
             let mut result = create(ctx, version, t, request.validate_only);
+            if result.error_code == 0 && !request.validate_only {
+                let s = access.session();
+                let partitions = ctx.broker.topic(&name).map_or(0, |t| t.partition_count());
+                tracing::info!(principal = %s.principal, peer = %s.peer, listener = %s.listener, topic = %name, partitions, "topic created");
+            }
             if version >= 5 && result.error_code == 0 && !configs_allowed {
                 result.configs = None;
                 result.topic_config_error_code = ResponseError::TopicAuthorizationFailed.code();
@@ -139,9 +145,6 @@ fn create(
                 if let Some(t) = &created {
                     result.topic_id = topic_uuid(t);
                 }
-            }
-            if created.is_some() {
-                tracing::info!(topic = %topic.name.0, partitions, "topic created");
             }
             result
         }

@@ -81,7 +81,8 @@ fn delete(
     }
     match ctx.broker.delete_topic(&name) {
         Ok(()) => {
-            tracing::info!(topic = %name, "topic deleted");
+            let s = access.session();
+            tracing::info!(principal = %s.principal, peer = %s.peer, listener = %s.listener, topic = %name, "topic deleted");
             result
         }
         Err(err) => {

@@ -213,6 +213,12 @@ fn read_partition(target: &PartitionTarget, remaining: &mut usize, first: bool) 
                 // limits (so a consumer can always make progress); later ones must fit.
                 if first || result.records.len() <= limit {
                     *remaining = remaining.saturating_sub(result.records.len());
+                    strom_broker::telemetry::records_out(
+                        partition.topic(),
+                        "kafka",
+                        strom_broker::telemetry::batch_record_count(&result.records),
+                        result.records.len() as u64,
+                    );
                     data.records = Some(result.records);
                 }
             }

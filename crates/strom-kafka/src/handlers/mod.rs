@@ -92,6 +92,12 @@ pub async fn respond(
     let started = std::time::Instant::now();
     let (api, header) = (request.api_key, request.header.clone());
     let response = respond_inner(ctx, request, session, mute).await;
+    let name = format!("{api:?}");
+    let outcome = if response.is_ok() { "ok" } else { "failed" };
+    metrics::counter!("strom_kafka_requests_total", "api" => name.clone(), "outcome" => outcome)
+        .increment(1);
+    metrics::histogram!("strom_kafka_request_duration_seconds", "api" => name)
+        .record(started.elapsed().as_secs_f64());
     // Fetch time is mostly its long-poll wait, which uses no handler.
     if api != ApiKey::Fetch {
         let busy = throttle::request_time(ctx, session, &header, started.elapsed());

@@ -301,8 +301,11 @@ mod tests {
         m.complete(4);
         assert_eq!(m.state, TxnState::CompleteAbort);
         assert!(m.partitions.is_empty());
-        // KIP-360: the current producer may bump; the old one is fenced.
-        assert_eq!(m.init((7, 1), 1000, pid, 5), Err(TxnError::ProducerFenced));
+        // KIP-360: the current producer may bump (and a retry of the last bump gets the same
+        // answer); an older one is fenced.
+        assert_eq!(m.init((7, 0), 1000, pid, 5), Err(TxnError::ProducerFenced));
+        assert_eq!(m.init((7, 1), 1000, pid, 5), Ok(InitStep::Answer));
+        assert_eq!(m.epoch, 2, "a retried bump does not bump again");
         assert_eq!(m.init((7, 2), 1000, pid, 5), Ok(InitStep::Answer));
         assert_eq!(m.epoch, 3);
         // Exhausted epochs take a new producer id.

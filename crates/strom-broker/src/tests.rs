@@ -219,14 +219,67 @@ fn compacted_topics_reject_keyless_records() {
         p.append_records(std::slice::from_ref(&keyless)),
         Err(BrokerError::InvalidRecord(_))
     ));
-    let mut raw = encode_records(&[keyless]).expect("encode");
-    assert!(matches!(
-        p.append_batch(&mut raw),
-        Err(BrokerError::InvalidRecord(_))
-    ));
+    // KIP-467: the raw batch is refused whole, naming each keyless record by batch index.
+    let mut raw = encode_records(&[record("k", "v"), keyless]).expect("encode");
+    match p.append_batch(&mut raw) {
+        Err(BrokerError::RecordErrors { kind, records, .. }) => {
+            assert_eq!(kind, crate::RecordErrorKind::InvalidRecord);
+            assert_eq!(
+                records.iter().map(|r| r.batch_index).collect::<Vec<_>>(),
+                [1]
+            );
+        }
+        other => panic!("expected record errors, got {other:?}"),
+    }
     assert_eq!(p.high_watermark(), 0);
     p.append_records(&[record("k", "v")])
         .expect("keyed is fine");
+}
+
+#[test]
+fn log_append_time_and_timestamp_bounds() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broker = Broker::open(config(dir.path())).expect("open");
+    let mut cfg = BTreeMap::new();
+    cfg.insert(
+        "message.timestamp.type".to_string(),
+        "LogAppendTime".to_string(),
+    );
+    broker.create_topic("lat", 1, &cfg).expect("create");
+    let p = broker.partition("lat", 0).expect("p");
+    let mut raw = encode_records(&[record("k", "v")]).expect("encode");
+    raw[27..35].copy_from_slice(&1_000i64.to_be_bytes()); // base timestamp: long ago
+    raw[35..43].copy_from_slice(&1_000i64.to_be_bytes());
+    let crc = crc32c::crc32c(&raw[21..]);
+    raw[17..21].copy_from_slice(&crc.to_be_bytes());
+    let before = strom_log::now_ms();
+    let r = p.append_batch(&mut raw).expect("append");
+    assert!(r.log_append_time >= before, "{r:?}");
+    let stored = p.read(0, 1 << 20).expect("read").records;
+    let h = strom_log::BatchHeader::parse(&stored).expect("header");
+    assert_eq!(h.attributes & 0x08, 0x08, "LogAppendTime bit");
+    assert_eq!(h.max_timestamp, r.log_append_time);
+
+    let mut cfg = BTreeMap::new();
+    cfg.insert(
+        "message.timestamp.before.max.ms".to_string(),
+        "60000".to_string(),
+    );
+    broker.create_topic("bounded", 1, &cfg).expect("create");
+    let p = broker.partition("bounded", 0).expect("p");
+    let mut old = encode_records(&[record("k", "v")]).expect("encode");
+    old[27..35].copy_from_slice(&1_000i64.to_be_bytes());
+    old[35..43].copy_from_slice(&1_000i64.to_be_bytes());
+    let crc = crc32c::crc32c(&old[21..]);
+    old[17..21].copy_from_slice(&crc.to_be_bytes());
+    assert!(matches!(
+        p.append_batch(&mut old),
+        Err(BrokerError::RecordErrors {
+            kind: crate::RecordErrorKind::InvalidTimestamp,
+            ..
+        })
+    ));
+    p.append_records(&[record("k", "v")]).expect("now is fine");
 }
 
 #[tokio::test]

@@ -29,6 +29,8 @@ cache=${STROM_CACHE_DIR:-$HOME/.cache/strom}/librdkafka-$rdk_version
 strom_bin=${STROM_BIN:-${CARGO_TARGET_DIR:-$root/target}/release/strom}
 mode=${STROM_RDKAFKA_MODE:-full}
 par=${STROM_RDKAFKA_PAR:-4}
+# Tests that take minutes; each scenario runs them in a runner of their own (run_scenario).
+long_tests="0113_cooperative_rebalance"
 # The broker version the suite assumes: it gates features and expectations on it.
 export TEST_KAFKA_VERSION=4.0.0
 
@@ -103,26 +105,45 @@ CONF
   fi
 }
 
+# Runs the test-runner on the names in <list> against <dir>'s server; writes <out>.report.json
+# and <out>.log. Usage: run_suite <dir> <scenario> <list> <out> <parallel>
+run_suite() {
+  local tests args
+  # The runner matches TESTS against test numbers.
+  tests=$(cut -c1-4 "$3" | sort -u | paste -sd, -)
+  # The suite knows the scenarios default and noautocreate; sasl_ssl is the default one over
+  # SASL_SSL.
+  args=(-L "-p$5" -s "$([ "$2" = sasl_ssl ] && echo default || echo "$2")")
+  [ "$mode" = quick ] && args+=(-Q)
+  (cd "$cache/tests" && LD_LIBRARY_PATH="../src:../src-cpp" RDKAFKA_TEST_CONF="$1/test.conf" \
+    TESTS="$tests" TEST_REPORT="$4.report.json" ./test-runner "${args[@]}") >"$4.log" 2>&1
+}
+
 run_scenario() { # <scenario> <auto-create> [sasl_ssl]; non-zero if a listed test did not pass
-  local dir="$work/$1" status=0 tests args
+  local dir="$work/$1" status=0 long_pid="" part
   awk -v s="$1" '$2 == s { print $1 }' "$work/all.txt" >"$work/$1.txt"
   [ -s "$work/$1.txt" ] || return 0
   mkdir -p "$dir"
   start_strom "$dir" "$2" "${3:-}"
-  # The runner matches TESTS against test numbers.
-  tests=$(cut -c1-4 "$work/$1.txt" | sort -u | paste -sd, -)
-  # The suite knows the scenarios default and noautocreate; sasl_ssl is the default one over
-  # SASL_SSL.
-  args=(-L "-p$par" -s "$([ "$1" = sasl_ssl ] && echo default || echo "$1")")
-  [ "$mode" = quick ] && args+=(-Q)
   echo "== scenario $1: $(wc -l <"$work/$1.txt") tests"
-  (cd "$cache/tests" && LD_LIBRARY_PATH="../src:../src-cpp" RDKAFKA_TEST_CONF="$dir/test.conf" \
-    TESTS="$tests" TEST_REPORT="$dir/report.json" ./test-runner "${args[@]}") >"$dir/suite.log" 2>&1 ||
-    status=$?
+  # The long tests (0113 alone takes minutes) get their own runner from the start, beside the
+  # others, so they do not begin last and set the wall time.
+  grep -xF -f <(printf '%s\n' $long_tests) "$work/$1.txt" >"$dir/long.txt" || true
+  grep -vxF -f <(printf '%s\n' $long_tests) "$work/$1.txt" >"$dir/rest.txt" || true
+  if [ -s "$dir/long.txt" ]; then
+    run_suite "$dir" "$1" "$dir/long.txt" "$dir/long" 1 &
+    long_pid=$!
+  fi
+  if [ -s "$dir/rest.txt" ]; then run_suite "$dir" "$1" "$dir/rest.txt" "$dir/rest" "$par" || status=$?; fi
+  if [ -n "$long_pid" ]; then wait "$long_pid" || status=$?; fi
   stop_strom
-  python3 "$here/check.py" "$work/$1.txt" "$dir/report.json" || status=1
+  for part in long rest; do
+    [ -s "$dir/$part.txt" ] || continue
+    python3 "$here/check.py" "$dir/$part.txt" "$dir/$part.report.json" || status=1
+  done
   if [ "$status" != 0 ]; then
     echo "== scenario $1 failed (runner exit $status); the runner's failures:" >&2
+    cat "$dir"/*.log >"$dir/suite.log"
     grep -aE '### Test|FAILED' "$dir/suite.log" | tail -40 >&2 || true
     echo "== strom log (tail)" >&2; tail -40 "$dir/strom.log" >&2
     cp "$dir/suite.log" "${TMPDIR:-/tmp}/strom-rdkafka-$1.log" &&

@@ -74,7 +74,7 @@ pub async fn assign(
     Path((group, name)): Path<(String, String)>,
     crate::body::RawBody(body): crate::body::RawBody,
 ) -> ApiResult<StatusCode> {
-    let (all, inst) = instance(&state, &group, &name)?;
+    let (all, inst) = instance(&state, &session, &group, &name)?;
     let req: PartitionsBody = parse_body(&body)?;
     if !inst.member.lock().topics.is_empty() {
         return Err(exclusive());
@@ -105,9 +105,10 @@ pub async fn assign(
     responses((status = 200, body = Object, content_type = "application/vnd.kafka.v2+json"), (status = 404, body = RestError)))]
 pub async fn assignments(
     State(state): State<Shared>,
+    crate::caller::Caller(session): crate::caller::Caller,
     Path((group, name)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    let (_, inst) = instance(&state, &group, &name)?;
+    let (_, inst) = instance(&state, &session, &group, &name)?;
     let parts: Vec<Value> = inst
         .member
         .lock()

@@ -18,7 +18,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::instance::{Format, Instance, OffsetReset, UNDEFINED};
 use super::{Consumers, DEFAULT_INSTANCE_TIMEOUT};
-use crate::body::{accepted, parse_json, parse_rest_json, RawBody};
+use crate::body::{accepted, parse_rest_json, RawBody};
 use crate::caller::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::reader::read_records;

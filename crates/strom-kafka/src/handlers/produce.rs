@@ -265,7 +265,9 @@ fn append(work: PartitionWork, gate: &TxnGate) -> PartitionOutcome {
     let result = work.target.and_then(|(partition, records)| {
         // The broker stamps the base offset into the batch, so it needs its own copy.
         let mut batch = records.to_vec();
-        match append_gated(&partition, &mut batch, gate)? {
+        match append_gated(&partition, &mut batch, gate)
+            .map_err(|(code, message)| (code, message, Vec::new()))?
+        {
             Ok(r) => Ok((r.base_offset, r.log_append_time, r.log_start_offset)),
             // A retry of a batch already written: success with the original offset, which is
             // what makes the idempotent producer exactly-once across reconnects.

@@ -20,6 +20,12 @@ pub const TOPIC_CONFIG_KEYS: &[&str] = &[
     "max.compaction.lag.ms",
     "delete.retention.ms",
     "message.timestamp.type",
+    // Strom's documented extensions (Confluent Server's names): schema validation on
+    // produce, enforced by strom-schema (docs/schemas.md).
+    "confluent.key.schema.validation",
+    "confluent.value.schema.validation",
+    "confluent.key.subject.name.strategy",
+    "confluent.value.subject.name.strategy",
 ];
 
 /// A topic's explicit config overrides (only keys from [`TOPIC_CONFIG_KEYS`]).
@@ -93,6 +99,27 @@ pub(crate) fn validate_entry(key: &str, value: &str) -> Result<(), BrokerError> 
                 return Err(BrokerError::InvalidConfig(
                     "message.timestamp.type=LogAppendTime is not supported yet".into(),
                 ));
+            }
+        }
+        "confluent.key.schema.validation" | "confluent.value.schema.validation" => {
+            if value != "true" && value != "false" {
+                return Err(BrokerError::InvalidConfig(format!(
+                    "{key} must be true or false, got '{value}'"
+                )));
+            }
+        }
+        "confluent.key.subject.name.strategy" | "confluent.value.subject.name.strategy" => {
+            let class = value.rsplit('.').next().unwrap_or(value);
+            let known = [
+                "TopicNameStrategy",
+                "RecordNameStrategy",
+                "TopicRecordNameStrategy",
+            ];
+            if !known.contains(&class) {
+                return Err(BrokerError::InvalidConfig(format!(
+                    "{key} must be TopicNameStrategy, RecordNameStrategy or \
+                     TopicRecordNameStrategy, got '{value}'"
+                )));
             }
         }
         other => {
@@ -206,6 +233,12 @@ impl TopicConfig {
                 "max.compaction.lag.ms" => i64::MAX.to_string(),
                 "delete.retention.ms" => "86400000".into(),
                 "message.timestamp.type" => "CreateTime".into(),
+                "confluent.key.schema.validation" | "confluent.value.schema.validation" => {
+                    "false".into()
+                }
+                "confluent.key.subject.name.strategy" | "confluent.value.subject.name.strategy" => {
+                    "io.confluent.kafka.serializers.subject.TopicNameStrategy".into()
+                }
                 _ => String::new(),
             }
         };

@@ -26,6 +26,7 @@ REST Proxy v2 compatibility and topic administration over Strom's log.",
         (name = "consumers", description = "REST Proxy v2 consumer groups on the shared coordinator"),
         (name = "meta", description = "This document, health, examples"),
         (name = "security", description = "Users (SCRAM credentials)"),
+        (name = "schema-registry", description = "Confluent Schema Registry compatible API: subjects, versions, schemas by id, compatibility, config and mode"),
     )
 )]
 pub struct ApiDoc;

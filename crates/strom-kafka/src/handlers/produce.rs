@@ -10,11 +10,14 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use kafka_protocol::messages::produce_response::{
+    BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse,
+};
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
 use strom_broker::{BrokerError, Partition};
+use strom_schema::validate::TopicValidation;
 
 use super::auth::Access;
 use super::{blocking, Context};
@@ -27,14 +30,20 @@ const BATCH_LENGTH_END: usize = 12;
 const BATCH_HEADER_LEN: usize = 61;
 const MAGIC_OFFSET: usize = 16;
 
+/// A topic's schema validation and the registry it checks against.
+type Validation = Option<(Arc<strom_schema::Registry>, TopicValidation)>;
+
 struct PartitionWork {
     index: i32,
     target: Result<(Arc<Partition>, Bytes), (ResponseError, String)>,
+    validation: Validation,
 }
 
 struct PartitionOutcome {
     index: i32,
     result: Result<(i64, i64, i64), (ResponseError, String)>,
+    /// The refused records (index in the batch, why), for Produce v8+.
+    record_errors: Vec<(i32, String)>,
 }
 
 /// Errors: a blocking append panicked.
@@ -56,6 +65,12 @@ pub async fn handle(
     for topic in request.topic_data {
         let denied = transaction_denied || !access.topic(Operation::Write, &topic.name);
         let found = ctx.broker.topic(&topic.name);
+        let validation: Validation = match (&ctx.config.schemas, &found) {
+            (Some(registry), Some(t)) => {
+                TopicValidation::of(&topic.name, &t.config()).map(|v| (Arc::clone(registry), v))
+            }
+            _ => None,
+        };
         let partitions = topic
             .partition_data
             .into_iter()
@@ -81,6 +96,7 @@ pub async fn handle(
                 PartitionWork {
                     index: p.index,
                     target,
+                    validation: validation.clone(),
                 }
             })
             .collect();
@@ -178,8 +194,40 @@ fn check_single_batch(records: &[u8]) -> Result<(), (ResponseError, String)> {
     Ok(())
 }
 
+/// Blocking: checks the records' schema ids when the topic asks for it. Errors:
+/// `INVALID_RECORD` with the first reason, and every refused record.
+fn validate(
+    validation: &Validation,
+    partition: &Partition,
+    records: &[u8],
+) -> Result<(), ((ResponseError, String), Vec<(i32, String)>)> {
+    let Some((registry, checks)) = validation else {
+        return Ok(());
+    };
+    let limits = partition.log().config().decode;
+    checks
+        .check_batches(registry, records, limits)
+        .map_err(|refused| {
+            let first = refused.first().map(|(_, r)| r.clone()).unwrap_or_default();
+            let message = format!(
+                "{} record(s) refused by schema validation: {first}",
+                refused.len()
+            );
+            ((ResponseError::InvalidRecord, message), refused)
+        })
+}
+
 /// Blocking: appends one partition's batch.
 fn append(work: PartitionWork) -> PartitionOutcome {
+    if let Ok((partition, records)) = &work.target {
+        if let Err((error, record_errors)) = validate(&work.validation, partition, records) {
+            return PartitionOutcome {
+                index: work.index,
+                result: Err(error),
+                record_errors,
+            };
+        }
+    }
     let result = work.target.and_then(|(partition, records)| {
         // The broker stamps the base offset into the batch, so it needs its own copy.
         let mut batch = records.to_vec();
@@ -212,6 +260,7 @@ fn append(work: PartitionWork) -> PartitionOutcome {
     PartitionOutcome {
         index: work.index,
         result,
+        record_errors: Vec::new(),
     }
 }
 
@@ -226,6 +275,16 @@ fn partition_response(version: i16, outcome: PartitionOutcome) -> PartitionProdu
             let mut r = response.with_error_code(code.code()).with_base_offset(-1);
             if version >= 8 {
                 r.error_message = Some(StrBytes::from_string(reason));
+                r.record_errors = outcome
+                    .record_errors
+                    .into_iter()
+                    .filter(|(index, _)| *index >= 0)
+                    .map(|(index, message)| {
+                        BatchIndexAndErrorMessage::default()
+                            .with_batch_index(index)
+                            .with_batch_index_error_message(Some(StrBytes::from_string(message)))
+                    })
+                    .collect();
             }
             r
         }

@@ -23,12 +23,11 @@ pub struct IdQuery {
     pub deleted: Option<String>,
 }
 
+/// A schema and every (subject, version) using it, soft-deleted ones included.
+type Visible = (Arc<StoredSchema>, Vec<(String, i32)>);
+
 /// The schema, if the caller may see it. Errors: 404/40403.
-fn visible(
-    state: &Shared,
-    caller: &Caller,
-    id: i32,
-) -> ApiResult<(Arc<StoredSchema>, Vec<(String, i32)>)> {
+fn visible(state: &Shared, caller: &Caller, id: i32) -> ApiResult<Visible> {
     let registry = registry(state)?;
     let not_found = || schema_error(SchemaError::SchemaNotFound(id.to_string()));
     let schema = registry.schema(id).map_err(|_| not_found())?;

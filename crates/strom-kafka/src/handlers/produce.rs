@@ -30,6 +30,9 @@ const BATCH_LENGTH_END: usize = 12;
 const BATCH_HEADER_LEN: usize = 61;
 const MAGIC_OFFSET: usize = 16;
 
+/// A refused batch: its error, and every refused record (index in the batch, why).
+type Refusal = ((ResponseError, String), Vec<(i32, String)>);
+
 /// A topic's schema validation and the registry it checks against.
 type Validation = Option<(Arc<strom_schema::Registry>, TopicValidation)>;
 
@@ -196,11 +199,7 @@ fn check_single_batch(records: &[u8]) -> Result<(), (ResponseError, String)> {
 
 /// Blocking: checks the records' schema ids when the topic asks for it. Errors:
 /// `INVALID_RECORD` with the first reason, and every refused record.
-fn validate(
-    validation: &Validation,
-    partition: &Partition,
-    records: &[u8],
-) -> Result<(), ((ResponseError, String), Vec<(i32, String)>)> {
+fn validate(validation: &Validation, partition: &Partition, records: &[u8]) -> Result<(), Refusal> {
     let Some((registry, checks)) = validation else {
         return Ok(());
     };

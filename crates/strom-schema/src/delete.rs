@@ -73,7 +73,7 @@ impl Registry {
         let _write = self.write.lock();
         let state = self.state.read();
         self.check_writable(&state, subject)?;
-        let found = find_version(&state, subject, version, permanent)?;
+        let found = find_version(&state, subject, version, true)?;
         if permanent && !found.deleted {
             return Err(SchemaError::VersionNotSoftDeleted(
                 subject.to_string(),

@@ -25,6 +25,9 @@ pub enum Target {
     Topic,
     /// The group in the `{group}` path parameter.
     Group,
+    /// The schema registry subject in the `{subject}` path parameter, mapped by
+    /// [`subject_resource`].
+    Subject,
 }
 
 /// What a route needs.
@@ -71,7 +74,7 @@ const fn live(path: &'static str, access: Access) -> Rule {
 
 use Access::{Check, Handler, Metrics, Open};
 use Operation::{Alter, AlterConfigs, Delete, Describe, Read, Write};
-use Target::{Cluster, Group, Topic};
+use Target::{Cluster, Group, Subject, Topic};
 
 /// Every route's rule.
 pub const RULES: &[Rule] = &[
@@ -239,6 +242,71 @@ pub const RULES: &[Rule] = &[
         "/consumers/{group}/instances/{instance}/offsets",
         Check(Describe, Group),
     ),
+    // Schema Registry (Confluent's API): see `subject_resource` for the subject mapping.
+    rule("GET", "/subjects", Handler),
+    rule(
+        "GET",
+        "/subjects/{subject}/versions",
+        Check(Describe, Subject),
+    ),
+    rule(
+        "POST",
+        "/subjects/{subject}/versions",
+        Check(Write, Subject),
+    ),
+    rule("POST", "/subjects/{subject}", Check(Describe, Subject)),
+    rule(
+        "DELETE",
+        "/subjects/{subject}",
+        Check(AlterConfigs, Subject),
+    ),
+    rule(
+        "GET",
+        "/subjects/{subject}/versions/{version}",
+        Check(Describe, Subject),
+    ),
+    rule(
+        "DELETE",
+        "/subjects/{subject}/versions/{version}",
+        Check(AlterConfigs, Subject),
+    ),
+    rule(
+        "GET",
+        "/subjects/{subject}/versions/{version}/schema",
+        Check(Describe, Subject),
+    ),
+    rule(
+        "GET",
+        "/subjects/{subject}/versions/{version}/referencedby",
+        Check(Describe, Subject),
+    ),
+    rule("GET", "/schemas/ids/{id}", Handler),
+    rule("GET", "/schemas/ids/{id}/schema", Handler),
+    rule("GET", "/schemas/ids/{id}/subjects", Handler),
+    rule("GET", "/schemas/ids/{id}/versions", Handler),
+    rule("GET", "/schemas/types", Handler),
+    rule("GET", "/contexts", Handler),
+    rule("GET", "/v1/metadata/id", Handler),
+    rule(
+        "POST",
+        "/compatibility/subjects/{subject}/versions/{version}",
+        Check(Describe, Subject),
+    ),
+    rule(
+        "POST",
+        "/compatibility/subjects/{subject}/versions",
+        Check(Describe, Subject),
+    ),
+    rule("GET", "/config", Check(Describe, Cluster)),
+    rule("PUT", "/config", Check(Alter, Cluster)),
+    rule("GET", "/config/{subject}", Check(Describe, Subject)),
+    rule("PUT", "/config/{subject}", Check(AlterConfigs, Subject)),
+    rule("DELETE", "/config/{subject}", Check(AlterConfigs, Subject)),
+    rule("GET", "/mode", Check(Describe, Cluster)),
+    rule("PUT", "/mode", Check(Alter, Cluster)),
+    rule("GET", "/mode/{subject}", Check(Describe, Subject)),
+    rule("PUT", "/mode/{subject}", Check(AlterConfigs, Subject)),
+    rule("DELETE", "/mode/{subject}", Check(AlterConfigs, Subject)),
 ];
 
 /// What a route not in the table needs: Alter on the cluster.
@@ -324,7 +392,34 @@ pub fn resolve(
         Check(op, Cluster) => Some((op, ResourceType::Cluster, CLUSTER_NAME.to_string())),
         Check(op, Topic) => Some((op, ResourceType::Topic, param("topic"))),
         Check(op, Group) => Some((op, ResourceType::Group, param("group"))),
+        Check(op, Subject) => Some(subject_resource(op, &param("subject"))),
     }
+}
+
+/// What an action on schema registry subject `subject` needs: a subject named after a
+/// topic (`<topic>-key`, `<topic>-value`, Confluent's default TopicNameStrategy) maps onto
+/// that topic with the same operation; any other subject onto the cluster (Describe stays
+/// Describe, every change needs Alter).
+pub fn subject_resource(operation: Operation, subject: &str) -> (Operation, ResourceType, String) {
+    let topic = subject
+        .strip_suffix("-value")
+        .or_else(|| subject.strip_suffix("-key"))
+        .filter(|t| !t.is_empty());
+    match topic {
+        Some(topic) => (operation, ResourceType::Topic, topic.to_string()),
+        None if operation == Describe => (Describe, ResourceType::Cluster, CLUSTER_NAME.into()),
+        None => (Alter, ResourceType::Cluster, CLUSTER_NAME.into()),
+    }
+}
+
+/// Whether `session` may see subject `subject` (no audit line, as a list filter).
+pub fn may_describe_subject(state: &AppState, session: &Session, subject: &str) -> bool {
+    let (operation, resource_type, name) = subject_resource(Describe, subject);
+    state
+        .config
+        .security
+        .authorizer
+        .allowed(session, operation, resource_type, &name)
 }
 
 #[cfg(test)]

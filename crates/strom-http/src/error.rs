@@ -13,6 +13,9 @@ use strom_log::LogError;
 pub enum Flavor {
     Problem,
     RestProxy,
+    /// Confluent Schema Registry: `{"error_code","message"}` as
+    /// `application/vnd.schemaregistry.v1+json`.
+    SchemaRegistry,
 }
 
 /// A failed request: status, a stable problem `type` slug, a human detail, and the REST
@@ -415,6 +418,10 @@ impl IntoResponse for ApiError {
                 "application/vnd.kafka.v2+json",
                 serde_json::json!({"error_code": self.rest_code, "message": self.detail}),
             ),
+            Flavor::SchemaRegistry => (
+                "application/vnd.schemaregistry.v1+json",
+                serde_json::json!({"error_code": self.rest_code, "message": self.detail}),
+            ),
         };
         let mut response = (self.status, body.to_string()).into_response();
         response
@@ -433,6 +440,22 @@ impl IntoResponse for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// A schema registry error in Confluent's shape: its code, and the code's first three
+/// digits as the HTTP status; a store failure is logged and answered with a fixed message.
+pub fn schema_error(err: strom_schema::SchemaError) -> ApiError {
+    let status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let detail = match &err {
+        strom_schema::SchemaError::Store(reason) => {
+            tracing::error!(error = %reason, "schema registry store failed");
+            STORAGE_FAILURE.to_string()
+        }
+        other => other.to_string(),
+    };
+    let mut e = ApiError::new(status, "schema-registry", detail).code(err.code());
+    e.flavor = Flavor::SchemaRegistry;
+    e
+}
 
 #[cfg(test)]
 mod tests {

@@ -39,6 +39,7 @@ pub mod quotas;
 pub mod quotas_meter;
 pub mod reader;
 pub mod refusal;
+pub mod registry;
 pub mod rejections;
 pub mod render;
 pub mod restproxy;
@@ -75,6 +76,8 @@ pub struct HttpConfig {
     pub header_read_timeout: Duration,
     /// Users, the authorizer and quotas, shared with the other front ends.
     pub security: std::sync::Arc<strom_auth::Security>,
+    /// The schema registry (`None`: its API answers 404).
+    pub schemas: Option<std::sync::Arc<strom_schema::Registry>>,
     /// HTTPS (`None`: plain HTTP). Built with ALPN `h2`, `http/1.1` ([`HTTP_ALPN`]).
     pub tls: Option<strom_tls::TlsServer>,
     /// Authentication, CORS and `/metrics` protection (see [`auth`]).
@@ -99,6 +102,7 @@ impl Default for HttpConfig {
             connections: ConnectionLimitsConfig::default(),
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
             security: strom_auth::Security::disabled(),
+            schemas: None,
             tls: None,
             auth: auth::HttpAuthConfig::default(),
             webhooks: None,

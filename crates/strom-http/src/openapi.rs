@@ -28,6 +28,8 @@ REST Proxy v2 compatibility and topic administration over Strom's log.",
         (name = "meta", description = "This document, health, examples"),
         (name = "security", description = "Users (SCRAM credentials)"),
         (name = "webhooks", description = "Webhook subscriptions, delivery history and dead letters"),
+
+        (name = "schema-registry", description = "Confluent Schema Registry compatible API: subjects, versions, schemas by id, compatibility, config and mode"),
     )
 )]
 pub struct ApiDoc;

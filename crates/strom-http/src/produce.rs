@@ -146,6 +146,7 @@ pub async fn write(
     if records.is_empty() {
         return Err(ApiError::unprocessable("no records to produce").code(42206));
     }
+    crate::registry::check_produce(state, topic, &records)?;
     let max_batch = max_message_bytes(state, topic.name());
     let mut groups: BTreeMap<i32, Vec<(usize, NewRecord)>> = BTreeMap::new();
     let now = now_ms();

@@ -13,7 +13,7 @@ use crate::consumers::handlers as consumers;
 use crate::state::Shared;
 use crate::{
     acls, admin, atom, consume, feeds, group_reset, groups, metrics, openapi, produce, quotas,
-    restproxy, status, users, webhooks, ws,
+    registry, restproxy, status, users, webhooks, ws,
 };
 
 /// The router (state applied) and the OpenAPI document it serves.
@@ -70,6 +70,48 @@ pub fn build(state: Shared) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(webhooks::ops::dead_letters))
         .routes(routes!(webhooks::ops::redrive))
         .routes(routes!(webhooks::ops::skip))
+        .routes(routes!(registry::subjects::list))
+        .routes(routes!(
+            registry::subjects::versions,
+            registry::subjects::register
+        ))
+        .routes(routes!(
+            registry::subjects::lookup,
+            registry::subjects::delete_subject
+        ))
+        .routes(routes!(
+            registry::subjects::get_version,
+            registry::subjects::delete_version
+        ))
+        .routes(routes!(registry::subjects::get_version_schema))
+        .routes(routes!(registry::subjects::referenced_by))
+        .routes(routes!(registry::ids::by_id))
+        .routes(routes!(registry::ids::by_id_schema))
+        .routes(routes!(registry::ids::by_id_subjects))
+        .routes(routes!(registry::ids::by_id_versions))
+        .routes(routes!(registry::ids::types))
+        .routes(routes!(registry::ids::contexts))
+        .routes(routes!(registry::ids::metadata_id))
+        .routes(routes!(registry::config::check_version))
+        .routes(routes!(registry::config::check_subject))
+        .routes(routes!(
+            registry::config::get_global,
+            registry::config::put_global
+        ))
+        .routes(routes!(
+            registry::config::get_subject,
+            registry::config::put_subject,
+            registry::config::delete_subject
+        ))
+        .routes(routes!(
+            registry::config::get_mode,
+            registry::config::put_mode
+        ))
+        .routes(routes!(
+            registry::config::get_subject_mode,
+            registry::config::put_subject_mode,
+            registry::config::delete_subject_mode
+        ))
         .routes(routes!(openapi::openapi_json))
         .routes(routes!(openapi::healthz))
         .routes(routes!(openapi::readyz))

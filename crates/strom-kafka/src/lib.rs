@@ -56,6 +56,9 @@ pub struct KafkaConfig {
     pub tls: Option<strom_tls::TlsServer>,
     /// Users, the authorizer and quotas, shared with the other front ends.
     pub security: Arc<strom_auth::Security>,
+    /// The schema registry, for topics that validate schemas on produce (`None`: no
+    /// validation).
+    pub schemas: Option<Arc<strom_schema::Registry>>,
 }
 
 /// Kafka's default for `connections.max.idle.ms`: 10 minutes.
@@ -78,6 +81,7 @@ impl Default for KafkaConfig {
             protocol: strom_auth::SecurityProtocol::Plaintext,
             tls: None,
             security: strom_auth::Security::disabled(),
+            schemas: None,
         }
     }
 }

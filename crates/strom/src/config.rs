@@ -44,6 +44,10 @@ pub struct ServeArgs {
     /// HTTP listener address [default: 127.0.0.1:8080].
     #[arg(long, env = "STROM_HTTP_LISTEN")]
     pub http_listen: Option<SocketAddr>,
+    /// A second listener serving the HTTP API (the Schema Registry API, where clients expect
+    /// port 8081) with the HTTP listener's TLS and authentication [default: none].
+    #[arg(long, env = "STROM_SCHEMA_REGISTRY_LISTEN")]
+    pub schema_registry_listen: Option<SocketAddr>,
     /// Let listeners without authentication bind non-loopback addresses [default: false].
     #[arg(long, env = "STROM_ALLOW_UNAUTHENTICATED_NETWORK")]
     pub allow_unauthenticated_network: Option<bool>,
@@ -97,6 +101,7 @@ struct FileConfig {
     kafka_listen: Option<SocketAddr>,
     kafka_advertised_host: Option<String>,
     http_listen: Option<SocketAddr>,
+    schema_registry_listen: Option<SocketAddr>,
     allow_unauthenticated_network: Option<bool>,
     kafka_listeners: Option<Vec<crate::listeners::ListenerFile>>,
     http_ssl: Option<crate::listeners::SslFile>,
@@ -198,6 +203,8 @@ fn authorizer_config(
 pub struct Settings {
     pub data_dir: PathBuf,
     pub http_listen: SocketAddr,
+    /// The second HTTP listener for Schema Registry clients (`schema_registry_listen`).
+    pub schema_registry_listen: Option<SocketAddr>,
     /// Every Kafka listener: `kafka_listen` as `PLAINTEXT` (unless only `kafka_listeners`
     /// are configured), then `kafka_listeners`.
     pub kafka_listeners: Vec<crate::listeners::KafkaListener>,
@@ -502,6 +509,22 @@ impl Settings {
             http_listen,
             http_auth.mode == strom_http::auth::AuthMode::Required,
         )?;
+        let schema_registry_listen = args.schema_registry_listen.or(file.schema_registry_listen);
+        if let Some(listen) = schema_registry_listen {
+            let allow = args
+                .allow_unauthenticated_network
+                .or(file.allow_unauthenticated_network)
+                .unwrap_or(false);
+            let protocol = match listeners.http_ssl {
+                Some(_) => strom_auth::SecurityProtocol::Ssl,
+                None => strom_auth::SecurityProtocol::Plaintext,
+            };
+            let auth = crate::listeners::authenticates(protocol, listeners.http_ssl.as_ref());
+            let what = "the schema registry listener";
+            if crate::listeners::check_exposure(what, listen, auth, allow)? {
+                listeners.exposed.push(format!("{what} on {listen}"));
+            }
+        }
         // `kafka_sasl_listen`: shorthand for one SASL_PLAINTEXT listener beside the others.
         if let Some(listen) = kafka_sasl_listen {
             if listeners.kafka.iter().any(|l| l.name == "SASL_PLAINTEXT") {
@@ -562,6 +585,7 @@ impl Settings {
                 .or(file.data_dir)
                 .unwrap_or_else(|| PathBuf::from("./strom-data")),
             http_listen,
+            schema_registry_listen,
             kafka_listeners: listeners.kafka,
             http_ssl: listeners.http_ssl,
             unauthenticated_exposed: listeners.exposed,

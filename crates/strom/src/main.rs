@@ -25,6 +25,8 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
+// `Serve` carries every server flag; the command is parsed once at start.
+#[allow(clippy::large_enum_variant)]
 enum Command {
     /// Run the server (Kafka protocol and HTTP) on a local data directory.
     Serve(config::ServeArgs),

@@ -152,7 +152,17 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
         },
     )?;
 
-    let kafka_listeners = bind_kafka_listeners(&settings, &security).await?;
+    // Schemas live in `__strom_schemas`, replayed into memory here.
+    let schema_broker = Arc::clone(&broker);
+    let schemas = tokio::task::spawn_blocking(move || {
+        strom_schema::open_on_broker(schema_broker, strom_schema::Level::Backward)
+    })
+    .await
+    .context("schema registry start-up panicked")?
+    .context("cannot open the schema registry")?;
+    let schemas = Arc::new(schemas);
+
+    let kafka_listeners = bind_kafka_listeners(&settings, &security, &schemas).await?;
     let http_listener = TcpListener::bind(settings.http_listen)
         .await
         .with_context(|| format!("cannot listen for HTTP on {}", settings.http_listen))?;
@@ -179,6 +189,7 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
         connections: settings.connections.clone(),
         header_read_timeout: Duration::from_millis(settings.http_header_read_timeout_ms),
         security,
+        schemas: Some(Arc::clone(&schemas)),
         tls: http_tls,
         auth: settings.http_auth.clone(),
         webhooks: None,
@@ -237,6 +248,22 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
         ));
         tasks.push(("kafka", task));
     }
+    if let Some(listen) = settings.schema_registry_listen {
+        // The same API, TLS and authentication as the HTTP listener, where Schema Registry
+        // clients expect it.
+        let listener = TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("cannot listen for the schema registry on {listen}"))?;
+        tracing::info!(schema_registry = %listener.local_addr()?, "schema registry listener");
+        let task = tokio::spawn(strom_http::run_with_groups(
+            listener,
+            Arc::clone(&broker),
+            groups.clone(),
+            http_config.clone(),
+            shutdown_rx.clone(),
+        ));
+        tasks.push(("schema-registry", task));
+    }
     let http = tokio::spawn(strom_http::run_with_groups(
         http_listener,
         Arc::clone(&broker),
@@ -290,6 +317,7 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
 async fn bind_kafka_listeners(
     settings: &Settings,
     security: &Arc<strom_auth::Security>,
+    schemas: &Arc<strom_schema::Registry>,
 ) -> anyhow::Result<Vec<(TcpListener, strom_kafka::KafkaConfig)>> {
     let mut bound = Vec::new();
     for listener in &settings.kafka_listeners {
@@ -315,6 +343,7 @@ async fn bind_kafka_listeners(
             protocol: listener.protocol,
             tls,
             security: Arc::clone(security),
+            schemas: Some(Arc::clone(schemas)),
         };
         bound.push((socket, config));
     }

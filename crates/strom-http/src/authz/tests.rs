@@ -181,3 +181,69 @@ fn routes_map_to_kafkas_operations() {
         ]
     );
 }
+
+/// Method, route, path parameters, expected check.
+type SubjectCase<'a> = (
+    &'a str,
+    &'a str,
+    Vec<(String, String)>,
+    (Operation, ResourceType, &'a str),
+);
+
+#[test]
+fn schema_registry_subjects_map_onto_their_topic_or_the_cluster() {
+    let subject = |s: &str| vec![("subject".to_string(), s.to_string())];
+    let cases: Vec<SubjectCase> = vec![
+        (
+            "POST",
+            "/subjects/{subject}/versions",
+            subject("orders-value"),
+            (Operation::Write, ResourceType::Topic, "orders"),
+        ),
+        (
+            "GET",
+            "/subjects/{subject}/versions/{version}",
+            subject("orders-key"),
+            (Operation::Describe, ResourceType::Topic, "orders"),
+        ),
+        (
+            "DELETE",
+            "/subjects/{subject}",
+            subject("orders-value"),
+            (Operation::AlterConfigs, ResourceType::Topic, "orders"),
+        ),
+        (
+            "POST",
+            "/subjects/{subject}/versions",
+            subject("com.acme.User"),
+            (Operation::Alter, ResourceType::Cluster, CLUSTER_NAME),
+        ),
+        (
+            "GET",
+            "/subjects/{subject}/versions",
+            subject("-value"),
+            (Operation::Describe, ResourceType::Cluster, CLUSTER_NAME),
+        ),
+        (
+            "PUT",
+            "/config",
+            vec![],
+            (Operation::Alter, ResourceType::Cluster, CLUSTER_NAME),
+        ),
+        (
+            "GET",
+            "/mode",
+            vec![],
+            (Operation::Describe, ResourceType::Cluster, CLUSTER_NAME),
+        ),
+    ];
+    for (method, path, params, (o, r, n)) in cases {
+        let method: Method = method.parse().expect("method");
+        let got = resolve(&find(&method, path), &params, false);
+        assert_eq!(
+            got,
+            Some((o, r, n.to_string())),
+            "{method} {path} {params:?}"
+        );
+    }
+}

@@ -17,6 +17,7 @@ use kafka_protocol::messages::{ProduceRequest, ProduceResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
 use strom_broker::{BrokerError, Partition};
+use strom_schema::validate::TopicValidation;
 
 use super::auth::Access;
 use super::{blocking, Context};
@@ -32,9 +33,13 @@ const MAGIC_OFFSET: usize = 16;
 /// A refusal: the code, the message and the refused records (KIP-467).
 type Refusal = (ResponseError, String, Vec<BatchIndexAndErrorMessage>);
 
+/// A topic's schema validation and the registry it checks against.
+type Validation = Option<(Arc<strom_schema::Registry>, TopicValidation)>;
+
 struct PartitionWork {
     index: i32,
     target: Result<(Arc<Partition>, Bytes), Refusal>,
+    validation: Validation,
 }
 
 struct PartitionOutcome {
@@ -65,6 +70,12 @@ pub async fn handle(
     for topic in request.topic_data {
         let denied = transaction_denied || !access.topic(Operation::Write, &topic.name);
         let found = ctx.broker.topic(&topic.name);
+        let validation: Validation = match (&ctx.config.schemas, &found) {
+            (Some(registry), Some(t)) => {
+                TopicValidation::of(&topic.name, &t.config()).map(|v| (Arc::clone(registry), v))
+            }
+            _ => None,
+        };
         let partitions = topic
             .partition_data
             .into_iter()
@@ -92,6 +103,7 @@ pub async fn handle(
                 PartitionWork {
                     index: p.index,
                     target,
+                    validation: validation.clone(),
                 }
             })
             .collect();
@@ -260,8 +272,44 @@ fn append_gated(
         })
 }
 
+/// Blocking: checks the records' schema ids when the topic asks for it. Errors:
+/// `INVALID_RECORD` with the first reason, and every refused record.
+fn validate(validation: &Validation, partition: &Partition, records: &[u8]) -> Result<(), Refusal> {
+    let Some((registry, checks)) = validation else {
+        return Ok(());
+    };
+    let limits = partition.log().config().decode;
+    checks
+        .check_batches(registry, records, limits)
+        .map_err(|refused| {
+            let first = refused.first().map(|(_, r)| r.clone()).unwrap_or_default();
+            let message = format!(
+                "{} record(s) refused by schema validation: {first}",
+                refused.len()
+            );
+            let records = refused
+                .into_iter()
+                .filter(|(index, _)| *index >= 0)
+                .map(|(index, why)| {
+                    BatchIndexAndErrorMessage::default()
+                        .with_batch_index(index)
+                        .with_batch_index_error_message(Some(StrBytes::from_string(why)))
+                })
+                .collect();
+            (ResponseError::InvalidRecord, message, records)
+        })
+}
+
 /// Blocking: appends one partition's batch.
 fn append(work: PartitionWork, gate: &TxnGate) -> PartitionOutcome {
+    if let Ok((partition, records)) = &work.target {
+        if let Err(refused) = validate(&work.validation, partition, records) {
+            return PartitionOutcome {
+                index: work.index,
+                result: Err(refused),
+            };
+        }
+    }
     let result = work.target.and_then(|(partition, records)| {
         // The broker stamps the base offset into the batch, so it needs its own copy.
         let mut batch = records.to_vec();

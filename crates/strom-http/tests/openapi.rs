@@ -48,6 +48,40 @@ const EXPECTED_PATHS: &[&str] = &[
     "/v1/api-keys/{id}",
     "/v1/stream-tokens",
     "/v1/quotas",
+    "/v1/groups",
+    "/v1/groups/{group}",
+    "/v1/groups/{group}/offsets/reset",
+    "/v1/status",
+    "/v1/webhooks",
+    "/v1/webhooks/{name}",
+    "/v1/webhooks/{name}/attempts",
+    "/v1/webhooks/{name}/dead-letters",
+    "/v1/webhooks/{name}/dead-letters/redrive",
+    "/v1/webhooks/{name}/pause",
+    "/v1/webhooks/{name}/resume",
+    "/v1/webhooks/{name}/secret",
+    "/v1/webhooks/{name}/secret/rotate",
+    "/v1/webhooks/{name}/skip",
+    "/v1/webhooks/{name}/test",
+    "/compatibility/subjects/{subject}/versions",
+    "/compatibility/subjects/{subject}/versions/{version}",
+    "/config",
+    "/config/{subject}",
+    "/contexts",
+    "/mode",
+    "/mode/{subject}",
+    "/schemas/ids/{id}",
+    "/schemas/ids/{id}/schema",
+    "/schemas/ids/{id}/subjects",
+    "/schemas/ids/{id}/versions",
+    "/schemas/types",
+    "/subjects",
+    "/subjects/{subject}",
+    "/subjects/{subject}/versions",
+    "/subjects/{subject}/versions/{version}",
+    "/subjects/{subject}/versions/{version}/referencedby",
+    "/subjects/{subject}/versions/{version}/schema",
+    "/v1/metadata/id",
 ];
 
 #[tokio::test]
@@ -78,7 +112,10 @@ async fn document_and_router_agree() {
             .replace("{group}", "g")
             .replace("{instance}", "i")
             .replace("{user}", "u")
-            .replace("{id}", "0");
+            .replace("{id}", "0")
+            .replace("{name}", "w")
+            .replace("{subject}", "s")
+            .replace("{version}", "1");
         for method in item.as_object().expect("operations").keys() {
             let m = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).expect("method");
             let r = s

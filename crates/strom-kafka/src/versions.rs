@@ -94,7 +94,7 @@ mod tests {
 
     #[test]
     fn unimplemented_apis_are_not_advertised() {
-        for api in [ApiKey::EndTxn, ApiKey::ShareFetch] {
+        for api in [ApiKey::WriteTxnMarkers, ApiKey::ShareFetch] {
             assert!(supported_versions(api).is_none());
         }
     }

@@ -122,6 +122,13 @@ fn default_request(api: ApiKey) -> RequestKind {
         ApiKey::ListPartitionReassignments => {
             RequestKind::ListPartitionReassignments(Default::default())
         }
+        ApiKey::AddPartitionsToTxn => RequestKind::AddPartitionsToTxn(Default::default()),
+        ApiKey::AddOffsetsToTxn => RequestKind::AddOffsetsToTxn(Default::default()),
+        ApiKey::TxnOffsetCommit => RequestKind::TxnOffsetCommit(Default::default()),
+        ApiKey::EndTxn => RequestKind::EndTxn(Default::default()),
+        ApiKey::DescribeProducers => RequestKind::DescribeProducers(Default::default()),
+        ApiKey::DescribeTransactions => RequestKind::DescribeTransactions(Default::default()),
+        ApiKey::ListTransactions => RequestKind::ListTransactions(Default::default()),
         other => panic!("add a sample request for {other:?}"),
     }
 }

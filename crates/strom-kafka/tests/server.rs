@@ -317,6 +317,13 @@ fn default_request(api: ApiKey, version: i16, topic: &str) -> RequestKind {
                         .with_key(StrBytes::from_static_str("producer_byte_rate"))
                         .with_value(1024.0)])]),
         ),
+        ApiKey::AddPartitionsToTxn => RequestKind::AddPartitionsToTxn(Default::default()),
+        ApiKey::AddOffsetsToTxn => RequestKind::AddOffsetsToTxn(Default::default()),
+        ApiKey::TxnOffsetCommit => RequestKind::TxnOffsetCommit(Default::default()),
+        ApiKey::EndTxn => RequestKind::EndTxn(Default::default()),
+        ApiKey::DescribeProducers => RequestKind::DescribeProducers(Default::default()),
+        ApiKey::DescribeTransactions => RequestKind::DescribeTransactions(Default::default()),
+        ApiKey::ListTransactions => RequestKind::ListTransactions(Default::default()),
         other => group_request(other, version, topic)
             .unwrap_or_else(|| panic!("add a request for {other:?}")),
     }

@@ -71,9 +71,17 @@ fn label(value: &str) -> String {
         .replace('\n', "\\n")
 }
 
+/// One metric family read off a subscription: name, type, help, value.
+type Family = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&Snapshot<'_>) -> f64,
+);
+
 /// Renders every subscription's samples in the text exposition format.
 pub fn render(subs: &[Snapshot<'_>], out: &mut String) {
-    let simple: [(&str, &str, &str, fn(&Snapshot<'_>) -> f64); 6] = [
+    let simple: [Family; 6] = [
         (
             "strom_webhook_delivered_total",
             "counter",

@@ -256,7 +256,7 @@ impl Webhooks {
                 metrics: &rt.metrics,
                 lag: *lag,
                 dead_letter_records: *dlq,
-                state: *state,
+                state,
             })
             .collect();
         metrics::render(&snaps, out);

@@ -118,8 +118,8 @@ pub fn matches(filter: &Filter, record: &StoredRecord) -> bool {
             .iter()
             .any(|h| &h.key == name && h.value.as_deref() == Some(value.as_bytes()))
     });
-    let type_ok = filter.types.is_empty()
-        || event_type(record).is_some_and(|t| filter.types.iter().any(|w| *w == t));
+    let type_ok =
+        filter.types.is_empty() || event_type(record).is_some_and(|t| filter.types.contains(&t));
     header_ok && type_ok
 }
 

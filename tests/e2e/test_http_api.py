@@ -129,7 +129,8 @@ def assert_problem(r, status, needle=None):
 
 def test_rejections(strom_factory, tmp_path):
     cfg = tmp_path / "strom.toml"
-    cfg.write_text("http_max_body_bytes = 4096\n")
+    # Without auto-creation, so that producing to a missing topic is the 404 under test.
+    cfg.write_text("http_max_body_bytes = 4096\nauto_create_topics = false\n")
     s = strom_factory(extra_args=["--config", str(cfg)]).start()
     create(s, "err", 2)
     url = f"{s.http}/v1/topics/err/records"

@@ -101,10 +101,12 @@ def test_rest_proxy_v2_produce_read_by_kafka(strom):
                       headers={"content-type": "application/vnd.kafka.json.v2+json"},
                       json={"records": [{"value": {"a": 1}}]})
     assert r.status_code == 200
-    r = requests.post(f"{strom.http}/topics/nope",
+    # Topics are created on first use (the Kafka setting); a missing partition is REST
+    # Proxy's 40402.
+    r = requests.post(f"{strom.http}/topics/rp/partitions/7",
                       headers={"content-type": "application/vnd.kafka.json.v2+json"},
                       json={"records": [{"value": 1}]})
-    assert r.status_code == 404 and r.json()["error_code"] == 40401
+    assert r.status_code == 404 and r.json()["error_code"] == 40402
     r = requests.post(f"{strom.http}/topics/rp",
                       headers={"content-type": "application/vnd.kafka.avro.v2+json"},
                       json={"records": [{"value": 1}]})

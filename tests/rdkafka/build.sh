@@ -16,9 +16,10 @@ grep -q "RD_KAFKA_VERSION  *0x$(printf '%02x%02x%02x' ${version//./ })ff" "$src/
   { echo "$package does not ship librdkafka $version" >&2; exit 1; }
 rm -rf "$cache" && mkdir -p "$(dirname "$cache")" && cp -r "$src" "$cache"
 cd "$cache"
-# Only what Debian provides: OpenSSL, zlib, zstd, lz4; no libcurl (OIDC) and no GSSAPI.
-./configure --disable-curl --disable-gssapi --enable-ssl --enable-zlib --enable-zstd >configure.log 2>&1 ||
-  { tail -30 configure.log >&2; exit 1; }
+# Only what Debian provides: OpenSSL, zlib, zstd, lz4; no libcurl (OIDC) and no GSSAPI. The
+# output must not go to configure.<anything>: mklove loads such files as configure modules.
+./configure --disable-curl --disable-gssapi --enable-ssl --enable-zlib --enable-zstd >strom-configure.out 2>&1 ||
+  { tail -30 strom-configure.out >&2; exit 1; }
 jobs=$(nproc 2>/dev/null || echo 2)
 make -j"$jobs" libs >make.log 2>&1 || { tail -30 make.log >&2; exit 1; }
 make -j"$jobs" -C tests test-runner >>make.log 2>&1 || { tail -30 make.log >&2; exit 1; }

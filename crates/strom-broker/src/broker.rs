@@ -161,7 +161,10 @@ fn lock_data_dir(dir: &Path, read_only: bool) -> Result<File, BrokerError> {
     if rc != 0 {
         return Err(BrokerError::Io {
             path,
-            source: std::io::Error::other("the data directory is in use by another strom process"),
+            source: std::io::Error::new(
+                std::io::ErrorKind::ResourceBusy,
+                "the data directory is in use by another strom process",
+            ),
         });
     }
     Ok(file)

@@ -18,9 +18,9 @@ use std::path::Path;
 use std::process::Command;
 
 use common_disk::{
-    append, assert_all_acked, broker_config, disk_config, open, root_required, Tmpfs,
+    append, assert_all_acked, broker_config, disk_config, open, open_with, root_required, Tmpfs,
 };
-use strom_broker::{Broker, BrokerError, DiskState};
+use strom_broker::{BrokerError, DiskState};
 use strom_log::LogError;
 
 fn os_error(err: &BrokerError) -> Option<i32> {
@@ -50,7 +50,7 @@ fn read_only_at_start_serves_reads_refuses_writes_and_resumes_when_writable() {
     drop((p, broker));
 
     assert!(fs.remount_read_only("size=16m"), "remount ro");
-    let broker = Broker::open_with_disk(broker_config(&dir), disk_config(0))
+    let broker = open_with(broker_config(&dir), disk_config(0))
         .expect("a read-only data directory starts degraded");
     let status = broker.storage_status();
     assert_eq!(status.state, DiskState::ReadOnly, "{status:?}");
@@ -99,7 +99,7 @@ fn fresh_read_only_directory_starts_empty_and_sets_up_when_writable() {
     let dir = fs.path.join("data");
     std::fs::create_dir_all(&dir).expect("data dir");
     assert!(fs.remount_read_only("size=16m"), "remount ro");
-    let broker = Broker::open_with_disk(broker_config(&dir), disk_config(0))
+    let broker = open_with(broker_config(&dir), disk_config(0))
         .expect("an empty read-only data directory starts degraded");
     assert!(broker.topics().is_empty());
     assert_eq!(broker.storage_status().state, DiskState::ReadOnly);
@@ -157,7 +157,7 @@ fn read_only_start_leaves_a_log_needing_recovery_closed_until_writable() {
     std::fs::remove_file(&marker).expect("remove the marker");
 
     assert!(fs.remount_read_only("size=16m"), "remount ro");
-    let broker = Broker::open_with_disk(broker_config(&dir), disk_config(0))
+    let broker = open_with(broker_config(&dir), disk_config(0))
         .expect("a read-only data directory starts degraded");
     assert!(broker.partition("crashed", 0).is_err(), "needs recovery");
     let p = broker

@@ -72,13 +72,13 @@ impl Tmpfs {
     /// retried until a generous deadline.
     #[allow(dead_code)] // used by read_only.rs only
     pub fn remount_read_only(&self, opts: &str) -> bool {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let deadline = Instant::now() + std::time::Duration::from_secs(10);
         loop {
             if self.call(libc::MS_REMOUNT | libc::MS_RDONLY, opts) {
                 return true;
             }
             let busy = std::io::Error::last_os_error().raw_os_error() == Some(libc::EBUSY);
-            if !busy || std::time::Instant::now() > deadline {
+            if !busy || Instant::now() > deadline {
                 return false;
             }
             std::thread::sleep(std::time::Duration::from_millis(20));
@@ -125,7 +125,27 @@ pub fn disk_config(min_free_bytes: u64) -> DiskConfig {
 
 /// A broker on `dir` (`fsync = always`, 256 KiB segments) whose disk check runs every 50 ms.
 pub fn open(dir: &Path, min_free_bytes: u64) -> Arc<Broker> {
-    Broker::open_with_disk(broker_config(dir), disk_config(min_free_bytes)).expect("open broker")
+    open_with(broker_config(dir), disk_config(min_free_bytes)).expect("open broker")
+}
+
+/// `Broker::open_with_disk`, waiting while the data directory's lock is still held by this
+/// process. The tests of one binary run on parallel threads and start `mount` and friends;
+/// a child started between a broker's drop and the next open holds a copy of the lock's file
+/// descriptor until it execs, which under load can take long enough for the reopen to see
+/// the directory as in use. A real restart is a new process and never meets this.
+pub fn open_with(config: BrokerConfig, disk: DiskConfig) -> Result<Arc<Broker>, BrokerError> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match Broker::open_with_disk(config.clone(), disk.clone()) {
+            Err(BrokerError::Io { source, .. })
+                if source.kind() == std::io::ErrorKind::ResourceBusy
+                    && Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(20))
+            }
+            other => return other,
+        }
+    }
 }
 
 /// One record whose value starts with its sequence number, padded to 8 KiB.

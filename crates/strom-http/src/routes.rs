@@ -10,6 +10,7 @@ use utoipa_axum::routes;
 use crate::auth::endpoints as auth;
 use crate::consumers::assign;
 use crate::consumers::handlers as consumers;
+use crate::consumers::{offsets, positions, records};
 use crate::state::Shared;
 use crate::{
     acls, admin, atom, consume, feeds, group_reset, groups, metrics, openapi, produce, quotas,
@@ -48,11 +49,11 @@ pub fn build(state: Shared) -> (Router, utoipa::openapi::OpenApi) {
             consumers::unsubscribe
         ))
         .routes(routes!(assign::assign, assign::assignments))
-        .routes(routes!(consumers::seek))
-        .routes(routes!(consumers::seek_beginning))
-        .routes(routes!(consumers::seek_end))
-        .routes(routes!(consumers::records))
-        .routes(routes!(consumers::commit, consumers::committed))
+        .routes(routes!(positions::seek))
+        .routes(routes!(positions::seek_beginning))
+        .routes(routes!(positions::seek_end))
+        .routes(routes!(records::records))
+        .routes(routes!(offsets::commit, offsets::committed))
         .routes(routes!(groups::list))
         .routes(routes!(groups::describe, groups::delete))
         .routes(routes!(group_reset::reset))

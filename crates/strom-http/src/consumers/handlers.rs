@@ -4,29 +4,25 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
-use base64::Engine;
-use futures_util::future::select_all;
+use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use strom_auth::Session;
-use strom_broker::group::{OffsetCommitEntry, OffsetCommitRequest, TopicPartitions};
 use strom_broker::GroupError;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
-use super::instance::{Format, Instance, OffsetReset, UNDEFINED};
+use super::instance::{Format, Instance, OffsetReset};
 use super::{Consumers, DEFAULT_INSTANCE_TIMEOUT};
-use crate::body::{accepted, parse_rest_json, RawBody};
+use crate::body::{parse_rest_json, RawBody};
 use crate::caller::Caller;
 use crate::error::{ApiError, ApiResult};
-use crate::reader::read_records;
 use crate::restproxy::v2_json;
 use crate::schemas::RestError;
 use crate::state::Shared;
 
-fn consumers(state: &Shared) -> ApiResult<Arc<Consumers>> {
+pub(super) fn consumers(state: &Shared) -> ApiResult<Arc<Consumers>> {
     state.consumers.clone().ok_or_else(|| {
         ApiError::not_found(
             "groups-disabled",
@@ -60,7 +56,7 @@ pub(super) fn instance(
 /// An instance is bound to the principal that created it: anyone else (but a super user)
 /// gets 403, so learning an instance's URL does not let another user read, seek, commit or
 /// delete through it.
-fn owned_by(state: &Shared, session: &Session, inst: &Instance) -> ApiResult<()> {
+pub(super) fn owned_by(state: &Shared, session: &Session, inst: &Instance) -> ApiResult<()> {
     let authorizer = &state.config.security.authorizer;
     if session.principal == inst.owner || authorizer.is_super_user(&session.principal) {
         return Ok(());
@@ -78,7 +74,7 @@ fn owned_by(state: &Shared, session: &Session, inst: &Instance) -> ApiResult<()>
     .rest())
 }
 
-fn group_error(err: GroupError) -> ApiError {
+pub(super) fn group_error(err: GroupError) -> ApiError {
     let detail = err.to_string();
     match err {
         GroupError::InvalidGroupId => ApiError::unprocessable(detail).code(42204),
@@ -139,7 +135,7 @@ pub struct CreateConsumer {
     pub instance_timeout_ms: Option<u64>,
 }
 
-fn truthy(v: &Option<Value>) -> ApiResult<bool> {
+pub(super) fn truthy(v: &Option<Value>) -> ApiResult<bool> {
     match v {
         None | Some(Value::Null) => Ok(false),
         Some(Value::Bool(b)) => Ok(*b),
@@ -363,451 +359,4 @@ pub struct TopicPartition {
 pub struct PartitionsBody {
     #[serde(default)]
     pub partitions: Vec<TopicPartition>,
-}
-
-fn assigned(inst: &Instance, topic: &str, partition: i32) -> ApiResult<()> {
-    if inst
-        .member
-        .lock()
-        .positions
-        .contains_key(&(topic.to_string(), partition))
-    {
-        Ok(())
-    } else {
-        Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "not-assigned",
-            format!("partition {partition} of '{topic}' is not assigned to this consumer"),
-        )
-        .code(40903)
-        .rest())
-    }
-}
-
-/// REST Proxy v2: seek assigned partitions to offsets.
-#[utoipa::path(post, path = "/consumers/{group}/instances/{instance}/positions", tag = "consumers",
-    params(("group" = String, Path), ("instance" = String, Path)),
-    request_body(content((OffsetsBody = "application/vnd.kafka.v2+json"), (OffsetsBody = "application/json"))),
-    responses((status = 204, description = "Moved"), (status = 400, body = RestError), (status = 404, body = RestError),
-              (status = 409, body = RestError), (status = 422, body = RestError)))]
-pub async fn seek(
-    State(state): State<Shared>,
-    Caller(session): Caller,
-    Path((group, name)): Path<(String, String)>,
-    RawBody(body): RawBody,
-) -> ApiResult<StatusCode> {
-    let (_, inst) = instance(&state, &session, &group, &name)?;
-    let req: OffsetsBody = parse_body(&body)?;
-    for o in &req.offsets {
-        assigned(&inst, &o.topic, o.partition)?;
-        if o.offset < 0 {
-            return Err(
-                ApiError::unprocessable(format!("offset {} is negative", o.offset))
-                    .code(42204)
-                    .rest(),
-            );
-        }
-    }
-    let mut m = inst.member.lock();
-    for o in req.offsets {
-        m.positions.insert((o.topic, o.partition), o.offset);
-    }
-    Ok(StatusCode::NO_CONTENT)
-}
-
-async fn seek_edge(
-    state: Shared,
-    session: Session,
-    group: String,
-    name: String,
-    body: &[u8],
-    beginning: bool,
-) -> ApiResult<StatusCode> {
-    let (_, inst) = instance(&state, &session, &group, &name)?;
-    let req: PartitionsBody = parse_body(body)?;
-    let mut moves = Vec::new();
-    for tp in &req.partitions {
-        assigned(&inst, &tp.topic, tp.partition)?;
-        let p = state
-            .broker
-            .partition(&tp.topic, tp.partition)
-            .map_err(|e| ApiError::from(e).rest())?;
-        moves.push((
-            (tp.topic.clone(), tp.partition),
-            if beginning {
-                p.log_start_offset()
-            } else {
-                p.last_stable_offset()
-            },
-        ));
-    }
-    let mut m = inst.member.lock();
-    for (k, o) in moves {
-        m.positions.insert(k, o);
-    }
-    Ok(StatusCode::NO_CONTENT)
-}
-
-/// REST Proxy v2: seek partitions to their first retained offset.
-#[utoipa::path(post, path = "/consumers/{group}/instances/{instance}/positions/beginning", tag = "consumers",
-    params(("group" = String, Path), ("instance" = String, Path)),
-    request_body(content((PartitionsBody = "application/vnd.kafka.v2+json"), (PartitionsBody = "application/json"))),
-    responses((status = 204, description = "Moved"), (status = 400, body = RestError), (status = 404, body = RestError), (status = 409, body = RestError)))]
-pub async fn seek_beginning(
-    State(state): State<Shared>,
-    Caller(session): Caller,
-    Path((group, name)): Path<(String, String)>,
-    RawBody(body): RawBody,
-) -> ApiResult<StatusCode> {
-    seek_edge(state, session, group, name, &body, true).await
-}
-
-/// REST Proxy v2: seek partitions to their end.
-#[utoipa::path(post, path = "/consumers/{group}/instances/{instance}/positions/end", tag = "consumers",
-    params(("group" = String, Path), ("instance" = String, Path)),
-    request_body(content((PartitionsBody = "application/vnd.kafka.v2+json"), (PartitionsBody = "application/json"))),
-    responses((status = 204, description = "Moved"), (status = 400, body = RestError), (status = 404, body = RestError), (status = 409, body = RestError)))]
-pub async fn seek_end(
-    State(state): State<Shared>,
-    Caller(session): Caller,
-    Path((group, name)): Path<(String, String)>,
-    RawBody(body): RawBody,
-) -> ApiResult<StatusCode> {
-    seek_edge(state, session, group, name, &body, false).await
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct RecordsParams {
-    /// Milliseconds to wait for records when there are none (capped by the server).
-    pub timeout: Option<u64>,
-    /// Byte budget of the answer (approximate; at least one record is returned).
-    pub max_bytes: Option<usize>,
-}
-
-/// Under `auto.offset.reset: none`, fetching fails while a partition has no position, as
-/// Kafka's `NoOffsetForPartitionException` does through the REST Proxy (500, 50002).
-fn undefined_positions(inst: &Instance) -> ApiResult<()> {
-    let undefined: Vec<String> = inst
-        .member
-        .lock()
-        .positions
-        .iter()
-        .filter(|(_, o)| **o == UNDEFINED)
-        .map(|((t, p), _)| format!("{t}-{p}"))
-        .collect();
-    if undefined.is_empty() {
-        return Ok(());
-    }
-    Err(ApiError::new(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "no-offset",
-        format!(
-            "Undefined offset with no reset policy for partitions: [{}]",
-            undefined.join(", ")
-        ),
-    )
-    .code(50002)
-    .rest())
-}
-
-fn embed(format: Format, bytes: &Option<bytes::Bytes>) -> Value {
-    match bytes {
-        None => Value::Null,
-        Some(b) => match format {
-            Format::Binary => json!(base64::engine::general_purpose::STANDARD.encode(b)),
-            Format::Json => {
-                serde_json::from_slice(b).unwrap_or_else(|_| json!(String::from_utf8_lossy(b)))
-            }
-        },
-    }
-}
-
-/// REST Proxy v2: fetch records from the assigned partitions (with Karapace's additive
-/// `timestamp` and `headers`).
-#[utoipa::path(get, path = "/consumers/{group}/instances/{instance}/records", tag = "consumers",
-    params(("group" = String, Path), ("instance" = String, Path), RecordsParams),
-    responses((status = 200, body = Vec<Object>, content_type = "application/vnd.kafka.binary.v2+json"),
-              (status = 400, body = RestError), (status = 404, body = RestError), (status = 406, body = RestError)))]
-pub async fn records(
-    State(state): State<Shared>,
-    Caller(session): Caller,
-    Path((group, name)): Path<(String, String)>,
-    Query(params): Query<RecordsParams>,
-    headers: HeaderMap,
-) -> ApiResult<Response> {
-    let (all, inst) = instance(&state, &session, &group, &name)?;
-    // Read on each subscribed topic again: an ACL removed since the subscription counts.
-    let topics = inst.member.lock().topics.clone();
-    for t in &topics {
-        let read = strom_auth::Operation::Read;
-        crate::authz::check(&state, &session, read, strom_auth::ResourceType::Topic, t)
-            .map_err(ApiError::rest)?;
-    }
-    let (want, other) = match inst.format {
-        Format::Binary => (
-            "application/vnd.kafka.binary.v2+json",
-            "application/vnd.kafka.json.v2+json",
-        ),
-        Format::Json => (
-            "application/vnd.kafka.json.v2+json",
-            "application/vnd.kafka.binary.v2+json",
-        ),
-    };
-    let accepts = accepted(&headers);
-    if accepts.iter().any(|a| a == other)
-        && !accepts
-            .iter()
-            .any(|a| a == want || a == "*/*" || a.ends_with("/json"))
-    {
-        return Err(ApiError::not_acceptable(format!(
-            "this consumer's format needs Accept: {want}"
-        ))
-        .code(40601)
-        .rest());
-    }
-    undefined_positions(&inst)?;
-    let max_bytes = params.max_bytes.unwrap_or(64 * 1024 * 1024).max(1);
-    let deadline = tokio::time::Instant::now() + state.poll_timeout(params.timeout);
-    let mut shutdown = state.shutdown.clone();
-    let out = loop {
-        let assignment: Vec<((String, i32), i64)> = inst
-            .member
-            .lock()
-            .positions
-            .iter()
-            .map(|(k, v)| (k.clone(), *v))
-            .collect();
-        let partitions: Vec<_> = assignment
-            .iter()
-            .filter_map(|((t, p), pos)| {
-                state
-                    .broker
-                    .partition(t, *p)
-                    .ok()
-                    .map(|part| (t.clone(), *p, *pos, part))
-            })
-            .collect();
-        let mut watchers: Vec<_> = partitions
-            .iter()
-            .map(|(_, _, _, part)| part.subscribe())
-            .collect();
-        let mut out = Vec::new();
-        let mut budget = max_bytes;
-        for (topic, p, pos, part) in &partitions {
-            if budget == 0 {
-                break;
-            }
-            let start = (*pos).max(part.log_start_offset());
-            if start >= part.last_stable_offset() {
-                continue;
-            }
-            let got = read_records(Arc::clone(part), start, 1000, budget.min(4 * 1024 * 1024))
-                .await
-                .map_err(ApiError::rest)?;
-            let mut next = start;
-            for r in &got.records {
-                let size =
-                    r.key.as_ref().map_or(0, |k| k.len()) + r.value.as_ref().map_or(0, |v| v.len());
-                if budget < size && !out.is_empty() {
-                    budget = 0;
-                    break;
-                }
-                budget = budget.saturating_sub(size);
-                let headers: Vec<Value> = r
-                    .headers
-                    .iter()
-                    .map(|h| json!({"key": h.key, "value": h.value.as_ref().map(|v| base64::engine::general_purpose::STANDARD.encode(v))}))
-                    .collect();
-                out.push(json!({"topic": topic, "key": embed(inst.format, &r.key), "value": embed(inst.format, &r.value),
-                                "partition": p, "offset": r.offset, "timestamp": r.timestamp, "headers": headers}));
-                next = r.offset + 1;
-            }
-            if got.records.is_empty() {
-                next = got.next_offset.max(start);
-            }
-            let mut m = inst.member.lock();
-            if let Some(position) = m.positions.get_mut(&(topic.clone(), *p)) {
-                // Only move forward from where this fetch started (a seek meanwhile wins).
-                if *position == *pos {
-                    *position = next;
-                }
-            }
-        }
-        if !out.is_empty() || tokio::time::Instant::now() >= deadline {
-            break out;
-        }
-        if watchers.is_empty() {
-            tokio::select! {
-                _ = tokio::time::sleep_until(deadline.min(tokio::time::Instant::now() + Duration::from_millis(100))) => {}
-                _ = shutdown.changed() => break out,
-            }
-            continue;
-        }
-        let changed = select_all(watchers.iter_mut().map(|w| Box::pin(w.changed())));
-        tokio::select! {
-            _ = changed => {}
-            _ = tokio::time::sleep_until(deadline) => break out,
-            _ = shutdown.changed() => break out,
-        }
-    };
-    if inst.auto_commit && !out.is_empty() {
-        let _ = commit_positions(&all, &inst, None).await;
-    }
-    let mut response = Value::Array(out).to_string().into_response();
-    if let Ok(v) = axum::http::HeaderValue::from_str(want) {
-        response
-            .headers_mut()
-            .insert(axum::http::header::CONTENT_TYPE, v);
-    }
-    Ok(response)
-}
-
-async fn commit_positions(
-    all: &Consumers,
-    inst: &Instance,
-    explicit: Option<Vec<PartitionOffset>>,
-) -> ApiResult<()> {
-    let (member_id, generation, offsets) = {
-        let m = inst.member.lock();
-        let offsets: Vec<(String, i32, i64)> = match explicit {
-            // REST Proxy convention: the offset given is the last record consumed.
-            Some(list) => list
-                .into_iter()
-                .map(|o| (o.topic, o.partition, o.offset + 1))
-                .collect(),
-            None => m
-                .positions
-                .iter()
-                .filter(|(_, o)| **o != UNDEFINED)
-                .map(|((t, p), o)| (t.clone(), *p, *o))
-                .collect(),
-        };
-        let (id, generation) = if m.member_id.is_empty() {
-            (String::new(), -1)
-        } else {
-            (m.member_id.clone(), m.generation)
-        };
-        (id, generation, offsets)
-    };
-    let results = all
-        .groups
-        .commit_offsets(OffsetCommitRequest {
-            group_id: inst.group.clone(),
-            generation_id: generation,
-            member_id,
-            group_instance_id: None,
-            offsets: offsets
-                .iter()
-                .map(|(t, p, o)| OffsetCommitEntry {
-                    topic: t.clone(),
-                    partition: *p,
-                    offset: *o,
-                    leader_epoch: -1,
-                    metadata: None,
-                })
-                .collect(),
-        })
-        .await
-        .map_err(group_error)?;
-    if let Some(failed) = results.iter().find(|r| r.error.is_some()) {
-        return Err(group_error(
-            failed
-                .error
-                .clone()
-                .unwrap_or(GroupError::UnknownTopicOrPartition),
-        ));
-    }
-    Ok(())
-}
-
-/// REST Proxy v2: commit offsets (the given ones, or every fetched position when the body is
-/// empty). A given offset is the last record processed; the group stores the next one.
-#[utoipa::path(post, path = "/consumers/{group}/instances/{instance}/offsets", tag = "consumers",
-    params(("group" = String, Path), ("instance" = String, Path)),
-    request_body(content((OffsetsBody = "application/vnd.kafka.v2+json"), (OffsetsBody = "application/json"))),
-    responses((status = 200, description = "Committed (empty body, as Confluent's)"), (status = 400, body = RestError),
-              (status = 404, body = RestError), (status = 409, body = RestError), (status = 422, body = RestError)))]
-pub async fn commit(
-    State(state): State<Shared>,
-    Caller(session): Caller,
-    Path((group, name)): Path<(String, String)>,
-    RawBody(body): RawBody,
-) -> ApiResult<Response> {
-    let (all, inst) = instance(&state, &session, &group, &name)?;
-    let req: OffsetsBody = parse_body(&body)?;
-    for o in &req.offsets {
-        let read = strom_auth::Operation::Read;
-        crate::authz::check(
-            &state,
-            &session,
-            read,
-            strom_auth::ResourceType::Topic,
-            &o.topic,
-        )
-        .map_err(ApiError::rest)?;
-    }
-    let explicit = if req.offsets.is_empty() {
-        None
-    } else {
-        Some(req.offsets)
-    };
-    commit_positions(&all, &inst, explicit).await?;
-    // Confluent's REST Proxy answers a commit with an empty body.
-    Ok(StatusCode::OK.into_response())
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct CommittedParams {
-    /// `topic:partition` pairs, comma-separated (instead of the GET body REST Proxy uses).
-    pub partitions: Option<String>,
-}
-
-/// REST Proxy v2: last committed offsets (partitions from the body, the query, or the assignment).
-#[utoipa::path(get, path = "/consumers/{group}/instances/{instance}/offsets", tag = "consumers",
-    params(("group" = String, Path), ("instance" = String, Path), CommittedParams),
-    responses((status = 200, body = Object, content_type = "application/vnd.kafka.v2+json"), (status = 400, body = RestError), (status = 404, body = RestError)))]
-pub async fn committed(
-    State(state): State<Shared>,
-    Caller(session): Caller,
-    Path((group, name)): Path<(String, String)>,
-    Query(params): Query<CommittedParams>,
-    RawBody(body): RawBody,
-) -> ApiResult<Response> {
-    let (all, inst) = instance(&state, &session, &group, &name)?;
-    let req: PartitionsBody = parse_body(&body)?;
-    let mut wanted: Vec<(String, i32)> = req
-        .partitions
-        .into_iter()
-        .map(|tp| (tp.topic, tp.partition))
-        .collect();
-    if let Some(list) = params.partitions {
-        for item in list.split(',').filter(|s| !s.is_empty()) {
-            let (t, p) = item
-                .rsplit_once(':')
-                .and_then(|(t, p)| p.parse::<i32>().ok().map(|p| (t.to_string(), p)))
-                .ok_or_else(|| {
-                    ApiError::bad_request(format!("'{item}' is not topic:partition")).rest()
-                })?;
-            wanted.push((t, p));
-        }
-    }
-    if wanted.is_empty() {
-        wanted = inst.member.lock().assignment.clone();
-    }
-    let topics: Vec<TopicPartitions> = wanted
-        .iter()
-        .map(|(t, p)| TopicPartitions {
-            topic: t.clone(),
-            partitions: vec![*p],
-        })
-        .collect();
-    let offsets: Vec<Value> = all
-        .groups
-        .fetch_offsets(&group, Some(&topics))
-        .into_iter()
-        .map(|f| json!({"topic": f.topic, "partition": f.partition, "offset": f.offset, "metadata": f.metadata}))
-        .collect();
-    Ok(v2_json(json!({ "offsets": offsets })))
 }

@@ -6,6 +6,9 @@
 pub mod assign;
 pub mod handlers;
 pub mod instance;
+pub mod offsets;
+pub mod positions;
+pub mod records;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -127,7 +127,9 @@ def test_describe_log_dirs_reports_partition_sizes(strom):
     finally:
         wire.close()
     (error, log_dir, topics), = response.results
-    assert error == 0 and log_dir
+    # A logical name, never the server's path (no answer shows a server path).
+    assert error == 0 and log_dir == "/strom/data", log_dir
+    assert str(strom.data_dir) not in log_dir and str(strom.data_dir.resolve()) not in log_dir
     (name, partitions), = topics
     sizes = {p[0]: p[1] for p in partitions}
     assert name == "sizes"

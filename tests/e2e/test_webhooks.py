@@ -254,6 +254,9 @@ def test_hanging_huge_and_redirecting_receivers_do_not_stall_others(strom):
              what="redirects dead-lettered")
     assert len(bad["redirect"].delivered()) == 40  # 307 never followed
     text = requests.get(f"{strom.http}/metrics").text
+    # Each attempt failed on the 307 itself: a followed redirect would fail elsewhere (connect).
+    assert 'strom_webhook_failed_attempts_total{subscription="redirect-hook",reason="http_3xx"} 40' in text, \
+        [l for l in text.splitlines() if "redirect-hook" in l]
     assert 'strom_webhook_failed_attempts_total{subscription="hang-hook",reason="timeout"}' in text
     hang.set()
     for receiver in [*bad.values(), good]:

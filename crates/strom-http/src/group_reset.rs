@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use strom_auth::{Operation, ResourceType};
-use strom_broker::group::{GroupState, OffsetCommitEntry, OffsetCommitRequest};
+use strom_broker::group::{GroupError, GroupState, OffsetCommitEntry, OffsetCommitRequest};
 use utoipa::ToSchema;
 
 use crate::body::{parse_json, require_json, RawBody};
@@ -186,7 +186,11 @@ async fn commit(
         .await
         .map_err(|e| group_error(group, e))?;
     if let Some(failed) = results.into_iter().find(|r| r.error.is_some()) {
-        let detail = failed.error.map(|e| e.to_string()).unwrap_or_default();
+        let detail = match failed.error {
+            // Its text can name server paths: answered as the coordinator's storage failure.
+            Some(err @ GroupError::Storage(_)) => return Err(group_error(group, err)),
+            other => other.map(|e| e.to_string()).unwrap_or_default(),
+        };
         return Err(ApiError::unprocessable(format!(
             "cannot commit {}-{}: {detail}",
             failed.topic, failed.partition

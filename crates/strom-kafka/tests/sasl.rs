@@ -7,38 +7,31 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use base64::engine::general_purpose::STANDARD as B64;
-use base64::Engine;
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{BufMut, BytesMut};
 use kafka_protocol::messages::*;
-use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
+use kafka_protocol::protocol::StrBytes;
 use strom_auth::sasl::SaslConfig;
 use strom_auth::{ScramMechanism, Security, SecurityConfig, SecurityProtocol};
-use strom_broker::{Broker, BrokerConfig};
+use strom_broker::Broker;
 use strom_kafka::KafkaConfig;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use tokio::io::AsyncWriteExt;
+
+mod common;
+use common::Client;
+
+#[path = "../../strom-auth/src/sasl/scram_client.rs"]
+mod scram_client;
+use scram_client::client_final;
 
 struct Server {
     port: u16,
     _dir: tempfile::TempDir,
-    _stop: watch::Sender<bool>,
+    _stop: tokio::sync::watch::Sender<bool>,
 }
 
 async fn start(sasl: SaslConfig) -> Server {
     let dir = tempfile::tempdir().expect("temp dir");
-    let config = BrokerConfig {
-        data_dir: dir.path().to_path_buf(),
-        node_id: 1,
-        auto_create_topics: true,
-        default_partitions: 1,
-        durability: strom_log::Durability::Never,
-        log_defaults: strom_log::LogConfig::default(),
-        retention_check_interval_ms: 60_000,
-        cleaner_bytes_per_sec: 1 << 20,
-        cleaner_dedupe_buffer_bytes: 128 << 20,
-    };
+    let config = common::broker_config(dir.path());
     let (broker, security) = tokio::task::spawn_blocking(move || {
         let broker = Broker::open(config).expect("broker opens");
         let security = Security::open(
@@ -59,18 +52,13 @@ async fn start(sasl: SaslConfig) -> Server {
     })
     .await
     .expect("open task");
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    let (stop, shutdown) = watch::channel(false);
-    let kafka = KafkaConfig {
-        advertised_host: "127.0.0.1".into(),
-        advertised_port: port,
+    let (port, stop) = common::serve(broker, None, move |port| KafkaConfig {
         listener_name: Arc::from("SASL_PLAINTEXT"),
         protocol: SecurityProtocol::SaslPlaintext,
         security,
-        ..KafkaConfig::default()
-    };
-    tokio::spawn(strom_kafka::run(listener, broker, kafka, shutdown));
+        ..common::kafka_config(port)
+    })
+    .await;
     Server {
         port,
         _dir: dir,
@@ -78,75 +66,15 @@ async fn start(sasl: SaslConfig) -> Server {
     }
 }
 
-struct Client {
-    stream: TcpStream,
-    correlation: i32,
+/// The SASL steps of a client, on the harness's raw-frame client.
+trait SaslClient {
+    async fn handshake(&mut self, version: i16, mechanism: &'static str) -> SaslHandshakeResponse;
+    async fn authenticate(&mut self, version: i16, token: Vec<u8>) -> SaslAuthenticateResponse;
+    async fn metadata(&mut self) -> Option<ResponseKind>;
+    async fn scram(&mut self, m: ScramMechanism, password: &str) -> SaslAuthenticateResponse;
 }
 
-impl Client {
-    async fn connect(port: u16) -> Client {
-        let stream = TcpStream::connect(("127.0.0.1", port))
-            .await
-            .expect("connect");
-        Client {
-            stream,
-            correlation: 0,
-        }
-    }
-
-    async fn send(&mut self, api: ApiKey, version: i16, request: RequestKind) {
-        self.correlation += 1;
-        let mut buf = BytesMut::new();
-        buf.put_i32(0);
-        RequestHeader::default()
-            .with_request_api_key(api as i16)
-            .with_request_api_version(version)
-            .with_correlation_id(self.correlation)
-            .with_client_id(Some(StrBytes::from_static_str("it")))
-            .encode(&mut buf, api.request_header_version(version))
-            .expect("header encodes");
-        request.encode(&mut buf, version).expect("request encodes");
-        let len = (buf.len() - 4) as i32;
-        buf[..4].copy_from_slice(&len.to_be_bytes());
-        self.stream.write_all(&buf).await.expect("send");
-    }
-
-    /// The next frame, or `None` when the server closed the connection.
-    async fn frame(&mut self) -> Option<Bytes> {
-        let read = async {
-            let len = self.stream.read_i32().await.ok()?;
-            let mut frame = vec![0u8; len as usize];
-            self.stream.read_exact(&mut frame).await.ok()?;
-            Some(Bytes::from(frame))
-        };
-        tokio::time::timeout(Duration::from_secs(30), read)
-            .await
-            .expect("the server answers or closes, it does not hang")
-    }
-
-    async fn call(&mut self, api: ApiKey, version: i16, request: RequestKind) -> ResponseKind {
-        self.try_call(api, version, request)
-            .await
-            .unwrap_or_else(|| panic!("{api:?}: connection closed instead of a response"))
-    }
-
-    async fn try_call(
-        &mut self,
-        api: ApiKey,
-        version: i16,
-        request: RequestKind,
-    ) -> Option<ResponseKind> {
-        self.send(api, version, request).await;
-        let mut frame = self.frame().await?;
-        let header_version = if api == ApiKey::ApiVersions {
-            0
-        } else {
-            api.response_header_version(version)
-        };
-        ResponseHeader::decode(&mut frame, header_version).expect("response header");
-        Some(ResponseKind::decode(api, &mut frame, version).expect("response decodes"))
-    }
-
+impl SaslClient for Client {
     async fn handshake(&mut self, version: i16, mechanism: &'static str) -> SaslHandshakeResponse {
         let request =
             SaslHandshakeRequest::default().with_mechanism(StrBytes::from_static_str(mechanism));
@@ -199,24 +127,6 @@ impl Client {
         let fin = client_final(m, bare, &server_first, password);
         self.authenticate(2, fin.into_bytes()).await
     }
-}
-
-fn client_final(m: ScramMechanism, bare: &str, server_first: &str, password: &str) -> String {
-    let mut fields = server_first.split(',');
-    let nonce = &fields.next().expect("r")[2..];
-    let salt = B64.decode(&fields.next().expect("s")[2..]).expect("salt");
-    let iterations: u32 = fields.next().expect("i")[2..].parse().expect("i");
-    let salted = m.salted_password(password.as_bytes(), &salt, iterations);
-    let without_proof = format!("c=biws,r={nonce}");
-    let auth = format!("{bare},{server_first},{without_proof}");
-    let client_key = m.hmac(&salted, b"Client Key");
-    let signature = m.hmac(&m.hash(&client_key), auth.as_bytes());
-    let proof: Vec<u8> = client_key
-        .iter()
-        .zip(&signature)
-        .map(|(a, b)| a ^ b)
-        .collect();
-    format!("{without_proof},p={}", B64.encode(proof))
 }
 
 #[tokio::test]

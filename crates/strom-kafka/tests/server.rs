@@ -8,54 +8,30 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::{Buf, BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 use kafka_protocol::messages::*;
-use kafka_protocol::protocol::{Encodable, StrBytes};
-use strom_broker::{encode_records, Broker, BrokerConfig, NewRecord};
-use strom_kafka::{KafkaConfig, SUPPORTED_APIS};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use kafka_protocol::protocol::StrBytes;
+use strom_broker::{encode_records, Broker, NewRecord};
+use strom_kafka::SUPPORTED_APIS;
+
+mod common;
+use common::Client;
 
 struct Server {
     port: u16,
     broker: Arc<Broker>,
     _dir: tempfile::TempDir,
-    _stop: watch::Sender<bool>,
+    _stop: tokio::sync::watch::Sender<bool>,
 }
 
 async fn start() -> Server {
     let dir = tempfile::tempdir().expect("temp dir");
-    let config = BrokerConfig {
-        data_dir: dir.path().to_path_buf(),
-        node_id: 1,
-        auto_create_topics: true,
-        default_partitions: 1,
-        durability: strom_log::Durability::Never,
-        log_defaults: strom_log::LogConfig::default(),
-        retention_check_interval_ms: 60_000,
-        cleaner_bytes_per_sec: 1 << 20,
-        cleaner_dedupe_buffer_bytes: 128 << 20,
-    };
+    let config = common::broker_config(dir.path());
     let broker = tokio::task::spawn_blocking(move || Broker::open(config))
         .await
         .expect("open task")
         .expect("broker opens");
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    let (stop, shutdown) = watch::channel(false);
-    let kafka = KafkaConfig {
-        advertised_host: "127.0.0.1".into(),
-        advertised_port: port,
-        max_frame_bytes: 1 << 20,
-        ..KafkaConfig::default()
-    };
-    tokio::spawn(strom_kafka::run(
-        listener,
-        Arc::clone(&broker),
-        kafka,
-        shutdown,
-    ));
+    let (port, stop) = common::serve(Arc::clone(&broker), None, common::kafka_config).await;
     Server {
         port,
         broker,
@@ -63,58 +39,6 @@ async fn start() -> Server {
         _stop: stop,
     }
 }
-
-struct Client {
-    stream: TcpStream,
-    correlation: i32,
-}
-
-impl Client {
-    async fn connect(port: u16) -> Client {
-        Client {
-            stream: TcpStream::connect(("127.0.0.1", port))
-                .await
-                .expect("connect"),
-            correlation: 0,
-        }
-    }
-
-    async fn call(&mut self, api: ApiKey, version: i16, request: RequestKind) -> ResponseKind {
-        self.correlation += 1;
-        let mut buf = BytesMut::new();
-        buf.put_i32(0);
-        RequestHeader::default()
-            .with_request_api_key(api as i16)
-            .with_request_api_version(version)
-            .with_correlation_id(self.correlation)
-            .with_client_id(Some(StrBytes::from_static_str("it")))
-            .encode(&mut buf, api.request_header_version(version))
-            .expect("header encodes");
-        request.encode(&mut buf, version).expect("request encodes");
-        let len = (buf.len() - 4) as i32;
-        buf[..4].copy_from_slice(&len.to_be_bytes());
-        self.stream.write_all(&buf).await.expect("send");
-        let len = self.stream.read_i32().await.unwrap_or_else(|e| {
-            panic!("{api:?} v{version}: connection closed instead of a response ({e})")
-        });
-        let mut frame = vec![0u8; len as usize];
-        self.stream.read_exact(&mut frame).await.expect("frame");
-        let mut frame = Bytes::from(frame);
-        let header_version = if api == ApiKey::ApiVersions {
-            0
-        } else {
-            api.response_header_version(version)
-        };
-        let header = ResponseHeader::decode(&mut frame, header_version).expect("response header");
-        assert_eq!(header.correlation_id, self.correlation);
-        let response = ResponseKind::decode(api, &mut frame, version)
-            .unwrap_or_else(|e| panic!("{api:?} v{version} response decodes: {e}"));
-        assert_eq!(frame.remaining(), 0, "{api:?} v{version}: trailing bytes");
-        response
-    }
-}
-
-use kafka_protocol::protocol::Decodable;
 
 fn name(s: &str) -> TopicName {
     TopicName(StrBytes::from_string(s.to_owned()))

@@ -9,6 +9,8 @@
 mod oauthbearer;
 mod plain;
 mod scram;
+#[cfg(test)]
+mod scram_client;
 mod throttle;
 
 use std::fmt;

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use super::*;
+use crate::sasl::scram_client::client_final;
 use crate::store::Store;
 
 fn users() -> UserStore {
@@ -41,25 +42,6 @@ fn rfc7677_exchange_gives_the_known_server_signature() {
     );
     // The same client-final again (a replay) is refused.
     assert!(server.step(&users, fin).is_err());
-}
-
-/// A SCRAM client: returns (client-first, a function from server-first to client-final).
-fn client_final(m: ScramMechanism, first_bare: &str, server_first: &str, pw: &str) -> String {
-    let mut fields = server_first.split(',');
-    let nonce = &fields.next().expect("r")[2..];
-    let salt = B64.decode(&fields.next().expect("s")[2..]).expect("salt");
-    let iterations: u32 = fields.next().expect("i")[2..].parse().expect("i");
-    let salted = m.salted_password(pw.as_bytes(), &salt, iterations);
-    let without_proof = format!("c=biws,r={nonce}");
-    let auth = format!("{first_bare},{server_first},{without_proof}");
-    let client_key = m.hmac(&salted, b"Client Key");
-    let signature = m.hmac(&m.hash(&client_key), auth.as_bytes());
-    let proof: Vec<u8> = client_key
-        .iter()
-        .zip(&signature)
-        .map(|(a, b)| a ^ b)
-        .collect();
-    format!("{without_proof},p={}", B64.encode(proof))
 }
 
 /// Runs a whole exchange; `Ok(principal name)` or the error message.

@@ -1,5 +1,6 @@
 //! Admin APIs whose subject is replication, answered truthfully for one node:
-//! DescribeLogDirs (the data directory, each partition's size; Describe on the cluster),
+//! DescribeLogDirs (one log dir under the logical name [`LOG_DIR_NAME`], never the server's
+//! real path; each partition's size; Describe on the cluster),
 //! ElectLeaders (every partition already has its preferred leader: ELECTION_NOT_NEEDED; Alter
 //! on the cluster), AlterPartitionReassignments (the only assignment is this node: accepted as
 //! a no-op, anything else INVALID_REPLICA_ASSIGNMENT, a cancel NO_REASSIGNMENT_IN_PROGRESS;
@@ -55,6 +56,10 @@ fn partitions_of(
     }
 }
 
+/// The name DescribeLogDirs gives the data directory: a fixed logical name, so no answer
+/// shows a server path (admin tools only display it; nothing takes it back).
+pub const LOG_DIR_NAME: &str = "/strom/data";
+
 pub fn describe_log_dirs(
     ctx: &Context,
     access: &Access,
@@ -95,9 +100,7 @@ pub fn describe_log_dirs(
         })
         .collect();
     let mut result = DescribeLogDirsResult::default()
-        .with_log_dir(str_bytes(
-            &ctx.broker.config().data_dir.display().to_string(),
-        ))
+        .with_log_dir(str_bytes(LOG_DIR_NAME))
         .with_topics(topics);
     if version >= 4 {
         let status = ctx.broker.storage_status();

@@ -4,6 +4,8 @@ been sent yet): `partition` keeps one event in flight, in offset order; `key` ke
 order within each key and delivers keys in parallel, and an event retried on one key does not
 hold up the others; `none` delivers in parallel. Every event arrives once, signed."""
 
+import base64
+import os
 import random
 import threading
 
@@ -44,7 +46,10 @@ def test_partition_key_and_none_orderings(strom):
         trackers[ordering] = Tracker()
         receiver = Receiver(trackers[ordering])
         receivers.append(receiver)
-        subscribe(strom, receiver, f"{ordering}-hook", ["ord"], ordering=ordering, concurrency=8)
+        # Known before creation: the backlog is delivered at once.
+        receiver.secret = "whsec_" + base64.b64encode(os.urandom(32)).decode()
+        subscribe(strom, receiver, f"{ordering}-hook", ["ord"], ordering=ordering,
+                  concurrency=8, secret=receiver.secret)
     for ordering, t in trackers.items():
         wait_for(lambda: len(t.offsets()) >= 80, what=f"80 events with ordering {ordering}")
     for receiver in receivers:

@@ -109,6 +109,7 @@ pub const RULES: &[Rule] = &[
     rule("GET", "/v1/webhooks", Handler),
     rule("POST", "/v1/webhooks", Handler),
     rule("GET", "/v1/webhooks/{name}", Handler),
+    rule("PATCH", "/v1/webhooks/{name}", Handler),
     rule("DELETE", "/v1/webhooks/{name}", Handler),
     rule("POST", "/v1/webhooks/{name}/pause", Handler),
     rule("POST", "/v1/webhooks/{name}/resume", Handler),
@@ -119,6 +120,8 @@ pub const RULES: &[Rule] = &[
     rule("GET", "/v1/webhooks/{name}/dead-letters", Handler),
     rule("POST", "/v1/webhooks/{name}/dead-letters/redrive", Handler),
     rule("POST", "/v1/webhooks/{name}/skip", Handler),
+    rule("GET", "/v1/webhooks/{name}/dlq", Handler),
+    rule("POST", "/v1/webhooks/{name}/dlq/redrive", Handler),
     // Admin
     rule("GET", "/v1/topics", Handler),
     rule("POST", "/v1/topics", Handler),

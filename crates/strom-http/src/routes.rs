@@ -61,7 +61,7 @@ pub fn build(state: Shared) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(users::list))
         .routes(routes!(users::put, users::delete))
         .routes(routes!(webhooks::list, webhooks::create))
-        .routes(routes!(webhooks::get, webhooks::delete))
+        .routes(routes!(webhooks::get, webhooks::update, webhooks::delete))
         .routes(routes!(webhooks::pause))
         .routes(routes!(webhooks::resume))
         .routes(routes!(webhooks::ops::test))
@@ -71,6 +71,8 @@ pub fn build(state: Shared) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(webhooks::ops::dead_letters))
         .routes(routes!(webhooks::ops::redrive))
         .routes(routes!(webhooks::ops::skip))
+        .routes(routes!(webhooks::dlq::list))
+        .routes(routes!(webhooks::dlq::redrive))
         .routes(routes!(registry::subjects::list))
         .routes(routes!(
             registry::subjects::versions,

@@ -57,6 +57,8 @@ const EXPECTED_PATHS: &[&str] = &[
     "/v1/webhooks/{name}/attempts",
     "/v1/webhooks/{name}/dead-letters",
     "/v1/webhooks/{name}/dead-letters/redrive",
+    "/v1/webhooks/{name}/dlq",
+    "/v1/webhooks/{name}/dlq/redrive",
     "/v1/webhooks/{name}/pause",
     "/v1/webhooks/{name}/resume",
     "/v1/webhooks/{name}/secret",

@@ -5,21 +5,30 @@
 //! retries, dead letters (`<name>.dlq`), SSRF protection and metrics.
 //!
 //! Module map: [`model`] (what is stored and shown, validation), [`registry`] (the
-//! [`Webhooks`] service the HTTP API drives), [`worker`] (delivery loop), [`send`] (one HTTP
-//! attempt), [`payload`] (CloudEvents body and event ids), [`signing`], [`dlq`], [`ssrf`],
-//! [`runtime`] (a subscription's live state), [`metrics`].
+//! [`Webhooks`] service the HTTP API drives: create, delete, pause), [`edit`] (PATCH and the
+//! state workers change), [`ops`] (secrets, attempts, skip, test, metrics), [`letters`]
+//! (dead-letter pages), [`redrive`], [`worker`] (the per-partition loop, ordering
+//! `partition`), [`parallel`] (orderings `key` and `none`), [`deliver`] (one event's
+//! attempts), [`send`] (one HTTP attempt), [`payload`] (CloudEvents body and event ids),
+//! [`signing`], [`dlq`], [`ssrf`], [`runtime`] (a subscription's live state), [`metrics`].
 
+pub mod deliver;
 pub mod dlq;
+pub mod edit;
 pub mod error;
+pub mod letters;
 pub mod metrics;
 pub mod model;
 pub mod ops;
+pub mod parallel;
 pub mod payload;
+pub mod redrive;
 pub mod registry;
 pub mod runtime;
 pub mod send;
 pub mod signing;
 pub mod ssrf;
+pub mod status;
 pub mod worker;
 
 use std::sync::Arc;
@@ -35,6 +44,8 @@ pub struct Ctx {
     pub groups: GroupCoordinator,
     pub store: StateTopic,
     pub policy: Arc<ssrf::TargetPolicy>,
+    /// Serializes changes of stored subscriptions (see `edit::modify`).
+    pub writes: tokio::sync::Mutex<()>,
 }
 
 /// Milliseconds since the epoch.

@@ -1,6 +1,8 @@
 //! Per-subscription delivery metrics and their Prometheus rendering: delivered, failed
 //! attempts by reason, dead-lettered, retries pending, blocked partitions, delivery latency
-//! histogram; the registry adds lag, dead-letter topic size and endpoint state.
+//! histogram, endpoints disabled for failing, and a one-minute window of deliveries and
+//! failures per second; the registry adds lag, blocked partitions, dead-letter topic size and
+//! endpoint state.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -19,9 +21,50 @@ pub struct SubMetrics {
     pub delivered: AtomicU64,
     pub dead_lettered: AtomicU64,
     pub retries_pending: AtomicI64,
-    pub blocked: AtomicI64,
+    /// Times the endpoint was disabled for failing continuously.
+    pub auto_disabled: AtomicU64,
     failed: Mutex<BTreeMap<&'static str, u64>>,
     latency: Mutex<Histogram>,
+    window: Mutex<Window>,
+}
+
+/// Seconds in the rate window.
+pub const WINDOW_SECS: i64 = 60;
+
+/// Per-second counts of the last [`WINDOW_SECS`] seconds: (second, delivered, failed).
+#[derive(Debug, Default)]
+struct Window {
+    seconds: std::collections::VecDeque<(i64, u64, u64)>,
+}
+
+impl Window {
+    fn add(&mut self, now_s: i64, delivered: u64, failed: u64) {
+        match self.seconds.back_mut() {
+            Some(last) if last.0 == now_s => {
+                last.1 += delivered;
+                last.2 += failed;
+            }
+            _ => self.seconds.push_back((now_s, delivered, failed)),
+        }
+        self.trim(now_s);
+    }
+
+    fn trim(&mut self, now_s: i64) {
+        while self
+            .seconds
+            .front()
+            .is_some_and(|f| f.0 <= now_s - WINDOW_SECS)
+        {
+            self.seconds.pop_front();
+        }
+    }
+}
+
+/// Deliveries and failed attempts per second over the last minute.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize, PartialEq)]
+pub struct Rates {
+    pub delivered_per_sec: f64,
+    pub failed_per_sec: f64,
 }
 
 #[derive(Debug, Default)]
@@ -34,6 +77,26 @@ struct Histogram {
 impl SubMetrics {
     pub fn failed(&self, reason: &'static str) {
         *self.failed.lock().entry(reason).or_default() += 1;
+        self.window.lock().add(crate::now_ms() / 1000, 0, 1);
+    }
+
+    pub fn delivered(&self) {
+        self.delivered.fetch_add(1, Ordering::Relaxed);
+        self.window.lock().add(crate::now_ms() / 1000, 1, 0);
+    }
+
+    /// The rates over the last minute (at `now_ms`).
+    pub fn rates(&self, now_ms: i64) -> Rates {
+        let mut w = self.window.lock();
+        w.trim(now_ms / 1000);
+        let (d, f) = w
+            .seconds
+            .iter()
+            .fold((0, 0), |(d, f), s| (d + s.1, f + s.2));
+        Rates {
+            delivered_per_sec: d as f64 / WINDOW_SECS as f64,
+            failed_per_sec: f as f64 / WINDOW_SECS as f64,
+        }
     }
 
     /// Latency of a successful delivery (request sent to 2xx received).
@@ -55,6 +118,7 @@ pub struct Snapshot<'a> {
     pub name: &'a str,
     pub metrics: &'a SubMetrics,
     pub lag: i64,
+    pub blocked_partitions: i64,
     pub dead_letter_records: i64,
     pub state: &'static str,
 }
@@ -81,7 +145,7 @@ type Family = (
 
 /// Renders every subscription's samples in the text exposition format.
 pub fn render(subs: &[Snapshot<'_>], out: &mut String) {
-    let simple: [Family; 6] = [
+    let simple: [Family; 7] = [
         (
             "strom_webhook_delivered_total",
             "counter",
@@ -104,7 +168,7 @@ pub fn render(subs: &[Snapshot<'_>], out: &mut String) {
             "strom_webhook_blocked_partitions",
             "gauge",
             "Partitions stopped at a failing event (block policy).",
-            |s| s.metrics.blocked.load(Ordering::Relaxed) as f64,
+            |s| s.blocked_partitions as f64,
         ),
         (
             "strom_webhook_lag_records",
@@ -117,6 +181,12 @@ pub fn render(subs: &[Snapshot<'_>], out: &mut String) {
             "gauge",
             "Records in the dead-letter topic.",
             |s| s.dead_letter_records as f64,
+        ),
+        (
+            "strom_webhook_auto_disabled_total",
+            "counter",
+            "Times the endpoint was disabled after failing continuously for disable_after_ms.",
+            |s| s.metrics.auto_disabled.load(Ordering::Relaxed) as f64,
         ),
     ];
     for (name, kind, help, value) in simple {
@@ -183,5 +253,24 @@ fn render_latency(subs: &[Snapshot<'_>], out: &mut String) {
         );
         let _ = writeln!(out, "{name}_sum{{subscription=\"{sub}\"}} {}", h.sum);
         let _ = writeln!(out, "{name}_count{{subscription=\"{sub}\"}} {}", h.count);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_count_the_last_minute_only() {
+        let mut w = Window::default();
+        w.add(100, 1, 0);
+        w.add(100, 1, 1);
+        w.add(130, 3, 0);
+        w.trim(159);
+        assert_eq!(w.seconds.len(), 2);
+        w.trim(160);
+        assert_eq!(w.seconds.iter().map(|s| s.1).sum::<u64>(), 3);
+        w.trim(190);
+        assert!(w.seconds.is_empty());
     }
 }

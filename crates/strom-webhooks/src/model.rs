@@ -18,6 +18,8 @@ pub const DEFAULT_SCHEDULE_MS: [u64; 8] = [
 pub const MAX_NAME_LEN: usize = 200;
 pub const DEFAULT_TIMEOUT_MS: u64 = 15_000;
 pub const MAX_TIMEOUT_MS: u64 = 120_000;
+/// Default time of continuous failure after which an endpoint is disabled: 5 days (Svix's).
+pub const DEFAULT_DISABLE_AFTER_MS: u64 = 5 * 24 * 3600 * 1000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
@@ -43,6 +45,10 @@ pub enum Ordering {
     /// One event in flight per partition, in offset order.
     #[default]
     Partition,
+    /// In offset order per key, parallel across keys (records without a key share one lane).
+    Key,
+    /// Every event on its own, up to the subscription's concurrency.
+    None,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -59,7 +65,8 @@ pub enum EndpointState {
     #[default]
     Active,
     Paused,
-    /// Disabled by a `410 Gone`; `resume` enables it again.
+    /// Disabled by a `410 Gone` or by failing continuously for `disable_after_ms`
+    /// (`disabled_reason` says which); `resume` enables it again.
     Disabled,
 }
 
@@ -117,6 +124,35 @@ pub struct SubscriptionSpec {
     /// `whsec_` + base64 of 24 to 64 bytes [default: generated].
     #[serde(default)]
     pub secret: Option<String>,
+    /// Disable the endpoint after failing continuously this long; 0 never [default: 5 days].
+    #[serde(default)]
+    pub disable_after_ms: Option<u64>,
+}
+
+/// A change to a subscription (`PATCH`): only the given fields change; the positions, the
+/// topics, the name and the dead-letter topic stay.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubscriptionPatch {
+    pub url: Option<String>,
+    pub filter: Option<Filter>,
+    pub payload: Option<PayloadMode>,
+    pub headers: Option<BTreeMap<String, String>>,
+    pub timeout_ms: Option<u64>,
+    pub concurrency: Option<u32>,
+    /// 0 removes the limit.
+    pub rate_limit_per_sec: Option<u32>,
+    pub ordering: Option<Ordering>,
+    pub retry_schedule_ms: Option<Vec<u64>>,
+    pub failure_policy: Option<FailurePolicy>,
+    pub disable_after_ms: Option<u64>,
+    /// Rotate to this secret (`whsec_…`); the old ones keep signing for `keep_old_ms`.
+    pub secret: Option<String>,
+    /// Rotate to a generated secret (answered once, as `secret`).
+    #[serde(default)]
+    pub rotate_secret: bool,
+    /// How long the old secrets keep signing after a rotation [default: 24 h].
+    pub keep_old_ms: Option<i64>,
 }
 
 /// A stored subscription (the value in `__strom_webhooks`).
@@ -139,6 +175,20 @@ pub struct Subscription {
     /// Newest first; all of them sign (rotation).
     pub secrets: Vec<Secret>,
     pub created_ms: i64,
+    /// 0: never disabled for failing.
+    #[serde(default = "default_disable_after")]
+    pub disable_after_ms: u64,
+    /// Why the endpoint is disabled (`state` is `disabled`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disabled_reason: Option<String>,
+    /// When the current run of failures started, once it has lasted a minute (so that a
+    /// restart keeps counting towards `disable_after_ms`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failing_since_ms: Option<i64>,
+}
+
+fn default_disable_after() -> u64 {
+    DEFAULT_DISABLE_AFTER_MS
 }
 
 /// A subscription as shown to clients: no secrets.
@@ -160,6 +210,9 @@ pub struct SubscriptionView {
     pub dead_letter_topic: String,
     pub state: EndpointState,
     pub created_ms: i64,
+    pub disable_after_ms: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disabled_reason: Option<String>,
 }
 
 impl Subscription {
@@ -186,7 +239,68 @@ impl Subscription {
             dead_letter_topic: self.dead_letter_topic.clone(),
             state: self.state,
             created_ms: self.created_ms,
+            disable_after_ms: self.disable_after_ms,
+            disabled_reason: self.disabled_reason.clone(),
         }
+    }
+
+    /// Checks the settings a client can change (URL, headers, schedule, timeout,
+    /// concurrency). Errors: `Invalid`.
+    pub fn validate(&self) -> Result<reqwest::Url> {
+        let url = validate_url(&self.url)?;
+        validate_headers(&self.headers)?;
+        validate_schedule(&self.retry_schedule_ms)?;
+        if self.timeout_ms == 0 || self.timeout_ms > MAX_TIMEOUT_MS {
+            return Err(WebhookError::Invalid(format!(
+                "timeout_ms must be 1 to {MAX_TIMEOUT_MS}"
+            )));
+        }
+        if !(1..=1024).contains(&self.concurrency) {
+            return Err(WebhookError::Invalid(
+                "concurrency must be 1 to 1024".into(),
+            ));
+        }
+        Ok(url)
+    }
+
+    /// Applies `patch` (secrets aside, see `Webhooks::update`), then validates.
+    /// Errors: `Invalid`.
+    pub fn apply(&mut self, patch: &SubscriptionPatch) -> Result<reqwest::Url> {
+        let p = patch.clone();
+        if let Some(v) = p.url {
+            self.url = v;
+        }
+        if let Some(v) = p.filter {
+            self.filter = v;
+        }
+        if let Some(v) = p.payload {
+            self.payload = v;
+        }
+        if let Some(v) = p.headers {
+            self.headers = v;
+        }
+        if let Some(v) = p.timeout_ms {
+            self.timeout_ms = v;
+        }
+        if let Some(v) = p.concurrency {
+            self.concurrency = v;
+        }
+        if let Some(v) = p.rate_limit_per_sec {
+            self.rate_limit_per_sec = (v > 0).then_some(v);
+        }
+        if let Some(v) = p.ordering {
+            self.ordering = v;
+        }
+        if let Some(v) = p.retry_schedule_ms {
+            self.retry_schedule_ms = v;
+        }
+        if let Some(v) = p.failure_policy {
+            self.failure_policy = v;
+        }
+        if let Some(v) = p.disable_after_ms {
+            self.disable_after_ms = v;
+        }
+        self.validate()
     }
 }
 

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use parking_lot::Mutex;
 use strom_broker::{is_internal_topic, Broker, GroupCoordinator, StateTopic};
@@ -22,7 +23,8 @@ pub const STATE_NAME: &str = "webhooks";
 pub struct Webhooks {
     pub(crate) ctx: Arc<Ctx>,
     pub(crate) subs: Mutex<BTreeMap<String, Arc<Runtime>>>,
-    admin: tokio::sync::Mutex<()>,
+    /// Held by every change of the set of subscriptions or of one's settings.
+    pub(crate) admin: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for Webhooks {
@@ -68,6 +70,7 @@ impl Webhooks {
             groups,
             store,
             policy: Arc::new(policy),
+            writes: Default::default(),
         });
         let me = Arc::new(Webhooks {
             ctx,
@@ -103,11 +106,32 @@ impl Webhooks {
 
     /// Starts the runtime and workers of a stored subscription.
     fn launch(&self, sub: Subscription) -> Result<()> {
+        let rt = self.new_runtime(sub, None)?;
+        if let Some(old) = self.subs.lock().insert(rt.current().name.clone(), rt) {
+            let _ = old.stop.send(true);
+        }
+        Ok(())
+    }
+
+    /// Replaces a running subscription with `sub` (a `PATCH`): the old workers stop and
+    /// finish first, the new ones start from the committed positions; metrics and history
+    /// carry over.
+    pub(crate) async fn relaunch(&self, sub: Subscription) -> Result<()> {
+        let old = self.runtime(&sub.name)?;
+        let grace = Duration::from_millis(old.current().timeout_ms) + Duration::from_secs(5);
+        old.shut(grace).await;
+        let rt = self.new_runtime(sub, Some(&old))?;
+        self.subs.lock().insert(rt.current().name.clone(), rt);
+        Ok(())
+    }
+
+    /// A runtime for `sub` with one worker per partition of every subscribed topic.
+    fn new_runtime(&self, sub: Subscription, carry: Option<&Runtime>) -> Result<Arc<Runtime>> {
         let url = model::validate_url(&sub.url)?;
         let client = send::client(&sub, Arc::clone(&self.ctx.policy))?;
         let topics = sub.topics.clone();
-        let name = sub.name.clone();
-        let rt = Arc::new(Runtime::new(sub, client, url));
+        let rt = Arc::new(Runtime::new(sub, client, url, carry));
+        let mut handles = Vec::new();
         for topic in topics {
             let partitions = self
                 .ctx
@@ -115,18 +139,16 @@ impl Webhooks {
                 .topic(&topic)
                 .map_or(0, |t| t.partition_count());
             for p in 0..partitions {
-                tokio::spawn(worker::run(
+                handles.push(tokio::spawn(worker::run(
                     Arc::clone(&self.ctx),
                     Arc::clone(&rt),
                     topic.clone(),
                     p,
-                ));
+                )));
             }
         }
-        if let Some(old) = self.subs.lock().insert(name, rt) {
-            let _ = old.stop.send(true);
-        }
-        Ok(())
+        *rt.workers.lock() = handles;
+        Ok(rt)
     }
 
     pub(crate) fn runtime(&self, name: &str) -> Result<Arc<Runtime>> {
@@ -191,71 +213,60 @@ impl Webhooks {
     /// Validates `spec` into a subscription (no side effects).
     async fn build(&self, spec: &SubscriptionSpec) -> Result<Subscription> {
         model::validate_name(&spec.name)?;
-        let url = model::validate_url(&spec.url)?;
-        check_target(&self.ctx.policy, &url).await?;
-        model::validate_headers(&spec.headers)?;
         if spec.topics.is_empty() {
             return Err(WebhookError::Invalid(
                 "topics must name at least one topic".into(),
-            ));
-        }
-        for t in &spec.topics {
-            if is_internal_topic(t) || self.ctx.broker.topic(t).is_none() {
-                return Err(WebhookError::UnknownTopic(t.clone()));
-            }
-        }
-        let schedule = spec
-            .retry_schedule_ms
-            .clone()
-            .unwrap_or_else(|| model::DEFAULT_SCHEDULE_MS.to_vec());
-        model::validate_schedule(&schedule)?;
-        let timeout_ms = spec.timeout_ms.unwrap_or(model::DEFAULT_TIMEOUT_MS);
-        if timeout_ms == 0 || timeout_ms > model::MAX_TIMEOUT_MS {
-            return Err(WebhookError::Invalid(format!(
-                "timeout_ms must be 1 to {}",
-                model::MAX_TIMEOUT_MS
-            )));
-        }
-        let concurrency = spec.concurrency.unwrap_or(16);
-        if !(1..=1024).contains(&concurrency) {
-            return Err(WebhookError::Invalid(
-                "concurrency must be 1 to 1024".into(),
             ));
         }
         let secret = match &spec.secret {
             Some(s) => Secret::parse(s)?,
             None => Secret::generate(),
         };
-        let dead_letter_topic = spec
-            .dead_letter_topic
-            .clone()
-            .unwrap_or_else(|| format!("{}.dlq", spec.name));
-        self.ctx
-            .broker
-            .validate_new_topic(&dead_letter_topic, 1, &BTreeMap::new())
-            .or_else(|e| match e {
-                strom_broker::BrokerError::TopicExists(_) => Ok(()),
-                e => Err(e),
-            })
-            .map_err(|e| WebhookError::Invalid(format!("dead-letter topic: {e}")))?;
-        Ok(Subscription {
+        let sub = Subscription {
             name: spec.name.clone(),
             url: spec.url.clone(),
             topics: spec.topics.clone(),
             filter: spec.filter.clone(),
             payload: spec.payload,
             headers: spec.headers.clone(),
-            timeout_ms,
-            concurrency,
-            rate_limit_per_sec: spec.rate_limit_per_sec,
+            timeout_ms: spec.timeout_ms.unwrap_or(model::DEFAULT_TIMEOUT_MS),
+            concurrency: spec.concurrency.unwrap_or(16),
+            rate_limit_per_sec: spec.rate_limit_per_sec.filter(|r| *r > 0),
             ordering: spec.ordering,
-            retry_schedule_ms: schedule,
+            retry_schedule_ms: spec
+                .retry_schedule_ms
+                .clone()
+                .unwrap_or_else(|| model::DEFAULT_SCHEDULE_MS.to_vec()),
             failure_policy: spec.failure_policy,
-            dead_letter_topic,
+            dead_letter_topic: spec
+                .dead_letter_topic
+                .clone()
+                .unwrap_or_else(|| format!("{}.dlq", spec.name)),
             state: EndpointState::Active,
             secrets: vec![secret],
             created_ms: crate::now_ms(),
-        })
+            disable_after_ms: spec
+                .disable_after_ms
+                .unwrap_or(model::DEFAULT_DISABLE_AFTER_MS),
+            disabled_reason: None,
+            failing_since_ms: None,
+        };
+        let url = sub.validate()?;
+        check_target(&self.ctx.policy, &url).await?;
+        for t in &spec.topics {
+            if is_internal_topic(t) || self.ctx.broker.topic(t).is_none() {
+                return Err(WebhookError::UnknownTopic(t.clone()));
+            }
+        }
+        self.ctx
+            .broker
+            .validate_new_topic(&sub.dead_letter_topic, 1, &BTreeMap::new())
+            .or_else(|e| match e {
+                strom_broker::BrokerError::TopicExists(_) => Ok(()),
+                e => Err(e),
+            })
+            .map_err(|e| WebhookError::Invalid(format!("dead-letter topic: {e}")))?;
+        Ok(sub)
     }
 
     /// Creates the dead-letter topic, or adopts it when this subscription name owned it
@@ -322,16 +333,23 @@ impl Webhooks {
         Ok(())
     }
 
-    /// Pauses (`Paused`) or resumes (`Active`, also after a 410 disabled it).
+    /// Pauses (`Paused`) or resumes (`Active`, also after a 410 or failing disabled it;
+    /// the run of failures starts over).
     pub async fn set_state(&self, name: &str, state: EndpointState) -> Result<SubscriptionView> {
         let rt = self.runtime(name)?;
-        let mut sub = (*rt.current()).clone();
-        sub.state = state;
-        self.persist(&sub).await?;
-        let view = sub.view();
-        *rt.sub.write() = Arc::new(sub);
-        rt.notify();
-        Ok(view)
+        if state == EndpointState::Active {
+            rt.note_success();
+        }
+        let sub = crate::edit::modify(&self.ctx, &rt, |sub| {
+            sub.state = state;
+            if state == EndpointState::Active {
+                sub.disabled_reason = None;
+                sub.failing_since_ms = None;
+            }
+            true
+        })
+        .await?;
+        Ok(sub.view())
     }
 }
 
@@ -343,25 +361,9 @@ pub(crate) async fn persist(ctx: &Arc<Ctx>, sub: &Subscription) -> Result<()> {
     blocking(move || Ok(ctx.store.put(&key, Some(&value))?)).await
 }
 
-/// A 410 disables the endpoint (durably) until it is resumed.
-pub(crate) async fn disable(ctx: &Arc<Ctx>, rt: &Runtime) {
-    let mut sub = (*rt.current()).clone();
-    if sub.state == EndpointState::Disabled {
-        return;
-    }
-    sub.state = EndpointState::Disabled;
-    tracing::warn!(subscription = %sub.name, "webhook endpoint answered 410 Gone; disabled");
-    let stored = persist(ctx, &sub).await;
-    *rt.sub.write() = Arc::new(sub);
-    rt.notify();
-    if let Err(err) = stored {
-        tracing::warn!(error = %err, "webhook: disabled state not stored");
-    }
-}
-
 /// Refuses a target whose address (literal or resolved now) the policy refuses; delivery
 /// checks again at every connection.
-async fn check_target(policy: &TargetPolicy, url: &reqwest::Url) -> Result<()> {
+pub(crate) async fn check_target(policy: &TargetPolicy, url: &reqwest::Url) -> Result<()> {
     send::check_literal(url, policy)?;
     if let Some(url::Host::Domain(host)) = url.host() {
         let port = url.port_or_known_default().unwrap_or(80);

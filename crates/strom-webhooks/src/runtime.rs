@@ -1,6 +1,7 @@
 //! [`Runtime`]: the live side of one subscription: its current settings, HTTP client,
-//! stop and change signals, concurrency and rate limits, blocked and skipped partitions,
-//! attempt history and metrics. Shared by its partition workers and the API.
+//! stop and change signals, concurrency and rate limits, blocked and skipped events, the
+//! current run of failures, attempt history and metrics. Shared by its partition workers and
+//! the API. A `PATCH` replaces the runtime; metrics and history carry over.
 
 use std::collections::{BTreeSet, VecDeque};
 use std::sync::Arc;
@@ -34,37 +35,72 @@ pub struct AttemptRecord {
     pub error: Option<String>,
 }
 
+/// An event a worker is stopped at: topic, partition, offset.
+pub type EventAt = (String, i32, i64);
+
+/// A run of failed attempts with no delivery in between.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Failing {
+    pub since_ms: Option<i64>,
+    /// `since_ms` is written to the stored subscription.
+    pub stored: bool,
+}
+
 pub struct Runtime {
     pub sub: RwLock<Arc<Subscription>>,
     pub client: Client,
     pub url: Url,
     /// Bumped on every state change (pause, resume, disable, skip).
     pub changed: watch::Sender<u64>,
-    /// True once the subscription is deleted or the server stops.
+    /// True once the subscription is deleted, changed or the server stops.
     pub stop: watch::Sender<bool>,
-    pub metrics: SubMetrics,
-    pub history: Mutex<VecDeque<AttemptRecord>>,
-    pub blocked: Mutex<BTreeSet<(String, i32)>>,
-    pub skip: Mutex<BTreeSet<(String, i32)>>,
+    pub metrics: Arc<SubMetrics>,
+    pub history: Arc<Mutex<VecDeque<AttemptRecord>>>,
+    /// Events retried at the schedule's last delay (block policy).
+    pub blocked: Mutex<BTreeSet<EventAt>>,
+    /// Blocked events an operator skipped, not yet dead-lettered.
+    pub skip: Mutex<BTreeSet<EventAt>>,
+    pub failing: Mutex<Failing>,
     pub inflight: Semaphore,
+    pub workers: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     next_slot: Mutex<Instant>,
 }
 
 impl Runtime {
-    pub fn new(sub: Subscription, client: Client, url: Url) -> Runtime {
+    /// The runtime of `sub`; `carry` is the one it replaces (metrics and history go on).
+    pub fn new(sub: Subscription, client: Client, url: Url, carry: Option<&Runtime>) -> Runtime {
         let permits = sub.concurrency.max(1) as usize;
+        let failing = Failing {
+            since_ms: sub.failing_since_ms,
+            stored: sub.failing_since_ms.is_some(),
+        };
         Runtime {
             sub: RwLock::new(Arc::new(sub)),
             client,
             url,
             changed: watch::channel(0).0,
             stop: watch::channel(false).0,
-            metrics: SubMetrics::default(),
-            history: Mutex::new(VecDeque::new()),
+            metrics: carry.map_or_else(Default::default, |c| Arc::clone(&c.metrics)),
+            history: carry.map_or_else(Default::default, |c| Arc::clone(&c.history)),
             blocked: Mutex::new(BTreeSet::new()),
             skip: Mutex::new(BTreeSet::new()),
+            failing: Mutex::new(failing),
             inflight: Semaphore::new(permits),
+            workers: Mutex::new(Vec::new()),
             next_slot: Mutex::new(Instant::now()),
+        }
+    }
+
+    /// Stops the workers and waits for them, at most `grace`; the rest are aborted (their
+    /// positions were committed only past finished events).
+    pub async fn shut(&self, grace: Duration) {
+        let _ = self.stop.send(true);
+        let handles: Vec<_> = self.workers.lock().drain(..).collect();
+        let deadline = tokio::time::Instant::now() + grace;
+        for mut h in handles {
+            if tokio::time::timeout_at(deadline, &mut h).await.is_err() {
+                h.abort();
+            }
         }
     }
 
@@ -140,8 +176,39 @@ impl Runtime {
         h.push_back(attempt);
     }
 
-    /// Takes a pending operator skip of `topic`/`partition`.
-    pub fn take_skip(&self, topic: &str, partition: i32) -> bool {
-        self.skip.lock().remove(&(topic.to_string(), partition))
+    /// Takes a pending operator skip of the event at `offset`.
+    pub fn take_skip(&self, topic: &str, partition: i32, offset: i64) -> bool {
+        self.skip
+            .lock()
+            .remove(&(topic.to_string(), partition, offset))
+    }
+
+    /// Partitions with a blocked event.
+    pub fn blocked_partitions(&self) -> usize {
+        let blocked = self.blocked.lock();
+        let parts: BTreeSet<(&String, i32)> = blocked.iter().map(|(t, p, _)| (t, *p)).collect();
+        parts.len()
+    }
+
+    /// Notes a delivery: the run of failures ends. Returns whether a stored
+    /// `failing_since_ms` must be cleared.
+    pub fn note_success(&self) -> bool {
+        let mut f = self.failing.lock();
+        let stored = f.stored;
+        *f = Failing::default();
+        stored
+    }
+
+    /// Notes a failed attempt at `now`; returns the run's start and whether it must be
+    /// stored now (it has lasted a minute and is not stored yet).
+    pub fn note_failure(&self, now: i64) -> (i64, bool) {
+        const STORE_AFTER_MS: i64 = 60_000;
+        let mut f = self.failing.lock();
+        let since = *f.since_ms.get_or_insert(now);
+        let store = !f.stored && now - since >= STORE_AFTER_MS;
+        if store {
+            f.stored = true;
+        }
+        (since, store)
     }
 }

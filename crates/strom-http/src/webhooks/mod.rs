@@ -2,10 +2,11 @@
 //! [`strom_webhooks::Webhooks`] service. Authorization, one check per action on the
 //! subscription's consumer group `webhook.<name>` (docs/webhooks.md): creating needs Alter on
 //! the group and Read on every topic; reading a subscription, its attempts Describe; every
-//! change (delete, pause, resume, test, secret, rotate, redrive, skip) Alter; dead letters
-//! also Read on the dead-letter topic. Secrets are answered only at creation and by the
+//! change (patch, delete, pause, resume, test, secret, rotate, redrive, skip) Alter; dead
+//! letters also Read on the dead-letter topic, and redrive to a topic Write on it. Secrets are answered only at creation and by the
 //! secret endpoints, and never logged.
 
+pub mod dlq;
 pub mod ops;
 
 use std::sync::Arc;
@@ -15,7 +16,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde_json::{json, Value};
 use strom_auth::{Operation, ResourceType};
-use strom_webhooks::model::{group_id, EndpointState, SubscriptionSpec};
+use strom_webhooks::model::{group_id, EndpointState, SubscriptionPatch, SubscriptionSpec};
 use strom_webhooks::Webhooks;
 
 use crate::authz::check;
@@ -108,7 +109,9 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(answer)))
 }
 
-/// Describe a subscription (no secret).
+/// Describe a subscription (no secret) with its delivery state: `rates` (deliveries and
+/// failed attempts per second over the last minute), `lag_records`, `lag_seconds`,
+/// `blocked` events, `retries_pending`, counters and the 20 `recent_attempts`.
 #[utoipa::path(get, path = "/v1/webhooks/{name}", tag = "webhooks", params(("name" = String, Path)),
     responses((status = 200, body = Object),
               (status = 404, body = Problem, content_type = "application/problem+json")))]
@@ -119,7 +122,39 @@ pub async fn get(
 ) -> ApiResult<Json<Value>> {
     let svc = service(&state)?;
     check_sub(&state, &caller, Operation::Describe, &name)?;
-    Ok(Json(json!(svc.get(&name)?)))
+    Ok(Json(json!(svc.status(&name).await?)))
+}
+
+/// Change a subscription: any of `url`, `filter`, `payload`, `headers`, `timeout_ms`,
+/// `concurrency`, `rate_limit_per_sec` (0: none), `ordering`, `retry_schedule_ms`,
+/// `failure_policy`, `disable_after_ms`; rotate its secret with `secret` (given) or
+/// `"rotate_secret": true` (generated, answered once as `secret`), old ones signing for
+/// `keep_old_ms`. Delivery goes on from the committed positions.
+#[utoipa::path(patch, path = "/v1/webhooks/{name}", tag = "webhooks", params(("name" = String, Path)),
+    request_body(content = Object, content_type = "application/json"),
+    responses((status = 200, body = Object),
+              (status = 400, body = Problem, content_type = "application/problem+json"),
+              (status = 403, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json"),
+              (status = 422, body = Problem, content_type = "application/problem+json")))]
+pub async fn update(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path(name): Path<String>,
+    headers: axum::http::HeaderMap,
+    RawBody(body): RawBody,
+) -> ApiResult<Json<Value>> {
+    let svc = service(&state)?;
+    check_sub(&state, &caller, Operation::Alter, &name)?;
+    require_json(&headers)?;
+    let patch: SubscriptionPatch = parse_json(&body)?;
+    let (view, secret) = svc.update(&name, &patch).await?;
+    tracing::info!(subscription = %name, by = %caller.0.principal, "webhook subscription changed");
+    let mut answer = json!(view);
+    if let Some(secret) = secret {
+        answer["secret"] = json!(secret);
+    }
+    Ok(Json(answer))
 }
 
 /// Delete a subscription and its group; its dead-letter topic stays.

@@ -1,16 +1,14 @@
 //! Operator endpoints of a subscription: test event, secret and rotation, attempt history,
-//! dead letters (list, redrive), skip a blocked event.
+//! skip a blocked event, and the deprecated `…/dead-letters` aliases of [`super::dlq`].
 
 use axum::extract::{Path, Query, State};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use strom_auth::{Operation, ResourceType};
-use strom_webhooks::ops::Selection;
-use utoipa::IntoParams;
+use strom_auth::Operation;
 
+use super::dlq::{check_dead_letters, Page};
 use super::{check_sub, service};
-use crate::authz::check;
 use crate::body::parse_json;
 use crate::body::RawBody;
 use crate::caller::Caller;
@@ -98,28 +96,7 @@ pub async fn attempts(
     Ok(Json(json!(svc.attempts(&name)?)))
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-pub struct Page {
-    /// First dead-letter offset [default: 0].
-    pub from: Option<i64>,
-    /// At most this many [default: 100, at most 1000].
-    pub limit: Option<usize>,
-}
-
-fn check_dead_letters(state: &Shared, caller: &Caller, name: &str) -> ApiResult<()> {
-    let svc = service(state)?;
-    check_sub(state, caller, Operation::Describe, name)?;
-    let topic = svc.get(name)?.dead_letter_topic;
-    check(
-        state,
-        &caller.0,
-        Operation::Read,
-        ResourceType::Topic,
-        &topic,
-    )
-}
-
-/// The subscription's dead letters with their `strom-dlq-*` headers.
+/// Deprecated alias of `GET …/dlq`: the dead letters as an array.
 #[utoipa::path(get, path = "/v1/webhooks/{name}/dead-letters", tag = "webhooks",
     params(("name" = String, Path), Page),
     responses((status = 200, body = Object),
@@ -132,34 +109,25 @@ pub async fn dead_letters(
 ) -> ApiResult<Json<Value>> {
     check_dead_letters(&state, &caller, &name)?;
     let svc = service(&state)?;
-    let letters = svc
-        .dead_letters(&name, page.from.unwrap_or(0), page.limit.unwrap_or(100))
+    let page = svc
+        .dead_letter_page(&name, page.from, page.limit.unwrap_or(100))
         .await?;
-    Ok(Json(json!(letters)))
+    Ok(Json(json!(page.dead_letters)))
 }
 
-/// Deliver dead letters again with their original event ids: `{"offsets":[…]}`,
-/// `{"since_ms":…}` or `{}` for all.
+/// Deprecated alias of `POST …/dlq/redrive`.
 #[utoipa::path(post, path = "/v1/webhooks/{name}/dead-letters/redrive", tag = "webhooks",
     params(("name" = String, Path)),
     request_body(content = Object, content_type = "application/json"),
     responses((status = 200, body = Object),
               (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn redrive(
-    State(state): State<Shared>,
+    state: State<Shared>,
     caller: Caller,
-    Path(name): Path<String>,
-    RawBody(body): RawBody,
+    name: Path<String>,
+    body: RawBody,
 ) -> ApiResult<Json<Value>> {
-    check_dead_letters(&state, &caller, &name)?;
-    check_sub(&state, &caller, Operation::Alter, &name)?;
-    let selection: Selection = if body.iter().all(u8::is_ascii_whitespace) {
-        Selection::default()
-    } else {
-        parse_json(&body)?
-    };
-    let svc = service(&state)?;
-    Ok(Json(json!(svc.redrive(&name, &selection).await?)))
+    super::dlq::redrive(state, caller, name, body).await
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -26,6 +26,7 @@ mod table;
 mod topic;
 mod user;
 mod webhook;
+mod webhook_ops;
 
 pub use consume::ConsumeArgs;
 pub use groups::GroupCommand;

@@ -1,9 +1,11 @@
-//! `strom webhook create|list|describe|pause|resume|delete|test` over `/v1/webhooks`. The
-//! signing secret is printed once, by `create`.
+//! `strom webhook create|list|describe|pause|resume|delete|test|update|dlq|redrive|skip|
+//! attempts` over `/v1/webhooks`; the operator actions are in `webhook_ops`. The signing
+//! secret is printed once, by `create` (and `update --rotate-secret`).
 
 use serde_json::{json, Value};
 
 use super::client::{segment, Api};
+use super::webhook_ops::{self, RedriveArgs, UpdateArgs};
 use super::{table, ClientArgs};
 
 #[derive(clap::Subcommand, Debug)]
@@ -63,6 +65,46 @@ pub enum WebhookCommand {
     },
     /// Send a test event now.
     Test {
+        name: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Change a subscription (URL, ordering, retries, limits, secret rotation); delivery
+    /// goes on from where it was.
+    Update {
+        name: String,
+        #[command(flatten)]
+        args: UpdateArgs,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// List dead letters with why they failed.
+    Dlq {
+        name: String,
+        /// First dead-letter offset.
+        #[arg(long)]
+        from: Option<i64>,
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Deliver dead letters again (or produce them back to their topic with --to-topic).
+    Redrive {
+        name: String,
+        #[command(flatten)]
+        args: RedriveArgs,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Skip the events blocked partitions stop at (they are dead-lettered).
+    Skip {
+        name: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// The last delivery attempts, newest first.
+    Attempts {
         name: String,
         #[command(flatten)]
         client: ClientArgs,
@@ -182,6 +224,18 @@ pub fn run(command: WebhookCommand) -> anyhow::Result<()> {
                 );
             }
         }
+        WebhookCommand::Update { name, args, client } => webhook_ops::update(&name, args, &client)?,
+        WebhookCommand::Dlq {
+            name,
+            from,
+            limit,
+            client,
+        } => webhook_ops::dlq(&name, from, limit, &client)?,
+        WebhookCommand::Redrive { name, args, client } => {
+            webhook_ops::redrive(&name, args, &client)?
+        }
+        WebhookCommand::Skip { name, client } => webhook_ops::skip(&name, &client)?,
+        WebhookCommand::Attempts { name, client } => webhook_ops::attempts(&name, &client)?,
     }
     Ok(())
 }

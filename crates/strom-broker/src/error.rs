@@ -56,6 +56,10 @@ pub enum BrokerError {
     /// Retriable: writes resume once it is writable again.
     #[error("the data directory is read-only; writes resume once it is writable again")]
     ReadOnlyStorage,
+    /// A read below the local log needed the remote tier and the object store failed.
+    /// Retriable. The store's own error text (it may name keys) is logged, not sent.
+    #[error("remote storage is unavailable; retry later")]
+    RemoteStorage,
     #[error(transparent)]
     Log(#[from] LogError),
     #[error("storage error on {path}: {source}")]

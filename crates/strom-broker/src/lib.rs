@@ -23,6 +23,7 @@ mod state_topic;
 pub mod telemetry;
 #[cfg(test)]
 mod tests;
+pub mod tiering;
 mod topic;
 pub mod topic_config;
 mod topic_config_defs;
@@ -47,6 +48,7 @@ pub use records::{
     StoredRecord,
 };
 pub use state_topic::StateTopic;
+pub use tiering::{Tiering, TieringConfig};
 pub use topic::Topic;
 pub use topic_config::TopicConfig;
 pub use topic_config_defs::{config_def, ConfigDef, ConfigKind, Effect, CONFIG_DEFS};

@@ -49,6 +49,8 @@ pub struct Partition {
     internal: bool,
     /// The broker's write gate, attached once after open.
     disk: OnceLock<Arc<DiskGuard>>,
+    /// The remote tier's view of this partition, once tiering manages it (`tiering/`).
+    remote: RwLock<Option<Arc<strom_tier::RemoteReader>>>,
 }
 
 /// Opens a log and rebuilds its idempotent-producer and transaction state from the snapshot
@@ -100,6 +102,7 @@ impl Partition {
             policy: RwLock::new(policy),
             internal: is_internal_topic(topic),
             disk: OnceLock::new(),
+            remote: RwLock::new(None),
         })
     }
 
@@ -340,14 +343,21 @@ impl Partition {
         self.append_checked(&mut batch)
     }
 
-    /// Reads whole batches from `offset` (see [`strom_log::Log::read`]).
+    /// Reads whole batches from `offset` (see [`strom_log::Log::read`]); below the local
+    /// log, from the remote tier (`tiering/read.rs`). The one read path of every front end.
+    ///
+    /// Errors: `Log(OffsetOutOfRange)` outside the partition, `RemoteStorage` (retriable).
     pub fn read(&self, offset: i64, max_bytes: usize) -> Result<FetchResult, BrokerError> {
-        let r = self.log().read(offset, max_bytes)?;
-        Ok(FetchResult {
-            records: r.bytes,
-            high_watermark: r.high_watermark,
-            log_start_offset: r.log_start_offset,
-        })
+        crate::tiering::read(&self.log(), self.remote().as_deref(), offset, max_bytes)
+    }
+
+    /// The remote tier of this partition, if tiering manages it.
+    pub fn remote(&self) -> Option<Arc<strom_tier::RemoteReader>> {
+        self.remote.read().clone()
+    }
+
+    pub(crate) fn attach_remote(&self, remote: Arc<strom_tier::RemoteReader>) {
+        *self.remote.write() = Some(remote);
     }
 
     /// Waits until the high watermark is above `offset` or `timeout` passes, whichever is first;
@@ -367,12 +377,13 @@ impl Partition {
     pub fn high_watermark(&self) -> i64 {
         self.log().high_watermark()
     }
+    /// First readable offset: the remote log start when older data is remote.
     pub fn log_start_offset(&self) -> i64 {
-        self.log().log_start_offset()
+        crate::tiering::log_start(&self.log(), self.remote().as_deref())
     }
-    /// Earliest `(offset, timestamp)` with timestamp >= `timestamp`.
+    /// Earliest `(offset, timestamp)` with timestamp >= `timestamp`, remote tier included.
     pub fn offset_for_timestamp(&self, timestamp: i64) -> Result<Option<(i64, i64)>, BrokerError> {
-        Ok(self.log().offset_for_timestamp(timestamp)?)
+        crate::tiering::offset_for_timestamp(&self.log(), self.remote().as_deref(), timestamp)
     }
     /// Kafka DeleteRecords: advances the log start offset; returns the new low watermark.
     /// Errors: `InternalTopic`, `Log`.

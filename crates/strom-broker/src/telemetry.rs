@@ -43,6 +43,19 @@ pub const DESCRIPTIONS: &[(&str, Kind, &str)] = &[
     ("strom_http_request_duration_seconds", Kind::Histogram, "Time to answer an HTTP request (until the response head), per method and route."),
     ("strom_http_rejected_requests_total", Kind::Counter, "HTTP requests answered with a 4xx or 5xx status, per status code."),
     ("strom_log_fsync_duration_seconds", Kind::Histogram, "Time of one fdatasync of a segment file."),
+    ("strom_tier_uploaded_segments_total", Kind::Counter, "Closed segments uploaded to the tiered store and recorded in their manifest."),
+    ("strom_tier_uploaded_bytes_total", Kind::Counter, "Segment bytes uploaded to the tiered store (log files, recorded in a manifest)."),
+    ("strom_tier_upload_errors_total", Kind::Counter, "Tiering passes of a partition that failed (store unreachable, fenced, local read error); retried on the next pass."),
+    ("strom_tier_remote_reads_total", Kind::Counter, "Reads answered from the remote tier."),
+    ("strom_tier_read_errors_total", Kind::Counter, "Ranged GETs of remote segments that failed."),
+    ("strom_tier_read_failures_total", Kind::Counter, "Reads that needed the remote tier and failed (answered KAFKA_STORAGE_ERROR / HTTP 503)."),
+    ("strom_tier_cache_hits_total", Kind::Counter, "Remote segment chunks found in the local chunk cache."),
+    ("strom_tier_cache_misses_total", Kind::Counter, "Remote segment chunks fetched from the store (cache misses)."),
+    ("strom_tier_remote_bytes", Kind::Gauge, "Bytes of a partition's segments in the remote tier, per topic and partition."),
+    ("strom_tier_remote_segments", Kind::Gauge, "Segments of a partition in the remote tier, per topic and partition."),
+    ("strom_tier_local_bytes", Kind::Gauge, "Bytes of a tiered partition's segments on local disk, per topic and partition."),
+    ("strom_tier_local_segments", Kind::Gauge, "Segments of a tiered partition on local disk (the active one included), per topic and partition."),
+    ("strom_tier_upload_lag_bytes", Kind::Gauge, "Bytes of closed segments not yet uploaded, per topic and partition."),
 ];
 
 /// Caps the number of distinct topic label values at `max` (overflow is labelled [`OTHER`]).

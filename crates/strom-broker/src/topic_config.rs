@@ -58,9 +58,47 @@ impl TopicConfig {
         for (k, v) in map {
             validate_entry(k, v)?;
         }
-        Ok(TopicConfig {
+        let config = TopicConfig {
             overrides: map.clone(),
-        })
+        };
+        if config.remote_storage() && config.is_compacted() {
+            // As Kafka: the cleaner needs the segments, so compacted topics stay local.
+            return Err(BrokerError::InvalidConfig(
+                "remote.storage.enable=true is not supported on compacted topics (cleanup.policy \
+                 contains compact): the cleaner needs every segment on local disk"
+                    .into(),
+            ));
+        }
+        Ok(config)
+    }
+
+    /// Whether `remote.storage.enable` is true (tiered storage).
+    pub fn remote_storage(&self) -> bool {
+        self.overrides
+            .get("remote.storage.enable")
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+    }
+
+    /// `(local.retention.ms, local.retention.bytes)` as limits: -2 (the default) takes
+    /// `retention.*` from `log`, -1 means no limit.
+    pub fn local_retention(&self, log: &LogConfig) -> (Option<i64>, Option<u64>) {
+        let get = |k: &str| {
+            self.overrides
+                .get(k)
+                .and_then(|v| v.trim().parse::<i64>().ok())
+                .unwrap_or(-2)
+        };
+        let ms = match get("local.retention.ms") {
+            -2 => log.retention_ms,
+            v if v < 0 => None,
+            v => Some(v),
+        };
+        let bytes = match get("local.retention.bytes") {
+            -2 => log.retention_bytes,
+            v if v < 0 => None,
+            v => Some(v as u64),
+        };
+        (ms, bytes)
     }
 
     /// Whether `cleanup.policy` includes compact.
@@ -241,7 +279,7 @@ mod tests {
             ("compression.zstd.level", "23"),
             ("max.message.bytes", "3000000000"),
             ("preallocate", "yes"),
-            ("remote.storage.enable", "true"),
+            ("remote.storage.enable", "maybe"),
             ("leader.replication.throttled.replicas", "0:a"),
         ] {
             let err = TopicConfig::from_map(&map(&[bad])).expect_err("must fail");

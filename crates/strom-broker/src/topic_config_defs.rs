@@ -122,10 +122,10 @@ pub static CONFIG_DEFS: &[ConfigDef] = &[
         "Bytes of batches between offset-index entries."),
     def("leader.replication.throttled.replicas", List, "", Throttled, NoEffect,
         Some("leader.replication.throttled.replicas"), "Replicas throttled on the leader side (one node: none)."),
-    def("local.retention.bytes", Long, "-2", Range(-2, MAX), NoEffect, Some("log.local.retention.bytes"),
-        "Local retention with tiered storage (not available in Strom)."),
-    def("local.retention.ms", Long, "-2", Range(-2, MAX), NoEffect, Some("log.local.retention.ms"),
-        "Local retention with tiered storage (not available in Strom)."),
+    def("local.retention.bytes", Long, "-2", Range(-2, MAX), Honoured, Some("log.local.retention.bytes"),
+        "With remote.storage.enable: local bytes kept once uploaded; -2 uses retention.bytes, -1 keeps all."),
+    def("local.retention.ms", Long, "-2", Range(-2, MAX), Honoured, Some("log.local.retention.ms"),
+        "With remote.storage.enable: age after which uploaded segments leave the local disk; -2 uses retention.ms, -1 keeps all."),
     def("max.compaction.lag.ms", Long, "9223372036854775807", Range(1, MAX), Honoured,
         Some("log.cleaner.max.compaction.lag.ms"), "Longest a record stays uncompacted."),
     def("max.message.bytes", Int, "1048588", Range(0, INT_MAX), Honoured, Some("message.max.bytes"),
@@ -157,8 +157,8 @@ pub static CONFIG_DEFS: &[ConfigDef] = &[
         "Tiered storage (not available in Strom)."),
     def("remote.log.delete.on.disable", Boolean, "false", Bool, NoEffect, None,
         "Tiered storage (not available in Strom)."),
-    def("remote.storage.enable", Boolean, "false", Bool, NoEffect, None,
-        "Tiered storage; only false is accepted, as on a Kafka broker without tiered storage."),
+    def("remote.storage.enable", Boolean, "false", Bool, Honoured, None,
+        "Tiered storage: upload closed segments to the server's [tiered] store (not on compacted topics)."),
     def("retention.bytes", Long, "-1", Range(-1, MAX), Honoured, Some("log.retention.bytes"),
         "Largest size of a partition before old segments are deleted; -1 for none."),
     def("retention.ms", Long, "604800000", Range(-1, MAX), Honoured, Some("log.retention.ms"),
@@ -274,15 +274,7 @@ pub fn check_value(def: &ConfigDef, value: &str) -> Result<(), BrokerError> {
             Ok(())
         }
         Bool => match value.trim().to_ascii_lowercase().as_str() {
-            "true" => {
-                if name == "remote.storage.enable" {
-                    return Err(invalid(
-                        "remote.storage.enable: tiered storage is not available in Strom".into(),
-                    ));
-                }
-                Ok(())
-            }
-            "false" => Ok(()),
+            "true" | "false" => Ok(()),
             _ => Err(invalid(format!(
                 "{name} must be true or false, got '{value}'"
             ))),

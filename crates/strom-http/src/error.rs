@@ -273,6 +273,12 @@ impl From<BrokerError> for ApiError {
             BrokerError::ShuttingDown => {
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "shutting-down", detail).code(50003)
             }
+            BrokerError::RemoteStorage => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "remote-storage-unavailable",
+                detail,
+            )
+            .code(50304),
             BrokerError::InsufficientSpace { .. } | BrokerError::ReadOnlyStorage => {
                 ApiError::insufficient_storage(detail)
             }

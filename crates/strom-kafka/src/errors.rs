@@ -31,7 +31,8 @@ pub fn response_error(err: &BrokerError) -> ResponseError {
         // Retriable, and true: the write succeeds once space is freed or the disk is writable.
         BrokerError::Io { .. }
         | BrokerError::InsufficientSpace { .. }
-        | BrokerError::ReadOnlyStorage => ResponseError::KafkaStorageError,
+        | BrokerError::ReadOnlyStorage
+        | BrokerError::RemoteStorage => ResponseError::KafkaStorageError,
     }
 }
 
@@ -265,6 +266,7 @@ mod tests {
                 56,
             ),
             (BrokerError::ReadOnlyStorage, 56),
+            (BrokerError::RemoteStorage, 56),
             (LogError::Closed.into(), 3),
             (
                 LogError::Io {

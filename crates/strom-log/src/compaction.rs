@@ -104,7 +104,8 @@ impl Throttle {
         Ok(())
     }
 
-    pub(crate) fn consume(&self, bytes: u64) {
+    /// Counts `bytes` against the budget, sleeping while over it (also used by tiered uploads).
+    pub fn consume(&self, bytes: u64) {
         let sleep = {
             let mut w = self.window.lock();
             if w.0.elapsed() > Duration::from_secs(1) {

@@ -25,6 +25,7 @@ mod segment;
 mod sync;
 #[cfg(test)]
 mod tests;
+mod tiering;
 
 pub use batch::{BatchHeader, BATCH_HEADER_LEN};
 pub use compaction::{
@@ -40,3 +41,4 @@ pub use files::{dir_writable, sync_dir, write_file_atomically};
 pub use flusher::Flusher;
 pub use log::{now_ms, AppendInfo, Log, ReadResult, RetentionOutcome};
 pub use sync::SyncStats;
+pub use tiering::ClosedSegment;

@@ -514,7 +514,7 @@ impl Log {
 
     /// Deletes closed segments from the front while `doomed(segment, next_base, total_size)`
     /// holds. Called with the writer lock held. Returns (segments, bytes) deleted.
-    fn delete_front_segments(
+    pub(crate) fn delete_front_segments(
         &self,
         mut doomed: impl FnMut(&Segment, Option<i64>, u64) -> bool,
     ) -> Result<(usize, u64), LogError> {

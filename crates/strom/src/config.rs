@@ -159,6 +159,8 @@ struct FileConfig {
     authorizer_enabled: Option<bool>,
     super_users: Option<SuperUsers>,
     allow_everyone_if_no_acl_found: Option<bool>,
+    /// `[tiered]`: tiered storage (`tiered_config.rs`).
+    tiered: Option<crate::tiered_config::TieredFile>,
 }
 
 /// `super_users` in the file: Kafka's `User:a;User:b` string, or a list of principals.
@@ -253,6 +255,8 @@ pub struct Settings {
     /// Where webhooks may deliver: loopback and private ranges only while no authentication
     /// is configured, unless allow-listed in `webhook_allowed_networks`.
     pub webhook_targets: strom_webhooks::ssrf::TargetPolicy,
+    /// Tiered storage, with a `[tiered]` section.
+    pub tiered: Option<strom_broker::TieringConfig>,
 }
 
 /// Free-space limits of the data directory from the file; defaults in `DiskConfig`.
@@ -574,6 +578,7 @@ impl Settings {
             "json" => true,
             other => bail!("invalid log format '{other}': expected text or json"),
         };
+        let tiered = crate::tiered_config::tiering(file.tiered.as_ref())?;
         let webhook_targets = webhook_targets(
             file.webhook_allowed_networks.as_deref(),
             &http_auth,
@@ -638,6 +643,7 @@ impl Settings {
             oauth,
             http_auth,
             webhook_targets,
+            tiered,
         })
     }
 }

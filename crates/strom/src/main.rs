@@ -8,6 +8,7 @@ mod listeners;
 mod sasl_config;
 mod security_config;
 mod serve;
+mod tiered_config;
 
 use std::process::ExitCode;
 

@@ -118,12 +118,16 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
         cleaner_bytes_per_sec: settings.cleaner_bytes_per_sec,
         cleaner_dedupe_buffer_bytes: settings.cleaner_dedupe_buffer_bytes,
     };
+    let tiering = crate::tiered_config::open_and_restore(&settings).await?;
     let data_dir = settings.data_dir.display().to_string();
     let disk = settings.disk.clone();
     let broker = tokio::task::spawn_blocking(move || Broker::open_with_disk(broker_config, disk))
         .await
         .context("broker start-up panicked")?
         .with_context(|| format!("cannot open data directory {data_dir}"))?;
+    if let Some(tiering) = &tiering {
+        tiering.start(&broker);
+    }
     // Users and ACLs live in `__strom_security`; opening refuses an authorizer that would
     // lock everyone out (no super user, no ACL), a configuration error (exit 78).
     let security_config = strom_auth::SecurityConfig {
@@ -303,6 +307,10 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
             Ok(Err(err)) => tracing::error!(listener = name, error = %err, "listener task failed"),
             Err(_) => tracing::warn!(listener = name, "listener did not stop within 10 s"),
         }
+    }
+    if let Some(tiering) = tiering {
+        // Stops after the segment being uploaded; what is left is uploaded at the next start.
+        let _ = tokio::task::spawn_blocking(move || tiering.stop()).await;
     }
     tokio::task::spawn_blocking(move || broker.shutdown())
         .await

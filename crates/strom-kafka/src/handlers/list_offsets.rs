@@ -88,7 +88,9 @@ fn lookup(
     match timestamp {
         LATEST if committed => Ok((partition.last_stable_offset(), -1)),
         LATEST => Ok((partition.high_watermark(), -1)),
-        EARLIEST | EARLIEST_LOCAL => Ok((partition.log_start_offset(), -1)),
+        EARLIEST => Ok((partition.log_start_offset(), -1)),
+        // KIP-405: the first offset still on local disk.
+        EARLIEST_LOCAL => Ok((partition.log().log_start_offset(), -1)),
         LATEST_TIERED => Ok((-1, -1)),
         MAX_TIMESTAMP => max_timestamp(&partition).map_err(|err| response_error(&err)),
         ts if ts < 0 => Err(ResponseError::InvalidRequest),

@@ -1,0 +1,299 @@
+//! Tiered storage through the broker: closed segments go to a local-directory object store,
+//! local retention deletes only what a manifest records, reads below the local log come from
+//! the remote tier byte for byte, a fresh data directory restores from the store, orphans of
+//! an interrupted upload are deleted, and an unreachable store fails reads retriably.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use strom_broker::{
+    Broker, BrokerConfig, BrokerError, NewRecord, Partition, Tiering, TieringConfig,
+};
+use strom_log::{Durability, LogConfig};
+use strom_tier::{Listed, ObjectStoreBackend, RemoteStore, StoreConfig, TierError};
+
+fn broker(dir: &Path) -> Arc<Broker> {
+    Broker::open(BrokerConfig {
+        data_dir: dir.to_path_buf(),
+        node_id: 1,
+        auto_create_topics: false,
+        default_partitions: 1,
+        durability: Durability::Always,
+        log_defaults: LogConfig {
+            durability: Durability::Always,
+            ..LogConfig::default()
+        },
+        retention_check_interval_ms: 3_600_000,
+        cleaner_bytes_per_sec: 1 << 30,
+        cleaner_dedupe_buffer_bytes: 1 << 20,
+    })
+    .unwrap()
+}
+
+/// A store that can be switched off (every call fails as unreachable).
+struct Switchable {
+    inner: ObjectStoreBackend,
+    down: AtomicBool,
+}
+
+impl Switchable {
+    fn check(&self) -> Result<(), TierError> {
+        if self.down.load(Ordering::SeqCst) {
+            return Err(TierError::Unavailable("switched off".into()));
+        }
+        Ok(())
+    }
+}
+
+impl RemoteStore for Switchable {
+    fn put(&self, key: &str, bytes: Bytes) -> Result<(), TierError> {
+        self.check()?;
+        self.inner.put(key, bytes)
+    }
+    fn put_file(
+        &self,
+        key: &str,
+        path: &Path,
+        len: Option<u64>,
+        budget: &dyn Fn(u64),
+    ) -> Result<u64, TierError> {
+        self.check()?;
+        self.inner.put_file(key, path, len, budget)
+    }
+    fn put_new(&self, key: &str, bytes: Bytes) -> Result<(), TierError> {
+        self.check()?;
+        self.inner.put_new(key, bytes)
+    }
+    fn get_range(&self, key: &str, range: Range<u64>) -> Result<Bytes, TierError> {
+        self.check()?;
+        self.inner.get_range(key, range)
+    }
+    fn get(&self, key: &str) -> Result<Bytes, TierError> {
+        self.check()?;
+        self.inner.get(key)
+    }
+    fn list(&self, prefix: &str) -> Result<Vec<Listed>, TierError> {
+        self.check()?;
+        self.inner.list(prefix)
+    }
+    fn delete(&self, key: &str) -> Result<(), TierError> {
+        self.check()?;
+        self.inner.delete(key)
+    }
+}
+
+fn store(dir: &Path) -> Arc<Switchable> {
+    let config = StoreConfig {
+        url: format!("file://{}", dir.display()),
+        ..Default::default()
+    };
+    Arc::new(Switchable {
+        inner: ObjectStoreBackend::open(&config).unwrap(),
+        down: AtomicBool::new(false),
+    })
+}
+
+fn tiering(store: Arc<Switchable>) -> Arc<Tiering> {
+    let config = TieringConfig {
+        store: StoreConfig::default(),
+        upload_bytes_per_sec: 1 << 30,
+        interval_ms: 3_600_000,
+        cache_bytes: 4 << 20,
+    };
+    Tiering::with_store(store, config)
+}
+
+fn create(broker: &Broker) -> Arc<Partition> {
+    let configs: BTreeMap<String, String> = [
+        ("remote.storage.enable", "true"),
+        ("segment.bytes", "4096"),
+        ("local.retention.bytes", "8192"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    broker.create_topic("tiered", 1, &configs).unwrap();
+    broker.partition("tiered", 0).unwrap()
+}
+
+fn produce(p: &Partition, batches: usize) {
+    for i in 0..batches {
+        let records: Vec<NewRecord> = (0..5)
+            .map(|j| NewRecord {
+                key: Some(Bytes::from(format!("k{i}-{j}"))),
+                value: Some(Bytes::from(format!("value {i}-{j} {}", "x".repeat(100)))),
+                headers: Vec::new(),
+                timestamp: None,
+            })
+            .collect();
+        p.append_records(&records).unwrap();
+    }
+}
+
+/// Every batch from offset 0 to the high watermark, concatenated.
+fn read_all(p: &Partition) -> Result<Vec<u8>, BrokerError> {
+    let mut out = Vec::new();
+    let mut offset = p.log_start_offset();
+    while offset < p.high_watermark() {
+        let r = p.read(offset, 1000)?;
+        let mut pos = 0;
+        while let Some(h) = strom_log::BatchHeader::parse(&r.records[pos..]) {
+            pos += h.total_len();
+            offset = h.last_offset() + 1;
+        }
+        assert!(pos > 0, "empty read at {offset}");
+        out.extend_from_slice(&r.records[..pos]);
+    }
+    Ok(out)
+}
+
+#[test]
+fn uploads_trims_locally_reads_remotely_and_restores() {
+    let data = tempfile::tempdir().unwrap();
+    let bucket = tempfile::tempdir().unwrap();
+    let b = broker(data.path());
+    let p = create(&b);
+    produce(&p, 200);
+    let before = read_all(&p).unwrap();
+    let s = store(bucket.path());
+    let t = tiering(Arc::clone(&s));
+    t.run_once(&b);
+
+    let local_start = p.log().log_start_offset();
+    assert!(local_start > 0, "local retention deleted nothing");
+    assert_eq!(p.log_start_offset(), 0, "the remote tier starts at 0");
+    assert!(
+        p.log().size_bytes() <= 8192 + 2 * 4096 + 1024,
+        "local size {}",
+        p.log().size_bytes()
+    );
+    assert_eq!(
+        read_all(&p).unwrap(),
+        before,
+        "remote + local reads differ from the original"
+    );
+    // A time lookup of the first record lands in the remote tier.
+    assert_eq!(p.offset_for_timestamp(0).unwrap().map(|(o, _)| o), Some(0));
+
+    // A fresh data directory restores from the store.
+    let remote_end = p.remote().unwrap().range().unwrap().1;
+    b.shutdown().unwrap();
+    drop(p);
+    drop(b);
+    let fresh = tempfile::tempdir().unwrap();
+    let t3 = tiering(store(bucket.path()));
+    assert_eq!(
+        t3.restore(fresh.path()).unwrap(),
+        vec!["tiered".to_string()]
+    );
+    let b2 = broker(fresh.path());
+    t3.run_once(&b2);
+    let p2 = b2.partition("tiered", 0).unwrap();
+    assert_eq!(p2.high_watermark(), remote_end);
+    assert_eq!(p2.log_start_offset(), 0);
+    let restored = read_all(&p2).unwrap();
+    assert!(
+        restored.len() > before.len() / 2,
+        "{} of {}",
+        restored.len(),
+        before.len()
+    );
+    assert_eq!(restored[..], before[..restored.len()]);
+    // Appends continue the offsets after the restored data.
+    produce(&p2, 1);
+    assert_eq!(p2.high_watermark(), remote_end + 5);
+}
+
+#[test]
+fn unreachable_store_fails_remote_reads_retriably() {
+    let data = tempfile::tempdir().unwrap();
+    let bucket = tempfile::tempdir().unwrap();
+    let b = broker(data.path());
+    let p = create(&b);
+    produce(&p, 100);
+    let s = store(bucket.path());
+    tiering(Arc::clone(&s)).run_once(&b);
+    assert!(p.log().log_start_offset() > 0);
+    s.down.store(true, Ordering::SeqCst);
+    // A fresh cache: nothing remote is cached by this reader yet.
+    match p.read(0, 1000) {
+        Err(BrokerError::RemoteStorage) => {}
+        other => panic!("expected RemoteStorage, got {other:?}"),
+    }
+    // Local data is unaffected.
+    assert!(p.read(p.log().log_start_offset(), 1000).is_ok());
+    s.down.store(false, Ordering::SeqCst);
+    assert!(p.read(0, 1000).is_ok());
+}
+
+#[test]
+fn orphans_of_an_interrupted_upload_are_deleted_on_take_over() {
+    let data = tempfile::tempdir().unwrap();
+    let bucket = tempfile::tempdir().unwrap();
+    let b = broker(data.path());
+    let p = create(&b);
+    produce(&p, 50);
+    let s = store(bucket.path());
+    tiering(Arc::clone(&s)).run_once(&b);
+    let id: String = b
+        .topic("tiered")
+        .unwrap()
+        .id()
+        .iter()
+        .map(|x| format!("{x:02x}"))
+        .collect();
+    let orphan = format!("topics/tiered/{id}/0/segments/00000000000000999999-dead.log");
+    s.put(&orphan, Bytes::from_static(b"junk")).unwrap();
+    // A new process takes the manifest over (a higher epoch) and deletes the orphan.
+    tiering(Arc::clone(&s)).run_once(&b);
+    let listed: Vec<String> = s
+        .list("topics/")
+        .unwrap()
+        .into_iter()
+        .map(|l| l.key)
+        .collect();
+    assert!(!listed.contains(&orphan), "orphan still there: {listed:?}");
+    assert!(listed.iter().any(|k| k.ends_with(".log")), "{listed:?}");
+}
+
+#[test]
+fn compacted_topics_cannot_be_tiered() {
+    let data = tempfile::tempdir().unwrap();
+    let b = broker(data.path());
+    let configs: BTreeMap<String, String> = [
+        ("remote.storage.enable", "true"),
+        ("cleanup.policy", "compact"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let Err(err) = b.create_topic("c", 1, &configs) else {
+        panic!("a compacted topic was tiered");
+    };
+    assert!(matches!(err, BrokerError::InvalidConfig(_)), "{err}");
+}
+
+#[test]
+fn a_deleted_topic_leaves_the_store() {
+    let data = tempfile::tempdir().unwrap();
+    let bucket = tempfile::tempdir().unwrap();
+    let b = broker(data.path());
+    let p = create(&b);
+    produce(&p, 50);
+    let s = store(bucket.path());
+    let t = tiering(Arc::clone(&s));
+    t.run_once(&b);
+    assert!(!s.list("topics/").unwrap().is_empty());
+    drop(p);
+    b.delete_topic("tiered").unwrap();
+    t.run_once(&b);
+    let left = s.list("topics/").unwrap();
+    assert!(left.is_empty(), "{left:?}");
+    // Nothing to restore any more.
+    let fresh = tempfile::tempdir().unwrap();
+    assert!(t.restore(fresh.path()).unwrap().is_empty());
+}

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the end-to-end suites need: real Kafka clients (kcat, confluent-kafka with its
 # bundled librdkafka, kafka-python with its lz4 and snappy codecs, kafkajs), pytest, curl,
-# schemathesis, chromium for the browser CORS test, prlimit (util-linux) for the tests that cap
+# schemathesis, chromium for the browser tests (CORS, web console), prlimit (util-linux) for the tests that cap
 # a server's memory, promtool (Debian's prometheus package) to check the /metrics exposition, Go
 # with Debian's Sarama (tests/e2e/test_kafka_sarama.py), and what librdkafka's own test suite
 # needs to build (tests/rdkafka: a C/C++ toolchain, OpenSSL, zlib, zstd and lz4 headers).
@@ -17,7 +17,8 @@ command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)
 command -v xmllint >/dev/null 2>&1 || need_apt+=(libxml2-utils)
 # kafkajs and playwright-core (tests/e2e/node) need node and npm.
 command -v npm >/dev/null 2>&1 || need_apt+=(nodejs npm)
-# The browser CORS test (test_http_auth.py) drives Debian's chromium with playwright-core.
+# The browser tests (test_http_auth.py's CORS test, test_console.py's web console) drive Debian's
+# chromium with playwright-core and axe-core (tests/e2e/node/package.json).
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 # The Go client: Debian's Sarama 1.22.1, built with GO111MODULE=off against /usr/share/gocode.
 command -v go >/dev/null 2>&1 || need_apt+=(golang-go)

@@ -83,6 +83,10 @@ pub const RULES: &[Rule] = &[
     rule("GET", "/readyz", Open),
     rule("GET", "/openapi.json", Open),
     rule("GET", "/examples/chat.html", Open),
+    // The console's static files (its data comes from the routes below, as the caller)
+    rule("GET", "/console", Open),
+    rule("GET", "/console/", Open),
+    rule("GET", "/console/{file}", Open),
     rule("GET", "/metrics", Metrics),
     rule("GET", "/v1/status", Check(Describe, Cluster)),
     // Authentication

@@ -18,6 +18,7 @@ pub mod body;
 pub mod caller;
 pub mod cloudevents;
 pub mod connection;
+pub mod console;
 pub mod consume;
 pub mod consumers;
 pub mod cors;

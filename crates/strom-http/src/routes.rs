@@ -13,8 +13,8 @@ use crate::consumers::handlers as consumers;
 use crate::consumers::{offsets, positions, records};
 use crate::state::Shared;
 use crate::{
-    acls, admin, atom, consume, feeds, group_reset, groups, metrics, openapi, produce, quotas,
-    registry, restproxy, status, users, webhooks, ws,
+    acls, admin, atom, console, consume, feeds, group_reset, groups, metrics, openapi, produce,
+    quotas, registry, restproxy, status, users, webhooks, ws,
 };
 
 /// The router (state applied) and the OpenAPI document it serves.
@@ -120,6 +120,9 @@ pub fn build(state: Shared) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(openapi::readyz))
         .routes(routes!(metrics::metrics))
         .routes(routes!(openapi::chat_page))
+        .routes(routes!(console::root))
+        .routes(routes!(console::index))
+        .routes(routes!(console::file))
         .routes(routes!(auth::login))
         .routes(routes!(auth::logout))
         .routes(routes!(auth::whoami))

@@ -46,6 +46,7 @@ pub async fn guard(
     let rest = template.starts_with("/topics") || template.starts_with("/consumers");
     let shape = |e: ApiError| if rest { e.rest() } else { e };
     let access_token = take_access_token(&mut request, rule.stream_token);
+    let quiet = quiet_challenge(request.headers());
     let conn = request.extensions().get::<ConnInfo>().cloned();
     let peer = conn
         .as_ref()
@@ -63,12 +64,14 @@ pub async fn guard(
                 via = Some(how);
             }
             Ok(None) => {}
-            Err(r) => return challenge(&state, shape(r.err), r.bearer_rejected, r.retry_secs),
+            Err(r) => {
+                return challenge(&state, shape(r.err), r.bearer_rejected, r.retry_secs, quiet)
+            }
         }
     }
     if via.is_none() && rule.access == Access::Metrics && config.metrics_require_auth {
         let err = shape(ApiError::unauthorized("authentication required"));
-        return challenge(&state, err, None, None);
+        return challenge(&state, err, None, None, quiet);
     }
     if let Some(Via::Cookie(login)) = &via {
         if let Err(e) = csrf(&state, request.method(), request.headers(), login) {
@@ -179,12 +182,23 @@ fn refuse(state: &Shared, ip: IpAddr, f: Failure) -> AuthRefusal {
     }
 }
 
-/// A 401 with the challenges of the enabled schemes (or a 429 with `Retry-After`).
+/// Whether a 401 should leave out `WWW-Authenticate`: script requests that say so with
+/// `X-Requested-With: XMLHttpRequest` (the web console), for which a `Basic` challenge would
+/// make the browser open its own login dialog (or, headless, wait for one).
+fn quiet_challenge(headers: &HeaderMap) -> bool {
+    headers
+        .get("x-requested-with")
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"XMLHttpRequest"))
+}
+
+/// A 401 with the challenges of the enabled schemes (or a 429 with `Retry-After`); none
+/// when `quiet` ([`quiet_challenge`]).
 fn challenge(
     state: &Shared,
     err: ApiError,
     bearer_rejected: Option<bool>,
     retry_secs: Option<u64>,
+    quiet: bool,
 ) -> Response {
     let methods = &state.config.auth.methods;
     let unauthorized = err.status == axum::http::StatusCode::UNAUTHORIZED;
@@ -193,7 +207,7 @@ fn challenge(
     if let Some(secs) = retry_secs {
         headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
     }
-    if !unauthorized {
+    if !unauthorized || quiet {
         return response;
     }
     if methods.basic {

@@ -1,0 +1,115 @@
+// Consumer groups (C11, C12): the list, one group's members and per-partition committed
+// offset, log end and lag (each offset links to its record), and the offset reset through
+// POST /v1/groups/{g}/offsets/reset: a dry-run preview first (its parameters are in the
+// URL), then Apply. The server refuses a reset while the group has members (409).
+
+import { api, ApiError, seg } from "./api.js";
+import { h, table, field, select, notice } from "./dom.js";
+import { fmtNum } from "./format.js";
+import { go, link } from "./nav.js";
+
+export async function groupList(view) {
+  document.title = "Consumer groups · Strom";
+  const groups = await api("/v1/groups");
+  groups.sort((a, b) => (a.group < b.group ? -1 : 1));
+  view.append(
+    h("h1", {}, "Consumer groups"),
+    groups.length === 0 ? h("p", {}, "No consumer groups.")
+      : table(null, ["Group", "State", "Protocol type"],
+        groups.map((g) => [link("/groups/" + seg(g.group), {}, g.group), g.state, g.protocol_type || "—"]),
+        { id: "groups" }));
+}
+
+function offsetsTable(d) {
+  const total = d.offsets.reduce((n, o) => n + (o.lag || 0), 0);
+  return h("div", { id: "group-offsets" },
+    h("p", {}, "Total lag: ", h("strong", { id: "total-lag" }, fmtNum(total))),
+    table(null, ["Topic", "Partition", "Committed offset", "Log end", "Lag", "Member"],
+      d.offsets.map((o) => [
+        link("/topics/" + seg(o.topic), {}, o.topic), String(o.partition),
+        link("/topics/" + seg(o.topic) + "/records", { partition: o.partition, offset: o.committed_offset }, fmtNum(o.committed_offset)),
+        fmtNum(o.log_end_offset), fmtNum(o.lag), o.member_id || "—",
+      ]), { id: "offsets" }));
+}
+
+export async function groupDetail(view, [group], query) {
+  document.title = group + " · Strom";
+  const d = await api("/v1/groups/" + seg(group));
+  let offsets = offsetsTable(d);
+  view.append(
+    h("h1", {}, "Group ", h("span", { class: "mono" }, d.group)),
+    h("p", { id: "group-state" }, `State ${d.state}` + (d.protocol ? `, protocol ${d.protocol}` : "") +
+      `, generation ${d.generation_id}`),
+    h("h2", {}, "Members"),
+    d.members.length === 0 ? h("p", {}, "No members.")
+      : table(null, ["Member", "Client id", "Host", "Assignment"], d.members.map((m) => [
+        m.member_id, m.client_id, m.client_host,
+        Object.entries(m.assignment).map(([t, ps]) => `${t}: ${ps.join(", ")}`).join("; ") || "—",
+      ]), { id: "members" }),
+    h("h2", {}, "Committed offsets"),
+    offsets);
+  const refresh = async () => {
+    const fresh = offsetsTable(await api("/v1/groups/" + seg(group)));
+    offsets.replaceWith(fresh);
+    offsets = fresh;
+  };
+  view.append(await resetSection(group, d, query, refresh));
+}
+
+function target(to, at) {
+  if (to === "earliest" || to === "latest") return to;
+  if (to === "offset") return { offset: Number(at) };
+  if (to === "shift_by") return { shift_by: Number(at) };
+  return { datetime: at };
+}
+
+async function resetSection(group, d, query, refresh) {
+  const path = "/groups/" + seg(group);
+  const to = query.get("to") || "earliest";
+  const toSel = select([["earliest", "Earliest"], ["latest", "Latest"], ["offset", "Exact offset"],
+    ["datetime", "Timestamp"], ["shift_by", "Shift by"]], to);
+  const at = h("input", { type: "text", value: query.get("at") || "" });
+  const topics = h("input", { type: "text", value: query.get("topics") || "" });
+  const section = h("section", { "aria-labelledby": "reset-title" },
+    h("h2", { id: "reset-title" }, "Reset offsets"),
+    d.members.length ? notice("The group has members: stop its consumers before resetting (the server refuses otherwise).", "info") : null,
+    h("form", { class: "filters", onsubmit: (e) => {
+      e.preventDefault();
+      go(path, { to: toSel.value, at: at.value.trim(), topics: topics.value.trim() });
+    } },
+      field("r-topics", "Topics", topics, "Comma-separated; empty: every topic with a commit"),
+      field("r-to", "Move to", toSel),
+      field("r-at", "Offset, timestamp or shift", at, "Timestamp: RFC 3339 with zone or epoch ms; shift: ±N"),
+      h("button", { type: "submit" }, "Preview")));
+  if (!query.get("to")) return section;
+  const body = { to: target(to, query.get("at") || ""), execute: false };
+  const names = (query.get("topics") || "").split(",").map((s) => s.trim()).filter(Boolean);
+  if (names.length) body.topics = names;
+  const out = h("div", { id: "reset-result" });
+  section.append(out);
+  try {
+    const preview = await api(path.replace("/groups/", "/v1/groups/") + "/offsets/reset", { method: "POST", body });
+    const apply = h("button", { type: "button", id: "reset-apply", onclick: async () => {
+      apply.disabled = true;
+      try {
+        const done = await api(path.replace("/groups/", "/v1/groups/") + "/offsets/reset", { method: "POST", body: { ...body, execute: true } });
+        await refresh();
+        out.replaceChildren(notice(`Offsets reset on ${done.partitions.length} partitions.`, "ok"), resetTable(done));
+      } catch (e) {
+        apply.disabled = false;
+        out.append(notice(e.message));
+      }
+    } }, "Apply");
+    out.append(h("h3", {}, "Preview (nothing changed yet)"), resetTable(preview), apply);
+  } catch (e) {
+    if (!(e instanceof ApiError) || e.status === 401) throw e;
+    out.append(notice(e.message));
+  }
+  return section;
+}
+
+function resetTable(r) {
+  return table(null, ["Topic", "Partition", "Current offset", "New offset"],
+    r.partitions.map((p) => [p.topic, String(p.partition), fmtNum(p.current_offset), fmtNum(p.new_offset)]),
+    { class: "reset-table" });
+}

@@ -183,6 +183,8 @@ pub static CONFIG_DEFS: &[ConfigDef] = &[
     def("confluent.value.subject.name.strategy", ConfigKind::String,
         "io.confluent.kafka.serializers.subject.TopicNameStrategy", NonEmpty, Extension, None,
         "Strom extension: how the value schema's subject is named."),
+    def("strom.schema.validation.decode", Boolean, "true", Bool, Extension, None,
+        "Strom extension: with schema validation on, the payload must also decode against the schema (false: only its id is checked)."),
 ];
 
 /// The definition of `name`, if it is an accepted topic config.

@@ -287,6 +287,7 @@ pub const RULES: &[Rule] = &[
         "/subjects/{subject}/versions/{version}/referencedby",
         Check(Describe, Subject),
     ),
+    rule("GET", "/schemas", Handler),
     rule("GET", "/schemas/ids/{id}", Handler),
     rule("GET", "/schemas/ids/{id}/schema", Handler),
     rule("GET", "/schemas/ids/{id}/subjects", Handler),

@@ -1,13 +1,16 @@
 //! Feed events as CloudEvents 1.0 (JSON format), following http-feeds.org: the record key
 //! is the `subject`, a tombstone is `method: "DELETE"` without data, and the id is the feed
 //! cursor. CloudEvents Kafka-binding headers (`ce_type`, `ce_source`, `ce_time`,
-//! `content-type`) written by Kafka producers override the defaults.
+//! `content-type`) written by Kafka producers override the defaults. A value carrying the
+//! wire-format prefix of a registered schema is `data` decoded to JSON, with `dataschema`
+//! pointing at `/schemas/ids/{id}`.
 
 use serde_json::{json, Map, Value};
 
 use crate::feed::FeedEvent;
 use crate::render::{encode_b64, value_as_json};
 use crate::timefmt::rfc3339;
+use strom_schema::Registry;
 
 /// Default CloudEvents `type` of a record.
 pub const EVENT_TYPE: &str = "dev.strom.record";
@@ -23,8 +26,8 @@ fn header_text<'a>(event: &'a FeedEvent, name: &str) -> Option<&'a str> {
         .and_then(|v| std::str::from_utf8(v).ok())
 }
 
-/// One event as a CloudEvent JSON object.
-pub fn cloud_event(topic: &str, event: &FeedEvent) -> Value {
+/// One event as a CloudEvent JSON object; `schemas` decodes schema-encoded values.
+pub fn cloud_event(topic: &str, event: &FeedEvent, schemas: Option<&Registry>) -> Value {
     let r = &event.record;
     let mut o = Map::new();
     o.insert("specversion".into(), json!("1.0"));
@@ -64,6 +67,15 @@ pub fn cloud_event(topic: &str, event: &FeedEvent) -> Value {
         }
         Some(value) => {
             o.insert("method".into(), json!("PUT"));
+            if let Some(Ok(decoded)) = schemas.and_then(|s| s.decode_value(value)) {
+                o.insert("datacontenttype".into(), json!("application/json"));
+                o.insert(
+                    "dataschema".into(),
+                    json!(format!("/schemas/ids/{}", decoded.schema_id)),
+                );
+                o.insert("data".into(), decoded.value);
+                return Value::Object(o);
+            }
             let declared = header_text(event, "content-type").map(str::to_string);
             let json_declared = declared
                 .as_deref()
@@ -123,7 +135,7 @@ mod tests {
 
     #[test]
     fn tombstone_is_delete_without_data() {
-        let e = cloud_event("t", &ev(Some(b"k"), None));
+        let e = cloud_event("t", &ev(Some(b"k"), None), None);
         assert_eq!(e["method"], "DELETE");
         assert_eq!(e["subject"], "k");
         assert!(e.get("data").is_none());
@@ -133,12 +145,12 @@ mod tests {
     #[test]
     fn json_text_and_binary_data() {
         assert_eq!(
-            cloud_event("t", &ev(None, Some(b"{\"a\":1}")))["data"]["a"],
+            cloud_event("t", &ev(None, Some(b"{\"a\":1}")), None)["data"]["a"],
             1
         );
-        assert_eq!(cloud_event("t", &ev(None, Some(b"hi")))["data"], "hi");
+        assert_eq!(cloud_event("t", &ev(None, Some(b"hi")), None)["data"], "hi");
         assert_eq!(
-            cloud_event("t", &ev(None, Some(&[0xff])))["data_base64"],
+            cloud_event("t", &ev(None, Some(&[0xff])), None)["data_base64"],
             "/w=="
         );
     }

@@ -168,7 +168,15 @@ pub async fn consume(
         records: out
             .records
             .iter()
-            .map(|r| record_json(&topic, partition, r, format))
+            .map(|r| {
+                record_json(
+                    &topic,
+                    partition,
+                    r,
+                    format,
+                    state.config.schemas.as_deref(),
+                )
+            })
             .collect(),
         topic,
         partition,

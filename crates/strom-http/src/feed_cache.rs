@@ -35,6 +35,8 @@ type Key = ([u8; 16], String, usize);
 /// messages each made once on first use.
 pub struct SharedBatch {
     pub batch: FeedBatch,
+    /// Decodes schema-encoded values when rendering.
+    schemas: Option<Arc<strom_schema::Registry>>,
     rendered: OnceLock<Vec<(String, String)>>,
     /// The SSE frames in one buffer, and where each event's frame ends in it.
     framed: OnceLock<(Bytes, Vec<usize>)>,
@@ -42,9 +44,10 @@ pub struct SharedBatch {
 }
 
 impl SharedBatch {
-    pub fn new(batch: FeedBatch) -> SharedBatch {
+    pub fn new(batch: FeedBatch, schemas: Option<Arc<strom_schema::Registry>>) -> SharedBatch {
         SharedBatch {
             batch,
+            schemas,
             rendered: OnceLock::new(),
             framed: OnceLock::new(),
             ws: OnceLock::new(),
@@ -57,7 +60,10 @@ impl SharedBatch {
             self.batch
                 .events
                 .iter()
-                .map(|e| (e.id.to_string(), cloud_event(topic, e).to_string()))
+                .map(|e| {
+                    let event = cloud_event(topic, e, self.schemas.as_deref());
+                    (e.id.to_string(), event.to_string())
+                })
                 .collect()
         })
     }
@@ -85,7 +91,13 @@ impl SharedBatch {
                 .events
                 .iter()
                 .map(|e| {
-                    let mut event = record_json(topic, e.partition, &e.record, ValueFormat::Json);
+                    let mut event = record_json(
+                        topic,
+                        e.partition,
+                        &e.record,
+                        ValueFormat::Json,
+                        self.schemas.as_deref(),
+                    );
                     event["type"] = serde_json::json!("event");
                     event["id"] = serde_json::json!(e.id.to_string());
                     Utf8Bytes::from(event.to_string())
@@ -124,6 +136,7 @@ pub struct FeedCache {
     inner: parking_lot::Mutex<Inner>,
     lookups: AtomicU64,
     decodes: AtomicU64,
+    schemas: Option<Arc<strom_schema::Registry>>,
 }
 
 #[derive(Default)]
@@ -172,6 +185,14 @@ fn batch_bytes(batch: &FeedBatch) -> usize {
 }
 
 impl FeedCache {
+    /// A cache whose batches render schema-encoded values decoded with `schemas`.
+    pub fn new(schemas: Option<Arc<strom_schema::Registry>>) -> FeedCache {
+        FeedCache {
+            schemas,
+            ..FeedCache::default()
+        }
+    }
+
     /// Calls of [`FeedCache::read`] so far (each formats a key and takes the cache lock).
     pub fn lookups(&self) -> u64 {
         self.lookups.load(Ordering::Relaxed)
@@ -210,7 +231,8 @@ impl FeedCache {
                 if !batch.events.is_empty() {
                     self.decodes.fetch_add(1, Ordering::Relaxed);
                 }
-                Ok::<_, crate::error::ApiError>(Arc::new(SharedBatch::new(batch)))
+                let schemas = self.schemas.clone();
+                Ok::<_, crate::error::ApiError>(Arc::new(SharedBatch::new(batch, schemas)))
             })
             .await;
         match result {

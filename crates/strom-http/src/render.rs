@@ -1,12 +1,15 @@
 //! Stored records as JSON for the REST consume API and WebSocket: keys and header values as
 //! text when they are UTF-8 (else base64 under a `_base64` name), values as JSON when they
-//! parse as JSON (else base64), `null` for a tombstone.
+//! parse as JSON (else base64), `null` for a tombstone. A value carrying the wire-format
+//! prefix of a schema in the registry (Avro, JSON Schema, Protobuf) is shown decoded, with
+//! its id in `value_schema_id` (docs/schemas.md).
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use bytes::Bytes;
 use serde_json::{json, Map, Value};
 use strom_broker::StoredRecord;
+use strom_schema::Registry;
 
 use crate::timefmt::rfc3339;
 
@@ -42,8 +45,34 @@ pub fn value_as_json(bytes: &[u8]) -> Option<Value> {
     serde_json::from_slice(bytes).ok()
 }
 
-/// One record as a JSON object.
-pub fn record_json(topic: &str, partition: i32, r: &StoredRecord, format: ValueFormat) -> Value {
+/// Puts a JSON-format value: decoded with its schema when it carries a registered schema
+/// id, else embedded when it is JSON, else base64.
+fn put_json_value(obj: &mut Map<String, Value>, v: &[u8], schemas: Option<&Registry>) {
+    match schemas.and_then(|s| s.decode_value(v)) {
+        Some(Ok(decoded)) => {
+            obj.insert("value".into(), decoded.value);
+            obj.insert("value_schema_id".into(), json!(decoded.schema_id));
+            return;
+        }
+        Some(Err(why)) => {
+            obj.insert("value_schema_error".into(), json!(why));
+        }
+        None => {}
+    }
+    match value_as_json(v) {
+        Some(parsed) => obj.insert("value".into(), parsed),
+        None => obj.insert("value_base64".into(), json!(B64.encode(v))),
+    };
+}
+
+/// One record as a JSON object; `schemas` decodes schema-encoded values in `json` format.
+pub fn record_json(
+    topic: &str,
+    partition: i32,
+    r: &StoredRecord,
+    format: ValueFormat,
+    schemas: Option<&Registry>,
+) -> Value {
     let mut obj = Map::new();
     obj.insert("topic".into(), json!(topic));
     obj.insert("partition".into(), json!(partition));
@@ -55,14 +84,7 @@ pub fn record_json(topic: &str, partition: i32, r: &StoredRecord, format: ValueF
         (None, _) => {
             obj.insert("value".into(), Value::Null);
         }
-        (Some(v), ValueFormat::Json) => match value_as_json(v) {
-            Some(parsed) => {
-                obj.insert("value".into(), parsed);
-            }
-            None => {
-                obj.insert("value_base64".into(), json!(B64.encode(v)));
-            }
-        },
+        (Some(v), ValueFormat::Json) => put_json_value(&mut obj, v, schemas),
         (Some(v), ValueFormat::Binary) => {
             obj.insert("value_base64".into(), json!(B64.encode(v)));
         }
@@ -109,15 +131,15 @@ mod tests {
                 value: Some(Bytes::from_static(b"v")),
             }],
         };
-        let j = record_json("t", 0, &r, ValueFormat::Json);
+        let j = record_json("t", 0, &r, ValueFormat::Json, None);
         assert_eq!(j["value"], json!({"a": 1}));
         assert_eq!(j["key_base64"], json!("/wA="));
         assert_eq!(j["headers"][0]["value"], json!("v"));
-        let b = record_json("t", 0, &r, ValueFormat::Binary);
+        let b = record_json("t", 0, &r, ValueFormat::Binary, None);
         assert_eq!(b["value_base64"], json!(B64.encode(b"{\"a\":1}")));
         let tomb = StoredRecord { value: None, ..r };
         assert_eq!(
-            record_json("t", 0, &tomb, ValueFormat::Json)["value"],
+            record_json("t", 0, &tomb, ValueFormat::Json, None)["value"],
             Value::Null
         );
     }

@@ -88,6 +88,7 @@ pub fn build(state: Shared) -> (Router, utoipa::openapi::OpenApi) {
         ))
         .routes(routes!(registry::subjects::get_version_schema))
         .routes(routes!(registry::subjects::referenced_by))
+        .routes(routes!(registry::ids::list))
         .routes(routes!(registry::ids::by_id))
         .routes(routes!(registry::ids::by_id_schema))
         .routes(routes!(registry::ids::by_id_subjects))

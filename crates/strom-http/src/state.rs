@@ -42,6 +42,7 @@ impl AppState {
             c.spawn_reaper(shutdown.clone());
         }
         let auth = crate::auth::AuthState::new(&config.auth);
+        let feed_cache = crate::feed_cache::FeedCache::new(config.schemas.clone());
         Arc::new(AppState {
             auth,
             broker,
@@ -49,7 +50,7 @@ impl AppState {
             shutdown,
             openapi: std::sync::OnceLock::new(),
             consumers,
-            feed_cache: Default::default(),
+            feed_cache,
             fanout: Default::default(),
             round_robin: AtomicU32::new(0),
         })

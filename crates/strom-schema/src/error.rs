@@ -32,6 +32,8 @@ pub enum SchemaError {
     Incompatible {
         subject: String,
         messages: Vec<String>,
+        /// 409 (Confluent's historical code, the default) or 40901 (its current one).
+        code: u32,
     },
     #[error("Invalid schema: {0}")]
     InvalidSchema(String),
@@ -67,7 +69,7 @@ impl SchemaError {
             SchemaError::VersionNotSoftDeleted(..) => 40407,
             SchemaError::SubjectConfigNotFound(_) => 40408,
             SchemaError::SubjectModeNotFound(_) => 40409,
-            SchemaError::Incompatible { .. } => 409,
+            SchemaError::Incompatible { code, .. } => *code,
             SchemaError::InvalidSchema(_) => 42201,
             SchemaError::InvalidVersion(_) => 42202,
             SchemaError::InvalidCompatibilityLevel => 42203,

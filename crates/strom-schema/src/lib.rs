@@ -1,13 +1,16 @@
 //! Strom's schema registry: subjects, versions, global schema ids, compatibility levels
 //! and modes, for Avro, JSON Schema and Protobuf, kept in the internal topic
 //! `__strom_schemas` in records shaped like Confluent's `_schemas`. The HTTP API (Confluent's
-//! Schema Registry API) lives in strom-http; validation on produce uses [`wire`].
+//! Schema Registry API) lives in strom-http; validation on produce uses [`wire`] and
+//! [`payload`], which also decodes schema-encoded values to JSON for HTTP readers.
 
 mod delete;
 pub mod error;
 pub mod formats;
+mod listing;
 pub mod model;
 mod ops;
+pub mod payload;
 pub mod registry;
 pub mod store;
 pub mod validate;

@@ -194,6 +194,7 @@ impl Registry {
                 return Err(SchemaError::Incompatible {
                     subject: subject.to_string(),
                     messages,
+                    code: self.incompatible_code(),
                 });
             }
         }

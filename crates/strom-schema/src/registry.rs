@@ -12,6 +12,11 @@ use crate::formats::{self, Dep, Source};
 use crate::model::{Level, Mode, Reference, StoredSchema, SubjectVersion, VersionRef};
 use crate::store::{Backend, ConfigValue, Key, ModeValue, NextIdValue, SchemaValue};
 
+/// The `error_code`s an incompatible registration may be answered with: Confluent's
+/// historical 409 (the default; Karapace answers it too) and its current 40901. Clients key
+/// on the HTTP status, 409 for both.
+pub const INCOMPATIBLE_CODES: [u32; 2] = [409, 40901];
+
 /// Deepest chain of references followed (deeper, or a cycle, is an invalid schema).
 pub const MAX_REFERENCE_DEPTH: usize = 16;
 
@@ -43,6 +48,10 @@ pub struct Registry {
     pub(crate) write: Mutex<()>,
     /// The level used when neither the subject nor the global config sets one.
     pub(crate) default_level: Level,
+    /// The `error_code` an incompatible registration is answered with (409 or 40901).
+    pub(crate) incompatible_code: std::sync::atomic::AtomicU32,
+    /// Payload decoders by schema id, compiled on first use.
+    pub(crate) decoders: RwLock<HashMap<i32, Arc<crate::payload::PayloadDecoder>>>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -99,7 +108,25 @@ impl Registry {
             state: RwLock::new(state),
             write: Mutex::new(()),
             default_level,
+            decoders: RwLock::new(HashMap::new()),
+            incompatible_code: INCOMPATIBLE_CODES[0].into(),
         })
+    }
+
+    /// Answers incompatible registrations with `code`, one of [`INCOMPATIBLE_CODES`].
+    /// Errors: another code, returned.
+    pub fn set_incompatible_code(&self, code: u32) -> Result<(), u32> {
+        if !INCOMPATIBLE_CODES.contains(&code) {
+            return Err(code);
+        }
+        self.incompatible_code
+            .store(code, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
+    }
+
+    pub(crate) fn incompatible_code(&self) -> u32 {
+        self.incompatible_code
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Subjects with at least one version (soft-deleted ones too when `deleted`), starting

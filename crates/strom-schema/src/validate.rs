@@ -2,8 +2,10 @@
 //! `confluent.value.schema.validation` / `confluent.key.schema.validation` (`true` turns it
 //! on) and `confluent.value.subject.name.strategy` / `confluent.key.subject.name.strategy`.
 //! A record whose value (or key) does not start with the wire-format prefix of a schema
-//! registered under the topic's subject is refused, with the index of the record and why.
-//! Batches are decoded with the broker's bounded decompression.
+//! registered under the topic's subject is refused, with the index of the record and why;
+//! unless the topic sets `strom.schema.validation.decode=false`, the payload after the
+//! prefix must also decode against that schema ([`crate::payload`]). Batches are decoded
+//! with the broker's bounded decompression.
 
 use std::ops::ControlFlow;
 
@@ -17,6 +19,8 @@ pub const VALUE_VALIDATION: &str = "confluent.value.schema.validation";
 pub const KEY_VALIDATION: &str = "confluent.key.schema.validation";
 pub const VALUE_STRATEGY: &str = "confluent.value.subject.name.strategy";
 pub const KEY_STRATEGY: &str = "confluent.key.subject.name.strategy";
+/// Strom's extension: `false` checks only the prefix, not the payload.
+pub const DECODE: &str = "strom.schema.validation.decode";
 /// The strategies accepted (Confluent's class names).
 pub const TOPIC_NAME_STRATEGY: &str = "io.confluent.kafka.serializers.subject.TopicNameStrategy";
 pub const RECORD_NAME_STRATEGY: &str = "io.confluent.kafka.serializers.subject.RecordNameStrategy";
@@ -52,6 +56,8 @@ pub struct TopicValidation {
     pub topic: String,
     pub key: Option<Strategy>,
     pub value: Option<Strategy>,
+    /// Whether the payload must decode against the schema (not only carry its id).
+    pub decode: bool,
 }
 
 impl TopicValidation {
@@ -71,6 +77,7 @@ impl TopicValidation {
             topic: topic.to_string(),
             key,
             value,
+            decode: config.overrides.get(DECODE).is_none_or(|v| v != "false"),
         })
     }
 
@@ -102,7 +109,7 @@ impl TopicValidation {
             }),
         };
         if registered {
-            Ok(())
+            self.check_payload(registry, what, id, bytes)
         } else if strategy == Strategy::TopicName {
             Err(format!(
                 "the {what}'s schema id {id} is not registered under subject '{subject}'"
@@ -113,6 +120,28 @@ impl TopicValidation {
                 self.topic
             ))
         }
+    }
+
+    /// Checks that the payload after the prefix decodes against schema `id`.
+    fn check_payload(
+        &self,
+        registry: &Registry,
+        what: &str,
+        id: i32,
+        bytes: &[u8],
+    ) -> Result<(), String> {
+        if !self.decode {
+            return Ok(());
+        }
+        let decoder = registry
+            .payload_decoder(id)
+            .map_err(|e| format!("the {what}'s schema id {id} cannot be used: {e}"))?;
+        decoder.check(&bytes[wire::PREFIX_LEN..]).map_err(|e| {
+            format!(
+                "the {what} does not decode with schema id {id} ({}): {e}",
+                decoder.schema_type().as_str()
+            )
+        })
     }
 
     /// Checks every record of `batches`. Errors: (index of the record in the request,

@@ -1,6 +1,9 @@
 //! The serializers' wire format: magic byte `0x00`, then the schema id as 4 bytes big
 //! endian, then the payload.
 
+/// Bytes before the payload: the magic byte and the schema id.
+pub const PREFIX_LEN: usize = 5;
+
 /// The schema id a value claims, if it starts with the wire-format prefix.
 pub fn schema_id(value: &[u8]) -> Option<i32> {
     match value {

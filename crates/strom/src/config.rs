@@ -102,6 +102,7 @@ struct FileConfig {
     kafka_advertised_host: Option<String>,
     http_listen: Option<SocketAddr>,
     schema_registry_listen: Option<SocketAddr>,
+    schema_incompatible_error_code: Option<u32>,
     allow_unauthenticated_network: Option<bool>,
     kafka_listeners: Option<Vec<crate::listeners::ListenerFile>>,
     http_ssl: Option<crate::listeners::SslFile>,
@@ -207,6 +208,8 @@ pub struct Settings {
     pub http_listen: SocketAddr,
     /// The second HTTP listener for Schema Registry clients (`schema_registry_listen`).
     pub schema_registry_listen: Option<SocketAddr>,
+    /// The `error_code` of an incompatible schema registration: 409 or 40901.
+    pub schema_incompatible_error_code: u32,
     /// Every Kafka listener: `kafka_listen` as `PLAINTEXT` (unless only `kafka_listeners`
     /// are configured), then `kafka_listeners`.
     pub kafka_listeners: Vec<crate::listeners::KafkaListener>,
@@ -514,6 +517,12 @@ impl Settings {
             http_auth.mode == strom_http::auth::AuthMode::Required,
         )?;
         let schema_registry_listen = args.schema_registry_listen.or(file.schema_registry_listen);
+        let schema_incompatible_error_code = file
+            .schema_incompatible_error_code
+            .unwrap_or(strom_schema::registry::INCOMPATIBLE_CODES[0]);
+        if !strom_schema::registry::INCOMPATIBLE_CODES.contains(&schema_incompatible_error_code) {
+            bail!("schema_incompatible_error_code must be 409 or 40901, not {schema_incompatible_error_code}");
+        }
         if let Some(listen) = schema_registry_listen {
             let allow = args
                 .allow_unauthenticated_network
@@ -591,6 +600,7 @@ impl Settings {
                 .unwrap_or_else(|| PathBuf::from("./strom-data")),
             http_listen,
             schema_registry_listen,
+            schema_incompatible_error_code,
             kafka_listeners: listeners.kafka,
             http_ssl: listeners.http_ssl,
             unauthenticated_exposed: listeners.exposed,

@@ -51,6 +51,10 @@ enum Command {
     /// Webhook subscriptions of a running server (over its HTTP API).
     #[command(subcommand)]
     Webhook(cli::WebhookCommand),
+    /// Schemas in the built-in schema registry: list, get, register, check, delete (over
+    /// the Schema Registry API).
+    #[command(subcommand)]
+    Schema(cli::SchemaCommand),
 
     /// Is the server up: its version, listeners, disk and contents (over HTTP).
     Status {
@@ -78,6 +82,7 @@ fn main() -> ExitCode {
         Command::Group(command) => cli::group(command),
         Command::User(command) => cli::user(command),
         Command::Webhook(command) => cli::webhook(command),
+        Command::Schema(command) => cli::schema(command),
 
         Command::Status { client } => cli::meta::status(&client),
         Command::Version { json } => cli::meta::version(json),

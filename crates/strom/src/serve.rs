@@ -164,6 +164,11 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
     .await
     .context("schema registry start-up panicked")?
     .context("cannot open the schema registry")?;
+    schemas
+        .set_incompatible_code(settings.schema_incompatible_error_code)
+        .map_err(|code| {
+            anyhow::anyhow!("schema_incompatible_error_code {code} is not 409 or 40901")
+        })?;
     let schemas = Arc::new(schemas);
 
     let kafka_listeners = bind_kafka_listeners(&settings, &security, &schemas).await?;

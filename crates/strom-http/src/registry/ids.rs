@@ -1,6 +1,7 @@
 //! `/schemas/ids/{id}...`: a schema by its global id (its text, the subjects and versions
-//! that use it), `/schemas/types`, `/contexts` and `/v1/metadata/id`. A schema is shown to
-//! a caller who may describe one of the subjects using it; to anyone else it does not exist.
+//! that use it), `/schemas` (every version, paged), `/schemas/types`, `/contexts` and
+//! `/v1/metadata/id`. A schema is shown to a caller who may describe one of the subjects
+//! using it; to anyone else it does not exist.
 
 use std::sync::Arc;
 
@@ -11,7 +12,7 @@ use serde_json::json;
 use strom_schema::{SchemaError, SchemaType, StoredSchema};
 use utoipa::IntoParams;
 
-use super::{flag, registry, reply, schema_json, RegistryError};
+use super::{flag, registry, reply, schema_json, version_json, RegistryError};
 use crate::authz::may_describe_subject;
 use crate::caller::Caller;
 use crate::error::{schema_error, ApiResult};
@@ -106,6 +107,47 @@ pub async fn by_id_versions(
         .map(|(subject, version)| json!({ "subject": subject, "version": version }))
         .collect();
     Ok(reply(&versions))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+pub struct SchemasQuery {
+    /// Only subjects starting with this.
+    pub subject_prefix: Option<String>,
+    /// Include soft-deleted versions (`true`).
+    pub deleted: Option<String>,
+    /// Only each subject's newest version (`true`).
+    pub latest_only: Option<String>,
+    /// Versions to skip (default 0).
+    pub offset: Option<i64>,
+    /// Versions to return at most (default and any value below 1: all).
+    pub limit: Option<i64>,
+}
+
+/// Every schema version the caller may describe, subjects in name order, paged.
+#[utoipa::path(get, path = "/schemas", tag = "schema-registry", params(SchemasQuery),
+    responses((status = 200, body = [Object])))]
+pub async fn list(
+    State(state): State<Shared>,
+    caller: Caller,
+    Query(q): Query<SchemasQuery>,
+) -> ApiResult<Response> {
+    let registry = registry(&state)?;
+    let prefix = q.subject_prefix.clone().unwrap_or_default();
+    let offset = usize::try_from(q.offset.unwrap_or(0)).unwrap_or(0);
+    let limit = match q.limit {
+        Some(n) if n > 0 => usize::try_from(n).unwrap_or(usize::MAX),
+        _ => usize::MAX,
+    };
+    let shown: Vec<_> = registry
+        .all_versions(&prefix, flag(&q.deleted), flag(&q.latest_only))
+        .into_iter()
+        .filter(|v| may_describe_subject(&state, &caller.0, &v.subject))
+        .skip(offset)
+        .take(limit)
+        .map(|v| version_json(&v))
+        .collect();
+    Ok(reply(&shown))
 }
 
 /// The schema types this registry supports.

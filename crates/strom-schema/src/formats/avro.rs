@@ -9,11 +9,15 @@ use super::{Parsed, Source};
 use crate::error::{SchemaError, SchemaResult};
 
 fn schema_of(source: Source<'_>) -> SchemaResult<Schema> {
+    schemata(source).map(|(schema, _)| schema)
+}
+
+/// The schema and its referenced schemas, parsed. Errors: `InvalidSchema`.
+pub(crate) fn schemata(source: Source<'_>) -> SchemaResult<(Schema, Vec<Schema>)> {
     let parsed = if source.deps.is_empty() {
-        Schema::parse_str(source.schema)
+        Schema::parse_str(source.schema).map(|schema| (schema, Vec::new()))
     } else {
         Schema::parse_str_with_list(source.schema, source.deps.iter().map(|d| &d.schema))
-            .map(|(schema, _)| schema)
     };
     parsed.map_err(|e| SchemaError::InvalidSchema(format!("Invalid Avro schema: {e}")))
 }

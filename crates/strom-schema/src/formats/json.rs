@@ -5,7 +5,9 @@
 //! follow the content model: a property added to the reader is incompatible when the
 //! writer's model is open (`additionalProperties` not `false`: old data may hold anything
 //! under that name) and a property removed from the reader is incompatible when the
-//! reader's model is closed (old data holding it would be refused).
+//! reader's model is closed (old data holding it would be refused). Combinators (`allOf`,
+//! `anyOf`, `oneOf`, `not`) are compared conservatively: added or changed is incompatible
+//! unless identical (an `anyOf` may gain branches), dropped is compatible.
 
 use serde_json::{Map, Value};
 
@@ -125,6 +127,7 @@ fn compare(
         _ => {}
     }
     compare_types(reader, writer, path, out);
+    compare_combinators(reader, writer, path, out);
     compare_enum(reader, writer, path, out);
     compare_ranges(reader, writer, path, out);
     compare_object(roots, reader, writer, path, depth, out);
@@ -147,6 +150,34 @@ fn compare_types(reader: &Value, writer: &Value, path: &str, out: &mut Vec<Strin
             out.push(format!(
                 "{path}: TYPE_NARROWED: the writer allows type '{t}' but the reader allows only {reader_types:?}"
             ));
+        }
+    }
+}
+
+/// `allOf`, `anyOf`, `oneOf`, `not`, conservatively: a combinator the reader adds or
+/// changes is incompatible unless identical, except an `anyOf` whose branches include all
+/// the writer's (it only widens); one the reader drops only widens it.
+fn compare_combinators(reader: &Value, writer: &Value, path: &str, out: &mut Vec<String>) {
+    for key in ["allOf", "anyOf", "oneOf", "not"] {
+        let Some(r) = reader.get(key) else {
+            continue;
+        };
+        match writer.get(key) {
+            Some(w) if w == r => {}
+            Some(Value::Array(w)) if key == "anyOf" => {
+                let branches = r.as_array().map(Vec::as_slice).unwrap_or_default();
+                for b in w.iter().filter(|b| !branches.contains(b)) {
+                    out.push(format!(
+                        "{path}/anyOf: SUM_TYPE_NARROWED: the reader's anyOf lacks the writer's branch {b}"
+                    ));
+                }
+            }
+            Some(_) => out.push(format!(
+                "{path}/{key}: COMBINED_TYPE_CHANGED: the {key} differs between reader and writer (a combinator must stay identical)"
+            )),
+            None => out.push(format!(
+                "{path}/{key}: COMBINED_TYPE_ADDED: the reader adds a {key} the writer did not have"
+            )),
         }
     }
 }

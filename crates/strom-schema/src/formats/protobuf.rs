@@ -4,13 +4,18 @@
 //! Protobuf rules: a field number keeps a wire-compatible type (int32/int64/uint32/uint64/
 //! bool, sint32/sint64, fixed32/sfixed32, fixed64/sfixed64, string/bytes, any enum/int),
 //! messages and the package are not removed or renamed, required fields are neither added
-//! nor removed; removing or renaming an optional field is compatible.
+//! nor removed; removing or renaming an optional field is compatible; oneofs: existing
+//! fields moved into an existing oneof, several into a new one, or a field leaving a oneof
+//! are incompatible. Enum constants may be added or removed (proto3 enums are open), as
+//! Confluent rules.
 
 use std::collections::HashMap;
 
 use prost_reflect::prost::Message;
 use prost_reflect::prost_types::FileDescriptorProto;
-use prost_reflect::{DescriptorPool, FieldDescriptor, FileDescriptor, Kind, MessageDescriptor};
+use prost_reflect::{
+    DescriptorPool, FieldDescriptor, FileDescriptor, Kind, MessageDescriptor, OneofDescriptor,
+};
 use protox::file::{ChainFileResolver, File, FileResolver, GoogleFileResolver};
 
 use super::{Parsed, Source};
@@ -117,7 +122,7 @@ pub fn parse(source: Source<'_>) -> SchemaResult<Parsed> {
     })
 }
 
-fn main_file(source: Source<'_>) -> SchemaResult<FileDescriptor> {
+pub(crate) fn main_file(source: Source<'_>) -> SchemaResult<FileDescriptor> {
     let (pool, main) = compile(source)?;
     pool.get_file_by_name(&main)
         .ok_or_else(|| SchemaError::InvalidSchema("Invalid Protobuf schema".to_string()))
@@ -165,6 +170,7 @@ fn compare_message(reader: &MessageDescriptor, writer: &MessageDescriptor, out: 
             None => {}
         }
     }
+    compare_oneofs(reader, writer, out);
     for r in reader.fields() {
         if r.is_required() && writer.get_field(r.number()).is_none() {
             out.push(format!(
@@ -172,6 +178,65 @@ fn compare_message(reader: &MessageDescriptor, writer: &MessageDescriptor, out: 
                 r.name(),
                 r.number()
             ));
+        }
+    }
+}
+
+/// The field's oneof, unless it is the synthetic one of a proto3 `optional` field.
+fn real_oneof(field: &FieldDescriptor) -> Option<OneofDescriptor> {
+    field.containing_oneof().filter(|o| !o.is_synthetic())
+}
+
+/// Confluent's oneof rules: moving an existing field into a oneof the writer already had,
+/// or several existing fields into a new one, is incompatible (a writer setting two of them
+/// would be read as one); so is a field leaving a oneof the reader still has. A new oneof
+/// of new fields, or of one moved field, is compatible.
+fn compare_oneofs(reader: &MessageDescriptor, writer: &MessageDescriptor, out: &mut Vec<String>) {
+    let name = writer.full_name();
+    for oneof in reader.oneofs().filter(|o| !o.is_synthetic()) {
+        let existed = writer
+            .oneofs()
+            .any(|o| !o.is_synthetic() && o.name() == oneof.name());
+        let moved: Vec<String> = oneof
+            .fields()
+            .filter(|f| {
+                writer
+                    .get_field(f.number())
+                    .is_some_and(|w| real_oneof(&w).is_none())
+            })
+            .map(|f| format!("'{}'", f.name()))
+            .collect();
+        if existed && !moved.is_empty() {
+            out.push(format!(
+                "FIELD_MOVED_TO_EXISTING_ONEOF: field(s) {} of message '{name}' moved into the existing oneof '{}'",
+                moved.join(", "),
+                oneof.name()
+            ));
+        } else if moved.len() > 1 {
+            out.push(format!(
+                "MULTIPLE_FIELDS_MOVED_TO_ONEOF: fields {} of message '{name}' moved into the new oneof '{}'",
+                moved.join(", "),
+                oneof.name()
+            ));
+        }
+    }
+    for oneof in writer.oneofs().filter(|o| !o.is_synthetic()) {
+        if !reader.oneofs().any(|o| o.name() == oneof.name()) {
+            continue;
+        }
+        for f in oneof.fields() {
+            let still = reader
+                .get_field(f.number())
+                .and_then(|r| real_oneof(&r))
+                .is_some_and(|o| o.name() == oneof.name());
+            if !still {
+                out.push(format!(
+                    "ONEOF_FIELD_REMOVED: field '{}' (number {}) left the oneof '{}' of message '{name}'",
+                    f.name(),
+                    f.number(),
+                    oneof.name()
+                ));
+            }
         }
     }
 }

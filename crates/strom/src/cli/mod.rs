@@ -1,5 +1,5 @@
 //! The client subcommands (`strom topic …`, `strom group …`, `strom user …`, `strom produce`,
-//! `strom consume`, `strom status`), all over the HTTP API of a running server (`--server` /
+//! `strom consume`, `strom schema …`, `strom status`), all over the HTTP API of a running server (`--server` /
 //! `STROM_SERVER`). Human-readable tables by default, `--json` for scripts. Output goes
 //! through [`outln!`], which ends the process quietly when the reader of a pipe has gone
 //! (`strom … | head`), as Unix tools do.
@@ -21,6 +21,7 @@ mod group;
 mod groups;
 pub mod meta;
 mod produce;
+mod schema;
 mod signals;
 mod table;
 mod topic;
@@ -31,6 +32,7 @@ mod webhook_ops;
 pub use consume::ConsumeArgs;
 pub use groups::GroupCommand;
 pub use produce::ProduceArgs;
+pub use schema::SchemaCommand;
 pub use topic::TopicCommand;
 pub use user::UserCommand;
 pub use webhook::WebhookCommand;
@@ -102,6 +104,10 @@ pub fn topic(command: TopicCommand) -> anyhow::Result<()> {
 
 pub fn user(command: UserCommand) -> anyhow::Result<()> {
     user::run(command)
+}
+
+pub fn schema(command: SchemaCommand) -> anyhow::Result<()> {
+    schema::run(command)
 }
 
 pub fn webhook(command: WebhookCommand) -> anyhow::Result<()> {

@@ -1,7 +1,8 @@
 //! The Avro walker against data `apache-avro` encodes, and hand-made bad payloads.
 
 use apache_avro::types::Value as Avro;
-use apache_avro::{to_avro_datum, Schema};
+use apache_avro::writer::datum::GenericDatumWriter;
+use apache_avro::Schema;
 use serde_json::json;
 
 use super::AvroPayload;
@@ -48,7 +49,11 @@ fn user(name: &str, next: Avro) -> Avro {
 fn encoded() -> Vec<u8> {
     let schema = Schema::parse_str(USER).expect("schema");
     let inner = user("inner", Avro::Union(0, Box::new(Avro::Null)));
-    to_avro_datum(&schema, user("outer", Avro::Union(1, Box::new(inner)))).expect("encode")
+    GenericDatumWriter::builder(&schema)
+        .build()
+        .expect("writer")
+        .write_value_to_vec(user("outer", Avro::Union(1, Box::new(inner))))
+        .expect("encode")
 }
 
 #[test]

@@ -84,6 +84,10 @@ const EXPECTED_PATHS: &[&str] = &[
     "/subjects/{subject}/versions/{version}/referencedby",
     "/subjects/{subject}/versions/{version}/schema",
     "/v1/metadata/id",
+    "/schemas",
+    "/console",
+    "/console/",
+    "/console/{file}",
 ];
 
 #[tokio::test]
@@ -117,7 +121,8 @@ async fn document_and_router_agree() {
             .replace("{id}", "0")
             .replace("{name}", "w")
             .replace("{subject}", "s")
-            .replace("{version}", "1");
+            .replace("{version}", "1")
+            .replace("{file}", "app.js");
         for method in item.as_object().expect("operations").keys() {
             let m = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).expect("method");
             let r = s

@@ -85,6 +85,10 @@ pub struct Broker {
     /// Whether the data directory's folders and metadata exist; false after a read-only start
     /// on a directory that never held Strom's layout, until it becomes writable.
     prepared: AtomicBool,
+    /// Whether a remote store is configured (set when tiering starts): without one,
+    /// `remote.storage.enable=true` is refused as Kafka refuses it when the broker's tiered
+    /// storage is off.
+    remote_storage: AtomicBool,
     /// Topics that could not open on a read-only data directory (their logs need recovery);
     /// opened by the disk check once the directory is writable.
     unopened: Mutex<Vec<(PathBuf, crate::topic::TopicMeta)>>,
@@ -259,6 +263,7 @@ impl Broker {
             shutting_down: AtomicBool::new(false),
             layout,
             prepared: AtomicBool::new(!read_only),
+            remote_storage: AtomicBool::new(false),
             unopened: Mutex::new(unopened),
             listeners: Default::default(),
             transactions: std::sync::OnceLock::new(),
@@ -432,7 +437,7 @@ impl Broker {
                 "a topic needs between 1 and {MAX_PARTITIONS} partitions, got {partitions}"
             )));
         }
-        TopicConfig::from_map(configs)?;
+        self.check_remote_storage(&TopicConfig::from_map(configs)?)?;
         if self.topics.read().contains_key(name) {
             return Err(BrokerError::TopicExists(name.to_string()));
         }
@@ -643,6 +648,9 @@ impl Broker {
             }
         }
         let config = TopicConfig::from_map(&overrides)?;
+        if !t.config().remote_storage() {
+            self.check_remote_storage(&config)?;
+        }
         let mut meta = t.meta();
         meta.config = config.clone();
         meta.save(t.dir())?;
@@ -737,6 +745,23 @@ impl Broker {
 }
 
 impl Broker {
+    /// Marks a remote store as configured, so topics may set `remote.storage.enable=true`.
+    /// Called by [`crate::Tiering::start`]; tests that drive tiering by hand call it too.
+    pub fn enable_remote_storage(&self) {
+        self.remote_storage.store(true, Ordering::Release);
+    }
+
+    fn check_remote_storage(&self, config: &TopicConfig) -> Result<(), BrokerError> {
+        if config.remote_storage() && !self.remote_storage.load(Ordering::Acquire) {
+            return Err(BrokerError::InvalidConfig(
+                "remote.storage.enable=true needs tiered storage, which is off on this server \
+                 (no [tiered] store in its configuration)"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
     /// Creates the data directory's folders and records the cluster id, once, after a
     /// read-only start on a directory without them (the temporary cluster id becomes the
     /// permanent one). Errors: `Io` while the directory still cannot be written.

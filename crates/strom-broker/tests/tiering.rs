@@ -17,6 +17,13 @@ use strom_log::{Durability, LogConfig};
 use strom_tier::{Listed, ObjectStoreBackend, RemoteStore, StoreConfig, TierError};
 
 fn broker(dir: &Path) -> Arc<Broker> {
+    let broker = plain_broker(dir);
+    broker.enable_remote_storage();
+    broker
+}
+
+/// A broker whose server has no remote store configured.
+fn plain_broker(dir: &Path) -> Arc<Broker> {
     Broker::open(BrokerConfig {
         data_dir: dir.to_path_buf(),
         node_id: 1,
@@ -296,4 +303,29 @@ fn a_deleted_topic_leaves_the_store() {
     // Nothing to restore any more.
     let fresh = tempfile::tempdir().unwrap();
     assert!(t.restore(fresh.path()).unwrap().is_empty());
+}
+
+#[test]
+fn tiering_needs_a_store_configured() {
+    let data = tempfile::tempdir().unwrap();
+    let b = plain_broker(data.path());
+    let configs: BTreeMap<String, String> =
+        [("remote.storage.enable".to_string(), "true".to_string())]
+            .into_iter()
+            .collect();
+    let Err(err) = b.create_topic("t", 1, &configs) else {
+        panic!("a topic was tiered on a server without a remote store");
+    };
+    assert!(matches!(err, BrokerError::InvalidConfig(_)), "{err}");
+    b.create_topic("t", 1, &BTreeMap::new()).unwrap();
+    let change = [(
+        "remote.storage.enable".to_string(),
+        Some("true".to_string()),
+    )];
+    assert!(matches!(
+        b.alter_topic_config("t", &change),
+        Err(BrokerError::InvalidConfig(_))
+    ));
+    b.enable_remote_storage();
+    b.alter_topic_config("t", &change).unwrap();
 }

@@ -73,6 +73,7 @@ impl Tiering {
 
     /// Starts the upload thread. It holds the broker weakly and stops with [`Tiering::stop`].
     pub fn start(self: &Arc<Self>, broker: &Arc<Broker>) {
+        broker.enable_remote_storage();
         let weak = Arc::downgrade(broker);
         let me = Arc::clone(self);
         let every = Duration::from_millis(self.config.interval_ms.max(10));

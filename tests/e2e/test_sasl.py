@@ -218,17 +218,24 @@ def raw_plain_login(port, user, password):
 def test_a_wrong_password_loop_is_throttled(server):
     from concurrent.futures import ThreadPoolExecutor
 
-    # 30 wrong passwords at once from one IP: 10 per second are checked, the rest refused.
+    # Wrong passwords 30 at once from one IP: 10 per second are checked, the rest refused.
+    # On a loaded machine one batch can take longer than the window it would exhaust, so
+    # batches are sent until one is throttled; a server that never throttles fails.
+    results, throttled = [], []
     with ThreadPoolExecutor(max_workers=30) as pool:
-        results = list(pool.map(lambda _: raw_plain_login(server.sasl_port, "alice", WRONG), range(30)))
+        for _ in range(10):
+            batch = list(pool.map(lambda _: raw_plain_login(server.sasl_port, "alice", WRONG), range(30)))
+            results += batch
+            throttled += [m for _, m in batch if "too many failed authentications" in m]
+            if throttled:
+                break
     assert all(code == 58 for code, _ in results), results
     checked = [m for _, m in results if "Invalid user credentials" in m]
-    throttled = [m for _, m in results if "too many failed authentications" in m]
-    assert len(checked) + len(throttled) == 30, results
+    assert len(checked) + len(throttled) == len(results), results
     assert len(checked) >= 10 and throttled, results
     assert wait_for_log(server, "authentication failed")
     failures = server.log_text().count("authentication failed")
-    assert failures >= 30, "every failure, throttled or not, has its audit line"
+    assert failures >= len(results), "every failure, throttled or not, has its audit line"
 
 
 def auth_lines(server, user="alice"):

@@ -46,6 +46,14 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
     serde_json::from_slice(body).map_err(|e| ApiError::malformed_json(&e))
 }
 
+/// [`parse_json`] for bodies that may be left out: an empty body is `T::default()`.
+pub fn parse_optional_json<T: DeserializeOwned + Default>(body: &[u8]) -> ApiResult<T> {
+    if body.iter().all(|b| b.is_ascii_whitespace()) {
+        return Ok(T::default());
+    }
+    parse_json(body)
+}
+
 /// Parses a REST Proxy request body, answering a malformed or mis-shaped one as Confluent's
 /// REST Proxy does (its JSON parse and mapping exception mappers): 400 with `error_code` 400 and
 /// the parser's message, without the position suffix.

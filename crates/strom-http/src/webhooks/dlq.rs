@@ -14,7 +14,7 @@ use utoipa::IntoParams;
 
 use super::{check_sub, service};
 use crate::authz::check;
-use crate::body::{parse_json, RawBody};
+use crate::body::{parse_optional_json, RawBody};
 use crate::caller::Caller;
 use crate::error::ApiResult;
 use crate::schemas::Problem;
@@ -83,11 +83,7 @@ pub async fn redrive(
 ) -> ApiResult<Json<Value>> {
     check_dead_letters(&state, &caller, &name)?;
     check_sub(&state, &caller, Operation::Alter, &name)?;
-    let selection: Selection = if body.iter().all(u8::is_ascii_whitespace) {
-        Selection::default()
-    } else {
-        parse_json(&body)?
-    };
+    let selection: Selection = parse_optional_json(&body)?;
     let svc = service(&state)?;
     let selected = svc.select_dead_letters(&name, &selection).await?;
     if selection.to == Target::Topic {

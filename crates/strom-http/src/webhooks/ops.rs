@@ -9,8 +9,7 @@ use strom_auth::Operation;
 
 use super::dlq::{check_dead_letters, Page};
 use super::{check_sub, service};
-use crate::body::parse_json;
-use crate::body::RawBody;
+use crate::body::{parse_optional_json, RawBody};
 use crate::caller::Caller;
 use crate::error::ApiResult;
 use crate::schemas::Problem;
@@ -72,11 +71,7 @@ pub async fn rotate(
 ) -> ApiResult<Json<Value>> {
     let svc = service(&state)?;
     check_sub(&state, &caller, Operation::Alter, &name)?;
-    let req: Rotate = if body.iter().all(u8::is_ascii_whitespace) {
-        Rotate::default()
-    } else {
-        parse_json(&body)?
-    };
+    let req: Rotate = parse_optional_json(&body)?;
     let secret = svc.rotate(&name, req.keep_old_ms).await?;
     tracing::info!(subscription = %name, by = %caller.0.principal, "webhook secret rotated");
     Ok(Json(json!({"secret": secret})))
@@ -150,11 +145,7 @@ pub async fn skip(
 ) -> ApiResult<Json<Value>> {
     let svc = service(&state)?;
     check_sub(&state, &caller, Operation::Alter, &name)?;
-    let req: Skip = if body.iter().all(u8::is_ascii_whitespace) {
-        Skip::default()
-    } else {
-        parse_json(&body)?
-    };
+    let req: Skip = parse_optional_json(&body)?;
     let only = req.topic.zip(req.partition);
     Ok(Json(json!({"skipped": svc.skip(&name, only)?})))
 }

@@ -31,6 +31,9 @@ mode=${STROM_RDKAFKA_MODE:-full}
 par=${STROM_RDKAFKA_PAR:-4}
 # Tests that take minutes; each scenario runs them in a runner of their own (run_scenario).
 long_tests="0113_cooperative_rebalance"
+# Tests the suite itself skips when CI is set (its latency bounds are not reliable on a shared
+# machine); under CI they are left out of the list, said so, rather than reported as skipped.
+ci_skipped="0055_producer_latency"
 # The broker version the suite assumes: it gates features and expectations on it.
 export TEST_KAFKA_VERSION=4.0.0
 
@@ -53,6 +56,15 @@ trap 'stop_strom; rm -rf "$work"' EXIT
 if [ -n "${STROM_RDKAFKA_TESTS:-}" ]; then
   tr ',' '\n' <<<"$STROM_RDKAFKA_TESTS" | awk -F: 'NF { print $1, ($2 == "" ? "default" : $2) }' >"$work/all.txt"
 else entries "$here/tests.txt" >"$work/all.txt"; fi
+if [ -n "${CI:-}" ]; then
+  for t in $ci_skipped; do
+    if grep -q "^$t " "$work/all.txt"; then
+      echo "== $t not run: CI is set, and librdkafka skips its timing checks on CI (run without CI to include it)"
+      grep -v "^$t " "$work/all.txt" >"$work/all.tmp" || true
+      mv "$work/all.tmp" "$work/all.txt"
+    fi
+  done
+fi
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 start_strom() { # <dir> <auto-create> [sasl_ssl]: starts strom and writes <dir>/test.conf

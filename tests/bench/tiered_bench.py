@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Tiered storage: remote against local sequential reads, and produce with uploads running
-against without, on the local-file-system store (so the store's own CPU does not count).
+against without, on the local-file-system store (so the store's own CPU does not count) and on
+moto_server (S3 on loopback; its Python CPU shares the machine with Strom).
 
-    cargo build --release -p strom && python3 tests/bench/tiered_bench.py [--mb 200]
+    cargo build --release -p strom && python3 tests/bench/tiered_bench.py [--mb 200] [--stores file,moto]
 
-One server with `[tiered] store = "file://<tmp>"`. Two topics of one partition, 4 MiB segments:
+Per store, one server with `[tiered] store = "file://<tmp>"` (or `s3://` at moto). Two topics of one partition, 4 MiB segments:
 `local` (not tiered) and `tiered` (`remote.storage.enable=true`, `local.retention.bytes=1`, so
 everything closed goes remote and leaves the disk). Phases, each timed:
 1. produce the volume to `local` (no uploads running), then to `tiered` while the uploader
@@ -17,6 +18,7 @@ Not part of the default test run.
 """
 
 import argparse
+import subprocess
 import sys
 import tempfile
 import time
@@ -79,41 +81,87 @@ def metric(server, name, topic):
     return 0.0
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--mb", type=int, default=200, help="MiB produced per topic")
-    args = ap.parse_args()
-    count = args.mb * 1024 * 1024 // RECORD
-    mib = count * RECORD / (1 << 20)
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
-        cfg = tmp / "strom.toml"
-        cfg.write_text(f'[tiered]\nstore = "file://{tmp}/bucket"\nupload_interval_ms = 200\n')
-        server = Strom(tmp / "data", extra_args=["--config", str(cfg)]).start()
+def start_moto():
+    from conftest import free_port
+    import boto3
+    port = free_port()
+    proc = subprocess.Popen(["moto_server", "-H", "127.0.0.1", "-p", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 30
+    while True:
         try:
-            create(server.bootstrap, "local", {"segment.bytes": str(SEGMENT)})
-            create(server.bootstrap, "tiered", {"segment.bytes": str(SEGMENT),
-                                                "remote.storage.enable": "true",
-                                                "local.retention.bytes": "1"})
-            t_local = produce(server.bootstrap, "local", count)
-            t_tiered = produce(server.bootstrap, "tiered", count)
-            deadline = time.time() + 600
-            while metric(server, "strom_tier_upload_lag_bytes", "tiered") > 0 or \
-                    metric(server, "strom_tier_remote_bytes", "tiered") < (mib - 2 * SEGMENT / (1 << 20)) * (1 << 20):
-                assert time.time() < deadline, "uploads did not finish"
-                time.sleep(0.2)
-            local_disk = metric(server, "strom_tier_local_bytes", "tiered")
-            remote = metric(server, "strom_tier_remote_bytes", "tiered")
-            r_local = consume(server.bootstrap, "local", count)
-            r_remote = consume(server.bootstrap, "tiered", count)
-        finally:
-            server.stop()
-    print(f"volume: {mib:.0f} MiB per topic, {RECORD} B records, {SEGMENT >> 20} MiB segments, file:// store")
+            requests.get(url, timeout=1)
+            break
+        except requests.RequestException:
+            assert time.time() < deadline, "moto_server did not start"
+            time.sleep(0.1)
+    boto3.client("s3", endpoint_url=url, region_name="us-east-1", aws_access_key_id="bench",
+                 aws_secret_access_key="bench").create_bucket(Bucket="bench")
+    return proc, url
+
+
+def run(store, count, tmp):
+    mib = count * RECORD / (1 << 20)
+    cfg = tmp / "strom.toml"
+    moto, env = None, {}
+    if store == "moto":
+        moto, url = start_moto()
+        env = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench"}
+        cfg.write_text(f'[tiered]\nstore = "s3://bench/b"\nendpoint = "{url}"\n'
+                       'region = "us-east-1"\nallow_http = true\nupload_interval_ms = 200\n')
+    else:
+        cfg.write_text(f'[tiered]\nstore = "file://{tmp}/bucket"\nupload_interval_ms = 200\n')
+    server = Strom(tmp / "data", extra_args=["--config", str(cfg)], env=env).start()
+    try:
+        create(server.bootstrap, "local", {"segment.bytes": str(SEGMENT)})
+        create(server.bootstrap, "tiered", {"segment.bytes": str(SEGMENT),
+                                            "remote.storage.enable": "true",
+                                            "local.retention.bytes": "1"})
+        t_local = produce(server.bootstrap, "local", count)
+        t_tiered = produce(server.bootstrap, "tiered", count)
+        deadline = time.time() + 900
+        while metric(server, "strom_tier_upload_lag_bytes", "tiered") > 0 or \
+                metric(server, "strom_tier_remote_bytes", "tiered") < (mib - 2 * SEGMENT / (1 << 20)) * (1 << 20):
+            assert time.time() < deadline, "uploads did not finish"
+            time.sleep(0.2)
+        local_disk = metric(server, "strom_tier_local_bytes", "tiered")
+        remote = metric(server, "strom_tier_remote_bytes", "tiered")
+        r_local = consume(server.bootstrap, "local", count)
+        r_remote = consume(server.bootstrap, "tiered", count)
+        hits = metric_total(server, "strom_tier_readahead_hits_total")
+        misses = metric_total(server, "strom_tier_cache_misses_total")
+    finally:
+        server.stop()
+        if moto:
+            moto.kill()
+            moto.wait()
+    print(f"-- store {store}: {mib:.0f} MiB per topic, {RECORD} B records, "
+          f"{SEGMENT >> 20} MiB segments")
     print(f"produce without uploads: {mib / t_local:8.1f} MiB/s")
     print(f"produce with uploads:    {mib / t_tiered:8.1f} MiB/s   ratio {t_local / t_tiered:.2f}")
     print(f"read local:              {mib / r_local:8.1f} MiB/s")
     print(f"read remote (cold):      {mib / r_remote:8.1f} MiB/s   ratio {r_local / r_remote:.2f}")
-    print(f"tiered topic: {local_disk / (1 << 20):.1f} MiB on local disk for {remote / (1 << 20):.1f} MiB remote")
+    print(f"read-ahead hits {hits:.0f}, cache misses {misses:.0f}")
+    print(f"tiered topic: {local_disk / (1 << 20):.1f} MiB on local disk for "
+          f"{remote / (1 << 20):.1f} MiB remote")
+
+
+def metric_total(server, name):
+    return sum(float(line.rsplit(" ", 1)[1])
+               for line in requests.get(f"{server.http}/metrics", timeout=10).text.splitlines()
+               if line.startswith(name + " ") or line.startswith(name + "{"))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--mb", type=int, default=200, help="MiB produced per topic")
+    ap.add_argument("--stores", default="file,moto", help="file, moto or both")
+    args = ap.parse_args()
+    count = args.mb * 1024 * 1024 // RECORD
+    for store in args.stores.split(","):
+        with tempfile.TemporaryDirectory() as tmp:
+            run(store, count, Path(tmp))
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 - moto_server (PyPI `moto[server]`, S3 on a loopback port): produce with confluent-kafka until
   most data is remote, then read everything from the beginning with confluent-kafka,
   kafka-python and the HTTP API: byte-identical and in order; local disk stays bounded.
+- The HTTP topic description's `tiers` and `strom topic describe` show both tiers.
 - The local-file-system store: a fresh node with an empty data directory restores the topic;
   a bounded SIGKILL loop during uploads never loses an acknowledged record and never leaves a
   manifest pointing at a missing object.
@@ -22,7 +23,7 @@ import confluent_kafka as ck
 import requests
 from kafka import KafkaConsumer, TopicPartition as KTopicPartition
 
-from conftest import free_port
+from conftest import free_port, strom_binary
 from kafka_support import create_topic
 
 TOPIC = "tiered"
@@ -167,6 +168,7 @@ def test_remote_reads_are_identical_through_every_client(strom_factory, tmp_path
                  "local retention", 30)
         keys = [o["Key"] for o in s3.list_objects_v2(Bucket="strom-tier")["Contents"]]
         assert any(k.endswith(".log") for k in keys) and any("/manifest/" in k for k in keys)
+        check_describe_shows_tiers(server, len(vals))
 
         expected = list(enumerate(vals))
         assert consume_confluent(server.bootstrap, len(vals)) == expected
@@ -194,6 +196,36 @@ def test_remote_reads_are_identical_through_every_client(strom_factory, tmp_path
     finally:
         moto.kill()
         moto.wait()
+
+
+def tiers(server, topic=TOPIC):
+    r = requests.get(f"{server.http}/v1/topics/{topic}", timeout=10)
+    assert r.status_code == 200, r.text
+    return r.json()["partitions"][0].get("tiers")
+
+
+def check_describe_shows_tiers(server, count):
+    """The HTTP description's `tiers` and `strom topic describe`'s tier table."""
+    wait_for(lambda: tiers(server)["upload_lag_segments"] == 0, "uploads to catch up")
+    t = tiers(server)
+    assert t["remote_start_offset"] == 0 and t["local_end_offset"] == count, t
+    assert 0 < t["local_start_offset"] <= t["remote_end_offset"] < count, t
+    assert t["remote_segments"] > t["local_segments"] > 0, t
+    assert t["remote_bytes"] > t["local_bytes"] > 0, t
+    out = subprocess.run([strom_binary(), "topic", "describe", TOPIC, "--server", server.http],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    row = next(line.split() for line in out.stdout.splitlines()
+               if line.split()[:2] == ["0", f"{t['local_start_offset']}-{count}"])
+    assert row[4] == f"0-{t['remote_end_offset']}", out.stdout
+    assert row[5:7] == [str(t["remote_bytes"]), str(t["remote_segments"])], out.stdout
+    assert "REMOTE SEGS" in out.stdout and "UPLOAD LAG" in out.stdout, out.stdout
+    # A topic that is not tiered has no tiers.
+    create_topic(server.bootstrap, "plain")
+    assert tiers(server, "plain") is None
+    out = subprocess.run([strom_binary(), "topic", "describe", "plain", "--server", server.http],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and "REMOTE" not in out.stdout, out.stdout
 
 
 def newest_manifests(store_dir):

@@ -48,7 +48,7 @@ pub use records::{
     StoredRecord,
 };
 pub use state_topic::StateTopic;
-pub use tiering::{Tiering, TieringConfig};
+pub use tiering::{TierStatus, Tiering, TieringConfig};
 pub use topic::Topic;
 pub use topic_config::TopicConfig;
 pub use topic_config_defs::{config_def, ConfigDef, ConfigKind, Effect, CONFIG_DEFS};

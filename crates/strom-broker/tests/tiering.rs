@@ -1,7 +1,8 @@
 //! Tiered storage through the broker: closed segments go to a local-directory object store,
 //! local retention deletes only what a manifest records, reads below the local log come from
 //! the remote tier byte for byte, a fresh data directory restores from the store, orphans of
-//! an interrupted upload are deleted, and an unreachable store fails reads retriably.
+//! an interrupted upload are deleted, an unreachable store fails reads retriably, and
+//! sequential remote reads are read ahead.
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -105,11 +106,16 @@ fn store(dir: &Path) -> Arc<Switchable> {
 }
 
 fn tiering(store: Arc<Switchable>) -> Arc<Tiering> {
+    tiering_with_cache(store, 4 << 20, strom_tier::cache::CHUNK_BYTES)
+}
+
+fn tiering_with_cache(store: Arc<Switchable>, cache_bytes: u64, chunk_bytes: u64) -> Arc<Tiering> {
     let config = TieringConfig {
         store: StoreConfig::default(),
         upload_bytes_per_sec: 1 << 30,
         interval_ms: 3_600_000,
-        cache_bytes: 4 << 20,
+        cache_bytes,
+        chunk_bytes,
     };
     Tiering::with_store(store, config)
 }
@@ -172,6 +178,22 @@ fn uploads_trims_locally_reads_remotely_and_restores() {
 
     let local_start = p.log().log_start_offset();
     assert!(local_start > 0, "local retention deleted nothing");
+    // The tiers as `strom topic describe` shows them.
+    let st = p.tier_status().unwrap();
+    assert_eq!(
+        (
+            st.remote_start_offset,
+            st.local_start_offset,
+            st.local_end_offset
+        ),
+        (0, local_start, p.high_watermark())
+    );
+    assert!(st.remote_end_offset >= local_start, "{st:?}");
+    assert_eq!(
+        (st.local_bytes, st.upload_lag_segments),
+        (p.log().size_bytes(), 0)
+    );
+    assert!(st.remote_segments > 0 && st.remote_bytes > 0, "{st:?}");
     assert_eq!(p.log_start_offset(), 0, "the remote tier starts at 0");
     assert!(
         p.log().size_bytes() <= 8192 + 2 * 4096 + 1024,
@@ -213,6 +235,28 @@ fn uploads_trims_locally_reads_remotely_and_restores() {
     // Appends continue the offsets after the restored data.
     produce(&p2, 1);
     assert_eq!(p2.high_watermark(), remote_end + 5);
+}
+
+/// A reader moving sequentially through remote segments finds the next chunk already fetched
+/// (512-byte chunks, so a 4 KiB segment has eight); with a cache too small for two chunks
+/// nothing is read ahead. Reads are byte-identical either way.
+#[test]
+fn sequential_remote_reads_are_read_ahead_within_the_cache() {
+    for (cache_bytes, read_ahead) in [(64 << 10, true), (1000, false)] {
+        let data = tempfile::tempdir().unwrap();
+        let bucket = tempfile::tempdir().unwrap();
+        let b = broker(data.path());
+        let p = create(&b);
+        produce(&p, 200);
+        let before = read_all(&p).unwrap();
+        let t = tiering_with_cache(store(bucket.path()), cache_bytes, 512);
+        t.run_once(&b);
+        assert!(p.log().log_start_offset() > 0, "nothing is remote");
+        assert_eq!(read_all(&p).unwrap(), before);
+        let stats = t.cache_stats();
+        assert_eq!(stats.readahead_hits > 0, read_ahead, "{stats:?}");
+        assert!(stats.bytes <= cache_bytes, "{stats:?}");
+    }
 }
 
 #[test]

@@ -31,6 +31,9 @@ pub struct ApiError {
     pub retry_after: Option<u64>,
 }
 
+/// `Retry-After` (seconds) of a read refused because the remote tier is unreachable.
+const REMOTE_STORAGE_RETRY_AFTER_SECS: u64 = 1;
+
 /// What a client is told about a storage failure; the details are in the server log only.
 pub const STORAGE_FAILURE: &str =
     "the request failed with a storage error on the server; the details are in the server log";
@@ -273,12 +276,17 @@ impl From<BrokerError> for ApiError {
             BrokerError::ShuttingDown => {
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "shutting-down", detail).code(50003)
             }
-            BrokerError::RemoteStorage => ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "remote-storage-unavailable",
-                detail,
-            )
-            .code(50304),
+            BrokerError::RemoteStorage => {
+                let mut e = ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "remote-storage-unavailable",
+                    detail,
+                )
+                .code(50304);
+                // Retriable: the store is retried on the next request.
+                e.retry_after = Some(REMOTE_STORAGE_RETRY_AFTER_SECS);
+                e
+            }
             BrokerError::InsufficientSpace { .. } | BrokerError::ReadOnlyStorage => {
                 ApiError::insufficient_storage(detail)
             }

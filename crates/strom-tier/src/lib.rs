@@ -5,13 +5,14 @@
 //! - [`manifest`]: the remote layout, the manifest of a partition's remote segments and its
 //!   create-only versioned writes, which fence a second writer.
 //! - [`reader`]: reads of remote segments (index lookup, ranged reads through a bounded
-//!   chunk [`cache`]).
+//!   chunk [`cache`], read-ahead for sequential readers).
 //!
 //! What to upload and when, local retention and restore live in `strom-broker`'s
 //! `tiering` module, which owns the partitions; this crate knows nothing about them.
 
 pub mod cache;
 pub mod manifest;
+mod readahead;
 pub mod reader;
 pub mod store;
 

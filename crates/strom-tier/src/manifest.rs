@@ -200,9 +200,13 @@ impl ManifestWriter {
         match put_manifest(self.store.as_ref(), &self.key, &next) {
             Ok(()) => {}
             Err(TierError::AlreadyExists(_)) => {
-                let theirs = read_version(self.store.as_ref(), &self.key, next.version)
-                    .map(|m| m.epoch)
-                    .unwrap_or(u64::MAX);
+                let stored = read_version(self.store.as_ref(), &self.key, next.version);
+                if let Ok(m) = &stored {
+                    if m.epoch == self.epoch {
+                        return self.adopt_own_write(next, m.clone());
+                    }
+                }
+                let theirs = stored.map(|m| m.epoch).unwrap_or(u64::MAX);
                 return Err(TierError::Fenced(format!(
                     "{}: manifest version {} was written by epoch {theirs}, ours is {}",
                     self.key.root(),
@@ -212,12 +216,32 @@ impl ManifestWriter {
             }
             Err(e) => return Err(e),
         }
+        self.committed(next);
+        Ok(())
+    }
+
+    fn committed(&mut self, next: Manifest) {
         self.current = next;
         if let Some(old) = self.current.version.checked_sub(KEEP_VERSIONS + 1) {
             // Best effort: an old version left behind is only garbage.
             let _ = self.store.delete(&self.key.manifest_key(old));
         }
-        Ok(())
+    }
+
+    /// The version `next` wanted exists under this writer's own epoch: an earlier write of
+    /// ours whose answer was lost (a connection cut after the store stored it, then a retry
+    /// found it). The store's version is the truth: identical, the commit succeeded; different
+    /// (an earlier attempt reported as failed), it becomes current and the caller retries.
+    fn adopt_own_write(&mut self, next: Manifest, stored: Manifest) -> Result<(), TierError> {
+        let same = stored == next;
+        let version = stored.version;
+        self.committed(stored);
+        if same {
+            return Ok(());
+        }
+        Err(TierError::Unavailable(format!(
+            "manifest version {version} holds an earlier attempt of this writer; reloaded"
+        )))
     }
 }
 
@@ -271,6 +295,30 @@ mod tests {
         new.commit(m).unwrap();
         let latest = load_latest(s.as_ref(), &key()).unwrap().unwrap();
         assert_eq!(latest.epoch, new.epoch());
+    }
+
+    #[test]
+    fn a_lost_answer_to_our_own_write_is_not_a_fence() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path());
+        let mut w = ManifestWriter::acquire(Arc::clone(&s), key()).unwrap();
+        let mut m = w.manifest().clone();
+        m.log_start_offset = 7;
+        // The store stored version 2 but the writer never heard (its connection was cut).
+        let mut landed = m.clone();
+        landed.version = w.manifest().version + 1;
+        landed.epoch = w.epoch();
+        put_manifest(s.as_ref(), &key(), &landed).unwrap();
+        w.commit(m.clone()).unwrap();
+        assert_eq!(w.manifest(), &landed);
+        // An earlier attempt with other content: adopted, and the caller told to retry.
+        let mut other = landed.clone();
+        other.version += 1;
+        other.log_start_offset = 9;
+        put_manifest(s.as_ref(), &key(), &other).unwrap();
+        let err = w.commit(m).unwrap_err();
+        assert!(matches!(err, TierError::Unavailable(_)), "{err}");
+        assert_eq!(w.manifest(), &other);
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! reads local ones: the uploaded offset index gives the position of the nearest indexed
 //! batch, batch headers are walked from there, and whole batches are returned (at least one,
 //! as Kafka clients expect). Every byte comes through the shared [`ChunkCache`] in ranged GETs
-//! of [`CHUNK_BYTES`].
+//! of its chunk size; a reader moving sequentially gets the next chunk fetched ahead
+//! (`readahead.rs`).
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -11,7 +12,7 @@ use bytes::{Bytes, BytesMut};
 use parking_lot::RwLock;
 use strom_log::{BatchHeader, DecodeLimits, Fields, RecordReader, BATCH_HEADER_LEN};
 
-use crate::cache::CHUNK_BYTES;
+use crate::readahead::{prefetch, Sequential};
 use crate::{ChunkCache, Manifest, RemoteSegment, RemoteStore, TierError};
 
 /// Offset index entry: relative offset u32, position u32 (big-endian), as `strom-log` writes.
@@ -24,6 +25,7 @@ pub struct RemoteReader {
     store: Arc<dyn RemoteStore>,
     cache: Arc<ChunkCache>,
     manifest: RwLock<Arc<Manifest>>,
+    sequential: Sequential,
 }
 
 impl RemoteReader {
@@ -32,6 +34,7 @@ impl RemoteReader {
             store,
             cache,
             manifest: RwLock::new(Arc::new(manifest)),
+            sequential: Sequential::default(),
         }
     }
 
@@ -64,6 +67,7 @@ impl RemoteReader {
             return Ok(None);
         };
         let mut end = pos;
+        let mut next_offset = offset;
         while end < seg.size {
             let h = self.header_at(seg, end)?;
             let next = end + h.total_len() as u64;
@@ -71,9 +75,16 @@ impl RemoteReader {
                 break;
             }
             end = next;
+            next_offset = h.last_offset() + 1;
         }
-        self.read_range(&log_key(seg), seg.size, pos..end.min(seg.size))
-            .map(Some)
+        let end = end.min(seg.size);
+        let bytes = self.read_range(&log_key(seg), seg.size, pos..end)?;
+        if self.sequential.advance(offset, next_offset) && end > 0 {
+            // The chunk after the bytes just returned.
+            let n = (end - 1) / self.cache.chunk_bytes() + 1;
+            prefetch(&self.store, &self.cache, &log_key(seg), n, seg.size);
+        }
+        Ok(Some(bytes))
     }
 
     /// The earliest `(offset, timestamp)` at or after `min_offset` with timestamp >= `ts` in
@@ -179,13 +190,14 @@ impl RemoteReader {
         if range.start >= range.end {
             return Ok(Bytes::new());
         }
-        let first = range.start / CHUNK_BYTES;
-        let last = (range.end - 1) / CHUNK_BYTES;
+        let chunk_bytes = self.cache.chunk_bytes();
+        let first = range.start / chunk_bytes;
+        let last = (range.end - 1) / chunk_bytes;
         let mut out = BytesMut::with_capacity((range.end - range.start) as usize);
         for n in first..=last {
-            let chunk_start = n * CHUNK_BYTES;
+            let chunk_start = n * chunk_bytes;
             let chunk = self.cache.get_or_load(object, n, || {
-                let r = chunk_start..(chunk_start + CHUNK_BYTES).min(size);
+                let r = chunk_start..(chunk_start + chunk_bytes).min(size);
                 self.store.get_range(object, r).inspect_err(|_| {
                     metrics::counter!("strom_tier_read_errors_total").increment(1);
                 })

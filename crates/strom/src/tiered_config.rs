@@ -49,6 +49,7 @@ pub fn tiering(file: Option<&TieredFile>) -> anyhow::Result<Option<strom_broker:
         upload_bytes_per_sec,
         interval_ms: t.upload_interval_ms.unwrap_or(DEFAULT_INTERVAL_MS).max(10),
         cache_bytes: t.cache_bytes.unwrap_or(DEFAULT_CACHE_BYTES),
+        chunk_bytes: strom_tier::cache::CHUNK_BYTES,
     }))
 }
 

@@ -9,6 +9,7 @@
 
 mod read;
 mod restore;
+mod status;
 mod upload;
 
 use std::collections::HashMap;
@@ -20,6 +21,7 @@ use parking_lot::{Condvar, Mutex};
 use strom_tier::{ChunkCache, ObjectStoreBackend, RemoteStore, StoreConfig};
 
 pub(crate) use read::{log_start, offset_for_timestamp, read};
+pub use status::TierStatus;
 
 use crate::{Broker, BrokerError};
 
@@ -33,6 +35,8 @@ pub struct TieringConfig {
     pub interval_ms: u64,
     /// Memory for cached chunks of remote segments.
     pub cache_bytes: u64,
+    /// Bytes per cached chunk and ranged GET ([`strom_tier::cache::CHUNK_BYTES`]).
+    pub chunk_bytes: u64,
 }
 
 /// The tiering service of one broker.
@@ -61,7 +65,10 @@ impl Tiering {
     pub fn with_store(store: Arc<dyn RemoteStore>, config: TieringConfig) -> Arc<Tiering> {
         Arc::new(Tiering {
             store,
-            cache: Arc::new(ChunkCache::new(config.cache_bytes)),
+            cache: Arc::new(ChunkCache::with_chunk_bytes(
+                config.cache_bytes,
+                config.chunk_bytes,
+            )),
             throttle: strom_log::Throttle::new(config.upload_bytes_per_sec),
             config,
             parts: Mutex::new(HashMap::new()),
@@ -106,6 +113,11 @@ impl Tiering {
         if let Some(h) = self.thread.lock().take() {
             let _ = h.join();
         }
+    }
+
+    /// The chunk cache's counters (hits, misses, read-ahead hits).
+    pub fn cache_stats(&self) -> strom_tier::CacheStats {
+        self.cache.stats()
     }
 
     fn stopping(&self) -> bool {

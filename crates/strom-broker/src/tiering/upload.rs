@@ -23,6 +23,9 @@ pub(super) struct PartState {
     reader: Arc<RemoteReader>,
     /// Idempotent-producer state at the manifest's end offset (uploaded with each segment).
     producers: ProducerStates,
+    /// Segment keys no manifest names whose objects could not be deleted yet (the store
+    /// failed mid-upload); retried every pass.
+    orphans: Vec<String>,
 }
 
 const EXTENSIONS: [&str; 4] = ["log", "index", "timeindex", "snapshot"];
@@ -53,7 +56,14 @@ impl Tiering {
             return Ok(());
         };
         let log = p.log();
+        self.retry_orphans(state);
         let result = self.upload_closed(state, &log);
+        if *state.reader.manifest() != *state.writer.manifest() {
+            // The writer adopted a version an earlier, unanswered write of ours created: take
+            // the partition over again next pass (reader and producer state from the store).
+            parts.remove(&id);
+            return result.and(Err(TierError::Unavailable("manifest reloaded".into())));
+        }
         // Retention runs even when an upload failed: it only needs what is recorded.
         self.local_retention(state, &log, config);
         self.total_retention(state, &log)?;
@@ -93,6 +103,7 @@ impl Tiering {
             writer,
             reader,
             producers,
+            orphans: Vec::new(),
         })
     }
 
@@ -148,7 +159,7 @@ impl Tiering {
         state.writer.commit(next)?;
         state.reader.set_manifest(state.writer.manifest().clone());
         state.producers = ProducerStates::default();
-        self.delete_segments(&dropped);
+        self.delete_segments(state, &dropped);
         Ok(())
     }
 
@@ -202,7 +213,9 @@ impl Tiering {
         let remote = match uploaded {
             Ok(r) => r,
             Err(e) => {
-                self.delete_objects(&key);
+                if !self.delete_objects(&key) {
+                    state.orphans.push(key);
+                }
                 return Err(e);
             }
         };
@@ -265,24 +278,35 @@ impl Tiering {
         next.log_start_offset = last.end_offset;
         state.writer.commit(next)?;
         state.reader.set_manifest(state.writer.manifest().clone());
-        self.delete_segments(&dropped);
+        self.delete_segments(state, &dropped);
         Ok(())
     }
 
-    fn delete_segments(&self, dropped: &[RemoteSegment]) {
+    fn delete_segments(&self, state: &mut PartState, dropped: &[RemoteSegment]) {
         for s in dropped {
-            self.delete_objects(&s.key);
+            if !self.delete_objects(&s.key) {
+                state.orphans.push(s.key.clone());
+            }
             self.cache.forget(&format!("{}.log", s.key));
         }
     }
 
-    /// Best effort: what is left behind is an orphan, deleted by a later take-over.
-    fn delete_objects(&self, key: &str) {
+    /// Deletes the objects of segments left unreferenced by an earlier failure.
+    fn retry_orphans(&self, state: &mut PartState) {
+        state.orphans.retain(|key| !self.delete_objects(key));
+    }
+
+    /// Deletes a segment's objects; false if one could not be (the key is then kept as an
+    /// orphan and retried by the next pass, or deleted by a later take-over).
+    fn delete_objects(&self, key: &str) -> bool {
+        let mut all = true;
         for ext in EXTENSIONS {
             if let Err(e) = self.store.delete(&format!("{key}.{ext}")) {
-                tracing::debug!(error = %e, "remote delete failed; left as an orphan");
+                tracing::debug!(error = %e, "remote delete failed; retried later");
+                all = false;
             }
         }
+        all
     }
 
     fn record_gauges(&self, topic: &str, partition: i32, state: &PartState, log: &Log) {

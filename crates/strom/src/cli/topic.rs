@@ -127,6 +127,7 @@ pub fn run(command: TopicCommand) -> anyhow::Result<()> {
                 .collect();
             table::print(&["PARTITION", "START", "END", "BYTES"], &rows);
             outln!();
+            print_tiers(&info);
             let rows: Vec<Vec<String>> = array(&info["configs"])
                 .iter()
                 .map(|c| {
@@ -157,6 +158,52 @@ pub fn run(command: TopicCommand) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The tiers of a tiered topic's partitions (nothing for a topic that is not tiered).
+fn print_tiers(info: &Value) {
+    let tiered: Vec<&Value> = array(&info["partitions"])
+        .iter()
+        .filter(|p| p["tiers"].is_object())
+        .collect();
+    if tiered.is_empty() {
+        return;
+    }
+    let rows: Vec<Vec<String>> = tiered
+        .iter()
+        .map(|p| {
+            let t = &p["tiers"];
+            let range = |a: &str, b: &str| format!("{}-{}", text(&t[a]), text(&t[b]));
+            vec![
+                text(&p["partition"]),
+                range("local_start_offset", "local_end_offset"),
+                text(&t["local_bytes"]),
+                text(&t["local_segments"]),
+                range("remote_start_offset", "remote_end_offset"),
+                text(&t["remote_bytes"]),
+                text(&t["remote_segments"]),
+                format!(
+                    "{} ({} seg)",
+                    text(&t["upload_lag_bytes"]),
+                    text(&t["upload_lag_segments"])
+                ),
+            ]
+        })
+        .collect();
+    table::print(
+        &[
+            "PARTITION",
+            "LOCAL",
+            "LOCAL BYTES",
+            "LOCAL SEGS",
+            "REMOTE",
+            "REMOTE BYTES",
+            "REMOTE SEGS",
+            "UPLOAD LAG",
+        ],
+        &rows,
+    );
+    outln!();
 }
 
 fn alter(

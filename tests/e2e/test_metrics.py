@@ -45,3 +45,40 @@ def test_metrics_report_offsets_and_group_lag(strom):
                   group="meter-group", topic="metered", partition="0") == 4
     assert sample(text, "strom_consumer_group_lag",
                   group="meter-group", topic="metered", partition="0") == 6
+
+
+def test_kafka_error_codes_are_counted_by_name(strom):
+    from confluent_kafka import KafkaError, KafkaException
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    admin = AdminClient({"bootstrap.servers": strom.bootstrap})
+    tiny = NewTopic("tiny", 1, config={"max.message.bytes": "1000"})
+    admin.create_topics([tiny])["tiny"].result(30)
+    try:
+        admin.create_topics([NewTopic("tiny", 1)])["tiny"].result(30)
+        raise AssertionError("a second create succeeded")
+    except KafkaException as e:
+        assert e.args[0].code() == KafkaError.TOPIC_ALREADY_EXISTS
+    try:
+        admin.delete_topics(["no-such-topic"])["no-such-topic"].result(30)
+        raise AssertionError("deleting a missing topic succeeded")
+    except KafkaException as e:
+        assert e.args[0].code() == KafkaError.UNKNOWN_TOPIC_OR_PART
+    errors = []
+    p = Producer({"bootstrap.servers": strom.bootstrap, "retries": 0})
+    for value in (b"x" * 5000, b"small"):  # one batch each
+        p.produce("tiny", value=value, on_delivery=lambda err, _msg: errors.append(err))
+        p.flush(30)
+    assert sorted(str(e and e.code()) for e in errors) == sorted(
+        [str(KafkaError.MSG_SIZE_TOO_LARGE), "None"]), errors
+
+    text = scrape(strom)
+    name = "strom_kafka_request_errors_total"
+    assert sample(text, name, api="CreateTopics", error="TOPIC_ALREADY_EXISTS") == 1, text
+    assert sample(text, name, api="DeleteTopics", error="UNKNOWN_TOPIC_OR_PARTITION") == 1
+    assert sample(text, name, api="Produce", error="MESSAGE_TOO_LARGE") == 1
+    # Successes are not errors; every label value is one of Kafka's code names.
+    assert 'error="NONE"' not in text
+    for line in text.splitlines():
+        if line.startswith(name + "{"):
+            assert re.search(r'error="[A-Z_]+"', line), line

@@ -74,6 +74,41 @@ def test_dlq_lists_failure_fields_and_redrives_selections(strom):
     receiver.close()
 
 
+def test_failed_redrive_is_retried_on_the_schedule_and_dead_lettered_again(strom):
+    state = {"fixed": False}
+    receiver = Receiver(lambda r: (200, {}, b"ok") if state["fixed"] else (503, {}, b"down"))
+    create_topic(strom, "rr")
+    subscribe(strom, receiver, "rr-hook", ["rr"], retry_schedule_ms=[0, 100, 100])
+    produce(strom, "rr", 1)
+    wait_for(lambda: metric(strom, "strom_webhook_dead_letter_records", "rr-hook") == 1,
+             what="a dead letter")
+    dlq = f"{strom.http}/v1/webhooks/rr-hook/dlq"
+    first = requests.get(dlq).json()["dead_letters"][0]
+    assert (first["attempts"], first["redrives"]) == (3, 0)
+
+    before = len(receiver.delivered())
+    r = requests.post(f"{dlq}/redrive", json={"offset": 0}).json()
+    assert r["failed"] == [0] and r["delivered"] == []
+    # The rest of the schedule runs in the background, then a new dead letter.
+    wait_for(lambda: metric(strom, "strom_webhook_dead_letter_records", "rr-hook") == 2,
+             what="the redriven event dead-lettered again")
+    again = requests.get(dlq, params={"from": 1}).json()["dead_letters"][0]
+    assert (again["attempts"], again["redrives"], again["reason"]) == (6, 1, "exhausted")
+    assert again["first_attempt"] == first["first_attempt"]
+    assert again["last_attempt"] > first["last_attempt"]
+    assert (again["event_id"], again["source_offset"]) == ("rr/0/0", 0)
+    assert (again["status"], again["response"]) == (503, "down")
+    retried = receiver.delivered()[before:]
+    assert [x.id for x in retried] == ["rr/0/0"] * 3 and all(x.verified for x in retried)
+    attempts = cli(strom, "attempts", "rr-hook")
+    assert [a["attempt"] for a in attempts if a["event_id"] == "rr/0/0"] == [3, 2, 1, 3, 2, 1]
+
+    state["fixed"] = True
+    assert requests.post(f"{dlq}/redrive", json={"offset": 1}).json()["delivered"] == [1]
+    assert receiver.delivered()[-1].id == "rr/0/0"
+    receiver.close()
+
+
 def test_patch_changes_url_schedule_and_secret_keeping_the_position(strom):
     first, second = Receiver(), Receiver()
     create_topic(strom, "pt", partitions=2)
@@ -160,7 +195,9 @@ def test_redrive_to_a_topic_needs_write_on_it(strom_factory):
     denied = requests.post(redrive, json={"to": "topic"})
     assert denied.status_code == 403, denied.text
     assert requests.post(redrive, json={"offset": 0}).json()["failed"] == [0]
+    wait_for(lambda: metric(server, "strom_webhook_dead_letter_records", "az-hook") == 3,
+             what="the failed redrive dead-lettered again")
     requests.post(f"{server.http}/v1/acls", json={"acls": [acl("TOPIC", "az", "WRITE")]})
     allowed = requests.post(redrive, json={"to": "topic"})
-    assert allowed.status_code == 200 and len(allowed.json()["produced"]) == 2, allowed.text
+    assert allowed.status_code == 200 and len(allowed.json()["produced"]) == 3, allowed.text
     receiver.close()

@@ -37,6 +37,7 @@ pub const DESCRIPTIONS: &[(&str, Kind, &str)] = &[
     ("strom_topic_records_out_total", Kind::Counter, "Records sent to clients, per topic and protocol."),
     ("strom_topic_bytes_out_total", Kind::Counter, "Bytes sent to clients, per topic and protocol (Kafka: record batches as stored; HTTP: keys and values)."),
     ("strom_kafka_requests_total", Kind::Counter, "Kafka requests handled, per API and outcome (ok, failed)."),
+    ("strom_kafka_request_errors_total", Kind::Counter, "Kafka error codes answered, per API and error (Kafka's name of the code; one per partition, topic or group result that carries one)."),
     ("strom_kafka_request_duration_seconds", Kind::Histogram, "Time to handle a Kafka request, per API (Fetch includes its long-poll wait)."),
     ("strom_connections_accepted_total", Kind::Counter, "Connections accepted, per protocol (kafka, http), before the connection limits."),
     ("strom_http_requests_total", Kind::Counter, "HTTP requests answered, per method, route template and status code."),

@@ -8,6 +8,7 @@
 //!   timeout and the budget of request bytes in flight;
 //! - `versions`: the API/version table that ApiVersions advertises and the decoder enforces;
 //! - `errors`: the one place where broker errors become Kafka error codes;
+//! - `error_metrics`: the error codes answered, counted per API and code name;
 //! - `server` / `connection`: accept loop, connection limits, per-connection request loop;
 //! - `handlers`: one module per API, see its module doc for how to add one.
 
@@ -21,6 +22,7 @@ use tokio::net::TcpListener;
 pub mod codec;
 mod connection;
 mod count_guard;
+mod error_metrics;
 mod errors;
 mod frame;
 mod handlers;

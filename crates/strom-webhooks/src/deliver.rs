@@ -53,20 +53,75 @@ pub async fn deliver(
     partition: i32,
     record: StoredRecord,
 ) -> bool {
+    let progress = Progress::new(crate::now_ms());
+    deliver_from(ctx, rt, (topic, partition), record, progress).await
+}
+
+/// A dead letter's earlier life, carried into the letter written when its redrive fails
+/// too.
+#[derive(Debug, Clone, Copy)]
+pub struct Redriven {
+    /// Attempts before this redrive.
+    pub attempts: u32,
+    /// Redrives before this one.
+    pub redrives: u32,
+}
+
+/// Where an event's attempts stand.
+pub struct Progress {
+    /// Attempts made in this round (the schedule's index).
+    pub attempts: u32,
+    pub first_attempt_ms: i64,
+    /// The last attempt's failure.
+    pub last: Option<Failure>,
+    /// Set for a redriven dead letter: it is dead-lettered again (never blocks) when the
+    /// schedule is used up.
+    pub redriven: Option<Redriven>,
+}
+
+impl Progress {
+    pub fn new(first_attempt_ms: i64) -> Progress {
+        Progress {
+            attempts: 0,
+            first_attempt_ms,
+            last: None,
+            redriven: None,
+        }
+    }
+}
+
+/// [`deliver`] from `progress` on: the next attempt waits the schedule's delay for the
+/// attempts already made; when they used up the schedule the event is dead-lettered (or,
+/// with the block policy, blocks) without another attempt.
+pub async fn deliver_from(
+    ctx: &Arc<Ctx>,
+    rt: &Runtime,
+    (topic, partition): (&str, i32),
+    record: StoredRecord,
+    mut p: Progress,
+) -> bool {
     let at = (topic.to_string(), partition, record.offset);
-    let first_ms = crate::now_ms();
-    let mut attempts = 0u32;
-    let mut last: Option<Failure> = None;
     loop {
         let sub = rt.current();
-        let retry_after = last.as_ref().and_then(|f| f.retry_after);
-        let wait = delay(&sub.retry_schedule_ms, attempts as usize, retry_after);
-        if !wait_turn(rt, wait, last.is_some()).await {
+        let exhausted = p.attempts as usize >= sub.retry_schedule_ms.len();
+        if let Some(f) = p.last.as_ref().filter(|f| f.reason != "gone" && exhausted) {
+            if sub.failure_policy == FailurePolicy::DeadLetter || p.redriven.is_some() {
+                let done = Done::new(&p, f.clone(), "exhausted");
+                return dead_letter(ctx, rt, &at, &record, done).await;
+            }
+            if rt.blocked.lock().insert(at.clone()) {
+                tracing::warn!(subscription = %sub.name, topic, partition, offset = record.offset,
+                    "webhook: partition blocked at a failing event");
+            }
+        }
+        let retry_after = p.last.as_ref().and_then(|f| f.retry_after);
+        let wait = delay(&sub.retry_schedule_ms, p.attempts as usize, retry_after);
+        if !wait_turn(rt, wait, p.last.is_some()).await {
             return false;
         }
         if rt.take_skip(topic, partition, record.offset) {
-            let f = last.take().unwrap_or_else(skipped);
-            let done = Done::new(attempts, first_ms, f, "skipped");
+            let f = p.last.take().unwrap_or_else(skipped);
+            let done = Done::new(&p, f, "skipped");
             return dead_letter(ctx, rt, &at, &record, done).await;
         }
         let event = payload::build(&record, topic, partition, sub.payload);
@@ -75,8 +130,8 @@ pub async fn deliver(
             rt.rate_limit().await;
             send::attempt(&rt.client, &rt.url, &ctx.policy, &sub, &event).await
         };
-        attempts += 1;
-        rt.record(history(&event, attempts, &result));
+        p.attempts += 1;
+        rt.record(history(&event, p.attempts, &result));
         match result.outcome {
             Outcome::Delivered { .. } => {
                 rt.metrics.delivered();
@@ -91,22 +146,13 @@ pub async fn deliver(
                 rt.metrics.failed("gone");
                 let reason = "the endpoint answered 410 Gone".to_string();
                 crate::edit::disable(ctx, rt, reason).await;
-                last = Some(gone());
-                attempts = 0;
+                p.last = Some(gone());
+                p.attempts = 0;
             }
             Outcome::Failed(f) => {
                 rt.metrics.failed(f.reason);
                 note_failure(ctx, rt).await;
-                let exhausted = attempts as usize >= sub.retry_schedule_ms.len();
-                if exhausted && sub.failure_policy == FailurePolicy::DeadLetter {
-                    let done = Done::new(attempts, first_ms, f, "exhausted");
-                    return dead_letter(ctx, rt, &at, &record, done).await;
-                }
-                if exhausted && rt.blocked.lock().insert(at.clone()) {
-                    tracing::warn!(subscription = %sub.name, topic, partition, offset = record.offset,
-                        "webhook: partition blocked at a failing event");
-                }
-                last = Some(f);
+                p.last = Some(f);
             }
         }
     }
@@ -140,7 +186,7 @@ fn skipped() -> Failure {
     }
 }
 
-fn gone() -> Failure {
+pub(crate) fn gone() -> Failure {
     Failure {
         reason: "gone",
         status: Some(410),
@@ -173,17 +219,21 @@ pub fn history(event: &payload::Event, attempt: u32, result: &send::Attempt) -> 
 
 /// How an event's attempts ended, for its dead letter.
 struct Done {
+    /// All attempts, those before earlier redrives included.
     attempts: u32,
     first_attempt_ms: i64,
+    redrives: u32,
     failure: Failure,
     reason: &'static str,
 }
 
 impl Done {
-    fn new(attempts: u32, first_attempt_ms: i64, failure: Failure, reason: &'static str) -> Done {
+    fn new(p: &Progress, failure: Failure, reason: &'static str) -> Done {
+        let earlier = p.redriven.map_or(0, |r| r.attempts);
         Done {
-            attempts,
-            first_attempt_ms,
+            attempts: earlier + p.attempts,
+            first_attempt_ms: p.first_attempt_ms,
+            redrives: p.redriven.map_or(0, |r| r.redrives + 1),
             failure,
             reason,
         }
@@ -207,6 +257,7 @@ async fn dead_letter(
         topic: topic.clone(),
         partition: *partition,
         attempts: done.attempts,
+        redrives: done.redrives,
         first_attempt_ms: done.first_attempt_ms,
         last_attempt_ms: crate::now_ms(),
         reason: done.reason,

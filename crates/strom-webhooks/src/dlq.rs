@@ -19,7 +19,10 @@ pub struct Reason {
     pub event_id: String,
     pub topic: String,
     pub partition: i32,
+    /// Attempts over the event's life (earlier redrives included).
     pub attempts: u32,
+    /// How often the event was redriven and failed again.
+    pub redrives: u32,
     pub first_attempt_ms: i64,
     pub last_attempt_ms: i64,
     /// `exhausted` (retries used up) or `skipped` (operator skip of a blocked event).
@@ -51,6 +54,7 @@ pub fn letter(record: &StoredRecord, why: &Reason) -> NewRecord {
         ("offset", record.offset.to_string()),
         ("subscription", why.subscription.clone()),
         ("attempts", why.attempts.to_string()),
+        ("redrives", why.redrives.to_string()),
         ("first-attempt", rfc3339(why.first_attempt_ms)),
         ("last-attempt", rfc3339(why.last_attempt_ms)),
         ("reason", why.reason.to_string()),

@@ -43,6 +43,8 @@ pub struct Letter {
     pub source_offset: Option<i64>,
     pub subscription: Option<String>,
     pub attempts: Option<u32>,
+    /// Redrives to the subscription that failed again (0 for a first dead letter).
+    pub redrives: u32,
     pub first_attempt: Option<String>,
     pub last_attempt: Option<String>,
     /// `exhausted` or `skipped`.
@@ -101,6 +103,9 @@ pub fn letter_view(r: &StoredRecord) -> Letter {
         source_offset: num("offset"),
         subscription: field(r, "subscription"),
         attempts: num("attempts").and_then(|a| u32::try_from(a).ok()),
+        redrives: num("redrives")
+            .and_then(|n| u32::try_from(n).ok())
+            .unwrap_or(0),
         first_attempt: field(r, "first-attempt"),
         last_attempt: field(r, "last-attempt"),
         reason: field(r, "reason"),

@@ -8,10 +8,12 @@
 //! [`Webhooks`] service the HTTP API drives: create, delete, pause), [`edit`] (PATCH and the
 //! state workers change), [`ops`] (secrets, attempts, skip, test, metrics), [`letters`]
 //! (dead-letter pages), [`redrive`], [`worker`] (the per-partition loop, ordering
-//! `partition`), [`parallel`] (orderings `key` and `none`), [`deliver`] (one event's
-//! attempts), [`send`] (one HTTP attempt), [`payload`] (CloudEvents body and event ids),
+//! `partition`), [`parallel`] (orderings `key` and `none`), [`commit`] (background position
+//! commits), [`deliver`] (one event's attempts), [`send`] (one HTTP attempt), [`payload`]
+//! (CloudEvents body and event ids),
 //! [`signing`], [`dlq`], [`ssrf`], [`runtime`] (a subscription's live state), [`metrics`].
 
+pub mod commit;
 pub mod deliver;
 pub mod dlq;
 pub mod edit;

@@ -4,12 +4,11 @@
 //! lanes run in parallel within the subscription's concurrency. The reader keeps reading
 //! ahead while lanes work (so one event waiting for a retry holds up only its own key), up
 //! to [`MAX_PENDING`] records or [`MAX_PENDING_BYTES`] not yet done. The committed position
-//! is the lowest offset not yet delivered or dead-lettered: a restart redelivers, it never
-//! skips.
+//! is the lowest offset not yet delivered or dead-lettered, committed in the background
+//! ([`crate::commit`]): a restart redelivers, it never skips.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use parking_lot::Mutex;
@@ -17,17 +16,17 @@ use strom_broker::StoredRecord;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
+use crate::commit::{Committer, Position};
 use crate::deliver::deliver;
 use crate::model::Ordering;
 use crate::runtime::Runtime;
-use crate::worker::{commit, committed, next_records, Step, IDLE_WAIT};
+use crate::worker::{committed, next_records, Step, IDLE_WAIT};
 use crate::Ctx;
 
 /// Most records read ahead and not yet done, per partition.
 pub const MAX_PENDING: usize = 1024;
 /// Most key and value bytes read ahead and not yet done, per partition.
 pub const MAX_PENDING_BYTES: usize = 64 << 20;
-const COMMIT_EVERY: Duration = Duration::from_millis(200);
 
 /// Which lane a record goes to.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -150,19 +149,19 @@ pub async fn run(ctx: Arc<Ctx>, rt: Arc<Runtime>, topic: String, partition: i32)
         pending_bytes: 0,
     };
     let mut stop = w.rt.stop.subscribe();
-    let (mut committed_at, mut last_commit) = (pos, Instant::now());
+    let at = Position {
+        group,
+        topic: w.topic.clone(),
+        partition: w.partition,
+        committed: pos,
+    };
+    let committer = Committer::start(Arc::clone(&w.ctx), at);
     loop {
         while let Ok(offset) = done_rx.try_recv() {
             w.done(offset);
         }
         while w.tasks.try_join_next().is_some() {}
-        let position = w.pending.keys().next().copied().unwrap_or(pos);
-        if position > committed_at
-            && (w.pending.is_empty() || last_commit.elapsed() >= COMMIT_EVERY)
-        {
-            commit(&w.ctx, &group, &w.topic, w.partition, position).await;
-            (committed_at, last_commit) = (position, Instant::now());
-        }
+        committer.advance(w.pending.keys().next().copied().unwrap_or(pos));
         if !w.rt.wait_active().await {
             break;
         }
@@ -199,10 +198,8 @@ pub async fn run(ctx: Arc<Ctx>, rt: Arc<Runtime>, topic: String, partition: i32)
     while let Ok(offset) = done_rx.try_recv() {
         w.done(offset);
     }
-    let position = w.pending.keys().next().copied().unwrap_or(pos);
-    if position != committed_at {
-        commit(&w.ctx, &group, &w.topic, w.partition, position).await;
-    }
+    committer.advance(w.pending.keys().next().copied().unwrap_or(pos));
+    committer.finish().await;
 }
 
 #[cfg(test)]

@@ -1,7 +1,9 @@
-//! Redrive of dead letters (listing: [`crate::letters`]): a selection (one offset, a list, or everything from an offset or since a
-//! time) delivered again to the subscription with the original event ids, or produced again,
-//! as new events, to the partition each came from. At most [`MAX_BATCH`] per request; the
-//! answer says where to continue.
+//! Redrive of dead letters (listing: [`crate::letters`]): a selection (one offset, a list,
+//! or everything from an offset or since a time) delivered again to the subscription with
+//! the original event ids (a first attempt while the request waits; when it fails, the rest
+//! of the retry schedule in the background, and then a new dead letter with the attempts of
+//! every round), or produced again, as new events, to the partition each came from. At most
+//! [`MAX_BATCH`] per request; the answer says where to continue.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -9,13 +11,14 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use strom_broker::{decode_records, is_internal_topic, Broker, NewRecord, StoredRecord};
 
-use crate::deliver::history;
+use crate::deliver::{deliver_from, history, Progress, Redriven};
 use crate::dlq::{self, field};
 use crate::error::{Result, WebhookError};
 use crate::letters::blocking;
 use crate::payload::{self, DLQ_ID_HEADER};
+use crate::runtime::Runtime;
 use crate::send::{self, Outcome};
-use crate::Webhooks;
+use crate::{Ctx, Webhooks};
 
 pub use crate::letters::MAX_BATCH;
 /// Most dead letters one redrive looks at to find those written since a time.
@@ -130,7 +133,10 @@ impl Webhooks {
             };
             match to {
                 Target::Subscription => {
-                    match self.resend(name, &record, &topic, partition).await? {
+                    match self
+                        .resend(name, &letter, (record, topic, partition))
+                        .await?
+                    {
                         true => done.delivered.push(letter.offset),
                         false => done.failed.push(letter.offset),
                     }
@@ -149,37 +155,53 @@ impl Webhooks {
         Ok(done)
     }
 
-    /// Sends one redriven event once; true when delivered.
-    async fn resend(
-        &self,
-        name: &str,
-        record: &StoredRecord,
-        topic: &str,
-        partition: i32,
-    ) -> Result<bool> {
+    /// Sends one redriven event once; true when delivered. When it fails, the rest of the
+    /// subscription's retry schedule runs in the background ([`retry_redriven`]).
+    async fn resend(&self, name: &str, letter: &StoredRecord, original: Original) -> Result<bool> {
+        let (record, topic, partition) = original;
         let rt = self.runtime(name)?;
         let sub = rt.current();
-        let event = payload::build(record, topic, partition, sub.payload);
+        let event = payload::build(&record, &topic, partition, sub.payload);
         let attempt = {
             let _permit = rt.inflight.acquire().await;
             rt.rate_limit().await;
             send::attempt(&rt.client, &rt.url, &self.ctx.policy, &sub, &event).await
         };
         rt.record(history(&event, 1, &attempt));
-        Ok(match attempt.outcome {
+        let mut progress = Progress::new(first_attempt_ms(letter));
+        progress.redriven = Some(Redriven {
+            attempts: num(letter, "attempts"),
+            redrives: num(letter, "redrives"),
+        });
+        match attempt.outcome {
             Outcome::Delivered { .. } => {
                 rt.metrics.delivered();
-                true
+                rt.metrics.observe(attempt.latency);
+                return Ok(true);
             }
             Outcome::Gone => {
                 rt.metrics.failed("gone");
-                false
+                let reason = "the endpoint answered 410 Gone".to_string();
+                crate::edit::disable(&self.ctx, &rt, reason).await;
+                progress.last = Some(crate::deliver::gone());
             }
             Outcome::Failed(f) => {
                 rt.metrics.failed(f.reason);
-                false
+                progress.attempts = 1;
+                progress.last = Some(f);
             }
-        })
+        }
+        let task = tokio::spawn(retry_redriven(
+            Arc::clone(&self.ctx),
+            Arc::clone(&rt),
+            (topic, partition),
+            record,
+            progress,
+        ));
+        let mut workers = rt.workers.lock();
+        workers.retain(|h| !h.is_finished());
+        workers.push(task);
+        Ok(false)
     }
 
     /// Appends `record` (its original key, value and headers) to `topic`/`partition` as a
@@ -215,6 +237,36 @@ impl Webhooks {
         .await;
         Ok(written.ok())
     }
+}
+
+/// A dead letter's original record, topic and partition.
+type Original = (StoredRecord, String, i32);
+
+/// The rest of a failed redrive's retry schedule; when it is used up, the event goes back
+/// to the dead-letter topic with its attempts over all rounds and its redrive count.
+async fn retry_redriven(
+    ctx: Arc<Ctx>,
+    rt: Arc<Runtime>,
+    (topic, partition): (String, i32),
+    record: StoredRecord,
+    progress: Progress,
+) {
+    deliver_from(&ctx, &rt, (&topic, partition), record, progress).await;
+}
+
+/// A numeric `strom-dlq-*` field of a dead letter, 0 when absent.
+fn num(letter: &StoredRecord, name: &str) -> u32 {
+    field(letter, name)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// When a dead letter's first attempt was (its write time when the header is missing).
+fn first_attempt_ms(letter: &StoredRecord) -> i64 {
+    field(letter, "first-attempt")
+        .and_then(|t| humantime::parse_rfc3339(&t).ok())
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(letter.timestamp, |d| d.as_millis() as i64)
 }
 
 fn invalid(text: &str) -> WebhookError {

@@ -10,6 +10,7 @@ use std::time::Duration;
 use strom_broker::group::{OffsetCommitEntry, OffsetCommitRequest, TopicPartitions};
 use strom_broker::{decode_records, Partition, StoredRecord};
 
+use crate::commit::{Committer, Position};
 use crate::deliver::deliver;
 use crate::model::{Filter, Ordering};
 use crate::payload::event_type;
@@ -78,14 +79,23 @@ pub(crate) async fn next_records(
     Step::Records(wanted, next)
 }
 
-/// Ordering `partition`: one event at a time, in offset order.
+/// Ordering `partition`: one event at a time, in offset order. Positions are committed in
+/// the background ([`Committer`]): delivery never waits on a commit.
 async fn run_ordered(ctx: Arc<Ctx>, rt: Arc<Runtime>, topic: String, partition: i32) {
     let group = rt.current().group();
     let mut pos = committed(&ctx, &group, &topic, partition);
+    let at = Position {
+        group,
+        topic: topic.clone(),
+        partition,
+        committed: pos,
+    };
+    let committer = Committer::start(Arc::clone(&ctx), at);
     while rt.wait_active().await {
         let (records, next) = match next_records(&ctx, &rt, &topic, partition, &mut pos).await {
             Step::Records(records, next) => (records, next),
             Step::Idle(part) => {
+                committer.advance(pos);
                 let mut stop = rt.stop.subscribe();
                 tokio::select! {
                     _ = part.wait_for_data(pos, IDLE_WAIT) => {}
@@ -95,22 +105,28 @@ async fn run_ordered(ctx: Arc<Ctx>, rt: Arc<Runtime>, topic: String, partition: 
             }
             Step::Missing => {
                 if !rt.pause(IDLE_WAIT).await {
-                    return;
+                    break;
                 }
                 continue;
             }
         };
+        let mut stopped = false;
         for record in records {
             let offset = record.offset;
             if !deliver(&ctx, &rt, &topic, partition, record).await {
-                commit(&ctx, &group, &topic, partition, offset).await;
-                return;
+                stopped = true;
+                break;
             }
             pos = offset + 1;
+            committer.advance(pos);
+        }
+        if stopped {
+            break;
         }
         pos = pos.max(next);
-        commit(&ctx, &group, &topic, partition, pos).await;
+        committer.advance(pos);
     }
+    committer.finish().await;
 }
 
 pub(crate) fn committed(ctx: &Ctx, group: &str, topic: &str, partition: i32) -> i64 {
@@ -125,8 +141,9 @@ pub(crate) fn committed(ctx: &Ctx, group: &str, topic: &str, partition: i32) -> 
         .max(0)
 }
 
-/// Commits `offset` as the group's position (standalone commit, generation -1).
-pub async fn commit(ctx: &Ctx, group: &str, topic: &str, partition: i32, offset: i64) {
+/// Commits `offset` as the group's position (standalone commit, generation -1); false
+/// (and a warning) when it failed.
+pub async fn commit(ctx: &Ctx, group: &str, topic: &str, partition: i32, offset: i64) -> bool {
     let req = OffsetCommitRequest {
         group_id: group.to_string(),
         generation_id: -1,
@@ -140,14 +157,14 @@ pub async fn commit(ctx: &Ctx, group: &str, topic: &str, partition: i32, offset:
             metadata: None,
         }],
     };
-    match ctx.groups.commit_offsets(req).await {
-        Ok(results) => {
-            if let Some(err) = results.iter().find_map(|r| r.error.as_ref()) {
-                tracing::warn!(group, topic, partition, error = %err, "webhook: commit failed");
-            }
-        }
-        Err(err) => tracing::warn!(group, topic, partition, error = %err, "webhook: commit failed"),
+    let error = match ctx.groups.commit_offsets(req).await {
+        Ok(results) => results.into_iter().find_map(|r| r.error),
+        Err(err) => Some(err),
+    };
+    if let Some(err) = &error {
+        tracing::warn!(group, topic, partition, error = %err, "webhook: commit failed");
     }
+    error.is_none()
 }
 
 /// Whether `record` passes the subscription's filter.

@@ -121,12 +121,15 @@ async fn respond_inner(
         )?)),
         RequestBody::Request(kind) => {
             match dispatch(ctx, &request.header, *kind, session, mute).await? {
-                Some(response) => Ok(Some(encode_response(
-                    request.api_key,
-                    version,
-                    correlation_id,
-                    &response,
-                )?)),
+                Some(response) => {
+                    crate::error_metrics::count(&format!("{:?}", request.api_key), &response);
+                    Ok(Some(encode_response(
+                        request.api_key,
+                        version,
+                        correlation_id,
+                        &response,
+                    )?))
+                }
                 None => Ok(None),
             }
         }

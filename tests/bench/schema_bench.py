@@ -13,6 +13,10 @@ acks=1), the topics in a rotated order per pass. Per phase: records/s and the se
 time (from /proc), so the cost of validation shows even when the client is the limit.
 Printed: medians, and the ratios prefix/off and full/off of throughput and of server CPU
 per record (geometric means of the per-pass ratios).
+Then the REST Proxy: the same records produced as JSON through `POST /topics/{t}` in the
+`avro` embedded format (`value_schema_id`: the server converts JSON to Avro binary) against
+the same Avro bytes sent base64 in the `binary` format, 500 records a request, one client
+thread; printed: records/s of each and the ratio avro/binary (`--rest-records`, 0 skips it).
 Not part of the default test run: it starts its own server on ephemeral ports.
 """
 
@@ -25,7 +29,10 @@ import tempfile
 import time
 from pathlib import Path
 
+import base64
+
 import confluent_kafka as ck
+import requests
 from confluent_kafka.admin import AdminClient, NewTopic
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroSerializer
@@ -86,6 +93,38 @@ def produce(bootstrap, topic, values, n):
     assert not failed, failed[:3]
 
 
+def rest_phase(http, topic, fmt, records, n):
+    """Records/s of producing n records through the REST Proxy, 500 a request."""
+    session = requests.Session()
+    headers = {"content-type": f"application/vnd.kafka.{fmt}.v2+json"}
+    start = time.perf_counter()
+    for i in range(0, n, 500):
+        body = {**records[1], "records": records[0][: min(500, n - i)]}
+        r = session.post(f"{http}/topics/{topic}", json=body, headers=headers, timeout=60)
+        assert r.status_code == 200, r.text
+    return n / (time.perf_counter() - start)
+
+
+def rest_bench(strom, values, n, passes):
+    """The REST Proxy avro format (JSON converted by the server) against binary (the same
+    Avro bytes, base64)."""
+    client = SchemaRegistryClient({"url": strom.http})
+    from confluent_kafka.schema_registry.avro import AvroDeserializer
+    de = AvroDeserializer(client)
+    ctx = SerializationContext("full", MessageField.VALUE)
+    as_json = [de(v, ctx) for v in values[:500]]
+    schema_id = int.from_bytes(values[0][1:5], "big")
+    avro = ([{"value": v} for v in as_json], {"value_schema_id": schema_id})
+    binary = ([{"value": base64.b64encode(v).decode()} for v in values[:500]], {})
+    rates = {"binary": [], "avro": []}
+    for i in range(passes):
+        for fmt, records in (("binary", binary), ("avro", avro))[:: 1 if i % 2 == 0 else -1]:
+            rates[fmt].append(rest_phase(strom.http, f"rest-{fmt}", fmt, records, n))
+    print(f"REST Proxy, {n} records per phase: binary {statistics.median(rates['binary']):.0f}/s, "
+          f"avro (JSON converted) {statistics.median(rates['avro']):.0f}/s, ratio avro/binary "
+          f"{geomean([a / b for a, b in zip(rates['avro'], rates['binary'])]):.2f}")
+
+
 def geomean(xs):
     return math.exp(sum(math.log(x) for x in xs) / len(xs))
 
@@ -94,6 +133,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--records", type=int, default=200_000)
     ap.add_argument("--passes", type=int, default=4)
+    ap.add_argument("--rest-records", type=int, default=50_000)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         strom = Strom(Path(tmp) / "data").start()
@@ -122,6 +162,10 @@ def main():
                 thr = geomean([a / b for a, b in zip(rates[t], rates["off"])])
                 per = geomean([a / b for a, b in zip(cpu[t], cpu["off"]) if b > 0])
                 print(f"{t}/off: throughput ratio {thr:.2f}, server CPU per record ratio {per:.2f}")
+            if args.rest_records > 0:
+                for f in admin.create_topics([NewTopic(f"rest-{t}", 1, 1) for t in ("binary", "avro")]).values():
+                    f.result(30)
+                rest_bench(strom, values, args.rest_records, args.passes)
         finally:
             strom.stop()
 

@@ -1,6 +1,7 @@
 """Confluent REST Proxy v2 parity: its quickstart curl sequence run verbatim (only the port
 differs) for JSON and binary data, consumer instances, subscriptions, records, offsets,
-assignments and delete; then the v2 details client code relies on: manual assignment,
+assignments and delete, and its Avro, Protobuf and JSON Schema sections (schemas registered
+in Strom's built-in registry); then the v2 details client code relies on: manual assignment,
 `topic_pattern` subscriptions, `auto.offset.reset: none`, the empty commit answer, malformed
 JSON and 405 answered in the REST Proxy's own shape."""
 
@@ -89,6 +90,58 @@ def test_quickstart_json_and_binary(strom):
     assert [r["value"] for r in got] == ["S2Fma2E="]
     curl_json(strom, """curl -X DELETE -H "Content-Type: application/vnd.kafka.v2+json" \
       http://localhost:8082/consumers/my_binary_consumer/instances/my_consumer_instance""", 204)
+
+
+def schema_section(strom, fmt, topic, produce_data, expected_value):
+    """One of the quickstart's schema sections: produce with an inline schema, then a consumer
+    in that format reads the value back decoded, then the consumer is deleted."""
+    produced = curl_json(strom, f"""curl -X POST -H "Content-Type: application/vnd.kafka.{fmt}.v2+json" \
+      -H "Accept: application/vnd.kafka.v2+json" \
+      --data '{produce_data}' \
+      "http://localhost:8082/topics/{topic}\"""")
+    assert produced["offsets"] == [{"partition": 0, "offset": 0, "error_code": None, "error": None}], produced
+    assert produced["key_schema_id"] is None and isinstance(produced["value_schema_id"], int), produced
+    created = curl_json(strom, f"""curl -X POST  -H "Content-Type: application/vnd.kafka.v2+json" \
+      --data '{{"name": "my_consumer_instance", "format": "{fmt}", "auto.offset.reset": "earliest"}}' \
+      http://localhost:8082/consumers/my_{fmt}_consumer""")
+    assert created["instance_id"] == "my_consumer_instance"
+    curl_json(strom, f"""curl -X POST -H "Content-Type: application/vnd.kafka.v2+json" --data '{{"topics":["{topic}"]}}' \
+      http://localhost:8082/consumers/my_{fmt}_consumer/instances/my_consumer_instance/subscription""", 204)
+    got = records_until(strom, f"""curl -X GET -H "Accept: application/vnd.kafka.{fmt}.v2+json" \
+      http://localhost:8082/consumers/my_{fmt}_consumer/instances/my_consumer_instance/records""", 1)
+    assert [(r["key"], r["value"], r["partition"], r["offset"], r["topic"]) for r in got] == [
+        (None, expected_value, 0, 0, topic)], got
+    curl_json(strom, f"""curl -X DELETE -H "Content-Type: application/vnd.kafka.v2+json" \
+      http://localhost:8082/consumers/my_{fmt}_consumer/instances/my_consumer_instance""", 204)
+    return produced["value_schema_id"]
+
+
+def test_quickstart_avro_protobuf_and_json_schema(strom):
+    for topic in ("avrotest", "avrokeytest2", "protobuftest", "jsonschematest"):
+        r = requests.post(f"{strom.http}/v1/topics", json={"name": topic, "partitions": 1}, timeout=10)
+        assert r.status_code == 201, r.text
+
+    # Avro: the value schema is registered under avrotest-value.
+    avro_id = schema_section(strom, "avro", "avrotest", r"""{"value_schema": "{\"type\": \"record\", \"name\": \"User\", \"fields\": [{\"name\": \"name\", \"type\": \"string\"}]}", "records": [{"value": {"name": "testUser"}}]}""",
+                             {"name": "testUser"})
+    subject = requests.get(f"{strom.http}/subjects/avrotest-value/versions/latest", timeout=10).json()
+    assert subject["id"] == avro_id, subject
+    # Avro key and value, each schema registered under its own subject.
+    produced = curl_json(strom, r"""curl -X POST -H "Content-Type: application/vnd.kafka.avro.v2+json" \
+      -H "Accept: application/vnd.kafka.v2+json" \
+      --data '{"key_schema": "{\"name\":\"user_id\"  ,\"type\": \"int\"   }", "value_schema": "{\"type\": \"record\", \"name\": \"User\", \"fields\": [{\"name\": \"name\", \"type\": \"string\"}]}", "records": [{"key" : 1 , "value": {"name": "testUser"}}]}' \
+      "http://localhost:8082/topics/avrokeytest2" """)
+    assert produced["offsets"][0]["offset"] == 0, produced
+    assert produced["value_schema_id"] == avro_id, produced
+    key_id = requests.get(f"{strom.http}/subjects/avrokeytest2-key/versions/latest", timeout=10).json()["id"]
+    assert produced["key_schema_id"] == key_id != avro_id, produced
+
+    # Protobuf.
+    schema_section(strom, "protobuf", "protobuftest", r"""{"value_schema": "syntax=\"proto3\"; message User { string name = 1; }", "records": [{"value": {"name": "testUser"}}]}""",
+                   {"name": "testUser"})
+    # JSON Schema.
+    schema_section(strom, "jsonschema", "jsonschematest", r"""{"value_schema": "{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\"}}}", "records": [{"value": {"name": "testUser"}}]}""",
+                   {"name": "testUser"})
 
 
 def create(strom, group, name, **config):

@@ -44,6 +44,7 @@ pub mod registry;
 pub mod rejections;
 pub mod render;
 pub mod restproxy;
+pub mod restproxy_schema;
 pub mod routes;
 pub mod schemas;
 pub mod server;

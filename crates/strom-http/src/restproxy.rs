@@ -1,5 +1,6 @@
-//! Confluent REST Proxy v2 compatibility: produce (`binary` and `json` embedded formats)
-//! and the metadata endpoints, with the REST Proxy's response and error shapes
+//! Confluent REST Proxy v2 compatibility: produce (`binary` and `json` embedded formats,
+//! and `avro`, `jsonschema`, `protobuf` through [`crate::restproxy_schema`]) and the
+//! metadata endpoints, with the REST Proxy's response and error shapes
 //! (`{"error_code","message"}`, codes such as 40401 and 42206).
 //!
 //! Like Karapace, records may also carry `headers` and `timestamp`, which v2 itself lacks.
@@ -17,6 +18,7 @@ use crate::body::{content_type, parse_rest_json, RawBody};
 use crate::error::{ApiError, ApiResult};
 use crate::produce::{choose_partition, write, Outcome};
 use crate::render::decode_b64;
+use crate::restproxy_schema::{self as schema, SchemaFormat};
 use crate::schemas::{RestError, TimestampIn};
 use crate::state::Shared;
 
@@ -27,6 +29,7 @@ const V2_JSON: &str = "application/vnd.kafka.v2+json";
 enum Embedded {
     Binary,
     Json,
+    Schema(SchemaFormat),
 }
 
 fn embedded_format(headers: &HeaderMap) -> ApiResult<Embedded> {
@@ -36,13 +39,9 @@ fn embedded_format(headers: &HeaderMap) -> ApiResult<Embedded> {
         "application/vnd.kafka.json.v2+json" => Ok(Embedded::Json),
         // The REST Proxy assumes `binary` when the embedded format is omitted.
         "application/vnd.kafka.v2+json" | "application/vnd.kafka+json" => Ok(Embedded::Binary),
-        "application/vnd.kafka.avro.v2+json"
-        | "application/vnd.kafka.jsonschema.v2+json"
-        | "application/vnd.kafka.protobuf.v2+json" => Err(ApiError::unsupported_media_type(
-            format!("embedded format of '{ct}' needs a schema registry, which Strom does not provide; use binary or json"),
-        )
-        .code(41501)
-        .rest()),
+        other if SchemaFormat::of_content_type(other).is_some() => {
+            Ok(SchemaFormat::of_content_type(other).map_or(Embedded::Binary, Embedded::Schema))
+        }
         other => Err(ApiError::unsupported_media_type(format!(
             "unsupported Content-Type '{other}'; use application/vnd.kafka.binary.v2+json or application/vnd.kafka.json.v2+json"
         ))
@@ -79,7 +78,8 @@ pub struct RestRecord {
     pub timestamp: Option<TimestampIn>,
 }
 
-/// REST Proxy v2 produce request. Schema fields are accepted and ignored.
+/// REST Proxy v2 produce request. The schema fields apply to the `avro`, `jsonschema` and
+/// `protobuf` embedded formats (and are ignored by `binary` and `json`).
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RestProduceRequest {
     pub records: Vec<RestRecord>,
@@ -119,13 +119,18 @@ fn embedded_bytes(format: Embedded, what: &str, v: Option<Value>) -> Result<Opti
             "{what} must be a base64 string in the binary format"
         )),
         (Embedded::Json, Some(v)) => Ok(Some(Bytes::from(v.to_string()))),
+        (Embedded::Schema(_), Some(_)) => Err(format!("{what} needs a schema")),
     }
 }
+
+/// Converts a record's key (`true`) or value from its embedded JSON: the record's index,
+/// which, the JSON.
+type Convert<'a> = dyn Fn(usize, bool, Option<Value>) -> ApiResult<Option<Bytes>> + 'a;
 
 fn rest_record(
     state: &Shared,
     topic: &Topic,
-    format: Embedded,
+    convert: &Convert<'_>,
     fixed_partition: Option<i32>,
     index: usize,
     r: RestRecord,
@@ -135,8 +140,8 @@ fn rest_record(
             .code(42206)
             .rest()
     };
-    let key = embedded_bytes(format, "key", r.key).map_err(bad)?;
-    let value = embedded_bytes(format, "value", r.value).map_err(bad)?;
+    let key = convert(index, true, r.key)?;
+    let value = convert(index, false, r.value)?;
     let mut headers = Vec::new();
     for h in r.headers {
         let value = match h.value {
@@ -184,10 +189,31 @@ async fn produce_common(
             .rest());
         }
     }
-    let request: RestProduceRequest = parse_rest_json(&body)?;
+    let mut request: RestProduceRequest = parse_rest_json(&body)?;
+    let mut ids = schema::Ids::default();
+    let registry = match format {
+        Embedded::Schema(f) => {
+            let ct = content_type(&headers).unwrap_or_default();
+            let registry = schema::registry_for(&state, &ct)?;
+            ids = schema::resolve(&state, &session, &registry, &topic, f, &mut request).await?;
+            Some((registry, f))
+        }
+        _ => None,
+    };
+    let convert = |index: usize, is_key: bool, v: Option<Value>| match &registry {
+        Some((registry, f)) => {
+            let id = if is_key { ids.key } else { ids.value };
+            schema::convert(registry, *f, id, index, v)
+        }
+        None => embedded_bytes(format, if is_key { "key" } else { "value" }, v).map_err(|msg| {
+            ApiError::unprocessable(format!("record {index}: {msg}"))
+                .code(42206)
+                .rest()
+        }),
+    };
     let mut records = Vec::with_capacity(request.records.len());
     for (i, r) in request.records.into_iter().enumerate() {
-        records.push(rest_record(&state, &topic_ref, format, partition, i, r)?);
+        records.push(rest_record(&state, &topic_ref, &convert, partition, i, r)?);
     }
     let outcomes = write(&state, &topic_ref, records)
         .await
@@ -212,8 +238,8 @@ async fn produce_common(
         })
         .collect();
     Ok(v2_json(json!(RestProduceResponse {
-        key_schema_id: None,
-        value_schema_id: None,
+        key_schema_id: ids.key,
+        value_schema_id: ids.value,
         offsets,
     })))
 }
@@ -235,6 +261,9 @@ pub fn v2_json(body: Value) -> Response {
     request_body(content(
         (RestProduceRequest = "application/vnd.kafka.binary.v2+json"),
         (RestProduceRequest = "application/vnd.kafka.json.v2+json"),
+        (RestProduceRequest = "application/vnd.kafka.avro.v2+json"),
+        (RestProduceRequest = "application/vnd.kafka.jsonschema.v2+json"),
+        (RestProduceRequest = "application/vnd.kafka.protobuf.v2+json"),
     )),
     responses(
         (status = 200, body = RestProduceResponse, content_type = "application/vnd.kafka.v2+json"),
@@ -261,6 +290,9 @@ pub async fn produce_topic(
     request_body(content(
         (RestProduceRequest = "application/vnd.kafka.binary.v2+json"),
         (RestProduceRequest = "application/vnd.kafka.json.v2+json"),
+        (RestProduceRequest = "application/vnd.kafka.avro.v2+json"),
+        (RestProduceRequest = "application/vnd.kafka.jsonschema.v2+json"),
+        (RestProduceRequest = "application/vnd.kafka.protobuf.v2+json"),
     )),
     responses(
         (status = 200, body = RestProduceResponse, content_type = "application/vnd.kafka.v2+json"),

@@ -118,7 +118,8 @@ pub(super) fn parse_body<T: serde::de::DeserializeOwned + Default>(body: &[u8]) 
 pub struct CreateConsumer {
     /// Instance name; generated when absent.
     pub name: Option<String>,
-    /// `binary` (default) or `json`.
+    /// `binary` (default), `json`, or with the schema registry `avro`, `jsonschema`,
+    /// `protobuf` (values decoded to JSON).
     pub format: Option<String>,
     /// `earliest`, `latest` (default) or `none` (fetching fails until the client seeks).
     #[serde(rename = "auto.offset.reset")]
@@ -168,15 +169,24 @@ pub async fn create(
     if group.is_empty() || group.len() > 255 {
         return Err(bad("group id must be 1 to 255 characters".into()));
     }
+    use crate::restproxy_schema::SchemaFormat;
     let format = match req.format.as_deref().unwrap_or("binary") {
         "binary" => Format::Binary,
         "json" => Format::Json,
+        "avro" => Format::Schema(SchemaFormat::Avro),
+        "jsonschema" => Format::Schema(SchemaFormat::JsonSchema),
+        "protobuf" => Format::Schema(SchemaFormat::Protobuf),
         other => {
             return Err(bad(format!(
-                "format '{other}' is not supported; use binary or json"
+                "format '{other}' is not supported; use binary, json, avro, jsonschema or protobuf"
             )))
         }
     };
+    if matches!(format, Format::Schema(_)) && state.config.schemas.is_none() {
+        return Err(bad(
+            "this format needs the schema registry, which is not enabled on this server".into(),
+        ));
+    }
     let reset = match req.auto_offset_reset.as_deref().unwrap_or("latest") {
         "earliest" | "smallest" => OffsetReset::Earliest,
         "latest" | "largest" => OffsetReset::Latest,

@@ -28,6 +28,22 @@ const HEARTBEAT_EVERY: Duration = Duration::from_millis(1000);
 pub enum Format {
     Binary,
     Json,
+    /// `avro`, `jsonschema`, `protobuf`: values decoded with the registry.
+    Schema(crate::restproxy_schema::SchemaFormat),
+}
+
+impl Format {
+    /// The media type of this format's records.
+    pub fn media_type(self) -> &'static str {
+        use crate::restproxy_schema::SchemaFormat;
+        match self {
+            Format::Binary => "application/vnd.kafka.binary.v2+json",
+            Format::Json => "application/vnd.kafka.json.v2+json",
+            Format::Schema(SchemaFormat::Avro) => "application/vnd.kafka.avro.v2+json",
+            Format::Schema(SchemaFormat::JsonSchema) => "application/vnd.kafka.jsonschema.v2+json",
+            Format::Schema(SchemaFormat::Protobuf) => "application/vnd.kafka.protobuf.v2+json",
+        }
+    }
 }
 
 /// `auto.offset.reset`: where a partition without a committed offset starts.

@@ -1,5 +1,6 @@
 //! REST Proxy v2 record fetch: the assigned partitions' records in the instance's embedded
-//! format (binary or JSON), with long-poll and a byte budget.
+//! format (binary, JSON, or decoded with the schema registry: avro, jsonschema, protobuf,
+//! in Confluent's JSON rendering), with long-poll and a byte budget.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -58,16 +59,39 @@ fn undefined_positions(inst: &Instance) -> ApiResult<()> {
     .rest())
 }
 
-fn embed(format: Format, bytes: &Option<bytes::Bytes>) -> Value {
-    match bytes {
+/// A key or value in the consumer's format. Errors: a schema format's bytes that do not
+/// carry a known schema id or do not decode (why).
+fn embed(state: &Shared, format: Format, bytes: &Option<bytes::Bytes>) -> Result<Value, String> {
+    Ok(match bytes {
         None => Value::Null,
         Some(b) => match format {
             Format::Binary => json!(base64::engine::general_purpose::STANDARD.encode(b)),
             Format::Json => {
                 serde_json::from_slice(b).unwrap_or_else(|_| json!(String::from_utf8_lossy(b)))
             }
+            Format::Schema(_) => {
+                let registry = state.config.schemas.as_ref().ok_or("no schema registry")?;
+                match registry.decode_value_tagged(b) {
+                    Some(decoded) => decoded?.value,
+                    None => return Err("unknown magic byte or schema id".to_string()),
+                }
+            }
         },
-    }
+    })
+}
+
+/// A record the consumer's format cannot show: Kafka's deserialization error, as the REST
+/// Proxy reports it (500, 50002). The position stays on the record.
+fn undecodable(topic: &str, p: i32, offset: i64, why: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "deserialization",
+        format!(
+            "Error deserializing key/value for partition {topic}-{p} at offset {offset}: {why}"
+        ),
+    )
+    .code(50002)
+    .rest()
 }
 
 /// REST Proxy v2: fetch records from the assigned partitions (with Karapace's additive
@@ -91,18 +115,12 @@ pub async fn records(
         crate::authz::check(&state, &session, read, strom_auth::ResourceType::Topic, t)
             .map_err(ApiError::rest)?;
     }
-    let (want, other) = match inst.format {
-        Format::Binary => (
-            "application/vnd.kafka.binary.v2+json",
-            "application/vnd.kafka.json.v2+json",
-        ),
-        Format::Json => (
-            "application/vnd.kafka.json.v2+json",
-            "application/vnd.kafka.binary.v2+json",
-        ),
-    };
+    let want = inst.format.media_type();
     let accepts = accepted(&headers);
-    if accepts.iter().any(|a| a == other)
+    let other_format = |a: &String| {
+        a.starts_with("application/vnd.kafka.") && a.ends_with(".v2+json") && a.as_str() != want
+    };
+    if accepts.iter().any(other_format)
         && !accepts
             .iter()
             .any(|a| a == want || a == "*/*" || a.ends_with("/json"))
@@ -160,13 +178,25 @@ pub async fn records(
                     budget = 0;
                     break;
                 }
+                let embedded = embed(&state, inst.format, &r.key)
+                    .and_then(|k| Ok((k, embed(&state, inst.format, &r.value)?)));
+                let (key, value) = match embedded {
+                    Ok(kv) => kv,
+                    Err(why) if out.is_empty() => {
+                        return Err(undecodable(topic, *p, r.offset, &why))
+                    }
+                    Err(_) => {
+                        budget = 0;
+                        break;
+                    }
+                };
                 budget = budget.saturating_sub(size);
                 let headers: Vec<Value> = r
                     .headers
                     .iter()
                     .map(|h| json!({"key": h.key, "value": h.value.as_ref().map(|v| base64::engine::general_purpose::STANDARD.encode(v))}))
                     .collect();
-                out.push(json!({"topic": topic, "key": embed(inst.format, &r.key), "value": embed(inst.format, &r.value),
+                out.push(json!({"topic": topic, "key": key, "value": value,
                                 "partition": p, "offset": r.offset, "timestamp": r.timestamp, "headers": headers}));
                 next = r.offset + 1;
             }

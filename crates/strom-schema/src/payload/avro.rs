@@ -10,7 +10,9 @@
 //!
 //! JSON form: records and maps as objects, unions as the chosen branch's value, enums as
 //! the symbol, bytes and fixed as Avro's JSON encoding (one character per byte), logical
-//! types as their underlying value (a uuid as its text), NaN and infinities as `null`.
+//! types as their underlying value (a uuid as its text), NaN and infinities as `null`; or,
+//! for the REST Proxy, Avro's JSON encoding (unions tagged with their branch). The other
+//! way, JSON to binary, is in [`encode`].
 
 use std::collections::HashMap;
 
@@ -74,20 +76,27 @@ impl AvroPayload {
 
     /// Checks that `payload` is exactly one datum of the schema. Errors: why not.
     pub fn check(&self, payload: &[u8]) -> Result<(), String> {
-        self.run::<false>(payload).map(drop)
+        self.run::<false>(payload, false).map(drop)
     }
 
     /// The datum in `payload` as JSON. Errors: why it does not decode.
     pub fn to_json(&self, payload: &[u8]) -> Result<Value, String> {
-        self.run::<true>(payload)
+        self.run::<true>(payload, false)
     }
 
-    fn run<const BUILD: bool>(&self, payload: &[u8]) -> Result<Value, String> {
+    /// The datum in Avro's JSON encoding (a non-null union value as `{"<branch>": value}`),
+    /// as Confluent's REST Proxy shows it. Errors: why it does not decode.
+    pub fn to_tagged_json(&self, payload: &[u8]) -> Result<Value, String> {
+        self.run::<true>(payload, true)
+    }
+
+    fn run<const BUILD: bool>(&self, payload: &[u8], tagged: bool) -> Result<Value, String> {
         let mut walker = Walker {
             buf: payload,
             pos: 0,
             names: &self.names,
             items_left: payload.len().saturating_add(ITEM_ALLOWANCE),
+            tagged,
         };
         let value = walker
             .datum::<BUILD>(&self.root, None, 0)
@@ -116,6 +125,7 @@ struct Walker<'a> {
     pos: usize,
     names: &'a HashMap<Name, Schema>,
     items_left: usize,
+    tagged: bool,
 }
 
 impl<'a> Walker<'a> {
@@ -269,7 +279,17 @@ impl<'a> Walker<'a> {
                 let i = self.long()?;
                 let variants = u.variants();
                 match usize::try_from(i).ok().and_then(|i| variants.get(i)) {
-                    Some(branch) => self.datum::<BUILD>(branch, ns, depth),
+                    Some(branch) => {
+                        let value = self.datum::<BUILD>(branch, ns, depth)?;
+                        Ok(
+                            match BUILD && self.tagged && !matches!(branch, Schema::Null) {
+                                true => {
+                                    serde_json::json!({ encode::branch_name(branch, ns): value })
+                                }
+                                false => value,
+                            },
+                        )
+                    }
                     None => refuse(format!(
                         "union branch {i} out of range ({} branches)",
                         variants.len()
@@ -363,6 +383,8 @@ impl<'a> Walker<'a> {
         })
     }
 }
+
+pub mod encode;
 
 #[cfg(test)]
 mod tests;

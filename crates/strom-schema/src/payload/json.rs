@@ -42,8 +42,17 @@ impl JsonPayload {
 
     /// Checks that `payload` is JSON valid against the schema. Errors: why not.
     pub fn check(&self, payload: &[u8]) -> Result<(), String> {
-        let value = parse(payload)?;
-        self.validator.validate(&value).map_err(|e| {
+        self.validate(&parse(payload)?)
+    }
+
+    /// `value` validated against the schema, as JSON text. Errors: why it is not valid.
+    pub fn encode(&self, value: &Value) -> Result<Vec<u8>, String> {
+        self.validate(value)?;
+        serde_json::to_vec(value).map_err(|e| e.to_string())
+    }
+
+    fn validate(&self, value: &Value) -> Result<(), String> {
+        self.validator.validate(value).map_err(|e| {
             let at = e.instance_path().to_string();
             match at.is_empty() {
                 true => e.to_string(),

@@ -69,6 +69,30 @@ impl PayloadDecoder {
         }
     }
 
+    /// `value` (JSON) encoded for this schema (Avro binary, validated JSON, Protobuf with
+    /// its message index), with the wire-format prefix. Errors: why it does not convert.
+    pub fn encode(&self, value: &Value) -> Result<Vec<u8>, String> {
+        let body = match self.kind()? {
+            Kind::Avro(a) => a.encode(value)?,
+            Kind::Json(j) => j.encode(value)?,
+            Kind::Protobuf(p) => p.encode(value)?,
+        };
+        let mut out = Vec::with_capacity(wire::PREFIX_LEN + body.len());
+        out.push(0);
+        out.extend_from_slice(&self.schema.id.to_be_bytes());
+        out.extend(body);
+        Ok(out)
+    }
+
+    /// `payload` as Confluent's REST Proxy shows it: Avro in its JSON encoding (unions
+    /// tagged), the others as [`Self::to_json`]. Errors: why it does not decode.
+    pub fn to_tagged_json(&self, payload: &[u8]) -> Result<Value, String> {
+        match self.kind()? {
+            Kind::Avro(a) => a.to_tagged_json(payload),
+            _ => self.to_json(payload),
+        }
+    }
+
     /// `payload` (the bytes after the prefix) as JSON. Errors: why it does not decode.
     pub fn to_json(&self, payload: &[u8]) -> Result<Value, String> {
         match self.kind()? {
@@ -112,17 +136,29 @@ impl Registry {
     /// when the value has no prefix or names no schema here; `Some(Err)` when it names a
     /// schema but does not decode (why, with the id).
     pub fn decode_value(&self, value: &[u8]) -> Option<Result<Decoded, String>> {
+        self.decode_with(value, false)
+    }
+
+    /// [`Self::decode_value`] with Avro unions tagged as the REST Proxy shows them.
+    pub fn decode_value_tagged(&self, value: &[u8]) -> Option<Result<Decoded, String>> {
+        self.decode_with(value, true)
+    }
+
+    fn decode_with(&self, value: &[u8], tagged: bool) -> Option<Result<Decoded, String>> {
         let id = wire::schema_id(value)?;
         let decoder = self.payload_decoder(id).ok()?;
+        let payload = &value[wire::PREFIX_LEN..];
+        let json = match tagged {
+            true => decoder.to_tagged_json(payload),
+            false => decoder.to_json(payload),
+        };
         Some(
-            decoder
-                .to_json(&value[wire::PREFIX_LEN..])
-                .map(|json| Decoded {
-                    schema_id: id,
-                    schema_type: decoder.schema_type(),
-                    value: json,
-                })
-                .map_err(|e| format!("schema {id}: {e}")),
+            json.map(|json| Decoded {
+                schema_id: id,
+                schema_type: decoder.schema_type(),
+                value: json,
+            })
+            .map_err(|e| format!("schema {id}: {e}")),
         )
     }
 }

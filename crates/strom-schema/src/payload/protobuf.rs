@@ -77,6 +77,19 @@ impl ProtoPayload {
         self.decode(payload).map(drop)
     }
 
+    /// `value` (the Protobuf JSON mapping) as the file's first message, after its message
+    /// index list (`0`), as Confluent's REST Proxy writes it. Errors: why it does not convert.
+    pub fn encode(&self, value: &Value) -> Result<Vec<u8>, String> {
+        let descriptor = self.file.messages().next();
+        let descriptor = descriptor.ok_or("the schema defines no message")?;
+        let name = descriptor.full_name().to_string();
+        let message = DynamicMessage::deserialize(descriptor, value)
+            .map_err(|e| format!("not a valid '{name}' message: {e}"))?;
+        let mut out = vec![0u8];
+        out.extend(prost_reflect::prost::Message::encode_to_vec(&message));
+        Ok(out)
+    }
+
     /// The message as JSON (the Protobuf JSON mapping). Errors: why it does not decode.
     pub fn to_json(&self, payload: &[u8]) -> Result<Value, String> {
         let message = self.decode(payload)?;

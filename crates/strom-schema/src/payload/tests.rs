@@ -119,3 +119,56 @@ fn decode_value_renders_avro_and_names_the_id() {
     assert!(r.decode_value(b"{\"plain\":1}").is_none());
     assert!(r.decode_value(&prefixed(999, &[0])).is_none(), "unknown id");
 }
+
+#[test]
+fn encode_frames_json_for_each_format_and_decodes_back() {
+    let r = registry();
+    let proto =
+        "syntax = \"proto3\";\npackage t;\nmessage Order { int64 id = 1; string item = 2; }\n";
+    let pb = r
+        .register(
+            "o-value",
+            schema(SchemaType::Protobuf, proto, vec![]),
+            false,
+        )
+        .expect("register");
+    let d = r.payload_decoder(pb).expect("decoder");
+    let framed = d
+        .encode(&json!({"id": "5", "item": "pen"}))
+        .expect("encode");
+    // Prefix, then the message index list `0`, then the message.
+    assert_eq!(&framed[..6], &prefixed(pb, &[0])[..]);
+    let back = r.decode_value(&framed).expect("prefixed").expect("decodes");
+    assert_eq!(back.value, json!({"id": "5", "item": "pen"}));
+    let err = d.encode(&json!({"nope": 1})).unwrap_err();
+    assert!(err.contains("t.Order"), "{err}");
+
+    let js = r#"{"type":"object","properties":{"id":{"type":"integer"}},"required":["id"]}"#;
+    let js = r
+        .register("j-value", schema(SchemaType::Json, js, vec![]), false)
+        .expect("register");
+    let d = r.payload_decoder(js).expect("decoder");
+    assert_eq!(
+        d.encode(&json!({"id": 1})).expect("valid"),
+        prefixed(js, br#"{"id":1}"#)
+    );
+    assert!(d.encode(&json!({"id": "one"})).is_err());
+}
+
+#[test]
+fn tagged_decoding_shows_avro_unions_as_the_rest_proxy_does() {
+    let r = registry();
+    let avro = r#"{"type":"record","name":"R","fields":[{"name":"n","type":["null","long"]}]}"#;
+    let id = r
+        .register("a-value", schema(SchemaType::Avro, avro, vec![]), false)
+        .expect("register");
+    let d = r.payload_decoder(id).expect("decoder");
+    let framed = d.encode(&json!({"n": {"long": 7}})).expect("encode");
+    let tagged = r
+        .decode_value_tagged(&framed)
+        .expect("prefixed")
+        .expect("ok");
+    assert_eq!(tagged.value, json!({"n": {"long": 7}}));
+    let plain = r.decode_value(&framed).expect("prefixed").expect("ok");
+    assert_eq!(plain.value, json!({"n": 7}));
+}

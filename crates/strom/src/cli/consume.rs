@@ -38,6 +38,10 @@ pub struct ConsumeArgs {
     /// Print `key<TAB>value`.
     #[arg(long)]
     pub print_key: bool,
+    /// How values are printed: `raw` (their bytes) or `json` (one JSON value per line;
+    /// schema-encoded values, Avro, Protobuf or JSON Schema, decoded with their schema).
+    #[arg(long, default_value = "raw", value_parser = ["raw", "json"], conflicts_with = "group")]
+    pub format: String,
     /// Consume as a member of this consumer group (partitions are shared with the group's
     /// other members, HTTP or Kafka; progress is committed to the group).
     #[arg(long, conflicts_with_all = ["partition", "offset", "from_time"])]
@@ -121,7 +125,8 @@ fn follow(
         "/v1/topics/{}/partitions/{partition}/records",
         segment(&args.topic)
     );
-    let format = if args.client.json { "json" } else { "binary" };
+    let json_values = args.client.json || args.format == "json";
+    let format = if json_values { "json" } else { "binary" };
     let mut position = if args.from_beginning {
         format!("{base}?format={format}")
     } else if let Some(o) = args.offset {
@@ -181,6 +186,9 @@ pub fn print_record(out: &mut impl Write, r: &Value, args: &ConsumeArgs) -> anyh
         writeln!(out, "{r}")?;
         return Ok(());
     }
+    if args.format == "json" {
+        return print_json_value(out, r, args.print_key);
+    }
     let b64 = base64::engine::general_purpose::STANDARD;
     if args.print_key {
         match (&r["key"], &r["key_base64"]) {
@@ -196,5 +204,23 @@ pub fn print_record(out: &mut impl Write, r: &Value, args: &ConsumeArgs) -> anyh
         out.write_all(b"(tombstone)")?;
     }
     out.write_all(b"\n")?;
+    Ok(())
+}
+
+/// `--format json`: the value as one line of JSON (decoded when schema-encoded, base64 text
+/// when neither JSON nor schema-encoded), after `key<TAB>` with `--print-key`.
+fn print_json_value(out: &mut impl Write, r: &Value, print_key: bool) -> anyhow::Result<()> {
+    if print_key {
+        match (&r["key"], &r["key_base64"]) {
+            (Value::String(k), _) | (_, Value::String(k)) => out.write_all(k.as_bytes())?,
+            _ => {}
+        }
+        out.write_all(b"\t")?;
+    }
+    let value = match (&r["value"], &r["value_base64"]) {
+        (Value::Null, Value::String(b64)) => Value::String(b64.clone()),
+        (v, _) => v.clone(),
+    };
+    writeln!(out, "{value}")?;
     Ok(())
 }

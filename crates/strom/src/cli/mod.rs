@@ -21,6 +21,7 @@ mod group;
 mod groups;
 pub mod meta;
 mod produce;
+mod produce_schema;
 mod schema;
 mod signals;
 mod table;

@@ -1,5 +1,6 @@
 //! `strom produce TOPIC`: one record per line of standard input, sent in batches.
-//! Values are sent as base64 so the stored bytes are exactly the line's bytes.
+//! Values are sent as base64 so the stored bytes are exactly the line's bytes; with
+//! `--schema`, lines are JSON values encoded with a schema (`produce_schema.rs`).
 
 use std::io::BufRead;
 
@@ -23,11 +24,21 @@ pub struct ProduceArgs {
     /// Write every record to this partition.
     #[arg(long)]
     pub partition: Option<i32>,
+    /// Encode each line (a JSON value) with this schema: a schema file, registered under
+    /// the subject `<topic>-value` if new, or a registered schema's id.
+    #[arg(long, conflicts_with = "key_separator")]
+    pub schema: Option<String>,
+    /// avro, json or protobuf [default: the id's type, else from the file's extension].
+    #[arg(long, requires = "schema")]
+    pub schema_type: Option<String>,
     #[command(flatten)]
     pub client: ClientArgs,
 }
 
 pub fn run(args: ProduceArgs) -> anyhow::Result<()> {
+    if args.schema.is_some() {
+        return super::produce_schema::run(args);
+    }
     let api = Api::new(&args.client.server)?;
     let path = format!("/v1/topics/{}/records", segment(&args.topic));
     let stdin = std::io::stdin();
@@ -74,6 +85,12 @@ fn send(api: &Api, path: &str, batch: &mut Vec<Value>, json_out: bool) -> anyhow
     let records = std::mem::take(batch);
     let n = records.len();
     let answer = api.send(api.post(path).json(&json!({ "records": records })))?;
+    check_offsets(&answer, json_out)?;
+    Ok(n)
+}
+
+/// Fails when a record of `answer` was not written; prints the offsets with `--json`.
+pub(super) fn check_offsets(answer: &Value, json_out: bool) -> anyhow::Result<()> {
     let offsets = answer["offsets"].as_array().cloned().unwrap_or_default();
     if let Some(failed) = offsets.iter().find(|o| !o["error"].is_null()) {
         bail!(
@@ -86,7 +103,7 @@ fn send(api: &Api, path: &str, batch: &mut Vec<Value>, json_out: bool) -> anyhow
             super::outln!("{o}");
         }
     }
-    Ok(n)
+    Ok(())
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {

@@ -85,7 +85,7 @@ pub enum SchemaCommand {
 }
 
 /// The schema type for `file`: the one given, else from the extension.
-fn schema_type(given: Option<String>, file: &Path) -> String {
+pub(crate) fn schema_type(given: Option<String>, file: &Path) -> String {
     if let Some(t) = given {
         return t.to_ascii_uppercase();
     }

@@ -3,6 +3,10 @@
 //! and `message.timestamp.type=LogAppendTime`, which stamps the broker's time into the batch
 //! header (one of the documented exceptions to storing batches byte for byte).
 //!
+//! `compression.type` other than `producer` recompresses each batch whose codec differs
+//! (the other documented exception): records, offsets, timestamps and producer fields as
+//! sent, the CRC recomputed, decompression bounded by the log's decode limits.
+//!
 //! Record-level refusals carry every offending record's index in its batch (KIP-467), so
 //! the Kafka front end can answer `record_errors`; the batch is still refused whole.
 
@@ -30,6 +34,8 @@ pub struct AppendPolicy {
     pub before_max_ms: i64,
     /// `message.timestamp.after.max.ms` (CreateTime only).
     pub after_max_ms: i64,
+    /// The codec and level of `compression.type` (`None`: `producer`, batches kept as sent).
+    pub compression: Option<strom_log::Codec>,
 }
 
 impl Default for AppendPolicy {
@@ -39,6 +45,7 @@ impl Default for AppendPolicy {
             log_append_time: false,
             before_max_ms: i64::MAX,
             after_max_ms: 3_600_000,
+            compression: None,
         }
     }
 }
@@ -106,6 +113,46 @@ impl AppendPolicy {
             pos = end;
         }
         Ok(now_ms)
+    }
+
+    /// `batch` (one or more v2 batches) with every data batch recompressed to the topic's
+    /// `compression.type`, or `None` when none needs it (`producer`, or codecs that already
+    /// match). Each batch's CRC is checked first, since the new one is computed afresh.
+    ///
+    /// Errors: `CorruptBatch` (CRC, framing, a codec that does not decode),
+    /// `DecompressedTooLarge`.
+    pub fn recompressed(
+        &self,
+        batch: &[u8],
+        limits: DecodeLimits,
+    ) -> Result<Option<Vec<u8>>, BrokerError> {
+        let Some(codec) = self.compression else {
+            return Ok(None);
+        };
+        let corrupt = |m: &str| BrokerError::Log(strom_log::LogError::CorruptBatch(m.into()));
+        let mut out: Option<Vec<u8>> = None;
+        let mut pos = 0;
+        for one in strom_log::decode::batches(batch) {
+            let one = one?;
+            let header = strom_log::BatchHeader::parse(one)
+                .ok_or_else(|| corrupt("truncated batch header"))?;
+            if crc32c::crc32c(&one[ATTRIBUTES_POS..]) != header.crc {
+                return Err(corrupt("record batch CRC mismatch"));
+            }
+            match strom_log::recompress(one, codec, limits)? {
+                // Batches before the first recompressed one are copied as they are.
+                Some(new) => out
+                    .get_or_insert_with(|| batch[..pos].to_vec())
+                    .extend_from_slice(&new),
+                None => {
+                    if let Some(done) = out.as_mut() {
+                        done.extend_from_slice(one);
+                    }
+                }
+            }
+            pos += one.len();
+        }
+        Ok(out)
     }
 
     fn check_records(

@@ -256,8 +256,13 @@ impl Partition {
 
     fn append_checked(&self, batch: &mut [u8]) -> Result<AppendResult, BrokerError> {
         let policy = *self.policy.read();
-        let append_time =
-            policy.apply(batch, self.log().config().decode, crate::records::now_ms())?;
+        let limits = self.log().config().decode;
+        let append_time = policy.apply(batch, limits, crate::records::now_ms())?;
+        let mut recompressed = policy.recompressed(batch, limits)?;
+        let batch: &mut [u8] = match recompressed.as_mut() {
+            Some(new) => new,
+            None => batch,
+        };
         if let Some(disk) = self.disk.get() {
             disk.admit(batch.len() as u64)?;
         }

@@ -187,7 +187,28 @@ impl TopicConfig {
                 .is_some_and(|v| v.trim() == "LogAppendTime"),
             before_max_ms: get("message.timestamp.before.max.ms").unwrap_or(d.before_max_ms),
             after_max_ms: get("message.timestamp.after.max.ms").unwrap_or(d.after_max_ms),
+            compression: self.compression(),
         }
+    }
+
+    /// The codec and level batches are stored with (`compression.type` and its
+    /// `compression.<codec>.level`); `None` for `producer`, the default.
+    pub fn compression(&self) -> Option<strom_log::Codec> {
+        let level = |k: &str| {
+            self.overrides
+                .get(k)
+                .and_then(|v| v.trim().parse::<i32>().ok())
+        };
+        let (id, level) = match self.overrides.get("compression.type").map(|v| v.trim()) {
+            Some("uncompressed") => (0, None),
+            // gzip's -1 is zlib's default level.
+            Some("gzip") => (1, level("compression.gzip.level").filter(|l| *l >= 0)),
+            Some("snappy") => (2, None),
+            Some("lz4") => (3, level("compression.lz4.level")),
+            Some("zstd") => (4, level("compression.zstd.level")),
+            _ => return None,
+        };
+        Some(strom_log::Codec { id, level })
     }
 
     /// `min.insync.replicas` (1 unless set).

@@ -98,6 +98,11 @@ impl BatchHeader {
         self.producer_id >= 0
     }
 
+    /// The delete horizon the cleaner wrote into the base timestamp (KIP-534), if any.
+    pub fn delete_horizon(&self) -> Option<i64> {
+        (self.attributes & 0x40 != 0).then_some(self.base_timestamp)
+    }
+
     /// Whether the batch is a control batch (transaction markers).
     pub fn is_control(&self) -> bool {
         self.attributes & 0x20 != 0

@@ -5,16 +5,10 @@
 //! nothing about which records to keep (compaction.rs does).
 
 use bytes::BytesMut;
-use kafka_protocol::records::{
-    Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-};
 
 use crate::batch::BatchHeader;
+use crate::encode::{rewrite_batch, Rewritten};
 use crate::{DecodeLimits, DecodedRecord, Fields, LogError, RecordReader};
-
-const TRANSACTIONAL: i16 = 0x10;
-const LOG_APPEND_TIME: i16 = 0x08;
-const DELETE_HORIZON: i16 = 0x40;
 
 /// Calls `f` with each record of `batch` (key materialised, bounded by
 /// `limits.max_record_bytes`; value not).
@@ -33,13 +27,15 @@ pub(crate) fn for_each_keyed(
 }
 
 /// `batch` re-encoded with only the records `keep` (by offset) selects, same codec and
-/// producer fields; empty if none is kept. Holds the kept records, bounded by
+/// producer fields, and `delete_horizon` written into its base timestamp when given
+/// (KIP-534); empty if none is kept. Holds the kept records, bounded by
 /// `limits.max_batch_bytes` in total.
 pub(crate) fn rewrite(
     header: &BatchHeader,
     batch: &[u8],
     limits: DecodeLimits,
     keep: &dyn Fn(i64) -> bool,
+    delete_horizon: Option<i64>,
 ) -> Result<BytesMut, LogError> {
     // Any one record may be as large as the whole budget here: this is the cleaner, which
     // must be able to rewrite every batch produce accepted.
@@ -51,67 +47,12 @@ pub(crate) fn rewrite(
     let mut kept = Vec::new();
     while let Some(r) = reader.next_record()? {
         if keep(r.offset) {
-            kept.push(to_record(header, r));
+            kept.push(r);
         }
     }
-    if !header.has_producer_id() {
-        // A plain producer's batch has base sequence -1. The encoder derives it from the first
-        // kept record's sequence, so renumber from there; consecutive values also keep the
-        // encoder's one-batch grouping (it splits when offset - sequence changes).
-        if let Some(first) = kept.first().map(|r: &Record| r.offset) {
-            for r in kept.iter_mut() {
-                r.sequence = (r.offset - first) as i32 - 1;
-            }
-        }
-    }
-    let mut encoded = BytesMut::new();
-    if !kept.is_empty() {
-        RecordBatchEncoder::encode(
-            &mut encoded,
-            kept.iter(),
-            &RecordEncodeOptions {
-                version: 2,
-                compression: compression(header.compression()),
-            },
-        )
-        .map_err(|e| LogError::CorruptBatch(format!("cannot re-encode: {e}")))?;
-    }
-    Ok(encoded)
-}
-
-fn to_record(header: &BatchHeader, r: DecodedRecord) -> Record {
-    let delta = (r.offset - header.base_offset) as i32;
-    Record {
-        transactional: header.attributes & TRANSACTIONAL != 0,
-        control: header.is_control(),
-        delete_horizon: header.attributes & DELETE_HORIZON != 0,
-        partition_leader_epoch: header.partition_leader_epoch,
-        producer_id: header.producer_id,
-        producer_epoch: header.producer_epoch,
-        timestamp_type: if header.attributes & LOG_APPEND_TIME != 0 {
-            TimestampType::LogAppend
-        } else {
-            TimestampType::Creation
-        },
-        offset: r.offset,
-        sequence: header.base_sequence.wrapping_add(delta),
-        timestamp: r.timestamp,
-        key: r.key,
-        value: r.value,
-        headers: r
-            .headers
-            .into_iter()
-            .map(|(k, v)| (kafka_protocol::protocol::StrBytes::from_string(k), v))
-            .collect(),
-    }
-}
-
-fn compression(codec: i16) -> Compression {
-    match codec {
-        1 => Compression::Gzip,
-        2 => Compression::Snappy,
-        3 => Compression::Lz4,
-        4 => Compression::Zstd,
-        _ => Compression::None,
-    }
+    let w = Rewritten {
+        header,
+        delete_horizon,
+    };
+    rewrite_batch(&w, &kept)
 }

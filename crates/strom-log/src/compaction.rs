@@ -1,6 +1,7 @@
 //! Log compaction: rewrites closed segments keeping only the latest record per key, with
-//! offsets preserved (gaps allowed), and drops tombstones once `delete_retention_ms` has
-//! passed since their timestamp. Never touches the active segment.
+//! offsets preserved (gaps allowed), and drops tombstones and transaction markers once their
+//! delete horizon has passed (clean_batch.rs decides per batch). Never touches the active
+//! segment.
 //!
 //! Crash safety: a cleaned segment is written to `<base>.log.cleaned` and fsynced; then, under
 //! the writer lock, the old segment's index files are removed and the cleaned file is renamed
@@ -18,8 +19,10 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 
 use crate::batch::BatchHeader;
+use crate::clean_batch::CleanPass;
 use crate::cleaned_output::CleanedOutput;
-use crate::compact_batch::{for_each_keyed, rewrite};
+use crate::cleaner_txns::{CleanerTxns, TxnWalk};
+use crate::compact_batch::for_each_keyed;
 use crate::error::IoContext;
 use crate::files::{sync_dir, write_file_atomically};
 use crate::segment::{segment_file_name, Segment};
@@ -134,8 +137,12 @@ pub struct CleanerStats {
     /// over-budget batch stored before validation existed): reported and kept as they are.
     pub batches_skipped: u64,
     pub dirty_ratio: f64,
-    /// When the oldest tombstone the last cleaning kept passes `delete.retention.ms`
-    /// (`None`: it kept none, or no cleaning ran since the log was opened).
+    /// Transaction markers removed (their transaction had no records left and their delete
+    /// horizon had passed).
+    pub markers_removed: u64,
+    /// The earliest delete horizon among the tombstones and discardable transaction markers
+    /// the last cleaning kept: a cleaning from then on removes them (`None`: it kept none,
+    /// or no cleaning ran since the log was opened).
     pub next_tombstone_expiry_ms: Option<i64>,
 }
 
@@ -194,8 +201,9 @@ impl Log {
     }
 
     /// Compacts every closed segment older than `min.compaction.lag.ms`: keeps the latest
-    /// record per key (records without a key are kept), drops tombstones older than
-    /// `delete.retention.ms`, preserves offsets. A no-op unless the log has a compaction config.
+    /// record per key (records without a key are kept), drops tombstones once their delete
+    /// horizon has passed (`delete.retention.ms` after the cleaning that first kept them,
+    /// as Kafka since KIP-534), preserves offsets. A no-op unless the log has a compaction config.
     ///
     /// A stored batch that cannot be decoded within the log's decode limits is reported,
     /// counted in [`CleanerStats::batches_skipped`] and kept as it is.
@@ -223,7 +231,8 @@ impl Log {
     /// [`Log::compact_with_map_limit`] following Kafka's cleaner rules for transactions:
     /// only segments wholly below the last stable offset are cleaned (an undecided record
     /// must not supersede a committed one), records of aborted transactions are removed and
-    /// never enter the key map, and markers (control batches) are kept.
+    /// never enter the key map, and a marker (control batch) stays while records of its
+    /// transaction remain, then until its delete horizon (see clean_batch.rs).
     pub fn compact_transactional(
         &self,
         now_ms: i64,
@@ -310,13 +319,21 @@ impl Log {
             write_file_atomically(&checkpoint, current.to_string().as_bytes())?;
         }
 
-        // Pass 2: rewrite each segment that loses something.
-        let tombstone_horizon = now_ms.saturating_sub(cfg.delete_retention_ms);
-        let mut stats = CleanerStats {
-            last_cleaned_ms: Some(now_ms),
-            ..CleanerStats::default()
+        // Pass 2: rewrite each segment that loses something, in offset order (the
+        // transaction walk relies on it).
+        let mut pass = CleanPass {
+            latest: &latest,
+            key_hash,
+            limits,
+            now_ms,
+            delete_retention_ms: cfg.delete_retention_ms,
+            walk: TxnWalk::new(txns),
+            stats: CleanerStats {
+                last_cleaned_ms: Some(now_ms),
+                ..CleanerStats::default()
+            },
+            next_expiry: None,
         };
-        let mut oldest_kept_tombstone: Option<i64> = None;
         for segment in candidates {
             let base = segment.base_offset();
             let cleaned = self
@@ -325,64 +342,18 @@ impl Log {
             let mut out = CleanedOutput::new(segment, cleaned);
             for_each_batch(segment, &mut |header, bytes| {
                 consume(bytes.len() as u64)?;
-                if header.is_control() {
-                    return out.keep(bytes);
-                }
-                if txns.is_aborted(header) {
-                    stats.records_removed += u64::try_from(header.record_count).unwrap_or(0);
-                    return match rewrite(header, bytes, limits, &|_| false) {
-                        Ok(encoded) => out.rewrite(&encoded),
-                        Err(err) => {
-                            skipped(header, &err, &mut stats.batches_skipped);
-                            out.keep(bytes)
-                        }
-                    };
-                }
-                let mut dropped: Vec<i64> = Vec::new();
-                let mut decide = |r: &crate::DecodedRecord| {
-                    let Some(k) = &r.key else { return };
-                    let is_latest = latest.get(&key_hash(k)).is_none_or(|o| *o == r.offset);
-                    let tombstone = r.value_len < 0;
-                    let expired_tombstone = tombstone && r.timestamp < tombstone_horizon;
-                    if is_latest && expired_tombstone {
-                        stats.tombstones_removed += 1;
-                    }
-                    if is_latest && tombstone && !expired_tombstone {
-                        oldest_kept_tombstone =
-                            Some(oldest_kept_tombstone.map_or(r.timestamp, |t| t.min(r.timestamp)));
-                    }
-                    if !is_latest || expired_tombstone {
-                        dropped.push(r.offset);
-                    }
-                };
-                if let Err(err) = for_each_keyed(bytes, limits, &mut decide) {
-                    skipped(header, &err, &mut stats.batches_skipped);
-                    return out.keep(bytes);
-                }
-                if dropped.is_empty() {
-                    return out.keep(bytes);
-                }
-                let keep = |offset: i64| dropped.binary_search(&offset).is_err();
-                match rewrite(header, bytes, limits, &keep) {
-                    Ok(encoded) => {
-                        stats.records_removed += dropped.len() as u64;
-                        out.rewrite(&encoded)
-                    }
-                    Err(err) => {
-                        skipped(header, &err, &mut stats.batches_skipped);
-                        out.keep(bytes)
-                    }
-                }
+                pass.clean(header, bytes, &mut out)
             })?;
             let Some((cleaned, written)) = out.finish()? else {
                 continue;
             };
             consume(written)?;
-            stats.segments_cleaned += 1;
-            stats.bytes_before += segment.size();
-            stats.bytes_after += written;
+            pass.stats.segments_cleaned += 1;
+            pass.stats.bytes_before += segment.size();
+            pass.stats.bytes_after += written;
             self.swap_in(segment, &cleaned)?;
         }
+        let mut stats = pass.stats;
         let up_to = candidates
             .last()
             .map(|s| s.next_offset().max(s.base_offset() + 1))
@@ -395,9 +366,7 @@ impl Log {
                 .find(|b| *b >= up_to)
                 .unwrap_or(up_to)
         };
-        // Removal needs `timestamp < now - delete_retention_ms`, i.e. one millisecond more.
-        stats.next_tombstone_expiry_ms = oldest_kept_tombstone
-            .map(|t| t.saturating_add(cfg.delete_retention_ms).saturating_add(1));
+        stats.next_tombstone_expiry_ms = pass.next_expiry;
         write_file_atomically(
             &self.dir.join(CLEANER_CHECKPOINT),
             next_base.to_string().as_bytes(),
@@ -489,43 +458,4 @@ fn for_each_batch(segment: &Segment, f: &mut BatchVisitor<'_>) -> Result<(), Log
         pos += header.total_len() as u64;
     }
     Ok(())
-}
-
-/// Reports a batch the cleaner cannot decode within the limits (the reader's errors:
-/// `CorruptBatch`, `InvalidRecord`, `DecompressedTooLarge`, `RecordTooLarge`) and counts it;
-/// the caller keeps the batch as it is, so stored data can never make the cleaner fail and
-/// retry forever.
-fn skipped(header: &BatchHeader, err: &LogError, count: &mut u64) {
-    tracing::warn!(base_offset = header.base_offset, error = %err,
-        "cleaner cannot decode a stored batch; keeping it as it is");
-    *count += 1;
-}
-
-/// What the cleaner must know of a partition's transactions.
-#[derive(Debug, Clone)]
-pub struct CleanerTxns {
-    /// The last stable offset: segments reaching past it are not cleaned yet.
-    pub stable_offset: i64,
-    /// Aborted transactions: (producer id, first offset, marker offset).
-    pub aborted: Vec<(i64, i64, i64)>,
-}
-
-impl Default for CleanerTxns {
-    fn default() -> Self {
-        CleanerTxns {
-            stable_offset: i64::MAX,
-            aborted: Vec::new(),
-        }
-    }
-}
-
-impl CleanerTxns {
-    /// Whether `h` is a data batch of an aborted transaction.
-    pub fn is_aborted(&self, h: &BatchHeader) -> bool {
-        h.attributes & 0x10 != 0
-            && !h.is_control()
-            && self.aborted.iter().any(|(pid, first, last)| {
-                *pid == h.producer_id && *first <= h.base_offset && h.base_offset < *last
-            })
-    }
 }

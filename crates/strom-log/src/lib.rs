@@ -7,11 +7,14 @@
 //! retention. It does plain blocking I/O and knows nothing about the network.
 
 mod batch;
+mod clean_batch;
 mod cleaned_output;
+mod cleaner_txns;
 mod compact_batch;
 mod compaction;
 mod config;
 pub mod decode;
+mod encode;
 mod error;
 mod fd_cache;
 mod fd_limit;
@@ -28,12 +31,14 @@ mod tests;
 mod tiering;
 
 pub use batch::{BatchHeader, BATCH_HEADER_LEN};
+pub use cleaner_txns::CleanerTxns;
 pub use compaction::{
-    max_keys_for_bytes, CleanerStats, CleanerTxns, CompactionConfig, Throttle,
-    DEFAULT_DEDUPE_BUFFER_BYTES, DEFAULT_MAX_KEYS,
+    max_keys_for_bytes, CleanerStats, CompactionConfig, Throttle, DEFAULT_DEDUPE_BUFFER_BYTES,
+    DEFAULT_MAX_KEYS,
 };
 pub use config::{Durability, LogConfig};
 pub use decode::{DecodeLimits, DecodedRecord, Fields, RecordReader};
+pub use encode::{recompress, Codec};
 pub use error::LogError;
 pub use fd_cache::{open_file_budget, open_file_stats, set_open_file_budget, OpenFileStats};
 pub use fd_limit::{raise_nofile_limit, soft_nofile, NofileLimit};

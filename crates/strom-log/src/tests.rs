@@ -361,14 +361,25 @@ fn compaction_keeps_latest_per_key_with_offsets_and_survives_reopen() {
     let r = log.read(3, 1 << 20).expect("read in a gap");
     assert!(!r.bytes.is_empty());
 
-    // After delete.retention.ms the tombstone goes too.
-    log.compact(100 + 1_001, None).expect("compact again");
+    // The first cleaning set the tombstone's delete horizon to 200 + 1000 (KIP-534): it
+    // stays until then, whatever its own timestamp, and goes at the horizon.
+    log.compact(1_199, None).expect("compact again");
+    assert_eq!(latest_of(&all_records(&log), "k3"), vec![None]);
+    log.compact(1_200, None).expect("compact again");
     assert!(all_records(&log).iter().all(|r| r.1 != "k3"));
     let after = all_records(&log);
     drop(log);
     let log = Log::open(dir.path(), cfg).expect("reopen after crash");
     assert_eq!(all_records(&log), after);
     assert_eq!(log.log_end_offset(), 71);
+}
+
+fn latest_of(records: &[(i64, String, Option<String>)], k: &str) -> Vec<Option<String>> {
+    records
+        .iter()
+        .filter(|r| r.1 == k)
+        .map(|r| r.2.clone())
+        .collect()
 }
 
 /// Segment files (`.log`) in `dir`, sorted.

@@ -218,12 +218,13 @@ fn stats_count_removed_records_tombstones_and_bytes() {
     log.append(&mut plain_batch(&[Put::value("q", "1", 6000)]))
         .expect("append");
     let size_before = log.size_bytes();
-    // now 5500: b's tombstone (102) is past delete.retention.ms (1000), c's (5001) is not.
+    // now 5500: a@0 and c@3 are superseded. The tombstones b@2 and c@4 stay, however old
+    // their timestamps: this first cleaning gives them the delete horizon 5500 + 1000.
     let stats = log.compact(5500, None).expect("compact");
     assert_eq!(stats.segments_cleaned, 1);
-    assert_eq!(stats.tombstones_removed, 1);
-    // a@0 superseded, b@2 expired tombstone, c@3 superseded.
-    assert_eq!(stats.records_removed, 3);
+    assert_eq!(stats.tombstones_removed, 0);
+    assert_eq!(stats.records_removed, 2);
+    assert_eq!(stats.next_tombstone_expiry_ms, Some(6500));
     assert!(stats.bytes_after < stats.bytes_before);
     assert_eq!(
         size_before - log.size_bytes(),
@@ -232,10 +233,12 @@ fn stats_count_removed_records_tombstones_and_bytes() {
     assert_eq!(stats.last_cleaned_ms, Some(5500));
     assert_eq!(log.cleaner_stats().segments_cleaned, 1);
     let got: Vec<i64> = read_all(&log).iter().map(|g| g.offset).collect();
-    assert_eq!(got, vec![1, 4, 5, 6]);
-    // Later, c's tombstone expires too.
-    let stats = log.compact(6002, None).expect("compact");
-    assert_eq!(stats.tombstones_removed, 1);
+    assert_eq!(got, vec![1, 2, 4, 5, 6]);
+    let stats = log.compact(6499, None).expect("compact");
+    assert_eq!(stats.tombstones_removed, 0);
+    // At the horizon both go.
+    let stats = log.compact(6500, None).expect("compact");
+    assert_eq!(stats.tombstones_removed, 2);
     let got: Vec<i64> = read_all(&log).iter().map(|g| g.offset).collect();
     assert_eq!(got, vec![1, 5, 6]);
 }
@@ -433,13 +436,13 @@ fn quiet_log_becomes_due_when_a_tombstone_expires() {
     assert_eq!(log.dirty_ratio(), 0.0);
     let offsets = |log: &Log| read_all(log).iter().map(|g| g.offset).collect::<Vec<_>>();
     assert_eq!(offsets(&log), vec![1, 2, 3, 4]);
-    // delete.retention.ms is 1000: the tombstone at 100 may go from 1101 on.
-    assert!(!log.needs_cleaning(1100));
+    // delete.retention.ms is 1000: the cleaning at 200 gave the tombstone the horizon 1200.
+    assert!(!log.needs_cleaning(1199));
     assert!(
-        log.needs_cleaning(1101),
+        log.needs_cleaning(1200),
         "a clean log with an expired tombstone must be due for cleaning"
     );
-    log.compact(1101, None).expect("compact");
+    log.compact(1200, None).expect("compact");
     assert_eq!(offsets(&log), vec![2, 3, 4]);
     assert!(!log.needs_cleaning(1_000_000), "nothing left to expire");
     // After a restart the cleaner does not know the tombstones of the clean section; one
@@ -455,9 +458,10 @@ fn quiet_log_becomes_due_when_a_tombstone_expires() {
         log.needs_cleaning(1300),
         "unknown tombstones after a reopen: clean once"
     );
+    // b's horizon (400 + 1000) is in the batch itself, so the reopened cleaner learns it.
     log.compact(1300, None).expect("compact");
-    assert!(!log.needs_cleaning(1300));
-    assert!(log.needs_cleaning(1301));
+    assert!(!log.needs_cleaning(1399));
+    assert!(log.needs_cleaning(1400));
 }
 
 #[test]

@@ -111,6 +111,8 @@ struct Model {
     appended: Vec<Appended>,
     /// Largest `now` a compaction has run with.
     max_now: Option<i64>,
+    /// Every compaction: (records appended before it, its `now`).
+    compactions: Vec<(usize, i64)>,
     clock: i64,
     next_seq: i32,
 }
@@ -174,7 +176,7 @@ fn check(log: &Log, dir: &Path, m: &Model, s: &Setup, got: &[Got]) -> Result<(),
         let superseded = m.appended[o + 1..]
             .iter()
             .any(|b| b.key == a.key && b.ts <= now - lag);
-        let expired_tombstone = a.value.is_none() && a.ts < now - drm;
+        let expired_tombstone = a.value.is_none() && horizon_passed(m, o, drm);
         prop_assert!(
             superseded || expired_tombstone,
             "offset {o} {:?} removed with no newer version and no expired tombstone (now {now})",
@@ -202,9 +204,8 @@ fn check(log: &Log, dir: &Path, m: &Model, s: &Setup, got: &[Got]) -> Result<(),
                     k,
                     o
                 );
-                let now = m.max_now.unwrap_or(i64::MIN);
                 prop_assert!(
-                    a.ts < now - drm,
+                    horizon_passed(m, o, drm),
                     "tombstone of {:?} at {} (ts {}) removed inside delete.retention.ms",
                     k,
                     o,
@@ -218,6 +219,17 @@ fn check(log: &Log, dir: &Path, m: &Model, s: &Setup, got: &[Got]) -> Result<(),
         "leftover .cleaned files"
     );
     Ok(())
+}
+
+/// Whether the tombstone at `o` can have passed its delete horizon (KIP-534): a compaction
+/// after its append set the horizon to its `now + drm`, and a later one ran at or past it.
+fn horizon_passed(m: &Model, o: usize, drm: i64) -> bool {
+    m.compactions.iter().enumerate().any(|(i, (len, first))| {
+        *len > o
+            && m.compactions[i + 1..]
+                .iter()
+                .any(|(_, n)| *n >= first + drm)
+    })
 }
 
 /// Reads at sampled offsets (including removed ones) must start at the first record at or
@@ -251,6 +263,7 @@ fn run(s: Setup, ops: Vec<Op>) -> Result<(), TestCaseError> {
     let mut m = Model {
         appended: Vec::new(),
         max_now: None,
+        compactions: Vec::new(),
         clock: 1_000_000,
         next_seq: 0,
     };
@@ -310,6 +323,7 @@ fn run(s: Setup, ops: Vec<Op>) -> Result<(), TestCaseError> {
                 l.compact_with_map_limit(now, None, s.max_keys)
                     .expect("compact");
                 m.max_now = Some(m.max_now.map_or(now, |n| n.max(now)));
+                m.compactions.push((m.appended.len(), now));
                 let after = std::fs::read(&active_file).expect("read active segment");
                 prop_assert!(before == after, "the active segment was rewritten");
                 prop_assert_eq!(active_base(&path), active);

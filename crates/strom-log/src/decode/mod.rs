@@ -10,6 +10,7 @@ mod reader;
 mod validate;
 mod wire;
 
+pub(crate) use codec::body_reader;
 pub use codec::ZSTD_WINDOW_LOG_MAX;
 pub use reader::{batches, DecodedRecord, RecordReader};
 pub(crate) use validate::validate_records;

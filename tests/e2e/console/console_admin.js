@@ -53,7 +53,9 @@ async function axe(page, name) {
     out.axe[`${name}:${scheme}`] = r.violations
       .filter((v) => v.impact === "serious" || v.impact === "critical")
       .map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).slice(0, 3).join(", ")}`);
-    if (shots) await page.screenshot({ path: path.join(shots, `${name}${scheme === "dark" ? "-dark" : ""}.png`), fullPage: true });
+    if (shots && (scheme === "light" || name === "security-acls")) {
+      await page.screenshot({ path: path.join(shots, `${name}${scheme === "dark" ? "-dark" : ""}.png`), fullPage: true });
+    }
   }
   await page.evaluate(() => { localStorage.setItem("strom.console.theme", "light"); document.documentElement.dataset.theme = "light"; });
 }
@@ -144,7 +146,7 @@ async function noticeAfter(page, sel, action) {
 async function runWebhooks(page) {
   await login(page, "/webhooks");
   out.webhooks = (await rows(page, "#webhooks")).map((r) => [r[0], r[1], r[4]]);
-  await axe(page, "webhooks");
+  await axe(page, "webhook-list");
   await visit(page, `#/webhooks/${plan.webhook}`);
   out.dlq_columns = await page.$$eval("#dead-letters thead th", (ths) => ths.map((t) => t.innerText.trim()));
   out.dlq_rows = (await rows(page, "#dead-letters")).map((r) => [r[1], r[3], r[4], r[10], r[11]]);

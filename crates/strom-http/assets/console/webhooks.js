@@ -137,7 +137,7 @@ async function deadLetters(name, query, alter, result) {
   };
   const boxes = letters.map((l) => h("input", { type: "checkbox", value: String(l.offset), "aria-label": "Select dead letter " + l.offset }));
   const since = h("input", { type: "datetime-local", step: "1" });
-  const controls = alter && letters.length > 0 ? h("div", { class: "filters" },
+  const controls = alter && letters.length > 0 ? h("div", { class: "toolbar" },
     actionButton("Redrive selected", result, () => redrive({ offsets: boxes.filter((b) => b.checked).map((b) => Number(b.value)) }), { id: "redrive-selected" }),
     actionButton("Redrive all", result, () => redrive({}), { id: "redrive-all" }),
     field("dlq-since", "Last attempt since (UTC)", since),

@@ -93,6 +93,8 @@ pub const RULES: &[Rule] = &[
     rule("POST", "/v1/login", Open),
     rule("POST", "/v1/logout", Open),
     rule("GET", "/v1/whoami", Handler),
+    // The caller's own rights on one resource (silent checks, src/permissions.rs).
+    rule("GET", "/v1/authorized-operations", Handler),
     rule("GET", "/v1/api-keys", Handler),
     rule("POST", "/v1/api-keys", Handler),
     rule("DELETE", "/v1/api-keys/{id}", Handler),

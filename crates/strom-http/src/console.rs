@@ -52,6 +52,10 @@ const ASSETS: &[Asset] = &[
     asset!("login.js", JS),
     asset!("webhooks.js", JS),
     asset!("schemas.js", JS),
+    asset!("perms.js", JS),
+    asset!("security.js", JS),
+    asset!("webhook_form.js", JS),
+    asset!("diff.js", JS),
     asset!("favicon.svg", "image/svg+xml"),
 ];
 

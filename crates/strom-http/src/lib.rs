@@ -35,6 +35,7 @@ mod metrics_limits;
 mod metrics_process;
 pub mod observe;
 pub mod openapi;
+pub mod permissions;
 pub mod produce;
 pub mod quotas;
 pub mod quotas_meter;

@@ -13,8 +13,8 @@ use crate::consumers::handlers as consumers;
 use crate::consumers::{offsets, positions, records};
 use crate::state::Shared;
 use crate::{
-    acls, admin, atom, console, consume, feeds, group_reset, groups, metrics, openapi, produce,
-    quotas, registry, restproxy, status, users, webhooks, ws,
+    acls, admin, atom, console, consume, feeds, group_reset, groups, metrics, openapi, permissions,
+    produce, quotas, registry, restproxy, status, users, webhooks, ws,
 };
 
 /// The router (state applied) and the OpenAPI document it serves.
@@ -127,6 +127,7 @@ pub fn build(state: Shared) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(auth::login))
         .routes(routes!(auth::logout))
         .routes(routes!(auth::whoami))
+        .routes(routes!(permissions::authorized_operations))
         .routes(routes!(auth::list_api_keys, auth::create_api_key))
         .routes(routes!(auth::delete_api_key))
         .routes(routes!(auth::stream_token))

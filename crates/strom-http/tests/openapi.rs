@@ -44,6 +44,7 @@ const EXPECTED_PATHS: &[&str] = &[
     "/v1/login",
     "/v1/logout",
     "/v1/whoami",
+    "/v1/authorized-operations",
     "/v1/api-keys",
     "/v1/api-keys/{id}",
     "/v1/stream-tokens",

@@ -148,6 +148,8 @@ struct FileConfig {
     webhook_allowed_networks: Option<Vec<String>>,
     cors_allowed_origins: Option<Vec<String>>,
     metrics_require_auth: Option<bool>,
+    /// The console's cookie sessions may not change anything.
+    console_read_only: Option<bool>,
     /// `[oauth]`: bearer-token validation; defaults in `strom_auth::TokenConfig`.
     oauth: Option<strom_auth::TokenConfig>,
     kafka_sasl_listen: Option<SocketAddr>,
@@ -492,6 +494,7 @@ impl Settings {
             failures_per_minute: file.http_auth_failures_per_minute,
             cors_allowed_origins: file.cors_allowed_origins.clone(),
             metrics_require_auth: file.metrics_require_auth,
+            console_read_only: file.console_read_only,
         })?;
         let kafka_advertised_host = args
             .kafka_advertised_host

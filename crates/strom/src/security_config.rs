@@ -21,6 +21,7 @@ pub struct HttpAuthFile {
     pub failures_per_minute: Option<u32>,
     pub cors_allowed_origins: Option<Vec<String>>,
     pub metrics_require_auth: Option<bool>,
+    pub console_read_only: Option<bool>,
 }
 
 pub fn http_auth(file: HttpAuthFile) -> anyhow::Result<HttpAuthConfig> {
@@ -55,6 +56,7 @@ pub fn http_auth(file: HttpAuthFile) -> anyhow::Result<HttpAuthConfig> {
             .unwrap_or(defaults.failures_per_minute),
         cors_allowed_origins: file.cors_allowed_origins.unwrap_or_default(),
         metrics_require_auth: file.metrics_require_auth.unwrap_or(false),
+        console_read_only: file.console_read_only.unwrap_or(defaults.console_read_only),
         ..defaults
     };
     if config.session_ttl.is_zero() || config.stream_token_ttl.is_zero() {
@@ -94,6 +96,7 @@ mod tests {
             failures_per_minute: None,
             cors_allowed_origins: None,
             metrics_require_auth: None,
+            console_read_only: None,
         }
     }
 

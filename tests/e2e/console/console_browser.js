@@ -273,10 +273,8 @@ async function runReadOnly(page) {
   await page.fill("#l-pass", plan.password);
   out.after_login = await act(page, () => page.click("button[type=submit]"));
   out.partitions = await cells(page, "#partitions", 0);
-  await page.fill("#d-confirm", plan.topic);
-  await page.click("#delete-form button");
-  await page.waitForSelector("#admin-result .notice", { timeout: 30000 });
-  out.delete_refused = await text(page, "#admin-result .notice");
+  // Controls the principal may not use are left out (console_admin.js tests them further).
+  out.delete_forms = await page.locator("#delete-form").count();
   await visit(page, `#/produce?topic=${plan.topic}`);
   await page.fill("#p-value", "not allowed");
   await page.click("form.stack button[type=submit]");

@@ -13,8 +13,10 @@ import { live } from "./live.js";
 import { groupList, groupDetail } from "./groups.js";
 import { produce } from "./produce.js";
 import { loginPage } from "./login.js";
-import { webhooks, deadLetters } from "./webhooks.js";
-import { subjects, subject } from "./schemas.js";
+import { webhooks, webhook } from "./webhooks.js";
+import { newWebhook, editWebhook } from "./webhook_form.js";
+import { subjects, subject, subjectRecords, schemaById } from "./schemas.js";
+import { security, users, acls, quotas } from "./security.js";
 
 const ROUTES = [
   [/^\/$/, "overview", overview],
@@ -27,9 +29,17 @@ const ROUTES = [
   [/^\/produce$/, "produce", produce],
   [/^\/login$/, "login", loginPage],
   [/^\/webhooks$/, "webhooks", webhooks],
-  [/^\/webhooks\/([^/]+)$/, "webhooks", deadLetters],
+  [/^\/webhooks\/([^/]+)$/, "webhooks", webhook],
+  [/^\/webhooks\/([^/]+)\/edit$/, "webhooks", editWebhook],
+  [/^\/new-webhook$/, "webhooks", newWebhook],
   [/^\/schemas$/, "schemas", subjects],
   [/^\/schemas\/([^/]+)$/, "schemas", subject],
+  [/^\/schemas\/([^/]+)\/records$/, "schemas", subjectRecords],
+  [/^\/schema-ids\/(\d+)$/, "schemas", schemaById],
+  [/^\/security$/, "security", security],
+  [/^\/security\/users$/, "security", users],
+  [/^\/security\/acls$/, "security", acls],
+  [/^\/security\/quotas$/, "security", quotas],
 ];
 
 let generation = 0;
@@ -95,6 +105,8 @@ async function refreshWho() {
     const me = await whoami();
     who.textContent = me.principal;
     out.hidden = me.authenticated_by !== "cookie";
+    document.getElementById("nav-security").hidden = !me.authorization;
+    document.documentElement.dataset.readOnly = String(Boolean(me.read_only));
   } catch {
     who.textContent = "not logged in";
     out.hidden = true;

@@ -1,11 +1,13 @@
 // Topic administration on the topic page (C4): set or remove a config override
 // (PATCH /v1/topics/{t}/configs, AlterConfigs on the topic), add partitions
 // (POST /v1/topics/{t}/partitions, Alter), delete the topic after its name is typed again
-// (DELETE /v1/topics/{t}, Delete). The server checks each; a refusal is shown.
+// (DELETE /v1/topics/{t}, Delete). The server checks each; a refusal is shown. A form the
+// principal may not use is left out (perms.js), and the section when none is left.
 
 import { api, seg } from "./api.js";
 import { h, field, notice } from "./dom.js";
 import { go } from "./nav.js";
+import { allowedOps } from "./perms.js";
 
 function run(result, action) {
   return async (e) => {
@@ -19,7 +21,9 @@ function run(result, action) {
   };
 }
 
-export function adminSection(t) {
+export async function adminSection(t) {
+  const ops = await allowedOps("TOPIC", t.name);
+  if (!ops.has("ALTER_CONFIGS") && !ops.has("ALTER") && !ops.has("DELETE")) return null;
   const path = "/topics/" + seg(t.name);
   const result = h("div", { id: "admin-result", "aria-live": "polite" });
   const name = h("input", { type: "text", list: "config-names", required: true });
@@ -31,7 +35,7 @@ export function adminSection(t) {
   return h("section", { "aria-labelledby": "admin-title" },
     h("h2", { id: "admin-title" }, "Administration"),
     result,
-    h("form", { class: "filters", id: "config-form", onsubmit: run(result, async () => {
+    ops.has("ALTER_CONFIGS") && h("form", { class: "filters", id: "config-form", onsubmit: run(result, async () => {
       const configs = { [name.value.trim()]: value.value === "" ? null : value.value };
       await api(`/v1/topics/${seg(t.name)}/configs`, { method: "PATCH", body: { configs } });
       go(path, { done: "config" }, true);
@@ -40,13 +44,13 @@ export function adminSection(t) {
       h("datalist", { id: "config-names" }, t.configs.map((c) => h("option", { value: c.name }))),
       field("c-value", "Value", value, "Empty: back to the default"),
       h("button", { type: "submit" }, "Set config")),
-    h("form", { class: "filters", id: "partitions-form", onsubmit: run(result, async () => {
+    ops.has("ALTER") && h("form", { class: "filters", id: "partitions-form", onsubmit: run(result, async () => {
       await api(`/v1/topics/${seg(t.name)}/partitions`, { method: "POST", body: { count: Number(count.value) } });
       go(path, { done: "partitions" }, true);
     }) },
       field("g-count", "Partition count", count, `Now ${t.partition_count}; partitions can only be added`),
       h("button", { type: "submit" }, "Add partitions")),
-    h("form", { class: "filters", id: "delete-form", onsubmit: run(result, async () => {
+    ops.has("DELETE") && h("form", { class: "filters", id: "delete-form", onsubmit: run(result, async () => {
       await api(`/v1/topics/${seg(t.name)}`, { method: "DELETE" });
       go("/topics", { deleted: t.name });
     }) },

@@ -86,5 +86,5 @@ export async function topicDetail(view, [name], query) {
     table(null, ["Name", "Value", "Source"],
       t.configs.map((c) => [h("span", { class: "mono" }, c.name), h("span", { class: "mono" }, c.value),
         c.default ? "default" : "topic"]), { id: "configs" }),
-    adminSection(t));
+    await adminSection(t));
 }

@@ -113,8 +113,13 @@ pub async fn logout(State(state): State<Shared>, headers: HeaderMap) -> Response
 
 /// The caller's principal and how it authenticated (with the CSRF token of a cookie session).
 #[utoipa::path(get, path = "/v1/whoami", tag = "auth", responses((status = 200, body = Object)))]
-pub async fn whoami(Caller(session): Caller, via: Option<Extension<Authenticated>>) -> Json<Value> {
+pub async fn whoami(
+    State(state): State<Shared>,
+    Caller(session): Caller,
+    via: Option<Extension<Authenticated>>,
+) -> Json<Value> {
     let via = via.and_then(|Extension(Authenticated(v))| v);
+    let read_only = crate::permissions::read_only(&state, via.as_ref());
     let csrf = match &via {
         Some(Via::Cookie(login)) => Some(login.csrf.clone()),
         _ => None,
@@ -123,6 +128,8 @@ pub async fn whoami(Caller(session): Caller, via: Option<Extension<Authenticated
         "principal": session.principal.to_string(),
         "authenticated_by": via.as_ref().map(Via::name),
         "csrf_token": csrf,
+        "read_only": read_only,
+        "authorization": state.config.security.authorizer.enabled(),
     }))
 }
 

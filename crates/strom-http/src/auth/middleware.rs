@@ -77,6 +77,9 @@ pub async fn guard(
         if let Err(e) = csrf(&state, request.method(), request.headers(), login) {
             return shape(e).into_response();
         }
+        if let Err(e) = read_only(&state, request.method()) {
+            return shape(e).into_response();
+        }
     }
     if let Err(e) = authorize(&state, &rule, &params, &session, via.as_ref()) {
         return shape(e).into_response();
@@ -269,6 +272,18 @@ fn csrf(
             "a write with the session cookie needs the session's X-CSRF-Token header",
         )),
     }
+}
+
+/// `console_read_only`: a cookie session (the console's login) may not change anything.
+/// (Login and logout are open routes: no session is resolved for them, so they pass.)
+fn read_only(state: &Shared, method: &Method) -> Result<(), ApiError> {
+    let safe = matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
+    if safe || !state.config.auth.console_read_only {
+        return Ok(());
+    }
+    Err(ApiError::forbidden_because(
+        "the console is read-only on this server (console_read_only)",
+    ))
 }
 
 fn referer_origin(headers: &HeaderMap) -> Option<String> {

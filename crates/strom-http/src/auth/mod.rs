@@ -114,6 +114,9 @@ pub struct HttpAuthConfig {
     pub cors_allowed_origins: Vec<String>,
     /// `/metrics` needs Describe on the cluster.
     pub metrics_require_auth: bool,
+    /// `console_read_only`: cookie sessions (the console's login) may not change anything;
+    /// every unsafe method but login and logout is refused with 403.
+    pub console_read_only: bool,
     /// The listener serves TLS: cookies get `Secure`. (Set by the TLS listener.)
     pub tls: bool,
     /// The listener is bound to a loopback address (set when it binds): cookie login
@@ -138,6 +141,7 @@ impl Default for HttpAuthConfig {
             failures_per_minute: DEFAULT_FAILURES_PER_MINUTE,
             cors_allowed_origins: Vec::new(),
             metrics_require_auth: false,
+            console_read_only: false,
             tls: false,
             loopback: false,
         }

@@ -34,14 +34,14 @@ enum Embedded {
 
 fn embedded_format(headers: &HeaderMap) -> ApiResult<Embedded> {
     let ct = content_type(headers).unwrap_or_default();
+    if let Some(format) = SchemaFormat::of_content_type(&ct) {
+        return Ok(Embedded::Schema(format));
+    }
     match ct.as_str() {
         "application/vnd.kafka.binary.v2+json" => Ok(Embedded::Binary),
         "application/vnd.kafka.json.v2+json" => Ok(Embedded::Json),
         // The REST Proxy assumes `binary` when the embedded format is omitted.
         "application/vnd.kafka.v2+json" | "application/vnd.kafka+json" => Ok(Embedded::Binary),
-        other if SchemaFormat::of_content_type(other).is_some() => {
-            Ok(SchemaFormat::of_content_type(other).map_or(Embedded::Binary, Embedded::Schema))
-        }
         other => Err(ApiError::unsupported_media_type(format!(
             "unsupported Content-Type '{other}'; use application/vnd.kafka.binary.v2+json or application/vnd.kafka.json.v2+json"
         ))

@@ -118,13 +118,17 @@ impl AvroPayload {
             Schema::Null if v.is_null() => Ok(()),
             Schema::Null => Err(expected("null", v)),
             Schema::Boolean => match v {
-                Value::Bool(b) => Ok(out.push(u8::from(*b))),
+                Value::Bool(b) => {
+                    out.push(u8::from(*b));
+                    Ok(())
+                }
                 _ => Err(expected("a boolean", v)),
             },
             Schema::Int | Schema::Date | Schema::TimeMillis => {
                 let n = v.as_i64().and_then(|n| i32::try_from(n).ok());
                 let n = n.ok_or_else(|| expected("an int", v))?;
-                Ok(zigzag(out, n.into()))
+                zigzag(out, n.into());
+                Ok(())
             }
             Schema::Long
             | Schema::TimeMicros
@@ -135,25 +139,35 @@ impl AvroPayload {
             | Schema::LocalTimestampMicros
             | Schema::LocalTimestampNanos => {
                 let n = v.as_i64().ok_or_else(|| expected("a long", v))?;
-                Ok(zigzag(out, n))
+                zigzag(out, n);
+                Ok(())
             }
             Schema::Float => {
                 let f = v.as_f64().ok_or_else(|| expected("a float", v))?;
-                Ok(out.extend_from_slice(&(f as f32).to_le_bytes()))
+                out.extend_from_slice(&(f as f32).to_le_bytes());
+                Ok(())
             }
             Schema::Double => {
                 let f = v.as_f64().ok_or_else(|| expected("a double", v))?;
-                Ok(out.extend_from_slice(&f.to_le_bytes()))
+                out.extend_from_slice(&f.to_le_bytes());
+                Ok(())
             }
             Schema::String | Schema::Uuid(UuidSchema::String) => match v {
-                Value::String(s) => Ok(put_bytes(out, s.as_bytes())),
+                Value::String(s) => {
+                    put_bytes(out, s.as_bytes());
+                    Ok(())
+                }
                 _ => Err(expected("a string", v)),
             },
             Schema::Bytes | Schema::BigDecimal | Schema::Uuid(UuidSchema::Bytes) => {
-                Ok(put_bytes(out, &latin1(v)?))
+                put_bytes(out, &latin1(v)?);
+                Ok(())
             }
             Schema::Decimal(d) => match &d.inner {
-                InnerDecimalSchema::Bytes => Ok(put_bytes(out, &latin1(v)?)),
+                InnerDecimalSchema::Bytes => {
+                    put_bytes(out, &latin1(v)?);
+                    Ok(())
+                }
                 InnerDecimalSchema::Fixed(f) => put_fixed(out, f.size, v),
             },
             Schema::Fixed(f) | Schema::Duration(f) | Schema::Uuid(UuidSchema::Fixed(f)) => {
@@ -163,7 +177,8 @@ impl AvroPayload {
                 let symbol = v.as_str().ok_or_else(|| expected("an enum symbol", v))?;
                 let i = e.symbols.iter().position(|s| s == symbol);
                 let i = i.ok_or_else(|| format!("'{symbol}' is not a symbol of the enum"))?;
-                Ok(zigzag(out, i as i64))
+                zigzag(out, i as i64);
+                Ok(())
             }
             Schema::Union(u) => self.union(out, u.variants(), ns, v, depth, path),
             Schema::Record(r) => self.record(out, r, ns, v, depth, path),

@@ -24,12 +24,14 @@ pub mod consumers;
 pub mod cors;
 pub mod cursor;
 pub mod error;
+pub mod export;
 pub mod fanout;
 pub mod feed;
 pub mod feed_cache;
 pub mod feeds;
 pub mod group_reset;
 pub mod groups;
+pub mod history;
 pub mod metrics;
 mod metrics_limits;
 mod metrics_process;
@@ -46,6 +48,8 @@ pub mod render;
 pub mod restproxy;
 pub mod routes;
 pub mod schemas;
+pub mod search;
+pub mod search_scan;
 pub mod server;
 pub mod sse;
 pub mod state;
@@ -87,6 +91,8 @@ pub struct HttpConfig {
     pub webhooks: Option<Arc<strom_webhooks::Webhooks>>,
     /// One `strom::access` log line per request (see [`observe`]).
     pub access_log: bool,
+    /// `[console]`: the web console's settings (export on or off).
+    pub console: export::ConsoleConfig,
 }
 
 /// ALPN protocols the HTTPS listener offers, most preferred first.
@@ -108,6 +114,7 @@ impl Default for HttpConfig {
             auth: auth::HttpAuthConfig::default(),
             webhooks: None,
             access_log: false,
+            console: export::ConsoleConfig::default(),
         }
     }
 }

@@ -57,12 +57,16 @@ impl History {
     }
 }
 
-/// Starts the sampler; it ends with the server (or when the state is dropped).
+/// Starts the sampler; it ends with the server (or when the state is dropped). Outside a
+/// Tokio runtime (a state built by a plain unit test) there is nothing to sample for.
 pub fn spawn(state: &Shared) {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
     let weak: Weak<AppState> = Arc::downgrade(state);
     let mut shutdown = state.shutdown.clone();
     let interval = Duration::from_millis(state.history.interval_ms);
-    tokio::spawn(async move {
+    runtime.spawn(async move {
         let mut tick = tokio::time::interval(interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {

@@ -9,7 +9,7 @@
 //! (`_seconds`, `_bytes`), counters end in `_total`. A label whose values come from clients
 //! (topic names) must go through [`topic_label`], which caps its cardinality.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 pub use metrics;
@@ -21,6 +21,36 @@ pub const OTHER: &str = "other";
 
 static MAX_TOPIC_LABELS: AtomicUsize = AtomicUsize::new(DEFAULT_MAX_TOPIC_LABELS);
 static TOPIC_LABELS: parking_lot::Mutex<Option<HashSet<String>>> = parking_lot::Mutex::new(None);
+static TOTALS: parking_lot::Mutex<Option<HashMap<String, TopicTotals>>> =
+    parking_lot::Mutex::new(None);
+
+/// A topic's counters since the process started (the same figures as the `strom_topic_*`
+/// counters, summed over protocols), for the console's in-memory history.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct TopicTotals {
+    pub records_in: u64,
+    pub bytes_in: u64,
+    pub records_out: u64,
+    pub bytes_out: u64,
+}
+
+fn add_totals(topic: &str, add: impl FnOnce(&mut TopicTotals)) {
+    let mut totals = TOTALS.lock();
+    let totals = totals.get_or_insert_with(HashMap::new);
+    match totals.get_mut(topic) {
+        Some(t) => add(t),
+        None => add(totals.entry(topic.to_string()).or_default()),
+    }
+}
+
+/// Every topic's totals (keyed by its capped label, see [`topic_label`]).
+pub fn topic_totals() -> Vec<(String, TopicTotals)> {
+    TOTALS
+        .lock()
+        .as_ref()
+        .map(|m| m.iter().map(|(k, v)| (k.clone(), *v)).collect())
+        .unwrap_or_default()
+}
 
 /// What kind of metric a [`DESCRIPTIONS`] row is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,6 +112,10 @@ pub fn topic_label(topic: &str) -> String {
 /// Counts records a client appended to `topic` over `protocol`.
 pub fn records_in(topic: &str, protocol: &'static str, records: u64, bytes: u64) {
     let topic = topic_label(topic);
+    add_totals(&topic, |t| {
+        t.records_in += records;
+        t.bytes_in += bytes;
+    });
     metrics::counter!("strom_topic_records_in_total", "topic" => topic.clone(), "protocol" => protocol)
         .increment(records);
     metrics::counter!("strom_topic_bytes_in_total", "topic" => topic, "protocol" => protocol)
@@ -94,6 +128,10 @@ pub fn records_out(topic: &str, protocol: &'static str, records: u64, bytes: u64
         return;
     }
     let topic = topic_label(topic);
+    add_totals(&topic, |t| {
+        t.records_out += records;
+        t.bytes_out += bytes;
+    });
     metrics::counter!("strom_topic_records_out_total", "topic" => topic.clone(), "protocol" => protocol)
         .increment(records);
     metrics::counter!("strom_topic_bytes_out_total", "topic" => topic, "protocol" => protocol)

@@ -89,6 +89,8 @@ pub const RULES: &[Rule] = &[
     rule("GET", "/console/{file}", Open),
     rule("GET", "/metrics", Metrics),
     rule("GET", "/v1/status", Check(Describe, Cluster)),
+    // The console charts' history; the handler lists only what the caller may Describe.
+    rule("GET", "/v1/metrics/history", Check(Describe, Cluster)),
     // Authentication
     rule("POST", "/v1/login", Open),
     rule("POST", "/v1/logout", Open),
@@ -162,6 +164,8 @@ pub const RULES: &[Rule] = &[
         "/v1/topics/{topic}/partitions/{partition}/records",
         Check(Read, Topic),
     ),
+    // Bounded search (console C6) reads records: Read on the topic.
+    rule("GET", "/v1/topics/{topic}/search", Check(Read, Topic)),
     // Feeds, Atom, SSE, WebSocket
     live("/feeds/{topic}", Check(Read, Topic)),
     live(

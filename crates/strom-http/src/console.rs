@@ -46,6 +46,13 @@ const ASSETS: &[Asset] = &[
     asset!("topics.js", JS),
     asset!("topic_admin.js", JS),
     asset!("browse.js", JS),
+    asset!("browse_all.js", JS),
+    asset!("search.js", JS),
+    asset!("export.js", JS),
+    asset!("charts.js", JS),
+    asset!("uPlot.esm.js", JS),
+    asset!("uPlot.min.css", "text/css; charset=utf-8"),
+    asset!("uPlot.LICENSE", "text/plain; charset=utf-8"),
     asset!("live.js", JS),
     asset!("groups.js", JS),
     asset!("produce.js", JS),
@@ -181,6 +188,29 @@ mod tests {
         assert_eq!(
             serve("../Cargo.toml", &HeaderMap::new()).status(),
             StatusCode::NOT_FOUND
+        );
+    }
+
+    /// The vendored uPlot is the pinned release: `npm pack uplot@1.6.32` (its `dist/`
+    /// files), with the checksums docs/console.md records.
+    #[test]
+    fn vendored_uplot_matches_its_recorded_checksums() {
+        let hex = |name: &str| {
+            let asset = ASSETS.iter().find(|a| a.name == name).expect(name);
+            Sha256::digest(asset.body)
+                .iter()
+                .fold(String::new(), |mut s, b| {
+                    let _ = write!(s, "{b:02x}");
+                    s
+                })
+        };
+        assert_eq!(
+            hex("uPlot.esm.js"),
+            "5dd9b3281aa64b461b42d9945f6adb2649d346502b12281a9ae0d46599a80eba"
+        );
+        assert_eq!(
+            hex("uPlot.min.css"),
+            "df630c6a8d6f8eeaff264b50f73ce5b114f646ffd9a0bb74f049b0a00135fa04"
         );
     }
 

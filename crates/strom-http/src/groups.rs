@@ -47,6 +47,9 @@ pub struct GroupOffset {
     pub log_end_offset: Option<i64>,
     /// Log end minus committed, never negative; `null` when the partition is gone.
     pub lag: Option<i64>,
+    /// Time lag in ms: now minus the timestamp of the record at the committed offset (the
+    /// oldest the group has not consumed); 0 without lag, `null` when unknown.
+    pub time_lag_ms: Option<i64>,
     /// The member the partition is assigned to, if any.
     pub member_id: Option<String>,
 }
@@ -190,8 +193,12 @@ pub async fn describe(
             committed_offset: l.committed_offset,
             log_end_offset: l.log_end_offset,
             lag: l.lag,
+            time_lag_ms: None,
         })
         .collect();
+    for o in offsets.iter_mut() {
+        o.time_lag_ms = time_lag(&state, o).await;
+    }
     offsets.sort_by(|a, b| (&a.topic, a.partition).cmp(&(&b.topic, b.partition)));
     Ok(Json(GroupDetail {
         group: d.group_id,
@@ -202,6 +209,20 @@ pub async fn describe(
         members,
         offsets,
     }))
+}
+
+/// Now minus the timestamp of the record at `o`'s committed offset (0 without lag).
+async fn time_lag(state: &Shared, o: &GroupOffset) -> Option<i64> {
+    if o.lag? <= 0 {
+        return Some(0);
+    }
+    let p = state.broker.partition(&o.topic, o.partition).ok()?;
+    let from = o.committed_offset.max(p.log_start_offset());
+    let read = crate::reader::read_uncounted(p, from, 1, 64 * 1024)
+        .await
+        .ok()?;
+    let first = read.records.first()?;
+    Some((crate::timefmt::now_ms() - first.timestamp).max(0))
 }
 
 /// Delete a group without members, with its committed offsets.

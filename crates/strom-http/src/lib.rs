@@ -24,12 +24,14 @@ pub mod consumers;
 pub mod cors;
 pub mod cursor;
 pub mod error;
+pub mod export;
 pub mod fanout;
 pub mod feed;
 pub mod feed_cache;
 pub mod feeds;
 pub mod group_reset;
 pub mod groups;
+pub mod history;
 pub mod metrics;
 mod metrics_limits;
 mod metrics_process;
@@ -48,6 +50,8 @@ pub mod restproxy;
 pub mod restproxy_schema;
 pub mod routes;
 pub mod schemas;
+pub mod search;
+pub mod search_scan;
 pub mod server;
 pub mod sse;
 pub mod state;
@@ -89,6 +93,8 @@ pub struct HttpConfig {
     pub webhooks: Option<Arc<strom_webhooks::Webhooks>>,
     /// One `strom::access` log line per request (see [`observe`]).
     pub access_log: bool,
+    /// `[console]`: the web console's settings (export on or off).
+    pub console: export::ConsoleConfig,
 }
 
 /// ALPN protocols the HTTPS listener offers, most preferred first.
@@ -110,6 +116,7 @@ impl Default for HttpConfig {
             auth: auth::HttpAuthConfig::default(),
             webhooks: None,
             access_log: false,
+            console: export::ConsoleConfig::default(),
         }
     }
 }

@@ -13,8 +13,8 @@ use crate::consumers::handlers as consumers;
 use crate::consumers::{offsets, positions, records};
 use crate::state::Shared;
 use crate::{
-    acls, admin, atom, console, consume, feeds, group_reset, groups, metrics, openapi, permissions,
-    produce, quotas, registry, restproxy, status, users, webhooks, ws,
+    acls, admin, atom, console, consume, feeds, group_reset, groups, history, metrics, openapi,
+    permissions, produce, quotas, registry, restproxy, search, status, users, webhooks, ws,
 };
 
 /// The router (state applied) and the OpenAPI document it serves.
@@ -29,6 +29,7 @@ pub fn build(state: Shared) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(quotas::list, quotas::set, quotas::delete))
         .routes(routes!(produce::produce))
         .routes(routes!(consume::consume))
+        .routes(routes!(search::search))
         .routes(routes!(feeds::feed))
         .routes(routes!(atom::archive))
         .routes(routes!(ws::upgrade))
@@ -120,6 +121,7 @@ pub fn build(state: Shared) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(openapi::healthz))
         .routes(routes!(openapi::readyz))
         .routes(routes!(metrics::metrics))
+        .routes(routes!(history::history))
         .routes(routes!(openapi::chat_page))
         .routes(routes!(console::root))
         .routes(routes!(console::index))

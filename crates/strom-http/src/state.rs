@@ -25,6 +25,8 @@ pub struct AppState {
     pub fanout: crate::fanout::Hub,
     /// Login sessions, the stream-token key and the failed-authentication counts.
     pub auth: crate::auth::AuthState,
+    /// The console charts' in-memory metrics history.
+    pub history: crate::history::History,
     round_robin: AtomicU32,
 }
 
@@ -43,7 +45,12 @@ impl AppState {
         }
         let auth = crate::auth::AuthState::new(&config.auth);
         let feed_cache = crate::feed_cache::FeedCache::new(config.schemas.clone());
-        Arc::new(AppState {
+        let history = crate::history::History::new(
+            config.console.history_interval_ms,
+            config.console.history_points,
+        );
+        let state = Arc::new(AppState {
+            history,
             auth,
             broker,
             config,
@@ -53,7 +60,9 @@ impl AppState {
             feed_cache,
             fanout: Default::default(),
             round_robin: AtomicU32::new(0),
-        })
+        });
+        crate::history::spawn(&state);
+        state
     }
 
     /// The topic, or 404 (REST Proxy code 40401).

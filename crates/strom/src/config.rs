@@ -164,6 +164,8 @@ struct FileConfig {
     allow_everyone_if_no_acl_found: Option<bool>,
     /// `[tiered]`: tiered storage (`tiered_config.rs`).
     tiered: Option<crate::tiered_config::TieredFile>,
+    /// `[console]`: the web console (defaults in `strom_http::export::ConsoleConfig`).
+    console: Option<strom_http::export::ConsoleConfig>,
 }
 
 /// `super_users` in the file: Kafka's `User:a;User:b` string, or a list of principals.
@@ -262,6 +264,8 @@ pub struct Settings {
     pub webhook_targets: strom_webhooks::ssrf::TargetPolicy,
     /// Tiered storage, with a `[tiered]` section.
     pub tiered: Option<strom_broker::TieringConfig>,
+    /// The web console's settings (`[console]`).
+    pub console: strom_http::export::ConsoleConfig,
 }
 
 /// Free-space limits of the data directory from the file; defaults in `DiskConfig`.
@@ -657,6 +661,7 @@ impl Settings {
             http_auth,
             webhook_targets,
             tiered,
+            console: file.console.clone().unwrap_or_default(),
         })
     }
 }

@@ -203,6 +203,7 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
         auth: settings.http_auth.clone(),
         webhooks: None,
         access_log: settings.http_access_log,
+        console: settings.console.clone(),
     };
     // One coordinator for every front end, so Kafka and HTTP consumers share groups.
     let groups =

@@ -9,6 +9,8 @@ import { current, go } from "./nav.js";
 import { overview } from "./overview.js";
 import { topicList, topicDetail } from "./topics.js";
 import { browse } from "./browse.js";
+import { search } from "./search.js";
+import { charts } from "./charts.js";
 import { live } from "./live.js";
 import { groupList, groupDetail } from "./groups.js";
 import { produce } from "./produce.js";
@@ -20,10 +22,12 @@ import { security, users, acls, quotas } from "./security.js";
 
 const ROUTES = [
   [/^\/$/, "overview", overview],
+  [/^\/charts$/, "charts", charts],
   [/^\/topics$/, "topics", topicList],
   [/^\/topics\/([^/]+)$/, "topics", topicDetail],
   [/^\/topics\/([^/]+)\/records$/, "topics", browse],
   [/^\/topics\/([^/]+)\/live$/, "topics", live],
+  [/^\/topics\/([^/]+)\/search$/, "topics", search],
   [/^\/groups$/, "groups", groupList],
   [/^\/groups\/([^/]+)$/, "groups", groupDetail],
   [/^\/produce$/, "produce", produce],

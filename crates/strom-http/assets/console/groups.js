@@ -1,5 +1,5 @@
 // Consumer groups (C11, C12): the list, one group's members and per-partition committed
-// offset, log end and lag (each offset links to its record), and the offset reset through
+// offset, log end, lag and time lag (each offset links to its record), deletion, and the offset reset through
 // POST /v1/groups/{g}/offsets/reset: a dry-run preview first (its parameters are in the
 // URL), then Apply. The server refuses a reset while the group has members (409).
 
@@ -20,15 +20,25 @@ export async function groupList(view) {
         { id: "groups" }));
 }
 
+/** A time lag in ms as "3 h 2 min", "41 s", "0 s"; "—" when unknown. */
+export function fmtLag(ms) {
+  if (ms === null || ms === undefined) return "—";
+  const s = Math.floor(ms / 1000);
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`;
+  if (s < 86400) return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
+  return `${Math.floor(s / 86400)} d ${Math.floor((s % 86400) / 3600)} h`;
+}
+
 function offsetsTable(d) {
   const total = d.offsets.reduce((n, o) => n + (o.lag || 0), 0);
   return h("div", { id: "group-offsets" },
     h("p", {}, "Total lag: ", h("strong", { id: "total-lag" }, fmtNum(total))),
-    table(null, ["Topic", "Partition", "Committed offset", "Log end", "Lag", "Member"],
+    table(null, ["Topic", "Partition", "Committed offset", "Log end", "Lag", "Time lag", "Member"],
       d.offsets.map((o) => [
         link("/topics/" + seg(o.topic), {}, o.topic), String(o.partition),
         link("/topics/" + seg(o.topic) + "/records", { partition: o.partition, offset: o.committed_offset }, fmtNum(o.committed_offset)),
-        fmtNum(o.log_end_offset), fmtNum(o.lag), o.member_id || "—",
+        fmtNum(o.log_end_offset), fmtNum(o.lag), fmtLag(o.time_lag_ms), o.member_id || "—",
       ]), { id: "offsets" }));
 }
 
@@ -53,7 +63,27 @@ export async function groupDetail(view, [group], query) {
     offsets.replaceWith(fresh);
     offsets = fresh;
   };
-  view.append(await resetSection(group, d, query, refresh));
+  view.append(await resetSection(group, d, query, refresh), deleteSection(group, d));
+}
+
+/** Delete the group (DELETE /v1/groups/{g}: Delete on the group; refused while it has members). */
+function deleteSection(group, d) {
+  const out = h("div", { id: "group-delete-result" });
+  const button = h("button", { type: "button", id: "group-delete", class: "secondary", onclick: async () => {
+    button.disabled = true;
+    try {
+      await api("/v1/groups/" + seg(group), { method: "DELETE" });
+      go("/groups", {});
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 401) throw e;
+      button.disabled = false;
+      out.replaceChildren(notice(e.message));
+    }
+  } }, "Delete group");
+  return h("section", { "aria-labelledby": "delete-title" },
+    h("h2", { id: "delete-title" }, "Delete group"),
+    h("p", {}, d.members.length ? "The group has members: the server refuses to delete it until they leave."
+      : "Deletes the group and its committed offsets."), button, out);
 }
 
 function target(to, at) {

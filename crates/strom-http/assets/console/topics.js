@@ -73,6 +73,7 @@ export async function topicDetail(view, [name], query) {
     h("p", { class: "actions" },
       link(path + "/records", { partition: 0 }, "Browse records"), " ",
       link(path + "/live", {}, "Live tail"), " ",
+      link(path + "/search", {}, "Search"), " ",
       link("/produce", { topic: t.name }, "Produce a record")),
     h("h2", {}, "Partitions"),
     table(null, ["Partition", "Log start", "High watermark", "Records", "Size", "Browse"],

@@ -77,6 +77,12 @@ fn routes_map_to_kafkas_operations() {
         ),
         (
             "GET",
+            "/v1/topics/{topic}/search",
+            &topic,
+            Some((Operation::Read, ResourceType::Topic, "t")),
+        ),
+        (
+            "GET",
             "/feeds/{topic}",
             &topic,
             Some((Operation::Read, ResourceType::Topic, "t")),

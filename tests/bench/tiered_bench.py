@@ -5,11 +5,13 @@ moto_server (S3 on loopback; its Python CPU shares the machine with Strom).
 
     cargo build --release -p strom && python3 tests/bench/tiered_bench.py [--mb 200] [--stores file,moto]
 
-Per store, one server with `[tiered] store = "file://<tmp>"` (or `s3://` at moto). Two topics of one partition, 4 MiB segments:
-`local` (not tiered) and `tiered` (`remote.storage.enable=true`, `local.retention.bytes=1`, so
-everything closed goes remote and leaves the disk). Phases, each timed:
-1. produce the volume to `local` (no uploads running), then to `tiered` while the uploader
-   works: produce MB/s with uploads / without;
+Per store, one server with `[tiered] store = "file://<tmp>"` (or `s3://` at moto). Four topics
+of one partition, 4 MiB segments:
+`local-a/b` (not tiered) and `tiered-a/b` (`remote.storage.enable=true`,
+`local.retention.bytes=1`, so everything closed goes remote and leaves the disk), produced and
+read in the order local-a, tiered-a, tiered-b, local-b. Phases, each timed:
+1. produce the volume to each topic in that order (local-b only once every upload is done):
+   produce MB/s with uploads running / without;
 2. wait until `tiered` is all remote (except its active segment), then read both from the
    beginning with confluent-kafka: remote read MB/s / local read MB/s (the remote reads start
    with a cold chunk cache);
@@ -113,22 +115,33 @@ def run(store, count, tmp):
     else:
         cfg.write_text(f'[tiered]\nstore = "file://{tmp}/bucket"\nupload_interval_ms = 200\n')
     server = Strom(tmp / "data", extra_args=["--config", str(cfg)], env=env).start()
+    # ABBA order (local, tiered, tiered, local), so a drift in the machine's load during the
+    # run weighs on both sides alike.
+    order = ["local-a", "tiered-a", "tiered-b", "local-b"]
+    tiered = [t for t in order if t.startswith("tiered")]
     try:
-        create(server.bootstrap, "local", {"segment.bytes": str(SEGMENT)})
-        create(server.bootstrap, "tiered", {"segment.bytes": str(SEGMENT),
-                                            "remote.storage.enable": "true",
-                                            "local.retention.bytes": "1"})
-        t_local = produce(server.bootstrap, "local", count)
-        t_tiered = produce(server.bootstrap, "tiered", count)
-        deadline = time.time() + 900
-        while metric(server, "strom_tier_upload_lag_bytes", "tiered") > 0 or \
-                metric(server, "strom_tier_remote_bytes", "tiered") < (mib - 2 * SEGMENT / (1 << 20)) * (1 << 20):
-            assert time.time() < deadline, "uploads did not finish"
-            time.sleep(0.2)
-        local_disk = metric(server, "strom_tier_local_bytes", "tiered")
-        remote = metric(server, "strom_tier_remote_bytes", "tiered")
-        r_local = consume(server.bootstrap, "local", count)
-        r_remote = consume(server.bootstrap, "tiered", count)
+        for t in order:
+            config = {"segment.bytes": str(SEGMENT)}
+            if t in tiered:
+                config.update({"remote.storage.enable": "true", "local.retention.bytes": "1"})
+            create(server.bootstrap, t, config)
+        def uploads_done():
+            deadline = time.time() + 900
+            for t in tiered:
+                while metric(server, "strom_tier_upload_lag_bytes", t) > 0 or \
+                        metric(server, "strom_tier_remote_bytes", t) < (mib - 2 * SEGMENT / (1 << 20)) * (1 << 20):
+                    assert time.time() < deadline, "uploads did not finish"
+                    time.sleep(0.2)
+
+        produced = {}
+        for t in order:
+            if t == "local-b":
+                uploads_done()  # no upload runs while the second local topic is produced
+            produced[t] = produce(server.bootstrap, t, count)
+        uploads_done()
+        local_disk = sum(metric(server, "strom_tier_local_bytes", t) for t in tiered)
+        remote = sum(metric(server, "strom_tier_remote_bytes", t) for t in tiered)
+        read = {t: consume(server.bootstrap, t, count) for t in order}
         hits = metric_total(server, "strom_tier_readahead_hits_total")
         misses = metric_total(server, "strom_tier_cache_misses_total")
     finally:
@@ -136,7 +149,12 @@ def run(store, count, tmp):
         if moto:
             moto.kill()
             moto.wait()
-    print(f"-- store {store}: {mib:.0f} MiB per topic, {RECORD} B records, "
+    t_local = produced["local-a"] + produced["local-b"]
+    t_tiered = produced["tiered-a"] + produced["tiered-b"]
+    r_local = read["local-a"] + read["local-b"]
+    r_remote = read["tiered-a"] + read["tiered-b"]
+    mib *= 2
+    print(f"-- store {store}: {mib:.0f} MiB per side (two topics each), {RECORD} B records, "
           f"{SEGMENT >> 20} MiB segments")
     print(f"produce without uploads: {mib / t_local:8.1f} MiB/s")
     print(f"produce with uploads:    {mib / t_tiered:8.1f} MiB/s   ratio {t_local / t_tiered:.2f}")

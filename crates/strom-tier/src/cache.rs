@@ -76,6 +76,11 @@ impl ChunkCache {
         self.chunk_bytes
     }
 
+    /// Bytes the cache holds at most.
+    pub fn capacity(&self) -> u64 {
+        self.capacity
+    }
+
     /// Room for a chunk fetched ahead next to the one being read.
     pub(crate) fn can_read_ahead(&self) -> bool {
         self.capacity >= 2 * self.chunk_bytes

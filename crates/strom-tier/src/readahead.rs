@@ -1,8 +1,10 @@
 //! Read-ahead for sequential consumers of remote segments: when a read continues where an
-//! earlier read of the partition ended, the chunk after the bytes just returned is fetched in
-//! the background into the shared [`ChunkCache`], so the consumer's next fetch finds it there
-//! instead of waiting for a GET. Bounded by the cache (a chunk is fetched ahead only when the
-//! cache holds at least two) and by [`MAX_IN_FLIGHT`] fetches at a time, server-wide.
+//! earlier read of the partition ended, the chunks after the bytes just returned (as many as
+//! that read returned, up to [`MAX_AHEAD`], on into the next segment) are fetched in the
+//! background into the shared [`ChunkCache`], so the consumer's next fetch finds them there
+//! instead of waiting for GETs. Bounded by the cache (at most half of it is fetched ahead, and
+//! nothing when it holds fewer than two chunks) and by [`MAX_IN_FLIGHT`] fetches at a time,
+//! server-wide.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -13,7 +15,9 @@ use parking_lot::Mutex;
 use crate::{ChunkCache, RemoteStore};
 
 /// Read-ahead fetches running at once, all partitions together.
-const MAX_IN_FLIGHT: usize = 4;
+const MAX_IN_FLIGHT: usize = 8;
+/// Chunks fetched ahead of one read, at most.
+const MAX_AHEAD: u64 = 4;
 /// Readers of one partition followed at once (the offsets where their next reads start).
 const TRACKED_READERS: usize = 8;
 
@@ -43,6 +47,17 @@ impl Sequential {
         q.push_back(next);
         continued
     }
+}
+
+/// Chunks to fetch ahead of a read of `len` bytes: as many as it covered, at least one, at
+/// most [`MAX_AHEAD`] and half the cache; none when the cache holds fewer than two chunks.
+pub(crate) fn ahead_chunks(cache: &ChunkCache, len: u64) -> u64 {
+    if !cache.can_read_ahead() {
+        return 0;
+    }
+    let room = cache.capacity() / cache.chunk_bytes() / 2;
+    len.div_ceil(cache.chunk_bytes())
+        .clamp(1, MAX_AHEAD.min(room.max(1)))
 }
 
 /// Fetches chunk `n` of `object` (`size` bytes) into `cache` in the background, unless it is
@@ -99,5 +114,17 @@ mod tests {
         assert!(!s.advance(5, 8), "a jump back");
         assert!(s.advance(20, 30), "the first reader is still followed");
         assert!(s.advance(8, 9), "and the second");
+    }
+
+    #[test]
+    fn reads_ahead_as_much_as_was_read_within_half_the_cache() {
+        let cache = ChunkCache::with_chunk_bytes(16 << 20, 1 << 20);
+        assert_eq!(ahead_chunks(&cache, 100), 1);
+        assert_eq!(ahead_chunks(&cache, 3 << 20), 3);
+        assert_eq!(ahead_chunks(&cache, 64 << 20), MAX_AHEAD);
+        let small = ChunkCache::with_chunk_bytes(4 << 20, 1 << 20);
+        assert_eq!(ahead_chunks(&small, 64 << 20), 2);
+        let tiny = ChunkCache::with_chunk_bytes(1 << 20, 1 << 20);
+        assert_eq!(ahead_chunks(&tiny, 64 << 20), 0);
     }
 }

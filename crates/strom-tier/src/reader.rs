@@ -12,7 +12,7 @@ use bytes::{Bytes, BytesMut};
 use parking_lot::RwLock;
 use strom_log::{BatchHeader, DecodeLimits, Fields, RecordReader, BATCH_HEADER_LEN};
 
-use crate::readahead::{prefetch, Sequential};
+use crate::readahead::{ahead_chunks, prefetch, Sequential};
 use crate::{ChunkCache, Manifest, RemoteSegment, RemoteStore, TierError};
 
 /// Offset index entry: relative offset u32, position u32 (big-endian), as `strom-log` writes.
@@ -79,12 +79,39 @@ impl RemoteReader {
         }
         let end = end.min(seg.size);
         let bytes = self.read_range(&log_key(seg), seg.size, pos..end)?;
-        if self.sequential.advance(offset, next_offset) && end > 0 {
-            // The chunk after the bytes just returned.
-            let n = (end - 1) / self.cache.chunk_bytes() + 1;
-            prefetch(&self.store, &self.cache, &log_key(seg), n, seg.size);
+        if self.sequential.advance(offset, next_offset) && end > pos {
+            self.read_ahead(&m, seg, end, end - pos);
         }
         Ok(Some(bytes))
+    }
+
+    /// Fetches in the background what a reader continuing from byte `end` of `seg` reads
+    /// next: as many bytes as it just read (`len`, at least one chunk, within the cache), on
+    /// into the next remote segment when this one ends.
+    fn read_ahead(&self, m: &Manifest, seg: &RemoteSegment, end: u64, len: u64) {
+        let chunk = self.cache.chunk_bytes();
+        let mut left = ahead_chunks(&self.cache, len);
+        let (mut seg, mut at) = (seg, end.div_ceil(chunk) * chunk);
+        while left > 0 {
+            if at >= seg.size {
+                let next = m
+                    .segments
+                    .partition_point(|s| s.base_offset <= seg.base_offset);
+                let Some(s) = m.segments.get(next) else {
+                    return;
+                };
+                (seg, at) = (s, 0);
+            }
+            prefetch(
+                &self.store,
+                &self.cache,
+                &log_key(seg),
+                at / chunk,
+                seg.size,
+            );
+            at += chunk;
+            left -= 1;
+        }
     }
 
     /// The earliest `(offset, timestamp)` at or after `min_offset` with timestamp >= `ts` in

@@ -24,6 +24,7 @@ mod count_guard;
 mod errors;
 mod frame;
 mod handlers;
+mod legacy;
 mod sasl;
 mod server;
 mod versions;

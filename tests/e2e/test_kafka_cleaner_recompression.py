@@ -99,8 +99,8 @@ def wait_until(check, what, timeout=60):
 
 
 def fill(server, topic, n, tag):
-    """`n` plain records of 600 bytes under their own keys: with segment.bytes 1024 each one
-    rolls a segment, so what came before becomes cleanable."""
+    """`n` plain records of 600 bytes under their own keys: with segment.bytes 1024 the
+    second one rolls the segment holding what came before, which becomes cleanable."""
     p = ck.Producer({"bootstrap.servers": server.bootstrap, "linger.ms": 0})
     for i in range(n):
         p.produce(topic, key=f"fill-{tag}-{i}".encode(), value=b"f" * 600)
@@ -142,6 +142,10 @@ def test_cleaner_removes_aborted_records_then_their_marker_after_the_horizon(str
     committed = {k: v for k, v in read_values(server, topic, "read_committed").values()
                  if not k.startswith(b"fill-")}
     assert committed == {b"k1": b"v1", b"k2": b"v2"}
+    # The cleaning that removed them met them, so the ABORT marker stays, without a horizon.
+    # (No other cleaning has run: of the three filler records only the second closed a
+    # segment, the one holding the transactions.)
+    assert [m[1:4:2] for m in markers(server, topic) if m[1] == ABORT] == [(ABORT, False)]
 
     # A later cleaning finds nothing of the aborted transaction left: its marker gets a delete
     # horizon of that cleaning's time + delete.retention.ms ...

@@ -17,6 +17,7 @@ use kafka_protocol::protocol::{Decodable, Encodable};
 use kafka_protocol::ResponseError;
 
 use crate::count_guard::decode_body;
+use crate::legacy;
 use crate::versions::{supported_versions, SUPPORTED_APIS};
 
 /// A decoded request frame.
@@ -101,6 +102,9 @@ fn decode_unguarded(mut frame: Bytes) -> Result<DecodedRequest, DecodeError> {
         correlation_id,
     };
     let api = ApiKey::try_from(raw_key).map_err(|()| unsupported_api())?;
+    if legacy::is_legacy(api, api_version) {
+        return decode_legacy(frame, api, api_version, correlation_id);
+    }
     let range = supported_versions(api).ok_or_else(unsupported_api)?;
     let too_new_api_versions = api == ApiKey::ApiVersions && api_version > range.max;
     if !too_new_api_versions && (api_version < range.min || api_version > range.max) {
@@ -137,6 +141,33 @@ fn decode_unguarded(mut frame: Bytes) -> Result<DecodedRequest, DecodeError> {
     })
 }
 
+/// A request of a version `kafka-protocol` no longer models (see `legacy.rs`), decoded into
+/// the request of the next version, which its handler answers.
+fn decode_legacy(
+    mut frame: Bytes,
+    api: ApiKey,
+    api_version: i16,
+    correlation_id: i32,
+) -> Result<DecodedRequest, DecodeError> {
+    // Every legacy version is non-flexible: request header v1.
+    let header = RequestHeader::decode(&mut frame, 1).map_err(|e| DecodeError::Header {
+        api,
+        api_version,
+        reason: e.to_string(),
+    })?;
+    let body = legacy::decode_list_offsets_v0(frame).map_err(|reason| DecodeError::Body {
+        api,
+        api_version,
+        correlation_id,
+        reason,
+    })?;
+    Ok(DecodedRequest {
+        api_key: api,
+        header,
+        body: RequestBody::Request(Box::new(RequestKind::ListOffsets(body))),
+    })
+}
+
 /// Encodes a complete response frame: length prefix, response header, body.
 ///
 /// ApiVersions responses always use header v0, even for flexible versions (KIP-511), so a
@@ -155,6 +186,13 @@ pub fn encode_response(
     };
     let mut buf = BytesMut::with_capacity(64);
     buf.put_i32(0);
+    if let (true, ResponseKind::ListOffsets(r)) = (legacy::is_legacy(api, version), body) {
+        buf.put_i32(correlation_id); // response header v0
+        legacy::encode_list_offsets_v0(&mut buf, r);
+        let len = i32::try_from(buf.len() - 4)?;
+        buf[..4].copy_from_slice(&len.to_be_bytes());
+        return Ok(buf);
+    }
     ResponseHeader::default()
         .with_correlation_id(correlation_id)
         .encode(&mut buf, header_version)?;
@@ -171,6 +209,11 @@ pub fn api_version_entries(sasl: bool) -> Vec<ApiVersion> {
         .iter()
         .filter(|(api, _, _)| sasl || !is_sasl_api(*api))
         .map(|&(api, min, max)| {
+            let min = legacy::LEGACY_VERSIONS
+                .iter()
+                .filter(|(a, _)| *a == api)
+                .map(|(_, v)| *v)
+                .fold(min, i16::min);
             ApiVersion::default()
                 .with_api_key(api as i16)
                 .with_min_version(min)

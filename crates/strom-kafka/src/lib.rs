@@ -26,6 +26,7 @@ mod error_metrics;
 mod errors;
 mod frame;
 mod handlers;
+mod legacy;
 mod sasl;
 mod server;
 mod versions;

@@ -24,6 +24,10 @@ pub fn error_name(code: i16) -> String {
         return "UNKNOWN".to_string();
     };
     let camel = format!("{err:?}");
+    // Codes outside Kafka's list come back as `Unknown(code)`: one label value for them all.
+    if !camel.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return "UNKNOWN".to_string();
+    }
     let mut name = String::with_capacity(camel.len() + 8);
     for (i, c) in camel.chars().enumerate() {
         if c.is_ascii_uppercase() && i > 0 {

@@ -5,67 +5,18 @@
 // At a line "SYNC <name>" on stdout it waits for a line on stdin (the Python side checked).
 // Usage: node console_admin.js '<json plan>'  (plan.mode: admin, viewer, read-only)
 const path = require("path");
-const fs = require("fs");
-const nodeDir = path.join(__dirname, "..", "node", "node_modules");
-const { chromium } = require(path.join(nodeDir, "playwright-core"));
-const AXE = fs.readFileSync(path.join(nodeDir, "axe-core", "axe.min.js"), "utf8");
+const { chromium, settled, visit, act, text, axeChecker, stdinLines } = require("./harness");
 
 const plan = JSON.parse(process.argv[2]);
 const base = plan.base;
 const shots = process.env.STROM_CONSOLE_SCREENSHOTS === "1" ? plan.screenshots : null;
 const out = { axe: {}, csp_violations: [], console_errors: [] };
+const axe = axeChecker(out, shots, ["security-acls"]);
 
-async function settled(page) {
-  await page.waitForFunction(() => {
-    const m = document.getElementById("main");
-    return m && (m.dataset.state === "ready" || m.dataset.state === "error");
-  }, null, { timeout: 30000 });
-  return page.evaluate(() => document.getElementById("main").dataset.state);
-}
-
-async function visit(page, hash) {
-  await page.evaluate((h) => {
-    document.getElementById("main").dataset.state = "stale";
-    if (location.hash === h) window.dispatchEvent(new HashChangeEvent("hashchange"));
-    else location.hash = h;
-  }, hash);
-  const state = await settled(page);
-  if (state === "error") console.error(hash + ": " + (await text(page, "main")));
-  return state;
-}
-
-/** Runs an action that re-renders the view (a submit that navigates). */
-async function act(page, action) {
-  await page.evaluate(() => { document.getElementById("main").dataset.state = "stale"; });
-  await action();
-  return settled(page);
-}
-
-const text = (page, sel) => page.locator(sel).first().innerText();
 const rows = (page, sel) => page.$$eval(`${sel} tbody tr`, (trs) => trs.map((r) => [...r.children].map((c) => c.innerText.trim())));
 const count = (page, sel) => page.locator(sel).count();
 
-async function axe(page, name) {
-  await page.evaluate(AXE);
-  for (const scheme of ["light", "dark"]) {
-    await page.evaluate((s) => { localStorage.setItem("strom.console.theme", s); document.documentElement.dataset.theme = s; }, scheme);
-    const r = await page.evaluate(() => axe.run(document, { resultTypes: ["violations"] }));
-    out.axe[`${name}:${scheme}`] = r.violations
-      .filter((v) => v.impact === "serious" || v.impact === "critical")
-      .map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).slice(0, 3).join(", ")}`);
-    if (shots && (scheme === "light" || name === "security-acls")) {
-      await page.screenshot({ path: path.join(shots, `${name}${scheme === "dark" ? "-dark" : ""}.png`), fullPage: true });
-    }
-  }
-  await page.evaluate(() => { localStorage.setItem("strom.console.theme", "light"); document.documentElement.dataset.theme = "light"; });
-}
-
-const lines = [];
-let waiting = null;
-require("readline").createInterface({ input: process.stdin }).on("line", (l) => {
-  if (waiting) { const w = waiting; waiting = null; w(l); } else lines.push(l);
-});
-const nextLine = () => (lines.length ? Promise.resolve(lines.shift()) : new Promise((r) => { waiting = r; }));
+const nextLine = stdinLines();
 async function sync(name) {
   console.log("SYNC " + name);
   await nextLine();

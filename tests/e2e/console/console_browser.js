@@ -4,64 +4,17 @@
 // prints one JSON object with what the pages showed.
 // Usage: node console_browser.js '<json plan>'  (see test_console.py for the plan's fields)
 const path = require("path");
-const fs = require("fs");
-const nodeDir = path.join(__dirname, "..", "node", "node_modules");
-const { chromium } = require(path.join(nodeDir, "playwright-core"));
-const AXE = fs.readFileSync(path.join(nodeDir, "axe-core", "axe.min.js"), "utf8");
+const { chromium, settled, visit, act, text, axeChecker, stdinLines } = require("./harness");
 
 const plan = JSON.parse(process.argv[2]);
 const base = plan.base;
 const shots = process.env.STROM_CONSOLE_SCREENSHOTS === "1" ? plan.screenshots : null;
 const out = { axe: {}, csp_violations: [], foreign_requests: [], console_errors: [] };
+const axe = axeChecker(out, shots, ["overview"]);
 
-async function settled(page) {
-  await page.waitForFunction(() => {
-    const m = document.getElementById("main");
-    return m && (m.dataset.state === "ready" || m.dataset.state === "error");
-  }, null, { timeout: 30000 });
-  return page.evaluate(() => document.getElementById("main").dataset.state);
-}
-
-/** Goes to a view by its hash and waits for it to render. */
-async function visit(page, hash) {
-  await page.evaluate((h) => {
-    document.getElementById("main").dataset.state = "stale";
-    location.hash = h;
-  }, hash);
-  return settled(page);
-}
-
-/** Runs an action that re-renders the view (a click on a link or a submit). */
-async function act(page, action) {
-  await page.evaluate(() => { document.getElementById("main").dataset.state = "stale"; });
-  await action();
-  return settled(page);
-}
-
-const text = (page, sel) => page.locator(sel).first().innerText();
 const cells = (page, sel, col) => page.$$eval(`${sel} tbody tr`, (rows, c) => rows.map((r) => r.children[c].innerText.trim()), col);
 
-async function axe(page, name) {
-  await page.evaluate(AXE);
-  for (const scheme of ["light", "dark"]) {
-    await page.evaluate((s) => { localStorage.setItem("strom.console.theme", s); document.documentElement.dataset.theme = s; }, scheme);
-    const r = await page.evaluate(() => axe.run(document, { resultTypes: ["violations"] }));
-    out.axe[`${name}:${scheme}`] = r.violations
-      .filter((v) => v.impact === "serious" || v.impact === "critical")
-      .map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).slice(0, 3).join(", ")}`);
-    if (shots && scheme === "light") await page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: true });
-    if (shots && scheme === "dark" && name === "overview") await page.screenshot({ path: path.join(shots, "overview-dark.png"), fullPage: true });
-  }
-  await page.evaluate(() => { localStorage.setItem("strom.console.theme", "light"); document.documentElement.dataset.theme = "light"; });
-}
-
-/** The next line on stdin (the Python side's go-ahead). */
-const lines = [];
-let waiting = null;
-require("readline").createInterface({ input: process.stdin }).on("line", (l) => {
-  if (waiting) { const w = waiting; waiting = null; w(l); } else lines.push(l);
-});
-const nextLine = () => (lines.length ? Promise.resolve(lines.shift()) : new Promise((r) => { waiting = r; }));
+const nextLine = stdinLines();
 
 async function main() {
   const browser = await chromium.launch({

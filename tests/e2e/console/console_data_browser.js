@@ -2,50 +2,13 @@
 // (playwright-core) for tests/e2e/test_console_data.py; prints one JSON object with what the
 // pages showed. Usage: node console_data_browser.js '<json plan>'
 const path = require("path");
-const fs = require("fs");
-const nodeDir = path.join(__dirname, "..", "node", "node_modules");
-const { chromium } = require(path.join(nodeDir, "playwright-core"));
-const AXE = fs.readFileSync(path.join(nodeDir, "axe-core", "axe.min.js"), "utf8");
+const { chromium, settled, visit, act, text, axeChecker } = require("./harness");
 
 const plan = JSON.parse(process.argv[2]);
 const base = plan.base;
 const shots = process.env.STROM_CONSOLE_SCREENSHOTS === "1" ? plan.screenshots : null;
 const out = { axe: {}, csp_violations: [], foreign_requests: [], console_errors: [] };
-
-async function settled(page) {
-  await page.waitForFunction(() => {
-    const m = document.getElementById("main");
-    return m && (m.dataset.state === "ready" || m.dataset.state === "error");
-  }, null, { timeout: 60000 });
-  return page.evaluate(() => document.getElementById("main").dataset.state);
-}
-
-async function visit(page, hash) {
-  await page.evaluate((h) => {
-    document.getElementById("main").dataset.state = "stale";
-    location.hash = h;
-  }, hash);
-  return settled(page);
-}
-
-async function act(page, action) {
-  await page.evaluate(() => { document.getElementById("main").dataset.state = "stale"; });
-  await action();
-  return settled(page);
-}
-
-async function axe(page, name) {
-  await page.evaluate(AXE);
-  for (const scheme of ["light", "dark"]) {
-    await page.evaluate((s) => { localStorage.setItem("strom.console.theme", s); document.documentElement.dataset.theme = s; }, scheme);
-    const r = await page.evaluate(() => axe.run(document, { resultTypes: ["violations"] }));
-    out.axe[`${name}:${scheme}`] = r.violations
-      .filter((v) => v.impact === "serious" || v.impact === "critical")
-      .map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).slice(0, 3).join(", ")}`);
-    if (shots && scheme === "light") await page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: true });
-  }
-  await page.evaluate(() => { localStorage.setItem("strom.console.theme", "light"); document.documentElement.dataset.theme = "light"; });
-}
+const axe = axeChecker(out, shots, []);
 
 const rowsOf = (page) => page.$$eval("#records tbody tr", (rows) => rows.map((r) => [Number(r.dataset.partition), Number(r.dataset.offset)]));
 

@@ -71,7 +71,7 @@ def test_http_consumers_split_and_commit_across_restart(strom):
 def test_consumer_api_errors(strom):
     r = requests.get(f"{strom.http}/consumers/g/instances/none/records")
     assert r.status_code == 404 and r.json()["error_code"] == 40403
-    r = requests.post(f"{strom.http}/consumers/g", headers=V2, json={"format": "avro"})
+    r = requests.post(f"{strom.http}/consumers/g", headers=V2, json={"format": "xml"})
     assert r.status_code == 422 and r.json()["error_code"] == 42204
     base = create_instance(strom, "g", "x")
     r = requests.post(f"{strom.http}/consumers/g", headers=V2, json={"name": "x"})

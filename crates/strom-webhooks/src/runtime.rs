@@ -8,12 +8,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::{Mutex, RwLock};
-use reqwest::{Client, Url};
+use reqwest::Url;
 use serde::Serialize;
 use tokio::sync::{watch, Semaphore};
 
 use crate::metrics::SubMetrics;
 use crate::model::{EndpointState, Subscription};
+use crate::send::Clients;
 
 /// Attempts kept per subscription.
 pub const HISTORY: usize = 200;
@@ -48,7 +49,7 @@ pub struct Failing {
 
 pub struct Runtime {
     pub sub: RwLock<Arc<Subscription>>,
-    pub client: Client,
+    pub client: Clients,
     pub url: Url,
     /// Bumped on every state change (pause, resume, disable, skip).
     pub changed: watch::Sender<u64>,
@@ -68,7 +69,7 @@ pub struct Runtime {
 
 impl Runtime {
     /// The runtime of `sub`; `carry` is the one it replaces (metrics and history go on).
-    pub fn new(sub: Subscription, client: Client, url: Url, carry: Option<&Runtime>) -> Runtime {
+    pub fn new(sub: Subscription, client: Clients, url: Url, carry: Option<&Runtime>) -> Runtime {
         let permits = sub.concurrency.max(1) as usize;
         let failing = Failing {
             since_ms: sub.failing_since_ms,

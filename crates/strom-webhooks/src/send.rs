@@ -1,6 +1,9 @@
 //! One delivery attempt: a signed POST with a timeout, no redirects followed and a cap on
 //! how much of the response is read, classified as delivered, failed (with a reason,
-//! status, `Retry-After` and an excerpt of the response) or gone (410).
+//! status, `Retry-After` and an excerpt of the response) or gone (410). A request that
+//! went out on a pooled keep-alive connection the receiver had already closed (it closed
+//! with no answer) is sent once more on a new connection within the same attempt: that is
+//! the pool's race with the receiver's idle timer, not a failure of the endpoint.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -50,19 +53,41 @@ pub struct Attempt {
     pub latency: Duration,
 }
 
-/// The client of one subscription: keep-alive pool, HTTP/1.1 and HTTP/2, guarded DNS.
-pub fn client(sub: &Subscription, policy: Arc<TargetPolicy>) -> Result<Client> {
-    let timeout = Duration::from_millis(sub.timeout_ms);
-    Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(timeout)
-        .connect_timeout(timeout.min(Duration::from_secs(10)))
-        .pool_idle_timeout(Duration::from_secs(60))
-        .pool_max_idle_per_host(sub.concurrency as usize)
-        .dns_resolver(Arc::new(GuardedResolver { policy }))
-        .user_agent("strom-webhooks")
-        .build()
-        .map_err(|e| WebhookError::Invalid(format!("cannot build the HTTP client: {e}")))
+/// How long a pooled connection may sit idle: below the 5 s keep-alive timeout of common
+/// receiver stacks (Node.js, uvicorn, Apache), so the pool rarely offers a connection the
+/// receiver is about to close.
+pub const POOL_IDLE: Duration = Duration::from_secs(4);
+
+/// The HTTP clients of one subscription: `pooled` (keep-alive, HTTP/1.1 and HTTP/2, guarded
+/// DNS) for every request, `fresh` (keeps no idle connection) for the one resend after a
+/// pooled connection turned out to be closed.
+#[derive(Clone)]
+pub struct Clients {
+    pub pooled: Client,
+    fresh: Client,
+}
+
+/// The clients of `sub`.
+pub fn client(sub: &Subscription, policy: Arc<TargetPolicy>) -> Result<Clients> {
+    let build = |idle_per_host: usize| {
+        let timeout = Duration::from_millis(sub.timeout_ms);
+        Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            .pool_idle_timeout(POOL_IDLE)
+            .pool_max_idle_per_host(idle_per_host)
+            .dns_resolver(Arc::new(GuardedResolver {
+                policy: Arc::clone(&policy),
+            }))
+            .user_agent("strom-webhooks")
+            .build()
+            .map_err(|e| WebhookError::Invalid(format!("cannot build the HTTP client: {e}")))
+    };
+    Ok(Clients {
+        pooled: build(sub.concurrency as usize)?,
+        fresh: build(0)?,
+    })
 }
 
 /// Refuses an IP-literal target the resolver never sees.
@@ -101,7 +126,7 @@ fn headers(sub: &Subscription, event: &Event, now_ms: i64) -> HeaderMap {
 
 /// Sends `event` once.
 pub async fn attempt(
-    client: &Client,
+    client: &Clients,
     url: &Url,
     policy: &TargetPolicy,
     sub: &Subscription,
@@ -118,12 +143,29 @@ pub async fn attempt(
     }
 }
 
-async fn send(client: &Client, url: &Url, sub: &Subscription, event: &Event) -> Outcome {
-    let request = client
+async fn post(
+    client: &Client,
+    url: &Url,
+    sub: &Subscription,
+    event: &Event,
+) -> reqwest::Result<reqwest::Response> {
+    client
         .post(url.clone())
         .headers(headers(sub, event, crate::now_ms()))
-        .body(event.body.clone());
-    let mut response = match request.send().await {
+        .body(event.body.clone())
+        .send()
+        .await
+}
+
+async fn send(clients: &Clients, url: &Url, sub: &Subscription, event: &Event) -> Outcome {
+    let sent = match post(&clients.pooled, url, sub, event).await {
+        Err(err) if closed_unanswered(&err) => {
+            tracing::debug!(subscription = %sub.name, "webhook: pooled connection was closed; sending on a new one");
+            post(&clients.fresh, url, sub, event).await
+        }
+        other => other,
+    };
+    let mut response = match sent {
         Ok(r) => r,
         Err(err) => return Outcome::Failed(network_failure(&err)),
     };
@@ -166,6 +208,40 @@ fn failure(reason: &'static str, status: Option<u16>, error: String) -> Failure 
     }
 }
 
+/// Whether a request failed because its connection was closed or reset before any answer
+/// (not a timeout, not a failed connect): what sending on a keep-alive connection the peer
+/// has just closed looks like.
+pub fn closed_unanswered(err: &reqwest::Error) -> bool {
+    !err.is_timeout() && !err.is_connect() && closed_kind(err).is_some()
+}
+
+/// What closed the connection, from the error's sources: hyper's incomplete message or an
+/// I/O reset, abort, broken pipe or early end.
+fn closed_kind(err: &(dyn std::error::Error + 'static)) -> Option<&'static str> {
+    use std::io::ErrorKind;
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = source {
+        if e.downcast_ref::<hyper::Error>()
+            .is_some_and(hyper::Error::is_incomplete_message)
+        {
+            return Some("the receiver closed the connection before answering");
+        }
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            match io.kind() {
+                ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted => {
+                    return Some("the receiver reset the connection")
+                }
+                ErrorKind::BrokenPipe | ErrorKind::UnexpectedEof => {
+                    return Some("the receiver closed the connection before answering")
+                }
+                _ => {}
+            }
+        }
+        source = e.source();
+    }
+    None
+}
+
 fn network_failure(err: &reqwest::Error) -> Failure {
     let chain = error_chain(err);
     let (reason, error) = if err.is_timeout() {
@@ -177,10 +253,12 @@ fn network_failure(err: &reqwest::Error) -> Failure {
         )
     } else if err.is_connect() {
         ("connect", "connection failed".to_string())
+    } else if let Some(closed) = closed_kind(err) {
+        ("other", closed.to_string())
     } else {
         (
             "other",
-            "request failed (connection reset or invalid response)".to_string(),
+            "request failed (invalid response or protocol error)".to_string(),
         )
     };
     failure(reason, None, error)

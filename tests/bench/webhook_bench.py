@@ -3,26 +3,37 @@
 
     cargo build --release -p strom
     STROM_BIN=target/release/strom python3 tests/bench/webhook_bench.py
+    # before/after in one run: the same cases against two binaries, same receiver
+    python3 tests/bench/webhook_bench.py --bin before=/tmp/strom-old --bin after=target/release/strom
 
 A local receiver (plain asyncio HTTP/1.1 keep-alive server in its own process, no
 signature checks) answers 204 to every POST and notes the produce->receipt latency from a
-timestamp the producer puts in each record (`{"t": ..., "n": ...}`). In the same run:
+timestamp the producer puts in each record (`{"t": ..., "n": ...}`). Its counters are read
+cheaply while a run goes on; latency percentiles are computed once, at the end of a run.
+For each binary and each subscription count (`--subs`, default 1 and 100) on one topic of
+`--partitions` partitions:
 
-1. Baseline: a plain HTTP client (asyncio, keep-alive, `--concurrency` connections) posts
-   the same number of CloudEvents-sized bodies to the receiver: the receiver's own limit.
-2. For 1 and `--subs` subscriptions on one topic of `--partitions` partitions:
-   a. saturation: `--events` records produced at once (confluent-kafka); deliveries per
-      second from the first to the last receipt, and the ratio to the baseline;
-   b. paced: records produced at `--rate` per second for `--seconds`; p50/p99
-      produce->receipt latency and deliveries per second.
+1. Baseline, right before the saturation run: a plain HTTP client (asyncio, keep-alive)
+   posts CloudEvents-sized bodies with the same headers Strom sends to the receiver: the
+   receiver's own limit at that moment, once with as many connections as the subscriptions
+   can have requests in flight (ordering `partition`: subscriptions x partitions; the
+   ratio's reference: a single-threaded receiver's cost per request grows with its
+   connections) and once with `--concurrency` connections.
+2. Saturation: records produced at once (confluent-kafka; `--events` for one subscription,
+   `--events-many` for more); deliveries per second from the first to the last receipt, and
+   the ratio to the baseline, and the CPU time Strom and the receiver spent per delivery
+   (from /proc: a figure the machine's load does not skew the way rates are).
+3. Paced: records produced at each of `--rates` per second for `--seconds`; deliveries per
+   second and p50/p99 produce->receipt latency. A paced run that cannot keep up is cut off
+   after `--drain` seconds and reports what arrived.
 
-Everything runs on 127.0.0.1 against a server this script starts and stops itself."""
+Everything runs on 127.0.0.1 against servers this script starts and stops itself."""
 
 import argparse
 import asyncio
 import json
 import multiprocessing
-import statistics
+import os
 import sys
 import tempfile
 import time
@@ -31,13 +42,31 @@ from pathlib import Path
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
-from conftest import Strom, free_port  # noqa: E402
+from conftest import Strom, free_port, strom_binary  # noqa: E402
 
 
 # --- receiver (own process) -------------------------------------------------------------
 
+def percentile(values, q):
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))]
+
+
 def receiver_main(port, ready):
-    stats = {"count": 0, "first": None, "last": None, "lat": []}
+    stats = {"count": 0, "first": None, "last": None}
+    lat = []
+
+    def answer(path):
+        if path.startswith("/reset"):
+            stats.update(count=0, first=None, last=None)
+            lat.clear()
+        if path.startswith("/latency"):
+            ms = sorted(x * 1000 for x in lat)
+            return {"n": len(ms), "p50": percentile(ms, 0.5), "p99": percentile(ms, 0.99),
+                    "max": ms[-1] if ms else float("nan")}
+        return stats
 
     async def handle(reader, writer):
         try:
@@ -54,8 +83,7 @@ def receiver_main(port, ready):
                     now = time.time()
                     try:
                         event = json.loads(body)
-                        sent = (event.get("data") or event)["t"]
-                        stats["lat"].append(now - sent)
+                        lat.append(now - (event.get("data") or event)["t"])
                     except (ValueError, KeyError, TypeError):
                         pass
                     stats["count"] += 1
@@ -63,11 +91,9 @@ def receiver_main(port, ready):
                     stats["last"] = now
                     writer.write(b"HTTP/1.1 204 No Content\r\n\r\n")
                 else:
-                    if path.startswith("/reset"):
-                        stats.update(count=0, first=None, last=None, lat=[])
-                    answer = json.dumps(stats).encode()
+                    out = json.dumps(answer(path)).encode()
                     writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
-                                 b"content-length: %d\r\n\r\n%s" % (len(answer), answer))
+                                 b"content-length: %d\r\n\r\n%s" % (len(out), out))
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
@@ -75,7 +101,7 @@ def receiver_main(port, ready):
             writer.close()
 
     async def serve():
-        server = await asyncio.start_server(handle, "127.0.0.1", port, backlog=1024)
+        server = await asyncio.start_server(handle, "127.0.0.1", port, backlog=4096)
         ready.set()
         async with server:
             await server.serve_forever()
@@ -94,10 +120,13 @@ class Receiver:
         self.url = f"http://127.0.0.1:{self.port}"
 
     def reset(self):
-        requests.get(f"{self.url}/reset", timeout=30)
+        requests.get(f"{self.url}/reset", timeout=60)
 
     def stats(self):
         return requests.get(f"{self.url}/stats", timeout=60).json()
+
+    def latency(self):
+        return requests.get(f"{self.url}/latency", timeout=120).json()
 
     def wait_count(self, n, timeout):
         deadline = time.time() + timeout
@@ -105,9 +134,9 @@ class Receiver:
             s = self.stats()
             if s["count"] >= n:
                 return s
-            time.sleep(0.2)
+            time.sleep(0.25)
         s = self.stats()
-        print(f"  ! only {s['count']} of {n} deliveries within {timeout}s")
+        print(f"    ! only {s['count']:,} of {n:,} deliveries within {timeout:.0f} s")
         return s
 
     def stop(self):
@@ -130,9 +159,14 @@ async def post_all(port, n, concurrency):
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         for i in counter:
             body = event_body(i)
-            writer.write(b"POST /hook/base HTTP/1.1\r\nhost: x\r\n"
-                         b"content-type: application/cloudevents+json\r\n"
-                         b"content-length: %d\r\n\r\n%s" % (len(body), body))
+            # The headers Strom sends (a signature of the same length), so the receiver
+            # parses as much per request as it does for a delivery.
+            writer.write(b"POST /hook/base HTTP/1.1\r\nhost: 127.0.0.1:%d\r\n"
+                         b"webhook-id: bench/0/%d\r\nwebhook-timestamp: %d\r\n"
+                         b"webhook-signature: v1,%s\r\nuser-agent: strom-webhooks\r\n"
+                         b"content-type: application/cloudevents+json\r\naccept: */*\r\n"
+                         b"content-length: %d\r\n\r\n%s"
+                         % (port, i, int(time.time()), b"A" * 44, len(body), body))
             await reader.readuntil(b"\r\n\r\n")
         writer.close()
 
@@ -143,8 +177,7 @@ def baseline(receiver, n, concurrency):
     receiver.reset()
     start = time.perf_counter()
     asyncio.run(post_all(receiver.port, n, concurrency))
-    elapsed = time.perf_counter() - start
-    return n / elapsed
+    return n / (time.perf_counter() - start)
 
 
 # --- strom ------------------------------------------------------------------------------
@@ -166,67 +199,115 @@ def produce(server, n, rate=None):
     p.flush(60)
 
 
-def percentile(values, q):
-    if not values:
-        return float("nan")
-    values = sorted(values)
-    return values[min(len(values) - 1, int(q * len(values)))]
+def cpu_seconds(pid):
+    """User + system CPU seconds a process has used (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def run_case(server, receiver, subs, args, base_rate):
-    names = [f"bench-{subs}-{i}" for i in range(subs)]
-    for name in names:
-        r = requests.post(f"{server.http}/v1/webhooks", json={
-            "name": name, "url": f"{receiver.url}/hook/{name}", "topics": ["bench"],
-            "concurrency": args.concurrency, "ordering": args.ordering}, timeout=30)
-        r.raise_for_status()
+def in_flight(subs, args):
+    """Requests the subscriptions can have in flight at once."""
+    per_sub = args.concurrency
+    if args.ordering == "partition":
+        per_sub = min(args.partitions, args.concurrency)
+    return subs * per_sub
+
+
+def saturation(server, receiver, subs, args):
+    events = args.events if subs == 1 else args.events_many
+    posts = max(5000, min(events * subs, 20_000))
+    fixed = baseline(receiver, posts, args.concurrency)
+    base = baseline(receiver, posts, in_flight(subs, args))
     receiver.reset()
-    produce(server, args.events)
-    s = receiver.wait_count(args.events * subs, timeout=600)
+    cpu = cpu_seconds(server.proc.pid), cpu_seconds(receiver.proc.pid)
+    produce(server, events)
+    s = receiver.wait_count(events * subs, timeout=args.drain * 4)
+    n = max(s["count"], 1)
+    strom_us = (cpu_seconds(server.proc.pid) - cpu[0]) / n * 1e6
+    recv_us = (cpu_seconds(receiver.proc.pid) - cpu[1]) / n * 1e6
     window = (s["last"] - s["first"]) if s["first"] else float("nan")
-    throughput = s["count"] / window if window else float("nan")
-    print(f"  {subs:>3} subscription(s), saturation: {s['count']} deliveries, "
-          f"{throughput:,.0f}/s = {throughput / base_rate:.2f} x the plain client")
+    rate = s["count"] / window if window else float("nan")
+    print(f"  {subs:>3} subscription(s), saturation: {s['count']:,} deliveries, {rate:,.0f}/s "
+          f"= {rate / base:.2f} x the plain client with as many connections "
+          f"({in_flight(subs, args)}: {base:,.0f}/s just before), {rate / fixed:.2f} x with "
+          f"{args.concurrency} ({fixed:,.0f}/s); CPU per delivery: strom {strom_us:.0f} us, "
+          f"receiver {recv_us:.0f} us", flush=True)
+    return {"subs": subs, "case": "saturation", "deliveries": s["count"], "per_sec": rate,
+            "baseline": base, "ratio": rate / base, "baseline_fixed": fixed,
+            "ratio_fixed": rate / fixed, "strom_cpu_us": strom_us,
+            "receiver_cpu_us": recv_us}
+
+
+def paced(server, receiver, subs, rate, args):
     receiver.reset()
-    total = int(args.rate * args.seconds)
-    produce(server, total, rate=args.rate)
-    s = receiver.wait_count(total * subs, timeout=600)
-    lat = [x * 1000 for x in s["lat"]]
+    total = int(rate * args.seconds)
+    produce(server, total, rate=rate)
+    s = receiver.wait_count(total * subs, timeout=args.drain)
+    lat = receiver.latency()
     window = (s["last"] - s["first"]) if s["first"] else float("nan")
-    print(f"  {subs:>3} subscription(s), {args.rate:,.0f} events/s: {s['count']} deliveries "
-          f"({s['count'] / window:,.0f}/s), produce->receipt p50 {percentile(lat, 0.5):.1f} ms, "
-          f"p99 {percentile(lat, 0.99):.1f} ms, max {max(lat or [0]):.1f} ms")
-    for name in names:
-        requests.delete(f"{server.http}/v1/webhooks/{name}", timeout=30)
+    per_sec = s["count"] / window if window else float("nan")
+    print(f"  {subs:>3} subscription(s), {rate:,.0f} events/s: {s['count']:,} of {total * subs:,} "
+          f"deliveries ({per_sec:,.0f}/s), produce->receipt p50 {lat['p50']:.1f} ms, "
+          f"p99 {lat['p99']:.1f} ms, max {lat['max']:.1f} ms", flush=True)
+    return {"subs": subs, "case": f"{rate:.0f}/s", "deliveries": s["count"],
+            "expected": total * subs, "per_sec": per_sec, **lat}
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--events", type=int, default=20_000, help="records per saturation run")
-    ap.add_argument("--rate", type=float, default=1000, help="events/s of the paced run")
-    ap.add_argument("--seconds", type=float, default=10, help="length of the paced run")
-    ap.add_argument("--subs", type=int, default=10, help="subscriptions of the second case")
-    ap.add_argument("--partitions", type=int, default=8)
-    ap.add_argument("--concurrency", type=int, default=16)
-    ap.add_argument("--ordering", choices=["partition", "key", "none"], default="partition")
-    args = ap.parse_args()
-    receiver = Receiver()
+def run_binary(label, binary, receiver, args):
+    os.environ["STROM_BIN"] = binary
+    results = []
     with tempfile.TemporaryDirectory() as tmp:
         server = Strom(Path(tmp) / "data").start()
         try:
             requests.post(f"{server.http}/v1/topics", json={
                 "name": "bench", "partitions": args.partitions}, timeout=30).raise_for_status()
-            base = baseline(receiver, args.events, args.concurrency)
-            print(f"plain HTTP client, {args.concurrency} connections: {base:,.0f} posts/s "
-                  f"(the receiver's limit)")
-            print(f"strom, {args.partitions} partitions, ordering {args.ordering}, "
-                  f"concurrency {args.concurrency}:")
-            for subs in (1, args.subs):
-                run_case(server, receiver, subs, args, base)
+            print(f"{label}: {binary}, {args.partitions} partitions, ordering {args.ordering}, "
+                  f"concurrency {args.concurrency}", flush=True)
+            for subs in args.subs:
+                names = [f"bench-{subs}-{i}" for i in range(subs)]
+                for name in names:
+                    requests.post(f"{server.http}/v1/webhooks", json={
+                        "name": name, "url": f"{receiver.url}/hook/{name}", "topics": ["bench"],
+                        "concurrency": args.concurrency, "ordering": args.ordering},
+                        timeout=30).raise_for_status()
+                results.append(saturation(server, receiver, subs, args))
+                for rate in [r for r in args.rates if r > 0]:
+                    results.append(paced(server, receiver, subs, rate, args))
+                for name in names:
+                    requests.delete(f"{server.http}/v1/webhooks/{name}", timeout=60)
         finally:
-            server.stop()
-            receiver.stop()
+            server.stop(timeout=60)
+    return [{"binary": label, **r} for r in results]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--events", type=int, default=20_000, help="records, 1-subscription saturation")
+    ap.add_argument("--events-many", type=int, default=2_000,
+                    help="records of a saturation run with more than one subscription")
+    ap.add_argument("--rates", type=lambda s: [float(x) for x in s.split(",")],
+                    default=[1000, 10000], help="events/s of the paced runs")
+    ap.add_argument("--seconds", type=float, default=5, help="length of a paced run")
+    ap.add_argument("--drain", type=float, default=60, help="most seconds a paced run waits")
+    ap.add_argument("--subs", type=lambda s: [int(x) for x in s.split(",")], default=[1, 100])
+    ap.add_argument("--partitions", type=int, default=8)
+    ap.add_argument("--concurrency", type=int, default=16)
+    ap.add_argument("--ordering", choices=["partition", "key", "none"], default="partition")
+    ap.add_argument("--bin", action="append", default=[],
+                    help="label=path of a strom binary; repeat to compare (default: STROM_BIN)")
+    ap.add_argument("--json", help="also write the results to this file")
+    args = ap.parse_args()
+    binaries = [b.split("=", 1) for b in args.bin] or [["strom", strom_binary()]]
+    receiver = Receiver()
+    results = []
+    try:
+        for label, binary in binaries:
+            results += run_binary(label, binary, receiver, args)
+    finally:
+        receiver.stop()
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=1))
 
 
 if __name__ == "__main__":

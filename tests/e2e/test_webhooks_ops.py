@@ -159,11 +159,15 @@ def test_get_shows_recent_attempts_rates_and_lag(strom):
     assert newest["event_id"] == "st/0/4" and newest["latency_ms"] >= 0 and newest["at_ms"] > 0
     assert shown["rates"]["delivered_per_sec"] > 0 and shown["rates"]["failed_per_sec"] == 0
     assert shown["lag_seconds"] == 0 and shown["blocked"] == []
+    assert metric(strom, "strom_webhook_lag_seconds", "st-hook") == 0
     assert len(cli(strom, "attempts", "st-hook")) == 5
     requests.post(f"{url}/pause")
     produce(strom, "st", 3, start=5)
     wait_for(lambda: requests.get(url).json()["lag_records"] == 3, what="lag 3 while paused")
     assert requests.get(url).json()["lag_seconds"] > 0
+    # The same age on /metrics, growing while the events wait.
+    wait_for(lambda: metric(strom, "strom_webhook_lag_seconds", "st-hook") >= 1.0,
+             what="strom_webhook_lag_seconds at least 1 s while paused")
     receiver.close()
 
 

@@ -319,7 +319,7 @@ pub async fn metrics(State(state): State<Shared>) -> Response {
         family.render(&mut out);
     }
     if let Some(webhooks) = &state.config.webhooks {
-        webhooks.render_metrics(&mut out);
+        webhooks.render_metrics(&mut out).await;
     }
     if let Some(handle) = RECORDER.get().and_then(Option::as_ref) {
         out.push_str(&handle.render());

@@ -53,7 +53,8 @@ pub async fn deliver(
     partition: i32,
     record: StoredRecord,
 ) -> bool {
-    let progress = Progress::new(crate::now_ms());
+    let mut progress = Progress::new(crate::now_ms());
+    progress.shared_body = true;
     deliver_from(ctx, rt, (topic, partition), record, progress).await
 }
 
@@ -77,6 +78,9 @@ pub struct Progress {
     /// Set for a redriven dead letter: it is dead-lettered again (never blocks) when the
     /// schedule is used up.
     pub redriven: Option<Redriven>,
+    /// The record was just read from its partition: its body comes from the shared reads
+    /// ([`crate::reads::Reads::event`]), built once for every subscription.
+    pub shared_body: bool,
 }
 
 impl Progress {
@@ -86,6 +90,7 @@ impl Progress {
             first_attempt_ms,
             last: None,
             redriven: None,
+            shared_body: false,
         }
     }
 }
@@ -124,7 +129,11 @@ pub async fn deliver_from(
             let done = Done::new(&p, f, "skipped");
             return dead_letter(ctx, rt, &at, &record, done).await;
         }
-        let event = payload::build(&record, topic, partition, sub.payload);
+        let event = if p.shared_body {
+            ctx.reads.event(&record, topic, partition, sub.payload)
+        } else {
+            Arc::new(payload::build(&record, topic, partition, sub.payload))
+        };
         let result = {
             let _permit = rt.inflight.acquire().await;
             rt.rate_limit().await;

@@ -10,7 +10,8 @@
 //! (dead-letter pages), [`redrive`], [`worker`] (the per-partition loop, ordering
 //! `partition`), [`parallel`] (orderings `key` and `none`), [`commit`] (background position
 //! commits), [`deliver`] (one event's attempts), [`send`] (one HTTP attempt), [`payload`]
-//! (CloudEvents body and event ids),
+//! (CloudEvents body and event ids), [`reads`] (log reads and bodies shared across
+//! subscriptions),
 //! [`signing`], [`dlq`], [`ssrf`], [`runtime`] (a subscription's live state), [`metrics`].
 
 pub mod commit;
@@ -24,6 +25,7 @@ pub mod model;
 pub mod ops;
 pub mod parallel;
 pub mod payload;
+pub mod reads;
 pub mod redrive;
 pub mod registry;
 pub mod runtime;
@@ -48,6 +50,8 @@ pub struct Ctx {
     pub policy: Arc<ssrf::TargetPolicy>,
     /// Serializes changes of stored subscriptions (see `edit::modify`).
     pub writes: tokio::sync::Mutex<()>,
+    /// Log reads and request bodies shared by the subscriptions of a topic.
+    pub reads: reads::Reads,
 }
 
 /// Milliseconds since the epoch.

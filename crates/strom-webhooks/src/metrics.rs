@@ -118,6 +118,8 @@ pub struct Snapshot<'a> {
     pub name: &'a str,
     pub metrics: &'a SubMetrics,
     pub lag: i64,
+    /// Age of the oldest record not yet delivered or dead-lettered.
+    pub lag_seconds: f64,
     pub blocked_partitions: i64,
     pub dead_letter_records: i64,
     pub state: &'static str,
@@ -145,7 +147,7 @@ type Family = (
 
 /// Renders every subscription's samples in the text exposition format.
 pub fn render(subs: &[Snapshot<'_>], out: &mut String) {
-    let simple: [Family; 7] = [
+    let simple: [Family; 8] = [
         (
             "strom_webhook_delivered_total",
             "counter",
@@ -175,6 +177,12 @@ pub fn render(subs: &[Snapshot<'_>], out: &mut String) {
             "gauge",
             "Records not yet delivered or dead-lettered.",
             |s| s.lag as f64,
+        ),
+        (
+            "strom_webhook_lag_seconds",
+            "gauge",
+            "Age of the oldest record not yet delivered or dead-lettered (0 without lag).",
+            |s| s.lag_seconds,
         ),
         (
             "strom_webhook_dead_letter_records",

@@ -98,17 +98,12 @@ impl Webhooks {
     }
 
     /// Appends every subscription's metrics to `out`.
-    pub fn render_metrics(&self, out: &mut String) {
+    pub async fn render_metrics(&self, out: &mut String) {
         let subs: Vec<_> = self.subs.lock().values().cloned().collect();
         let mut facts = Vec::new();
         for rt in &subs {
             let sub = rt.current();
-            let lag = self
-                .ctx
-                .groups
-                .lag(&sub.group())
-                .map(|l| l.iter().filter_map(|p| p.lag).sum::<i64>())
-                .unwrap_or(0);
+            let lag = self.lag(&sub.group()).await;
             let dlq = self
                 .ctx
                 .broker
@@ -128,7 +123,8 @@ impl Webhooks {
             .map(|((sub, lag, dlq, state, blocked), rt)| Snapshot {
                 name: &sub.name,
                 metrics: &rt.metrics,
-                lag: *lag,
+                lag: lag.0,
+                lag_seconds: lag.1,
                 blocked_partitions: *blocked,
                 dead_letter_records: *dlq,
                 state,

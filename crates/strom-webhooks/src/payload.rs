@@ -4,6 +4,7 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use bytes::Bytes;
 use serde_json::{json, Map, Value};
 use strom_broker::StoredRecord;
 
@@ -19,7 +20,7 @@ pub struct Event {
     pub topic: String,
     pub partition: i32,
     pub offset: i64,
-    pub body: Vec<u8>,
+    pub body: Bytes,
     pub content_type: String,
     /// `ce-*` headers (binary mode).
     pub headers: Vec<(String, String)>,
@@ -111,7 +112,7 @@ pub fn build(record: &StoredRecord, topic: &str, partition: i32, mode: PayloadMo
                     }
                 },
             }
-            let body = serde_json::to_vec(&Value::Object(attrs)).unwrap_or_default();
+            let body = Bytes::from(serde_json::to_vec(&Value::Object(attrs)).unwrap_or_default());
             (body, "application/cloudevents+json".to_string(), Vec::new())
         }
         PayloadMode::Binary => {
@@ -126,7 +127,7 @@ pub fn build(record: &StoredRecord, topic: &str, partition: i32, mode: PayloadMo
                     (format!("ce-{k}"), percent_encode(&text))
                 })
                 .collect();
-            let body = record.value.as_deref().unwrap_or_default().to_vec();
+            let body = record.value.clone().unwrap_or_default();
             let ct = content_type.unwrap_or_else(|| "application/octet-stream".into());
             (body, ct, headers)
         }
@@ -158,7 +159,6 @@ fn percent_encode(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bytes::Bytes;
     use strom_broker::RecordHeader;
 
     fn record(headers: Vec<(&str, &str)>, value: &str) -> StoredRecord {
@@ -195,7 +195,7 @@ mod tests {
         assert_eq!(v["type"], "order.created");
         assert_eq!(v["subject"], "k1");
         let b = build(&r, "orders", 0, PayloadMode::Binary);
-        assert_eq!(b.body, br#"{"n":1}"#);
+        assert_eq!(&b.body[..], br#"{"n":1}"#);
         assert!(b
             .headers
             .contains(&("ce-type".into(), "order.created".into())));

@@ -71,6 +71,7 @@ impl Webhooks {
             store,
             policy: Arc::new(policy),
             writes: Default::default(),
+            reads: Default::default(),
         });
         let me = Arc::new(Webhooks {
             ctx,

@@ -49,20 +49,8 @@ impl Webhooks {
     pub async fn status(&self, name: &str) -> Result<Status> {
         let rt = self.runtime(name)?;
         let sub = rt.current();
-        let lags = self.ctx.groups.lag(&sub.group()).unwrap_or_default();
-        let lag_records = lags.iter().filter_map(|p| p.lag).sum();
-        let behind: Vec<(String, i32, i64)> = lags
-            .iter()
-            .filter(|p| p.lag.unwrap_or(0) > 0)
-            .map(|p| (p.topic.clone(), p.partition, p.committed_offset))
-            .collect();
-        let broker = Arc::clone(&self.ctx.broker);
-        let oldest = tokio::task::spawn_blocking(move || oldest_timestamp(&broker, &behind))
-            .await
-            .ok()
-            .flatten();
+        let (lag_records, lag_seconds) = self.lag(&sub.group()).await;
         let now = crate::now_ms();
-        let lag_seconds = oldest.map_or(0.0, |t| (now - t).max(0) as f64 / 1000.0);
         let blocked = rt
             .blocked
             .lock()
@@ -92,6 +80,33 @@ impl Webhooks {
             blocked,
             recent_attempts,
         })
+    }
+}
+
+impl Webhooks {
+    /// The lag of subscription group `group`: records from the committed positions to the
+    /// log ends, and the age in seconds of the oldest of them (0 without lag).
+    pub async fn lag(&self, group: &str) -> (i64, f64) {
+        let lags = self.ctx.groups.lag(group).unwrap_or_default();
+        let records = lags.iter().filter_map(|p| p.lag).sum();
+        let behind: Vec<(String, i32, i64)> = lags
+            .iter()
+            .filter(|p| p.lag.unwrap_or(0) > 0)
+            .map(|p| (p.topic.clone(), p.partition, p.committed_offset))
+            .collect();
+        if behind.is_empty() {
+            return (records, 0.0);
+        }
+        let broker = Arc::clone(&self.ctx.broker);
+        let oldest = tokio::task::spawn_blocking(move || oldest_timestamp(&broker, &behind))
+            .await
+            .ok()
+            .flatten();
+        let now = crate::now_ms();
+        (
+            records,
+            oldest.map_or(0.0, |t| (now - t).max(0) as f64 / 1000.0),
+        )
     }
 }
 

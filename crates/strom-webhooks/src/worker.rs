@@ -8,16 +8,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use strom_broker::group::{OffsetCommitEntry, OffsetCommitRequest, TopicPartitions};
-use strom_broker::{decode_records, Partition, StoredRecord};
+use strom_broker::{Partition, StoredRecord};
 
 use crate::commit::{Committer, Position};
 use crate::deliver::deliver;
 use crate::model::{Filter, Ordering};
 use crate::payload::event_type;
+use crate::reads::Read;
 use crate::runtime::Runtime;
 use crate::Ctx;
 
-const READ_BYTES: usize = 256 * 1024;
 pub(crate) const IDLE_WAIT: Duration = Duration::from_secs(1);
 
 /// Runs until the subscription stops.
@@ -39,7 +39,8 @@ pub(crate) enum Step {
     Missing,
 }
 
-/// Reads the records at `pos` (at most one read's worth) that pass the filter.
+/// Reads the records at `pos` (at most one read's worth, shared with the other subscriptions
+/// of the topic through [`crate::reads`]) that pass the filter.
 pub(crate) async fn next_records(
     ctx: &Ctx,
     rt: &Runtime,
@@ -55,28 +56,18 @@ pub(crate) async fn next_records(
         return Step::Idle(part);
     }
     let from = *pos;
-    let read = tokio::task::spawn_blocking(move || part.read(from, READ_BYTES)).await;
-    let records = match read {
-        Ok(Ok(fetched)) => decode_records(&fetched.records).unwrap_or_else(|err| {
-            tracing::warn!(%topic, partition, error = %err, "webhook: undecodable batch skipped");
-            Vec::new()
-        }),
-        Ok(Err(err)) => {
-            tracing::warn!(%topic, partition, error = %err, "webhook: read failed; retrying");
-            return Step::Missing;
-        }
-        Err(_) => return Step::Missing,
+    let chunk = match ctx.reads.read(part, topic, partition, from).await {
+        Read::Chunk(chunk) => chunk,
+        Read::Failed => return Step::Missing,
     };
-    let next = records
-        .last()
-        .map_or(from + 1, |r| r.offset + 1)
-        .max(from + 1);
-    let filter = rt.current().filter.clone();
-    let wanted = records
-        .into_iter()
-        .filter(|r| r.offset >= from && matches(&filter, r))
+    let sub = rt.current();
+    let wanted = chunk
+        .from_offset(from)
+        .iter()
+        .filter(|r| matches(&sub.filter, r))
+        .cloned()
         .collect();
-    Step::Records(wanted, next)
+    Step::Records(wanted, chunk.next)
 }
 
 /// Ordering `partition`: one event at a time, in offset order. Positions are committed in

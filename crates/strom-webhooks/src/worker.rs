@@ -176,3 +176,44 @@ pub fn matches(filter: &Filter, record: &StoredRecord) -> bool {
         filter.types.is_empty() || event_type(record).is_some_and(|t| filter.types.contains(&t));
     header_ok && type_ok
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use strom_broker::RecordHeader;
+
+    fn record(key: &str, headers: &[(&str, &str)]) -> StoredRecord {
+        StoredRecord {
+            offset: 0,
+            timestamp: 0,
+            key: Some(Bytes::copy_from_slice(key.as_bytes())),
+            value: None,
+            headers: headers
+                .iter()
+                .map(|(k, v)| RecordHeader {
+                    key: (*k).into(),
+                    value: Some(Bytes::copy_from_slice(v.as_bytes())),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn filters_need_every_given_condition() {
+        let filter = Filter {
+            key_prefix: Some("eu-".into()),
+            headers: [("region".to_string(), "eu".to_string())].into(),
+            types: vec!["order.created".into()],
+        };
+        let full = [("region", "eu"), ("ce_type", "order.created")];
+        assert!(matches(&filter, &record("eu-1", &full)));
+        assert!(!matches(&filter, &record("us-1", &full)));
+        let other_region = [("region", "us"), ("ce_type", "order.created")];
+        assert!(!matches(&filter, &record("eu-1", &other_region)));
+        assert!(!matches(&filter, &record("eu-1", &[("region", "eu")])));
+        let other_type = [("region", "eu"), ("ce_type", "order.paid")];
+        assert!(!matches(&filter, &record("eu-1", &other_type)));
+        assert!(matches(&Filter::default(), &record("any", &[])));
+    }
+}

@@ -220,6 +220,23 @@ def test_console_viewer_sees_no_mutation_controls_and_forged_writes_are_refused(
     assert r.status_code == 403, r.text
     d = requests.get(f"{server.http}/v1/groups/{VIEWED_GROUP}", auth=ADMIN, timeout=10).json()
     assert [o["committed_offset"] for o in d["offsets"]] == [0], d
+    # Deleting offsets needs Read on the topic too (Kafka's OffsetDelete): with Delete on a
+    # group, the viewer deletes its commits on TOPIC but not on a topic it may not Read.
+    assert requests.post(f"{server.http}/v1/topics", json={"name": "secret"}, auth=ADMIN, timeout=10).status_code == 201
+    acl = [{"resource_type": "GROUP", "resource_name": "cleanup", "principal": "User:viewer", "operation": "DELETE",
+            "permission": "ALLOW"}]
+    assert requests.post(f"{server.http}/v1/acls", json={"acls": acl}, auth=ADMIN, timeout=10).status_code == 201
+    for topic in (TOPIC, "secret"):
+        r = requests.post(f"{server.http}/v1/groups/cleanup/offsets/reset", auth=ADMIN, timeout=10,
+                          json={"topics": [topic], "to": "earliest", "execute": True})
+        assert r.status_code == 200, r.text
+    url = f"{server.http}/v1/groups/cleanup/offsets"
+    r = s.delete(url, params={"topic": "secret"}, headers=csrf, timeout=10)
+    assert r.status_code == 403 and "READ" in r.json()["detail"], r.text
+    r = s.delete(url, params={"topic": TOPIC}, headers=csrf, timeout=10)
+    assert r.status_code == 200 and r.json()["partitions"] == [{"partition": 0, "deleted_offset": 0}], r.text
+    d = requests.get(f"{server.http}/v1/groups/cleanup", auth=ADMIN, timeout=10).json()
+    assert [o["topic"] for o in d["offsets"]] == ["secret"], d
 
 
 @pytest.mark.timeout(300)

@@ -68,6 +68,10 @@ async function render() {
     cleanup = null;
   }
   const view = h("div", {});
+  // Views pass optional parts as null or false: left out, as h() does (the DOM's own
+  // append would print them as text).
+  const add = view.append.bind(view);
+  view.append = (...parts) => add(...parts.flat().filter((c) => c !== null && c !== undefined && c !== false));
   let state = "ready";
   try {
     if (!found) throw new ApiError(404, { detail: "No such page: " + path });

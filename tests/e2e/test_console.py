@@ -25,6 +25,7 @@ SCRIPT = HERE / "console" / "console_browser.js"
 SHOTS = HERE.parent.parent / "docs" / "console"
 USER, PASSWORD = "admin", "console:pw"
 TOPIC, BIG, TARGET, GROUP, HOOK = "orders", "big-values", "audit", "billing", "audit-hook"
+TRIM = "trim-me"
 PER_PARTITION = 12
 BIG_BYTES = 5 * 1024 * 1024
 
@@ -41,6 +42,7 @@ def feed(bootstrap):
     """Three topics made and filled by confluent-kafka; a group that consumed part of one."""
     admin = AdminClient({"bootstrap.servers": bootstrap})
     topics = [NewTopic(TOPIC, 3, 1), NewTopic(TARGET, 1, 1), NewTopic("grow-me", 1, 1), NewTopic("delete-me", 1, 1),
+              NewTopic(TRIM, 1, 1, config={"retention.ms": "-1"}),
               NewTopic(BIG, 1, 1, config={"max.message.bytes": str(8 * 1024 * 1024)})]
     for future in admin.create_topics(topics).values():
         future.result(timeout=30)
@@ -49,6 +51,8 @@ def feed(bootstrap):
         for i in range(PER_PARTITION):
             producer.produce(TOPIC, key=f"k{p}-{i}", value=json.dumps({"n": i, "p": p}).encode(),
                              headers=[("trace", f"t{i}"), ("trace", "dup")], partition=p)
+    for i in range(10):
+        producer.produce(TRIM, key=f"t{i}", value=f"trim {i}".encode())
     line = b"the quick brown fox jumps over the lazy dog 0123456789\n"
     producer.produce(BIG, key=b"big", value=(line * (BIG_BYTES // len(line) + 1))[:BIG_BYTES])
     assert producer.flush(60) == 0
@@ -87,7 +91,7 @@ def browser(plan, bootstrap):
         for line in proc.stdout:
             if line.strip() == "LIVE_READY":
                 kcat = subprocess.run(["kcat", "-b", bootstrap, "-P", "-t", plan["produce_topic"], "-K:"],
-                                      input=f"{plan['live_key']}:{plan['live_value']}\n", text=True,
+                                      input=f"noise:left out\n{plan['live_key']}:{plan['live_value']}\n", text=True,
                                       capture_output=True, timeout=60)
                 assert kcat.returncode == 0, kcat.stderr
                 proc.stdin.write("go\n")
@@ -132,7 +136,7 @@ def test_console_pages_and_actions_in_chromium(strom_factory, tmp_path):
     plan = {"base": server.http, "user": USER, "password": PASSWORD, "topic": TOPIC, "big_topic": BIG,
             "filter": "ord", "group": GROUP, "produce_topic": TARGET, "produce_key": "k1",
             "produce_value": "hello from the console", "subject": f"{TOPIC}-value",
-            "live_key": "live-1", "live_value": "tailed by the browser",
+            "live_key": "live-1", "live_value": "tailed by the browser", "trim_topic": TRIM,
             "screenshots": str(SHOTS)}
     auth = (USER, PASSWORD)
     topics = requests.get(f"{server.http}/v1/topics", auth=auth, timeout=10).json()
@@ -148,17 +152,24 @@ def test_console_pages_and_actions_in_chromium(strom_factory, tmp_path):
     # Login (C15) with the session cookie.
     assert r["login_shown"] and r["after_login"] == "ready" and r["who"] == f"User:{USER}", r
     # Overview (C2): the counts the server has.
-    assert sum(t["records"] for t in topics) == 3 * PER_PARTITION + 1
+    assert sum(t["records"] for t in topics) == 3 * PER_PARTITION + 1 + 10
     assert r["overview"] == {"count-topics": str(len(topics)),
                              "count-partitions": str(sum(t["partition_count"] for t in topics)),
-                             "count-records": str(3 * PER_PARTITION + 1),
+                             "count-records": str(3 * PER_PARTITION + 1 + 10),
                              "count-groups": str(len(groups)), "disk-state": "writable"}, r["overview"]
-    # Topics (C3): filter and sort, in the URL.
+    status = requests.get(f"{server.http}/v1/status", auth=auth, timeout=10).json()
+    assert 0 <= status["uptime_seconds"] < 600 and " s" in r["uptime"], (status, r["uptime"])
+    # Topics (C3): filter and sort, in the URL; cleanup policy and retention of each.
+    policies = {name: (policy, retention) for name, policy, retention in r["topics_policy"]}
+    assert policies[TRIM] == ("delete", "forever") and policies[TOPIC] == ("delete", "7 d"), policies
     assert r["topics_all"] == sorted(t["name"] for t in topics), r["topics_all"]
     assert r["topics_filtered"] == [TOPIC] and "q=ord" in r["topics_filtered_hash"]
     assert r["topics_by_size_desc"][0] == BIG
     # Topic detail (C4): the high watermark of each partition, configs.
-    assert r["partitions"] == [str(PER_PARTITION)] * 3
+    assert r["partitions"] == [str(PER_PARTITION)] * 3 and r["segments"] == ["1"] * 3, r
+    # Delete records (C4): the log start moved to 4; kcat reads from there.
+    assert r["trim_notice"] == "Records deleted." and r["trim_log_start"] == ["4"], r
+    assert [m["offset"] for m in kcat_read(server.bootstrap, TRIM, 6)] == [4, 5, 6, 7, 8, 9]
     assert "cleanup.policy" in r["configs"] and "max.message.bytes" in r["configs"]
     # Topic admin (C4), checked with confluent-kafka's admin client and kcat.
     assert r["config_notice"] == "Config changed." and r["config_row"] == ["retention.ms", "86400000", "topic"], r
@@ -209,6 +220,7 @@ def test_console_pages_and_actions_in_chromium(strom_factory, tmp_path):
     assert records[1]["headers"] == ["origin", "console"], records[1]
     # Live tail (C9): the record kcat produced appears; Pause closes the stream.
     assert r["live_value"] == "tailed by the browser" and r["live_after_pause"] == "paused", r
+    assert r["live_rows"] == 1 and r["live_skipped"].strip() == "Left out by the filter: 1.", r
     print(f"live tail: the kcat record showed {r['live_ms']} ms after kcat returned")
     # Webhooks: listed, paused from the console (the API says so); schemas listed and shown.
     assert r["webhooks_state"] == "ready" and r["webhooks"] == [HOOK], r

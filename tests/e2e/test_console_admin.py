@@ -35,6 +35,7 @@ USER, PASSWORD = "admin", "console:pw"
 ADMIN = (USER, PASSWORD)
 ANON = "User:ANONYMOUS"
 TOPIC = "orders"
+VIEWED_GROUP = "reporting"
 
 
 def start(strom_factory, tmp_path, extra="", authorize=True):
@@ -165,16 +166,29 @@ def cookie_session(http, user, password):
 
 @pytest.mark.timeout(300)
 def test_console_viewer_sees_no_mutation_controls_and_forged_writes_are_refused(strom_factory, tmp_path):
-    server = start(strom_factory, tmp_path)
+    server = start(strom_factory, tmp_path, "[console]\nexport = false\n")
     r = requests.put(f"{server.http}/v1/users/viewer", auth=ADMIN, timeout=10,
                      json={"mechanism": "SCRAM-SHA-256", "password": "viewer-pw"})
     assert r.status_code == 204, r.text
     acls = [{"resource_type": "TOPIC", "resource_name": TOPIC, "principal": "User:viewer",
              "operation": op, "permission": "ALLOW"} for op in ("DESCRIBE", "READ")]
+    acls.append({"resource_type": "GROUP", "resource_name": VIEWED_GROUP, "principal": "User:viewer",
+                 "operation": "DESCRIBE", "permission": "ALLOW"})
     assert requests.post(f"{server.http}/v1/acls", json={"acls": acls}, auth=ADMIN, timeout=10).status_code == 201
-    r = browser({"mode": "viewer", "base": server.http, "user": "viewer", "password": "viewer-pw", "topic": TOPIC})
+    r = requests.post(f"{server.http}/v1/groups/{VIEWED_GROUP}/offsets/reset", auth=ADMIN, timeout=10,
+                      json={"topics": [TOPIC], "to": "earliest", "execute": True})
+    assert r.status_code == 200, r.text
+    r = browser({"mode": "viewer", "base": server.http, "user": "viewer", "password": "viewer-pw", "topic": TOPIC,
+                 "group": VIEWED_GROUP})
     assert r["after_login"] == "ready" and r["partitions"] == 1, r
     assert r["topic_controls"] == [], r
+    # Hidden (C15): the Security item (no Describe on the cluster), the produce link (no
+    # Write), the export links (`[console] export = false`), and the group's reset, offset
+    # deletion and deletion (Describe only).
+    assert r["security_nav"] is False and r["produce_links"] == 0, r
+    assert r["search_state"] == "ready" and r["search_status"].startswith("Scanned 0 records"), r
+    assert r["export_links"] == 0, r
+    assert r["group_state"] == "ready" and r["group_offsets"] == 1 and r["group_controls"] == 0, r
     # The security pages are the API's to refuse (Describe on the cluster), shown as such.
     assert r["acls_state"] == "error" and "DESCRIBE" in r["acls_error"].upper(), r
     assert_axe_clean(r, ["topic-viewer"])
@@ -195,6 +209,34 @@ def test_console_viewer_sees_no_mutation_controls_and_forged_writes_are_refused(
     assert r.status_code == 403 and "WRITE" in r.json()["detail"], r.text
     topic = requests.get(f"{server.http}/v1/topics/{TOPIC}", auth=ADMIN, timeout=10).json()
     assert topic["partitions"][0]["high_watermark"] == 0, topic
+    # The hidden controls are refused by the API too: export, and deleting the group's
+    # offsets (Delete on the group) or the group.
+    r = s.get(f"{server.http}/v1/topics/{TOPIC}/search", params={"export": "csv"}, timeout=10)
+    assert r.status_code == 403 and r.json()["type"].endswith("export-disabled"), r.text
+    csrf = {"Origin": server.http, "X-CSRF-Token": token}
+    r = s.delete(f"{server.http}/v1/groups/{VIEWED_GROUP}/offsets", params={"topic": TOPIC}, headers=csrf, timeout=10)
+    assert r.status_code == 403 and "DELETE" in r.json()["detail"], r.text
+    r = s.delete(f"{server.http}/v1/groups/{VIEWED_GROUP}", headers=csrf, timeout=10)
+    assert r.status_code == 403, r.text
+    d = requests.get(f"{server.http}/v1/groups/{VIEWED_GROUP}", auth=ADMIN, timeout=10).json()
+    assert [o["committed_offset"] for o in d["offsets"]] == [0], d
+    # Deleting offsets needs Read on the topic too (Kafka's OffsetDelete): with Delete on a
+    # group, the viewer deletes its commits on TOPIC but not on a topic it may not Read.
+    assert requests.post(f"{server.http}/v1/topics", json={"name": "secret"}, auth=ADMIN, timeout=10).status_code == 201
+    acl = [{"resource_type": "GROUP", "resource_name": "cleanup", "principal": "User:viewer", "operation": "DELETE",
+            "permission": "ALLOW"}]
+    assert requests.post(f"{server.http}/v1/acls", json={"acls": acl}, auth=ADMIN, timeout=10).status_code == 201
+    for topic in (TOPIC, "secret"):
+        r = requests.post(f"{server.http}/v1/groups/cleanup/offsets/reset", auth=ADMIN, timeout=10,
+                          json={"topics": [topic], "to": "earliest", "execute": True})
+        assert r.status_code == 200, r.text
+    url = f"{server.http}/v1/groups/cleanup/offsets"
+    r = s.delete(url, params={"topic": "secret"}, headers=csrf, timeout=10)
+    assert r.status_code == 403 and "READ" in r.json()["detail"], r.text
+    r = s.delete(url, params={"topic": TOPIC}, headers=csrf, timeout=10)
+    assert r.status_code == 200 and r.json()["partitions"] == [{"partition": 0, "deleted_offset": 0}], r.text
+    d = requests.get(f"{server.http}/v1/groups/cleanup", auth=ADMIN, timeout=10).json()
+    assert [o["topic"] for o in d["offsets"]] == ["secret"], d
 
 
 @pytest.mark.timeout(300)
@@ -316,4 +358,5 @@ def test_console_webhook_and_schema_pages(strom_factory, tmp_path):
     assert registry.get_compatibility(f"{TOPIC}-value") == "FULL"
     assert r["decoded"][0][:2] == ["0", "schema id 1"] and '"n": 7' in r["decoded"][0][2], r["decoded"]
     assert r["schema_id_uses"] == f"Used by: {TOPIC}-value v1", r
-    assert_axe_clean(r, ["webhook-list", "webhook", "webhook-edit", "schema-subject", "schema-diff", "schema-records"])
+    assert_axe_clean(r, ["webhook-list", "webhook", "webhook-edit", "webhook-new", "schema-subject", "schema-diff",
+                         "schema-records", "schema-id"])

@@ -21,7 +21,11 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 from kafka.admin import KafkaAdminClient
 
+from kafka.protocol.api import Request, Response
+from kafka.protocol.types import Array, Int16, Int32, Schema, String
+
 from conftest import Strom
+from group_wire import Wire
 
 HERE = Path(__file__).resolve().parent
 SCRIPT = HERE / "console" / "console_data_browser.js"
@@ -29,6 +33,7 @@ SHOTS = HERE.parent.parent / "docs" / "console"
 USER, PASSWORD = "admin", "console:pw"
 AUTH = (USER, PASSWORD)
 TOPIC, PARTITIONS, RECORDS, KEYS, GROUP, DOOMED = "events", 4, 100_000, 5_000, "analytics", "doomed"
+TRIMMED = "trimmed"
 NEEDLE_EVERY = 1_000
 PAGED, PAGED_RECORDS = "paged", 1_000
 
@@ -75,7 +80,7 @@ def loaded(tmp_path_factory):
     for i in range(PAGED_RECORDS):
         producer.produce(PAGED, key=f"k{i}", value=f"v{i}".encode(), partition=i % 3, timestamp=base + i // 4)
     assert producer.flush(60) == 0
-    for group in (GROUP, DOOMED):
+    for group in (GROUP, DOOMED, TRIMMED):
         consumer = Consumer({"bootstrap.servers": server.bootstrap, "group.id": group, "enable.auto.commit": False})
         consumer.commit(offsets=[TopicPartition(TOPIC, p, 10) for p in range(PARTITIONS)], asynchronous=False)
         consumer.close()
@@ -242,50 +247,20 @@ def test_the_history_has_rates_and_lag_after_load(loaded):
     assert requests.get(f"{server.http}/v1/metrics/history", timeout=10).status_code == 401
 
 
-def page_times(server, topic, partition, hw):
-    """Wall time (loopback: an upper bound of the server's time) of the two calls a records
-    page makes -- the topic and one page of 50 -- at the start, middle and end of a partition."""
-    out = {}
-    for name, offset in (("oldest", 0), ("middle", hw // 2), ("newest", max(0, hw - 50))):
-        runs = []
-        for _ in range(5):
-            started = time.perf_counter()
-            t = requests.get(f"{server.http}/v1/topics/{topic}", auth=AUTH, timeout=30)
-            r = requests.get(f"{server.http}/v1/topics/{topic}/partitions/{partition}/records",
-                             params={"offset": offset, "limit": 50}, auth=AUTH, timeout=30)
-            runs.append((time.perf_counter() - started) * 1000)
-            assert t.status_code == 200 and r.status_code == 200 and len(r.json()["records"]) == 50
-        out[name] = sorted(runs)[len(runs) // 2]
-    return out
-
-
-def test_records_page_time_on_a_large_topic(loaded, tmp_path):
-    """The records page's server time on the 100,000-record topic; with
-    STROM_CONSOLE_PERF_RECORDS=N (e.g. 10000000) also on a one-partition topic of N records
-    produced by confluent-kafka (minutes for 10M: not in the normal suite)."""
+def test_a_reset_of_some_partitions_of_one_topic_moves_only_those(loaded):
     server, _ = loaded
-    hw = sizes(server)[0]
-    times = page_times(server, TOPIC, 0, hw)
-    print(f"records page on {RECORDS} records (partition 0: {hw}): median ms {times}")
-    n = int(os.environ.get("STROM_CONSOLE_PERF_RECORDS", "0"))
-    if n:
-        admin = AdminClient({"bootstrap.servers": server.bootstrap})
-        for future in admin.create_topics([NewTopic("perf", 1, 1)]).values():
-            future.result(timeout=30)
-        producer = Producer({"bootstrap.servers": server.bootstrap, "linger.ms": 50, "batch.num.messages": 10_000,
-                             "queue.buffering.max.messages": 1_000_000, "compression.type": "lz4"})
-        started = time.time()
-        for i in range(n):
-            while True:
-                try:
-                    producer.produce("perf", key=f"k{i}", value=b"x" * 100, partition=0)
-                    break
-                except BufferError:
-                    producer.poll(0.1)
-        assert producer.flush(600) == 0
-        print(f"produced {n} records in {time.time() - started:.0f} s")
-        times = page_times(server, "perf", 0, n)
-        print(f"records page on {n} records: median ms {times}")
+    url = f"{server.http}/v1/groups/partial/offsets/reset"
+    r = requests.post(url, json={"topics": [TOPIC], "partitions": [1, 3], "to": "latest", "execute": True},
+                      auth=AUTH, timeout=10)
+    assert r.status_code == 200, r.text
+    assert [p["partition"] for p in r.json()["partitions"]] == [1, 3], r.json()
+    d = requests.get(f"{server.http}/v1/groups/partial", auth=AUTH, timeout=10).json()
+    ends = sizes(server)
+    assert [(o["partition"], o["committed_offset"]) for o in d["offsets"]] == [(1, ends[1]), (3, ends[3])], d
+    for body in ({"partitions": [1], "to": "latest"}, {"topics": [TOPIC, PAGED], "partitions": [1], "to": "latest"},
+                 {"topics": [TOPIC], "partitions": [9], "to": "latest"}):
+        r = requests.post(url, json=body, auth=AUTH, timeout=10)
+        assert r.status_code == 400, (body, r.text)
 
 
 def test_group_detail_has_time_lag(loaded):
@@ -296,6 +271,62 @@ def test_group_detail_has_time_lag(loaded):
                      auth=AUTH, timeout=10).json()["records"][0]["timestamp"]
     o = next(o for o in d["offsets"] if o["partition"] == 0)
     assert o["lag"] > 0 and before - t - 1000 <= o["time_lag_ms"] <= time.time() * 1000 - t + 1000, (o, t, before)
+
+
+def first_offsets(server, group):
+    """Subscribes a confluent-kafka consumer to TOPIC in `group` (earliest when nothing is
+    committed): the first offset it gets on each partition; the consumer stays subscribed."""
+    consumer = Consumer({"bootstrap.servers": server.bootstrap, "group.id": group,
+                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    consumer.subscribe([TOPIC])
+    first = {}
+    deadline = time.time() + 60
+    while len(first) < PARTITIONS and time.time() < deadline:
+        for msg in consumer.consume(500, 1.0):
+            if msg.error() is None:
+                first.setdefault(msg.partition(), msg.offset())
+    return consumer, first
+
+
+def check_deleted_offsets(server):
+    """After the console's deletion of TRIMMED's offsets on partitions 0 and 1, and Kafka's
+    OffsetDelete (confluent-kafka's AdminClient) on partition 2: a consumer starts at the log
+    start there and at the commit on partition 3; while it is subscribed the server refuses."""
+    # (confluent-kafka and kafka-python have no OffsetDelete call: the request is sent raw.)
+    wire = Wire(server.bootstrap)
+    try:
+        done = wire.call(OffsetDeleteRequest(group_id=TRIMMED, topics=[(TOPIC, [2])]))
+    finally:
+        wire.close()
+    assert done.error_code == 0 and done.topics == [(TOPIC, [(2, 0)])], done
+    consumer, first = first_offsets(server, TRIMMED)
+    try:
+        assert first == {0: 0, 1: 0, 2: 0, 3: 10}, first
+        # A member subscribes to the topic: both APIs refuse (Kafka's GROUP_SUBSCRIBED_TO_TOPIC).
+        r = requests.delete(f"{server.http}/v1/groups/{TRIMMED}/offsets", params={"topic": TOPIC},
+                            auth=AUTH, timeout=10)
+        assert r.status_code == 409 and r.json()["type"].endswith("group-subscribed-to-topic"), r.text
+    finally:
+        consumer.close()
+    r = requests.delete(f"{server.http}/v1/groups/{TRIMMED}/offsets", params={"topic": "nope"}, auth=AUTH, timeout=10)
+    assert r.status_code == 404 and r.json()["type"].endswith("no-committed-offsets"), r.text
+    r = requests.delete(f"{server.http}/v1/groups/{TRIMMED}/offsets", params={"topic": TOPIC, "partitions": "x"},
+                        auth=AUTH, timeout=10)
+    assert r.status_code == 400, r.text
+
+
+class OffsetDeleteResponse(Response):
+    API_KEY, API_VERSION = 47, 0
+    SCHEMA = Schema(("error_code", Int16), ("throttle_time_ms", Int32),
+                    ("topics", Array(("name", String("utf-8")),
+                                     ("partitions", Array(("partition", Int32), ("error_code", Int16))))))
+
+
+class OffsetDeleteRequest(Request):
+    """Kafka's OffsetDelete v0 (KIP-496), which `kafka-consumer-groups --delete-offsets` sends."""
+    API_KEY, API_VERSION, RESPONSE_TYPE = 47, 0, OffsetDeleteResponse
+    SCHEMA = Schema(("group_id", String("utf-8")),
+                    ("topics", Array(("name", String("utf-8")), ("partitions", Array(Int32)))))
 
 
 def run_browser(plan):
@@ -310,7 +341,7 @@ def run_browser(plan):
 def test_search_and_export_in_chromium(loaded, tmp_path):
     server, placed = loaded
     plan = {"base": server.http, "user": USER, "password": PASSWORD, "topic": TOPIC,
-            "budget": 10_000, "needle": '"needle"', "group": GROUP, "doomed": DOOMED, "paged": PAGED, "downloads": str(tmp_path), "screenshots": str(SHOTS)}
+            "budget": 10_000, "needle": '"needle"', "group": GROUP, "doomed": DOOMED, "trimmed": TRIMMED, "paged": PAGED, "downloads": str(tmp_path), "screenshots": str(SHOTS)}
     r = run_browser(plan)
     # The 401s of the views asked before login are logged by the browser as failed loads.
     scripts = [e for e in r["console_errors"] if not e.startswith("Failed to load resource")]
@@ -334,6 +365,10 @@ def test_search_and_export_in_chromium(loaded, tmp_path):
     names = {g[0] for g in admin.list_consumer_groups()}
     admin.close()
     assert GROUP in names and DOOMED not in names, names
+    # Offsets deleted in the console (C12): partitions 0 and 1 of TRIMMED lost their commits.
+    assert r["offsets_delete_notice"] == f"Deleted the committed offsets of 2 partitions of {TOPIC}.", r
+    assert r["offsets_after_delete"] == [["2", "10"], ["3", "10"]], r["offsets_after_delete"]
+    check_deleted_offsets(server)
     # All partitions (C5): paging forward and backward yields every record once, in
     # (timestamp, partition, offset) order; a reload shows the same page.
     everything = {(i % 3, i // 3) for i in range(PAGED_RECORDS)}

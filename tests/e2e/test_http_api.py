@@ -112,7 +112,8 @@ def test_admin(strom):
     assert {c["name"]: c["value"] for c in desc["configs"]}["retention.ms"] == "1000"
     assert [t["name"] for t in requests.get(f"{strom.http}/v1/topics").json()] == ["adm"]
     p = requests.get(f"{strom.http}/v1/topics/adm/partitions/0").json()
-    assert p == {"partition": 0, "log_start_offset": 0, "high_watermark": 0, "size_bytes": p["size_bytes"]}
+    assert p == {"partition": 0, "log_start_offset": 0, "high_watermark": 0, "size_bytes": p["size_bytes"],
+                 "segments": 1}
     assert requests.delete(f"{strom.http}/v1/topics/adm").status_code == 204
     assert requests.get(f"{strom.http}/v1/topics/adm").status_code == 404
 

@@ -22,6 +22,8 @@ pub struct PartitionInfo {
     pub log_start_offset: i64,
     pub high_watermark: i64,
     pub size_bytes: u64,
+    /// Segment files of the local log.
+    pub segments: usize,
     /// Where the data is, for a tiered partition (`remote.storage.enable=true`, once the
     /// uploader has taken it over); absent otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -52,6 +54,7 @@ fn partition_info(p: &strom_broker::Partition) -> PartitionInfo {
         log_start_offset: p.log_start_offset(),
         high_watermark: p.high_watermark(),
         size_bytes: p.size_bytes(),
+        segments: p.log().segment_count(),
         tiers: p.tier_status().map(|t| TierInfo {
             local_start_offset: t.local_start_offset,
             local_end_offset: t.local_end_offset,
@@ -90,6 +93,10 @@ pub struct TopicSummary {
     /// Sum of the partitions' high watermarks minus their log start offsets.
     pub records: i64,
     pub size_bytes: u64,
+    /// The effective `cleanup.policy` (`delete`, `compact`, `compact,delete`).
+    pub cleanup_policy: String,
+    /// The effective `retention.ms` (`-1`: no time limit).
+    pub retention_ms: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -145,6 +152,17 @@ fn describe(state: &Shared, topic: &Topic) -> ApiResult<TopicInfo> {
     })
 }
 
+/// One config's effective value (empty when the topic is gone meanwhile).
+fn effective(state: &Shared, topic: &str, name: &str) -> String {
+    state
+        .broker
+        .effective_topic_config(topic)
+        .ok()
+        .and_then(|c| c.into_iter().find(|(n, _, _)| n == name))
+        .map(|(_, value, _)| value)
+        .unwrap_or_default()
+}
+
 /// Runs broker administration (which may fsync) on the blocking pool.
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, BrokerError> + Send + 'static,
@@ -194,6 +212,8 @@ pub async fn list(
                         .map(|p| p.high_watermark() - p.log_start_offset())
                         .sum(),
                     size_bytes: parts.iter().map(|p| p.size_bytes()).sum(),
+                    cleanup_policy: effective(&state, t.name(), "cleanup.policy"),
+                    retention_ms: effective(&state, t.name(), "retention.ms"),
                 }
             })
             .collect(),

@@ -157,12 +157,20 @@ pub const RULES: &[Rule] = &[
         "/v1/groups/{group}/offsets/reset",
         Check(Read, Group),
     ),
+    // OffsetDelete (Kafka's table): Delete on the group; the handler checks Read on the topic.
+    rule("DELETE", "/v1/groups/{group}/offsets", Check(Delete, Group)),
     // Records
     rule("POST", "/v1/topics/{topic}/records", Check(Write, Topic)),
     rule(
         "GET",
         "/v1/topics/{topic}/partitions/{partition}/records",
         Check(Read, Topic),
+    ),
+    // DeleteRecords (Kafka's table): Delete on the topic.
+    rule(
+        "DELETE",
+        "/v1/topics/{topic}/partitions/{partition}/records",
+        Check(Delete, Topic),
     ),
     // Bounded search (console C6) reads records: Read on the topic.
     rule("GET", "/v1/topics/{topic}/search", Check(Read, Topic)),

@@ -1,7 +1,8 @@
 //! `POST /v1/groups/{group}/offsets/reset`: moves a group's committed offsets as
 //! `kafka-consumer-groups --reset-offsets` does: to the earliest or latest offset, an
 //! absolute offset, the first offset at a time, or shifted by N; clamped to what the log
-//! holds. A dry run unless `execute` is true, and only while the group has no members.
+//! holds; all partitions of the topics, or only some of one topic. A dry run unless
+//! `execute` is true, and only while the group has no members.
 //! Needs Read on the group (route rule) and Describe on every topic touched (checked here).
 
 use std::collections::BTreeMap;
@@ -39,6 +40,9 @@ pub struct ResetRequest {
     /// Topics to reset (all their partitions); omitted: every topic the group committed to.
     #[serde(default)]
     pub topics: Option<Vec<String>>,
+    /// Only these partitions of the one topic in `topics`; omitted: all its partitions.
+    #[serde(default)]
+    pub partitions: Option<Vec<i32>>,
     pub to: ResetTo,
     /// Commit the new offsets; otherwise only report them (dry run).
     #[serde(default)]
@@ -99,6 +103,7 @@ pub async fn reset(
         .into_iter()
         .map(|f| ((f.topic, f.partition), f.offset))
         .collect();
+    let only = only_partitions(&request.partitions, request.topics.as_deref())?;
     let topics = match request.topics {
         Some(t) => t,
         None if current.is_empty() => return Err(crate::groups::not_found(&group)),
@@ -119,6 +124,9 @@ pub async fn reset(
         )?;
         let t = state.topic(topic)?;
         for p in t.partitions().iter() {
+            if only.is_some_and(|ps| !ps.contains(&p.index())) {
+                continue;
+            }
             let committed = current.get(&(topic.clone(), p.index())).copied();
             let target = target(&request.to, p, committed)?;
             let new_offset = target.clamp(p.log_start_offset(), p.high_watermark());
@@ -130,6 +138,11 @@ pub async fn reset(
             });
         }
     }
+    if only.is_some_and(|ps| ps.len() != plan.len()) {
+        return Err(ApiError::bad_request(
+            "partitions must name distinct partitions of the topic",
+        ));
+    }
     if request.execute {
         commit(groups, &group, &plan).await?;
         tracing::info!(group = %group, partitions = plan.len(), "group offsets reset over HTTP");
@@ -139,6 +152,20 @@ pub async fn reset(
         executed: request.execute,
         partitions: plan,
     }))
+}
+
+/// The partitions a reset is limited to: only with exactly one topic named.
+fn only_partitions<'a>(
+    partitions: &'a Option<Vec<i32>>,
+    topics: Option<&[String]>,
+) -> ApiResult<Option<&'a Vec<i32>>> {
+    match partitions {
+        Some(_) if topics.map_or(0, <[String]>::len) != 1 => Err(ApiError::bad_request(
+            "partitions needs exactly one topic in topics",
+        )),
+        Some(ps) if ps.is_empty() => Err(ApiError::bad_request("partitions is empty")),
+        other => Ok(other.as_ref()),
+    }
 }
 
 /// The wanted offset of one partition before clamping.

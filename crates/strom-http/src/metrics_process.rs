@@ -80,7 +80,7 @@ fn max_fds() -> Option<f64> {
 }
 
 /// CPU seconds (user + system) and the start time (Unix seconds) from `/proc/self/stat`.
-fn cpu_and_start() -> Option<(f64, f64)> {
+pub(crate) fn cpu_and_start() -> Option<(f64, f64)> {
     let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
     // Fields after the command name, which is in parentheses and may contain spaces.
     let rest = &stat[stat.rfind(')')? + 2..];

@@ -13,8 +13,9 @@ use crate::consumers::handlers as consumers;
 use crate::consumers::{offsets, positions, records};
 use crate::state::Shared;
 use crate::{
-    acls, admin, atom, console, consume, feeds, group_reset, groups, history, metrics, openapi,
-    permissions, produce, quotas, registry, restproxy, search, status, users, webhooks, ws,
+    acls, admin, atom, console, consume, feeds, group_offsets, group_reset, groups, history,
+    metrics, openapi, permissions, produce, quotas, records_delete, registry, restproxy, search,
+    status, users, webhooks, ws,
 };
 
 /// The router (state applied) and the OpenAPI document it serves.
@@ -28,7 +29,7 @@ pub fn build(state: Shared) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(admin::partition))
         .routes(routes!(quotas::list, quotas::set, quotas::delete))
         .routes(routes!(produce::produce))
-        .routes(routes!(consume::consume))
+        .routes(routes!(consume::consume, records_delete::delete))
         .routes(routes!(search::search))
         .routes(routes!(feeds::feed))
         .routes(routes!(atom::archive))
@@ -58,6 +59,7 @@ pub fn build(state: Shared) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(groups::list))
         .routes(routes!(groups::describe, groups::delete))
         .routes(routes!(group_reset::reset))
+        .routes(routes!(group_offsets::delete))
         .routes(routes!(status::status))
         .routes(routes!(users::list))
         .routes(routes!(users::put, users::delete))

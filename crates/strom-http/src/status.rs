@@ -1,6 +1,6 @@
 //! `GET /v1/status`: what `strom status` shows an operator: the server's version, its
 //! listeners with their connections, the data directory's disk and counts of topics and
-//! groups. Describe on the cluster (route rule). No server paths in the answer.
+//! groups, and its uptime. Describe on the cluster (route rule). No server paths in the answer.
 
 use axum::extract::State;
 use axum::Json;
@@ -39,6 +39,8 @@ pub struct ServerStatus {
     pub disk: DiskStatus,
     pub topics: usize,
     pub groups: usize,
+    /// Seconds since the server process started (`null` where `/proc` is not available).
+    pub uptime_seconds: Option<u64>,
 }
 
 /// The server's version, listeners, disk and counts.
@@ -86,5 +88,12 @@ pub async fn status(State(state): State<Shared>) -> Json<ServerStatus> {
             .filter(|t| !strom_broker::is_internal_topic(t.name()))
             .count(),
         groups,
+        uptime_seconds: uptime_seconds(),
     })
+}
+
+fn uptime_seconds() -> Option<u64> {
+    let (_, start) = crate::metrics_process::cpu_and_start()?;
+    let now = crate::timefmt::now_ms() as f64 / 1000.0;
+    Some((now - start).max(0.0) as u64)
 }

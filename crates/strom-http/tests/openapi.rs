@@ -53,6 +53,7 @@ const EXPECTED_PATHS: &[&str] = &[
     "/v1/quotas",
     "/v1/groups",
     "/v1/groups/{group}",
+    "/v1/groups/{group}/offsets",
     "/v1/groups/{group}/offsets/reset",
     "/v1/status",
     "/v1/webhooks",

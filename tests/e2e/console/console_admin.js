@@ -28,7 +28,11 @@ async function login(page, hash) {
   await page.fill("#l-user", plan.user);
   await page.fill("#l-pass", plan.password);
   out.after_login = await act(page, () => page.click("button[type=submit]"));
-  await page.waitForFunction(() => document.getElementById("who").textContent.startsWith("User:"), null, { timeout: 30000 });
+  // The header is done once #who is ready: the principal, and the navigation it may use.
+  await page.waitForFunction(() => {
+    const who = document.getElementById("who");
+    return who.textContent.startsWith("User:") && who.dataset.ready === "true";
+  }, null, { timeout: 30000 });
 }
 
 /** The topic page's mutation controls that are shown. */
@@ -119,6 +123,7 @@ async function runWebhooks(page) {
   await act(page, () => page.click("#webhook-form button[type=submit]"));
   out.edit_notice = await text(page, "#hook-result .notice");
   await visit(page, "#/new-webhook");
+  await axe(page, "webhook-new");
   await page.fill("#w-name", plan.new_webhook);
   await page.fill("#w-topics", plan.webhook_topic);
   await page.fill("#w-url", plan.receiver_url);
@@ -151,6 +156,7 @@ async function runSchemas(page) {
   await axe(page, "schema-records");
   await act(page, () => page.click("#decoded a"));
   out.schema_id_uses = await text(page, "#schema-id-uses");
+  await axe(page, "schema-id");
 }
 
 async function runHooksAndSchemas(page) {
@@ -164,8 +170,18 @@ async function runViewer(page) {
   out.security_nav = await page.locator("#nav-security").isVisible();
   out.topic_controls = await topicControls(page);
   out.partitions = (await rows(page, "#partitions")).length;
+  out.produce_links = await count(page, "main a[href^='#/produce']");
   out.acls_state = await visit(page, "#/security/acls");
   out.acls_error = await text(page, "main .notice");
+  // Export off on this server: the search result has no export link (the API refuses too).
+  out.search_state = await visit(page, `#/topics/${plan.topic}/search?run=1`);
+  out.search_status = await text(page, "#search-status");
+  out.export_links = await count(page, "#export-jsonl, #export-csv, #export-jsonl-b64");
+  // A group it may Describe only: its offsets are shown, no reset, offset deletion or deletion.
+  out.group_state = await visit(page, `#/groups/${plan.group}`);
+  out.group_offsets = (await rows(page, "#offsets")).length;
+  out.group_controls = await count(page, "#r-to, #offsets-delete-form, #group-delete");
+  await visit(page, `#/topics/${plan.topic}`);
   await axe(page, "topic-viewer");
 }
 

@@ -59,6 +59,7 @@ async function run(page) {
   for (const id of ["count-topics", "count-partitions", "count-records", "count-groups", "disk-state"]) {
     out.overview[id] = await text(page, "#" + id);
   }
+  out.uptime = await text(page, "#uptime");
   await axe(page, "overview");
 
   // Topics (C3): filter and sort through the URL
@@ -73,11 +74,13 @@ async function run(page) {
   await act(page, () => page.click("#topics th:nth-child(4) a"));
   out.topics_by_size_desc = await cells(page, "#topics", 0);
   await visit(page, "#/topics");
+  out.topics_policy = await page.$$eval("#topics tbody tr", (rows) => rows.map((r) => [...r.children].map((c) => c.innerText.trim())).map((c) => [c[0], c[4], c[5]]));
   await axe(page, "topics");
 
   // Topic detail (C4)
   await visit(page, `#/topics/${plan.topic}`);
   out.partitions = await cells(page, "#partitions", 2);
+  out.segments = await cells(page, "#partitions", 5);
   out.configs = await cells(page, "#configs", 0);
   await axe(page, "topic");
   // Topic admin (C4): a config override, new partitions, a deletion confirmed by name
@@ -91,6 +94,12 @@ async function run(page) {
   await page.fill("#g-count", "3");
   await act(page, () => page.click("#partitions-form button[type=submit]"));
   out.grown_partitions = (await cells(page, "#partitions", 0)).length;
+  // Delete records (C4): partition 0 of trim-me before offset 4 (kcat reads from there).
+  await visit(page, `#/topics/${plan.trim_topic}`);
+  await page.fill("#dr-before", "4");
+  await act(page, () => page.click("#delete-records-form button[type=submit]"));
+  out.trim_notice = await text(page, "main .notice");
+  out.trim_log_start = await cells(page, "#partitions", 1);
   await visit(page, "#/topics/delete-me");
   out.delete_disabled_before = await page.isDisabled("#delete-form button");
   await page.fill("#d-confirm", "delete-me");
@@ -183,7 +192,8 @@ async function run(page) {
   out.reproduce_result = await text(page, "#produce-result .notice");
 
   // Live tail (C9): the Python side produces with kcat once the stream is open.
-  await visit(page, `#/topics/${plan.produce_topic}/live`);
+  // With a key filter in the URL: kcat's other record is left out (and counted).
+  await visit(page, `#/topics/${plan.produce_topic}/live?key=${plan.live_key}`);
   await page.waitForSelector("#live[data-live=open]", { timeout: 30000 });
   await axe(page, "live");
   console.log("LIVE_READY");
@@ -192,6 +202,8 @@ async function run(page) {
   await page.waitForSelector(`#live tbody tr td:text-is("${plan.live_key}")`, { timeout: 30000 });
   out.live_ms = Date.now() - t1;
   out.live_value = await page.locator("#live tbody tr td.field-value pre").first().innerText();
+  out.live_rows = await page.locator("#live tbody tr").count();
+  out.live_skipped = await text(page, "#live-skipped");
   await page.click("#live-toggle");
   out.live_after_pause = await page.getAttribute("#live", "data-live");
 

@@ -1,4 +1,4 @@
-// Drives the console's data pages (search, export, charts) in Debian's chromium
+// Drives the console's data pages (search, export, charts, group offsets) in Debian's chromium
 // (playwright-core) for tests/e2e/test_console_data.py; prints one JSON object with what the
 // pages showed. Usage: node console_data_browser.js '<json plan>'
 const path = require("path");
@@ -57,6 +57,15 @@ async function run(page) {
   await visit(page, `#/groups/${plan.group}`);
   out.group_time_lag = await page.$$eval("#offsets tbody tr", (rows) => rows.map((r) => r.children[5].innerText.trim()));
   await axe(page, "group-detail");
+  // Delete two partitions' committed offsets (DELETE /v1/groups/{g}/offsets; the Python side
+  // then starts a confluent-kafka consumer in the group).
+  await visit(page, `#/groups/${plan.trimmed}`);
+  await page.selectOption("#od-topic", plan.topic);
+  await page.fill("#od-partitions", "0, 1");
+  await page.click("#offsets-delete");
+  await page.waitForSelector("#offsets-delete-result .notice", { timeout: 30000 });
+  out.offsets_delete_notice = await text(page, "#offsets-delete-result .notice");
+  out.offsets_after_delete = await page.$$eval("#offsets tbody tr", (rows) => rows.map((r) => [r.children[1].innerText.trim(), r.children[2].innerText.trim()]));
   await visit(page, `#/groups/${plan.doomed}`);
   await act(page, () => page.click("#group-delete"));
   out.after_delete_hash = await page.evaluate(() => location.hash);

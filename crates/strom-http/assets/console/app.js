@@ -1,6 +1,7 @@
 // The console's entry point: a hash router (every view and its state is in the URL, so a
-// view is a permalink), the header (principal, log out, UTC/local time, dark mode), and the
-// rule that a 401 from the API leads to the login page.
+// view is a permalink), the header (principal, log out, UTC/local time, dark mode, the
+// navigation items the principal may use), and the rule that a 401 from the API leads to
+// the login page.
 
 import { whoami, logout, ApiError } from "./api.js";
 import { h, replace, notice } from "./dom.js";
@@ -19,6 +20,7 @@ import { webhooks, webhook } from "./webhooks.js";
 import { newWebhook, editWebhook } from "./webhook_form.js";
 import { subjects, subject, subjectRecords, schemaById } from "./schemas.js";
 import { security, users, acls, quotas } from "./security.js";
+import { clusterOps, setWho } from "./perms.js";
 
 const ROUTES = [
   [/^\/$/, "overview", overview],
@@ -66,6 +68,10 @@ async function render() {
     cleanup = null;
   }
   const view = h("div", {});
+  // Views pass optional parts as null or false: left out, as h() does (the DOM's own
+  // append would print them as text).
+  const add = view.append.bind(view);
+  view.append = (...parts) => add(...parts.flat().filter((c) => c !== null && c !== undefined && c !== false));
   let state = "ready";
   try {
     if (!found) throw new ApiError(404, { detail: "No such page: " + path });
@@ -105,16 +111,30 @@ function applyPrefs() {
 async function refreshWho() {
   const who = document.getElementById("who");
   const out = document.getElementById("logout");
+  delete who.dataset.ready;
   try {
     const me = await whoami();
     who.textContent = me.principal;
     out.hidden = me.authenticated_by !== "cookie";
-    document.getElementById("nav-security").hidden = !me.authorization;
+    setWho(me);
     document.documentElement.dataset.readOnly = String(Boolean(me.read_only));
+    document.getElementById("nav-produce").hidden = Boolean(me.read_only);
+    await securityNav(me);
   } catch {
     who.textContent = "not logged in";
     out.hidden = true;
+    setWho(null);
   }
+  who.dataset.ready = "true";
+}
+
+/** The Security item, when the server enforces ACLs and the principal may see a security
+ *  page: users and ACLs need Describe on the cluster, quotas DescribeConfigs. */
+async function securityNav(me) {
+  const item = document.getElementById("nav-security");
+  const ops = me.authorization ? await clusterOps().catch(() => new Set()) : new Set();
+  item.hidden = !ops.has("DESCRIBE") && !ops.has("DESCRIBE_CONFIGS");
+  item.querySelector("a").href = ops.has("DESCRIBE") ? "#/security/users" : "#/security/quotas";
 }
 
 function start() {

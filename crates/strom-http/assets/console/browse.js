@@ -9,6 +9,7 @@ import { h, field, select, notice } from "./dom.js";
 import { timeEl, valueView, source } from "./format.js";
 import { go, href, link } from "./nav.js";
 import { exportLinks } from "./export.js";
+import { readOnly } from "./perms.js";
 import { newerPage, olderPage, parsePositions, printPositions } from "./browse_all.js";
 
 export const MAX_PAGE = 500;
@@ -146,7 +147,7 @@ export function recordTable(topic, w, records) {
       h("td", { class: "field-key" }, valueView(source(r, "key", false), w.mode === "auto" ? "text" : w.mode, `key at offset ${r.offset}`)),
       h("td", {}, headersView(r.headers)),
       h("td", { class: "field-value" }, valueView(source(r, "value", true), w.mode, `value at offset ${r.offset}`)),
-      h("td", {}, link("/produce", { topic, src: `${r.partition}:${r.offset}` }, "Re-produce")));
+      h("td", {}, readOnly() ? null : link("/produce", { topic, src: `${r.partition}:${r.offset}` }, "Re-produce")));
   });
   return h("table", { id: "records", class: "records" },
     h("caption", { class: "sr-only" }, w.caption || `Records of ${topic}, partition ${w.partition}`),

@@ -1,12 +1,16 @@
 // Consumer groups (C11, C12): the list, one group's members and per-partition committed
-// offset, log end, lag and time lag (each offset links to its record), deletion, and the offset reset through
-// POST /v1/groups/{g}/offsets/reset: a dry-run preview first (its parameters are in the
-// URL), then Apply. The server refuses a reset while the group has members (409).
+// offset, log end, lag and time lag (each offset links to its record), deletion, the offset
+// reset through POST /v1/groups/{g}/offsets/reset (a dry-run preview first, its parameters
+// in the URL; per group, topics or partitions of one topic; then Apply; the server refuses
+// a reset while the group has members, 409), and the deletion of a topic's committed
+// offsets (DELETE /v1/groups/{g}/offsets, Kafka's OffsetDelete). A control the principal may
+// not use is left out (perms.js); the API checks every action.
 
 import { api, ApiError, seg } from "./api.js";
 import { h, table, field, select, notice } from "./dom.js";
 import { fmtNum } from "./format.js";
 import { go, link } from "./nav.js";
+import { allowedOps } from "./perms.js";
 
 export async function groupList(view) {
   document.title = "Consumer groups · Strom";
@@ -63,7 +67,43 @@ export async function groupDetail(view, [group], query) {
     offsets.replaceWith(fresh);
     offsets = fresh;
   };
-  view.append(await resetSection(group, d, query, refresh), deleteSection(group, d));
+  const ops = await allowedOps("GROUP", group);
+  view.append(
+    ops.has("READ") ? await resetSection(group, d, query, refresh) : null,
+    ops.has("DELETE") && d.offsets.length ? offsetsDeleteSection(group, d, refresh) : null,
+    ops.has("DELETE") ? deleteSection(group, d) : null);
+}
+
+/** Delete the committed offsets of one topic (all its partitions, or the listed ones):
+ *  DELETE /v1/groups/{g}/offsets (Delete on the group, Read on the topic; refused while a
+ *  member subscribes to the topic). */
+function offsetsDeleteSection(group, d, refresh) {
+  const topics = [...new Set(d.offsets.map((o) => o.topic))];
+  const topic = select(topics.map((t) => [t, t]), topics[0]);
+  const partitions = h("input", { type: "text", inputmode: "numeric", autocomplete: "off" });
+  const out = h("div", { id: "offsets-delete-result", "aria-live": "polite" });
+  const submit = async (e) => {
+    e.preventDefault();
+    out.replaceChildren();
+    try {
+      const r = await api("/v1/groups/" + seg(group) + "/offsets", { method: "DELETE",
+        query: { topic: topic.value, partitions: partitions.value.replace(/\s+/g, "") } });
+      const gone = r.partitions.filter((p) => p.deleted_offset !== null).length;
+      await refresh().catch(() => {});
+      out.append(notice(`Deleted the committed offsets of ${gone} partitions of ${r.topic}.`, "ok"));
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 401) throw err;
+      out.append(notice(err.message));
+    }
+  };
+  return h("section", { "aria-labelledby": "offsets-delete-title" },
+    h("h2", { id: "offsets-delete-title" }, "Delete committed offsets"),
+    h("p", {}, "The group's next consumer of these partitions starts where its auto.offset.reset says."),
+    h("form", { class: "filters", id: "offsets-delete-form", onsubmit: submit },
+      field("od-topic", "Topic", topic),
+      field("od-partitions", "Partitions", partitions, "Comma-separated; empty: every partition with a commit"),
+      h("button", { type: "submit", class: "secondary", id: "offsets-delete" }, "Delete offsets")),
+    out);
 }
 
 /** Delete the group (DELETE /v1/groups/{g}: Delete on the group; refused while it has members). */
@@ -100,14 +140,16 @@ async function resetSection(group, d, query, refresh) {
     ["datetime", "Timestamp"], ["shift_by", "Shift by"]], to);
   const at = h("input", { type: "text", value: query.get("at") || "" });
   const topics = h("input", { type: "text", value: query.get("topics") || "" });
+  const parts = h("input", { type: "text", inputmode: "numeric", value: query.get("partitions") || "" });
   const section = h("section", { "aria-labelledby": "reset-title" },
     h("h2", { id: "reset-title" }, "Reset offsets"),
     d.members.length ? notice("The group has members: stop its consumers before resetting (the server refuses otherwise).", "info") : null,
     h("form", { class: "filters", onsubmit: (e) => {
       e.preventDefault();
-      go(path, { to: toSel.value, at: at.value.trim(), topics: topics.value.trim() });
+      go(path, { to: toSel.value, at: at.value.trim(), topics: topics.value.trim(), partitions: parts.value.replace(/\s+/g, "") });
     } },
       field("r-topics", "Topics", topics, "Comma-separated; empty: every topic with a commit"),
+      field("r-partitions", "Partitions", parts, "Of one topic, comma-separated; empty: all"),
       field("r-to", "Move to", toSel),
       field("r-at", "Offset, timestamp or shift", at, "Timestamp: RFC 3339 with zone or epoch ms; shift: ±N"),
       h("button", { type: "submit" }, "Preview")));
@@ -115,6 +157,8 @@ async function resetSection(group, d, query, refresh) {
   const body = { to: target(to, query.get("at") || ""), execute: false };
   const names = (query.get("topics") || "").split(",").map((s) => s.trim()).filter(Boolean);
   if (names.length) body.topics = names;
+  const only = (query.get("partitions") || "").split(",").filter(Boolean).map(Number);
+  if (only.length) body.partitions = only;
   const out = h("div", { id: "reset-result" });
   section.append(out);
   try {

@@ -16,3 +16,15 @@ export async function allowedOps(resourceType, resourceName) {
 
 /** The cluster's allowed operations. */
 export const clusterOps = () => allowedOps("CLUSTER", "kafka-cluster");
+
+/** What `GET /v1/whoami` said about this session (set by app.js at start and after login). */
+let who = {};
+export function setWho(me) {
+  who = me || {};
+}
+
+/** Whether the server allows exports (`[console] export`); the API refuses them otherwise. */
+export const exportEnabled = () => who.export !== false;
+
+/** Whether the session may change nothing (`console_read_only` and a cookie session). */
+export const readOnly = () => Boolean(who.read_only);

@@ -17,9 +17,12 @@ const OPS = ["ALL", "READ", "WRITE", "CREATE", "DELETE", "ALTER", "DESCRIBE", "C
 const QUOTA_KEYS = ["producer_byte_rate", "consumer_byte_rate", "request_percentage"];
 const opts = (list) => list.map((v) => [v, v]);
 
-function subnav(current) {
+/** The security pages the principal may read (users and ACLs: Describe on the cluster;
+ *  quotas: DescribeConfigs). */
+function subnav(current, ops) {
+  const pages = [["users", "Users", "DESCRIBE"], ["acls", "ACLs", "DESCRIBE"], ["quotas", "Quotas", "DESCRIBE_CONFIGS"]];
   return h("nav", { class: "pager", "aria-label": "Security" },
-    [["users", "Users"], ["acls", "ACLs"], ["quotas", "Quotas"]].map(([p, l]) =>
+    pages.filter(([p, , op]) => p === current || ops.has(op)).map(([p, l]) =>
       h("a", { href: "#/security/" + p, "aria-current": p === current ? "page" : null }, l)));
 }
 
@@ -58,7 +61,7 @@ export async function users(view, _p, query) {
   const pass = h("input", { type: "password", required: true, autocomplete: "new-password" });
   const mech = select(MECHS, "SCRAM-SHA-256");
   const iters = h("input", { type: "number", min: "4096", max: "16384", value: "4096" });
-  view.append(h("div", {}, h("h1", {}, "Security: users"), subnav("users"), result,
+  view.append(h("div", {}, h("h1", {}, "Security: users"), subnav("users", ops), result,
     table(null, ["User", "Mechanism", "Iterations", canAlter ? "Actions" : ""], rows, { id: "users" }),
     canAlter ? h("section", { "aria-labelledby": "user-add" }, h("h2", { id: "user-add" }, "Add or update a user"),
       form("user-form", result, async () => {
@@ -105,7 +108,7 @@ export async function acls(view, _p, query) {
     a.permission, a.host, canAlter ? h("button", { type: "button", class: "secondary",
       "aria-label": `Delete ${a.permission} ${a.operation} on ${a.resource_type} ${a.resource_name} for ${a.principal}`,
       onclick: remove(a) }, "Delete") : null]);
-  view.append(h("div", {}, h("h1", {}, "Security: ACLs"), subnav("acls"), result, filters,
+  view.append(h("div", {}, h("h1", {}, "Security: ACLs"), subnav("acls", ops), result, filters,
     table(null, ["Principal", "Resource type", "Resource", "Pattern", "Operation", "Permission", "Host",
       canAlter ? "Actions" : ""], rows, { id: "acls" }),
     canAlter ? createAcl(result, again) : null));
@@ -151,7 +154,7 @@ export async function quotas(view, _p, query) {
           result.replaceChildren(notice(err.message));
         }
       } }, "Delete") : null]);
-  view.append(h("div", {}, h("h1", {}, "Security: quotas"), subnav("quotas"), result,
+  view.append(h("div", {}, h("h1", {}, "Security: quotas"), subnav("quotas", ops), result,
     table(null, ["Entity", ...QUOTA_KEYS, canAlter ? "Actions" : ""], rows, { id: "quotas" }),
     canAlter ? editQuota(result, again) : null));
 }

@@ -1,11 +1,13 @@
 // Topics (C3, C4): the list with a name filter, internal toggle and sorting (all in the
-// URL), and one topic's partitions and configs.
+// URL), each with its cleanup policy and retention, and one topic's partitions (with their
+// segment counts) and configs.
 
 import { api, seg } from "./api.js";
 import { h, table, field, notice } from "./dom.js";
 import { fmtBytes, fmtNum } from "./format.js";
 import { go, href, link } from "./nav.js";
 import { adminSection } from "./topic_admin.js";
+import { allowedOps } from "./perms.js";
 
 const COLUMNS = [["name", "Name"], ["partitions", "Partitions"], ["records", "Records"], ["size", "Size"]];
 const KEY = {
@@ -45,7 +47,7 @@ export async function topicList(view, _params, query) {
     const th = h("th", { scope: "col" }, h("a", { href: href("/topics", { ...state, sort: k, dir: next }) }, label));
     if (sort === k) th.setAttribute("aria-sort", dir === "asc" ? "ascending" : "descending");
     return th;
-  });
+  }).concat(h("th", { scope: "col" }, "Cleanup policy"), h("th", { scope: "col" }, "Retention"));
   view.append(
     h("h1", {}, "Topics"),
     query.get("deleted") ? notice(`Topic ${query.get("deleted")} deleted.`, "ok") : null,
@@ -57,14 +59,27 @@ export async function topicList(view, _params, query) {
         h("td", {}, link("/topics/" + seg(t.name), {}, t.name)),
         h("td", { class: "num" }, fmtNum(t.partition_count)),
         h("td", { class: "num" }, fmtNum(t.records)),
-        h("td", { class: "num" }, fmtBytes(t.size_bytes)))))));
+        h("td", { class: "num" }, fmtBytes(t.size_bytes)),
+        h("td", {}, t.cleanup_policy),
+        h("td", { class: "num" }, fmtRetention(t.retention_ms)))))));
 }
 
-const DONE = { config: "Config changed.", partitions: "Partitions added." };
+/** retention.ms as "7 d", "36 h", "90 min", "1500 ms"; -1 as "forever". */
+export function fmtRetention(ms) {
+  const n = Number(ms);
+  if (!Number.isFinite(n) || ms === "") return "—";
+  if (n < 0) return "forever";
+  for (const [unit, size] of [["d", 86400000], ["h", 3600000], ["min", 60000], ["s", 1000]]) {
+    if (n >= size && n % size === 0) return `${n / size} ${unit}`;
+  }
+  return `${n} ms`;
+}
+
+const DONE = { config: "Config changed.", partitions: "Partitions added.", records: "Records deleted." };
 
 export async function topicDetail(view, [name], query) {
   document.title = name + " · Strom";
-  const t = await api("/v1/topics/" + seg(name));
+  const [t, ops] = await Promise.all([api("/v1/topics/" + seg(name)), allowedOps("TOPIC", name)]);
   const path = "/topics/" + seg(name);
   const overrides = t.configs.filter((c) => !c.default);
   view.append(
@@ -74,12 +89,12 @@ export async function topicDetail(view, [name], query) {
       link(path + "/records", { partition: 0 }, "Browse records"), " ",
       link(path + "/live", {}, "Live tail"), " ",
       link(path + "/search", {}, "Search"), " ",
-      link("/produce", { topic: t.name }, "Produce a record")),
+      ops.has("WRITE") ? link("/produce", { topic: t.name }, "Produce a record") : null),
     h("h2", {}, "Partitions"),
-    table(null, ["Partition", "Log start", "High watermark", "Records", "Size", "Browse"],
+    table(null, ["Partition", "Log start", "High watermark", "Records", "Size", "Segments", "Browse"],
       t.partitions.map((p) => [
         String(p.partition), fmtNum(p.log_start_offset), fmtNum(p.high_watermark),
-        fmtNum(p.high_watermark - p.log_start_offset), fmtBytes(p.size_bytes),
+        fmtNum(p.high_watermark - p.log_start_offset), fmtBytes(p.size_bytes), fmtNum(p.segments),
         link(path + "/records", { partition: p.partition }, `Browse partition ${p.partition}`),
       ]), { id: "partitions" }),
     h("h2", {}, "Configuration"),
@@ -87,5 +102,5 @@ export async function topicDetail(view, [name], query) {
     table(null, ["Name", "Value", "Source"],
       t.configs.map((c) => [h("span", { class: "mono" }, c.name), h("span", { class: "mono" }, c.value),
         c.default ? "default" : "topic"]), { id: "configs" }),
-    await adminSection(t));
+    adminSection(t, ops));
 }

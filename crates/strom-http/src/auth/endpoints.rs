@@ -130,6 +130,8 @@ pub async fn whoami(
         "csrf_token": csrf,
         "read_only": read_only,
         "authorization": state.config.security.authorizer.enabled(),
+        // Whether `[console] export` allows downloads (the console hides its export links).
+        "export": state.config.console.export,
     }))
 }
 

@@ -2,7 +2,8 @@
 the real binary, configured with the newest `kafka-version` it accepts (2.1.0): it lists the
 topic, reads the group's commits from `__consumer_offsets` (Kafka's value format) and its
 lag endpoint reports, per partition and in total, exactly the real backlog (log end minus
-committed offset), also after more records arrive and after a new commit."""
+committed offset), also after more records arrive and after a new commit, with each
+partition's owner (the member's host) decoded from the group metadata record."""
 
 import json
 import shutil
@@ -96,25 +97,39 @@ def get(url):
 
 
 def wait_lag(url, expected, timeout=90):
+    """Waits until Burrow reports `expected` lag per partition, each partition owned by the
+    member (its host, from the group metadata record)."""
     deadline, last = time.time() + timeout, None
     while time.time() < deadline:
         last = get(url)
         status = (last or {}).get("status") or {}
-        lags = {p["partition"]: p["current_lag"] for p in status.get("partitions") or []}
-        if lags == expected and status.get("totallag") == sum(expected.values()):
+        parts = status.get("partitions") or []
+        lags = {p["partition"]: p["current_lag"] for p in parts}
+        # The owner is the member's client host, read after its client id from the record
+        # (Burrow 1.2.1's lag answer leaves `client_id` empty).
+        owners = {p["owner"] for p in parts}
+        if (lags == expected and status.get("totallag") == sum(expected.values())
+                and owners == {"/127.0.0.1"}):
             return status
         time.sleep(1)
     raise AssertionError(f"Burrow never reported lag {expected}; last answer: {last}")
 
 
-def commit(strom, offsets):
+def member(strom):
+    """A live member of the group (it owns both partitions), so the group has metadata."""
     c = ck.Consumer({"bootstrap.servers": strom.bootstrap, "group.id": GROUP,
-                     "enable.auto.commit": False})
-    try:
-        c.commit(offsets=[ck.TopicPartition(TOPIC, p, o) for p, o in offsets.items()],
-                 asynchronous=False)
-    finally:
-        c.close()
+                     "client.id": "lag-member", "enable.auto.commit": False})
+    c.subscribe([TOPIC])
+    deadline = time.time() + 30
+    while len(c.assignment()) < 2:
+        assert time.time() < deadline, "the member never got both partitions"
+        c.poll(0.2)
+    return c
+
+
+def commit(consumer, offsets):
+    consumer.commit(offsets=[ck.TopicPartition(TOPIC, p, o) for p, o in offsets.items()],
+                    asynchronous=False)
 
 
 def produce(strom, counts):
@@ -129,7 +144,8 @@ def test_burrow_reports_the_real_backlog(strom, tmp_path):
     assert shutil.which("Burrow"), "Debian's burrow is required (tests/install-deps.sh)"
     create_topic(strom.bootstrap, TOPIC, partitions=2)
     produce(strom, {0: 50, 1: 40})
-    commit(strom, {0: 30, 1: 10})
+    consumer = member(strom)
+    commit(consumer, {0: 30, 1: 10})
     zk, zk_port = start_zookeeper(tmp_path)
     http_port = free_port()
     burrow_config(tmp_path, strom, zk_port, http_port)
@@ -147,9 +163,10 @@ def test_burrow_reports_the_real_backlog(strom, tmp_path):
         # More records, then a new commit: Burrow follows both.
         produce(strom, {0: 5})
         wait_lag(f"{base}/consumer/{GROUP}/lag", {0: 25, 1: 30})
-        commit(strom, {1: 40})
+        commit(consumer, {1: 40})
         wait_lag(f"{base}/consumer/{GROUP}/lag", {0: 25, 1: 0})
     finally:
+        consumer.close()
         burrow.terminate()
         zk.terminate()
         burrow.wait(20)

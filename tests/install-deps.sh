@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the end-to-end suites need: real Kafka clients (kcat, confluent-kafka with its
 # bundled librdkafka, kafka-python with its lz4 and snappy codecs, kafkajs), pytest, curl,
-# schemathesis, chromium for the browser tests (CORS, web console), prlimit (util-linux) for the tests that cap
+# schemathesis, Burrow with Debian's ZooKeeper, chromium for the browser tests (CORS, web console), prlimit (util-linux) for the tests that cap
 # a server's memory, promtool (Debian's prometheus package) to check the /metrics exposition, Go
 # with Debian's Sarama (tests/e2e/test_kafka_sarama.py), and what librdkafka's own test suite
 # needs to build (tests/rdkafka: a C/C++ toolchain, OpenSSL, zlib, zstd and lz4 headers).
@@ -23,6 +23,10 @@ command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 # The Go client: Debian's Sarama 1.22.1, built with GO111MODULE=off against /usr/share/gocode.
 command -v go >/dev/null 2>&1 || need_apt+=(golang-go)
 [ -d /usr/share/gocode/src/github.com/Shopify/sarama ] || need_apt+=(golang-github-shopify-sarama-dev)
+# Burrow 1.2.1 and the ZooKeeper (with its JRE) it coordinates through (tests/e2e/test_burrow.py).
+command -v Burrow >/dev/null 2>&1 || need_apt+=(burrow)
+[ -f /usr/share/java/zookeeper.jar ] || need_apt+=(zookeeper)
+[ -f /usr/share/java/slf4j-simple.jar ] || need_apt+=(libslf4j-java)
 # librdkafka and its test-runner (tests/rdkafka/build.sh).
 for pkg in build-essential pkg-config libssl-dev zlib1g-dev libzstd-dev liblz4-dev; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")

@@ -1,7 +1,12 @@
 """Kafka admin parity (issue 12): KIP-430 authorized operations (confluent-kafka's
 describe_cluster / describe_topics / describe_consumer_groups, without and with the
 authorizer), ElectLeaders, and DescribeLogDirs / OffsetForLeaderEpoch over the raw protocol
-(kafka-python's request framing with the schemas written from Kafka's JSON definitions)."""
+(kafka-python's request framing with the schemas written from Kafka's JSON definitions), and
+Alter/ListPartitionReassignments with kafkajs."""
+
+import json
+import subprocess
+from pathlib import Path
 
 import requests
 from confluent_kafka import ElectionType, KafkaError, TopicCollection, TopicPartition
@@ -156,3 +161,19 @@ def test_offset_for_leader_epoch_answers_epoch_zero(strom):
         (KafkaError.UNKNOWN_LEADER_EPOCH, 0, -1, -1),  # the client knows a newer leader
     ]
     assert by_topic["nope"][0][0] == KafkaError.UNKNOWN_TOPIC_OR_PART
+
+
+def test_partition_reassignments_on_one_node_with_kafkajs(strom):
+    """AlterPartitionReassignments accepts the only possible assignment (this node) as a no-op
+    and refuses any other with INVALID_REPLICA_ASSIGNMENT; ListPartitionReassignments lists
+    nothing in progress. Driven by kafkajs's admin client."""
+    create_topic(strom.bootstrap, "moves", partitions=2)
+    script = Path(__file__).resolve().parent / "node" / "kafkajs_reassign.js"
+    out = subprocess.run(["node", str(script), strom.bootstrap, "moves"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    r = json.loads(out.stdout)
+    assert r["same"] == {"ok": None}, r["same"]
+    assert r["elsewhere"]["error"] == "INVALID_REPLICA_ASSIGNMENT", r["elsewhere"]
+    assert r["unknown"]["error"] == "UNKNOWN_TOPIC_OR_PARTITION", r["unknown"]
+    assert r["listed"] == {"ok": {"topics": []}}, r["listed"]

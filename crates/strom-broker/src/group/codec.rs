@@ -1,18 +1,41 @@
-//! The record format of `__consumer_offsets`: keys and values of committed offsets and group
-//! metadata, in a compact big-endian binary encoding with a version prefix.
+//! The record format of `__consumer_offsets`, byte for byte Kafka's: keys are
+//! `OffsetCommitKey` (version 1) and `GroupMetadataKey` (version 2), values are
+//! `OffsetCommitValue` (written as version 3) and `GroupMetadataValue` (written as version 1,
+//! or 3 when a member is static), big-endian with `int16` string lengths, as in Kafka's
+//! `group-coordinator` message schemas. Tools that read the topic directly (Burrow 1.2.1
+//! decodes offset values 0, 1, 3 and group values 0, 1) understand it.
 //!
-//! As in Kafka's own offsets topic, the key's version says what the record is (offset or
-//! group metadata), so compaction keeps exactly the newest record per group and partition,
-//! and a tombstone (no value) deletes it. Decoding never panics: a corrupt record is an error.
+//! The key's version says what the record is, so compaction keeps exactly the newest record
+//! per group and partition, and a tombstone (key, null value) deletes it, as Kafka writes it.
+//! Values of versions 0 to 3 decode; a version-0 value in Strom's earlier layout decodes too
+//! (see `codec_legacy.rs`) and is reported as [`Format::Legacy`] so start-up rewrites it.
+//! Decoding never panics: a corrupt record is an error.
 
 use bytes::{BufMut, Bytes, BytesMut};
 
 use super::GroupError;
+use crate::NewRecord;
 
 const OFFSET_KEY_VERSION: u16 = 1;
 const GROUP_KEY_VERSION: u16 = 2;
-const OFFSET_VALUE_VERSION: u16 = 0;
-const GROUP_VALUE_VERSION: u16 = 0;
+/// `OffsetCommitValue` version written: offset, leader epoch, metadata, commit timestamp.
+const OFFSET_VALUE_VERSION: u16 = 3;
+/// `GroupMetadataValue` version written for dynamic members (no state timestamp: it travels
+/// as the record's timestamp), the newest one Burrow 1.2.1 decodes.
+const GROUP_VALUE_VERSION: u16 = 1;
+/// `GroupMetadataValue` version written when a member has a `group.instance.id`.
+const GROUP_VALUE_STATIC_VERSION: u16 = 3;
+/// Longest string Kafka's `int16` length can carry.
+const MAX_STRING: usize = i16::MAX as usize;
+
+/// Which layout a stored value was in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Format {
+    /// Kafka's schemas.
+    Kafka,
+    /// Strom's layout before Kafka's was adopted; rewritten on start-up.
+    Legacy,
+}
 
 /// What a record in `__consumer_offsets` is about.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,6 +130,39 @@ pub(crate) fn decode_key(bytes: &[u8]) -> Result<RecordKey, GroupError> {
     Ok(key)
 }
 
+/// The record of one committed offset, or its tombstone (key and null value, as Kafka).
+pub(crate) fn offset_record(
+    group: &str,
+    topic: &str,
+    partition: i32,
+    value: Option<&OffsetValue>,
+) -> NewRecord {
+    let key = RecordKey::Offset {
+        group: group.to_string(),
+        topic: topic.to_string(),
+        partition,
+    };
+    NewRecord {
+        key: Some(encode_key(&key)),
+        value: value.map(encode_offset),
+        ..NewRecord::default()
+    }
+}
+
+/// The group metadata record, or its tombstone. A value's record carries the group's state
+/// timestamp as its timestamp (version 1 has no field for it; decoding reads it back).
+pub(crate) fn group_record(group: &str, value: Option<&GroupValue>) -> NewRecord {
+    let key = RecordKey::Group {
+        group: group.to_string(),
+    };
+    NewRecord {
+        key: Some(encode_key(&key)),
+        value: value.map(encode_group),
+        timestamp: value.map(|v| v.state_timestamp_ms),
+        ..NewRecord::default()
+    }
+}
+
 pub(crate) fn encode_offset(value: &OffsetValue) -> Bytes {
     let mut buf = BytesMut::new();
     buf.put_u16(OFFSET_VALUE_VERSION);
@@ -117,80 +173,142 @@ pub(crate) fn encode_offset(value: &OffsetValue) -> Bytes {
     buf.freeze()
 }
 
+/// Decodes an `OffsetCommitValue` of version 0 to 3 (version 1's expire timestamp is
+/// ignored, as Kafka 2.1+ does), or a legacy Strom value.
 /// Errors: `Storage` for a truncated value or an unknown version.
-pub(crate) fn decode_offset(bytes: &[u8]) -> Result<OffsetValue, GroupError> {
+pub(crate) fn decode_offset(bytes: &[u8]) -> Result<(OffsetValue, Format), GroupError> {
     let mut r = Reader(bytes);
-    r.version(OFFSET_VALUE_VERSION)?;
-    let value = OffsetValue {
-        offset: r.i64()?,
-        leader_epoch: r.i32()?,
-        metadata: r.string()?,
-        commit_timestamp_ms: r.i64()?,
-    };
+    let version = r.u16()?;
+    if version == 0 {
+        if let Ok(value) = super::codec_legacy::decode_offset(r.0) {
+            return Ok((value, Format::Legacy));
+        }
+    }
+    if version > 3 {
+        return Err(corrupt(format!("unknown offset value version {version}")));
+    }
+    let offset = r.i64()?;
+    let leader_epoch = if version >= 3 { r.i32()? } else { -1 };
+    let metadata = r.string()?;
+    let commit_timestamp_ms = r.i64()?;
+    if version == 1 {
+        r.i64()?;
+    }
     r.finish()?;
-    Ok(value)
+    let value = OffsetValue {
+        offset,
+        leader_epoch,
+        metadata,
+        commit_timestamp_ms,
+    };
+    Ok((value, Format::Kafka))
 }
 
+/// Version 1 unless a member is static (version 3 carries `group.instance.id`).
+fn group_version(value: &GroupValue) -> u16 {
+    if value.members.iter().any(|m| m.group_instance_id.is_some()) {
+        GROUP_VALUE_STATIC_VERSION
+    } else {
+        GROUP_VALUE_VERSION
+    }
+}
+
+/// Encodes group metadata; the caller stamps the record with `state_timestamp_ms`, since
+/// version 1 has no field for it.
 pub(crate) fn encode_group(value: &GroupValue) -> Bytes {
+    let version = group_version(value);
     let mut buf = BytesMut::new();
-    buf.put_u16(GROUP_VALUE_VERSION);
+    buf.put_u16(version);
     put_str(&mut buf, &value.protocol_type);
     buf.put_i32(value.generation);
     put_opt_str(&mut buf, value.protocol.as_deref());
     put_opt_str(&mut buf, value.leader.as_deref());
-    buf.put_i64(value.state_timestamp_ms);
-    buf.put_u32(value.members.len() as u32);
+    if version >= 2 {
+        buf.put_i64(value.state_timestamp_ms);
+    }
+    buf.put_i32(value.members.len() as i32);
     for m in &value.members {
         put_str(&mut buf, &m.member_id);
-        put_opt_str(&mut buf, m.group_instance_id.as_deref());
+        if version >= 3 {
+            put_opt_str(&mut buf, m.group_instance_id.as_deref());
+        }
         put_str(&mut buf, &m.client_id);
         put_str(&mut buf, &m.client_host);
-        buf.put_i32(m.session_timeout_ms);
         buf.put_i32(m.rebalance_timeout_ms);
+        buf.put_i32(m.session_timeout_ms);
         put_bytes(&mut buf, &m.subscription);
         put_bytes(&mut buf, &m.assignment);
     }
     buf.freeze()
 }
 
+/// Decodes a `GroupMetadataValue` of version 0 to 3, or a legacy Strom value. Versions
+/// without `currentStateTimestamp` take `record_timestamp_ms` (what [`encode_group`]'s
+/// caller stamps); version 0 has no rebalance timeout, which then equals the session timeout.
 /// Errors: `Storage` for a truncated value or an unknown version.
-pub(crate) fn decode_group(bytes: &[u8]) -> Result<GroupValue, GroupError> {
+pub(crate) fn decode_group(
+    bytes: &[u8],
+    record_timestamp_ms: i64,
+) -> Result<(GroupValue, Format), GroupError> {
     let mut r = Reader(bytes);
-    r.version(GROUP_VALUE_VERSION)?;
+    let version = r.u16()?;
+    if version == 0 {
+        if let Ok(value) = super::codec_legacy::decode_group(r.0) {
+            return Ok((value, Format::Legacy));
+        }
+    }
+    if version > 3 {
+        return Err(corrupt(format!("unknown group value version {version}")));
+    }
     let protocol_type = r.string()?;
     let generation = r.i32()?;
     let protocol = r.opt_string()?;
     let leader = r.opt_string()?;
-    let state_timestamp_ms = r.i64()?;
-    let count = r.u32()?;
+    let state_timestamp_ms = if version >= 2 {
+        r.i64()?
+    } else {
+        record_timestamp_ms
+    };
+    let count = r.count()?;
     let mut members = Vec::new();
     for _ in 0..count {
-        members.push(StoredMember {
-            member_id: r.string()?,
-            group_instance_id: r.opt_string()?,
-            client_id: r.string()?,
-            client_host: r.string()?,
-            session_timeout_ms: r.i32()?,
-            rebalance_timeout_ms: r.i32()?,
-            subscription: r.bytes()?,
-            assignment: r.bytes()?,
-        });
+        members.push(decode_member(&mut r, version)?);
     }
     r.finish()?;
-    Ok(GroupValue {
+    let value = GroupValue {
         protocol_type,
         generation,
         protocol,
         leader,
         state_timestamp_ms,
         members,
+    };
+    Ok((value, Format::Kafka))
+}
+
+fn decode_member(r: &mut Reader<'_>, version: u16) -> Result<StoredMember, GroupError> {
+    let member_id = r.string()?;
+    let group_instance_id = if version >= 3 { r.opt_string()? } else { None };
+    let client_id = r.string()?;
+    let client_host = r.string()?;
+    let rebalance_timeout_ms = if version >= 1 { Some(r.i32()?) } else { None };
+    let session_timeout_ms = r.i32()?;
+    Ok(StoredMember {
+        member_id,
+        group_instance_id,
+        client_id,
+        client_host,
+        session_timeout_ms,
+        rebalance_timeout_ms: rebalance_timeout_ms.unwrap_or(session_timeout_ms),
+        subscription: r.bytes()?,
+        assignment: r.bytes()?,
     })
 }
 
-/// Strings are u16-length-prefixed; longer ones are cut at a character boundary rather than
-/// written with a wrong length (group ids, topics and client ids are far shorter in practice).
+/// Strings are `int16`-length-prefixed; longer ones are cut at a character boundary rather
+/// than written with a wrong length (group ids, topics and client ids are far shorter).
 fn put_str(buf: &mut BytesMut, s: &str) {
-    let mut end = s.len().min(u16::MAX as usize - 1);
+    let mut end = s.len().min(MAX_STRING);
     while !s.is_char_boundary(end) {
         end -= 1;
     }
@@ -198,7 +316,7 @@ fn put_str(buf: &mut BytesMut, s: &str) {
     buf.put_slice(&s.as_bytes()[..end]);
 }
 
-/// `u16::MAX` marks a missing string.
+/// Length -1 (`u16::MAX` read unsigned) marks a missing string.
 fn put_opt_str(buf: &mut BytesMut, s: Option<&str>) {
     match s {
         Some(s) => put_str(buf, s),
@@ -207,19 +325,19 @@ fn put_opt_str(buf: &mut BytesMut, s: Option<&str>) {
 }
 
 fn put_bytes(buf: &mut BytesMut, b: &[u8]) {
-    buf.put_u32(b.len() as u32);
+    buf.put_i32(i32::try_from(b.len()).unwrap_or(i32::MAX));
     buf.put_slice(b);
 }
 
-fn corrupt(what: String) -> GroupError {
+pub(super) fn corrupt(what: String) -> GroupError {
     GroupError::Storage(format!("corrupt __consumer_offsets record: {what}"))
 }
 
 /// A bounds-checked cursor: every read past the end is an error, never a panic.
-struct Reader<'a>(&'a [u8]);
+pub(super) struct Reader<'a>(pub(super) &'a [u8]);
 
 impl Reader<'_> {
-    fn take(&mut self, n: usize) -> Result<&[u8], GroupError> {
+    pub(super) fn take(&mut self, n: usize) -> Result<&[u8], GroupError> {
         if self.0.len() < n {
             return Err(corrupt(format!(
                 "needs {n} more bytes, {} left",
@@ -230,30 +348,28 @@ impl Reader<'_> {
         self.0 = tail;
         Ok(head)
     }
-    fn array<const N: usize>(&mut self) -> Result<[u8; N], GroupError> {
+    pub(super) fn array<const N: usize>(&mut self) -> Result<[u8; N], GroupError> {
         let mut out = [0u8; N];
         out.copy_from_slice(self.take(N)?);
         Ok(out)
     }
-    fn u16(&mut self) -> Result<u16, GroupError> {
+    pub(super) fn u16(&mut self) -> Result<u16, GroupError> {
         Ok(u16::from_be_bytes(self.array()?))
     }
-    fn u32(&mut self) -> Result<u32, GroupError> {
+    pub(super) fn u32(&mut self) -> Result<u32, GroupError> {
         Ok(u32::from_be_bytes(self.array()?))
     }
-    fn i32(&mut self) -> Result<i32, GroupError> {
+    pub(super) fn i32(&mut self) -> Result<i32, GroupError> {
         Ok(i32::from_be_bytes(self.array()?))
     }
-    fn i64(&mut self) -> Result<i64, GroupError> {
+    pub(super) fn i64(&mut self) -> Result<i64, GroupError> {
         Ok(i64::from_be_bytes(self.array()?))
     }
-    fn version(&mut self, expected: u16) -> Result<(), GroupError> {
-        match self.u16()? {
-            v if v == expected => Ok(()),
-            v => Err(corrupt(format!("unknown value version {v}"))),
-        }
+    /// An `int32` array length; negative (null) is an error, as no array here is nullable.
+    pub(super) fn count(&mut self) -> Result<usize, GroupError> {
+        usize::try_from(self.i32()?).map_err(|_| corrupt("negative array length".into()))
     }
-    fn opt_string(&mut self) -> Result<Option<String>, GroupError> {
+    pub(super) fn opt_string(&mut self) -> Result<Option<String>, GroupError> {
         let len = self.u16()?;
         if len == u16::MAX {
             return Ok(None);
@@ -263,15 +379,24 @@ impl Reader<'_> {
             .map(Some)
             .map_err(|_| corrupt("string is not UTF-8".into()))
     }
-    fn string(&mut self) -> Result<String, GroupError> {
+    pub(super) fn string(&mut self) -> Result<String, GroupError> {
         self.opt_string()?
             .ok_or_else(|| corrupt("missing required string".into()))
     }
-    fn bytes(&mut self) -> Result<Bytes, GroupError> {
+    /// `u32`-length-prefixed bytes (the legacy layout).
+    pub(super) fn legacy_bytes(&mut self) -> Result<Bytes, GroupError> {
         let len = self.u32()? as usize;
         Ok(Bytes::copy_from_slice(self.take(len)?))
     }
-    fn finish(&self) -> Result<(), GroupError> {
+    /// `int32`-length-prefixed bytes; null (-1) reads as empty.
+    pub(super) fn bytes(&mut self) -> Result<Bytes, GroupError> {
+        let len = self.i32()?;
+        let Ok(len) = usize::try_from(len) else {
+            return Ok(Bytes::new());
+        };
+        Ok(Bytes::copy_from_slice(self.take(len)?))
+    }
+    pub(super) fn finish(&self) -> Result<(), GroupError> {
         if self.0.is_empty() {
             Ok(())
         } else {
@@ -281,65 +406,4 @@ impl Reader<'_> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn keys_round_trip_and_differ_by_kind() {
-        let offset = RecordKey::Offset {
-            group: "g".into(),
-            topic: "t".into(),
-            partition: 3,
-        };
-        let group = RecordKey::Group { group: "g".into() };
-        assert_eq!(decode_key(&encode_key(&offset)).unwrap(), offset);
-        assert_eq!(decode_key(&encode_key(&group)).unwrap(), group);
-        assert_ne!(encode_key(&offset), encode_key(&group));
-    }
-
-    #[test]
-    fn values_round_trip() {
-        let offset = OffsetValue {
-            offset: 42,
-            leader_epoch: -1,
-            metadata: "meta ✓".into(),
-            commit_timestamp_ms: 1_700_000_000_000,
-        };
-        assert_eq!(decode_offset(&encode_offset(&offset)).unwrap(), offset);
-        let group = GroupValue {
-            protocol_type: "consumer".into(),
-            generation: 7,
-            protocol: Some("range".into()),
-            leader: None,
-            state_timestamp_ms: 5,
-            members: vec![StoredMember {
-                member_id: "m-1".into(),
-                group_instance_id: Some("i".into()),
-                client_id: "c".into(),
-                client_host: "/127.0.0.1".into(),
-                session_timeout_ms: 10_000,
-                rebalance_timeout_ms: 30_000,
-                subscription: Bytes::from_static(b"sub"),
-                assignment: Bytes::new(),
-            }],
-        };
-        assert_eq!(decode_group(&encode_group(&group)).unwrap(), group);
-    }
-
-    #[test]
-    fn truncated_or_trailing_bytes_are_errors_not_panics() {
-        let key = encode_key(&RecordKey::Offset {
-            group: "group".into(),
-            topic: "topic".into(),
-            partition: 0,
-        });
-        for cut in 0..key.len() {
-            assert!(decode_key(&key[..cut]).is_err(), "cut at {cut}");
-        }
-        let mut long = key.to_vec();
-        long.push(0);
-        assert!(decode_key(&long).is_err());
-        assert!(decode_offset(&[0, 9]).is_err());
-        assert!(decode_group(&[0, 0, 0xff, 0xff]).is_err());
-    }
-}
+mod tests;

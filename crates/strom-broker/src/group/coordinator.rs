@@ -17,7 +17,7 @@ use tokio::time::Instant;
 
 use crate::{Broker, NewRecord};
 
-use super::codec::{encode_group, encode_key, GroupValue, RecordKey};
+use super::codec::GroupValue;
 use super::metadata::{Group, Member};
 use super::writer::Writer;
 use super::{
@@ -101,13 +101,7 @@ impl Shared {
     }
 
     pub(crate) fn group_record(&self, group_id: &str, value: Option<GroupValue>) -> NewRecord {
-        NewRecord {
-            key: Some(encode_key(&RecordKey::Group {
-                group: group_id.to_string(),
-            })),
-            value: value.as_ref().map(encode_group),
-            ..NewRecord::default()
-        }
+        super::codec::group_record(group_id, value.as_ref())
     }
 
     /// Queues a group metadata record (or tombstone) without waiting for it.

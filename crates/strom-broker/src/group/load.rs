@@ -1,23 +1,30 @@
 //! Start-up replay of `__consumer_offsets`: the newest record per key wins, a tombstone
 //! deletes; the result becomes the coordinator's groups and committed offsets. Groups whose
 //! metadata lists members come back Stable with fresh session timers, so consumers that
-//! outlive a broker restart keep their assignment if they heartbeat in time.
+//! outlive a broker restart keep their assignment if they heartbeat in time. Values still in
+//! Strom's legacy layout are noted for `migrate.rs`, which rewrites them before install.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
 use tokio::time::Instant;
 
-use super::codec::{decode_group, decode_key, decode_offset, GroupValue, RecordKey};
+use super::codec::{decode_group, decode_key, decode_offset, Format, GroupValue, RecordKey};
 use super::coordinator::Shared;
 use super::metadata::{CommittedOffset, Group, Member};
 use super::{GroupError, GroupProtocol, GroupState, GroupStorage};
+use crate::StoredRecord;
 
 #[derive(Default)]
 pub(crate) struct LoadedGroup {
-    meta: Option<GroupValue>,
-    offsets: BTreeMap<(String, i32), CommittedOffset>,
+    pub(super) meta: Option<GroupValue>,
+    pub(super) offsets: BTreeMap<(String, i32), CommittedOffset>,
+    /// The `__consumer_offsets` partition the group's records were read from.
+    pub(super) partition: i32,
+    /// Live values still in the legacy layout: the metadata, and offsets by topic-partition.
+    pub(super) legacy_meta: bool,
+    pub(super) legacy_offsets: BTreeSet<(String, i32)>,
 }
 
 /// Reads every partition of `__consumer_offsets` (blocking). A record that does not decode is
@@ -39,48 +46,64 @@ pub(crate) fn replay(
                 }
             };
             let entry = groups.entry(key.group().to_string()).or_default();
-            let applied = match (key, record.value.as_ref()) {
-                (
-                    RecordKey::Offset {
-                        topic, partition, ..
-                    },
-                    None,
-                ) => {
-                    entry.offsets.remove(&(topic, partition));
-                    Ok(())
-                }
-                (
-                    RecordKey::Offset {
-                        topic, partition, ..
-                    },
-                    Some(value),
-                ) => decode_offset(value).map(|v| {
-                    entry.offsets.insert(
-                        (topic, partition),
-                        CommittedOffset {
-                            offset: v.offset,
-                            leader_epoch: v.leader_epoch,
-                            metadata: v.metadata,
-                            commit_timestamp_ms: v.commit_timestamp_ms,
-                            position: record.offset,
-                        },
-                    );
-                }),
-                (RecordKey::Group { .. }, None) => {
-                    entry.meta = None;
-                    Ok(())
-                }
-                (RecordKey::Group { .. }, Some(value)) => {
-                    decode_group(value).map(|v| entry.meta = Some(v))
-                }
-            };
-            if let Err(err) = applied {
+            entry.partition = partition;
+            if let Err(err) = apply(entry, key, &record) {
                 tracing::warn!(partition, offset = record.offset, error = %err, "skipping record");
             }
         }
     }
     groups.retain(|_, g| g.meta.is_some() || !g.offsets.is_empty());
+    super::migrate::rewrite_legacy(storage, &mut groups);
     Ok(groups)
+}
+
+/// Applies one record (value or tombstone) to its group. Errors: `Storage` if the value
+/// does not decode; the group is then unchanged.
+fn apply(entry: &mut LoadedGroup, key: RecordKey, record: &StoredRecord) -> Result<(), GroupError> {
+    match (key, record.value.as_ref()) {
+        (
+            RecordKey::Offset {
+                topic, partition, ..
+            },
+            None,
+        ) => {
+            let tp = (topic, partition);
+            entry.offsets.remove(&tp);
+            entry.legacy_offsets.remove(&tp);
+        }
+        (
+            RecordKey::Offset {
+                topic, partition, ..
+            },
+            Some(value),
+        ) => {
+            let (v, format) = decode_offset(value)?;
+            let tp = (topic, partition);
+            if format == Format::Legacy {
+                entry.legacy_offsets.insert(tp.clone());
+            } else {
+                entry.legacy_offsets.remove(&tp);
+            }
+            let committed = CommittedOffset {
+                offset: v.offset,
+                leader_epoch: v.leader_epoch,
+                metadata: v.metadata,
+                commit_timestamp_ms: v.commit_timestamp_ms,
+                position: record.offset,
+            };
+            entry.offsets.insert(tp, committed);
+        }
+        (RecordKey::Group { .. }, None) => {
+            entry.meta = None;
+            entry.legacy_meta = false;
+        }
+        (RecordKey::Group { .. }, Some(value)) => {
+            let (v, format) = decode_group(value, record.timestamp)?;
+            entry.meta = Some(v);
+            entry.legacy_meta = format == Format::Legacy;
+        }
+    }
+    Ok(())
 }
 
 /// Turns replayed state into live groups (inside the runtime: arms session timers).

@@ -7,11 +7,13 @@
 //! Layout: `coordinator.rs` (public API, membership requests), `rebalance.rs` (state
 //! transitions), `timers.rs` (session/join/sync timeouts), `offsets.rs` (commit, fetch,
 //! delete, lag), `admin.rs` (list, describe, delete), `expiry.rs` (offset retention),
-//! `codec.rs` + `writer.rs` + `load.rs` (persistence), `consumer_protocol.rs` (the standard
-//! consumer subscription/assignment bytes and the range assignor).
+//! `codec.rs` + `codec_legacy.rs` + `writer.rs` + `load.rs` + `migrate.rs` (persistence),
+//! `consumer_protocol.rs` (the standard consumer subscription/assignment bytes and the range
+//! assignor).
 
 mod admin;
 mod codec;
+mod codec_legacy;
 mod config;
 mod consumer_protocol;
 mod coordinator;
@@ -20,6 +22,7 @@ mod expiry;
 mod load;
 mod messages;
 mod metadata;
+mod migrate;
 mod offsets;
 mod rebalance;
 mod state;

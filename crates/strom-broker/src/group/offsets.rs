@@ -7,7 +7,7 @@ use bytes::Bytes;
 
 use crate::NewRecord;
 
-use super::codec::{encode_key, encode_offset, OffsetValue, RecordKey};
+use super::codec::OffsetValue;
 use super::coordinator::{now_ms, Shared};
 use super::metadata::{CommittedOffset, Group};
 use super::{
@@ -24,15 +24,7 @@ impl Shared {
         partition: i32,
         value: Option<&OffsetValue>,
     ) -> NewRecord {
-        NewRecord {
-            key: Some(encode_key(&RecordKey::Offset {
-                group: group.to_string(),
-                topic: topic.to_string(),
-                partition,
-            })),
-            value: value.map(encode_offset),
-            ..NewRecord::default()
-        }
+        super::codec::offset_record(group, topic, partition, value)
     }
 }
 

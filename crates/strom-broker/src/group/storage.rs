@@ -217,7 +217,7 @@ pub(crate) mod memory {
             for (i, r) in records.iter().enumerate() {
                 log.push(StoredRecord {
                     offset: base + i as i64,
-                    timestamp: 0,
+                    timestamp: r.timestamp.unwrap_or(0),
                     key: r.key.clone(),
                     value: r.value.clone().map(|v: Bytes| v),
                     headers: Vec::new(),

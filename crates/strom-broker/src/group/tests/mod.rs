@@ -3,6 +3,7 @@
 
 mod broker_storage;
 mod membership;
+mod migrate;
 mod offsets;
 mod static_members;
 

@@ -160,3 +160,38 @@ async fn a_remote_read_slower_than_remote_fetch_max_wait_is_answered_pending() {
         RemoteRead::Done(Ok(_))
     ));
 }
+
+#[test]
+fn total_retention_bytes_removes_remote_segments_and_moves_the_log_start() {
+    let data = tempfile::tempdir().unwrap();
+    let bucket = tempfile::tempdir().unwrap();
+    let b = broker(data.path());
+    let p = create(&b);
+    produce(&p, 200);
+    let s = store(bucket.path());
+    let t = tiering(Arc::clone(&s));
+    t.run_once(&b);
+    let before = remote_bases(s.as_ref());
+    assert_eq!(p.log_start_offset(), 0);
+    // Both tiers together may keep 20 KiB: the oldest remote segments go.
+    let change = [("retention.bytes".to_string(), Some("20480".to_string()))];
+    b.alter_topic_config("tiered", &change).unwrap();
+    t.run_once(&b);
+    let after = remote_bases(s.as_ref());
+    assert!(after.len() < before.len(), "{before:?} -> {after:?}");
+    let start = p.log_start_offset();
+    assert_eq!(start, after[0], "the log start is the first remaining segment");
+    assert_eq!(p.remote().unwrap().range().unwrap().0, start);
+    assert!(out_of_range(p.read(start - 1, 1000)));
+    // Remote-only bytes plus local bytes stay within one segment of the limit.
+    let local_start = p.log().log_start_offset();
+    let m = p.remote().unwrap().manifest();
+    let remote_only: u64 = m
+        .segments
+        .iter()
+        .filter(|s| s.end_offset <= local_start)
+        .map(|s| s.size)
+        .sum();
+    let total = remote_only + p.log().size_bytes();
+    assert!(total < 20480 + 4096 + 1024, "{total}");
+}

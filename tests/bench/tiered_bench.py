@@ -16,6 +16,12 @@ read in the order local-a, tiered-a, tiered-b, local-b. Phases, each timed:
    beginning with confluent-kafka: remote read MB/s / local read MB/s (the remote reads start
    with a cold chunk cache);
 3. local disk used against data retained, for `tiered`.
+
+`--produce-rounds N` measures only the produce ratio, N times on one server (default store
+`file`): each round produces `--mb` MiB to each topic in the ABBA order above (local-a after
+the previous round's uploads are done, local-b after this round's), and the rounds' ratios
+(time without uploads / time with) are reported with their median and spread, since one
+round on a loaded machine says little.
 Not part of the default test run.
 """
 
@@ -171,12 +177,74 @@ def metric_total(server, name):
                if line.startswith(name + " ") or line.startswith(name + "{"))
 
 
+def upload_lag_zero(server, topics):
+    deadline = time.time() + 900
+    for t in topics:
+        while metric(server, "strom_tier_upload_lag_bytes", t) > 0 or \
+                metric(server, "strom_tier_remote_segments", t) == 0:
+            assert time.time() < deadline, "uploads did not finish"
+            time.sleep(0.2)
+
+
+def produce_rounds(store, count, rounds, tmp):
+    """The produce ratio only, `rounds` times on one server; see the module text."""
+    cfg = tmp / "strom.toml"
+    moto, env = None, {}
+    if store == "moto":
+        moto, url = start_moto()
+        env = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench"}
+        cfg.write_text(f'[tiered]\nstore = "s3://bench/b"\nendpoint = "{url}"\n'
+                       'region = "us-east-1"\nallow_http = true\nupload_interval_ms = 200\n')
+    else:
+        cfg.write_text(f'[tiered]\nstore = "file://{tmp}/bucket"\nupload_interval_ms = 200\n')
+    server = Strom(tmp / "data", extra_args=["--config", str(cfg)], env=env).start()
+    order = ["local-a", "tiered-a", "tiered-b", "local-b"]
+    tiered = ["tiered-a", "tiered-b"]
+    ratios = []
+    try:
+        for t in order:
+            config = {"segment.bytes": str(SEGMENT), "retention.bytes": str(SEGMENT * 4)}
+            if t in tiered:
+                config.update({"remote.storage.enable": "true", "local.retention.bytes": "1"})
+            create(server.bootstrap, t, config)
+        for r in range(rounds):
+            took = {}
+            for t in order:
+                if t == "local-b" or (t == "local-a" and r > 0):
+                    upload_lag_zero(server, tiered)  # no upload runs beside a local side
+                took[t] = produce(server.bootstrap, t, count)
+            without = took["local-a"] + took["local-b"]
+            with_uploads = took["tiered-a"] + took["tiered-b"]
+            ratios.append(without / with_uploads)
+            mib = 2 * count * RECORD / (1 << 20)
+            print(f"round {r + 1}: without uploads {mib / without:6.1f} MiB/s, with "
+                  f"{mib / with_uploads:6.1f} MiB/s, ratio {ratios[-1]:.3f}", flush=True)
+    finally:
+        server.stop()
+        if moto:
+            moto.kill()
+            moto.wait()
+    ratios.sort()
+    n = len(ratios)
+    median = ratios[n // 2] if n % 2 else (ratios[n // 2 - 1] + ratios[n // 2]) / 2
+    print(f"-- store {store}: {n} ABBA rounds of {count * RECORD >> 20} MiB per topic: "
+          f"produce ratio with/without uploads median {median:.3f}, "
+          f"min {ratios[0]:.3f}, max {ratios[-1]:.3f}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--mb", type=int, default=200, help="MiB produced per topic")
     ap.add_argument("--stores", default="file,moto", help="file, moto or both")
+    ap.add_argument("--produce-rounds", type=int, default=0,
+                    help="only the produce ratio, this many ABBA rounds")
     args = ap.parse_args()
     count = args.mb * 1024 * 1024 // RECORD
+    if args.produce_rounds:
+        for store in args.stores.split(","):
+            with tempfile.TemporaryDirectory() as tmp:
+                produce_rounds(store, count, args.produce_rounds, Path(tmp))
+        return
     for store in args.stores.split(","):
         with tempfile.TemporaryDirectory() as tmp:
             run(store, count, Path(tmp))

@@ -212,11 +212,24 @@ def check_describe_shows_tiers(server, count):
     assert 0 < t["local_start_offset"] <= t["remote_end_offset"] < count, t
     assert t["remote_segments"] > t["local_segments"] > 0, t
     assert t["remote_bytes"] > t["local_bytes"] > 0, t
-    out = subprocess.run([strom_binary(), "topic", "describe", TOPIC, "--server", server.http],
-                         capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
-    row = next(line.split() for line in out.stdout.splitlines()
-               if line.split()[:2] == ["0", f"{t['local_start_offset']}-{count}"])
+
+    found = {}
+
+    def describe_row():
+        """The CLI's row for partition 0 and the `tiers` read right before it (local
+        retention may move the local start between the two reads: then read both again)."""
+        now = tiers(server)
+        out = subprocess.run([strom_binary(), "topic", "describe", TOPIC, "--server",
+                              server.http], capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        row = next((line.split() for line in out.stdout.splitlines()
+                    if line.split()[:2] == ["0", f"{now['local_start_offset']}-{count}"]), None)
+        if row:
+            found.update(t=now, out=out, row=row)
+        return row is not None
+
+    wait_for(describe_row, "the CLI's tier row to agree with the HTTP tiers")
+    t, out, row = found["t"], found["out"], found["row"]
     assert row[4] == f"0-{t['remote_end_offset']}", out.stdout
     assert row[5:7] == [str(t["remote_bytes"]), str(t["remote_segments"])], out.stdout
     assert "REMOTE SEGS" in out.stdout and "UPLOAD LAG" in out.stdout, out.stdout

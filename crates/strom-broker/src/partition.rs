@@ -51,6 +51,10 @@ pub struct Partition {
     disk: OnceLock<Arc<DiskGuard>>,
     /// The remote tier's view of this partition, once tiering manages it (`tiering/`).
     remote: RwLock<Option<Arc<strom_tier::RemoteReader>>>,
+    /// The log start DeleteRecords set below the local log (`tiering/floor.rs`).
+    floor: crate::tiering::LogStartFloor,
+    /// `remote.fetch.max.wait.ms` of the attached remote tier (`tiering/fetch_wait.rs`).
+    pub(crate) remote_wait_ms: std::sync::atomic::AtomicU64,
 }
 
 /// Opens a log and rebuilds its idempotent-producer and transaction state from the snapshot
@@ -103,6 +107,10 @@ impl Partition {
             internal: is_internal_topic(topic),
             disk: OnceLock::new(),
             remote: RwLock::new(None),
+            floor: crate::tiering::LogStartFloor::load(dir),
+            remote_wait_ms: std::sync::atomic::AtomicU64::new(
+                crate::tiering::DEFAULT_REMOTE_FETCH_MAX_WAIT_MS,
+            ),
         })
     }
 
@@ -215,6 +223,30 @@ impl Partition {
     /// Aborted transactions overlapping `[from, to)`, for read_committed readers.
     pub fn aborted_transactions(&self, from: i64, to: i64) -> Vec<AbortedTxn> {
         self.producers.lock().txns.aborted_between(from, to)
+    }
+
+    /// Takes the transaction state of the remote tier (`txns`, as of `remote_end`) extended
+    /// by the local log from there, keeping the aborted transactions known locally: after a
+    /// restore, or a restart that trimmed the aborted transactions below the local log, the
+    /// last stable offset and the aborted list cover the remote data again. Nothing changes
+    /// when the local log starts after `remote_end` (its own state is then the whole truth).
+    /// Errors: those of reading the local log.
+    pub(crate) fn adopt_remote_txns(
+        &self,
+        mut txns: partition_txn::PartitionTxns,
+        remote_end: i64,
+    ) -> Result<(), BrokerError> {
+        let mut producers = self.producers.lock();
+        let log = self.log();
+        if remote_end < log.log_start_offset() {
+            return Ok(());
+        }
+        for (h, control) in partition_txn::txn_batches(&log, remote_end, i64::MAX)? {
+            txns.record(&h, control);
+        }
+        txns.merge_aborted(&producers.txns);
+        producers.txns = txns;
+        Ok(())
     }
 
     /// The open transactions on this partition: (producer id, first offset).
@@ -353,7 +385,9 @@ impl Partition {
     ///
     /// Errors: `Log(OffsetOutOfRange)` outside the partition, `RemoteStorage` (retriable).
     pub fn read(&self, offset: i64, max_bytes: usize) -> Result<FetchResult, BrokerError> {
-        crate::tiering::read(&self.log(), self.remote().as_deref(), offset, max_bytes)
+        let remote = self.remote();
+        let floor = self.floor.get();
+        crate::tiering::read(&self.log(), remote.as_deref(), floor, offset, max_bytes)
     }
 
     /// The remote tier of this partition, if tiering manages it.
@@ -361,7 +395,10 @@ impl Partition {
         self.remote.read().clone()
     }
 
-    pub(crate) fn attach_remote(&self, remote: Arc<strom_tier::RemoteReader>) {
+    /// Attaches the remote tier; Kafka fetches wait at most `fetch_wait_ms` for its reads.
+    pub(crate) fn attach_remote(&self, remote: Arc<strom_tier::RemoteReader>, fetch_wait_ms: u64) {
+        self.remote_wait_ms
+            .store(fetch_wait_ms, std::sync::atomic::Ordering::Release);
         *self.remote.write() = Some(remote);
     }
 
@@ -384,17 +421,31 @@ impl Partition {
     }
     /// First readable offset: the remote log start when older data is remote.
     pub fn log_start_offset(&self) -> i64 {
-        crate::tiering::log_start(&self.log(), self.remote().as_deref())
+        crate::tiering::log_start(&self.log(), self.remote().as_deref(), self.floor.get())
     }
     /// Earliest `(offset, timestamp)` with timestamp >= `timestamp`, remote tier included.
     pub fn offset_for_timestamp(&self, timestamp: i64) -> Result<Option<(i64, i64)>, BrokerError> {
-        crate::tiering::offset_for_timestamp(&self.log(), self.remote().as_deref(), timestamp)
+        let remote = self.remote();
+        let floor = self.floor.get();
+        crate::tiering::offset_for_timestamp(&self.log(), remote.as_deref(), floor, timestamp)
     }
     /// Kafka DeleteRecords: advances the log start offset; returns the new low watermark.
-    /// Errors: `InternalTopic`, `Log`.
+    /// Below the local log (tiered data), a persisted floor hides the records at once and the
+    /// uploader removes them from the remote tier (`tiering/floor.rs`).
+    /// Errors: `InternalTopic`, `Log`, `Io`.
     pub fn delete_records_before(&self, offset: i64) -> Result<i64, BrokerError> {
         self.refuse_client(ClientOperation::DeleteRecords)?;
-        Ok(self.log().delete_records_before(offset)?)
+        let log = self.log();
+        log.delete_records_before(offset)?;
+        if offset > self.log_start_offset() {
+            self.floor.raise(log.dir(), offset)?;
+        }
+        Ok(self.log_start_offset())
+    }
+
+    /// The log start DeleteRecords set (0 if none), for the uploader.
+    pub(crate) fn log_start_floor(&self) -> i64 {
+        self.floor.get()
     }
     pub fn size_bytes(&self) -> u64 {
         self.log().size_bytes()

@@ -187,6 +187,48 @@ impl PartitionTxns {
     pub(crate) fn ongoing(&self) -> Vec<(i64, i64)> {
         self.ongoing.iter().map(|(p, o)| (*p, *o)).collect()
     }
+
+    /// Adds the aborted transactions of `other` this state does not list (kept in marker
+    /// order), e.g. those a local rebuild trimmed below the local log start.
+    pub(crate) fn merge_aborted(&mut self, other: &PartitionTxns) {
+        for a in &other.aborted {
+            if !self.aborted.contains(a) {
+                self.aborted.push(*a);
+            }
+        }
+        self.aborted.sort_by_key(|a| a.last_offset);
+    }
+}
+
+/// The transactional batches and markers of `log` in `[from, to)`, each marker with its
+/// type (read from its control record), in offset order: what [`PartitionTxns::record`]
+/// needs to replay that range.
+/// Errors: those of reading the log.
+pub(crate) fn txn_batches(
+    log: &strom_log::Log,
+    from: i64,
+    to: i64,
+) -> Result<Vec<(BatchHeader, Option<ControlType>)>, crate::BrokerError> {
+    let mut headers = Vec::new();
+    log.scan_headers(from.max(log.log_start_offset()), &mut |h| {
+        if h.base_offset >= to {
+            return false;
+        }
+        if h.base_offset >= from && h.has_producer_id() && (h.is_control() || is_transactional(h)) {
+            headers.push(*h);
+        }
+        true
+    })?;
+    let mut out = Vec::with_capacity(headers.len());
+    for h in headers {
+        let control = if h.is_control() {
+            control_type(&log.read(h.base_offset, 1)?.bytes)
+        } else {
+            None
+        };
+        out.push((h, control));
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

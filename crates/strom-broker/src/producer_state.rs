@@ -139,6 +139,17 @@ impl ProducerStates {
         }
     }
 
+    /// The epoch of producer `pid`, if known.
+    pub(crate) fn epoch_of(&self, pid: i64) -> Option<i16> {
+        self.producers.get(&pid).map(|p| p.epoch)
+    }
+
+    /// The highest producer id this state names (producers and open transactions).
+    pub(crate) fn max_producer_id(&self) -> Option<i64> {
+        let open = self.txns.ongoing().into_iter().map(|(pid, _)| pid);
+        self.producers.keys().copied().chain(open).max()
+    }
+
     /// Every known producer: (producer id, epoch, last sequence, last batch's base offset).
     pub(crate) fn active(&self) -> Vec<(i64, i16, i32, i64)> {
         let mut out: Vec<_> = self

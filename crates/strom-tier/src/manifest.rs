@@ -75,8 +75,8 @@ pub struct Manifest {
     pub version: u64,
     /// Epoch of the writer that wrote this version.
     pub epoch: u64,
-    /// First readable remote offset (retention may cut into the first segment's range only
-    /// by dropping whole segments, so it is the first segment's base).
+    /// First readable remote offset: the first segment's base, or above it within that
+    /// segment after DeleteRecords (retention drops whole segments).
     pub log_start_offset: i64,
     pub segments: Vec<RemoteSegment>,
 }

@@ -25,6 +25,8 @@ pub struct TieredFile {
     upload_bytes_per_sec: Option<u64>,
     upload_interval_ms: Option<u64>,
     cache_bytes: Option<u64>,
+    /// Kafka's `remote.fetch.max.wait.ms` (KIP-1018).
+    remote_fetch_max_wait_ms: Option<u64>,
 }
 
 /// The tiering settings, or `None` without a `[tiered]` section.
@@ -50,6 +52,9 @@ pub fn tiering(file: Option<&TieredFile>) -> anyhow::Result<Option<strom_broker:
         interval_ms: t.upload_interval_ms.unwrap_or(DEFAULT_INTERVAL_MS).max(10),
         cache_bytes: t.cache_bytes.unwrap_or(DEFAULT_CACHE_BYTES),
         chunk_bytes: strom_tier::cache::CHUNK_BYTES,
+        remote_fetch_max_wait_ms: t
+            .remote_fetch_max_wait_ms
+            .unwrap_or(strom_broker::tiering::DEFAULT_REMOTE_FETCH_MAX_WAIT_MS),
     }))
 }
 

@@ -7,6 +7,8 @@
 //! directory restores its topics from the store (`restore.rs`). The object format and the
 //! manifest's fencing live in the `strom-tier` crate.
 
+mod fetch_wait;
+mod floor;
 mod read;
 mod restore;
 mod status;
@@ -20,6 +22,8 @@ use std::time::Duration;
 use parking_lot::{Condvar, Mutex};
 use strom_tier::{ChunkCache, ObjectStoreBackend, RemoteStore, StoreConfig};
 
+pub use fetch_wait::{RemoteRead, DEFAULT_REMOTE_FETCH_MAX_WAIT_MS, MAX_DETACHED};
+pub(crate) use floor::LogStartFloor;
 pub(crate) use read::{log_start, offset_for_timestamp, read};
 pub use status::TierStatus;
 
@@ -37,6 +41,9 @@ pub struct TieringConfig {
     pub cache_bytes: u64,
     /// Bytes per cached chunk and ranged GET ([`strom_tier::cache::CHUNK_BYTES`]).
     pub chunk_bytes: u64,
+    /// `remote.fetch.max.wait.ms`: how long a Kafka fetch waits for remote data
+    /// (`fetch_wait.rs`).
+    pub remote_fetch_max_wait_ms: u64,
 }
 
 /// The tiering service of one broker.

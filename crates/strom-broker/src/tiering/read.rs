@@ -15,24 +15,35 @@ pub(crate) fn remote_error(e: TierError) -> BrokerError {
     BrokerError::RemoteStorage
 }
 
-/// First readable offset: the remote start when the remote tier holds older data.
-pub(crate) fn log_start(log: &Log, remote: Option<&RemoteReader>) -> i64 {
+/// First readable offset: the remote start when the remote tier holds older data, never
+/// below `floor` (the DeleteRecords floor, `floor.rs`).
+pub(crate) fn log_start(log: &Log, remote: Option<&RemoteReader>, floor: i64) -> i64 {
     let local = log.log_start_offset();
-    match remote.and_then(RemoteReader::range) {
+    let start = match remote.and_then(RemoteReader::range) {
         // Only a remote range that reaches the local log makes the data before it readable.
         Some((start, end)) if end >= local => start.min(local),
         _ => local,
-    }
+    };
+    start.max(floor)
 }
 
-/// Whole batches from `offset`, from whichever tier holds it.
+/// Whole batches from `offset`, from whichever tier holds it; `OffsetOutOfRange` below the
+/// log start (DeleteRecords' `floor` included).
 pub(crate) fn read(
     log: &Log,
     remote: Option<&RemoteReader>,
+    floor: i64,
     offset: i64,
     max_bytes: usize,
 ) -> Result<FetchResult, BrokerError> {
-    let start = log_start(log, remote);
+    let start = log_start(log, remote, floor);
+    if offset < start {
+        return Err(BrokerError::Log(LogError::OffsetOutOfRange {
+            offset,
+            start,
+            end: log.high_watermark(),
+        }));
+    }
     if let Some(remote) = remote {
         if offset < log.log_start_offset() && offset >= start {
             return read_remote(log, remote, offset, max_bytes, start);
@@ -83,10 +94,11 @@ fn read_remote(
 pub(crate) fn offset_for_timestamp(
     log: &Log,
     remote: Option<&RemoteReader>,
+    floor: i64,
     ts: i64,
 ) -> Result<Option<(i64, i64)>, BrokerError> {
     if let Some(remote) = remote {
-        let start = log_start(log, Some(remote));
+        let start = log_start(log, Some(remote), floor);
         if start < log.log_start_offset() {
             let found = remote
                 .offset_for_timestamp(ts, start)

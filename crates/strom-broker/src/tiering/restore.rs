@@ -3,13 +3,17 @@
 //! `log-start-offset`), with the producer state uploaded with the last remote segment, so
 //! reads below it go to the remote tier and new appends continue the offsets. What was never
 //! uploaded (the active segment, closed segments waiting for upload) is not in the store: that
-//! is the recovery point.
+//! is the recovery point. Transactions still open at the end of the remote data are aborted
+//! (their commit, if any, was never uploaded, and the coordinator's state is not restored),
+//! and producer ids are handed out above every id the restored snapshots name.
 
 use std::path::Path;
 
 use strom_tier::{manifest, PartitionKey, TierError};
 
 use super::Tiering;
+use crate::partition_txn::ControlType;
+use crate::producer_state::ProducerStates;
 use crate::topic::TopicMeta;
 use crate::BrokerError;
 
@@ -68,6 +72,7 @@ impl Tiering {
             std::fs::remove_dir_all(&staged).map_err(io(&staged))?;
         }
         std::fs::create_dir_all(&staged).map_err(io(&staged))?;
+        let mut max_pid = None;
         for p in 0..meta.partitions {
             let dir = staged.join(p.to_string());
             std::fs::create_dir(&dir).map_err(io(&dir))?;
@@ -83,10 +88,10 @@ impl Tiering {
                 continue;
             };
             let end = m.end_offset();
-            let snapshot = self
-                .store
-                .get(&format!("{}.snapshot", last.key))
-                .map_err(remote)?;
+            let key = format!("{}.snapshot", last.key);
+            let snapshot = self.store.get(&key).map_err(remote)?;
+            let states: ProducerStates = serde_json::from_slice(&snapshot)
+                .map_err(|e| remote(TierError::Corrupt(format!("{key}: {e}"))))?;
             strom_log::write_file_atomically(
                 &dir.join(crate::producer_state::SNAPSHOT_FILE),
                 &snapshot,
@@ -95,7 +100,10 @@ impl Tiering {
                 &dir.join(LOG_START_FILE),
                 end.to_string().as_bytes(),
             )?;
+            abort_open_transactions(&dir, &states)?;
+            max_pid = max_pid.max(states.max_producer_id());
         }
+        reserve_producer_ids(data_dir, max_pid)?;
         meta.save(&staged)?;
         let topics = data_dir.join("topics");
         std::fs::create_dir_all(&topics).map_err(io(&topics))?;
@@ -104,4 +112,44 @@ impl Tiering {
         strom_log::sync_dir(&topics)?;
         Ok(())
     }
+}
+
+/// Writes an abort marker for every transaction `states` leaves open, as the first batches of
+/// the restored local log: no coordinator will ever end them (its state is not restored), and
+/// an open transaction would hold the last stable offset, so read_committed readers, forever.
+/// The partition's open replays the markers (snapshot, then the headers after it).
+fn abort_open_transactions(dir: &Path, states: &ProducerStates) -> Result<(), BrokerError> {
+    let open = states.txns.ongoing();
+    if open.is_empty() {
+        return Ok(());
+    }
+    let log = strom_log::Log::open(dir, strom_log::LogConfig::default())?;
+    for (pid, first) in open {
+        let epoch = states.epoch_of(pid).unwrap_or(0);
+        let mut marker = crate::txn::markers::encode_marker(pid, epoch, ControlType::Abort, 0)?;
+        log.append_unsynced(&mut marker)?;
+        tracing::warn!(producer_id = pid, first_offset = first, dir = %dir.display(),
+            "restore: aborted a transaction left open in the tiered store");
+    }
+    log.close()?;
+    Ok(())
+}
+
+/// Makes the restored node hand out producer ids above `max_pid`: an id reused with the
+/// sequences a snapshot remembers would be refused, or taken for a duplicate and dropped.
+fn reserve_producer_ids(data_dir: &Path, max_pid: Option<i64>) -> Result<(), BrokerError> {
+    let Some(max_pid) = max_pid else {
+        return Ok(());
+    };
+    let meta = data_dir.join("meta");
+    std::fs::create_dir_all(&meta).map_err(io(&meta))?;
+    let path = meta.join("producer-id-block");
+    let current = std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|t| t.trim().parse::<i64>().ok())
+        .unwrap_or(0);
+    if current <= max_pid {
+        strom_log::write_file_atomically(&path, (max_pid + 1).to_string().as_bytes())?;
+    }
+    Ok(())
 }

@@ -66,7 +66,7 @@ impl Tiering {
         }
         // Retention runs even when an upload failed: it only needs what is recorded.
         self.local_retention(state, &log, config);
-        self.total_retention(state, &log)?;
+        self.total_retention(state, &log, p.log_start_floor())?;
         self.record_gauges(topic.name(), p.index(), state, &log);
         match result {
             Err(TierError::Fenced(reason)) => {
@@ -93,12 +93,16 @@ impl Tiering {
             }
             None => ProducerStates::default(),
         };
+        if !m.segments.is_empty() {
+            p.adopt_remote_txns(producers.txns.clone(), m.end_offset())
+                .map_err(|e| TierError::Unavailable(format!("local log: {e}")))?;
+        }
         let reader = Arc::new(RemoteReader::new(
             Arc::clone(&self.store),
             Arc::clone(&self.cache),
             m,
         ));
-        p.attach_remote(Arc::clone(&reader));
+        p.attach_remote(Arc::clone(&reader), self.config.remote_fetch_max_wait_ms);
         Ok(PartState {
             writer,
             reader,
@@ -175,6 +179,7 @@ impl Tiering {
             seg.base_offset,
             nonce()
         );
+        let local = |e: crate::BrokerError| TierError::Unavailable(format!("local segment: {e}"));
         let mut producers = state.producers.clone();
         log.scan_headers(seg.base_offset, &mut |h| {
             if h.base_offset >= seg.end_offset {
@@ -183,7 +188,14 @@ impl Tiering {
             producers.record(h);
             true
         })
-        .map_err(|e| TierError::Unavailable(format!("local segment: {e}")))?;
+        .map_err(|e| local(e.into()))?;
+        // Open and aborted transactions too, so read_committed readers of the remote data
+        // (and a restored node) know the LSO and which batches to drop.
+        let txns = crate::partition_txn::txn_batches(log, seg.base_offset, seg.end_offset)
+            .map_err(local)?;
+        for (h, control) in txns {
+            producers.txns.record(&h, control);
+        }
         producers.next_offset = seg.end_offset;
         let snapshot = serde_json::to_vec(&producers)
             .map_err(|e| TierError::Corrupt(format!("producer snapshot: {e}")))?;
@@ -241,9 +253,15 @@ impl Tiering {
         }
     }
 
-    /// Total retention (`retention.ms/bytes` over both tiers): the oldest remote segments
-    /// leave the manifest, then the store.
-    fn total_retention(&self, state: &mut PartState, log: &Log) -> Result<(), TierError> {
+    /// Total retention (`retention.ms/bytes` over both tiers) and DeleteRecords (`floor`):
+    /// the oldest remote segments leave the manifest, then the store; the manifest's log
+    /// start moves up to the floor (within its first segment too), so a restore keeps it.
+    fn total_retention(
+        &self,
+        state: &mut PartState,
+        log: &Log,
+        floor: i64,
+    ) -> Result<(), TierError> {
         let c = log.config();
         let now = crate::records::now_ms();
         let local_start = log.log_start_offset();
@@ -264,7 +282,8 @@ impl Tiering {
             let oversize = c
                 .retention_bytes
                 .is_some_and(|max| remote_only && total.saturating_sub(first.size) >= max);
-            if !(expired || oversize) {
+            let deleted = first.end_offset <= floor;
+            if !(expired || oversize || deleted) {
                 break;
             }
             if remote_only {
@@ -272,11 +291,20 @@ impl Tiering {
             }
             dropped.push(next.segments.remove(0));
         }
-        let Some(last) = dropped.last() else {
+        let mut start = next.log_start_offset;
+        if let Some(last) = dropped.last() {
+            start = start.max(last.end_offset);
+        }
+        if !next.segments.is_empty() {
+            // Below the first remaining segment's end (else it was dropped above).
+            start = start.max(floor);
+        }
+        if dropped.is_empty() && start == next.log_start_offset {
             return Ok(());
-        };
-        next.log_start_offset = last.end_offset;
+        }
+        next.log_start_offset = start;
         state.writer.commit(next)?;
+        state.producers.txns.trim_before(start);
         state.reader.set_manifest(state.writer.manifest().clone());
         self.delete_segments(state, &dropped);
         Ok(())

@@ -6,6 +6,10 @@
 //! every requested partition *before* reading, and waits for any of them to change (or the
 //! deadline, or shutdown) before reading again. It never sleeps in a loop.
 //!
+//! A partition whose fetch offset is in the remote tier is read first, concurrently with the
+//! others, and waited for at most `remote.fetch.max.wait.ms` (KIP-1018); one still running
+//! then answers the fetch at once without its data (`strom-broker`'s `tiering/fetch_wait.rs`).
+//!
 //! Fetch sessions (KIP-227) are not kept: we always answer session id 0, which tells clients
 //! to send full fetch requests. A request naming a session id gets FETCH_SESSION_ID_NOT_FOUND.
 
@@ -18,6 +22,7 @@ use kafka_protocol::messages::fetch_response::{
 };
 use kafka_protocol::messages::{FetchRequest, FetchResponse, ProducerId, TopicName};
 use kafka_protocol::ResponseError;
+use strom_broker::tiering::RemoteRead;
 use strom_broker::{BrokerError, Partition};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -73,13 +78,19 @@ pub async fn handle(
         for w in &mut watchers {
             w.borrow_and_update();
         }
+        let remote = remote_reads(&targets, max_bytes).await;
+        // A remote read still running after remote.fetch.max.wait.ms answers the fetch now.
+        let pending = remote
+            .iter()
+            .any(|r| matches!(r, Some(RemoteRead::Pending)));
         let read_targets = Arc::clone(&targets);
         let (topics, total, failed) = blocking(ctx, move |_| {
-            read_all(version, &read_targets, max_bytes, committed)
+            read_all(version, &read_targets, max_bytes, committed, remote)
         })
         .await?;
         let done = total >= min_bytes
             || failed
+            || pending
             || watchers.is_empty()
             || Instant::now() >= deadline
             || *shutdown.borrow();
@@ -141,17 +152,45 @@ fn resolve(
         .collect()
 }
 
-/// Blocking: one pass over every requested partition. Returns the topics, the record bytes
+/// The reads of the partitions whose fetch offset is in the remote tier, each waited for at
+/// most `remote.fetch.max.wait.ms` (KIP-1018), concurrently; `None` for the others. In the
+/// order of the targets' partitions.
+async fn remote_reads(targets: &[TopicTarget], max_bytes: usize) -> Vec<Option<RemoteRead>> {
+    let mut set = JoinSet::new();
+    let mut out = Vec::new();
+    for (i, p) in targets.iter().flat_map(|t| t.partitions.iter()).enumerate() {
+        out.push(None);
+        if let Ok(partition) = &p.partition {
+            if partition.reads_remote(p.offset) {
+                let (partition, offset) = (Arc::clone(partition), p.offset);
+                let limit = p.max_bytes.min(max_bytes);
+                set.spawn(async move { (i, partition.read_remote_bounded(offset, limit).await) });
+            }
+        }
+    }
+    while let Some(joined) = set.join_next().await {
+        match joined {
+            Ok((i, read)) => out[i] = Some(read),
+            Err(e) => tracing::error!(error = %e, "a remote read task failed"),
+        }
+    }
+    out
+}
+
+/// Blocking: one pass over every requested partition (`remote`: reads already done or
+/// pending in the remote tier, by partition). Returns the topics, the record bytes
 /// gathered, and whether any partition failed (which answers the fetch at once).
 fn read_all(
     version: i16,
     targets: &[TopicTarget],
     max_bytes: usize,
     committed: bool,
+    remote: Vec<Option<RemoteRead>>,
 ) -> (Vec<FetchableTopicResponse>, usize, bool) {
     let mut remaining = max_bytes;
     let mut total = 0usize;
     let mut failed = false;
+    let mut remote = remote.into_iter();
     let topics = targets
         .iter()
         .map(|t| {
@@ -159,7 +198,8 @@ fn read_all(
                 .partitions
                 .iter()
                 .map(|p| {
-                    let mut data = read_partition(p, &mut remaining, total == 0);
+                    let pre = remote.next().flatten();
+                    let mut data = read_partition(p, &mut remaining, total == 0, pre);
                     if let Ok(partition) = &p.partition {
                         data = stable_view(partition, p.offset, data, committed);
                     }
@@ -180,7 +220,12 @@ fn read_all(
     (topics, total, failed)
 }
 
-fn read_partition(target: &PartitionTarget, remaining: &mut usize, first: bool) -> PartitionData {
+fn read_partition(
+    target: &PartitionTarget,
+    remaining: &mut usize,
+    first: bool,
+    remote: Option<RemoteRead>,
+) -> PartitionData {
     let data = PartitionData::default()
         .with_partition_index(target.index)
         .with_records(Some(Bytes::new()));
@@ -189,11 +234,12 @@ fn read_partition(target: &PartitionTarget, remaining: &mut usize, first: bool) 
         Err(code) => return data.with_error_code(code.code()).with_high_watermark(-1),
     };
     let limit = target.max_bytes.min(*remaining);
-    let read = if limit == 0 && !first {
-        // Response budget used up: report positions without reading.
-        Ok(None)
-    } else {
-        partition.read(target.offset, limit).map(Some)
+    let read = match remote {
+        // Still on its way from the store: positions only, the client fetches again.
+        Some(RemoteRead::Pending) => Ok(None),
+        Some(RemoteRead::Done(_)) | None if limit == 0 && !first => Ok(None),
+        Some(RemoteRead::Done(result)) => result.map(Some),
+        None => partition.read(target.offset, limit).map(Some),
     };
     match read {
         Ok(result) => {

@@ -8,11 +8,13 @@
 //! transitions), `timers.rs` (session/join/sync timeouts), `offsets.rs` (commit, fetch,
 //! delete, lag), `admin.rs` (list, describe, delete), `expiry.rs` (offset retention),
 //! `codec.rs` + `writer.rs` + `load.rs` (persistence), `consumer_protocol.rs` (the standard
-//! consumer subscription/assignment bytes and the range assignor).
+//! consumer subscription/assignment bytes and the range assignor), `consumer/` (KIP-848's
+//! consumer group protocol with server-side assignors).
 
 mod admin;
 mod codec;
 mod config;
+pub mod consumer;
 mod consumer_protocol;
 mod coordinator;
 mod error;

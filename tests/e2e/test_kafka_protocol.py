@@ -18,7 +18,8 @@ from kafka_support import Wire, consume, create_topic, wait_for_log, write_confi
 # Classic consumer-group APIs and the versions served (see docs/groups.md).
 GROUP_APIS = {8: (2, 9), 9: (1, 9), 10: (0, 6), 11: (0, 9), 12: (0, 4), 13: (0, 5), 14: (0, 5),
               15: (0, 5), 16: (0, 5), 42: (0, 2), 47: (0, 0)}
-CONSUMER_GROUP_HEARTBEAT = 68
+# KIP-848's consumer group APIs: ConsumerGroupHeartbeat and ConsumerGroupDescribe.
+CONSUMER_GROUP_APIS = {68: (0, 1), 69: (0, 1)}
 # SASL is not served on a PLAINTEXT listener; WriteTxnMarkers (broker to broker) never is.
 UNSERVED_API_KEYS = {17, 27, 36}
 
@@ -45,8 +46,9 @@ def test_api_versions_lists_served_apis_and_the_classic_group_apis(strom):
         assert key in served, key
     for key, versions in GROUP_APIS.items():
         assert served.get(key) == versions, key
-    # KIP-848's protocol is not served, so clients use the classic one.
-    assert CONSUMER_GROUP_HEARTBEAT not in served
+    # KIP-848's protocol is served too (clients use it with group.protocol=consumer).
+    for key, versions in CONSUMER_GROUP_APIS.items():
+        assert served.get(key) == versions, key
     assert not UNSERVED_API_KEYS & served.keys()
 
 

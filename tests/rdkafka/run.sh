@@ -8,6 +8,8 @@
 #   noautocreate  auto-create off
 #   sasl_ssl      as default, but over a SASL_SSL listener (SCRAM-SHA-512, certificates made
 #                 at test time)
+#   consumer      as default, with TEST_CONSUMER_GROUP_PROTOCOL=consumer: the suite's group
+#                 tests use KIP-848's consumer group protocol
 # Each listed test must PASS in the runner's report (check.py): a test that is skipped, fails
 # or never reports is a failure of this script. excluded.txt names the suite's other broker
 # tests with the reason each one does not run. See README.md.
@@ -124,11 +126,13 @@ run_suite() {
   # The runner matches TESTS against test numbers.
   tests=$(cut -c1-4 "$3" | sort -u | paste -sd, -)
   # The suite knows the scenarios default and noautocreate; sasl_ssl is the default one over
-  # SASL_SSL.
-  args=(-L "-p$5" -s "$([ "$2" = sasl_ssl ] && echo default || echo "$2")")
+  # SASL_SSL, consumer the default one with KIP-848 consumer groups.
+  args=(-L "-p$5" -s "$(case "$2" in sasl_ssl | consumer) echo default ;; *) echo "$2" ;; esac)")
+  local protocol=()
+  [ "$2" = consumer ] && protocol=(TEST_CONSUMER_GROUP_PROTOCOL=consumer)
   [ "$mode" = quick ] && args+=(-Q)
   (cd "$cache/tests" && LD_LIBRARY_PATH="../src:../src-cpp" RDKAFKA_TEST_CONF="$1/test.conf" \
-    TESTS="$tests" TEST_REPORT="$4.report.json" ./test-runner "${args[@]}") >"$4.log" 2>&1
+    TESTS="$tests" TEST_REPORT="$4.report.json" env "${protocol[@]}" ./test-runner "${args[@]}") >"$4.log" 2>&1
 }
 
 run_scenario() { # <scenario> <auto-create> [sasl_ssl]; non-zero if a listed test did not pass
@@ -169,4 +173,5 @@ status=0
 run_scenario default true || status=1
 run_scenario noautocreate false || status=1
 run_scenario sasl_ssl true sasl_ssl || status=1
+run_scenario consumer true || status=1
 exit "$status"

@@ -31,8 +31,8 @@ pub const SUPPORTED_APIS: &[(ApiKey, i16, i16)] = &[
     (ApiKey::ElectLeaders, 0, 2),
     (ApiKey::AlterPartitionReassignments, 0, 0),
     (ApiKey::ListPartitionReassignments, 0, 0),
-    // Classic consumer groups. KIP-848's ConsumerGroupHeartbeat is not served, so clients use
-    // the classic protocol. OffsetCommit/OffsetFetch stop before the topic-id versions.
+    // Consumer groups: the classic protocol, and KIP-848's (ConsumerGroupHeartbeat and
+    // ConsumerGroupDescribe). OffsetCommit/OffsetFetch stop before the topic-id versions.
     (ApiKey::FindCoordinator, 0, 6),
     (ApiKey::JoinGroup, 0, 9),
     (ApiKey::SyncGroup, 0, 5),
@@ -42,6 +42,8 @@ pub const SUPPORTED_APIS: &[(ApiKey, i16, i16)] = &[
     (ApiKey::OffsetFetch, 1, 9),
     (ApiKey::ListGroups, 0, 5),
     (ApiKey::DescribeGroups, 0, 5),
+    (ApiKey::ConsumerGroupHeartbeat, 0, 1),
+    (ApiKey::ConsumerGroupDescribe, 0, 1),
     (ApiKey::DeleteGroups, 0, 2),
     (ApiKey::OffsetDelete, 0, 0),
     // ACL management (v0 is gone from kafka-protocol 0.18 with Kafka 4.0's floor).

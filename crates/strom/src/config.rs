@@ -135,6 +135,9 @@ struct FileConfig {
     group_initial_rebalance_delay_ms: Option<u64>,
     group_min_session_timeout_ms: Option<u64>,
     group_max_session_timeout_ms: Option<u64>,
+    group_consumer_session_timeout_ms: Option<u64>,
+    group_consumer_heartbeat_interval_ms: Option<u64>,
+    group_consumer_assignors: Option<Vec<String>>,
     transaction_max_timeout_ms: Option<i32>,
     retention_check_interval_ms: Option<u64>,
     min_free_bytes: Option<u64>,
@@ -306,8 +309,19 @@ fn group_config(file: &FileConfig) -> anyhow::Result<strom_broker::group::GroupC
         max_session_timeout: file
             .group_max_session_timeout_ms
             .map_or(defaults.max_session_timeout, ms),
+        consumer_session_timeout: file
+            .group_consumer_session_timeout_ms
+            .map_or(defaults.consumer_session_timeout, ms),
+        consumer_heartbeat_interval: file
+            .group_consumer_heartbeat_interval_ms
+            .map_or(defaults.consumer_heartbeat_interval, ms),
+        consumer_assignors: file
+            .group_consumer_assignors
+            .clone()
+            .unwrap_or_else(|| defaults.consumer_assignors.clone()),
         ..defaults
     };
+    check_consumer_group_config(&config)?;
     if config.offsets_retention.is_zero() {
         bail!("offsets_retention_minutes must be greater than 0");
     }
@@ -315,6 +329,25 @@ fn group_config(file: &FileConfig) -> anyhow::Result<strom_broker::group::GroupC
         bail!("group_min_session_timeout_ms must not exceed group_max_session_timeout_ms");
     }
     Ok(config)
+}
+
+/// KIP-848 settings: a heartbeat interval shorter than the session, known assignors.
+fn check_consumer_group_config(config: &strom_broker::group::GroupConfig) -> anyhow::Result<()> {
+    if config.consumer_heartbeat_interval.is_zero()
+        || config.consumer_heartbeat_interval >= config.consumer_session_timeout
+    {
+        bail!("group_consumer_heartbeat_interval_ms must be above 0 and below group_consumer_session_timeout_ms");
+    }
+    let known = strom_broker::group::consumer::ASSIGNORS;
+    if config.consumer_assignors.is_empty()
+        || config
+            .consumer_assignors
+            .iter()
+            .any(|a| !known.contains(&a.as_str()))
+    {
+        bail!("group_consumer_assignors must list one or more of {known:?}");
+    }
+    Ok(())
 }
 
 /// Connection limits and timeouts from the file; defaults are those of the front ends.

@@ -50,6 +50,15 @@ impl GroupCoordinator {
                     group_id: g.id.clone(),
                     protocol_type,
                     state: g.state,
+                    group_type: if g.consumer.is_some() {
+                        "consumer"
+                    } else {
+                        "classic"
+                    },
+                    state_name: g
+                        .consumer
+                        .as_ref()
+                        .map_or(g.state.as_str(), |c| c.state_name()),
                 })
             })
             .collect();

@@ -28,6 +28,14 @@ pub struct GroupConfig {
     /// Partitions of `__consumer_offsets` when this coordinator creates it
     /// (`offsets.topic.num.partitions`); an existing topic keeps its count.
     pub offsets_topic_partitions: i32,
+    /// KIP-848 consumer groups: a member is removed if silent this long
+    /// (`group.consumer.session.timeout.ms`).
+    pub consumer_session_timeout: Duration,
+    /// How often consumer group members heartbeat (`group.consumer.heartbeat.interval.ms`).
+    pub consumer_heartbeat_interval: Duration,
+    /// The server-side assignors members may ask for, the default first
+    /// (`group.consumer.assignors`).
+    pub consumer_assignors: Vec<String>,
 }
 
 impl Default for GroupConfig {
@@ -41,6 +49,12 @@ impl Default for GroupConfig {
             offsets_retention_check_interval: Duration::from_secs(600),
             max_metadata_bytes: 4096,
             offsets_topic_partitions: 4,
+            consumer_session_timeout: Duration::from_secs(45),
+            consumer_heartbeat_interval: Duration::from_secs(5),
+            consumer_assignors: super::consumer::ASSIGNORS
+                .iter()
+                .map(|a| a.to_string())
+                .collect(),
         }
     }
 }

@@ -113,7 +113,7 @@ impl Shared {
 
     /// A new member id, `<prefix>-<uuid-like random>` as Kafka makes them (prefix: the client
     /// id, or the instance id of a static member).
-    fn new_member_id(&self, prefix: &str) -> String {
+    pub(crate) fn new_member_id(&self, prefix: &str) -> String {
         // Client ids are free-form and may be long; the id only needs to be recognisable.
         let mut end = prefix.len().min(MAX_MEMBER_ID_PREFIX);
         while !prefix.is_char_boundary(end) {
@@ -266,6 +266,15 @@ impl GroupCoordinator {
         let shared = &*self.shared;
         if g.state == GroupState::Dead {
             return Err(GroupError::CoordinatorNotAvailable);
+        }
+        if let Some(consumer) = &g.consumer {
+            // A consumer group with members refuses classic members (online migration is
+            // not implemented); an empty one becomes a classic group again.
+            if !consumer.members.is_empty() {
+                return Err(GroupError::InconsistentGroupProtocol);
+            }
+            g.consumer = None;
+            g.protocol_type = None;
         }
         if !g.supports(&req.protocol_type, &req.protocols) {
             return Err(GroupError::InconsistentGroupProtocol);

@@ -41,6 +41,19 @@ pub enum GroupError {
     OffsetMetadataTooLarge,
     #[error("the group has reached its maximum size")]
     GroupMaxSizeReached,
+    /// KIP-848: the member's epoch is not (or no longer) valid; it must rejoin.
+    #[error("the member epoch is fenced")]
+    FencedMemberEpoch,
+    /// KIP-848: a static instance id is still used by another member.
+    #[error("the instance id is still used by another member")]
+    UnreleasedInstanceId,
+    #[error("unsupported server-side assignor")]
+    UnsupportedAssignor,
+    /// KIP-848: an offset commit named an epoch other than the member's current one.
+    #[error("stale member epoch")]
+    StaleMemberEpoch,
+    #[error("invalid regular expression")]
+    InvalidRegularExpression,
     /// Writing to or reading from `__consumer_offsets` failed.
     #[error("group storage error: {0}")]
     Storage(String),
@@ -65,6 +78,11 @@ impl GroupError {
             GroupError::GroupSubscribedToTopic => ResponseError::GroupSubscribedToTopic,
             GroupError::OffsetMetadataTooLarge => ResponseError::OffsetMetadataTooLarge,
             GroupError::GroupMaxSizeReached => ResponseError::GroupMaxSizeReached,
+            GroupError::FencedMemberEpoch => ResponseError::FencedMemberEpoch,
+            GroupError::UnreleasedInstanceId => ResponseError::UnreleasedInstanceId,
+            GroupError::UnsupportedAssignor => ResponseError::UnsupportedAssignor,
+            GroupError::StaleMemberEpoch => ResponseError::StaleMemberEpoch,
+            GroupError::InvalidRegularExpression => ResponseError::InvalidRegularExpression,
             // Kafka turns a failed offsets-topic write into a retriable coordinator error so
             // clients retry instead of giving up (GroupMetadataManager's error mapping).
             GroupError::Storage(_) => ResponseError::CoordinatorNotAvailable,

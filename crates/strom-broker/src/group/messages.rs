@@ -164,6 +164,11 @@ pub struct GroupListing {
     /// Empty for a group that only ever had standalone commits.
     pub protocol_type: String,
     pub state: GroupState,
+    /// KIP-848's group type: `consumer` or `classic`.
+    pub group_type: &'static str,
+    /// The state as Kafka names it for the group's type (a consumer group may also be
+    /// `Assigning` or `Reconciling`).
+    pub state_name: &'static str,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -97,6 +97,8 @@ pub(crate) struct Group {
     pub initial_delay: bool,
     /// Set when the group is deleted; holders of the old handle must not use it.
     pub removed: bool,
+    /// `Some` for a KIP-848 consumer group (whose members are not in `members`).
+    pub consumer: Option<Box<super::consumer::ConsumerGroup>>,
 }
 
 impl Group {
@@ -120,6 +122,7 @@ impl Group {
             join_deadline_max: now,
             initial_delay: false,
             removed: false,
+            consumer: None,
         }
     }
 

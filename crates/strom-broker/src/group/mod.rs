@@ -9,12 +9,13 @@
 //! delete, lag), `admin.rs` (list, describe, delete), `expiry.rs` (offset retention),
 //! `codec.rs` + `codec_legacy.rs` + `writer.rs` + `load.rs` + `migrate.rs` (persistence),
 //! `consumer_protocol.rs` (the standard consumer subscription/assignment bytes and the range
-//! assignor).
+//! assignor), `consumer/` (KIP-848's consumer group protocol with server-side assignors).
 
 mod admin;
 mod codec;
 mod codec_legacy;
 mod config;
+pub mod consumer;
 mod consumer_protocol;
 mod coordinator;
 mod error;

@@ -35,6 +35,9 @@ fn check_committer(g: &mut Group, req: &OffsetCommitRequest) -> Result<(), Group
     }
     // A consumer using `assign()` commits with generation -1 and no member id; Kafka accepts
     // that only while no members use the group for coordination.
+    if let Some(consumer) = &g.consumer {
+        return consumer.check_commit(&req.member_id, req.generation_id);
+    }
     if req.generation_id < 0 && g.state == GroupState::Empty {
         return Ok(());
     }

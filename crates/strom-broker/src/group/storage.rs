@@ -25,6 +25,11 @@ pub trait GroupStorage: Send + Sync + 'static {
     fn read_all(&self, partition: i32) -> Result<Vec<StoredRecord>, GroupError>;
     /// The high watermark of a data partition; `None` if it does not exist.
     fn log_end_offset(&self, topic: &str, partition: i32) -> Option<i64>;
+    /// Every data topic (internal ones left out) with its id and partition count, for the
+    /// consumer group assignors. Not blocking.
+    fn topic_metadata(&self) -> BTreeMap<String, super::consumer::TopicMeta> {
+        BTreeMap::new()
+    }
 }
 
 /// Appends the records at or after `from` in `bytes` (whole batches) to `out`, through the
@@ -160,6 +165,21 @@ impl GroupStorage for BrokerStorage {
             .ok()
             .map(|p| p.high_watermark())
     }
+
+    fn topic_metadata(&self) -> BTreeMap<String, super::consumer::TopicMeta> {
+        self.broker
+            .topics()
+            .into_iter()
+            .filter(|t| !crate::internal::is_internal_topic(t.name()))
+            .map(|t| {
+                let meta = super::consumer::TopicMeta {
+                    id: t.id(),
+                    partitions: t.partition_count(),
+                };
+                (t.name().to_string(), meta)
+            })
+            .collect()
+    }
 }
 
 #[cfg(test)]
@@ -227,6 +247,17 @@ pub(crate) mod memory {
         }
         fn read_all(&self, partition: i32) -> Result<Vec<StoredRecord>, GroupError> {
             Ok(self.logs.lock()[partition as usize].clone())
+        }
+        fn topic_metadata(&self) -> BTreeMap<String, crate::group::consumer::TopicMeta> {
+            let mut out: BTreeMap<String, crate::group::consumer::TopicMeta> = BTreeMap::new();
+            for (topic, _) in self.topics.lock().keys() {
+                let mut id = [0u8; 16];
+                id[..topic.len().min(16)].copy_from_slice(&topic.as_bytes()[..topic.len().min(16)]);
+                out.entry(topic.clone())
+                    .or_insert(crate::group::consumer::TopicMeta { id, partitions: 0 })
+                    .partitions += 1;
+            }
+            out
         }
         fn log_end_offset(&self, topic: &str, partition: i32) -> Option<i64> {
             self.topics

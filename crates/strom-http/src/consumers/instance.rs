@@ -198,7 +198,14 @@ impl Instance {
                     ) {
                         self.member.lock().member_id.clear();
                     }
-                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    // A KIP-848 consumer group with members refuses classic members until
+                    // it is empty; no need to ask five times a second.
+                    let pause = if err == GroupError::InconsistentGroupProtocol {
+                        Duration::from_secs(1)
+                    } else {
+                        Duration::from_millis(200)
+                    };
+                    tokio::time::sleep(pause).await;
                     continue;
                 }
             } else if has_topics {

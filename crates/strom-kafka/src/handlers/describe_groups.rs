@@ -1,5 +1,7 @@
 //! DescribeGroups (v0–v5): state, protocol, members with their metadata and assignment.
-//! Needs Describe on each group (GROUP_AUTHORIZATION_FAILED for that group).
+//! Needs Describe on each group (GROUP_AUTHORIZATION_FAILED for that group). A KIP-848
+//! consumer group answers GROUP_ID_NOT_FOUND, as Kafka does ("not a classic group"); clients
+//! describe it with ConsumerGroupDescribe.
 
 use kafka_protocol::messages::describe_groups_response::{DescribedGroup, DescribedGroupMember};
 use kafka_protocol::messages::{DescribeGroupsRequest, DescribeGroupsResponse, GroupId};
@@ -33,6 +35,11 @@ pub fn handle(
         .describe_groups(&ids)
         .into_iter()
         .map(|g| {
+            if ctx.groups.is_consumer_group(&g.group_id) {
+                return DescribedGroup::default()
+                    .with_group_id(GroupId(str_bytes(&g.group_id)))
+                    .with_error_code(ResponseError::GroupIdNotFound.code());
+            }
             let members = g
                 .members
                 .into_iter()

@@ -38,6 +38,8 @@ mod auth;
 mod client_quotas;
 mod common;
 mod configs;
+mod consumer_group_describe;
+mod consumer_group_heartbeat;
 mod create_partitions;
 mod create_topics;
 mod delete_groups;
@@ -230,6 +232,15 @@ async fn dispatch(
         RequestKind::LeaveGroup(req) => {
             ResponseKind::LeaveGroup(leave_group::handle(ctx, &access, v, req))
         }
+        RequestKind::ConsumerGroupHeartbeat(req) => {
+            let client_id = header.client_id.as_deref().unwrap_or_default();
+            ResponseKind::ConsumerGroupHeartbeat(consumer_group_heartbeat::handle(
+                ctx, &access, client_id, peer, req,
+            ))
+        }
+        RequestKind::ConsumerGroupDescribe(req) => ResponseKind::ConsumerGroupDescribe(
+            consumer_group_describe::handle(ctx, &access, v, req),
+        ),
         RequestKind::OffsetCommit(req) => {
             ResponseKind::OffsetCommit(offset_commit::handle(ctx, &access, v, req).await)
         }

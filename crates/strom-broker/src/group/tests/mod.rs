@@ -2,6 +2,7 @@
 //! and rebalance timeouts run instantly and deterministically.
 
 mod broker_storage;
+mod consumer;
 mod membership;
 mod migrate;
 mod offsets;

@@ -1,0 +1,146 @@
+//! KIP-848 consumer groups over in-memory storage: revoke before assign, epoch fencing,
+//! offset commits checked against member epochs, session expiry, and the rules for classic
+//! and consumer members of one group.
+
+use super::*;
+use crate::group::consumer::{ConsumerHeartbeatRequest, ConsumerHeartbeatResponse, Parts};
+
+fn hb(member: &str, epoch: i32, owned: Option<Parts>) -> ConsumerHeartbeatRequest {
+    ConsumerHeartbeatRequest {
+        group_id: "g".into(),
+        member_id: member.into(),
+        member_epoch: epoch,
+        rebalance_timeout_ms: if epoch == 0 { 30_000 } else { -1 },
+        subscribed_topic_names: (epoch == 0).then(|| vec!["t".to_string()]),
+        owned,
+        client_id: "c".into(),
+        client_host: "/127.0.0.1".into(),
+        ..ConsumerHeartbeatRequest::default()
+    }
+}
+
+fn beat(
+    c: &GroupCoordinator,
+    req: ConsumerHeartbeatRequest,
+) -> Result<ConsumerHeartbeatResponse, GroupError> {
+    c.consumer_heartbeat(req, &|_| true)
+}
+
+fn partitions(r: &ConsumerHeartbeatResponse) -> Vec<i32> {
+    r.assignment
+        .as_ref()
+        .map(|a| a.iter().flat_map(|(_, p)| p.clone()).collect())
+        .unwrap_or_default()
+}
+
+fn owned(ps: &[i32]) -> Option<Parts> {
+    Some(Parts::from([(
+        "t".to_string(),
+        ps.iter().copied().collect(),
+    )]))
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_partition_moves_only_after_its_owner_released_it() {
+    let (c, _) = coordinator().await;
+    let a = beat(&c, hb("a", 0, owned(&[]))).unwrap();
+    assert_eq!(partitions(&a), vec![0, 1, 2, 3]);
+    let b = beat(&c, hb("b", 0, owned(&[]))).unwrap();
+    assert!(b.member_epoch > a.member_epoch);
+    assert_eq!(partitions(&b), Vec::<i32>::new(), "a still owns everything");
+    // a is asked to give up two partitions, at its old epoch.
+    let a2 = beat(&c, hb("a", a.member_epoch, None)).unwrap();
+    assert_eq!(a2.member_epoch, a.member_epoch);
+    let kept = partitions(&a2);
+    assert_eq!(kept.len(), 2);
+    let b2 = beat(&c, hb("b", b.member_epoch, None)).unwrap();
+    assert_eq!(partitions(&b2), Vec::<i32>::new(), "not released yet");
+    // a confirms: it moves to the new epoch, and b gets the released partitions.
+    let a3 = beat(&c, hb("a", a.member_epoch, owned(&kept))).unwrap();
+    assert_eq!(a3.member_epoch, b.member_epoch);
+    let b3 = beat(&c, hb("b", b.member_epoch, None)).unwrap();
+    let mut all = kept.clone();
+    all.extend(partitions(&b3));
+    all.sort();
+    assert_eq!(all, vec![0, 1, 2, 3]);
+    let described = c.describe_consumer_group("g").unwrap();
+    assert_eq!(described.state, "Stable");
+    assert_eq!(described.assignor, "uniform");
+}
+
+#[tokio::test(start_paused = true)]
+async fn stale_epochs_are_fenced_and_commits_need_the_current_epoch() {
+    let (c, _) = coordinator().await;
+    let a = beat(&c, hb("a", 0, owned(&[]))).unwrap();
+    assert_eq!(
+        beat(&c, hb("a", a.member_epoch + 1, None)),
+        Err(GroupError::FencedMemberEpoch)
+    );
+    assert_eq!(beat(&c, hb("x", 5, None)), Err(GroupError::UnknownMemberId));
+    let commit = |epoch: i32| commit_req("g", epoch, "a", &[("t", 0, 7)]);
+    assert_eq!(
+        c.commit_offsets(commit(a.member_epoch - 1)).await,
+        Err(GroupError::StaleMemberEpoch)
+    );
+    assert_eq!(
+        c.commit_offsets(commit_req("g", -1, "", &[("t", 0, 7)]))
+            .await,
+        Err(GroupError::UnknownMemberId),
+        "no standalone commits while the group has members"
+    );
+    let results = c.commit_offsets(commit(a.member_epoch)).await.unwrap();
+    assert_eq!(results[0].error, None);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_silent_member_is_removed_after_the_session_timeout() {
+    let (c, _) = coordinator().await;
+    beat(&c, hb("a", 0, owned(&[]))).unwrap();
+    let b = beat(&c, hb("b", 0, owned(&[]))).unwrap();
+    tokio::time::sleep(config().consumer_session_timeout / 2).await;
+    let b = beat(&c, hb("b", b.member_epoch, None)).unwrap();
+    tokio::time::sleep(config().consumer_session_timeout / 2 + Duration::from_secs(1)).await;
+    let members = c.describe_consumer_group("g").unwrap().members;
+    assert_eq!(members.len(), 1, "a timed out, b heartbeated");
+    let b = beat(&c, hb("b", b.member_epoch, None)).unwrap();
+    assert_eq!(partitions(&b), vec![0, 1, 2, 3]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn classic_and_consumer_members_do_not_mix_but_empty_groups_convert() {
+    let (c, _) = coordinator().await;
+    let a = beat(&c, hb("a", 0, owned(&[]))).unwrap();
+    let mut join = join_req("g", "", &["range"]);
+    join.require_known_member_id = false;
+    assert_eq!(
+        c.join_group(join.clone()).await.err(),
+        Some(GroupError::InconsistentGroupProtocol)
+    );
+    assert_eq!(c.list_groups(&[], &[])[0].group_type, "consumer");
+    beat(&c, hb("a", -1, None)).unwrap();
+    let _ = a;
+    let joined = spawn_join(&c, join).await.unwrap().unwrap();
+    assert_eq!(c.list_groups(&[], &[])[0].group_type, "classic");
+    assert_eq!(
+        beat(&c, hb("b", 0, owned(&[]))),
+        Err(GroupError::GroupIdNotFound)
+    );
+    assert!(!joined.member_id.is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_static_member_comes_back_to_its_assignment() {
+    let (c, _) = coordinator().await;
+    let mut first = hb("a", 0, owned(&[]));
+    first.instance_id = Some("i1".into());
+    let a = beat(&c, first.clone()).unwrap();
+    let mut leave = hb("a", -2, None);
+    leave.instance_id = Some("i1".into());
+    beat(&c, leave).unwrap();
+    let mut back = first;
+    back.member_id = "a2".into();
+    let a2 = beat(&c, back.clone()).unwrap();
+    assert_eq!(partitions(&a2), partitions(&a));
+    back.member_id = "a3".into();
+    assert_eq!(beat(&c, back), Err(GroupError::UnreleasedInstanceId));
+}

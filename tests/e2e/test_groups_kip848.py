@@ -1,0 +1,309 @@
+"""KIP-848's consumer group protocol with confluent-kafka (`group.protocol=consumer`): members
+share partitions with the server-side assignors (`uniform`, `range`), every record is processed
+exactly once across joins and clean leaves, a SIGKILLed member's partitions move after the
+session timeout, a regex subscription picks up a new topic, a Strom restart resumes from
+committed offsets, AdminClient describes and lists the group with its type, and classic and
+consumer members of one group meet Kafka's errors (an empty group converts)."""
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+from confluent_kafka import Consumer, ConsumerGroupType, KafkaException, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewPartitions, NewTopic
+
+from kafka_support import write_config
+
+HERE = Path(__file__).resolve().parent
+SESSION_MS = 3000
+HEARTBEAT_MS = 300
+
+
+def start(strom_factory, tmp_path):
+    config = write_config(
+        tmp_path,
+        group_consumer_session_timeout_ms=SESSION_MS,
+        group_consumer_heartbeat_interval_ms=HEARTBEAT_MS,
+    )
+    return strom_factory(extra_args=["--config", str(config)]).start()
+
+
+def create_topic(bootstrap, name, partitions):
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    for future in admin.create_topics([NewTopic(name, partitions, 1)]).values():
+        future.result(timeout=10)
+
+
+def produce(bootstrap, topic, values, partitions):
+    producer = Producer({"bootstrap.servers": bootstrap})
+    for i, value in enumerate(values):
+        producer.produce(topic, value=value.encode(), partition=i % partitions)
+    assert producer.flush(30) == 0
+
+
+def wait_until(predicate, timeout, what):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+class Member:
+    """One kip848_consumer.py process and what it has written."""
+
+    def __init__(self, tmp_path, name, bootstrap, group, subscription, assignor="-", instance_id=None):
+        self.output = tmp_path / f"{name}.out"
+        self.stopfile = tmp_path / f"{name}.stop"
+        args = [sys.executable, str(HERE / "kip848_consumer.py"), bootstrap, group, subscription,
+                str(self.output), str(self.stopfile), assignor]
+        if instance_id:
+            args.append(instance_id)
+        self.proc = subprocess.Popen(args)
+
+    def lines(self):
+        try:
+            return self.output.read_text().splitlines()
+        except FileNotFoundError:
+            return []
+
+    def assignment(self):
+        """The (topic, partition)s owned now."""
+        current = set()
+        for line in self.lines():
+            kind, *parts = line.split()
+            if kind not in ("ASSIGN", "REVOKE"):
+                continue
+            tps = {(tp.rsplit(":", 1)[0], int(tp.rsplit(":", 1)[1])) for tp in parts}
+            if kind == "ASSIGN":
+                current |= tps
+            elif kind == "REVOKE":
+                current -= tps
+        return current
+
+    def records(self):
+        return [tuple(line.split()[1:]) for line in self.lines() if line.startswith("REC ")]
+
+    def stop(self):
+        self.stopfile.touch()
+        self.proc.wait(timeout=30)
+
+    def kill(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+
+def covers(members, topic, partitions):
+    """Every partition owned by exactly one member."""
+    owned = [tp for m in members for tp in m.assignment() if tp[0] == topic]
+    return sorted(owned) == [(topic, p) for p in range(partitions)]
+
+
+def kill_all(members):
+    for m in members:
+        if m.proc.poll() is None:
+            m.kill()
+
+
+def committed(bootstrap, group, topic, partitions):
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
+    try:
+        tps = [TopicPartition(topic, p) for p in range(partitions)]
+        return [tp.offset for tp in consumer.committed(tps, timeout=10)]
+    finally:
+        consumer.close()
+
+
+def test_three_members_share_eight_partitions_exactly_once(strom_factory, tmp_path):
+    strom = start(strom_factory, tmp_path)
+    create_topic(strom.bootstrap, "orders", 8)
+    members = [Member(tmp_path, "c0", strom.bootstrap, "workers", "orders")]
+    try:
+        wait_until(lambda: covers(members, "orders", 8), 30, "the first member to own all 8")
+        produce(strom.bootstrap, "orders", [f"a{i}" for i in range(200)], 8)
+        members += [Member(tmp_path, f"c{i}", strom.bootstrap, "workers", "orders") for i in (1, 2)]
+        produce(strom.bootstrap, "orders", [f"b{i}" for i in range(200)], 8)
+        wait_until(
+            lambda: covers(members, "orders", 8) and sorted(len(m.assignment()) for m in members) == [2, 3, 3],
+            40, "three members sharing 8 partitions 3/3/2",
+        )
+        members[1].stop()
+        wait_until(lambda: covers([members[0], members[2]], "orders", 8), 30, "two members covering 8")
+        produce(strom.bootstrap, "orders", [f"c{i}" for i in range(200)], 8)
+        processed = lambda: [r[3] for m in members for r in m.records()]
+        wait_until(lambda: len(set(processed())) >= 600, 60, "all 600 records processed")
+        values = processed()
+        assert len(values) == len(set(values)) == 600, f"{len(values) - len(set(values))} duplicates"
+        for m in (members[0], members[2]):
+            m.stop()
+        assert committed(strom.bootstrap, "workers", "orders", 8) == [75] * 8
+    finally:
+        kill_all(members)
+
+
+def test_killed_members_partitions_move_after_the_session_timeout(strom_factory, tmp_path):
+    strom = start(strom_factory, tmp_path)
+    create_topic(strom.bootstrap, "jobs", 4)
+    members = [Member(tmp_path, f"k{i}", strom.bootstrap, "killers", "jobs") for i in range(2)]
+    try:
+        wait_until(lambda: covers(members, "jobs", 4) and all(m.assignment() for m in members), 40,
+                   "two members sharing 4 partitions")
+        victim, survivor = members
+        victim.kill()
+        killed_at = time.time()
+        wait_until(lambda: len(survivor.assignment()) == 4, 30, "the killed member's partitions to move")
+        moved_after = time.time() - killed_at
+        assert moved_after >= SESSION_MS / 1000 * 0.8, f"moved after {moved_after:.1f}s, before the session timeout"
+        produce(strom.bootstrap, "jobs", [f"j{i}" for i in range(40)], 4)
+        wait_until(lambda: len(survivor.records()) >= 40, 30, "the survivor to consume everything")
+    finally:
+        kill_all(members)
+
+
+def describe(bootstrap, group):
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    return admin.describe_consumer_groups([group])[group].result(timeout=10)
+
+
+def test_range_and_uniform_assignors_and_describe(strom_factory, tmp_path):
+    strom = start(strom_factory, tmp_path)
+    for topic in ("x", "y"):
+        create_topic(strom.bootstrap, topic, 3)
+    members = []
+    try:
+        for assignor, group in (("range", "ranged"), ("uniform", "uniformed")):
+            pair = [Member(tmp_path, f"{group}{i}", strom.bootstrap, group, "x,y", assignor) for i in range(2)]
+            members += pair
+            wait_until(lambda: covers(pair, "x", 3) and covers(pair, "y", 3) and all(m.assignment() for m in pair),
+                       40, f"two {assignor} members sharing x and y")
+            sizes = sorted(len(m.assignment()) for m in pair)
+            # range: per topic 2+1, the same member first on both; uniform: 3 and 3.
+            assert sizes == ([2, 4] if assignor == "range" else [3, 3]), (assignor, sizes)
+            wait_until(lambda: describe(strom.bootstrap, group).state.name == "STABLE", 20, "a stable group")
+            description = describe(strom.bootstrap, group)
+            assert description.type == ConsumerGroupType.CONSUMER
+            assert description.partition_assignor == assignor
+            assert len(description.members) == 2
+            described = sorted(
+                sorted((tp.topic, tp.partition) for tp in m.assignment.topic_partitions)
+                for m in description.members
+            )
+            assert described == sorted(sorted(m.assignment()) for m in pair)
+        admin = AdminClient({"bootstrap.servers": strom.bootstrap})
+        listed = {g.group_id: g for g in admin.list_consumer_groups().result(timeout=10).valid}
+        assert listed["ranged"].type == ConsumerGroupType.CONSUMER
+        assert listed["uniformed"].type == ConsumerGroupType.CONSUMER
+    finally:
+        kill_all(members)
+
+
+def test_regex_subscription_picks_up_new_topics_and_partitions(strom_factory, tmp_path):
+    strom = start(strom_factory, tmp_path)
+    create_topic(strom.bootstrap, "logs-a", 2)
+    create_topic(strom.bootstrap, "other", 2)
+    member = Member(tmp_path, "re", strom.bootstrap, "regexers", "^logs-.*")
+    try:
+        wait_until(lambda: member.assignment() == {("logs-a", 0), ("logs-a", 1)}, 30, "logs-a assigned")
+        create_topic(strom.bootstrap, "logs-b", 2)
+        wait_until(lambda: {("logs-b", 0), ("logs-b", 1)} <= member.assignment(), 30, "logs-b assigned")
+        admin = AdminClient({"bootstrap.servers": strom.bootstrap})
+        admin.create_partitions([NewPartitions("logs-a", 3)])["logs-a"].result(timeout=10)
+        wait_until(lambda: ("logs-a", 2) in member.assignment(), 30, "the new partition assigned")
+        produce(strom.bootstrap, "logs-b", [f"b{i}" for i in range(10)], 2)
+        wait_until(lambda: len(member.records()) >= 10, 30, "logs-b consumed")
+        assert all(r[0] == "logs-b" for r in member.records())
+        assert not any(tp[0] == "other" for tp in member.assignment())
+    finally:
+        kill_all([member])
+
+
+def test_strom_restart_resumes_from_committed_offsets(strom_factory, tmp_path):
+    strom = start(strom_factory, tmp_path)
+    create_topic(strom.bootstrap, "events", 4)
+    produce(strom.bootstrap, "events", [f"e{i}" for i in range(100)], 4)
+    member = Member(tmp_path, "r", strom.bootstrap, "resumers", "events")
+    try:
+        wait_until(lambda: len(member.records()) >= 100, 40, "the first 100 consumed")
+        strom.kill()
+        strom.start()
+        produce(strom.bootstrap, "events", [f"f{i}" for i in range(100)], 4)
+        wait_until(lambda: len({r[3] for r in member.records()}) >= 200, 60, "the next 100 after the restart")
+        values = [r[3] for r in member.records()]
+        # Commit after process: only a record whose commit the SIGKILL cut off may come twice.
+        assert len(values) - len(set(values)) <= 4, f"{len(values) - len(set(values))} duplicates"
+        member.stop()
+        assert committed(strom.bootstrap, "resumers", "events", 4) == [50] * 4
+    finally:
+        kill_all([member])
+
+
+def classic_join_error(bootstrap, group, topic):
+    """The error a classic consumer of `group` gets, or None once it has an assignment."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "session.timeout.ms": 6000})
+    try:
+        consumer.subscribe([topic])
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            message = consumer.poll(0.2)
+            if message is not None and message.error():
+                return message.error().name()
+            if consumer.assignment():
+                return None
+        raise AssertionError("the classic consumer neither joined nor failed")
+    finally:
+        consumer.close()
+
+
+V2 = {"content-type": "application/vnd.kafka.v2+json"}
+
+
+def http_instance(strom, group, name):
+    r = requests.post(f"{strom.http}/consumers/{group}", headers=V2, json={"name": name, "format": "json"})
+    assert r.status_code == 200, r.text
+    base = f"{strom.http}/consumers/{group}/instances/{name}"
+    assert requests.post(f"{base}/subscription", headers=V2, json={"topics": ["mixed"]}).status_code == 204
+    return base
+
+
+def http_assignment(base):
+    return {(p["topic"], p["partition"]) for p in requests.get(f"{base}/assignments", timeout=10).json()["partitions"]}
+
+
+def test_classic_and_consumer_members_of_one_group(strom_factory, tmp_path):
+    strom = start(strom_factory, tmp_path)
+    create_topic(strom.bootstrap, "mixed", 2)
+    member = Member(tmp_path, "m", strom.bootstrap, "mixed-group", "mixed")
+    try:
+        wait_until(lambda: len(member.assignment()) == 2, 30, "the consumer member assigned")
+        # A consumer group with members refuses classic members (no online migration).
+        assert classic_join_error(strom.bootstrap, "mixed-group", "mixed") == "INCONSISTENT_GROUP_PROTOCOL"
+        # An HTTP consumer instance (a classic member) gets nothing while the group has
+        # consumer members, and joins once it is empty, which makes it a classic group again.
+        base = http_instance(strom, "mixed-group", "h")
+        time.sleep(1)
+        assert http_assignment(base) == set()
+        member.stop()
+        wait_until(lambda: http_assignment(base) == {("mixed", 0), ("mixed", 1)}, 30, "the HTTP instance to join")
+        # Now a consumer-protocol member is refused: the classic group has members.
+        late = Member(tmp_path, "late", strom.bootstrap, "mixed-group", "mixed")
+        try:
+            # librdkafka treats it as fatal: "ConsumerGroupHeartbeat fatal error: Broker: The
+            # group id does not exist" (GROUP_ID_NOT_FOUND).
+            refused = lambda: any(line.startswith("ERROR") and "group id does not exist" in line for line in late.lines())
+            wait_until(refused, 20, "the consumer member to be refused")
+            assert late.assignment() == set()
+        finally:
+            kill_all([late])
+        assert requests.delete(base, timeout=10).status_code == 204
+        # Empty again: a consumer member converts it back.
+        again = Member(tmp_path, "again", strom.bootstrap, "mixed-group", "mixed")
+        try:
+            wait_until(lambda: len(again.assignment()) == 2, 30, "the group to become a consumer group again")
+        finally:
+            kill_all([again])
+    finally:
+        kill_all([member])

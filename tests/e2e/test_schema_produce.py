@@ -211,3 +211,21 @@ def test_kafkajs_with_the_npm_registry_client(strom, tmp_path):
     assert kafkajs_schemas(strom, "js-proto", "PROTOBUF", tmp_path / "ping.proto", pings)["values"] == pings
     shown = requests.get(f"{strom.http}/v1/topics/js-proto/partitions/0/records", timeout=10).json()["records"]
     assert "message index" in shown[0]["value_schema_error"], shown
+
+
+def test_webhooks_deliver_schema_encoded_values_as_json(strom):
+    from test_webhooks import subscribe
+    from webhook_receiver import Receiver, wait_for
+    create_topic(strom.bootstrap, "wh-avro")
+    value_id = register(strom.http, "wh-avro-value", USER)
+    receiver = Receiver()
+    subscribe(strom, receiver, "wh-avro-hook", ["wh-avro"])
+    users = [{"name": "ann", "age": 30, "email": None}, {"name": "bob", "age": 41, "email": None}]
+    produce(strom.http, "wh-avro", {"value_schema_id": value_id, "records": [{"value": u} for u in users]})
+    produce(strom.http, "wh-avro", {"records": [{"value": {"plain": True}}]})
+    wait_for(lambda: len(receiver.delivered()) >= 3, what="3 deliveries")
+    events = sorted((r.json() for r in receiver.delivered()), key=lambda e: e["stromoffset"])
+    assert [e["data"] for e in events] == [*users, {"plain": True}], events
+    assert [e.get("dataschema") for e in events] == [f"/schemas/ids/{value_id}"] * 2 + [None], events
+    assert all(e["datacontenttype"] == "application/json" for e in events), events
+    receiver.close()

@@ -386,10 +386,10 @@ fn offsets(outcomes: Vec<Outcome>) -> Vec<RecordOffset> {
     responses(
         (status = 200, description = "Where every record landed", body = ProduceResponse),
         (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Unknown topic or partition", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown topic or partition, or a schema id, subject or version the request names", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body or batch too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Unsupported Content-Type", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid record", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid record, or a JSON key or value that does not convert with the named schema", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Over the producer byte-rate quota (see Retry-After)", body = Problem, content_type = "application/problem+json"),
     )
 )]

@@ -124,7 +124,7 @@ pub async fn deliver_from(
             let done = Done::new(&p, f, "skipped");
             return dead_letter(ctx, rt, &at, &record, done).await;
         }
-        let event = payload::build(&record, topic, partition, sub.payload);
+        let event = payload::build(&record, topic, partition, sub.payload, ctx.decoder.as_ref());
         let result = {
             let _permit = rt.inflight.acquire().await;
             rt.rate_limit().await;

@@ -180,7 +180,10 @@ fn total_retention_bytes_removes_remote_segments_and_moves_the_log_start() {
     let after = remote_bases(s.as_ref());
     assert!(after.len() < before.len(), "{before:?} -> {after:?}");
     let start = p.log_start_offset();
-    assert_eq!(start, after[0], "the log start is the first remaining segment");
+    assert_eq!(
+        start, after[0],
+        "the log start is the first remaining segment"
+    );
     assert_eq!(p.remote().unwrap().range().unwrap().0, start);
     assert!(out_of_range(p.read(start - 1, 1000)));
     // Remote-only bytes plus local bytes stay within one segment of the limit.

@@ -40,6 +40,7 @@ pub mod observe;
 pub mod openapi;
 pub mod permissions;
 pub mod produce;
+pub mod produce_schema;
 pub mod quotas;
 pub mod quotas_meter;
 pub mod reader;

@@ -20,6 +20,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::body::{content_type, parse_json, RawBody};
 use crate::caller::Caller;
 use crate::error::{ApiError, ApiResult};
+use crate::produce_schema::{self, RecordSchemas, SchemaChoice, VersionIn};
 use crate::quotas;
 use crate::render::decode_b64;
 use crate::schemas::{Problem, TimestampIn};
@@ -44,15 +45,20 @@ pub struct HeaderIn {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProduceRecord {
-    /// Key as UTF-8 text.
+    /// Key as UTF-8 text; with a key schema (`key_schema_id`, `key_subject`) any JSON value,
+    /// encoded with it.
     #[serde(default)]
-    pub key: Option<String>,
+    #[schema(value_type = Object)]
+    pub key: Option<serde_json::Value>,
     /// Key as base64 bytes; exclusive with `key`.
     #[serde(default)]
     pub key_base64: Option<String>,
+    /// Any JSON value, stored as its JSON text, or encoded with the value schema
+    /// (`value_schema_id`, `value_subject`) in the serializers' wire format.
     #[serde(default)]
     #[schema(value_type = Object)]
     pub value: Option<serde_json::Value>,
+    /// Binary value, base64, stored as given; exclusive with `value`.
     #[serde(default)]
     pub value_base64: Option<String>,
     /// Target partition; by default murmur2 of the key (as Kafka clients), else round-robin.
@@ -69,6 +75,25 @@ pub struct ProduceRecord {
 #[serde(deny_unknown_fields)]
 pub struct ProduceRequest {
     pub records: Vec<ProduceRecord>,
+    /// Encode every record's JSON `value` with this registered schema (Avro, JSON Schema,
+    /// Protobuf) and frame it in Confluent's wire format (docs/schemas.md).
+    #[serde(default)]
+    pub value_schema_id: Option<i32>,
+    /// ... or with a version of this subject (exclusive with `value_schema_id`).
+    #[serde(default)]
+    pub value_subject: Option<String>,
+    /// The version of `value_subject`: a number or `"latest"` (the default).
+    #[serde(default)]
+    pub value_subject_version: Option<VersionIn>,
+    /// Encode every record's JSON `key` with this registered schema.
+    #[serde(default)]
+    pub key_schema_id: Option<i32>,
+    /// ... or with a version of this subject (exclusive with `key_schema_id`).
+    #[serde(default)]
+    pub key_subject: Option<String>,
+    /// The version of `key_subject`: a number or `"latest"` (the default).
+    #[serde(default)]
+    pub key_subject_version: Option<VersionIn>,
 }
 
 /// Where one record landed (or why it did not).
@@ -83,6 +108,12 @@ pub struct RecordOffset {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ProduceResponse {
     pub topic: String,
+    /// The schema the keys were encoded with, when the request named one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_schema_id: Option<i32>,
+    /// The schema the values were encoded with, when the request named one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value_schema_id: Option<i32>,
     /// One entry per request record, in request order.
     pub offsets: Vec<RecordOffset>,
 }
@@ -246,13 +277,14 @@ fn max_message_bytes(state: &Shared, topic: &str) -> Option<usize> {
 fn native_record(
     state: &Shared,
     topic: &Topic,
+    schemas: &RecordSchemas,
     index: usize,
     r: ProduceRecord,
 ) -> ApiResult<(i32, NewRecord)> {
     let ctx = |msg: String| ApiError::unprocessable(format!("record {index}: {msg}")).code(42206);
     let key = match (r.key, r.key_base64) {
         (Some(_), Some(_)) => return Err(ctx("give either key or key_base64, not both".into())),
-        (Some(k), None) => Some(Bytes::from(k)),
+        (Some(k), None) => produce_schema::key_bytes(schemas, index, k)?,
         (None, Some(b)) => Some(decode_b64("key_base64", &b).map_err(ctx)?),
         (None, None) => None,
     };
@@ -260,7 +292,7 @@ fn native_record(
         (Some(_), Some(_)) => {
             return Err(ctx("give either value or value_base64, not both".into()))
         }
-        (Some(v), None) => Some(Bytes::from(v.to_string())),
+        (Some(v), None) => Some(produce_schema::value_bytes(schemas, index, &v)?),
         (None, Some(b)) => Some(decode_b64("value_base64", &b).map_err(ctx)?),
         (None, None) => None,
     };
@@ -299,16 +331,18 @@ fn native_record(
     ))
 }
 
-/// Validates native records into writes; the first bad record fails the request.
+/// Validates native records into writes, keys and values encoded with `schemas`; the
+/// first bad record fails the request.
 pub fn native_records(
     state: &Shared,
     topic: &Topic,
+    schemas: &RecordSchemas,
     records: Vec<ProduceRecord>,
 ) -> ApiResult<Vec<(i32, NewRecord)>> {
     records
         .into_iter()
         .enumerate()
-        .map(|(i, r)| native_record(state, topic, i, r))
+        .map(|(i, r)| native_record(state, topic, schemas, i, r))
         .collect()
 }
 
@@ -352,10 +386,10 @@ fn offsets(outcomes: Vec<Outcome>) -> Vec<RecordOffset> {
     responses(
         (status = 200, description = "Where every record landed", body = ProduceResponse),
         (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Unknown topic or partition", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown topic or partition, or a schema id, subject or version the request names", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body or batch too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Unsupported Content-Type", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid record", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid record, or a JSON key or value that does not convert with the named schema", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Over the producer byte-rate quota (see Retry-After)", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -372,10 +406,12 @@ pub async fn produce(
     quotas::charge_produce(&state, &caller, &client_id, body.len());
     let ct = content_type(&headers);
     let topic_ref = state.topic_or_create(&caller, &topic)?;
+    let mut schemas = RecordSchemas::default();
     let records = match ct.as_deref() {
         Some("application/json") => {
             let request: ProduceRequest = parse_json(&body)?;
-            native_records(&state, &topic_ref, request.records)?
+            schemas = request_schemas(&state, &caller, &request)?;
+            native_records(&state, &topic_ref, &schemas, request.records)?
         }
         Some("application/octet-stream") => {
             let key = params.key.map(Bytes::from);
@@ -404,6 +440,37 @@ pub async fn produce(
     let outcomes = write(&state, &topic_ref, records).await?;
     Ok(Json(ProduceResponse {
         topic,
+        key_schema_id: schemas.key_id(),
+        value_schema_id: schemas.value_id(),
         offsets: offsets(outcomes),
     }))
+}
+
+/// The key and value schemas `request` names (docs/schemas.md, "Producing JSON with a
+/// schema").
+fn request_schemas(
+    state: &Shared,
+    caller: &strom_auth::Session,
+    request: &ProduceRequest,
+) -> ApiResult<RecordSchemas> {
+    let choice =
+        |id: Option<i32>, subject: &Option<String>, version: &Option<VersionIn>| SchemaChoice {
+            id,
+            subject: subject.clone(),
+            version: version.clone(),
+        };
+    produce_schema::resolve(
+        state,
+        caller,
+        choice(
+            request.key_schema_id,
+            &request.key_subject,
+            &request.key_subject_version,
+        ),
+        choice(
+            request.value_schema_id,
+            &request.value_subject,
+            &request.value_subject_version,
+        ),
+    )
 }

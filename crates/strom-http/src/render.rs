@@ -2,7 +2,8 @@
 //! text when they are UTF-8 (else base64 under a `_base64` name), values as JSON when they
 //! parse as JSON (else base64), `null` for a tombstone. A value carrying the wire-format
 //! prefix of a schema in the registry (Avro, JSON Schema, Protobuf) is shown decoded, with
-//! its id in `value_schema_id` (docs/schemas.md).
+//! its id in `value_schema_id`; so is such a key in `json` format (`key`, `key_schema_id`)
+//! (docs/schemas.md).
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
@@ -65,6 +66,25 @@ fn put_json_value(obj: &mut Map<String, Value>, v: &[u8], schemas: Option<&Regis
     };
 }
 
+/// Puts a JSON-format key: decoded with its schema when it carries a registered schema id
+/// (`key_schema_id`), else as text or base64.
+fn put_json_key(obj: &mut Map<String, Value>, key: &Option<Bytes>, schemas: Option<&Registry>) {
+    let decoded = key
+        .as_deref()
+        .and_then(|k| schemas.and_then(|s| s.decode_value(k)));
+    match decoded {
+        Some(Ok(decoded)) => {
+            obj.insert("key".into(), decoded.value);
+            obj.insert("key_schema_id".into(), json!(decoded.schema_id));
+        }
+        Some(Err(why)) => {
+            obj.insert("key_schema_error".into(), json!(why));
+            put_text_or_b64(obj, "key", key);
+        }
+        None => put_text_or_b64(obj, "key", key),
+    }
+}
+
 /// One record as a JSON object; `schemas` decodes schema-encoded values in `json` format.
 pub fn record_json(
     topic: &str,
@@ -79,7 +99,10 @@ pub fn record_json(
     obj.insert("offset".into(), json!(r.offset));
     obj.insert("timestamp".into(), json!(r.timestamp));
     obj.insert("time".into(), json!(rfc3339(r.timestamp)));
-    put_text_or_b64(&mut obj, "key", &r.key);
+    match format {
+        ValueFormat::Json => put_json_key(&mut obj, &r.key, schemas),
+        ValueFormat::Binary => put_text_or_b64(&mut obj, "key", &r.key),
+    }
     match (&r.value, format) {
         (None, _) => {
             obj.insert("value".into(), Value::Null);

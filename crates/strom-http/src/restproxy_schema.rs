@@ -19,7 +19,7 @@ use serde_json::Value;
 use strom_auth::Session;
 use strom_schema::{NewSchema, Registry, SchemaError, SchemaType};
 
-use crate::authz::{may_describe_subject, subject_resource};
+use crate::authz::subject_resource;
 use crate::error::{schema_error, ApiError, ApiResult};
 use crate::restproxy::RestProduceRequest;
 use crate::state::Shared;
@@ -185,15 +185,8 @@ fn by_id(
     format: SchemaFormat,
     id: i32,
 ) -> ApiResult<i32> {
-    let not_found = || schema_error(SchemaError::SchemaNotFound(id.to_string())).rest();
-    let schema = registry.schema(id).map_err(|_| not_found())?;
-    let uses = registry.id_versions(id, true).map_err(|_| not_found())?;
-    if !uses
-        .iter()
-        .any(|(s, _)| may_describe_subject(state, session, s))
-    {
-        return Err(not_found());
-    }
+    let schema = crate::produce_schema::visible_schema(state, session, registry, id)
+        .map_err(|e| schema_error(e).rest())?;
     if schema.schema_type != format.schema_type() {
         return Err(rest_422(
             42205,

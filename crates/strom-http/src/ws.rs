@@ -289,7 +289,7 @@ async fn handle(
             timestamp,
         } => {
             let record = ProduceRecord {
-                key,
+                key: key.map(Value::String),
                 key_base64,
                 value,
                 value_base64,
@@ -299,7 +299,7 @@ async fn handle(
             };
             let result = async {
                 let t = state.topic_or_create(session, &topic)?;
-                let records = native_records(state, &t, vec![record])?;
+                let records = native_records(state, &t, &Default::default(), vec![record])?;
                 write(state, &t, records).await
             }
             .await;

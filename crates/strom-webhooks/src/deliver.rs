@@ -129,10 +129,18 @@ pub async fn deliver_from(
             let done = Done::new(&p, f, "skipped");
             return dead_letter(ctx, rt, &at, &record, done).await;
         }
+        let decoder = ctx.decoder.as_ref();
         let event = if p.shared_body {
-            ctx.reads.event(&record, topic, partition, sub.payload)
+            ctx.reads
+                .event(&record, topic, partition, sub.payload, decoder)
         } else {
-            Arc::new(payload::build(&record, topic, partition, sub.payload))
+            Arc::new(payload::build(
+                &record,
+                topic,
+                partition,
+                sub.payload,
+                decoder,
+            ))
         };
         let result = {
             let _permit = rt.inflight.acquire().await;

@@ -48,6 +48,8 @@ pub struct Ctx {
     pub groups: GroupCoordinator,
     pub store: StateTopic,
     pub policy: Arc<ssrf::TargetPolicy>,
+    /// Shows schema-encoded values as JSON (the server's schema registry), if any.
+    pub decoder: Option<payload::ValueDecoder>,
     /// Serializes changes of stored subscriptions (see `edit::modify`).
     pub writes: tokio::sync::Mutex<()>,
     /// Log reads and request bodies shared by the subscriptions of a topic.

@@ -1,6 +1,11 @@
 //! What a record becomes on the wire: its event id (the `ce_id` header, else
 //! `<topic>/<partition>/<offset>`; a redriven dead letter keeps its original one) and the
 //! body and headers of the CloudEvents HTTP binding, structured (default) or binary mode.
+//! In structured mode a value in the schema registry's wire format is `data` decoded to
+//! JSON, with `dataschema` `/schemas/ids/{id}` (the server's [`ValueDecoder`]); binary mode
+//! sends the stored bytes.
+
+use std::sync::Arc;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -12,6 +17,10 @@ use crate::model::PayloadMode;
 
 /// Header that carries the original event id on a dead letter.
 pub const DLQ_ID_HEADER: &str = "strom-dlq-event-id";
+
+/// Decodes a value carrying the wire-format prefix of a registered schema: its JSON and the
+/// schema id; `None` for any other value (or one that does not decode).
+pub type ValueDecoder = Arc<dyn Fn(&[u8]) -> Option<(Value, i32)> + Send + Sync>;
 
 /// A record ready to send.
 #[derive(Debug, Clone)]
@@ -88,30 +97,53 @@ fn attributes(record: &StoredRecord, topic: &str, partition: i32, id: &str) -> M
     attrs
 }
 
-/// Builds the request body and headers of `record` in `mode`.
-pub fn build(record: &StoredRecord, topic: &str, partition: i32, mode: PayloadMode) -> Event {
+/// Puts `value` as the structured event's data: decoded with its schema, else JSON, else
+/// base64 (with the record's `content-type` header as `datacontenttype`).
+fn put_data(
+    attrs: &mut Map<String, Value>,
+    value: Option<&[u8]>,
+    content_type: Option<String>,
+    decoder: Option<&ValueDecoder>,
+) {
+    let Some(v) = value else {
+        attrs.insert("data".into(), Value::Null);
+        return;
+    };
+    if let Some((data, id)) = decoder.and_then(|d| d(v)) {
+        attrs.insert("datacontenttype".into(), json!("application/json"));
+        attrs.insert("dataschema".into(), json!(format!("/schemas/ids/{id}")));
+        attrs.insert("data".into(), data);
+        return;
+    }
+    match serde_json::from_slice::<Value>(v) {
+        Ok(data) if content_type.as_deref().is_none_or(|c| c.contains("json")) => {
+            attrs.insert("datacontenttype".into(), json!("application/json"));
+            attrs.insert("data".into(), data);
+        }
+        _ => {
+            if let Some(ct) = content_type {
+                attrs.insert("datacontenttype".into(), json!(ct));
+            }
+            attrs.insert("data_base64".into(), json!(STANDARD.encode(v)));
+        }
+    }
+}
+
+/// Builds the request body and headers of `record` in `mode`; `decoder` shows
+/// schema-encoded values as JSON in structured mode.
+pub fn build(
+    record: &StoredRecord,
+    topic: &str,
+    partition: i32,
+    mode: PayloadMode,
+    decoder: Option<&ValueDecoder>,
+) -> Event {
     let id = event_id(record, topic, partition);
     let mut attrs = attributes(record, topic, partition, &id);
     let content_type = header_str(record, "content-type");
     let (body, content_type, headers) = match mode {
         PayloadMode::Structured => {
-            match (record.value.as_deref(), content_type) {
-                (None, _) => {
-                    attrs.insert("data".into(), Value::Null);
-                }
-                (Some(v), ct) => match serde_json::from_slice::<Value>(v) {
-                    Ok(data) if ct.as_deref().is_none_or(|c| c.contains("json")) => {
-                        attrs.insert("datacontenttype".into(), json!("application/json"));
-                        attrs.insert("data".into(), data);
-                    }
-                    _ => {
-                        if let Some(ct) = ct {
-                            attrs.insert("datacontenttype".into(), json!(ct));
-                        }
-                        attrs.insert("data_base64".into(), json!(STANDARD.encode(v)));
-                    }
-                },
-            }
+            put_data(&mut attrs, record.value.as_deref(), content_type, decoder);
             let body = Bytes::from(serde_json::to_vec(&Value::Object(attrs)).unwrap_or_default());
             (body, "application/cloudevents+json".to_string(), Vec::new())
         }
@@ -189,18 +221,51 @@ mod tests {
     #[test]
     fn structured_and_binary_modes() {
         let r = record(vec![("ce_type", "order.created")], r#"{"n":1}"#);
-        let e = build(&r, "orders", 0, PayloadMode::Structured);
+        let e = build(&r, "orders", 0, PayloadMode::Structured, None);
         let v: Value = serde_json::from_slice(&e.body).expect("json");
         assert_eq!(v["data"]["n"], 1);
         assert_eq!(v["type"], "order.created");
         assert_eq!(v["subject"], "k1");
-        let b = build(&r, "orders", 0, PayloadMode::Binary);
+        let b = build(&r, "orders", 0, PayloadMode::Binary, None);
         assert_eq!(&b.body[..], br#"{"n":1}"#);
         assert!(b
             .headers
             .contains(&("ce-type".into(), "order.created".into())));
-        let raw = build(&record(vec![], "not json"), "t", 0, PayloadMode::Structured);
+        let raw = build(
+            &record(vec![], "not json"),
+            "t",
+            0,
+            PayloadMode::Structured,
+            None,
+        );
         let v: Value = serde_json::from_slice(&raw.body).expect("json");
         assert_eq!(v["data_base64"], STANDARD.encode("not json"));
+    }
+
+    #[test]
+    fn schema_encoded_values_are_decoded_in_structured_mode() {
+        let decoder: ValueDecoder = Arc::new(|v: &[u8]| match v {
+            [0, 0, 0, 0, 5, rest @ ..] => Some((json!({ "len": rest.len() }), 5)),
+            _ => None,
+        });
+        let mut r = record(vec![], "");
+        r.value = Some(Bytes::from_static(&[0, 0, 0, 0, 5, 2, 104]));
+        let e = build(&r, "t", 0, PayloadMode::Structured, Some(&decoder));
+        let v: Value = serde_json::from_slice(&e.body).expect("json");
+        assert_eq!(v["data"], json!({"len": 2}));
+        assert_eq!(v["dataschema"], "/schemas/ids/5");
+        assert_eq!(v["datacontenttype"], "application/json");
+        let b = build(&r, "t", 0, PayloadMode::Binary, Some(&decoder));
+        assert_eq!(b.body, [0, 0, 0, 0, 5, 2, 104]);
+        let plain = build(
+            &record(vec![], r#"{"n":1}"#),
+            "t",
+            0,
+            PayloadMode::Structured,
+            Some(&decoder),
+        );
+        let v: Value = serde_json::from_slice(&plain.body).expect("json");
+        assert_eq!(v["data"]["n"], 1);
+        assert!(v.get("dataschema").is_none());
     }
 }

@@ -16,7 +16,7 @@ use parking_lot::Mutex;
 use strom_broker::{decode_records, Partition, StoredRecord};
 
 use crate::model::PayloadMode;
-use crate::payload::{self, Event};
+use crate::payload::{self, Event, ValueDecoder};
 
 /// Most bytes one read takes from the log.
 pub const READ_BYTES: usize = 256 * 1024;
@@ -217,8 +217,9 @@ impl Reads {
         topic: &str,
         partition: i32,
         mode: PayloadMode,
+        decoder: Option<&ValueDecoder>,
     ) -> Arc<Event> {
-        let build = || Arc::new(payload::build(record, topic, partition, mode));
+        let build = || Arc::new(payload::build(record, topic, partition, mode, decoder));
         let slot = self
             .slots
             .lock()
@@ -312,9 +313,9 @@ mod tests {
         assert!(reads.held_bytes() > 0);
         // The body is built once per mode and shared.
         let r = &first.records[2];
-        let a = reads.event(r, "t", 0, PayloadMode::Structured);
-        let b = reads.event(r, "t", 0, PayloadMode::Structured);
-        let c = reads.event(r, "t", 0, PayloadMode::Binary);
+        let a = reads.event(r, "t", 0, PayloadMode::Structured, None);
+        let b = reads.event(r, "t", 0, PayloadMode::Structured, None);
+        let c = reads.event(r, "t", 0, PayloadMode::Binary, None);
         assert!(Arc::ptr_eq(&a, &b) && !Arc::ptr_eq(&a, &c));
         assert_eq!(&c.body[..], b"{\"n\":2}");
         // New data past the chunk is a new read.

@@ -161,7 +161,13 @@ impl Webhooks {
         let (record, topic, partition) = original;
         let rt = self.runtime(name)?;
         let sub = rt.current();
-        let event = payload::build(&record, &topic, partition, sub.payload);
+        let event = payload::build(
+            &record,
+            &topic,
+            partition,
+            sub.payload,
+            self.ctx.decoder.as_ref(),
+        );
         let attempt = {
             let _permit = rt.inflight.acquire().await;
             rt.rate_limit().await;

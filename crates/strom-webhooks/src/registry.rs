@@ -56,6 +56,7 @@ impl Webhooks {
         broker: Arc<Broker>,
         groups: GroupCoordinator,
         policy: TargetPolicy,
+        decoder: Option<crate::payload::ValueDecoder>,
         mut shutdown: watch::Receiver<bool>,
     ) -> Result<Arc<Webhooks>> {
         let b = Arc::clone(&broker);
@@ -70,6 +71,7 @@ impl Webhooks {
             groups,
             store,
             policy: Arc::new(policy),
+            decoder,
             writes: Default::default(),
             reads: Default::default(),
         });

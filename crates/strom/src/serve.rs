@@ -224,11 +224,18 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
         .context("cannot start the transaction coordinator")?
     };
 
-    // Webhook subscriptions deliver through the same coordinator (a group each).
+    // Webhook subscriptions deliver through the same coordinator (a group each), showing
+    // schema-encoded values as JSON.
+    let registry = Arc::clone(&schemas);
+    let decoder: strom_webhooks::payload::ValueDecoder = Arc::new(move |value: &[u8]| {
+        let decoded = registry.decode_value(value)?.ok()?;
+        Some((decoded.value, decoded.schema_id))
+    });
     let webhooks = strom_webhooks::Webhooks::start(
         Arc::clone(&broker),
         groups.clone(),
         settings.webhook_targets.clone(),
+        Some(decoder),
         shutdown_rx.clone(),
     )
     .await

@@ -16,14 +16,13 @@
 
 use std::collections::HashMap;
 
-use apache_avro::schema::{
-    InnerDecimalSchema, Name, NamespaceRef, RecordSchema, ResolvedSchema, UuidSchema,
-};
+use apache_avro::schema::{Name, NamespaceRef, RecordSchema, ResolvedSchema};
 use apache_avro::Schema;
 use serde_json::{Map, Number, Value};
 
 use crate::error::{SchemaError, SchemaResult};
 use crate::formats::Source;
+use shape::{shape, Shape};
 
 /// Deepest nesting of records, arrays and maps walked.
 pub const MAX_DEPTH: usize = 64;
@@ -216,55 +215,39 @@ impl<'a> Walker<'a> {
         if depth > MAX_DEPTH {
             return refuse(format!("nested deeper than {MAX_DEPTH}"));
         }
-        match schema {
-            Schema::Null => Ok(Value::Null),
-            Schema::Boolean => match self.take(1)? {
+        match shape(schema) {
+            Shape::Null => Ok(Value::Null),
+            Shape::Boolean => match self.take(1)? {
                 [0] => Ok(Value::Bool(false)),
                 [1] => Ok(Value::Bool(true)),
                 other => refuse(format!("boolean byte {other:?} is not 0 or 1")),
             },
-            Schema::Int | Schema::Date | Schema::TimeMillis => {
+            Shape::Int => {
                 let n = self.int()?;
                 Ok(self.number::<BUILD>(n.into()))
             }
-            Schema::Long
-            | Schema::TimeMicros
-            | Schema::TimestampMillis
-            | Schema::TimestampMicros
-            | Schema::TimestampNanos
-            | Schema::LocalTimestampMillis
-            | Schema::LocalTimestampMicros
-            | Schema::LocalTimestampNanos => {
+            Shape::Long => {
                 let n = self.long()?;
                 Ok(self.number::<BUILD>(n))
             }
-            Schema::Float => {
+            Shape::Float => {
                 let b = self.take(4)?;
                 let f = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
                 Ok(self.float::<BUILD>(f.into()))
             }
-            Schema::Double => {
+            Shape::Double => {
                 let b = self.take(8)?;
                 let mut raw = [0u8; 8];
                 raw.copy_from_slice(b);
                 Ok(self.float::<BUILD>(f64::from_le_bytes(raw)))
             }
-            Schema::Bytes | Schema::BigDecimal | Schema::Uuid(UuidSchema::Bytes) => {
+            Shape::Bytes => {
                 let n = self.len()?;
                 self.bytes_json::<BUILD>(n)
             }
-            Schema::String | Schema::Uuid(UuidSchema::String) => self.string::<BUILD>(),
-            Schema::Fixed(f) | Schema::Duration(f) | Schema::Uuid(UuidSchema::Fixed(f)) => {
-                self.bytes_json::<BUILD>(f.size)
-            }
-            Schema::Decimal(d) => match &d.inner {
-                InnerDecimalSchema::Bytes => {
-                    let n = self.len()?;
-                    self.bytes_json::<BUILD>(n)
-                }
-                InnerDecimalSchema::Fixed(f) => self.bytes_json::<BUILD>(f.size),
-            },
-            Schema::Enum(e) => {
+            Shape::String => self.string::<BUILD>(),
+            Shape::Fixed(f) => self.bytes_json::<BUILD>(f.size),
+            Shape::Enum(e) => {
                 let i = self.int()?;
                 match usize::try_from(i).ok().and_then(|i| e.symbols.get(i)) {
                     Some(symbol) if BUILD => Ok(Value::String(symbol.clone())),
@@ -275,31 +258,11 @@ impl<'a> Walker<'a> {
                     )),
                 }
             }
-            Schema::Union(u) => {
-                let i = self.long()?;
-                let variants = u.variants();
-                match usize::try_from(i).ok().and_then(|i| variants.get(i)) {
-                    Some(branch) => {
-                        let value = self.datum::<BUILD>(branch, ns, depth)?;
-                        Ok(
-                            match BUILD && self.tagged && !matches!(branch, Schema::Null) {
-                                true => {
-                                    serde_json::json!({ encode::branch_name(branch, ns): value })
-                                }
-                                false => value,
-                            },
-                        )
-                    }
-                    None => refuse(format!(
-                        "union branch {i} out of range ({} branches)",
-                        variants.len()
-                    )),
-                }
-            }
-            Schema::Record(r) => self.record::<BUILD>(r, ns, depth),
-            Schema::Array(a) => self.blocks::<BUILD>(&a.items, false, ns, depth),
-            Schema::Map(m) => self.blocks::<BUILD>(&m.types, true, ns, depth),
-            Schema::Ref { name } => {
+            Shape::Union(u) => self.union::<BUILD>(u.variants(), ns, depth),
+            Shape::Record(r) => self.record::<BUILD>(r, ns, depth),
+            Shape::Array(items) => self.blocks::<BUILD>(items, false, ns, depth),
+            Shape::Map(values) => self.blocks::<BUILD>(values, true, ns, depth),
+            Shape::Ref(name) => {
                 let full = name.fully_qualified_name(ns);
                 let names: &'a HashMap<Name, Schema> = self.names;
                 match names.get(full.as_ref()) {
@@ -308,6 +271,30 @@ impl<'a> Walker<'a> {
                 }
             }
         }
+    }
+
+    /// A union: the branch index, then the branch's datum (tagged with the branch's name
+    /// for the REST Proxy's rendering).
+    fn union<const BUILD: bool>(
+        &mut self,
+        variants: &[Schema],
+        ns: NamespaceRef<'_>,
+        depth: usize,
+    ) -> Result<Value, Refused> {
+        let i = self.long()?;
+        let Some(branch) = usize::try_from(i).ok().and_then(|i| variants.get(i)) else {
+            return refuse(format!(
+                "union branch {i} out of range ({} branches)",
+                variants.len()
+            ));
+        };
+        let value = self.datum::<BUILD>(branch, ns, depth)?;
+        Ok(
+            match BUILD && self.tagged && !matches!(branch, Schema::Null) {
+                true => serde_json::json!({ shape::branch_name(branch, ns): value }),
+                false => value,
+            },
+        )
     }
 
     fn record<const BUILD: bool>(
@@ -385,6 +372,7 @@ impl<'a> Walker<'a> {
 }
 
 pub mod encode;
+pub mod shape;
 
 #[cfg(test)]
 mod tests;

@@ -19,6 +19,8 @@ use crate::model::{SchemaType, StoredSchema};
 use crate::registry::{resolve, Registry};
 use crate::wire;
 
+pub use avro::encode::Unions;
+
 /// A schema compiled for decoding payloads.
 enum Kind {
     Avro(avro::AvroPayload),
@@ -49,6 +51,11 @@ impl PayloadDecoder {
         }
     }
 
+    /// The schema's id.
+    pub fn schema_id(&self) -> i32 {
+        self.schema.id
+    }
+
     /// The schema's type.
     pub fn schema_type(&self) -> SchemaType {
         self.schema.schema_type
@@ -72,8 +79,13 @@ impl PayloadDecoder {
     /// `value` (JSON) encoded for this schema (Avro binary, validated JSON, Protobuf with
     /// its message index), with the wire-format prefix. Errors: why it does not convert.
     pub fn encode(&self, value: &Value) -> Result<Vec<u8>, String> {
+        self.encode_with(value, Unions::Tagged)
+    }
+
+    /// [`Self::encode`], reading Avro unions as `unions` says.
+    pub fn encode_with(&self, value: &Value, unions: Unions) -> Result<Vec<u8>, String> {
         let body = match self.kind()? {
-            Kind::Avro(a) => a.encode(value)?,
+            Kind::Avro(a) => a.encode_with(value, unions)?,
             Kind::Json(j) => j.encode(value)?,
             Kind::Protobuf(p) => p.encode(value)?,
         };

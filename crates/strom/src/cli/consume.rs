@@ -208,10 +208,12 @@ pub fn print_record(out: &mut impl Write, r: &Value, args: &ConsumeArgs) -> anyh
 }
 
 /// `--format json`: the value as one line of JSON (decoded when schema-encoded, base64 text
-/// when neither JSON nor schema-encoded), after `key<TAB>` with `--print-key`.
+/// when neither JSON nor schema-encoded), after `key<TAB>` with `--print-key` (a
+/// schema-encoded key as its decoded JSON, which holds no raw tab).
 fn print_json_value(out: &mut impl Write, r: &Value, print_key: bool) -> anyhow::Result<()> {
     if print_key {
         match (&r["key"], &r["key_base64"]) {
+            (key, _) if !r["key_schema_id"].is_null() => write!(out, "{key}")?,
             (Value::String(k), _) | (_, Value::String(k)) => out.write_all(k.as_bytes())?,
             _ => {}
         }

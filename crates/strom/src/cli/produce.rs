@@ -24,19 +24,26 @@ pub struct ProduceArgs {
     /// Write every record to this partition.
     #[arg(long)]
     pub partition: Option<i32>,
-    /// Encode each line (a JSON value) with this schema: a schema file, registered under
-    /// the subject `<topic>-value` if new, or a registered schema's id.
-    #[arg(long, conflicts_with = "key_separator")]
+    /// Encode each line's value (a JSON value) with this schema: a schema file, registered
+    /// under the subject `<topic>-value` if new, or a registered schema's id.
+    #[arg(long)]
     pub schema: Option<String>,
-    /// avro, json or protobuf [default: the id's type, else from the file's extension].
+    /// The schema file's type, avro, json or protobuf [default: from the file's extension].
     #[arg(long, requires = "schema")]
     pub schema_type: Option<String>,
+    /// Encode each line's key (JSON, before `--key-separator`) with this schema: a schema
+    /// file, registered under `<topic>-key` if new, or a registered schema's id.
+    #[arg(long, requires = "key_separator")]
+    pub key_schema: Option<String>,
+    /// The key schema file's type [default: from the file's extension].
+    #[arg(long, requires = "key_schema")]
+    pub key_schema_type: Option<String>,
     #[command(flatten)]
     pub client: ClientArgs,
 }
 
 pub fn run(args: ProduceArgs) -> anyhow::Result<()> {
-    if args.schema.is_some() {
+    if args.schema.is_some() || args.key_schema.is_some() {
         return super::produce_schema::run(args);
     }
     let api = Api::new(&args.client.server)?;
@@ -106,7 +113,7 @@ pub(super) fn check_offsets(answer: &Value, json_out: bool) -> anyhow::Result<()
     Ok(())
 }
 
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+pub(super) fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     if needle.is_empty() {
         return None;
     }

@@ -98,7 +98,7 @@ pub(crate) fn schema_type(given: Option<String>, file: &Path) -> String {
 }
 
 /// The registration body for the schema in `file`.
-fn body(file: &Path, given: Option<String>) -> anyhow::Result<Value> {
+pub(crate) fn body(file: &Path, given: Option<String>) -> anyhow::Result<Value> {
     let schema = std::fs::read_to_string(file)
         .with_context(|| format!("cannot read the schema file {}", file.display()))?;
     Ok(json!({ "schema": schema, "schemaType": schema_type(given, file) }))

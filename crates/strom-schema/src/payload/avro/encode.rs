@@ -2,53 +2,19 @@
 //! format, `strom produce --schema`): the input is read in Avro's JSON encoding as
 //! Confluent's REST Proxy reads it (a union as `null` or `{"<branch type>": value}`, bytes
 //! and fixed as strings of code points 0-255, enums as their symbol), a missing record
-//! field takes its default, and the datum is written in Avro's binary encoding. The names
-//! of union branches ([`branch_name`]) are also what the tagged JSON rendering uses.
+//! field takes its default, and the datum is written in Avro's binary encoding. Strom's own
+//! produce API also reads a union as a bare value ([`Unions::Either`]), the way Strom's
+//! readers show it, so what is read can be written back.
 
-use apache_avro::schema::{InnerDecimalSchema, NamespaceRef, RecordSchema, UuidSchema};
+use apache_avro::schema::{NamespaceRef, RecordSchema};
 use apache_avro::Schema;
 use serde_json::Value;
 
+use super::shape::{branch_name, shape, Shape};
 use super::{AvroPayload, MAX_DEPTH};
 
 /// Why a JSON value does not convert, with the field path.
 type Converted = Result<(), String>;
-
-/// The name a union branch goes by in Avro's JSON encoding: the full name of a named type,
-/// else the (underlying) type's name.
-pub fn branch_name(schema: &Schema, ns: NamespaceRef<'_>) -> String {
-    let named = |name: &apache_avro::schema::Name| name.fully_qualified_name(ns).fullname(None);
-    match schema {
-        Schema::Null => "null".into(),
-        Schema::Boolean => "boolean".into(),
-        Schema::Int | Schema::Date | Schema::TimeMillis => "int".into(),
-        Schema::Long
-        | Schema::TimeMicros
-        | Schema::TimestampMillis
-        | Schema::TimestampMicros
-        | Schema::TimestampNanos
-        | Schema::LocalTimestampMillis
-        | Schema::LocalTimestampMicros
-        | Schema::LocalTimestampNanos => "long".into(),
-        Schema::Float => "float".into(),
-        Schema::Double => "double".into(),
-        Schema::Bytes | Schema::BigDecimal | Schema::Uuid(UuidSchema::Bytes) => "bytes".into(),
-        Schema::String | Schema::Uuid(UuidSchema::String) => "string".into(),
-        Schema::Decimal(d) => match &d.inner {
-            InnerDecimalSchema::Bytes => "bytes".into(),
-            InnerDecimalSchema::Fixed(f) => named(&f.name),
-        },
-        Schema::Fixed(f) | Schema::Duration(f) | Schema::Uuid(UuidSchema::Fixed(f)) => {
-            named(&f.name)
-        }
-        Schema::Enum(e) => named(&e.name),
-        Schema::Record(r) => named(&r.name),
-        Schema::Ref { name } => named(name),
-        Schema::Array(_) => "array".into(),
-        Schema::Map(_) => "map".into(),
-        Schema::Union(_) => "union".into(),
-    }
-}
 
 fn kind(v: &Value) -> &'static str {
     match v {
@@ -88,178 +54,218 @@ fn latin1(v: &Value) -> Result<Vec<u8>, String> {
         .collect()
 }
 
+/// How union values are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unions {
+    /// Avro's JSON encoding, as the REST Proxy reads it: `null` or `{"<branch>": value}`.
+    Tagged,
+    /// Also a bare value, as Strom's readers show unions: the first branch it converts to
+    /// (a one-key object naming a branch is still read as tagged).
+    Either,
+}
+
+/// Branch attempts allowed for one datum in [`Unions::Either`] (a value is tried against
+/// the branches in turn; nested unions could otherwise multiply the attempts).
+const MAX_BRANCH_TRIES: usize = 10_000;
+
 impl AvroPayload {
     /// `value` (Avro's JSON encoding) as one Avro binary datum. Errors: where and why it
     /// does not convert.
     pub fn encode(&self, value: &Value) -> Result<Vec<u8>, String> {
-        let mut out = Vec::new();
-        let mut path = Vec::new();
-        let result = self.put(&mut out, &self.root, None, value, 0, &mut path);
-        result.map_err(|why| match path.is_empty() {
-            true => why,
-            false => format!("field '{}': {why}", path.join(".")),
-        })?;
-        Ok(out)
+        self.encode_with(value, Unions::Tagged)
     }
 
-    fn put(
-        &self,
-        out: &mut Vec<u8>,
-        schema: &Schema,
-        ns: NamespaceRef<'_>,
-        v: &Value,
-        depth: usize,
-        path: &mut Vec<String>,
-    ) -> Converted {
+    /// [`Self::encode`], reading unions as `unions` says.
+    pub fn encode_with(&self, value: &Value, unions: Unions) -> Result<Vec<u8>, String> {
+        let mut e = Encoder {
+            payload: self,
+            out: Vec::new(),
+            path: Vec::new(),
+            unions,
+            tries_left: MAX_BRANCH_TRIES,
+        };
+        let result = e.put(&self.root, None, value, 0);
+        result.map_err(|why| match e.path.is_empty() {
+            true => why,
+            false => format!("field '{}': {why}", e.path.join(".")),
+        })?;
+        Ok(e.out)
+    }
+}
+
+/// One conversion in progress: the bytes written and, on failure, the field path.
+struct Encoder<'p> {
+    payload: &'p AvroPayload,
+    out: Vec<u8>,
+    path: Vec<String>,
+    unions: Unions,
+    tries_left: usize,
+}
+
+impl Encoder<'_> {
+    fn put(&mut self, schema: &Schema, ns: NamespaceRef<'_>, v: &Value, depth: usize) -> Converted {
         if depth > MAX_DEPTH {
             return Err(format!("nested deeper than {MAX_DEPTH}"));
         }
-        match schema {
-            Schema::Null if v.is_null() => Ok(()),
-            Schema::Null => Err(expected("null", v)),
-            Schema::Boolean => match v {
+        let out = &mut self.out;
+        match shape(schema) {
+            Shape::Null if v.is_null() => Ok(()),
+            Shape::Null => Err(expected("null", v)),
+            Shape::Boolean => match v {
                 Value::Bool(b) => {
                     out.push(u8::from(*b));
                     Ok(())
                 }
                 _ => Err(expected("a boolean", v)),
             },
-            Schema::Int | Schema::Date | Schema::TimeMillis => {
+            Shape::Int => {
                 let n = v.as_i64().and_then(|n| i32::try_from(n).ok());
-                let n = n.ok_or_else(|| expected("an int", v))?;
-                zigzag(out, n.into());
+                zigzag(out, n.ok_or_else(|| expected("an int", v))?.into());
                 Ok(())
             }
-            Schema::Long
-            | Schema::TimeMicros
-            | Schema::TimestampMillis
-            | Schema::TimestampMicros
-            | Schema::TimestampNanos
-            | Schema::LocalTimestampMillis
-            | Schema::LocalTimestampMicros
-            | Schema::LocalTimestampNanos => {
-                let n = v.as_i64().ok_or_else(|| expected("a long", v))?;
-                zigzag(out, n);
+            Shape::Long => {
+                zigzag(out, v.as_i64().ok_or_else(|| expected("a long", v))?);
                 Ok(())
             }
-            Schema::Float => {
+            Shape::Float => {
                 let f = v.as_f64().ok_or_else(|| expected("a float", v))?;
                 out.extend_from_slice(&(f as f32).to_le_bytes());
                 Ok(())
             }
-            Schema::Double => {
+            Shape::Double => {
                 let f = v.as_f64().ok_or_else(|| expected("a double", v))?;
                 out.extend_from_slice(&f.to_le_bytes());
                 Ok(())
             }
-            Schema::String | Schema::Uuid(UuidSchema::String) => match v {
+            Shape::String => match v {
                 Value::String(s) => {
                     put_bytes(out, s.as_bytes());
                     Ok(())
                 }
                 _ => Err(expected("a string", v)),
             },
-            Schema::Bytes | Schema::BigDecimal | Schema::Uuid(UuidSchema::Bytes) => {
+            Shape::Bytes => {
                 put_bytes(out, &latin1(v)?);
                 Ok(())
             }
-            Schema::Decimal(d) => match &d.inner {
-                InnerDecimalSchema::Bytes => {
-                    put_bytes(out, &latin1(v)?);
-                    Ok(())
-                }
-                InnerDecimalSchema::Fixed(f) => put_fixed(out, f.size, v),
-            },
-            Schema::Fixed(f) | Schema::Duration(f) | Schema::Uuid(UuidSchema::Fixed(f)) => {
-                put_fixed(out, f.size, v)
-            }
-            Schema::Enum(e) => {
+            Shape::Fixed(f) => put_fixed(out, f.size, v),
+            Shape::Enum(e) => {
                 let symbol = v.as_str().ok_or_else(|| expected("an enum symbol", v))?;
                 let i = e.symbols.iter().position(|s| s == symbol);
                 let i = i.ok_or_else(|| format!("'{symbol}' is not a symbol of the enum"))?;
                 zigzag(out, i as i64);
                 Ok(())
             }
-            Schema::Union(u) => self.union(out, u.variants(), ns, v, depth, path),
-            Schema::Record(r) => self.record(out, r, ns, v, depth, path),
-            Schema::Array(a) => match v {
-                Value::Array(items) => self.blocks(
-                    out,
-                    items.iter().map(|i| (None, i)),
-                    items.len(),
-                    |w, o, item, p| w.put(o, &a.items, ns, item, depth + 1, p),
-                    path,
-                ),
+            Shape::Union(u) => self.union(u.variants(), ns, v, depth),
+            Shape::Record(r) => self.record(r, ns, v, depth),
+            Shape::Array(items) => match v {
+                Value::Array(list) => {
+                    self.blocks(list.iter().map(|i| (None, i)), list.len(), items, ns, depth)
+                }
                 _ => Err(expected("an array", v)),
             },
-            Schema::Map(m) => match v {
+            Shape::Map(values) => match v {
                 Value::Object(map) => {
                     let entries = map.iter().map(|(k, v)| (Some(k.as_str()), v));
-                    self.blocks(
-                        out,
-                        entries,
-                        map.len(),
-                        |w, o, item, p| w.put(o, &m.types, ns, item, depth + 1, p),
-                        path,
-                    )
+                    self.blocks(entries, map.len(), values, ns, depth)
                 }
                 _ => Err(expected("an object (map)", v)),
             },
-            Schema::Ref { name } => {
+            Shape::Ref(name) => {
                 let full = name.fully_qualified_name(ns);
-                match self.names.get(full.as_ref()) {
-                    Some(named) => self.put(out, named, full.namespace(), v, depth, path),
+                match self.payload.names.get(full.as_ref()) {
+                    Some(named) => self.put(named, full.namespace(), v, depth),
                     None => Err(format!("unknown named type '{}'", full.fullname(None))),
                 }
             }
         }
     }
 
-    /// `null`, or `{"<branch>": value}` naming one branch of the union.
+    /// `null`, or `{"<branch>": value}` naming one branch of the union; with
+    /// [`Unions::Either`] also a bare value of one of the branches.
     fn union(
-        &self,
-        out: &mut Vec<u8>,
+        &mut self,
         variants: &[Schema],
         ns: NamespaceRef<'_>,
         v: &Value,
         depth: usize,
-        path: &mut Vec<String>,
     ) -> Converted {
-        let (index, branch, inner) = match v {
-            Value::Null => {
-                let i = variants.iter().position(|s| matches!(s, Schema::Null));
-                let i = i.ok_or_else(|| "null is not a branch of the union".to_string())?;
-                (i, &variants[i], v)
-            }
-            Value::Object(map) if map.len() == 1 => {
-                let Some((name, inner)) = map.iter().next() else {
-                    return Err(expected("a union branch", v));
-                };
-                let found = variants.iter().position(|s| branch_name(s, ns) == *name);
-                let i = found.ok_or_else(|| format!("'{name}' is not a branch of the union"))?;
-                (i, &variants[i], inner)
-            }
-            _ => {
-                let names: Vec<String> = variants.iter().map(|s| branch_name(s, ns)).collect();
-                return Err(format!(
-                    "expected null or {{\"<type>\": value}} with a type of [{}], got {}",
-                    names.join(", "),
-                    kind(v)
-                ));
-            }
+        let tagged = match v {
+            Value::Null => variants
+                .iter()
+                .position(|s| matches!(s, Schema::Null))
+                .map(|i| (i, v))
+                .ok_or_else(|| "null is not a branch of the union".to_string())
+                .map(Some)?,
+            Value::Object(map) if map.len() == 1 => map.iter().next().and_then(|(name, inner)| {
+                let i = variants.iter().position(|s| branch_name(s, ns) == *name)?;
+                Some((i, inner))
+            }),
+            _ => None,
         };
-        zigzag(out, index as i64);
-        self.put(out, branch, ns, inner, depth, path)
+        if let Some((i, inner)) = tagged {
+            zigzag(&mut self.out, i as i64);
+            return self.put(&variants[i], ns, inner, depth);
+        }
+        if self.unions == Unions::Either {
+            if let Some(done) = self.first_branch(variants, ns, v, depth) {
+                return done;
+            }
+        }
+        let names: Vec<String> = variants.iter().map(|s| branch_name(s, ns)).collect();
+        Err(match (self.unions, v) {
+            (Unions::Tagged, Value::Object(map)) if map.len() == 1 => {
+                let name = map.keys().next().map_or("", String::as_str);
+                format!("'{name}' is not a branch of the union")
+            }
+            (Unions::Tagged, _) => format!(
+                "expected null or {{\"<type>\": value}} with a type of [{}], got {}",
+                names.join(", "),
+                kind(v)
+            ),
+            (Unions::Either, _) => format!(
+                "{} matches no branch of the union [{}]",
+                kind(v),
+                names.join(", ")
+            ),
+        })
+    }
+
+    /// The first non-null branch `v` converts to, written; `None` when none does (nothing
+    /// written), `Some(Err)` when the attempts ran out.
+    fn first_branch(
+        &mut self,
+        variants: &[Schema],
+        ns: NamespaceRef<'_>,
+        v: &Value,
+        depth: usize,
+    ) -> Option<Converted> {
+        let mark = self.out.len();
+        for (i, branch) in variants.iter().enumerate() {
+            if matches!(branch, Schema::Null) {
+                continue;
+            }
+            if self.tries_left == 0 {
+                return Some(Err("too many union branches to try".into()));
+            }
+            self.tries_left -= 1;
+            zigzag(&mut self.out, i as i64);
+            if self.put(branch, ns, v, depth).is_ok() {
+                return Some(Ok(()));
+            }
+            // Nothing was unwinding when the union was entered: the path is this try's.
+            self.out.truncate(mark);
+            self.path.clear();
+        }
+        None
     }
 
     fn record(
-        &self,
-        out: &mut Vec<u8>,
+        &mut self,
         record: &RecordSchema,
         ns: NamespaceRef<'_>,
         v: &Value,
         depth: usize,
-        path: &mut Vec<String>,
     ) -> Converted {
         let Value::Object(map) = v else {
             return Err(expected("an object (record)", v));
@@ -268,22 +274,22 @@ impl AvroPayload {
         for field in &record.fields {
             let given = map.get(&field.name).or(field.default.as_ref());
             let Some(given) = given else {
-                path.insert(0, field.name.clone());
+                self.path.insert(0, field.name.clone());
                 return Err("missing, and the field has no default".into());
             };
             // A default of a union is a value of its first branch, without the tag.
             let result = match (&field.schema, map.contains_key(&field.name)) {
                 (Schema::Union(u), false) if !given.is_null() => match u.variants().first() {
                     Some(first) => {
-                        zigzag(out, 0);
-                        self.put(out, first, full.namespace(), given, depth + 1, path)
+                        zigzag(&mut self.out, 0);
+                        self.put(first, full.namespace(), given, depth + 1)
                     }
                     None => Err("empty union".into()),
                 },
-                _ => self.put(out, &field.schema, full.namespace(), given, depth + 1, path),
+                _ => self.put(&field.schema, full.namespace(), given, depth + 1),
             };
             if result.is_err() {
-                path.insert(0, field.name.clone());
+                self.path.insert(0, field.name.clone());
                 return result;
             }
         }
@@ -292,26 +298,27 @@ impl AvroPayload {
 
     /// One block with every item (an array's or a map's), then the end block.
     fn blocks<'v>(
-        &self,
-        out: &mut Vec<u8>,
+        &mut self,
         items: impl Iterator<Item = (Option<&'v str>, &'v Value)>,
         count: usize,
-        put: impl Fn(&Self, &mut Vec<u8>, &'v Value, &mut Vec<String>) -> Converted,
-        path: &mut Vec<String>,
+        schema: &Schema,
+        ns: NamespaceRef<'_>,
+        depth: usize,
     ) -> Converted {
         if count > 0 {
-            zigzag(out, count as i64);
+            zigzag(&mut self.out, count as i64);
             for (i, (key, item)) in items.enumerate() {
                 if let Some(key) = key {
-                    put_bytes(out, key.as_bytes());
+                    put_bytes(&mut self.out, key.as_bytes());
                 }
-                if let Err(e) = put(self, out, item, path) {
-                    path.insert(0, key.map_or_else(|| i.to_string(), str::to_string));
+                if let Err(e) = self.put(schema, ns, item, depth + 1) {
+                    self.path
+                        .insert(0, key.map_or_else(|| i.to_string(), str::to_string));
                     return Err(e);
                 }
             }
         }
-        zigzag(out, 0);
+        zigzag(&mut self.out, 0);
         Ok(())
     }
 }

@@ -123,3 +123,36 @@ fn conversion_errors_name_the_field() {
     let e = p.encode(&bad).expect_err("unknown symbol");
     assert!(e.contains("'C' is not a symbol"), "{e}");
 }
+
+#[test]
+fn untagged_unions_convert_as_strom_renders_them() {
+    use crate::payload::avro::encode::Unions;
+    let p = payload();
+    let bare = order_json(json!("gift"));
+    assert_eq!(
+        p.encode_with(&bare, Unions::Either).expect("bare value"),
+        apache(Some("gift"))
+    );
+    // What the feeds show (unions untagged) converts back to the same bytes.
+    let shown = p.to_json(&apache(Some("gift"))).expect("json");
+    assert_eq!(
+        p.encode_with(&shown, Unions::Either).expect("round trip"),
+        apache(Some("gift"))
+    );
+    let tagged = order_json(json!({"string": "gift"}));
+    assert_eq!(
+        p.encode_with(&tagged, Unions::Either).expect("tagged"),
+        apache(Some("gift"))
+    );
+    let mut nested = order_json(json!(null));
+    nested["next"] = order_json(json!(null));
+    nested["next"]["id"] = json!("x");
+    let e = p
+        .encode_with(&nested, Unions::Either)
+        .expect_err("no branch fits");
+    assert!(
+        e.contains("field 'next'")
+            && e.contains("matches no branch of the union [null, shop.Order]"),
+        "{e}"
+    );
+}

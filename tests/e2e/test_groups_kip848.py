@@ -169,6 +169,18 @@ def describe(bootstrap, group):
     return admin.describe_consumer_groups([group])[group].result(timeout=10)
 
 
+def check_http_view(strom, group, assignor, pair):
+    """`GET /v1/groups/{g}` (the console's group page) shows the KIP-848 group's own state,
+    assignor and members with their partitions; a reset while it has members is refused."""
+    view = requests.get(f"{strom.http}/v1/groups/{group}", timeout=10).json()
+    assert (view["state"], view["protocol_type"], view["protocol"]) == ("Stable", "consumer", assignor), view
+    shown = sorted(sorted((t, p) for t, ps in m["assignment"].items() for p in ps) for m in view["members"])
+    assert shown == sorted(sorted(m.assignment()) for m in pair), view
+    reset = requests.post(f"{strom.http}/v1/groups/{group}/offsets/reset", timeout=10,
+                          json={"topics": ["x"], "to": "earliest", "execute": True})
+    assert reset.status_code == 409, reset.text
+
+
 def test_range_and_uniform_assignors_and_describe(strom_factory, tmp_path):
     strom = start(strom_factory, tmp_path)
     for topic in ("x", "y"):
@@ -193,6 +205,7 @@ def test_range_and_uniform_assignors_and_describe(strom_factory, tmp_path):
                 for m in description.members
             )
             assert described == sorted(sorted(m.assignment()) for m in pair)
+            check_http_view(strom, group, assignor, pair)
         admin = AdminClient({"bootstrap.servers": strom.bootstrap})
         listed = {g.group_id: g for g in admin.list_consumer_groups().result(timeout=10).valid}
         assert listed["ranged"].type == ConsumerGroupType.CONSUMER

@@ -88,7 +88,18 @@ pub async fn reset(
         .into_iter()
         .next();
     let group_state = described.map_or(GroupState::Dead, |d| d.state);
-    if !matches!(group_state, GroupState::Empty | GroupState::Dead) {
+    if let Ok(consumer) = groups.describe_consumer_group(&group) {
+        if !consumer.members.is_empty() {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "group-not-empty",
+                format!(
+                    "offsets of group '{group}' can only be reset while it has no members; it has {}",
+                    consumer.members.len()
+                ),
+            ));
+        }
+    } else if !matches!(group_state, GroupState::Empty | GroupState::Dead) {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "group-not-empty",

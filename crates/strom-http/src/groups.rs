@@ -10,6 +10,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::Serialize;
 use strom_auth::{Operation, ResourceType};
+use strom_broker::group::consumer::ConsumerGroupDescription;
 use strom_broker::group::{decode_assignment, GroupDescription, GroupState};
 use strom_broker::{GroupCoordinator, GroupError};
 use utoipa::ToSchema;
@@ -22,7 +23,8 @@ use crate::state::Shared;
 #[derive(Debug, Serialize, ToSchema)]
 pub struct GroupSummary {
     pub group: String,
-    /// `Empty`, `Stable`, `PreparingRebalance`, `CompletingRebalance`.
+    /// `Empty`, `Stable`, `PreparingRebalance`, `CompletingRebalance`; a KIP-848 group's
+    /// `Empty`, `Assigning`, `Reconciling`, `Stable`.
     pub state: String,
     /// `consumer` for Kafka consumers; empty for a group with only standalone commits.
     pub protocol_type: String,
@@ -59,7 +61,8 @@ pub struct GroupDetail {
     pub group: String,
     pub state: String,
     pub protocol_type: String,
-    /// The assignor (`range`, `roundrobin`…) of a consumer group.
+    /// The assignor (`range`, `roundrobin`…) of a classic consumer group; the server-side
+    /// assignor (`uniform`, `range`) of a KIP-848 consumer group.
     pub protocol: String,
     pub generation_id: i32,
     pub members: Vec<GroupMember>,
@@ -158,20 +161,11 @@ pub async fn describe(
     Path(group): Path<String>,
 ) -> ApiResult<Json<GroupDetail>> {
     let groups = coordinator(&state)?;
-    let d = existing(groups, &group)?;
-    let members: Vec<GroupMember> = d
-        .members
-        .iter()
-        .map(|m| GroupMember {
-            member_id: m.member_id.clone(),
-            group_instance_id: m.group_instance_id.clone(),
-            client_id: m.client_id.clone(),
-            client_host: m.client_host.clone(),
-            assignment: decode_assignment(&m.assignment)
-                .map(|a| a.partitions)
-                .unwrap_or_default(),
-        })
-        .collect();
+    let d = match groups.describe_consumer_group(&group) {
+        Ok(consumer) => consumer_detail(consumer),
+        Err(_) => classic_detail(existing(groups, &group)?),
+    };
+    let members = &d.members;
     let owner = |topic: &str, partition: i32| {
         members
             .iter()
@@ -200,15 +194,63 @@ pub async fn describe(
         o.time_lag_ms = time_lag(&state, o).await;
     }
     offsets.sort_by(|a, b| (&a.topic, a.partition).cmp(&(&b.topic, b.partition)));
-    Ok(Json(GroupDetail {
+    Ok(Json(GroupDetail { offsets, ..d }))
+}
+
+/// A classic group's detail (offsets filled in by the caller).
+fn classic_detail(d: GroupDescription) -> GroupDetail {
+    let members = d
+        .members
+        .iter()
+        .map(|m| GroupMember {
+            member_id: m.member_id.clone(),
+            group_instance_id: m.group_instance_id.clone(),
+            client_id: m.client_id.clone(),
+            client_host: m.client_host.clone(),
+            assignment: decode_assignment(&m.assignment)
+                .map(|a| a.partitions)
+                .unwrap_or_default(),
+        })
+        .collect();
+    GroupDetail {
         group: d.group_id,
         state: d.state.as_str().to_string(),
         protocol_type: d.protocol_type,
         protocol: d.protocol,
         generation_id: d.generation_id,
         members,
-        offsets,
-    }))
+        offsets: Vec::new(),
+    }
+}
+
+/// A KIP-848 consumer group's detail: Kafka's consumer group state, the server-side
+/// assignor as the protocol, the group epoch as the generation, and each member's current
+/// (reconciled) assignment.
+fn consumer_detail(d: ConsumerGroupDescription) -> GroupDetail {
+    let members = d
+        .members
+        .into_iter()
+        .map(|m| GroupMember {
+            member_id: m.member_id,
+            group_instance_id: m.instance_id,
+            client_id: m.client_id,
+            client_host: m.client_host,
+            assignment: m
+                .assignment
+                .into_iter()
+                .map(|(_, topic, partitions)| (topic, partitions))
+                .collect(),
+        })
+        .collect();
+    GroupDetail {
+        group: d.group_id,
+        state: d.state.to_string(),
+        protocol_type: "consumer".to_string(),
+        protocol: d.assignor,
+        generation_id: d.group_epoch,
+        members,
+        offsets: Vec::new(),
+    }
 }
 
 /// Now minus the timestamp of the record at `o`'s committed offset (0 without lag).

@@ -266,10 +266,17 @@ async fn group_families(broker: &Broker, groups: &strom_broker::GroupCoordinator
     let listings = groups.list_groups(&[], &[]);
     let ids: Vec<String> = listings.iter().map(|l| l.group_id.clone()).collect();
     for description in groups.describe_groups(&ids) {
-        let state = format!("{:?}", description.state);
+        // A KIP-848 group's members and state are its own, not the classic group's.
+        let (state, count) = match groups.describe_consumer_group(&description.group_id) {
+            Ok(consumer) => (consumer.state.to_string(), consumer.members.len()),
+            Err(_) => (
+                format!("{:?}", description.state),
+                description.members.len(),
+            ),
+        };
         members.add(
             &[("group", &description.group_id), ("state", &state)],
-            description.members.len() as f64,
+            count as f64,
         );
     }
     for id in &ids {

@@ -176,9 +176,10 @@ def test_tls_client_on_the_plaintext_port_fails_cleanly_and_others_are_served(tl
 
 
 def test_a_large_fetch_reaches_a_slow_tls_reader_whole(tls_strom, pki):
-    """Regression: TLS buffers a response's last records in the server until the stream is
-    flushed; without the flush a reader that empties its socket slowly waits forever for the
-    tail while the server waits for its next request."""
+    """6 MiB Fetch responses over TLS reach a reader that empties its socket slowly, whole and
+    in time, three times on one connection. (TLS keeps a response's last records in the server
+    until the stream is flushed; on loopback the stall that a missing flush could cause was
+    not produced, see docs/testing.md.)"""
     from kafka.protocol.fetch import FetchRequest
     from kafka_support import Wire
 

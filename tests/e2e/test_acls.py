@@ -168,3 +168,26 @@ def test_http_acls_and_cluster_denials(strom_factory):
     r = requests.delete(f"{server.http}/v1/acls", params={"permission": "DENY"}, timeout=10)
     assert r.status_code == 200 and len(r.json()["acls"]) == 1, r.text
     assert requests.get(f"{server.http}/v1/acls", timeout=10).status_code == 200
+
+
+def test_each_denial_writes_one_audit_line_naming_the_api_or_route(strom_factory):
+    import re
+    import time
+
+    server = authorized_server(strom_factory)
+    create_topic(AdminClient({"bootstrap.servers": server.bootstrap}), "audited")
+    assert produce_error(server.bootstrap, "audited") == KafkaError.TOPIC_AUTHORIZATION_FAILED
+    r = requests.get(f"{server.http}/v1/topics/audited/partitions/0/records", timeout=10)
+    assert r.status_code == 403, r.text
+    who = r"principal=User:ANONYMOUS client=127\.0\.0\.1"
+    kafka = re.compile(rf"kafka\{{api=(Metadata|Produce)\}}.*strom::audit.*authorization denied {who} "
+                       r"listener=PLAINTEXT operation=(DESCRIBE|WRITE) resource_type=TOPIC resource=\"?audited")
+    http = re.compile(r"http\{route=GET /v1/topics/\{topic\}/partitions/\{partition\}/records\}.*"
+                      rf"strom::audit.*authorization denied {who} listener=http operation=READ "
+                      "resource_type=TOPIC resource=\"?audited")
+    deadline = time.monotonic() + 30
+    while not (kafka.search(server.log_text()) and http.search(server.log_text())):
+        assert time.monotonic() < deadline, server.log_text()[-4000:]
+        time.sleep(0.1)
+    # One line per denial: the HTTP request above was refused once.
+    assert len(http.findall(server.log_text())) == 1, server.log_text()[-4000:]

@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import time
 import uuid
+from pathlib import Path
 
 import confluent_kafka as ck
 import jwt
@@ -20,6 +21,7 @@ from conftest import free_port, wait_for_port
 
 ISSUER = "https://idp.strom.test"
 AUDIENCE = "strom"
+NODE_DIR = Path(__file__).resolve().parent / "node"
 
 
 def b64(n: int) -> str:
@@ -46,14 +48,21 @@ def token(key, kid="k1", **overrides):
     return jwt.encode(claims, key, algorithm="RS256", headers={"kid": kid}), claims["exp"]
 
 
-def start(strom_factory, tmp_path, keys, name, allow_unsecured=False):
+def start(strom_factory, tmp_path, keys, name, allow_unsecured=False, pki=None):
+    """A server with a SASL_PLAINTEXT listener (and a SASL_SSL one with `pki`)."""
     _, _, jwks = keys
     jwks_path = tmp_path / f"{name}-jwks.json"
     jwks_path.write_text(json.dumps(jwks))
-    sasl_port = free_port()
+    sasl_port, ssl_port = free_port(), free_port()
+    tls_listener = "" if pki is None else (
+        "[[kafka_listeners]]\n"
+        'name = "SASL_SSL"\nprotocol = "SASL_SSL"\n'
+        f'listen = "127.0.0.1:{ssl_port}"\nadvertised = "localhost:{ssl_port}"\n'
+        f'ssl = {{ cert_file = "{pki.server_cert}", key_file = "{pki.server_key}" }}\n')
     config = tmp_path / f"{name}.toml"
     config.write_text(
         f'kafka_sasl_listen = "127.0.0.1:{sasl_port}"\n'
+        + tls_listener +
         "[oauth]\n"
         f'jwks_file = "{jwks_path}"\n'
         f'expected_issuer = "{ISSUER}"\n'
@@ -63,6 +72,7 @@ def start(strom_factory, tmp_path, keys, name, allow_unsecured=False):
     server = strom_factory(extra_args=["--config", str(config)], name=name).start()
     wait_for_port(sasl_port, server.proc)
     server.sasl_bootstrap = f"127.0.0.1:{sasl_port}"
+    server.ssl_bootstrap = f"localhost:{ssl_port}"
     return server
 
 
@@ -156,3 +166,72 @@ def test_kcat_unsecured_jwt_works_when_allowed(strom_factory, tmp_path, keys):
     assert result.returncode == 0, result.stderr
     assert "1 brokers:" in result.stdout
     assert "allow_unsecured_jwt is ON" in server.log_text()
+
+
+def test_kafka_python_and_kafkajs_with_right_and_wrong_tokens(strom_factory, tmp_path, keys):
+    from kafka import KafkaProducer
+    from kafka.errors import AuthenticationFailedError
+    from kafka.oauth.abstract import AbstractTokenProvider
+
+    class Provider(AbstractTokenProvider):
+        def __init__(self, jwt_text):
+            super().__init__()
+            self.jwt_text = jwt_text
+
+        def token(self):
+            return self.jwt_text
+
+    server = start(strom_factory, tmp_path, keys, "clients")
+    good, other, _ = keys
+    valid, forged = token(good)[0], token(other)[0]
+    producer = KafkaProducer(bootstrap_servers=server.sasl_bootstrap, security_protocol="SASL_PLAINTEXT",
+                             sasl_mechanism="OAUTHBEARER", sasl_oauth_token_provider=Provider(valid),
+                             api_version_auto_timeout_ms=15000)
+    producer.send("oauth-clients", b"kafka-python").get(timeout=30)
+    producer.close()
+    before = server.log_text().count("authentication failed")
+    # kafka-python 2.0 (SaslHandshake v0) reads the server's RFC 7628 error challenge as an
+    # unrecognized answer and gives up.
+    with pytest.raises(AuthenticationFailedError):
+        KafkaProducer(bootstrap_servers=server.sasl_bootstrap, security_protocol="SASL_PLAINTEXT",
+                      sasl_mechanism="OAUTHBEARER", sasl_oauth_token_provider=Provider(forged),
+                      api_version_auto_timeout_ms=5000)
+    assert server.log_text().count("authentication failed") > before
+    assert "signature is invalid" in server.log_text()
+    for jwt_text, ok in ((valid, True), (forged, False)):
+        before = server.log_text().count("authentication failed")
+        out = subprocess.run(
+            ["node", str(NODE_DIR / "kafkajs_sasl.js"), server.sasl_bootstrap, "oauthbearer", "alice",
+             jwt_text, "oauth-clients"],
+            capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stderr
+        result = json.loads(out.stdout)
+        assert result["ok"] is ok, result
+        # kafkajs takes the error challenge for success and sends its next request, which
+        # closes the connection (as Kafka does): it only sees "Closed connection"; the
+        # server's audit line has the reason.
+        assert (server.log_text().count("authentication failed") > before) is not ok
+    assert valid not in server.log_text() and forged not in server.log_text(), "no token in the log"
+
+
+def test_confluent_kafka_over_sasl_ssl_with_right_and_wrong_tokens(strom_factory, tmp_path, keys):
+    from tls_support import Pki
+
+    pki = Pki(tmp_path / "pki")
+    server = start(strom_factory, tmp_path, keys, "tls", pki=pki)
+    good, other, _ = keys
+    tls = {"bootstrap.servers": server.ssl_bootstrap, "security.protocol": "SASL_SSL",
+           "ssl.ca.location": str(pki.ca)}
+    errors = []
+    producer = ck.Producer({**client_config(server, token(good), errors), **tls})
+    delivered = []
+    producer.produce("oauth-tls", b"over-tls", on_delivery=lambda err, msg: delivered.append(err))
+    assert producer.flush(30) == 0
+    assert delivered == [None], errors
+    errors = []
+    bad = ck.Producer({**client_config(server, token(other), errors), **tls})
+    deadline = time.time() + 60
+    while not errors and time.time() < deadline:
+        bad.poll(0.5)
+    auth = [e for e in errors if e.code() == ck.KafkaError._AUTHENTICATION]
+    assert auth and "signature is invalid" in auth[0].str(), errors

@@ -131,6 +131,25 @@ def test_confluent_kafka_kafkajs_and_kcat_over_sasl_ssl(server, pki):
                 assert out.returncode != 0 and "Invalid user credentials" in out.stderr, (mechanism, out.stderr)
 
 
+def test_kafka_python_over_sasl_ssl_right_and_wrong(server, pki):
+    from kafka import KafkaProducer
+    from kafka.errors import NoBrokersAvailable
+
+    common = dict(bootstrap_servers=f"localhost:{server.ssl_port}", security_protocol="SASL_SSL",
+                  ssl_cafile=str(pki.ca), ssl_check_hostname=True, sasl_plain_username="alice")
+    for mechanism in MECHANISMS:
+        producer = KafkaProducer(sasl_mechanism=mechanism, sasl_plain_password="alice-pw",
+                                 api_version_auto_timeout_ms=15000, **common)
+        producer.send("sasl-ssl-kafka-python", mechanism.encode()).get(timeout=30)
+        producer.close()
+        before = server.log_text().count("authentication failed")
+        with pytest.raises(NoBrokersAvailable):
+            KafkaProducer(sasl_mechanism=mechanism, sasl_plain_password=WRONG,
+                          api_version_auto_timeout_ms=5000, **common)
+        assert server.log_text().count("authentication failed") > before, mechanism
+    assert "listener=SASL_SSL" in server.log_text()
+
+
 # --- fuzz ----------------------------------------------------------------------------------
 
 def _str(s):

@@ -5,9 +5,12 @@ while others keep being served, mTLS principals (`CN=alice,OU=svc` -> `User:alic
 mapping rule) on Kafka and HTTP, and the safe-default binding rule with its start-up
 warning."""
 
+import json
 import os
 import signal
 import socket
+import ssl
+import struct
 import subprocess
 import time
 from pathlib import Path
@@ -153,6 +156,59 @@ def test_plaintext_client_on_the_ssl_port_fails_cleanly_and_others_are_served(tl
     assert "panicked" not in tls_strom.log_text()
 
 
+def test_tls_client_on_the_plaintext_port_fails_cleanly_and_others_are_served(tls_strom, pki):
+    context = ssl.create_default_context(cafile=str(pki.ca))
+    with socket.create_connection(("127.0.0.1", tls_strom.kafka_port), timeout=DEADLINE) as raw:
+        with pytest.raises(OSError):  # ssl.SSLError or a reset: the server closed mid-handshake
+            context.wrap_socket(raw, server_hostname="localhost")
+    wait_for_log(tls_strom, "closing Kafka connection", "a TLS handshake on a listener without TLS")
+    reports = []
+    producer = Producer({"bootstrap.servers": tls_strom.bootstrap, "security.protocol": "SSL",
+                         "ssl.ca.location": str(pki.ca), "message.timeout.ms": 5000})
+    producer.produce("tls-on-plain", b"never", on_delivery=lambda err, _: reports.append(err))
+    producer.flush(DEADLINE)
+    assert len(reports) == 1 and reports[0] is not None, reports
+    kcat("-b", tls_strom.bootstrap, "-P", "-t", "tls-on-plain", input=b"plain-served\n")
+    out = kcat("-b", tls_strom.bootstrap, "-C", "-t", "tls-on-plain", "-o", "beginning", "-c", "1",
+               "-e", "-f", "%s")
+    assert out.stdout == b"plain-served"
+    assert "panicked" not in tls_strom.log_text()
+
+
+def test_a_large_fetch_reaches_a_slow_tls_reader_whole(tls_strom, pki):
+    """6 MiB Fetch responses over TLS reach a reader that empties its socket slowly, whole and
+    in time, three times on one connection. (TLS keeps a response's last records in the server
+    until the stream is flushed; on loopback the stall that a missing flush could cause was
+    not produced, see docs/testing.md.)"""
+    from kafka.protocol.fetch import FetchRequest
+    from kafka_support import Wire
+
+    producer = Producer({"bootstrap.servers": tls_strom.bootstrap, "linger.ms": 5})
+    for _ in range(48):
+        producer.produce("big-fetch", os.urandom(128 * 1024))
+    assert producer.flush(DEADLINE) == 0
+    raw = socket.socket()
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    raw.connect(("127.0.0.1", tls_strom.ssl_port))
+    context = ssl.create_default_context(cafile=str(pki.ca))
+    wire = Wire.__new__(Wire)
+    wire.sock, wire.correlation = context.wrap_socket(raw, server_hostname="localhost"), 0
+    for attempt in range(3):
+        request = FetchRequest[4](-1, 0, 1, 64 << 20, 0, [("big-fetch", [(0, 0, 64 << 20)])])
+        wire.send(request)
+        time.sleep(1)  # the server fills both socket buffers, then waits for the reader
+        wire.sock.settimeout(DEADLINE)
+        received = 0
+        (size,) = struct.unpack(">i", wire._exact(4))
+        while received < size:
+            chunk = wire.sock.recv(min(16384, size - received))  # socket.timeout: the tail never came
+            assert chunk, "closed by the server"
+            received += len(chunk)
+            time.sleep(0.0005)
+        assert size > 6 << 20, size
+    wire.close()
+
+
 def test_mtls_principal_comes_from_the_mapped_certificate_subject(tls_strom, pki):
     alice = pki.leaf("alice", O="Org", OU="svc", CN="alice")
     bob = pki.leaf("bob", OU="ops", CN="bob")
@@ -166,9 +222,48 @@ def test_mtls_principal_comes_from_the_mapped_certificate_subject(tls_strom, pki
     assert refused.returncode != 0
     wait_for_log(tls_strom, "listener=MTLS error=TLS handshake failed")
     # HTTPS asks for a certificate (requested): alice's request carries her principal.
-    curl("--cacert", str(pki.ca), "--cert", str(alice[0]), "--key", str(alice[1]),
-         f"https://localhost:{tls_strom.http_port}/healthz")
+    whoami = json.loads(curl("--cacert", str(pki.ca), "--cert", str(alice[0]), "--key", str(alice[1]),
+                             f"https://localhost:{tls_strom.http_port}/v1/whoami"))
+    assert (whoami["principal"], whoami["authenticated_by"]) == ("User:alice", "mtls"), whoami
     wait_for_log(tls_strom, "HTTPS connection established", "principal=User:alice")
+
+
+def test_mtls_principals_are_authorized_by_their_acls(tmp_path, pki):
+    import requests
+    from confluent_kafka import KafkaError
+
+    server = start_tls_server(tmp_path, pki)
+    https = f"https://localhost:{server.http_port}"
+    # Prepared with the authorizer off: the topic, and WRITE on it for User:alice only.
+    r = requests.post(f"{https}/v1/topics", json={"name": "mtls-acl", "partitions": 1},
+                      verify=str(pki.ca), timeout=30)
+    assert r.status_code == 201, r.text
+    acl = {"resource_type": "TOPIC", "resource_name": "mtls-acl", "principal": "User:alice",
+           "operation": "WRITE", "permission": "ALLOW"}
+    r = requests.post(f"{https}/v1/acls", json={"acls": [acl]}, verify=str(pki.ca), timeout=30)
+    assert r.status_code == 201, r.text
+    server.stop()
+    server.extra_args += ["--authorizer-enabled", "true", "--super-users", "User:admin"]
+    server.start()
+    wait_for_port(server.mtls_port, server.proc)
+
+    def produce(cert):
+        reports = []
+        producer = Producer({"bootstrap.servers": f"localhost:{server.mtls_port}",
+                             "security.protocol": "SSL", "ssl.ca.location": str(pki.ca),
+                             "ssl.certificate.location": str(cert[0]),
+                             "ssl.key.location": str(cert[1]), "message.timeout.ms": 20000})
+        producer.produce("mtls-acl", b"v", on_delivery=lambda err, _: reports.append(err))
+        producer.flush(DEADLINE)
+        assert len(reports) == 1, reports
+        return reports[0]
+
+    # CN=alice,OU=svc maps to User:alice, who may write; CN=bob,OU=ops stays a DN and may not.
+    assert produce(pki.leaf("alice", O="Org", OU="svc", CN="alice")) is None
+    err = produce(pki.leaf("bob", OU="ops", CN="bob"))
+    assert err is not None and err.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED, err
+    wait_for_log(server, "authorization denied", "principal=User:CN=bob,OU=ops", "listener=MTLS")
+    server.stop()
 
 
 def run_serve(tmp_path, name, args, env=None):

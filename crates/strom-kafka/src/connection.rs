@@ -143,7 +143,7 @@ async fn serve<S>(
             let Some(reply) = auth.raw_token(&ctx, frame.body.clone()).await else {
                 break;
             };
-            if let Err(err) = write_half.write_all(&reply).await {
+            if let Err(err) = send(&mut write_half, &reply).await {
                 tracing::debug!(%peer, error = %err, "Kafka connection write failed");
                 break;
             }
@@ -168,7 +168,7 @@ async fn serve<S>(
                         break;
                     }
                 };
-                if let Err(err) = write_half.write_all(&reply.bytes).await {
+                if let Err(err) = send(&mut write_half, &reply.bytes).await {
                     tracing::debug!(%peer, error = %err, "Kafka connection write failed");
                     break;
                 }
@@ -184,7 +184,7 @@ async fn serve<S>(
         let mut mute = Duration::ZERO;
         match handlers::respond(&ctx, request, &auth.session, &mut mute).await {
             Ok(Some(response)) => {
-                if let Err(err) = write_half.write_all(&response).await {
+                if let Err(err) = send(&mut write_half, &response).await {
                     tracing::debug!(%peer, error = %err, "Kafka connection write failed");
                     break;
                 }
@@ -204,6 +204,15 @@ async fn serve<S>(
             }
         }
     }
+}
+
+/// Writes one whole response and flushes it. TLS keeps up to a buffer of encrypted records
+/// that did not fit in the socket when the write returned; only a flush sends them, and
+/// without it a response's tail could wait for the next response while the client waits
+/// for the tail (a no-op on plain TCP).
+async fn send<W: AsyncWrite + Unpin>(writer: &mut W, bytes: &[u8]) -> std::io::Result<()> {
+    writer.write_all(bytes).await?;
+    writer.flush().await
 }
 
 /// Completes at `deadline`, or never without one.

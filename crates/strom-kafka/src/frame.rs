@@ -119,6 +119,9 @@ pub enum FrameError {
     /// The client speaks HTTP: someone pointed an HTTP client at the Kafka port.
     #[error("an HTTP request on the Kafka port")]
     Http,
+    /// The client starts a TLS handshake on a listener without TLS.
+    #[error("a TLS handshake on a listener without TLS (the client uses SSL or SASL_SSL)")]
+    Tls,
     #[error("no bytes from the client for {idle:?} (connections_max_idle_ms)")]
     Idle { idle: Duration },
     #[error(transparent)]
@@ -153,6 +156,9 @@ pub async fn read_frame<R: AsyncRead + Unpin>(
     let length = i32::from_be_bytes(len_buf);
     let size = usize::try_from(length).map_err(|_| FrameError::NegativeLength { length })?;
     if size > limits.max_bytes {
+        if looks_like_tls(&len_buf) {
+            return Err(FrameError::Tls);
+        }
         return Err(FrameError::TooLarge {
             size,
             max: limits.max_bytes,
@@ -180,6 +186,12 @@ pub fn looks_like_http(first: &[u8; 4]) -> bool {
         b"GET ", b"POST", b"PUT ", b"HEAD", b"DELE", b"PATC", b"OPTI", b"PRI ",
     ];
     METHODS.contains(&first)
+}
+
+/// A TLS record header (handshake, version 3.x): the first bytes a TLS client sends. As a
+/// Kafka length it is over 369 MB, so it is only taken as TLS when the frame is too large.
+fn looks_like_tls(first: &[u8; 4]) -> bool {
+    first[0] == 0x16 && first[1] == 0x03 && first[2] <= 0x04
 }
 
 /// What an HTTP client on the Kafka port is told before the connection closes.
@@ -234,6 +246,16 @@ mod tests {
         assert!(matches!(
             read_frame(&mut input, LIMITS, &budget).await,
             Err(FrameError::Http)
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_tls_client_hello_is_recognised() {
+        let budget = RequestBudget::new(1 << 20);
+        let mut input: &[u8] = &[0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc];
+        assert!(matches!(
+            read_frame(&mut input, LIMITS, &budget).await,
+            Err(FrameError::Tls)
         ));
     }
 

@@ -63,6 +63,9 @@ pub(crate) struct ConnAuth {
     expires_at: Option<Instant>,
     /// When the authentication in progress (or the first one) must have finished.
     deadline: Option<Instant>,
+    /// The exchange in progress was already audited and counted as failed (a refused
+    /// OAUTHBEARER token); its final error is not counted again.
+    failure_reported: bool,
 }
 
 impl ConnAuth {
@@ -78,6 +81,7 @@ impl ConnAuth {
             mechanism: None,
             expires_at: None,
             deadline: sasl_listener.then(|| Instant::now() + timeout),
+            failure_reported: false,
         }
     }
 
@@ -247,6 +251,11 @@ impl ConnAuth {
             .await;
             match stepped {
                 Ok((server, Ok(Step::Continue(c)))) => {
+                    if let Some(err) = server.pending_failure() {
+                        security.auth_failures.record_failure(ip);
+                        audit_failure(&self.session, mechanism.name(), &err);
+                        self.failure_reported = true;
+                    }
                     self.exchange = Some((mechanism, raw, server));
                     return Ok(Step::Continue(c));
                 }
@@ -254,7 +263,8 @@ impl ConnAuth {
                 Err(_) => Err(sasl_error("Authentication failed: internal error")),
             }
         };
-        if let Err(err) = &result {
+        let reported = std::mem::take(&mut self.failure_reported);
+        if let (Err(err), false) = (&result, reported) {
             security.auth_failures.record_failure(ip);
             audit_failure(&self.session, mechanism.name(), err);
         }

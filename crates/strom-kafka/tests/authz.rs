@@ -25,6 +25,8 @@ pub use common::Client;
 
 #[path = "authz/acl_api.rs"]
 mod acl_api;
+#[path = "authz/admin.rs"]
+mod admin;
 #[path = "authz/matrix.rs"]
 mod matrix;
 #[path = "authz/txn.rs"]

@@ -3,8 +3,9 @@
 //   node kafkajs_sasl.js <bootstrap> <mechanism> <user> <password> <topic> [<ca.pem>]
 //
 // With a CA file the connection is SASL_SSL (the broker certificate verified against it).
-// Produces one record with the given credentials (mechanism: plain, scram-sha-256 or
-// scram-sha-512, kafkajs's names) and prints {"ok": true} or {"ok": false, "error": "..."}.
+// Produces one record with the given credentials (mechanism: plain, scram-sha-256,
+// scram-sha-512 or oauthbearer, kafkajs's names; for oauthbearer the password is the JWT)
+// and prints {"ok": true} or {"ok": false, "error": "..."}.
 'use strict'
 
 const { Kafka, logLevel } = require('kafkajs')
@@ -18,7 +19,9 @@ async function main() {
     brokers: [bootstrap],
     logLevel: logLevel.NOTHING,
     retry: { retries: 0 },
-    sasl: { mechanism, username, password },
+    sasl: mechanism === 'oauthbearer'
+      ? { mechanism, oauthBearerProvider: async () => ({ value: password }) }
+      : { mechanism, username, password },
   })
   const producer = kafka.producer()
   try {

@@ -163,6 +163,16 @@ impl SaslServer {
         SaslServer { security, state }
     }
 
+    /// The failure an exchange is bound for although it goes on: OAUTHBEARER refused the
+    /// token and sent its error challenge, and only waits for the client's `%x01`. Callers
+    /// audit and count it at once, since a client may hang up instead of acknowledging.
+    pub fn pending_failure(&self) -> Option<SaslError> {
+        match &self.state {
+            State::OAuth(s) => s.pending_failure().map(|m| SaslError::new(m, None)),
+            _ => None,
+        }
+    }
+
     /// Feeds the client's next token. Blocking: PLAIN derives a PBKDF2 key.
     /// Errors: [`SaslError`] when authentication failed; the exchange is over then.
     pub fn step(&mut self, token: &[u8]) -> Result<Step, SaslError> {

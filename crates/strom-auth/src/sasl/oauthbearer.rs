@@ -19,6 +19,11 @@ pub(super) fn error_challenge() -> Vec<u8> {
 }
 
 impl OAuthServer {
+    /// Why the exchange will fail, once a token was refused (the error challenge sent).
+    pub(super) fn pending_failure(&self) -> Option<&str> {
+        self.failed.as_deref()
+    }
+
     pub(super) fn step(
         &mut self,
         tokens: &TokenValidator,
@@ -94,6 +99,8 @@ mod tests {
         match server.step(&tokens, message) {
             Ok(Step::Continue(challenge)) => {
                 assert_eq!(challenge, error_challenge());
+                let pending = server.pending_failure().map(str::to_string);
+                assert!(pending.is_some_and(|m| m.starts_with("Authentication failed")));
                 let err = server.step(&tokens, b"\x01").unwrap_err();
                 assert!(err.message.starts_with("Authentication failed"));
             }

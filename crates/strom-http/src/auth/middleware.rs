@@ -11,6 +11,7 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, Uri};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use strom_auth::Session;
+use tracing::Instrument;
 
 use super::credentials::{self, Failure, Via};
 use super::AuthMode;
@@ -29,10 +30,30 @@ pub fn now_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
+type Matched = Result<MatchedPath, axum::extract::rejection::MatchedPathRejection>;
+type Params = Result<RawPathParams, axum::extract::rejection::RawPathParamsRejection>;
+
+/// Runs [`guarded`] in a span naming the route, so audit lines written for this request
+/// (a denial here or in the handler) say which route it was.
 pub async fn guard(
     State(state): State<Shared>,
-    matched: Result<MatchedPath, axum::extract::rejection::MatchedPathRejection>,
-    params: Result<RawPathParams, axum::extract::rejection::RawPathParamsRejection>,
+    matched: Matched,
+    params: Params,
+    request: Request,
+    next: Next,
+) -> Response {
+    let template = matched.as_ref().map_or("", |m| m.as_str());
+    let span =
+        tracing::info_span!("http", route = %format_args!("{} {template}", request.method()));
+    guarded(state, matched, params, request, next)
+        .instrument(span)
+        .await
+}
+
+async fn guarded(
+    state: Shared,
+    matched: Matched,
+    params: Params,
     mut request: Request,
     next: Next,
 ) -> Response {

@@ -28,6 +28,7 @@ use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind, ResponseKind}
 use strom_auth::Session;
 use strom_broker::{Broker, GroupCoordinator};
 use tokio::sync::watch;
+use tracing::Instrument;
 
 use crate::codec::{api_versions_fallback, encode_response, DecodedRequest, RequestBody};
 use crate::KafkaConfig;
@@ -93,7 +94,11 @@ pub async fn respond(
 ) -> anyhow::Result<Option<BytesMut>> {
     let started = std::time::Instant::now();
     let (api, header) = (request.api_key, request.header.clone());
-    let response = respond_inner(ctx, request, session, mute).await;
+    // Audit lines written while handling name the API (the span's field).
+    let span = tracing::info_span!("kafka", api = ?api);
+    let response = respond_inner(ctx, request, session, mute)
+        .instrument(span)
+        .await;
     let name = format!("{api:?}");
     let outcome = if response.is_ok() { "ok" } else { "failed" };
     metrics::counter!("strom_kafka_requests_total", "api" => name.clone(), "outcome" => outcome)
@@ -325,5 +330,6 @@ where
     F: FnOnce(&Context) -> T + Send + 'static,
 {
     let ctx = Arc::clone(ctx);
-    Ok(tokio::task::spawn_blocking(move || f(&ctx)).await?)
+    let span = tracing::Span::current();
+    Ok(tokio::task::spawn_blocking(move || span.in_scope(|| f(&ctx))).await?)
 }

@@ -126,10 +126,10 @@ fn offset_fetch(named: bool) -> RequestKind {
 }
 
 /// `(api, version, request, allowed codes, denied codes)`.
-type Case = (ApiKey, i16, RequestKind, Vec<i16>, Vec<i16>);
+pub(super) type Case = (ApiKey, i16, RequestKind, Vec<i16>, Vec<i16>);
 
 /// The matrix, run in this order.
-fn cases() -> Vec<Case> {
+pub(super) fn cases() -> Vec<Case> {
     use ApiKey as A;
     use RequestKind as Q;
     let produce = Q::Produce(

@@ -256,7 +256,7 @@ mod tests {
         assert_eq!(v["dataschema"], "/schemas/ids/5");
         assert_eq!(v["datacontenttype"], "application/json");
         let b = build(&r, "t", 0, PayloadMode::Binary, Some(&decoder));
-        assert_eq!(b.body, [0, 0, 0, 0, 5, 2, 104]);
+        assert_eq!(&b.body[..], [0, 0, 0, 0, 5, 2, 104]);
         let plain = build(
             &record(vec![], r#"{"n":1}"#),
             "t",

@@ -31,6 +31,11 @@ pub async fn start() -> Server {
 }
 
 pub async fn start_with(http: HttpConfig) -> Server {
+    start_over(move |_| http).await
+}
+
+/// A server whose config is made from its broker (to open `Security` over it).
+pub async fn start_over(http: impl FnOnce(&Arc<Broker>) -> HttpConfig) -> Server {
     let dir = tempfile::tempdir().expect("tempdir");
     let broker_config = BrokerConfig {
         data_dir: dir.path().to_path_buf(),
@@ -47,6 +52,7 @@ pub async fn start_with(http: HttpConfig) -> Server {
         cleaner_dedupe_buffer_bytes: 128 << 20,
     };
     let broker = Broker::open(broker_config).expect("broker opens");
+    let http = http(&broker);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");

@@ -129,6 +129,8 @@ fn default_request(api: ApiKey) -> RequestKind {
         ApiKey::DescribeProducers => RequestKind::DescribeProducers(Default::default()),
         ApiKey::DescribeTransactions => RequestKind::DescribeTransactions(Default::default()),
         ApiKey::ListTransactions => RequestKind::ListTransactions(Default::default()),
+        ApiKey::ConsumerGroupHeartbeat => RequestKind::ConsumerGroupHeartbeat(Default::default()),
+        ApiKey::ConsumerGroupDescribe => RequestKind::ConsumerGroupDescribe(Default::default()),
         other => panic!("add a sample request for {other:?}"),
     }
 }

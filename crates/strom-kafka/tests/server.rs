@@ -337,6 +337,20 @@ fn group_request(api: ApiKey, version: i16, topic: &str) -> Option<RequestKind> 
         ApiKey::DeleteGroups => RequestKind::DeleteGroups(
             DeleteGroupsRequest::default().with_groups_names(vec![group("never-was")]),
         ),
+        // A new KIP-848 member (client-made member id, epoch 0) of a group of its own per
+        // version.
+        ApiKey::ConsumerGroupHeartbeat => RequestKind::ConsumerGroupHeartbeat(
+            ConsumerGroupHeartbeatRequest::default()
+                .with_group_id(group(&format!("cg-v{version}")))
+                .with_member_id(StrBytes::from_string(format!("member-v{version}")))
+                .with_member_epoch(0)
+                .with_rebalance_timeout_ms(10_000)
+                .with_subscribed_topic_names(Some(vec![name(topic)]))
+                .with_topic_partitions(Some(Vec::new())),
+        ),
+        ApiKey::ConsumerGroupDescribe => RequestKind::ConsumerGroupDescribe(
+            ConsumerGroupDescribeRequest::default().with_group_ids(vec![group("never-was")]),
+        ),
         _ => return None,
     };
     Some(request)
@@ -436,6 +450,11 @@ async fn every_served_api_answers_at_every_version() {
                     assert_eq!(r.results[0].error_code, 91)
                 }
                 ResponseKind::OffsetDelete(r) => assert_eq!(r.error_code, 69),
+                ResponseKind::ConsumerGroupHeartbeat(r) => {
+                    assert_eq!(r.error_code, 0, "heartbeat v{version}");
+                    assert!(r.member_epoch >= 1, "heartbeat v{version}");
+                }
+                ResponseKind::ConsumerGroupDescribe(r) => assert_eq!(r.groups[0].error_code, 69),
                 ResponseKind::DescribeClientQuotas(r) => {
                     assert_eq!((r.error_code, r.entries.map(|e| e.len())), (0, Some(0)))
                 }

@@ -75,6 +75,8 @@ fn codes(response: &ResponseKind) -> Vec<i16> {
         R::CreateAcls(c) => c.results.iter().map(|r| r.error_code).collect(),
         R::DeleteAcls(d) => d.filter_results.iter().map(|r| r.error_code).collect(),
         R::ApiVersions(a) => vec![a.error_code],
+        R::ConsumerGroupHeartbeat(h) => vec![h.error_code],
+        R::ConsumerGroupDescribe(d) => d.groups.iter().map(|g| g.error_code).collect(),
         other => panic!("no codes for {other:?}"),
     }
 }
@@ -335,6 +337,31 @@ pub(super) fn cases() -> Vec<Case> {
             2,
             Q::DeleteGroups(DeleteGroupsRequest::default().with_groups_names(vec![group("g")])),
             vec![0],
+            vec![30],
+        ),
+        // KIP-848: Read on the group (then Describe on the subscribed topics).
+        (
+            A::ConsumerGroupHeartbeat,
+            0,
+            Q::ConsumerGroupHeartbeat(
+                ConsumerGroupHeartbeatRequest::default()
+                    .with_group_id(group("cg"))
+                    .with_member_id(s("member-1"))
+                    .with_rebalance_timeout_ms(10_000)
+                    .with_subscribed_topic_names(Some(vec![topic("t")]))
+                    .with_topic_partitions(Some(Vec::new())),
+            ),
+            vec![0],
+            vec![30],
+        ),
+        // Describe on the group; "g" is no consumer group: GROUP_ID_NOT_FOUND when allowed.
+        (
+            A::ConsumerGroupDescribe,
+            0,
+            Q::ConsumerGroupDescribe(
+                ConsumerGroupDescribeRequest::default().with_group_ids(vec![group("g")]),
+            ),
+            vec![69],
             vec![30],
         ),
     ]

@@ -110,19 +110,25 @@ def test_idempotent_producer_retries_through_cut_connections(strom_factory):
             "message.timeout.ms": 120000,
         })
         errors = []
-        total = 4000
+        round_size = 4000
+        total = 0
 
         def delivered(err, msg):
             if err is not None:
                 errors.append(err)
 
-        for i in range(total):
-            p.produce("exactly-once", key=str(i % 2).encode(), value=str(i).encode(),
-                      partition=i % 2, on_delivery=delivered)
-            if i % 40 == 0:
-                p.poll(0)
-                time.sleep(0.01)  # spread the load over many produce requests for the cuts
-        assert p.flush(120) == 0
+        # Rounds of 4,000 until the proxy has cut at least 5 connections (how many requests
+        # a round takes depends on the client's batching, so the count is not fixed).
+        deadline = time.time() + 120
+        while total == 0 or (proxy.cuts < 5 and time.time() < deadline):
+            for i in range(total, total + round_size):
+                p.produce("exactly-once", key=str(i % 2).encode(), value=str(i).encode(),
+                          partition=i % 2, on_delivery=delivered)
+                if i % 40 == 0:
+                    p.poll(0)
+                    time.sleep(0.01)  # spread the load over many produce requests for the cuts
+            total += round_size
+            assert p.flush(120) == 0
         assert errors == []
         assert proxy.cuts >= 5, f"only {proxy.cuts} cuts: the fault injection did not bite"
         assert proxy.connections > 1

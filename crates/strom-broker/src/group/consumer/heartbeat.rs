@@ -21,7 +21,7 @@ const REGEX_SIZE_LIMIT: usize = 1 << 20;
 
 /// Compiles a subscription regex as a whole-name match (Kafka's `Pattern.matches`).
 /// Errors: `InvalidRegularExpression`.
-fn compile(source: &str) -> Result<regex::Regex, GroupError> {
+pub(crate) fn compile(source: &str) -> Result<regex::Regex, GroupError> {
     if source.len() > MAX_REGEX_BYTES {
         return Err(GroupError::InvalidRegularExpression);
     }
@@ -59,7 +59,9 @@ impl GroupCoordinator {
         let (group, created) = shared.lookup_or_create(&group_id);
         let result = {
             let mut g = group.lock();
-            shared.heartbeat_locked(&mut g, req, regex, &topics, can_describe)
+            let result = shared.heartbeat_locked(&mut g, req, regex, &topics, can_describe);
+            shared.persist_consumer(&mut g, &topics);
+            result
         };
         if result.is_err() && created {
             shared.forget_if_untouched(&group_id, &group);
@@ -89,6 +91,10 @@ impl Shared {
                 return Err(GroupError::GroupIdNotFound);
             }
             g.consumer = Some(Box::default());
+            // Kafka's conversion: the classic group's metadata record goes.
+            if g.protocol_type.is_some() || g.generation > 0 {
+                self.write_group_record(&g.id, None);
+            }
             g.protocol_type = Some("consumer".to_string());
             g.protocol = None;
             g.leader = None;
@@ -237,7 +243,7 @@ impl Shared {
     }
 
     /// Removes the member once its session, or its time to revoke, runs out.
-    fn spawn_consumer_timer(&self, group_id: &str, member_id: &str) {
+    pub(crate) fn spawn_consumer_timer(&self, group_id: &str, member_id: &str) {
         let shared = self.me.clone();
         let (group_id, member_id) = (group_id.to_string(), member_id.to_string());
         let mut deadline = Instant::now() + self.config.consumer_session_timeout;
@@ -267,6 +273,7 @@ impl Shared {
                     "did not revoke in its rebalance timeout"
                 };
                 shared.remove_consumer_member(&mut g, &member_id, reason);
+                shared.persist_consumer(&mut g, &shared.storage.topic_metadata());
                 return;
             }
         });
@@ -350,7 +357,7 @@ fn update_member(
 }
 
 /// The topics a member's names and regex stand for now.
-fn resolve(
+pub(crate) fn resolve(
     m: &ConsumerMember,
     topics: &BTreeMap<String, TopicMeta>,
     can_describe: &dyn Fn(&str) -> bool,

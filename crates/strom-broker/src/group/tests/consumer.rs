@@ -5,7 +5,7 @@
 use super::*;
 use crate::group::consumer::{ConsumerHeartbeatRequest, ConsumerHeartbeatResponse, Parts};
 
-fn hb(member: &str, epoch: i32, owned: Option<Parts>) -> ConsumerHeartbeatRequest {
+pub(super) fn hb(member: &str, epoch: i32, owned: Option<Parts>) -> ConsumerHeartbeatRequest {
     ConsumerHeartbeatRequest {
         group_id: "g".into(),
         member_id: member.into(),
@@ -19,21 +19,21 @@ fn hb(member: &str, epoch: i32, owned: Option<Parts>) -> ConsumerHeartbeatReques
     }
 }
 
-fn beat(
+pub(super) fn beat(
     c: &GroupCoordinator,
     req: ConsumerHeartbeatRequest,
 ) -> Result<ConsumerHeartbeatResponse, GroupError> {
     c.consumer_heartbeat(req, &|_| true)
 }
 
-fn partitions(r: &ConsumerHeartbeatResponse) -> Vec<i32> {
+pub(super) fn partitions(r: &ConsumerHeartbeatResponse) -> Vec<i32> {
     r.assignment
         .as_ref()
         .map(|a| a.iter().flat_map(|(_, p)| p.clone()).collect())
         .unwrap_or_default()
 }
 
-fn owned(ps: &[i32]) -> Option<Parts> {
+pub(super) fn owned(ps: &[i32]) -> Option<Parts> {
     Some(Parts::from([(
         "t".to_string(),
         ps.iter().copied().collect(),

@@ -112,8 +112,13 @@ impl Shared {
             return Err(GroupError::UnknownMemberId);
         };
         let before = (m.epoch, m.assigned.clone());
-        update_member(m, &req, regex);
-        let subscribed = resolve(m, topics, can_describe);
+        let subscribed = if update_member(m, &req, regex) {
+            // A new or changed regex resolves on a later heartbeat, as Kafka resolves regexes
+            // asynchronously: clients expect its topics after the literal names.
+            m.topic_names.iter().cloned().collect()
+        } else {
+            resolve(m, topics, can_describe)
+        };
         m.session_deadline = Instant::now() + session;
         if subscribed != m.subscribed {
             m.subscribed = subscribed;
@@ -331,12 +336,17 @@ fn take_over(cg: &mut ConsumerGroup, old_id: &str, new_id: &str) {
     }
 }
 
-/// Applies the fields a heartbeat sets (absent ones are unchanged).
+/// Applies the fields a heartbeat sets (absent ones are unchanged); true when it set a new or
+/// changed regex.
 fn update_member(
     m: &mut ConsumerMember,
     req: &ConsumerHeartbeatRequest,
     regex: Option<(String, regex::Regex)>,
-) {
+) -> bool {
+    let source = |r: &Option<(String, regex::Regex)>| r.as_ref().map(|(s, _)| s.clone());
+    let new_regex = req.subscribed_topic_regex.is_some()
+        && regex.is_some()
+        && source(&regex) != source(&m.regex);
     if req.rebalance_timeout_ms >= 0 {
         m.rebalance_timeout = std::time::Duration::from_millis(req.rebalance_timeout_ms as u64);
     }
@@ -354,6 +364,7 @@ fn update_member(
     }
     m.client_id = req.client_id.clone();
     m.client_host = req.client_host.clone();
+    new_regex
 }
 
 /// The topics a member's names and regex stand for now.

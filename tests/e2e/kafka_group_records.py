@@ -7,7 +7,13 @@ as Kafka's generated code does for non-flexible versions: big-endian integers, i
 strings (-1 = null), int32-length bytes, int32-length arrays.
 
 A record key starts with an int16 record type: 0 or 1 = OffsetCommitKey, 2 = GroupMetadataKey
-(the key's own fields are version 0); a value starts with its int16 version."""
+(the key's own fields are version 0); a value starts with its int16 version.
+
+KIP-848's records (ConsumerGroup*Key.json / ConsumerGroup*Value.json, record types 3 to 8):
+keys are non-flexible like the others; values are version 0 of flexible schemas, read as Kafka's
+generated code does: unsigned-varint compact strings and arrays (length + 1, 0 = null), uuids
+as 16 bytes, and a tagged-field section (varint count, then tag, size, bytes) closing every
+struct, skipped here."""
 
 import struct
 import time
@@ -50,7 +56,35 @@ GROUP_METADATA_VALUE = {
     ],
 }
 
-INTS = {"int16": ">h", "int32": ">i", "int64": ">q"}
+# KIP-848 (validVersions 0, flexibleVersions 0+); tagged fields are not listed.
+TOPIC_PARTITIONS = [("topicId", "uuid", "0+", None), ("partitions", "[]int32", "0+", None)]
+CONSUMER_RECORDS = {
+    3: ("consumer-metadata", [], [("epoch", "int32", "0+", None)]),
+    4: ("consumer-partition-metadata", [], [
+        ("epoch", "int32", "0+", None),
+        ("topics", [("topicId", "uuid", "0+", None), ("topicName", "string", "0+", None),
+                    ("numPartitions", "int32", "0+", None),
+                    ("partitionRacks", [("partition", "int32", "0+", None),
+                                        ("racks", "[]string", "0+", None)], "0+", None)], "0+", None),
+    ]),
+    5: ("consumer-member", [("memberId", "string", "0+", None)], [
+        ("instanceId", "string", "0+", "0+"), ("rackId", "string", "0+", "0+"),
+        ("clientId", "string", "0+", None), ("clientHost", "string", "0+", None),
+        ("subscribedTopicNames", "[]string", "0+", None),
+        ("subscribedTopicRegex", "string", "0+", "0+"),
+        ("rebalanceTimeoutMs", "int32", "0+", None), ("serverAssignor", "string", "0+", "0+"),
+    ]),
+    6: ("consumer-target-metadata", [], [("assignmentEpoch", "int32", "0+", None)]),
+    7: ("consumer-target-member", [("memberId", "string", "0+", None)],
+        [("topicPartitions", TOPIC_PARTITIONS, "0+", None)]),
+    8: ("consumer-current-assignment", [("memberId", "string", "0+", None)], [
+        ("memberEpoch", "int32", "0+", None), ("previousMemberEpoch", "int32", "0+", None),
+        ("state", "int8", "0+", None), ("assignedPartitions", TOPIC_PARTITIONS, "0+", None),
+        ("partitionsPendingRevocation", TOPIC_PARTITIONS, "0+", None),
+    ]),
+}
+
+INTS = {"int8": ">b", "int16": ">h", "int32": ">i", "int64": ">q"}
 
 
 def in_versions(spec, version):
@@ -78,6 +112,17 @@ class Reader:
     def int(self, kind):
         fmt = INTS[kind]
         return struct.unpack(fmt, self.take(struct.calcsize(fmt)))[0]
+
+    def uvarint(self):
+        out, shift = 0, 0
+        while True:
+            byte = self.take(1)[0]
+            out |= (byte & 0x7F) << shift
+            if not byte & 0x80:
+                return out
+            shift += 7
+            if shift > 28:
+                raise ValueError("varint too long")
 
     def done(self):
         if self.pos != len(self.data):
@@ -115,6 +160,37 @@ def read_struct(r, fields, version):
     return out
 
 
+def read_flexible(r, kind, nullable):
+    """One field of a flexible version."""
+    if isinstance(kind, list) or kind.startswith("[]"):
+        count = r.uvarint() - 1
+        if count < 0:
+            raise ValueError("null array")
+        if isinstance(kind, list):
+            return [read_flexible_struct(r, kind) for _ in range(count)]
+        return [read_flexible(r, kind[2:], False) for _ in range(count)]
+    if kind in INTS:
+        return r.int(kind)
+    if kind == "uuid":
+        return r.take(16).hex()
+    if kind == "string":
+        n = r.uvarint() - 1
+        if n < 0:
+            if not nullable:
+                raise ValueError("null in a non-nullable string")
+            return None
+        return r.take(n).decode("utf-8")
+    raise ValueError(f"unknown type {kind}")
+
+
+def read_flexible_struct(r, fields):
+    out = {name: read_flexible(r, kind, in_versions(nullable, 0)) for name, kind, _, nullable in fields}
+    for _ in range(r.uvarint()):
+        r.uvarint()
+        r.take(r.uvarint())
+    return out
+
+
 def decode_value(schema, data):
     r = Reader(data)
     version = r.int("int16")
@@ -130,13 +206,28 @@ def decode_value(schema, data):
 
 
 def decode_record(key, value):
-    """(kind, key fields, value fields or None for a tombstone); kind is "offset" or "group"."""
+    """(kind, key fields, value fields or None for a tombstone); kind is "offset", "group" or
+    one of CONSUMER_RECORDS' names."""
     r = Reader(key)
     record_type = r.int("int16")
     if record_type in (0, 1):
         kind, k, schema = "offset", read_struct(r, OFFSET_COMMIT_KEY, 0), OFFSET_COMMIT_VALUE
     elif record_type == 2:
         kind, k, schema = "group", read_struct(r, GROUP_METADATA_KEY, 0), GROUP_METADATA_VALUE
+    elif record_type in CONSUMER_RECORDS:
+        kind, key_fields, value_fields = CONSUMER_RECORDS[record_type]
+        k = read_struct(r, GROUP_METADATA_KEY + key_fields, 0)
+        r.done()
+        if value is None:
+            return kind, k, None
+        v = Reader(value)
+        version = v.int("int16")
+        if version != 0:
+            raise ValueError(f"{kind} version {version} outside 0-0")
+        out = read_flexible_struct(v, value_fields)
+        v.done()
+        out["version"] = version
+        return kind, k, out
     else:
         raise ValueError(f"unknown record type {record_type}")
     r.done()
@@ -198,6 +289,6 @@ def latest(records):
     """Newest value (or None for a tombstone) per key."""
     out = {}
     for ts, kind, key, value in records:
-        ident = (kind, key["group"], key.get("topic"), key.get("partition"))
+        ident = (kind, key["group"], key.get("topic") or key.get("memberId"), key.get("partition"))
         out[ident] = (ts, value)
     return out

@@ -1,8 +1,8 @@
 """KIP-848's consumer group protocol with confluent-kafka (`group.protocol=consumer`): members
 share partitions with the server-side assignors (`uniform`, `range`), every record is processed
 exactly once across joins and clean leaves, a SIGKILLed member's partitions move after the
-session timeout, a regex subscription picks up a new topic, a Strom restart resumes from
-committed offsets, AdminClient describes and lists the group with its type, and classic and
+session timeout, a regex subscription picks up a new topic, a SIGKILLed Strom resumes the group
+with its epochs and assignments (persisted in `__consumer_offsets`), AdminClient describes and lists the group with its type, and classic and
 consumer members of one group meet Kafka's errors (an empty group converts)."""
 
 import signal
@@ -15,17 +15,21 @@ import requests
 from confluent_kafka import Consumer, ConsumerGroupType, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewPartitions, NewTopic
 
+from kafka_group_records import latest, read_offsets_topic
 from kafka_support import write_config
+from kip848_describe import describe as describe_wire
 
 HERE = Path(__file__).resolve().parent
 SESSION_MS = 3000
 HEARTBEAT_MS = 300
+# Long enough for librdkafka to find the restarted coordinator before its session runs out.
+RESTART_SESSION_MS = 15000
 
 
-def start(strom_factory, tmp_path):
+def start(strom_factory, tmp_path, session_ms=SESSION_MS):
     config = write_config(
         tmp_path,
-        group_consumer_session_timeout_ms=SESSION_MS,
+        group_consumer_session_timeout_ms=session_ms,
         group_consumer_heartbeat_interval_ms=HEARTBEAT_MS,
     )
     return strom_factory(extra_args=["--config", str(config)]).start()
@@ -234,24 +238,60 @@ def test_regex_subscription_picks_up_new_topics_and_partitions(strom_factory, tm
         kill_all([member])
 
 
-def test_strom_restart_resumes_from_committed_offsets(strom_factory, tmp_path):
-    strom = start(strom_factory, tmp_path)
-    create_topic(strom.bootstrap, "events", 4)
-    produce(strom.bootstrap, "events", [f"e{i}" for i in range(100)], 4)
-    member = Member(tmp_path, "r", strom.bootstrap, "resumers", "events")
+def assignment_lines(members):
+    return [[line for line in m.lines() if line.startswith(("ASSIGN", "REVOKE"))] for m in members]
+
+
+def test_a_sigkilled_strom_resumes_the_group_with_its_epochs_and_assignments(strom_factory, tmp_path):
+    """The group's epoch, members and assignments are in `__consumer_offsets` (Kafka's record
+    types 3-8): after a SIGKILL and restart the same three consumers heartbeat on at their
+    epochs, keep their partitions (no revocation, no rejoin), and every record is processed
+    once, but for a record whose commit the kill cut off."""
+    strom = start(strom_factory, tmp_path, session_ms=RESTART_SESSION_MS)
+    create_topic(strom.bootstrap, "events", 8)
+    produce(strom.bootstrap, "events", [f"e{i}" for i in range(150)], 8)
+    members = [Member(tmp_path, f"r{i}", strom.bootstrap, "resumers", "events") for i in range(3)]
     try:
-        wait_until(lambda: len(member.records()) >= 100, 40, "the first 100 consumed")
+        stable = lambda: (covers(members, "events", 8) and all(m.assignment() for m in members)
+                          and describe_wire(strom.bootstrap, "resumers")["state"] == "Stable")
+        wait_until(stable, 40, "three members sharing 8 partitions, the group Stable")
+        wait_until(lambda: len({r[3] for m in members for r in m.records()}) >= 150, 40, "the first 150 consumed")
+        before = describe_wire(strom.bootstrap, "resumers")
+        epochs = {m: d["member_epoch"] for m, d in before["members"].items()}
+        lines = assignment_lines(members)
+        records = read_offsets_topic(strom.bootstrap)
+        live = {ident: value for ident, (_, value) in latest(records).items() if value is not None}
+        assert live[("consumer-metadata", "resumers", None, None)]["epoch"] == before["group_epoch"]
+        stored_members = {i[2] for i in live if i[0] == "consumer-member" and i[1] == "resumers"}
+        assert stored_members == set(before["members"])
+        for member_id, d in before["members"].items():
+            current = live[("consumer-current-assignment", "resumers", member_id, None)]
+            assert current["memberEpoch"] == d["member_epoch"]
+            assert sum(len(t["partitions"]) for t in current["assignedPartitions"]) == sum(
+                len(ps) for ps in d["assignment"].values())
+
         strom.kill()
         strom.start()
-        produce(strom.bootstrap, "events", [f"f{i}" for i in range(100)], 4)
-        wait_until(lambda: len({r[3] for r in member.records()}) >= 200, 60, "the next 100 after the restart")
-        values = [r[3] for r in member.records()]
-        # Commit after process: only a record whose commit the SIGKILL cut off may come twice.
-        assert len(values) - len(set(values)) <= 4, f"{len(values) - len(set(values))} duplicates"
-        member.stop()
-        assert committed(strom.bootstrap, "resumers", "events", 4) == [50] * 4
+        after = describe_wire(strom.bootstrap, "resumers")
+        assert (after["group_epoch"], after["assignment_epoch"]) == (before["group_epoch"], before["assignment_epoch"])
+        assert {m: d["member_epoch"] for m, d in after["members"].items()} == epochs
+        assert {m: d["assignment"] for m, d in after["members"].items()} == {
+            m: d["assignment"] for m, d in before["members"].items()}
+        produce(strom.bootstrap, "events", [f"f{i}" for i in range(150)], 8)
+        processed = lambda: [r[3] for m in members for r in m.records()]
+        wait_until(lambda: len(set(processed())) >= 300, 60, "the next 150 after the restart")
+        values = processed()
+        # Commit after process: only a record per partition whose commit the kill cut off.
+        assert len(values) - len(set(values)) <= 8, f"{len(values) - len(set(values))} duplicates"
+        assert set(values) == {f"e{i}" for i in range(150)} | {f"f{i}" for i in range(150)}
+        assert assignment_lines(members) == lines, "no revocation or new assignment after the restart"
+        again = describe_wire(strom.bootstrap, "resumers")
+        assert {m: d["member_epoch"] for m, d in again["members"].items()} == epochs
+        for m in members:
+            m.stop()
+        assert committed(strom.bootstrap, "resumers", "events", 8) == [38] * 6 + [36] * 2
     finally:
-        kill_all([member])
+        kill_all(members)
 
 
 def classic_join_error(bootstrap, group, topic):

@@ -28,6 +28,7 @@ impl Shared {
         g.state = GroupState::Dead;
         map.remove(group_id);
         self.write_group_record(group_id, None);
+        self.persist_consumer(&mut g, &std::collections::BTreeMap::new());
         true
     }
 }
@@ -153,6 +154,7 @@ impl GroupCoordinator {
                     .collect();
                 g.offsets.clear();
                 records.push(shared.group_record(id, None));
+                records.extend(shared.consumer_diff(&mut g, Default::default()));
                 shared.writer.write(shared.partition_for(id), records)
             };
             let written = pending

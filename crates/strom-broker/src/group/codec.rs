@@ -9,10 +9,12 @@
 //! per group and partition, and a tombstone (key, null value) deletes it, as Kafka writes it.
 //! Values of versions 0 to 3 decode; a version-0 value in Strom's earlier layout decodes too
 //! (see `codec_legacy.rs`) and is reported as [`Format::Legacy`] so start-up rewrites it.
-//! Decoding never panics: a corrupt record is an error.
+//! KIP-848's record types 3 to 8 are in `codec_consumer.rs`. Decoding never panics: a corrupt
+//! record is an error.
 
 use bytes::{BufMut, Bytes, BytesMut};
 
+use super::codec_consumer::ConsumerKey;
 use super::GroupError;
 use crate::NewRecord;
 
@@ -48,12 +50,19 @@ pub(crate) enum RecordKey {
     Group {
         group: String,
     },
+    /// A KIP-848 record (types 3 to 8, `codec_consumer.rs`).
+    Consumer {
+        group: String,
+        key: ConsumerKey,
+    },
 }
 
 impl RecordKey {
     pub(crate) fn group(&self) -> &str {
         match self {
-            RecordKey::Offset { group, .. } | RecordKey::Group { group } => group,
+            RecordKey::Offset { group, .. }
+            | RecordKey::Group { group }
+            | RecordKey::Consumer { group, .. } => group,
         }
     }
 }
@@ -110,6 +119,13 @@ pub(crate) fn encode_key(key: &RecordKey) -> Bytes {
             buf.put_u16(GROUP_KEY_VERSION);
             put_str(&mut buf, group);
         }
+        RecordKey::Consumer { group, key } => {
+            buf.put_u16(key.record_type());
+            put_str(&mut buf, group);
+            if let Some(member) = key.member() {
+                put_str(&mut buf, member);
+            }
+        }
     }
     buf.freeze()
 }
@@ -124,7 +140,13 @@ pub(crate) fn decode_key(bytes: &[u8]) -> Result<RecordKey, GroupError> {
             partition: r.i32()?,
         },
         GROUP_KEY_VERSION => RecordKey::Group { group: r.string()? },
-        other => return Err(corrupt(format!("unknown key version {other}"))),
+        other => {
+            let group = r.string()?;
+            match ConsumerKey::read(other, &mut r)? {
+                Some(key) => RecordKey::Consumer { group, key },
+                None => return Err(corrupt(format!("unknown key version {other}"))),
+            }
+        }
     };
     r.finish()?;
     Ok(key)

@@ -1,16 +1,19 @@
 //! Start-up replay of `__consumer_offsets`: the newest record per key wins, a tombstone
 //! deletes; the result becomes the coordinator's groups and committed offsets. Groups whose
 //! metadata lists members come back Stable with fresh session timers, so consumers that
-//! outlive a broker restart keep their assignment if they heartbeat in time. Values still in
+//! outlive a broker restart keep their assignment if they heartbeat in time; consumer
+//! (KIP-848) groups come back from their records the same way (`consumer/persist.rs`). Values still in
 //! Strom's legacy layout are noted for `migrate.rs`, which rewrites them before install.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use bytes::Bytes;
 use parking_lot::Mutex;
 use tokio::time::Instant;
 
 use super::codec::{decode_group, decode_key, decode_offset, Format, GroupValue, RecordKey};
+use super::codec_consumer::{ConsumerKey, ConsumerValue};
 use super::coordinator::Shared;
 use super::metadata::{CommittedOffset, Group, Member};
 use super::{GroupError, GroupProtocol, GroupState, GroupStorage};
@@ -25,6 +28,8 @@ pub(crate) struct LoadedGroup {
     /// Live values still in the legacy layout: the metadata, and offsets by topic-partition.
     pub(super) legacy_meta: bool,
     pub(super) legacy_offsets: BTreeSet<(String, i32)>,
+    /// Live KIP-848 records, decoded and as stored.
+    pub(super) consumer: BTreeMap<ConsumerKey, (ConsumerValue, Bytes)>,
 }
 
 /// Reads every partition of `__consumer_offsets` (blocking). A record that does not decode is
@@ -52,7 +57,7 @@ pub(crate) fn replay(
             }
         }
     }
-    groups.retain(|_, g| g.meta.is_some() || !g.offsets.is_empty());
+    groups.retain(|_, g| g.meta.is_some() || !g.offsets.is_empty() || !g.consumer.is_empty());
     super::migrate::rewrite_legacy(storage, &mut groups);
     Ok(groups)
 }
@@ -92,6 +97,13 @@ fn apply(entry: &mut LoadedGroup, key: RecordKey, record: &StoredRecord) -> Resu
                 position: record.offset,
             };
             entry.offsets.insert(tp, committed);
+        }
+        (RecordKey::Consumer { key, .. }, None) => {
+            entry.consumer.remove(&key);
+        }
+        (RecordKey::Consumer { key, .. }, Some(value)) => {
+            let decoded = super::codec_consumer::decode(&key, value)?;
+            entry.consumer.insert(key, (decoded, value.clone()));
         }
         (RecordKey::Group { .. }, None) => {
             entry.meta = None;
@@ -143,9 +155,45 @@ pub(crate) fn install(shared: &Shared, loaded: BTreeMap<String, LoadedGroup>) {
                 }
             }
         }
+        restore_consumer(shared, &mut g, loaded.consumer);
         tracing::debug!(group = %id, state = %g.state, offsets = g.offsets.len(), "group restored");
         map.insert(id, Arc::new(Mutex::new(g)));
     }
+}
+
+/// Makes `g` the consumer group its KIP-848 records describe (members get a fresh session).
+fn restore_consumer(
+    shared: &Shared,
+    g: &mut Group,
+    records: BTreeMap<super::codec_consumer::ConsumerKey, (ConsumerValue, Bytes)>,
+) {
+    if records.is_empty() {
+        return;
+    }
+    let topics = shared.storage.topic_metadata();
+    let decoded = records
+        .iter()
+        .map(|(k, (v, _))| (k.clone(), v.clone()))
+        .collect();
+    g.consumer_written = records.into_iter().map(|(k, (_, raw))| (k, raw)).collect();
+    let session = shared.config.consumer_session_timeout;
+    let Some(mut cg) = super::consumer::restore(&decoded, &topics, session) else {
+        return;
+    };
+    if !cg.members.is_empty() {
+        cg.assignor = shared.choose_assignor(&cg);
+    }
+    g.protocol_type = Some("consumer".to_string());
+    g.state = if cg.members.is_empty() {
+        GroupState::Empty
+    } else {
+        GroupState::Stable
+    };
+    for member in cg.members.keys() {
+        shared.spawn_consumer_timer(&g.id, member);
+    }
+    tracing::info!(group = %g.id, epoch = cg.epoch, members = cg.members.len(), "consumer group restored");
+    g.consumer = Some(Box::new(cg));
 }
 
 fn ms(value: i32) -> std::time::Duration {

@@ -99,6 +99,8 @@ pub(crate) struct Group {
     pub removed: bool,
     /// `Some` for a KIP-848 consumer group (whose members are not in `members`).
     pub consumer: Option<Box<super::consumer::ConsumerGroup>>,
+    /// The KIP-848 records last queued for this group (`consumer/persist.rs`), by key.
+    pub consumer_written: BTreeMap<super::codec_consumer::ConsumerKey, bytes::Bytes>,
 }
 
 impl Group {
@@ -123,6 +125,7 @@ impl Group {
             initial_delay: false,
             removed: false,
             consumer: None,
+            consumer_written: BTreeMap::new(),
         }
     }
 

@@ -4,15 +4,18 @@
 //! consumer API both drive the same [`GroupCoordinator`]; groups and offsets are stored in
 //! the compacted internal topic `__consumer_offsets` and replayed on start-up.
 //!
-//! Layout: `coordinator.rs` (public API, membership requests), `rebalance.rs` (state
+//! Layout: `coordinator.rs` (public API, JoinGroup), `classic.rs` (SyncGroup, Heartbeat,
+//! LeaveGroup), `rebalance.rs` (state
 //! transitions), `timers.rs` (session/join/sync timeouts), `offsets.rs` (commit, fetch,
 //! delete, lag), `admin.rs` (list, describe, delete), `expiry.rs` (offset retention),
-//! `codec.rs` + `codec_legacy.rs` + `writer.rs` + `load.rs` + `migrate.rs` (persistence),
+//! `codec.rs` + `codec_consumer.rs` + `codec_legacy.rs` + `writer.rs` + `load.rs` + `migrate.rs` (persistence),
 //! `consumer_protocol.rs` (the standard consumer subscription/assignment bytes and the range
 //! assignor), `consumer/` (KIP-848's consumer group protocol with server-side assignors).
 
 mod admin;
+mod classic;
 mod codec;
+mod codec_consumer;
 mod codec_legacy;
 mod config;
 pub mod consumer;

@@ -1,5 +1,7 @@
 //! OffsetFetch (v1–v9): committed offsets of named partitions, or (v2+, topics null) of all
-//! partitions the group committed; v8+ asks for several groups at once. Needs Describe on
+//! partitions the group committed; v8+ asks for several groups at once; v9 names the member
+//! and its epoch, which a consumer (KIP-848) group checks (UNKNOWN_MEMBER_ID,
+//! STALE_MEMBER_EPOCH). Needs Describe on
 //! the group (GROUP_AUTHORIZATION_FAILED), then Describe on each topic: a named topic's
 //! partitions answer TOPIC_AUTHORIZATION_FAILED, and "all partitions" leaves it out.
 
@@ -93,6 +95,17 @@ pub fn handle(
                         .collect()
                 });
                 let group = OffsetFetchResponseGroup::default().with_group_id(g.group_id.clone());
+                // v9: a consumer group's member must name its current epoch (Kafka's
+                // validateOffsetFetch), checked once the caller may describe the group.
+                if access.group(Operation::Describe, &g.group_id) {
+                    let member = g.member_id.as_deref();
+                    let checked =
+                        ctx.groups
+                            .check_fetch_member(&g.group_id, member, g.member_epoch);
+                    if let Err(err) = checked {
+                        return group.with_error_code(crate::errors::group_error_code(&err));
+                    }
+                }
                 let fetched = match fetch((ctx, access), &g.group_id, wanted) {
                     Ok(fetched) => fetched,
                     Err(code) => return group.with_error_code(code),

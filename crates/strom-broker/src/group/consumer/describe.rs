@@ -1,5 +1,5 @@
 //! ConsumerGroupDescribe, the group type other APIs report (ListGroups, DescribeGroups), and
-//! the member-epoch check of offset commits to a consumer group.
+//! the member-epoch checks of offset commits and fetches in a consumer group.
 
 use std::collections::BTreeMap;
 
@@ -61,6 +61,36 @@ impl GroupCoordinator {
             assignor: cg.assignor.clone(),
             members,
         })
+    }
+
+    /// OffsetFetch v9's member check (Kafka's `validateOffsetFetch`): in a consumer group, a
+    /// fetch naming a member (or an epoch >= 0) needs that member at that epoch; a fetch with
+    /// neither (admin tools, older clients) and fetches from other groups pass.
+    /// Errors: `UnknownMemberId`, `StaleMemberEpoch`.
+    pub fn check_fetch_member(
+        &self,
+        group_id: &str,
+        member_id: Option<&str>,
+        epoch: i32,
+    ) -> Result<(), GroupError> {
+        if member_id.is_none() && epoch < 0 {
+            return Ok(());
+        }
+        let Some(group) = self.shared.lookup(group_id) else {
+            return Ok(());
+        };
+        let g = group.lock();
+        let Some(cg) = g.consumer.as_deref() else {
+            return Ok(());
+        };
+        let m = cg
+            .members
+            .get(member_id.unwrap_or_default())
+            .ok_or(GroupError::UnknownMemberId)?;
+        if m.epoch != epoch {
+            return Err(GroupError::StaleMemberEpoch);
+        }
+        Ok(())
     }
 
     /// Whether `group_id` names a consumer (KIP-848) group.

@@ -21,7 +21,7 @@ const REGEX_SIZE_LIMIT: usize = 1 << 20;
 
 /// Compiles a subscription regex as a whole-name match (Kafka's `Pattern.matches`).
 /// Errors: `InvalidRegularExpression`.
-fn compile(source: &str) -> Result<regex::Regex, GroupError> {
+pub(crate) fn compile(source: &str) -> Result<regex::Regex, GroupError> {
     if source.len() > MAX_REGEX_BYTES {
         return Err(GroupError::InvalidRegularExpression);
     }
@@ -59,7 +59,9 @@ impl GroupCoordinator {
         let (group, created) = shared.lookup_or_create(&group_id);
         let result = {
             let mut g = group.lock();
-            shared.heartbeat_locked(&mut g, req, regex, &topics, can_describe)
+            let result = shared.heartbeat_locked(&mut g, req, regex, &topics, can_describe);
+            shared.persist_consumer(&mut g, &topics);
+            result
         };
         if result.is_err() && created {
             shared.forget_if_untouched(&group_id, &group);
@@ -89,6 +91,10 @@ impl Shared {
                 return Err(GroupError::GroupIdNotFound);
             }
             g.consumer = Some(Box::default());
+            // Kafka's conversion: the classic group's metadata record goes.
+            if g.protocol_type.is_some() || g.generation > 0 {
+                self.write_group_record(&g.id, None);
+            }
             g.protocol_type = Some("consumer".to_string());
             g.protocol = None;
             g.leader = None;
@@ -106,8 +112,13 @@ impl Shared {
             return Err(GroupError::UnknownMemberId);
         };
         let before = (m.epoch, m.assigned.clone());
-        update_member(m, &req, regex);
-        let subscribed = resolve(m, topics, can_describe);
+        let subscribed = if update_member(m, &req, regex) {
+            // A new or changed regex resolves on a later heartbeat, as Kafka resolves regexes
+            // asynchronously: clients expect its topics after the literal names.
+            m.topic_names.iter().cloned().collect()
+        } else {
+            resolve(m, topics, can_describe)
+        };
         m.session_deadline = Instant::now() + session;
         if subscribed != m.subscribed {
             m.subscribed = subscribed;
@@ -237,7 +248,7 @@ impl Shared {
     }
 
     /// Removes the member once its session, or its time to revoke, runs out.
-    fn spawn_consumer_timer(&self, group_id: &str, member_id: &str) {
+    pub(crate) fn spawn_consumer_timer(&self, group_id: &str, member_id: &str) {
         let shared = self.me.clone();
         let (group_id, member_id) = (group_id.to_string(), member_id.to_string());
         let mut deadline = Instant::now() + self.config.consumer_session_timeout;
@@ -267,6 +278,7 @@ impl Shared {
                     "did not revoke in its rebalance timeout"
                 };
                 shared.remove_consumer_member(&mut g, &member_id, reason);
+                shared.persist_consumer(&mut g, &shared.storage.topic_metadata());
                 return;
             }
         });
@@ -324,12 +336,17 @@ fn take_over(cg: &mut ConsumerGroup, old_id: &str, new_id: &str) {
     }
 }
 
-/// Applies the fields a heartbeat sets (absent ones are unchanged).
+/// Applies the fields a heartbeat sets (absent ones are unchanged); true when it set a new or
+/// changed regex.
 fn update_member(
     m: &mut ConsumerMember,
     req: &ConsumerHeartbeatRequest,
     regex: Option<(String, regex::Regex)>,
-) {
+) -> bool {
+    let source = |r: &Option<(String, regex::Regex)>| r.as_ref().map(|(s, _)| s.clone());
+    let new_regex = req.subscribed_topic_regex.is_some()
+        && regex.is_some()
+        && source(&regex) != source(&m.regex);
     if req.rebalance_timeout_ms >= 0 {
         m.rebalance_timeout = std::time::Duration::from_millis(req.rebalance_timeout_ms as u64);
     }
@@ -347,10 +364,11 @@ fn update_member(
     }
     m.client_id = req.client_id.clone();
     m.client_host = req.client_host.clone();
+    new_regex
 }
 
 /// The topics a member's names and regex stand for now.
-fn resolve(
+pub(crate) fn resolve(
     m: &ConsumerMember,
     topics: &BTreeMap<String, TopicMeta>,
     can_describe: &dyn Fn(&str) -> bool,

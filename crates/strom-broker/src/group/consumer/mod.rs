@@ -5,8 +5,9 @@
 //! with a server-side assignor (`uniform` or `range`, `assignor.rs`), and moves each member
 //! towards its target one heartbeat at a time (`reconcile.rs`): partitions are revoked first,
 //! and a partition is handed to its new owner only after the previous owner acknowledged
-//! giving it up. Members, epochs and assignments live in memory; committed offsets go through
-//! the classic offset path, so a restart resumes from committed offsets and members rejoin.
+//! giving it up. Epochs, members, the target and current assignments are written to
+//! `__consumer_offsets` in Kafka's record types (`persist.rs`) and restored at start-up, so a
+//! restart keeps members and their epochs; committed offsets go through the classic path.
 //!
 //! A consumer group shares the classic [`super::metadata::Group`] (one id space, one offset
 //! store, one lock): `Group::consumer` is `Some` for a consumer group, and the classic member
@@ -15,12 +16,13 @@
 //!
 //! Layout: `mod.rs` (state and messages), `assignor.rs`, `target.rs` (when a new target is
 //! due), `heartbeat.rs` (the request, join/leave, session timers), `reconcile.rs` (the
-//! per-member state machine), `describe.rs` (ConsumerGroupDescribe and offset-commit
+//! per-member state machine), `persist.rs` (records and restore), `describe.rs` (ConsumerGroupDescribe and offset-commit
 //! validation).
 
 mod assignor;
 mod describe;
 mod heartbeat;
+mod persist;
 mod reconcile;
 mod target;
 
@@ -30,6 +32,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 pub use assignor::{assign, ASSIGNORS};
+pub(crate) use persist::restore;
 
 /// Partitions by topic name.
 pub type Parts = BTreeMap<String, BTreeSet<i32>>;
@@ -180,4 +183,23 @@ pub(crate) fn count(parts: &Parts) -> usize {
 /// Whether `parts` holds `topic`-`partition`.
 pub(crate) fn holds(parts: &Parts, topic: &str, partition: i32) -> bool {
     parts.get(topic).is_some_and(|p| p.contains(&partition))
+}
+
+/// A classic JoinGroup meeting a consumer group: refused while the group has consumer members
+/// (online migration is not implemented), and an empty one becomes a classic group again.
+/// Errors: `InconsistentGroupProtocol`.
+pub(crate) fn admit_classic_join(
+    shared: &crate::group::coordinator::Shared,
+    g: &mut crate::group::metadata::Group,
+) -> Result<(), crate::group::GroupError> {
+    if let Some(consumer) = &g.consumer {
+        if !consumer.members.is_empty() {
+            return Err(crate::group::GroupError::InconsistentGroupProtocol);
+        }
+        g.consumer = None;
+        g.protocol_type = None;
+        // Its KIP-848 records get tombstones.
+        shared.persist_consumer(g, &BTreeMap::new());
+    }
+    Ok(())
 }

@@ -43,7 +43,7 @@ impl Shared {
     }
 
     /// The assignor most members ask for, else the first configured one.
-    fn choose_assignor(&self, cg: &ConsumerGroup) -> String {
+    pub(crate) fn choose_assignor(&self, cg: &ConsumerGroup) -> String {
         let mut votes: BTreeMap<&str, usize> = BTreeMap::new();
         for m in cg.members.values() {
             if let Some(a) = m.server_assignor.as_deref().filter(|a| !a.is_empty()) {

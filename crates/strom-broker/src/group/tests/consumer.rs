@@ -5,7 +5,7 @@
 use super::*;
 use crate::group::consumer::{ConsumerHeartbeatRequest, ConsumerHeartbeatResponse, Parts};
 
-fn hb(member: &str, epoch: i32, owned: Option<Parts>) -> ConsumerHeartbeatRequest {
+pub(super) fn hb(member: &str, epoch: i32, owned: Option<Parts>) -> ConsumerHeartbeatRequest {
     ConsumerHeartbeatRequest {
         group_id: "g".into(),
         member_id: member.into(),
@@ -19,21 +19,21 @@ fn hb(member: &str, epoch: i32, owned: Option<Parts>) -> ConsumerHeartbeatReques
     }
 }
 
-fn beat(
+pub(super) fn beat(
     c: &GroupCoordinator,
     req: ConsumerHeartbeatRequest,
 ) -> Result<ConsumerHeartbeatResponse, GroupError> {
     c.consumer_heartbeat(req, &|_| true)
 }
 
-fn partitions(r: &ConsumerHeartbeatResponse) -> Vec<i32> {
+pub(super) fn partitions(r: &ConsumerHeartbeatResponse) -> Vec<i32> {
     r.assignment
         .as_ref()
         .map(|a| a.iter().flat_map(|(_, p)| p.clone()).collect())
         .unwrap_or_default()
 }
 
-fn owned(ps: &[i32]) -> Option<Parts> {
+pub(super) fn owned(ps: &[i32]) -> Option<Parts> {
     Some(Parts::from([(
         "t".to_string(),
         ps.iter().copied().collect(),
@@ -143,4 +143,44 @@ async fn a_static_member_comes_back_to_its_assignment() {
     assert_eq!(partitions(&a2), partitions(&a));
     back.member_id = "a3".into();
     assert_eq!(beat(&c, back), Err(GroupError::UnreleasedInstanceId));
+}
+
+#[tokio::test(start_paused = true)]
+async fn offset_fetches_naming_a_member_need_its_current_epoch() {
+    let (c, _) = coordinator().await;
+    let a = beat(&c, hb("a", 0, owned(&[]))).unwrap();
+    let e = a.member_epoch;
+    assert_eq!(c.check_fetch_member("g", Some("a"), e), Ok(()));
+    assert_eq!(c.check_fetch_member("g", None, -1), Ok(()), "admin fetch");
+    assert_eq!(
+        c.check_fetch_member("g", Some("a"), e - 1),
+        Err(GroupError::StaleMemberEpoch)
+    );
+    assert_eq!(
+        c.check_fetch_member("g", Some("x"), e),
+        Err(GroupError::UnknownMemberId)
+    );
+    assert_eq!(
+        c.check_fetch_member("g", None, e),
+        Err(GroupError::UnknownMemberId)
+    );
+    assert_eq!(
+        c.check_fetch_member("classic-or-none", Some("a"), 3),
+        Ok(())
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_new_regex_resolves_on_the_next_heartbeat_after_the_literal_topics() {
+    let (c, storage) = coordinator().await;
+    storage.add_topic("logs-a", 2, 0);
+    let mut join = hb("a", 0, owned(&[]));
+    join.subscribed_topic_regex = Some("logs-.*".into());
+    let first = beat(&c, join).unwrap();
+    let topics = |r: &ConsumerHeartbeatResponse| r.assignment.as_ref().map_or(0, |a| a.len());
+    assert_eq!(topics(&first), 1, "only t, the literal name, at first");
+    assert_eq!(partitions(&first), vec![0, 1, 2, 3]);
+    let second = beat(&c, hb("a", first.member_epoch, owned(&[0, 1, 2, 3]))).unwrap();
+    assert!(second.member_epoch > first.member_epoch);
+    assert_eq!(topics(&second), 2, "then logs-a too");
 }

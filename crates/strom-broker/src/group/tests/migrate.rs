@@ -91,6 +91,7 @@ async fn legacy_records_load_and_are_rewritten_once() {
         let value = r.value.as_ref().unwrap();
         let format = match decode_key(r.key.as_ref().unwrap()).unwrap() {
             RecordKey::Offset { .. } => decode_offset(value).unwrap().1,
+            RecordKey::Consumer { .. } => panic!("no consumer group here"),
             RecordKey::Group { .. } => {
                 let (group, format) = decode_group(value, r.timestamp).unwrap();
                 assert_eq!(

@@ -3,6 +3,7 @@
 
 mod broker_storage;
 mod consumer;
+mod consumer_persist;
 mod membership;
 mod migrate;
 mod offsets;

@@ -3,19 +3,22 @@
 plaintext, and the connection set-up cost of every mechanism with and without TLS.
 
     cargo build --release -p strom && \
-        STROM_BIN=target/release/strom python3 tests/bench/security_bench.py [--mib 64] [--rounds 4]
+        STROM_BIN=target/release/strom python3 tests/bench/security_bench.py [--mib 512] [--rounds 4]
 
 One server with five Kafka listeners: PLAINTEXT, SSL, SSL with client certificates required
 (mTLS), SASL_PLAINTEXT and SASL_SSL (certificates from tests/e2e/tls_support.py, ECDSA P-256;
 TLS 1.3 negotiated; `[oauth]` with an RS256 JWKS; SCRAM credentials of 4096 iterations).
 
-Throughput: per round, each of the four sides (plaintext, TLS, SCRAM-SHA-512 over plaintext,
-SCRAM-SHA-512 over TLS) produces `--mib` MiB of 1 KiB records with confluent-kafka (linger
-5 ms, 1 MiB batches, acks=1) into its own topic and then consumes them from the beginning.
-The order is ABBA: forward in even rounds, reversed in odd ones, so drift in the machine's
-load (other builds) hits every side alike. Printed: MB/s per side and phase (median and
-min-max over rounds), the server's CPU seconds (from /proc), and the ratio of medians to
-plaintext.
+Throughput (the loop of tests/bench/throughput_support.py): per round, each of the four sides
+(plaintext, TLS, SCRAM-SHA-512 over plaintext, SCRAM-SHA-512 over TLS) produces `--mib` MiB
+of 1 KiB records with confluent-kafka (linger 5 ms, 1 MiB batches, acks=1) into its own topic,
+consumes them from the beginning, and deletes the topic. The order is ABBA: forward in even
+rounds, reversed in odd ones, so drift in the machine's load (other builds) hits every side
+alike. Printed: MB/s per side and phase (median and min-max over rounds), the ratio to
+plaintext within each round (median and min-max), and the CPU seconds of the server (from
+/proc) and of the client process. Use a size that makes a round last seconds (the default
+512 MiB does on this machine); at 64 MiB a round is a fraction of a second and the ratios
+are noise.
 
 Connection set-up: `--connections` sequential connections per mechanism, each opened,
 authenticated and used for one ApiVersions round trip, then closed, from raw sockets (the
@@ -42,7 +45,6 @@ import time
 from pathlib import Path
 
 import jwt
-from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import (
     AdminClient, ScramCredentialInfo, ScramMechanism, UserScramCredentialUpsertion,
 )
@@ -51,13 +53,12 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "e2e"))
 sys.path.insert(0, str(HERE))
-from bench_connections import Conn, cpu_seconds, scram  # noqa: E402
+from bench_connections import Conn, scram  # noqa: E402
 from conftest import Strom, free_port, wait_for_port  # noqa: E402
-from tls_support import MAPPING_RULES, Pki  # noqa: E402
+from throughput_support import abba, cpu_seconds, measure, print_table  # noqa: E402
+from tls_support import MAPPING_RULES, Pki, listener  # noqa: E402
 
 PASSWORD = "bench-pw"
-RECORD = os.urandom(1024)
-SIDES = ["plaintext", "tls", "scram512", "scram512+tls"]
 
 
 def b64(v):
@@ -71,36 +72,15 @@ def start_server(tmp, pki):
     jwks.write_text(json.dumps({"keys": [{"kty": "RSA", "kid": "k1", "alg": "RS256",
                                           "n": b64(n.n), "e": b64(n.e)}]}))
     ports = {name: free_port() for name in ("ssl", "mtls", "sasl", "sasl_ssl")}
-    tls = f'cert_file = "{pki.server_cert}", key_file = "{pki.server_key}", ca_file = "{pki.ca}"'
     config = tmp / "strom.toml"
-    config.write_text(f"""sasl_plain_allow_plaintext = true
-[[kafka_listeners]]
-name = "SSL"
-protocol = "SSL"
-listen = "127.0.0.1:{ports['ssl']}"
-advertised = "localhost:{ports['ssl']}"
-ssl = {{ {tls} }}
-
-[[kafka_listeners]]
-name = "MTLS"
-protocol = "SSL"
-listen = "127.0.0.1:{ports['mtls']}"
-advertised = "localhost:{ports['mtls']}"
-ssl = {{ {tls}, client_auth = "required", principal_mapping_rules = "{MAPPING_RULES}" }}
-
-[[kafka_listeners]]
-name = "SASL_PLAINTEXT"
-protocol = "SASL_PLAINTEXT"
-listen = "127.0.0.1:{ports['sasl']}"
-
-[[kafka_listeners]]
-name = "SASL_SSL"
-protocol = "SASL_SSL"
-listen = "127.0.0.1:{ports['sasl_ssl']}"
-advertised = "localhost:{ports['sasl_ssl']}"
-ssl = {{ {tls} }}
-
-[oauth]
+    config.write_text(
+        "sasl_plain_allow_plaintext = true\n"
+        + listener(pki, "SSL", "SSL", ports["ssl"])
+        + listener(pki, "MTLS", "SSL", ports["mtls"], client_auth="required",
+                   principal_mapping_rules=MAPPING_RULES)
+        + listener(pki, "SASL_PLAINTEXT", "SASL_PLAINTEXT", ports["sasl"])
+        + listener(pki, "SASL_SSL", "SASL_SSL", ports["sasl_ssl"])
+        + f"""[oauth]
 jwks_file = "{jwks}"
 expected_issuer = "iss"
 expected_audience = "strom"
@@ -138,82 +118,9 @@ def client_confs(ports, pki):
     }
 
 
-def produce(conf, topic, count):
-    producer = Producer({**conf, "linger.ms": 5, "batch.size": 1 << 20, "acks": 1,
-                         "queue.buffering.max.kbytes": 1 << 20})
-    start = time.monotonic()
-    for _ in range(count):
-        while True:
-            try:
-                producer.produce(topic, RECORD)
-                break
-            except BufferError:
-                producer.poll(0.01)
-    assert producer.flush(300) == 0
-    return time.monotonic() - start
-
-
-def consume(conf, topic, count):
-    consumer = Consumer({**conf, "group.id": f"bench-{topic}", "auto.offset.reset": "earliest",
-                         "enable.auto.commit": False, "fetch.queue.backoff.ms": 1})
-    consumer.subscribe([topic])
-    got, start = 0, time.monotonic()
-    while got < count:
-        for msg in consumer.consume(10000, 1.0):
-            if msg.error() is None:
-                got += 1
-        assert time.monotonic() - start < 600, f"consumed {got} of {count}"
-    elapsed = time.monotonic() - start
-    consumer.close()
-    return elapsed
-
-
-def abba(items, round_):
-    return list(items) if round_ % 2 == 0 else list(reversed(items))
-
-
-def spread(values):
-    return f"{statistics.median(values):7.1f} ({min(values):.1f}-{max(values):.1f})"
-
-
 def throughput(server, confs, mib, rounds):
-    count = mib * 1024
-    keys = ("produce", "consume", "cpu_produce", "cpu_consume", "client_produce", "client_consume")
-    results = {side: {k: [] for k in keys} for side in SIDES}
-    for r in range(rounds):
-        for side in abba(SIDES, r):
-            topic = f"{side.replace('+', '-')}-{r}"
-            cpu0, client0 = cpu_seconds(server.proc.pid), time.process_time()
-            t = produce(confs[side], topic, count)
-            cpu1, client1 = cpu_seconds(server.proc.pid), time.process_time()
-            c = consume(confs[side], topic, count)
-            cpu2, client2 = cpu_seconds(server.proc.pid), time.process_time()
-            res = results[side]
-            res["produce"].append(mib * 1.048576 / t)
-            res["consume"].append(mib * 1.048576 / c)
-            res["cpu_produce"].append(cpu1 - cpu0)
-            res["cpu_consume"].append(cpu2 - cpu1)
-            res["client_produce"].append(client1 - client0)
-            res["client_consume"].append(client2 - client1)
-            print(f"round {r} {side:13}: produce {res['produce'][-1]:7.1f} MB/s (CPU server "
-                  f"{cpu1 - cpu0:.2f} s, client {client1 - client0:.2f} s), consume "
-                  f"{res['consume'][-1]:7.1f} MB/s (CPU server {cpu2 - cpu1:.2f} s, client "
-                  f"{client2 - client1:.2f} s)", flush=True)
-    print(f"\n{mib} MiB of 1 KiB records per side and round, {rounds} rounds (ABBA); "
-          "median (min-max) MB/s, ratio of medians to plaintext, median CPU seconds of the "
-          "server and of the client process (librdkafka's threads included)")
-    print("| side | produce MB/s | / plaintext | CPU server / client | consume MB/s | / plaintext "
-          "| CPU server / client |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
-    base = {k: statistics.median(results["plaintext"][k]) for k in ("produce", "consume")}
-    med = lambda res, k: statistics.median(res[k])  # noqa: E731
-    for side in SIDES:
-        res = results[side]
-        p, c = med(res, "produce"), med(res, "consume")
-        print(f"| {side} | {spread(res['produce'])} | {p / base['produce']:.2f} | "
-              f"{med(res, 'cpu_produce'):.2f} / {med(res, 'client_produce'):.2f} s | "
-              f"{spread(res['consume'])} | {c / base['consume']:.2f} | "
-              f"{med(res, 'cpu_consume'):.2f} / {med(res, 'client_consume'):.2f} s |")
+    results = measure(server.proc.pid, confs, mib, rounds)
+    print_table(results, mib, rounds)
 
 
 MECHANISMS = ["PLAINTEXT", "TLS", "mTLS", "PLAIN", "PLAIN+TLS", "SCRAM-SHA-256",
@@ -273,7 +180,7 @@ def connections(server, ports, pki, token, n, rounds):
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("--mib", type=int, default=64)
+    p.add_argument("--mib", type=int, default=512)
     p.add_argument("--rounds", type=int, default=4)
     p.add_argument("--connections", type=int, default=200)
     p.add_argument("--skip-throughput", action="store_true")

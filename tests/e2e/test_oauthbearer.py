@@ -235,3 +235,65 @@ def test_confluent_kafka_over_sasl_ssl_with_right_and_wrong_tokens(strom_factory
         bad.poll(0.5)
     auth = [e for e in errors if e.code() == ck.KafkaError._AUTHENTICATION]
     assert auth and "signature is invalid" in auth[0].str(), errors
+
+
+def test_kafka_python_and_kafkajs_over_sasl_ssl_with_right_and_wrong_tokens(strom_factory, tmp_path,
+                                                                            keys):
+    """OAUTHBEARER inside TLS: kafka-python's `sasl_oauth_token_provider` and kafkajs's
+    `oauthBearerProvider` verify the server certificate against the test CA, log in with a
+    valid token and produce; a token signed by another key is refused (audit line with the
+    reason) and no token reaches the log."""
+    from kafka import KafkaProducer
+    from kafka.errors import AuthenticationFailedError
+    from kafka.oauth.abstract import AbstractTokenProvider
+    from tls_support import Pki
+
+    class Provider(AbstractTokenProvider):
+        def __init__(self, jwt_text):
+            super().__init__()
+            self.jwt_text = jwt_text
+
+        def token(self):
+            return self.jwt_text
+
+    pki = Pki(tmp_path / "pki")
+    server = start(strom_factory, tmp_path, keys, "tls-clients", pki=pki)
+    good, other, _ = keys
+    valid, forged = token(good)[0], token(other)[0]
+    tls = dict(bootstrap_servers=server.ssl_bootstrap, security_protocol="SASL_SSL",
+               ssl_cafile=str(pki.ca), ssl_check_hostname=True, sasl_mechanism="OAUTHBEARER")
+    producer = KafkaProducer(sasl_oauth_token_provider=Provider(valid),
+                             api_version_auto_timeout_ms=15000, **tls)
+    producer.send("oauth-tls-clients", b"kafka-python").get(timeout=30)
+    producer.close()
+    before = server.log_text().count("authentication failed")
+    with pytest.raises(AuthenticationFailedError):
+        KafkaProducer(sasl_oauth_token_provider=Provider(forged), api_version_auto_timeout_ms=5000,
+                      **tls)
+    assert server.log_text().count("authentication failed") > before
+    for jwt_text, ok in ((valid, True), (forged, False)):
+        before = server.log_text().count("authentication failed")
+        out = subprocess.run(
+            ["node", str(NODE_DIR / "kafkajs_sasl.js"), server.ssl_bootstrap, "oauthbearer", "alice",
+             jwt_text, "oauth-tls-clients", str(pki.ca)],
+            capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stderr
+        result = json.loads(out.stdout)
+        assert result["ok"] is ok, result
+        assert (server.log_text().count("authentication failed") > before) is not ok
+    log = server.log_text()
+    assert log.count("signature is invalid") >= 2 and "listener=SASL_SSL" in log
+    assert valid not in log and forged not in log, "no token in the log"
+    # Both clients' records arrived over TLS, as the authenticated principal.
+    consumer = ck.Consumer({"bootstrap.servers": server.ssl_bootstrap, "security.protocol": "SASL_SSL",
+                            "ssl.ca.location": str(pki.ca), "sasl.mechanism": "OAUTHBEARER",
+                            "oauth_cb": lambda _config: token(good), "group.id": "g-oauth-tls",
+                            "auto.offset.reset": "earliest"})
+    consumer.subscribe(["oauth-tls-clients"])
+    values, deadline = [], time.time() + 60
+    while len(values) < 2 and time.time() < deadline:
+        msg = consumer.poll(0.5)
+        if msg is not None and msg.error() is None:
+            values.append(msg.value())
+    consumer.close()
+    assert sorted(values) == [b"kafka-python", b"kafkajs-oauthbearer"], values

@@ -69,27 +69,27 @@ class Pki:
         return cert_path, key_path
 
 
+def listener(pki, name: str, protocol: str, port: int, **ssl_extra) -> str:
+    """One `[[kafka_listeners]]` block on 127.0.0.1:`port`, advertised as localhost (the
+    server certificate's name); SSL and SASL_SSL get `pki`'s certificate, key and CA plus
+    `ssl_extra` (e.g. client_auth, principal_mapping_rules)."""
+    block = (f'[[kafka_listeners]]\nname = "{name}"\nprotocol = "{protocol}"\n'
+             f'listen = "127.0.0.1:{port}"\nadvertised = "localhost:{port}"\n')
+    if protocol.endswith("SSL"):
+        fields = {"cert_file": pki.server_cert, "key_file": pki.server_key, "ca_file": pki.ca,
+                  **ssl_extra}
+        block += "ssl = { " + ", ".join(f'{k} = "{v}"' for k, v in fields.items()) + " }\n"
+    return block + "\n"
+
+
 def tls_config(pki: Pki, path: Path, ssl_port: int, mtls_port: int) -> Path:
     """A config with listeners SSL (no client certificates) and MTLS (required), and HTTPS
     that asks for a client certificate."""
-    ssl = (f'cert_file = "{pki.server_cert}", key_file = "{pki.server_key}", '
-           f'ca_file = "{pki.ca}"')
-    path.write_text(f"""
-[[kafka_listeners]]
-name = "SSL"
-protocol = "SSL"
-listen = "127.0.0.1:{ssl_port}"
-advertised = "localhost:{ssl_port}"
-ssl = {{ {ssl} }}
-
-[[kafka_listeners]]
-name = "MTLS"
-protocol = "SSL"
-listen = "127.0.0.1:{mtls_port}"
-advertised = "localhost:{mtls_port}"
-ssl = {{ {ssl}, client_auth = "required", principal_mapping_rules = "{MAPPING_RULES}" }}
-
-[http_ssl]
+    path.write_text(
+        listener(pki, "SSL", "SSL", ssl_port)
+        + listener(pki, "MTLS", "SSL", mtls_port, client_auth="required",
+                   principal_mapping_rules=MAPPING_RULES)
+        + f"""[http_ssl]
 cert_file = "{pki.server_cert}"
 key_file = "{pki.server_key}"
 ca_file = "{pki.ca}"

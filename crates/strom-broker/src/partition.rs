@@ -12,9 +12,15 @@ use strom_log::{BatchHeader, Log, LogConfig, LogError};
 use tokio::sync::watch;
 
 use crate::internal::{is_internal_topic, refuse_internal, ClientOperation};
-use crate::partition_txn::{self, AbortedTxn, ControlType};
+use crate::partition_txn::{self, ControlType};
 use crate::producer_state::{Check, ProducerStates};
 use crate::{encode_records, AppendPolicy, BrokerError, DiskGuard, NewRecord};
+
+mod batches;
+mod tiered;
+mod txns;
+
+use batches::{control_types, headers_of};
 
 /// Where an append landed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -214,71 +220,6 @@ impl Partition {
         self.append_checked(&mut batch)
     }
 
-    /// The last stable offset: below it every transaction is decided (KIP-98).
-    pub fn last_stable_offset(&self) -> i64 {
-        let producers = self.producers.lock();
-        producers.txns.last_stable_offset(self.high_watermark())
-    }
-
-    /// Aborted transactions overlapping `[from, to)`, for read_committed readers.
-    pub fn aborted_transactions(&self, from: i64, to: i64) -> Vec<AbortedTxn> {
-        self.producers.lock().txns.aborted_between(from, to)
-    }
-
-    /// Takes the transaction state of the remote tier (`txns`, as of `remote_end`) extended
-    /// by the local log from there, keeping the aborted transactions known locally: after a
-    /// restore, or a restart that trimmed the aborted transactions below the local log, the
-    /// last stable offset and the aborted list cover the remote data again. Nothing changes
-    /// when the local log starts after `remote_end` (its own state is then the whole truth).
-    /// Errors: those of reading the local log.
-    pub(crate) fn adopt_remote_txns(
-        &self,
-        mut txns: partition_txn::PartitionTxns,
-        remote_end: i64,
-    ) -> Result<(), BrokerError> {
-        let mut producers = self.producers.lock();
-        let log = self.log();
-        if remote_end < log.log_start_offset() {
-            return Ok(());
-        }
-        for (h, control) in partition_txn::txn_batches(&log, remote_end, i64::MAX)? {
-            txns.record(&h, control);
-        }
-        txns.merge_aborted(&producers.txns);
-        producers.txns = txns;
-        Ok(())
-    }
-
-    /// The open transactions on this partition: (producer id, first offset).
-    pub fn ongoing_transactions(&self) -> Vec<(i64, i64)> {
-        self.producers.lock().txns.ongoing()
-    }
-
-    /// The producers this partition knows (DescribeProducers): (producer id, epoch, last
-    /// sequence, first offset of its open transaction or -1).
-    pub fn producers(&self) -> Vec<(i64, i16, i32, i64)> {
-        let producers = self.producers.lock();
-        let ongoing: std::collections::HashMap<i64, i64> =
-            producers.txns.ongoing().into_iter().collect();
-        let mut out: Vec<(i64, i16, i32, i64)> = producers
-            .active()
-            .into_iter()
-            .map(|(pid, epoch, seq, _)| (pid, epoch, seq, ongoing.get(&pid).copied().unwrap_or(-1)))
-            .collect();
-        // Transactional producers without sequences (markers only) still show their open txn.
-        for (pid, first) in ongoing {
-            if !out.iter().any(|p| p.0 == pid) {
-                out.push((pid, -1, -1, first));
-            }
-        }
-        out
-    }
-
-    /// Whether producer `pid` has an open transaction on this partition.
-    pub fn has_ongoing_transaction(&self, pid: i64) -> bool {
-        self.producers.lock().txns.is_ongoing(pid)
-    }
-
     fn refuse_client(&self, operation: ClientOperation) -> Result<(), BrokerError> {
         if self.internal {
             return refuse_internal(&self.topic, operation);
@@ -380,28 +321,6 @@ impl Partition {
         self.append_checked(&mut batch)
     }
 
-    /// Reads whole batches from `offset` (see [`strom_log::Log::read`]); below the local
-    /// log, from the remote tier (`tiering/read.rs`). The one read path of every front end.
-    ///
-    /// Errors: `Log(OffsetOutOfRange)` outside the partition, `RemoteStorage` (retriable).
-    pub fn read(&self, offset: i64, max_bytes: usize) -> Result<FetchResult, BrokerError> {
-        let remote = self.remote();
-        let floor = self.floor.get();
-        crate::tiering::read(&self.log(), remote.as_deref(), floor, offset, max_bytes)
-    }
-
-    /// The remote tier of this partition, if tiering manages it.
-    pub fn remote(&self) -> Option<Arc<strom_tier::RemoteReader>> {
-        self.remote.read().clone()
-    }
-
-    /// Attaches the remote tier; Kafka fetches wait at most `fetch_wait_ms` for its reads.
-    pub(crate) fn attach_remote(&self, remote: Arc<strom_tier::RemoteReader>, fetch_wait_ms: u64) {
-        self.remote_wait_ms
-            .store(fetch_wait_ms, std::sync::atomic::Ordering::Release);
-        *self.remote.write() = Some(remote);
-    }
-
     /// Waits until the high watermark is above `offset` or `timeout` passes, whichever is first;
     /// returns the high watermark. Event-driven: woken by appends, never polls.
     pub async fn wait_for_data(&self, offset: i64, timeout: Duration) -> i64 {
@@ -418,34 +337,6 @@ impl Partition {
 
     pub fn high_watermark(&self) -> i64 {
         self.log().high_watermark()
-    }
-    /// First readable offset: the remote log start when older data is remote.
-    pub fn log_start_offset(&self) -> i64 {
-        crate::tiering::log_start(&self.log(), self.remote().as_deref(), self.floor.get())
-    }
-    /// Earliest `(offset, timestamp)` with timestamp >= `timestamp`, remote tier included.
-    pub fn offset_for_timestamp(&self, timestamp: i64) -> Result<Option<(i64, i64)>, BrokerError> {
-        let remote = self.remote();
-        let floor = self.floor.get();
-        crate::tiering::offset_for_timestamp(&self.log(), remote.as_deref(), floor, timestamp)
-    }
-    /// Kafka DeleteRecords: advances the log start offset; returns the new low watermark.
-    /// Below the local log (tiered data), a persisted floor hides the records at once and the
-    /// uploader removes them from the remote tier (`tiering/floor.rs`).
-    /// Errors: `InternalTopic`, `Log`, `Io`.
-    pub fn delete_records_before(&self, offset: i64) -> Result<i64, BrokerError> {
-        self.refuse_client(ClientOperation::DeleteRecords)?;
-        let log = self.log();
-        log.delete_records_before(offset)?;
-        if offset > self.log_start_offset() {
-            self.floor.raise(log.dir(), offset)?;
-        }
-        Ok(self.log_start_offset())
-    }
-
-    /// The log start DeleteRecords set (0 if none), for the uploader.
-    pub(crate) fn log_start_floor(&self) -> i64 {
-        self.floor.get()
     }
     pub fn size_bytes(&self) -> u64 {
         self.log().size_bytes()
@@ -489,40 +380,4 @@ impl Partition {
         self.log().close()?;
         producers.save(self.log().dir())
     }
-}
-
-/// The marker type of each control batch among `headers` (the batches of `batch`).
-fn control_types(batch: &[u8], headers: &[BatchHeader]) -> Vec<Option<ControlType>> {
-    let mut pos = 0;
-    headers
-        .iter()
-        .map(|h| {
-            let one = batch.get(pos..).unwrap_or_default();
-            pos += h.total_len();
-            h.is_control()
-                .then(|| partition_txn::control_type(one))
-                .flatten()
-        })
-        .collect()
-}
-
-fn headers_of(batch: &[u8]) -> Result<Vec<BatchHeader>, BrokerError> {
-    let mut out = Vec::new();
-    let mut pos = 0;
-    while pos < batch.len() {
-        let h = BatchHeader::parse(&batch[pos..]).ok_or_else(|| {
-            BrokerError::Log(LogError::CorruptBatch(format!(
-                "truncated batch header at byte {pos}"
-            )))
-        })?;
-        if h.batch_length <= 0 {
-            return Err(BrokerError::Log(LogError::CorruptBatch(format!(
-                "invalid batch length {} at byte {pos}",
-                h.batch_length
-            ))));
-        }
-        pos += h.total_len();
-        out.push(h);
-    }
-    Ok(out)
 }

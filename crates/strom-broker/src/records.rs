@@ -6,9 +6,7 @@ use std::ops::ControlFlow;
 
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::protocol::StrBytes;
-use kafka_protocol::records::{
-    Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-};
+use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions};
 use strom_log::{BatchHeader, DecodeLimits, Fields, LogError, RecordReader};
 
 use crate::BrokerError;
@@ -66,21 +64,13 @@ pub fn encode_records(records: &[NewRecord]) -> Result<BytesMut, BrokerError> {
             }
         }
         encoded.push(Record {
-            transactional: false,
-            control: false,
-            delete_horizon: false,
-            partition_leader_epoch: 0,
-            producer_id: -1,
-            producer_epoch: -1,
-            timestamp_type: TimestampType::Creation,
-            offset: i as i64,
-            // The encoder puts records into one batch while offset - sequence stays constant;
-            // this keeps the batch's base sequence at -1 (not idempotent).
-            sequence: i as i32 - 1,
-            timestamp: r.timestamp.unwrap_or(now),
-            key: r.key.clone(),
-            value: r.value.clone(),
             headers,
+            ..strom_log::plain_record(
+                i,
+                r.timestamp.unwrap_or(now),
+                r.key.clone(),
+                r.value.clone(),
+            )
         });
     }
     let mut buf = BytesMut::new();

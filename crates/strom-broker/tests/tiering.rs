@@ -17,13 +17,8 @@ use tiering_common::*;
 
 #[test]
 fn uploads_trims_locally_reads_remotely_and_restores() {
-    let data = tempfile::tempdir().unwrap();
-    let bucket = tempfile::tempdir().unwrap();
-    let b = broker(data.path());
-    let p = create(&b);
-    produce(&p, 200);
+    let (dirs, b, p, s) = setup(200);
     let before = read_all(&p).unwrap();
-    let s = store(bucket.path());
     let t = tiering(Arc::clone(&s));
     t.run_once(&b);
 
@@ -65,7 +60,7 @@ fn uploads_trims_locally_reads_remotely_and_restores() {
     drop(p);
     drop(b);
     let fresh = tempfile::tempdir().unwrap();
-    let t3 = tiering(store(bucket.path()));
+    let t3 = tiering(store(dirs.bucket.path()));
     assert_eq!(
         t3.restore(fresh.path()).unwrap(),
         vec!["tiered".to_string()]
@@ -112,12 +107,7 @@ fn sequential_remote_reads_are_read_ahead_within_the_cache() {
 
 #[test]
 fn unreachable_store_fails_remote_reads_retriably() {
-    let data = tempfile::tempdir().unwrap();
-    let bucket = tempfile::tempdir().unwrap();
-    let b = broker(data.path());
-    let p = create(&b);
-    produce(&p, 100);
-    let s = store(bucket.path());
+    let (_dirs, b, p, s) = setup(100);
     tiering(Arc::clone(&s)).run_once(&b);
     assert!(p.log().log_start_offset() > 0);
     s.down.store(true, Ordering::SeqCst);
@@ -134,12 +124,7 @@ fn unreachable_store_fails_remote_reads_retriably() {
 
 #[test]
 fn orphans_of_an_interrupted_upload_are_deleted_on_take_over() {
-    let data = tempfile::tempdir().unwrap();
-    let bucket = tempfile::tempdir().unwrap();
-    let b = broker(data.path());
-    let p = create(&b);
-    produce(&p, 50);
-    let s = store(bucket.path());
+    let (_dirs, b, _p, s) = setup(50);
     tiering(Arc::clone(&s)).run_once(&b);
     let id: String = b
         .topic("tiered")
@@ -181,12 +166,7 @@ fn compacted_topics_cannot_be_tiered() {
 
 #[test]
 fn a_deleted_topic_leaves_the_store() {
-    let data = tempfile::tempdir().unwrap();
-    let bucket = tempfile::tempdir().unwrap();
-    let b = broker(data.path());
-    let p = create(&b);
-    produce(&p, 50);
-    let s = store(bucket.path());
+    let (_dirs, b, p, s) = setup(50);
     let t = tiering(Arc::clone(&s));
     t.run_once(&b);
     assert!(!s.list("topics/").unwrap().is_empty());

@@ -33,12 +33,7 @@ fn out_of_range(r: Result<strom_broker::FetchResult, BrokerError>) -> bool {
 
 #[test]
 fn delete_records_below_the_local_log_moves_the_remote_log_start() {
-    let data = tempfile::tempdir().unwrap();
-    let bucket = tempfile::tempdir().unwrap();
-    let b = broker(data.path());
-    let p = create(&b);
-    produce(&p, 200);
-    let s = store(bucket.path());
+    let (dirs, b, p, s) = setup(200);
     let t = tiering(Arc::clone(&s));
     t.run_once(&b);
     let local_start = p.log().log_start_offset();
@@ -77,7 +72,7 @@ fn delete_records_below_the_local_log_moves_the_remote_log_start() {
     // A restart (the floor file) and a fresh node restored from the store keep it.
     b.shutdown().unwrap();
     drop((p, b));
-    let b = broker(data.path());
+    let b = broker(dirs.data.path());
     tiering(Arc::clone(&s)).run_once(&b);
     let p = b.partition("tiered", 0).unwrap();
     assert_eq!(p.log_start_offset(), cut);
@@ -85,7 +80,7 @@ fn delete_records_below_the_local_log_moves_the_remote_log_start() {
     b.shutdown().unwrap();
     drop((p, b));
     let fresh = tempfile::tempdir().unwrap();
-    let t2 = tiering(store(bucket.path()));
+    let t2 = tiering(store(dirs.bucket.path()));
     t2.restore(fresh.path()).unwrap();
     let b2 = broker(fresh.path());
     t2.run_once(&b2);
@@ -97,12 +92,7 @@ fn delete_records_below_the_local_log_moves_the_remote_log_start() {
 
 #[test]
 fn delete_records_above_the_local_start_hides_the_remote_copy_too() {
-    let data = tempfile::tempdir().unwrap();
-    let bucket = tempfile::tempdir().unwrap();
-    let b = broker(data.path());
-    let p = create(&b);
-    produce(&p, 200);
-    let s = store(bucket.path());
+    let (_dirs, b, p, s) = setup(200);
     let t = tiering(Arc::clone(&s));
     t.run_once(&b);
     let local_start = p.log().log_start_offset();
@@ -121,12 +111,7 @@ fn delete_records_above_the_local_start_hides_the_remote_copy_too() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_remote_read_slower_than_remote_fetch_max_wait_is_answered_pending() {
-    let data = tempfile::tempdir().unwrap();
-    let bucket = tempfile::tempdir().unwrap();
-    let b = broker(data.path());
-    let p = create(&b);
-    produce(&p, 200);
-    let s = store(bucket.path());
+    let (_dirs, b, p, s) = setup(200);
     let t = tiering_with(Arc::clone(&s), 4 << 20, 512, 50);
     let (b2, t2) = (Arc::clone(&b), Arc::clone(&t));
     tokio::task::spawn_blocking(move || t2.run_once(&b2))
@@ -163,12 +148,7 @@ async fn a_remote_read_slower_than_remote_fetch_max_wait_is_answered_pending() {
 
 #[test]
 fn total_retention_bytes_removes_remote_segments_and_moves_the_log_start() {
-    let data = tempfile::tempdir().unwrap();
-    let bucket = tempfile::tempdir().unwrap();
-    let b = broker(data.path());
-    let p = create(&b);
-    produce(&p, 200);
-    let s = store(bucket.path());
+    let (_dirs, b, p, s) = setup(200);
     let t = tiering(Arc::clone(&s));
     t.run_once(&b);
     let before = remote_bases(s.as_ref());

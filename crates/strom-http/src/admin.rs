@@ -27,25 +27,7 @@ pub struct PartitionInfo {
     /// Where the data is, for a tiered partition (`remote.storage.enable=true`, once the
     /// uploader has taken it over); absent otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub tiers: Option<TierInfo>,
-}
-
-/// A tiered partition's local and remote tiers.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct TierInfo {
-    pub local_start_offset: i64,
-    /// One past the last local offset.
-    pub local_end_offset: i64,
-    pub local_bytes: u64,
-    pub local_segments: u64,
-    pub remote_start_offset: i64,
-    /// One past the last remote offset.
-    pub remote_end_offset: i64,
-    pub remote_bytes: u64,
-    pub remote_segments: u64,
-    /// Closed segments not yet uploaded.
-    pub upload_lag_bytes: u64,
-    pub upload_lag_segments: u64,
+    pub tiers: Option<strom_broker::TierStatus>,
 }
 
 fn partition_info(p: &strom_broker::Partition) -> PartitionInfo {
@@ -55,18 +37,7 @@ fn partition_info(p: &strom_broker::Partition) -> PartitionInfo {
         high_watermark: p.high_watermark(),
         size_bytes: p.size_bytes(),
         segments: p.log().segment_count(),
-        tiers: p.tier_status().map(|t| TierInfo {
-            local_start_offset: t.local_start_offset,
-            local_end_offset: t.local_end_offset,
-            local_bytes: t.local_bytes,
-            local_segments: t.local_segments,
-            remote_start_offset: t.remote_start_offset,
-            remote_end_offset: t.remote_end_offset,
-            remote_bytes: t.remote_bytes,
-            remote_segments: t.remote_segments,
-            upload_lag_bytes: t.upload_lag_bytes,
-            upload_lag_segments: t.upload_lag_segments,
-        }),
+        tiers: p.tier_status(),
     }
 }
 

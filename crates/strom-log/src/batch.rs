@@ -243,29 +243,19 @@ pub(crate) fn verify_stored(bytes: &[u8]) -> Result<BatchHeader, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plain_record;
     use bytes::BytesMut;
-    use kafka_protocol::records::{
-        Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-    };
+    use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions};
 
     pub(crate) fn batch(n: usize, compression: Compression) -> Vec<u8> {
         let records: Vec<Record> = (0..n)
-            .map(|i| Record {
-                transactional: false,
-                control: false,
-                delete_horizon: false,
-                partition_leader_epoch: 0,
-                producer_id: -1,
-                producer_epoch: -1,
-                timestamp_type: TimestampType::Creation,
-                offset: i as i64,
-                // kafka-protocol groups records into one batch while offset - sequence is constant;
-                // this keeps base_sequence at -1 (not idempotent).
-                sequence: i as i32 - 1,
-                timestamp: 1_000 + i as i64,
-                key: Some(bytes::Bytes::from(format!("k{i}"))),
-                value: Some(bytes::Bytes::from(vec![b'v'; 10])),
-                headers: Default::default(),
+            .map(|i| {
+                plain_record(
+                    i,
+                    1_000 + i as i64,
+                    Some(bytes::Bytes::from(format!("k{i}"))),
+                    Some(bytes::Bytes::from(vec![b'v'; 10])),
+                )
             })
             .collect();
         let mut buf = BytesMut::new();

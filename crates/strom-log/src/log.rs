@@ -10,12 +10,15 @@ use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
 
 use crate::batch::{self, BatchHeader};
-use crate::files::{sync_dir, write_file_atomically};
-use crate::recovery::{self, LOG_START};
+use crate::files::sync_dir;
+use crate::recovery;
 use crate::roll_sync::{unflushed_marker, RollSyncer};
 use crate::segment::Segment;
 use crate::sync::{GroupCommit, SyncCounter, SyncStats};
 use crate::{Durability, LogConfig, LogError};
+
+mod read;
+mod retention;
 
 /// Where an appended batch landed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -356,100 +359,6 @@ impl Log {
         Ok(new)
     }
 
-    /// Reads whole batches starting with the one containing `offset`, up to `max_bytes`
-    /// (but always at least one whole batch if there is one, as Kafka clients expect).
-    /// Reading at the high watermark returns empty bytes. Only one segment is read per call.
-    ///
-    /// Errors: `OffsetOutOfRange` below the log start offset or above the high watermark.
-    pub fn read(&self, offset: i64, max_bytes: usize) -> Result<ReadResult, LogError> {
-        self.retry_on_retired(|| self.read_once(offset, max_bytes))
-    }
-
-    /// Runs a read again when it failed because retention or compaction retired a segment
-    /// it had picked (its files were closed and are being removed or replaced): waits for
-    /// that change to finish (it holds the maintenance lock), then reads the current segments.
-    pub(crate) fn retry_on_retired<T>(
-        &self,
-        mut op: impl FnMut() -> Result<T, LogError>,
-    ) -> Result<T, LogError> {
-        let mut attempts = 0;
-        loop {
-            match op() {
-                Err(LogError::Io { source, .. })
-                    if attempts < 10 && source.kind() == std::io::ErrorKind::NotFound =>
-                {
-                    attempts += 1;
-                    drop(self.maintenance.lock());
-                }
-                other => return other,
-            }
-        }
-    }
-
-    fn read_once(&self, offset: i64, max_bytes: usize) -> Result<ReadResult, LogError> {
-        let hw = self.high_watermark();
-        let start = self.log_start_offset();
-        if offset < start || offset > hw {
-            return Err(LogError::OffsetOutOfRange {
-                offset,
-                start,
-                end: hw,
-            });
-        }
-        let mut result = ReadResult {
-            bytes: Bytes::new(),
-            high_watermark: hw,
-            log_start_offset: start,
-        };
-        if offset == hw {
-            return Ok(result);
-        }
-        for segment in self.segments_from(offset) {
-            if let Some((pos, _)) = segment.find(offset)? {
-                result.bytes = segment.read(pos, max_bytes, hw)?;
-                return Ok(result);
-            }
-        }
-        Ok(result)
-    }
-
-    /// The segments that may hold `offset` or later ones.
-    fn segments_from(&self, offset: i64) -> Vec<Arc<Segment>> {
-        let segments = self.segments.read();
-        let idx = segments
-            .partition_point(|s| s.base_offset() <= offset)
-            .saturating_sub(1);
-        segments[idx..].to_vec()
-    }
-
-    /// The earliest offset at or above the log start whose record timestamp is >= `timestamp`,
-    /// with that timestamp. `None` if every record is older.
-    pub fn offset_for_timestamp(&self, timestamp: i64) -> Result<Option<(i64, i64)>, LogError> {
-        self.retry_on_retired(|| self.offset_for_timestamp_once(timestamp))
-    }
-
-    fn offset_for_timestamp_once(&self, timestamp: i64) -> Result<Option<(i64, i64)>, LogError> {
-        let start = self.log_start_offset();
-        for segment in self.segments_from(start) {
-            if segment.max_timestamp() < timestamp {
-                continue;
-            }
-            let mut pos = segment.time_lookup(timestamp)?;
-            while let Some((at, header)) = segment.find_by_time(pos, timestamp)? {
-                if header.last_offset() >= start {
-                    let bytes = segment.read_batch(at, &header)?;
-                    let limits = self.config.read().decode;
-                    if let Some(found) = first_record_at_or_after(&bytes, timestamp, start, limits)?
-                    {
-                        return Ok(Some(found));
-                    }
-                }
-                pos = at + header.total_len() as u64;
-            }
-        }
-        Ok(None)
-    }
-
     /// Offset of the next record to be appended.
     pub fn log_end_offset(&self) -> i64 {
         self.active().next_offset()
@@ -479,116 +388,6 @@ impl Log {
     /// Whether data was appended since the last flush.
     pub fn is_dirty(&self) -> bool {
         self.dirty.load(Ordering::Acquire)
-    }
-
-    /// Advances the log start offset to `offset` (Kafka DeleteRecords), deleting whole
-    /// segments below it. Returns the new log start offset.
-    ///
-    /// Errors: `OffsetOutOfRange` above the high watermark.
-    pub fn delete_records_before(&self, offset: i64) -> Result<i64, LogError> {
-        let _m = self.maintenance.lock();
-        let _w = self.writer.lock();
-        self.check_writable()?;
-        self.mark_unclean()?;
-        let hw = self.high_watermark();
-        if offset > hw || offset < 0 {
-            return Err(LogError::OffsetOutOfRange {
-                offset,
-                start: self.log_start_offset(),
-                end: hw,
-            });
-        }
-        let start = self.log_start_offset().max(offset);
-        self.set_log_start(start)?;
-        self.delete_front_segments(|_, next_base, _| next_base.is_some_and(|n| n <= start))?;
-        Ok(self.log_start_offset())
-    }
-
-    fn set_log_start(&self, start: i64) -> Result<(), LogError> {
-        if start > self.log_start_offset() {
-            write_file_atomically(&self.dir.join(LOG_START), start.to_string().as_bytes())?;
-            self.log_start.fetch_max(start, Ordering::AcqRel);
-        }
-        Ok(())
-    }
-
-    /// Deletes closed segments from the front while `doomed(segment, next_base, total_size)`
-    /// holds. Called with the writer lock held. Returns (segments, bytes) deleted.
-    pub(crate) fn delete_front_segments(
-        &self,
-        mut doomed: impl FnMut(&Segment, Option<i64>, u64) -> bool,
-    ) -> Result<(usize, u64), LogError> {
-        let mut removed = Vec::new();
-        {
-            let mut segments = self.segments.write();
-            let mut total: u64 = segments.iter().map(|s| s.size()).sum();
-            while segments.len() > 1 {
-                let next_base = segments.get(1).map(|s| s.base_offset());
-                if !doomed(&segments[0], next_base, total) {
-                    break;
-                }
-                total -= segments[0].size();
-                removed.push(segments.remove(0));
-            }
-        }
-        if removed.is_empty() {
-            return Ok((0, 0));
-        }
-        self.mark_unclean()?;
-        let new_start = self.segments.read()[0].base_offset();
-        self.set_log_start(new_start)?;
-        let mut bytes = 0;
-        for segment in &removed {
-            bytes += segment.size();
-            segment.retire();
-            segment.delete_files(&self.dir)?;
-        }
-        sync_dir(&self.dir)?;
-        Ok((removed.len(), bytes))
-    }
-
-    /// Applies time and size retention at wall-clock `now_ms`, deleting whole closed segments
-    /// from the front: by time when a segment's newest record is older than `retention_ms`,
-    /// by size while the log without its oldest segment is still above `retention_bytes`.
-    pub fn enforce_retention(&self, now_ms: i64) -> Result<RetentionOutcome, LogError> {
-        let (retention_ms, retention_bytes) = {
-            let c = self.config.read();
-            (c.retention_ms, c.retention_bytes)
-        };
-        let _m = self.maintenance.lock();
-        let _w = self.writer.lock();
-        self.check_writable()?;
-        // Like Kafka, when every segment has expired, roll the active one so that an idle
-        // topic's data still ages out instead of living forever in the active segment.
-        // (The roll fsyncs the segment and publishes it to readers.)
-        let active = self.active();
-        let all_expired = retention_ms.is_some_and(|ms| {
-            ms >= 0
-                && self
-                    .segments
-                    .read()
-                    .iter()
-                    .all(|s| s.max_timestamp() < now_ms.saturating_sub(ms))
-        });
-        if active.size() > 0 && all_expired {
-            self.mark_unclean()?;
-            self.roll(&active).map_err(|e| self.poison(e))?;
-        }
-        let (segments_deleted, bytes_deleted) = self.delete_front_segments(|seg, _, total| {
-            let expired = retention_ms
-                .is_some_and(|ms| ms >= 0 && seg.max_timestamp() < now_ms.saturating_sub(ms));
-            let oversize =
-                retention_bytes.is_some_and(|max| total.saturating_sub(seg.size()) >= max);
-            expired || oversize
-        })?;
-        if segments_deleted > 0 {
-            tracing::info!(log = %self.dir.display(), segments_deleted, bytes_deleted, "retention deleted segments");
-        }
-        Ok(RetentionOutcome {
-            segments_deleted,
-            bytes_deleted,
-            log_start_offset: self.log_start_offset(),
-        })
     }
 
     /// Data fsyncs so far and the offset they cover (see [`SyncStats`]).
@@ -675,36 +474,5 @@ impl Drop for Log {
     /// after the log is gone (a reopen must not race a recovery-point update).
     fn drop(&mut self) {
         let _ = self.roll_sync.drain();
-    }
-}
-
-/// Walks a stored batch (holding no record) for its first record with timestamp >= `ts` and
-/// offset >= `min`. A batch that cannot be decoded within `limits` is reported and answered
-/// by its header (its max timestamp is >= `ts`), so one bad batch cannot block the lookup.
-fn first_record_at_or_after(
-    bytes: &[u8],
-    ts: i64,
-    min: i64,
-    limits: crate::DecodeLimits,
-) -> Result<Option<(i64, i64)>, LogError> {
-    let walk = || -> Result<Option<(i64, i64)>, LogError> {
-        let mut reader = crate::RecordReader::new(bytes, crate::Fields::Skip, limits)?;
-        while let Some(r) = reader.next_record()? {
-            if r.timestamp >= ts && r.offset >= min {
-                return Ok(Some((r.offset, r.timestamp)));
-            }
-        }
-        Ok(None)
-    };
-    match walk() {
-        Ok(found) => Ok(found),
-        Err(err) => {
-            let Some(h) = BatchHeader::parse(bytes) else {
-                return Err(err);
-            };
-            tracing::warn!(base_offset = h.base_offset, error = %err,
-                "stored batch cannot be decoded for a time lookup; answering with its header");
-            Ok(Some((h.base_offset.max(min), h.max_timestamp)))
-        }
     }
 }

@@ -4,30 +4,23 @@
 //! by timestamp, and the log reopens.
 
 use bytes::{Bytes, BytesMut};
-use kafka_protocol::records::{
-    Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions};
+use strom_log::{
+    plain_record, CompactionConfig, DecodeLimits, Durability, Log, LogConfig, LogError,
 };
-use strom_log::{CompactionConfig, DecodeLimits, Durability, Log, LogConfig, LogError};
 
 const MIB: usize = 1 << 20;
 
 /// `n` records `k0..` of `value_len` zero bytes each, timestamps from `ts`, zstd-compressed.
 fn zeros_batch(n: usize, value_len: usize, ts: i64) -> Vec<u8> {
     let records: Vec<Record> = (0..n)
-        .map(|i| Record {
-            transactional: false,
-            control: false,
-            delete_horizon: false,
-            partition_leader_epoch: 0,
-            producer_id: -1,
-            producer_epoch: -1,
-            timestamp_type: TimestampType::Creation,
-            offset: i as i64,
-            sequence: i as i32 - 1,
-            timestamp: ts + i as i64,
-            key: Some(Bytes::from(format!("k{i}"))),
-            value: Some(Bytes::from(vec![0u8; value_len])),
-            headers: Default::default(),
+        .map(|i| {
+            plain_record(
+                i,
+                ts + i as i64,
+                Some(Bytes::from(format!("k{i}"))),
+                Some(Bytes::from(vec![0u8; value_len])),
+            )
         })
         .collect();
     let mut buf = BytesMut::new();

@@ -6,8 +6,10 @@ use serde::Serialize;
 
 use crate::Partition;
 
-/// One partition's two tiers.
+/// One partition's two tiers. Served as it is by the HTTP partition description (its OpenAPI
+/// schema, `TierInfo`, comes with the `openapi` feature).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = TierInfo))]
 pub struct TierStatus {
     /// First offset on local disk.
     pub local_start_offset: i64,

@@ -182,3 +182,23 @@ pub fn read_all(p: &Partition) -> Result<Vec<u8>, BrokerError> {
     }
     Ok(out)
 }
+
+/// The temporary directories of a [`setup`]: the broker's data and the store's bucket.
+pub struct Dirs {
+    pub data: tempfile::TempDir,
+    pub bucket: tempfile::TempDir,
+}
+
+/// A tiered partition to test: a broker on `data` with the topic of [`create`] holding
+/// `batches` batches of [`produce`], and a store in `bucket` that nothing was uploaded to yet.
+pub fn setup(batches: usize) -> (Dirs, Arc<Broker>, Arc<Partition>, Arc<Switchable>) {
+    let dirs = Dirs {
+        data: tempfile::tempdir().unwrap(),
+        bucket: tempfile::tempdir().unwrap(),
+    };
+    let broker = broker(dirs.data.path());
+    let p = create(&broker);
+    produce(&p, batches);
+    let store = store(dirs.bucket.path());
+    (dirs, broker, p, store)
+}

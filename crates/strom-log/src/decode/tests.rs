@@ -7,13 +7,13 @@ use std::io::Write;
 
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::records::{
-    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions,
 };
 use proptest::prelude::*;
 
 use super::{validate_records, DecodeLimits, Fields, RecordReader};
 use crate::batch::{validate_batches, BatchHeader, BATCH_HEADER_LEN};
-use crate::LogError;
+use crate::{plain_record, LogError};
 
 const CODECS: [Compression; 5] = [
     Compression::None,
@@ -26,24 +26,18 @@ const CODECS: [Compression; 5] = [
 pub(super) fn records(n: usize, value_len: usize) -> Vec<Record> {
     (0..n)
         .map(|i| Record {
-            transactional: false,
-            control: false,
-            delete_horizon: false,
-            partition_leader_epoch: 0,
-            producer_id: -1,
-            producer_epoch: -1,
-            timestamp_type: TimestampType::Creation,
-            offset: i as i64,
-            sequence: i as i32 - 1,
-            timestamp: 1_000 + i as i64,
-            key: (i % 3 != 2).then(|| Bytes::from(format!("key-{i}"))),
-            value: (i % 4 != 3).then(|| Bytes::from(vec![b'a' + (i % 26) as u8; value_len])),
             headers: [(
                 kafka_protocol::protocol::StrBytes::from_static_str("h"),
                 Some(Bytes::from(format!("{i}"))),
             )]
             .into_iter()
             .collect(),
+            ..plain_record(
+                i,
+                1_000 + i as i64,
+                (i % 3 != 2).then(|| Bytes::from(format!("key-{i}"))),
+                (i % 4 != 3).then(|| Bytes::from(vec![b'a' + (i % 26) as u8; value_len])),
+            )
         })
         .collect()
 }

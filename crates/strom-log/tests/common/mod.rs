@@ -7,8 +7,9 @@
 
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::records::{
-    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions,
 };
+use strom_log::plain_record;
 
 /// One record to put in a test batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,21 +29,13 @@ pub fn encode_batch(records: &[TestRecord], compression: Compression) -> Vec<u8>
         .iter()
         .enumerate()
         .map(|(i, r)| Record {
-            transactional: false,
-            control: false,
-            delete_horizon: false,
             partition_leader_epoch: -1,
-            producer_id: -1,
-            producer_epoch: -1,
-            timestamp_type: TimestampType::Creation,
-            offset: i as i64,
-            // The encoder only keeps records in one batch while offset - sequence is constant;
-            // offset - 1 gives the "no sequence" base sequence of -1 for a plain producer.
-            sequence: i as i32 - 1,
-            timestamp: r.timestamp,
-            key: r.key.clone().map(Bytes::from),
-            value: Some(Bytes::from(r.value.clone())),
-            headers: Default::default(),
+            ..plain_record(
+                i,
+                r.timestamp,
+                r.key.clone().map(Bytes::from),
+                Some(Bytes::from(r.value.clone())),
+            )
         })
         .collect();
     let mut buf = BytesMut::new();

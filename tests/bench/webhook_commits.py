@@ -33,7 +33,7 @@ from webhook_bench import Receiver  # noqa: E402
 def offsets_log(data_dir):
     """(batches, records, bytes) in every `__consumer_offsets` segment."""
     batches = records = size = 0
-    for log in Path(data_dir).glob("__consumer_offsets-*/*.log"):
+    for log in Path(data_dir).glob("topics/__consumer_offsets/*/*.log"):
         data = log.read_bytes()
         size += len(data)
         pos = 0

@@ -156,6 +156,7 @@ def test_always_failing_fills_the_dead_letter_topic_and_redrive_delivers(strom):
     assert h["strom-dlq-subscription"] == b"dead-hook" and h["strom-dlq-attempts"] == b"3"
     assert h["strom-dlq-status"] == b"500" and h["strom-dlq-response"] == b"boom"
     assert h["strom-dlq-event-id"] == b"dead/0/0" and "strom-dlq-first-attempt" in h
+    assert h["strom-dlq-source"] == b"subscription"
     assert json.loads(letters[0].value()) == {"n": 0}
     listed = requests.get(f"{strom.http}/v1/webhooks/dead-hook/dead-letters").json()
     assert [l["offset"] for l in listed] == [0, 1, 2, 3, 4]

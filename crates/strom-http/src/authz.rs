@@ -174,6 +174,10 @@ pub const RULES: &[Rule] = &[
     ),
     // Bounded search (console C6) reads records: Read on the topic.
     rule("GET", "/v1/topics/{topic}/search", Check(Read, Topic)),
+    // A topic's dead letters: the handler checks Read on the topic and Write (report) or
+    // Read (list) on `<topic>.dlq`.
+    rule("POST", "/v1/topics/{topic}/dead-letters", Handler),
+    rule("GET", "/v1/topics/{topic}/dead-letters", Handler),
     // Feeds, Atom, SSE, WebSocket
     live("/feeds/{topic}", Check(Read, Topic)),
     live(
@@ -262,6 +266,12 @@ pub const RULES: &[Rule] = &[
         "GET",
         "/consumers/{group}/instances/{instance}/offsets",
         Check(Describe, Group),
+    ),
+    // The handler also checks Read on each topic and Write on `<group>.dlq`.
+    rule(
+        "POST",
+        "/consumers/{group}/instances/{instance}/records/reject",
+        Check(Read, Group),
     ),
     // Schema Registry (Confluent's API): see `subject_resource` for the subject mapping.
     rule("GET", "/subjects", Handler),

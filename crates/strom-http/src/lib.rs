@@ -23,6 +23,7 @@ pub mod consume;
 pub mod consumers;
 pub mod cors;
 pub mod cursor;
+pub mod dead_letters;
 pub mod error;
 pub mod export;
 pub mod fanout;

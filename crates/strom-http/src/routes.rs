@@ -10,12 +10,12 @@ use utoipa_axum::routes;
 use crate::auth::endpoints as auth;
 use crate::consumers::assign;
 use crate::consumers::handlers as consumers;
-use crate::consumers::{offsets, positions, records};
+use crate::consumers::{offsets, positions, records, reject};
 use crate::state::Shared;
 use crate::{
-    acls, admin, atom, console, consume, feeds, group_offsets, group_reset, groups, history,
-    metrics, openapi, permissions, produce, quotas, records_delete, registry, restproxy, search,
-    status, users, webhooks, ws,
+    acls, admin, atom, console, consume, dead_letters, feeds, group_offsets, group_reset, groups,
+    history, metrics, openapi, permissions, produce, quotas, records_delete, registry, restproxy,
+    search, status, users, webhooks, ws,
 };
 
 /// The router (state applied) and the OpenAPI document it serves.
@@ -56,6 +56,8 @@ pub fn build(state: Shared) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(positions::seek_end))
         .routes(routes!(records::records))
         .routes(routes!(offsets::commit, offsets::committed))
+        .routes(routes!(reject::reject))
+        .routes(routes!(dead_letters::report, dead_letters::list))
         .routes(routes!(groups::list))
         .routes(routes!(groups::describe, groups::delete))
         .routes(routes!(group_reset::reset))

@@ -1,6 +1,7 @@
-//! Dead letters: a failed event written to the subscription's dead-letter topic with its
-//! original key, value and headers plus `strom-dlq-*` headers saying why, and read back
-//! (listing, redrive) from there.
+//! Dead letters: the one dead-letter record builder ([`build`]: the original key, value,
+//! timestamp and headers plus `strom-dlq-*` headers saying who dead-lettered it and why),
+//! shared by webhook subscriptions, REST Proxy consumer rejects and topic reports
+//! ([`crate::reports`]), and reading them back (listing, redrive).
 
 use bytes::Bytes;
 use strom_broker::{decode_records, Broker, NewRecord, RecordHeader, StoredRecord};
@@ -32,37 +33,57 @@ pub struct Reason {
     pub response: String,
 }
 
-fn rfc3339(ms: i64) -> String {
+/// Who dead-lettered a record: the `strom-dlq-source` header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// A webhook subscription, after its retries (or an operator skip).
+    Subscription,
+    /// A REST Proxy v2 consumer instance that rejected the record.
+    ConsumerGroup,
+    /// A client's report on a topic's dead-letter endpoint (feed readers).
+    Topic,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Subscription => "subscription",
+            Source::ConsumerGroup => "consumer-group",
+            Source::Topic => "topic",
+        }
+    }
+}
+
+/// RFC 3339 with milliseconds, as the time headers carry it.
+pub fn rfc3339(ms: i64) -> String {
     let t = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0) as u64);
     humantime::format_rfc3339_millis(t).to_string()
 }
 
-/// The dead letter of `record`: original headers (minus earlier `strom-dlq-*` ones and
-/// repeated keys) followed by the reason headers.
-pub fn letter(record: &StoredRecord, why: &Reason) -> NewRecord {
+/// The one dead-letter builder (webhooks, REST Proxy rejects, topic reports): the original
+/// key, value, timestamp and headers of `record` (minus earlier `strom-dlq-*` ones and
+/// repeated keys), then `strom-dlq-source`, `strom-dlq-topic`, `strom-dlq-partition`,
+/// `strom-dlq-offset` and the source's own `fields` (names without the prefix).
+pub fn build(
+    record: &StoredRecord,
+    source: Source,
+    topic: &str,
+    partition: i32,
+    fields: Vec<(&str, String)>,
+) -> NewRecord {
     let mut headers: Vec<RecordHeader> = Vec::new();
     for h in &record.headers {
         if !h.key.starts_with(PREFIX) && !headers.iter().any(|k| k.key == h.key) {
             headers.push(h.clone());
         }
     }
-    let status = why.status.map(|s| s.to_string()).unwrap_or_default();
-    let fields = [
-        ("event-id", why.event_id.clone()),
-        ("topic", why.topic.clone()),
-        ("partition", why.partition.to_string()),
+    let common = [
+        ("source", source.as_str().to_string()),
+        ("topic", topic.to_string()),
+        ("partition", partition.to_string()),
         ("offset", record.offset.to_string()),
-        ("subscription", why.subscription.clone()),
-        ("attempts", why.attempts.to_string()),
-        ("redrives", why.redrives.to_string()),
-        ("first-attempt", rfc3339(why.first_attempt_ms)),
-        ("last-attempt", rfc3339(why.last_attempt_ms)),
-        ("reason", why.reason.to_string()),
-        ("status", status),
-        ("error", why.error.clone()),
-        ("response", why.response.clone()),
     ];
-    for (name, value) in fields {
+    for (name, value) in common.into_iter().chain(fields) {
         headers.push(RecordHeader {
             key: format!("{PREFIX}{name}"),
             value: Some(Bytes::from(value)),
@@ -74,6 +95,31 @@ pub fn letter(record: &StoredRecord, why: &Reason) -> NewRecord {
         headers,
         timestamp: Some(record.timestamp),
     }
+}
+
+/// The dead letter of `record` failed by a subscription: [`build`] with the delivery
+/// headers.
+pub fn letter(record: &StoredRecord, why: &Reason) -> NewRecord {
+    let status = why.status.map(|s| s.to_string()).unwrap_or_default();
+    let fields = vec![
+        ("event-id", why.event_id.clone()),
+        ("subscription", why.subscription.clone()),
+        ("attempts", why.attempts.to_string()),
+        ("redrives", why.redrives.to_string()),
+        ("first-attempt", rfc3339(why.first_attempt_ms)),
+        ("last-attempt", rfc3339(why.last_attempt_ms)),
+        ("reason", why.reason.to_string()),
+        ("status", status),
+        ("error", why.error.clone()),
+        ("response", why.response.clone()),
+    ];
+    build(
+        record,
+        Source::Subscription,
+        &why.topic,
+        why.partition,
+        fields,
+    )
 }
 
 /// Appends one dead letter (blocking). Errors: `Broker` when the topic cannot be written.
@@ -138,4 +184,45 @@ pub fn read(broker: &Broker, topic: &str, from: i64, limit: usize) -> Result<Vec
     }
     out.truncate(limit);
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_source_gets_the_common_headers_after_the_original_ones() {
+        let record = StoredRecord {
+            offset: 7,
+            timestamp: 1_000,
+            key: Some(Bytes::from_static(b"k")),
+            value: Some(Bytes::from_static(b"\xff")),
+            headers: vec![
+                RecordHeader {
+                    key: "trace".into(),
+                    value: Some(Bytes::from_static(b"t")),
+                },
+                RecordHeader {
+                    key: "strom-dlq-reason".into(),
+                    value: Some(Bytes::from_static(b"old")),
+                },
+            ],
+        };
+        let fields = vec![("group", "g".to_string()), ("reason", "bad".to_string())];
+        let l = build(&record, Source::ConsumerGroup, "orders", 2, fields);
+        let keys: Vec<&str> = l.headers.iter().map(|h| h.key.as_str()).collect();
+        let want = [
+            "trace",
+            "strom-dlq-source",
+            "strom-dlq-topic",
+            "strom-dlq-partition",
+            "strom-dlq-offset",
+            "strom-dlq-group",
+            "strom-dlq-reason",
+        ];
+        assert_eq!(keys, want);
+        assert_eq!(l.headers[1].value.as_deref(), Some(&b"consumer-group"[..]));
+        assert_eq!(l.headers[4].value.as_deref(), Some(&b"7"[..]));
+        assert_eq!((l.value, l.timestamp), (record.value, Some(1_000)));
+    }
 }

@@ -1,5 +1,6 @@
-//! Dead letters for operators: a page of a subscription's dead-letter topic, each with the
-//! original record and its `strom-dlq-*` headers as fields. Read-only.
+//! Dead letters for operators: a page of a dead-letter topic (a subscription's, a group's or
+//! a topic's), each with the original record and its `strom-dlq-*` headers as fields.
+//! Read-only.
 
 use std::sync::Arc;
 
@@ -7,7 +8,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use bytes::Bytes;
 use serde::Serialize;
-use strom_broker::StoredRecord;
+use strom_broker::{Broker, StoredRecord};
 
 use crate::dlq::{self, field, PREFIX};
 use crate::error::{Result, WebhookError};
@@ -36,6 +37,8 @@ pub struct Letter {
     pub value_base64: Option<String>,
     /// The original headers (without `strom-dlq-*`).
     pub headers: Vec<Header>,
+    /// Who dead-lettered it: `subscription`, `consumer-group` or `topic`.
+    pub source: Option<String>,
     pub event_id: Option<String>,
     pub topic: Option<String>,
     pub partition: Option<i32>,
@@ -53,10 +56,23 @@ pub struct Letter {
     pub status: Option<u16>,
     pub error: Option<String>,
     pub response: Option<String>,
+    /// REST Proxy rejects: the group and instance.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
+    /// Topic reports: the consumer named in the report (empty when none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consumer: Option<String>,
+    /// Rejects and reports: the principal that sent it and when.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub principal: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time: Option<String>,
 }
 
 /// One page of dead letters.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Page {
     pub dead_letters: Vec<Letter>,
     pub start_offset: i64,
@@ -97,6 +113,7 @@ pub fn letter_view(r: &StoredRecord) -> Letter {
         },
         value_base64,
         headers,
+        source: field(r, "source"),
         event_id: field(r, "event-id"),
         topic: field(r, "topic"),
         partition: num("partition").and_then(|p| i32::try_from(p).ok()),
@@ -112,7 +129,28 @@ pub fn letter_view(r: &StoredRecord) -> Letter {
         status: num("status").and_then(|s| u16::try_from(s).ok()),
         error: field(r, "error"),
         response: field(r, "response"),
+        group: field(r, "group"),
+        instance: field(r, "instance"),
+        consumer: field(r, "consumer"),
+        principal: field(r, "principal"),
+        time: field(r, "time"),
     }
+}
+
+/// Up to `limit` (at most [`MAX_BATCH`]) dead letters of `topic` from offset `from` (default:
+/// the first kept), blocking. Errors: `Broker`.
+pub fn page(broker: &Broker, topic: &str, from: Option<i64>, limit: usize) -> Result<Page> {
+    let part = broker.partition(topic, 0)?;
+    let (start, end) = (part.log_start_offset(), part.high_watermark());
+    let limit = limit.clamp(1, MAX_BATCH);
+    let records = dlq::read(broker, topic, from.unwrap_or(start), limit)?;
+    let next = records.last().map(|r| r.offset + 1).filter(|n| *n < end);
+    Ok(Page {
+        dead_letters: records.iter().map(letter_view).collect(),
+        start_offset: start,
+        end_offset: end,
+        next_offset: next,
+    })
 }
 
 pub(crate) async fn blocking<T: Send + 'static>(
@@ -138,20 +176,7 @@ impl Webhooks {
     ) -> Result<Page> {
         let topic = self.dead_letter_topic(name)?;
         let broker = Arc::clone(&self.ctx.broker);
-        let limit = limit.clamp(1, MAX_BATCH);
-        blocking(move || {
-            let part = broker.partition(&topic, 0)?;
-            let (start, end) = (part.log_start_offset(), part.high_watermark());
-            let records = dlq::read(&broker, &topic, from.unwrap_or(start), limit)?;
-            let next = records.last().map(|r| r.offset + 1).filter(|n| *n < end);
-            Ok(Page {
-                dead_letters: records.iter().map(letter_view).collect(),
-                start_offset: start,
-                end_offset: end,
-                next_offset: next,
-            })
-        })
-        .await
+        blocking(move || page(&broker, &topic, from, limit)).await
     }
 }
 

@@ -12,7 +12,9 @@
 //! commits), [`deliver`] (one event's attempts), [`send`] (one HTTP attempt), [`payload`]
 //! (CloudEvents body and event ids), [`reads`] (log reads and bodies shared across
 //! subscriptions),
-//! [`signing`], [`dlq`], [`ssrf`], [`runtime`] (a subscription's live state), [`metrics`].
+//! [`signing`], [`dlq`] (the one dead-letter builder), [`reports`] (dead letters from REST
+//! Proxy consumers and topic reports), [`ssrf`], [`runtime`] (a subscription's live state),
+//! [`metrics`].
 
 pub mod commit;
 pub mod deliver;
@@ -28,6 +30,7 @@ pub mod payload;
 pub mod reads;
 pub mod redrive;
 pub mod registry;
+pub mod reports;
 pub mod runtime;
 pub mod send;
 pub mod signing;

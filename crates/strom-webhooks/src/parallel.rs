@@ -155,7 +155,7 @@ pub async fn run(ctx: Arc<Ctx>, rt: Arc<Runtime>, topic: String, partition: i32)
         partition: w.partition,
         committed: pos,
     };
-    let committer = Committer::start(Arc::clone(&w.ctx), at);
+    let committer = Committer::start(Arc::clone(&w.ctx), &w.rt.commits, at);
     loop {
         while let Ok(offset) = done_rx.try_recv() {
             w.done(offset);

@@ -25,6 +25,8 @@ pub struct Webhooks {
     pub(crate) subs: Mutex<BTreeMap<String, Arc<Runtime>>>,
     /// Held by every change of the set of subscriptions or of one's settings.
     pub(crate) admin: tokio::sync::Mutex<()>,
+    /// Dead letters from REST Proxy consumers and topic reports.
+    pub(crate) reports: Arc<crate::reports::Reports>,
 }
 
 impl std::fmt::Debug for Webhooks {
@@ -79,6 +81,7 @@ impl Webhooks {
             ctx,
             subs: Mutex::new(BTreeMap::new()),
             admin: Default::default(),
+            reports: Default::default(),
         });
         for (key, value) in stored {
             if !key.starts_with(b"sub/") {

@@ -64,6 +64,8 @@ pub struct Runtime {
     pub failing: Mutex<Failing>,
     pub inflight: Semaphore,
     pub workers: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// The workers' position commits, one request per interval for all partitions.
+    pub commits: Arc<crate::commit::Batch>,
     next_slot: Mutex<Instant>,
 }
 
@@ -88,6 +90,7 @@ impl Runtime {
             failing: Mutex::new(failing),
             inflight: Semaphore::new(permits),
             workers: Mutex::new(Vec::new()),
+            commits: Arc::default(),
             next_slot: Mutex::new(Instant::now()),
         }
     }

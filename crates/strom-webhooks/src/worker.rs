@@ -81,7 +81,7 @@ async fn run_ordered(ctx: Arc<Ctx>, rt: Arc<Runtime>, topic: String, partition: 
         partition,
         committed: pos,
     };
-    let committer = Committer::start(Arc::clone(&ctx), at);
+    let committer = Committer::start(Arc::clone(&ctx), &rt.commits, at);
     while rt.wait_active().await {
         let (records, next) = match next_records(&ctx, &rt, &topic, partition, &mut pos).await {
             Step::Records(records, next) => (records, next),
@@ -135,27 +135,44 @@ pub(crate) fn committed(ctx: &Ctx, group: &str, topic: &str, partition: i32) -> 
 /// Commits `offset` as the group's position (standalone commit, generation -1); false
 /// (and a warning) when it failed.
 pub async fn commit(ctx: &Ctx, group: &str, topic: &str, partition: i32, offset: i64) -> bool {
+    let entry = OffsetCommitEntry {
+        topic: topic.to_string(),
+        partition,
+        offset,
+        leader_epoch: -1,
+        metadata: None,
+    };
+    commit_many(ctx, group, vec![entry]).await == [true]
+}
+
+/// Commits several positions of the group in one request (one record batch in
+/// `__consumer_offsets`); whether each was stored (a failure is logged).
+pub async fn commit_many(ctx: &Ctx, group: &str, offsets: Vec<OffsetCommitEntry>) -> Vec<bool> {
+    let count = offsets.len();
     let req = OffsetCommitRequest {
         group_id: group.to_string(),
         generation_id: -1,
         member_id: String::new(),
         group_instance_id: None,
-        offsets: vec![OffsetCommitEntry {
-            topic: topic.to_string(),
-            partition,
-            offset,
-            leader_epoch: -1,
-            metadata: None,
-        }],
+        offsets,
     };
-    let error = match ctx.groups.commit_offsets(req).await {
-        Ok(results) => results.into_iter().find_map(|r| r.error),
-        Err(err) => Some(err),
-    };
-    if let Some(err) = &error {
-        tracing::warn!(group, topic, partition, error = %err, "webhook: commit failed");
+    match ctx.groups.commit_offsets(req).await {
+        Ok(results) => results
+            .into_iter()
+            .map(|r| match r.error {
+                None => true,
+                Some(err) => {
+                    let (topic, partition) = (&r.topic, r.partition);
+                    tracing::warn!(group, topic, partition, error = %err, "webhook: commit failed");
+                    false
+                }
+            })
+            .collect(),
+        Err(err) => {
+            tracing::warn!(group, error = %err, "webhook: commit failed");
+            vec![false; count]
+        }
     }
-    error.is_none()
 }
 
 /// Whether `record` passes the subscription's filter.

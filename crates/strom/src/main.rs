@@ -51,6 +51,9 @@ enum Command {
     /// Webhook subscriptions of a running server (over its HTTP API).
     #[command(subcommand)]
     Webhook(cli::WebhookCommand),
+    /// A topic's dead letters (`<topic>.dlq`): report a record, list them (over HTTP).
+    #[command(subcommand)]
+    Dlq(cli::DlqCommand),
     /// Schemas in the built-in schema registry: list, get, register, check, delete (over
     /// the Schema Registry API).
     #[command(subcommand)]
@@ -82,6 +85,7 @@ fn main() -> ExitCode {
         Command::Group(command) => cli::group(command),
         Command::User(command) => cli::user(command),
         Command::Webhook(command) => cli::webhook(command),
+        Command::Dlq(command) => cli::dlq(command),
         Command::Schema(command) => cli::schema(command),
 
         Command::Status { client } => cli::meta::status(&client),

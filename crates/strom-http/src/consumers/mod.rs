@@ -1,6 +1,6 @@
 //! The Confluent REST Proxy v2 consumer API (`/consumers/{group}/…`) on the shared group
 //! coordinator: create an instance, subscribe, fetch records, seek, commit and read
-//! committed offsets, delete. Idle instances are removed after their timeout (REST Proxy's
+//! committed offsets, reject records to the group's dead-letter topic ([`reject`]), delete. Idle instances are removed after their timeout (REST Proxy's
 //! `consumer.instance.timeout.ms`, default 5 minutes).
 
 pub mod assign;
@@ -9,6 +9,7 @@ pub mod instance;
 pub mod offsets;
 pub mod positions;
 pub mod records;
+pub mod reject;
 
 use std::collections::HashMap;
 use std::sync::Arc;

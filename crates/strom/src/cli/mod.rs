@@ -17,6 +17,7 @@ pub(crate) use outln;
 
 mod client;
 mod consume;
+mod dlq;
 mod group;
 mod groups;
 pub mod meta;
@@ -31,6 +32,7 @@ mod webhook;
 mod webhook_ops;
 
 pub use consume::ConsumeArgs;
+pub use dlq::DlqCommand;
 pub use groups::GroupCommand;
 pub use produce::ProduceArgs;
 pub use schema::SchemaCommand;
@@ -113,6 +115,10 @@ pub fn schema(command: SchemaCommand) -> anyhow::Result<()> {
 
 pub fn webhook(command: WebhookCommand) -> anyhow::Result<()> {
     webhook::run(command)
+}
+
+pub fn dlq(command: DlqCommand) -> anyhow::Result<()> {
+    dlq::run(command)
 }
 
 pub fn produce(args: ProduceArgs) -> anyhow::Result<()> {

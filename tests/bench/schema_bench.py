@@ -22,6 +22,13 @@ Then Strom's own produce API, `POST /v1/topics/{t}/records`: the same records as
 bytes in `value_base64`, 500 records a request (bodies encoded once, so the client's JSON
 encoding is not measured), one client thread, order alternated per pass;
 printed the same way (`--native-records`, 0 skips it; `--records 0` skips the Kafka phases).
+Then (`--feed-records N`, 0 skips it) the schema-aware readers: the same N records produced
+once as Avro (AvroSerializer, the registered schema) to `feed-avro` and once as the
+equivalent compact JSON to `feed-json`, then each read whole through the HTTP feed
+(`GET /feeds/{t}`, 1,000 events a request) and through SSE (`Accept: text/event-stream`),
+with the decoding on, topics alternated per pass; every read uses its own `limit` (1000 - k)
+so the server's feed cache never answers from an earlier pass. Printed: records/s and server
+CPU µs per record of each, and the ratios Avro/JSON (geometric means of the per-pass ratios).
 Not part of the default test run: it starts its own server on ephemeral ports.
 """
 
@@ -166,6 +173,71 @@ def native_bench(strom, values, n, passes):
           f"{geomean([a / b for a, b in zip(rates['avro'], rates['binary'])]):.2f}")
 
 
+def feed_read(http, topic, n, limit):
+    """Reads n events of `topic` through `GET /feeds/{t}`; the client only counts them and
+    takes the last id (no JSON parsing, so the server's rendering is what is measured)."""
+    session = requests.Session()
+    cursor, seen = None, 0
+    while seen < n:
+        params = {"limit": limit, **({"lastEventId": cursor} if cursor else {})}
+        r = session.get(f"{http}/feeds/{topic}", params=params, timeout=60)
+        assert r.status_code == 200, r.text[:300]
+        body = r.content
+        count = body.count(b'"specversion"')
+        assert count > 0, body[:300]
+        at = body.rindex(b'"id":"') + 6
+        cursor = body[at:body.index(b'"', at)].decode()
+        seen += count
+    assert seen == n, (seen, n)
+
+
+def sse_read(http, topic, n, limit):
+    """Reads n events of `topic` through SSE, counting frames (`\n\n`) as they arrive."""
+    with requests.get(f"{http}/feeds/{topic}", params={"limit": limit},
+                      headers={"accept": "text/event-stream"}, stream=True, timeout=60) as r:
+        assert r.status_code == 200, r.text[:300]
+        seen, tail = 0, b""
+        for chunk in r.iter_content(1 << 16):
+            seen += (tail + chunk).count(b"\n\n")
+            tail = chunk[-1:]
+            if seen >= n:
+                break
+    assert seen == n, (seen, n)
+
+
+def feed_bench(strom, values, n, passes):
+    """Avro-encoded records read decoded through the feed and SSE against the same records
+    stored as JSON."""
+    from confluent_kafka.schema_registry.avro import AvroDeserializer
+    de = AvroDeserializer(SchemaRegistryClient({"url": strom.http}))
+    ctx = SerializationContext("full", MessageField.VALUE)
+    as_json = [json.dumps(de(v, ctx), separators=(",", ":")).encode() for v in values]
+    print(f"feed records: Avro {statistics.mean(len(v) for v in values):.0f} bytes, "
+          f"JSON {statistics.mean(len(v) for v in as_json):.0f} bytes")
+    for topic, vals in (("feed-avro", values), ("feed-json", as_json)):
+        produce(strom.bootstrap, topic, vals, n)
+    rates = {(k, f): [] for k in ("feed", "sse") for f in ("avro", "json")}
+    cpu = {key: [] for key in rates}
+    limit = 1000
+    for i in range(passes):
+        for kind, read in (("feed", feed_read), ("sse", sse_read)):
+            for fmt in ("avro", "json")[:: 1 if i % 2 == 0 else -1]:
+                c0, t0 = cpu_seconds(strom.proc.pid), time.perf_counter()
+                read(strom.http, f"feed-{fmt}", n, limit)
+                t1, c1 = time.perf_counter(), cpu_seconds(strom.proc.pid)
+                rates[(kind, fmt)].append(n / (t1 - t0))
+                cpu[(kind, fmt)].append((c1 - c0) * 1e6 / n)
+                limit -= 1
+    print(f"{n} records per read, {passes} passes, load average {os.getloadavg()[0]:.1f}")
+    print(f"{'reader':<6} {'format':<6} {'records/s':>10} {'server CPU us/record':>21}")
+    for (kind, fmt), r in rates.items():
+        print(f"{kind:<6} {fmt:<6} {statistics.median(r):>10.0f} {statistics.median(cpu[(kind, fmt)]):>21.2f}")
+    for kind in ("feed", "sse"):
+        thr = geomean([a / b for a, b in zip(rates[(kind, "avro")], rates[(kind, "json")])])
+        per = geomean([a / b for a, b in zip(cpu[(kind, "avro")], cpu[(kind, "json")]) if b > 0])
+        print(f"{kind} avro/json: throughput ratio {thr:.2f}, server CPU per record ratio {per:.2f}")
+
+
 def geomean(xs):
     return math.exp(sum(math.log(x) for x in xs) / len(xs))
 
@@ -176,6 +248,7 @@ def main():
     ap.add_argument("--passes", type=int, default=4)
     ap.add_argument("--rest-records", type=int, default=50_000)
     ap.add_argument("--native-records", type=int, default=50_000)
+    ap.add_argument("--feed-records", type=int, default=0)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         strom = Strom(Path(tmp) / "data").start()
@@ -213,6 +286,10 @@ def main():
                 for f in admin.create_topics([NewTopic(f"native-{t}", 1, 1) for t in ("binary", "avro")]).values():
                     f.result(30)
                 native_bench(strom, values, args.native_records, args.passes)
+            if args.feed_records > 0:
+                for f in admin.create_topics([NewTopic(f"feed-{t}", 1, 1) for t in ("avro", "json")]).values():
+                    f.result(30)
+                feed_bench(strom, values, args.feed_records, args.passes)
         finally:
             strom.stop()
 

@@ -1,5 +1,6 @@
 //! Feed events as CloudEvents 1.0 (JSON format), following http-feeds.org: the record key
-//! is the `subject`, a tombstone is `method: "DELETE"` without data, and the id is the feed
+//! is the `subject` (a key carrying the wire-format prefix of a registered schema decoded,
+//! see [`subject`]), a tombstone is `method: "DELETE"` without data, and the id is the feed
 //! cursor. CloudEvents Kafka-binding headers (`ce_type`, `ce_source`, `ce_time`,
 //! `content-type`) written by Kafka producers override the defaults. A value carrying the
 //! wire-format prefix of a registered schema is `data` decoded to JSON, with `dataschema`
@@ -26,6 +27,26 @@ fn header_text<'a>(event: &'a FeedEvent, name: &str) -> Option<&'a str> {
         .and_then(|v| std::str::from_utf8(v).ok())
 }
 
+/// The `subject` of a record with `key`: a key carrying the wire-format prefix of a
+/// registered schema decoded (a string key as itself, any other JSON value as its compact
+/// text), else the key as text, else (CloudEvents attributes are strings) base64; `None`
+/// for an empty key.
+pub fn subject(key: &[u8], schemas: Option<&Registry>) -> Option<String> {
+    if key.is_empty() {
+        return None;
+    }
+    if let Some(Ok(decoded)) = schemas.and_then(|s| s.decode_value(key)) {
+        return Some(match decoded.value {
+            Value::String(text) => text,
+            other => other.to_string(),
+        });
+    }
+    Some(match std::str::from_utf8(key) {
+        Ok(text) => text.to_string(),
+        Err(_) => encode_b64(key),
+    })
+}
+
 /// One event as a CloudEvent JSON object; `schemas` decodes schema-encoded values.
 pub fn cloud_event(topic: &str, event: &FeedEvent, schemas: Option<&Registry>) -> Value {
     let r = &event.record;
@@ -47,17 +68,8 @@ pub fn cloud_event(topic: &str, event: &FeedEvent, schemas: Option<&Registry>) -
             .map(str::to_string)
             .unwrap_or_else(|| rfc3339(r.timestamp))),
     );
-    if let Some(key) = &r.key {
-        match std::str::from_utf8(key) {
-            Ok(text) if !text.is_empty() => {
-                o.insert("subject".into(), json!(text));
-            }
-            // CloudEvents attributes are strings: a binary key travels base64-encoded.
-            _ if !key.is_empty() => {
-                o.insert("subject".into(), json!(encode_b64(key)));
-            }
-            _ => {}
-        }
+    if let Some(subject) = r.key.as_deref().and_then(|k| subject(k, schemas)) {
+        o.insert("subject".into(), json!(subject));
     }
     o.insert("partition".into(), json!(event.partition));
     o.insert("offset".into(), json!(r.offset));
@@ -153,5 +165,47 @@ mod tests {
             cloud_event("t", &ev(None, Some(&[0xff])), None)["data_base64"],
             "/w=="
         );
+    }
+
+    #[test]
+    fn keys_are_text_else_base64() {
+        assert_eq!(subject(b"k1", None).as_deref(), Some("k1"));
+        assert_eq!(subject(&[0xff, 0], None).as_deref(), Some("/wA="));
+        assert_eq!(subject(b"", None), None);
+    }
+
+    #[test]
+    fn schema_encoded_keys_are_decoded() {
+        use strom_schema::{Level, MemoryBackend, NewSchema, SchemaType};
+        let registry = Registry::open(Box::<MemoryBackend>::default(), Level::None).expect("open");
+        let register = |subject: &str, text: &str| {
+            let new = NewSchema {
+                schema: text.to_string(),
+                schema_type: SchemaType::Avro,
+                ..NewSchema::default()
+            };
+            registry.register(subject, new, false).expect("register")
+        };
+        let string_id = register("t-key", r#""string""#);
+        let record_id = register(
+            "r-key",
+            r#"{"type":"record","name":"K","fields":[{"name":"id","type":"int"},{"name":"region","type":"string"}]}"#,
+        );
+        let framed = |id: i32, body: &[u8]| {
+            let mut out = vec![0];
+            out.extend_from_slice(&id.to_be_bytes());
+            out.extend_from_slice(body);
+            out
+        };
+        let text_key = framed(string_id, &[4, b'k', b'9']);
+        assert_eq!(subject(&text_key, Some(&registry)).as_deref(), Some("k9"));
+        let record_key = framed(record_id, &[14, 4, b'e', b'u']);
+        assert_eq!(
+            subject(&record_key, Some(&registry)).as_deref(),
+            Some(r#"{"id":7,"region":"eu"}"#)
+        );
+        // Without the registry the key stays as stored.
+        let raw = String::from_utf8(text_key.clone()).expect("utf-8");
+        assert_eq!(subject(&text_key, None), Some(raw));
     }
 }

@@ -55,9 +55,10 @@ pub struct ProduceRecord {
     pub key_base64: Option<String>,
     /// Any JSON value, stored as its JSON text, or encoded with the value schema
     /// (`value_schema_id`, `value_subject`) in the serializers' wire format.
+    /// (Kept as its JSON text: with an Avro value schema it is converted while parsed.)
     #[serde(default)]
     #[schema(value_type = Object)]
-    pub value: Option<serde_json::Value>,
+    pub value: Option<Box<serde_json::value::RawValue>>,
     /// Binary value, base64, stored as given; exclusive with `value`.
     #[serde(default)]
     pub value_base64: Option<String>,

@@ -17,6 +17,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::Value;
 use strom_auth::Session;
 use strom_schema::payload::{PayloadDecoder, Unions};
@@ -165,18 +166,33 @@ pub fn encode(
     decoder
         .encode_with(json, Unions::Either)
         .map(Bytes::from)
-        .map_err(|why| {
-            ApiError::new(
-                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-                "schema-conversion-failed",
-                format!(
-                    "record {index}: {side} does not convert with schema {} ({}): {why}",
-                    decoder.schema_id(),
-                    decoder.schema_type().as_str()
-                ),
-            )
-            .code(42203)
-        })
+        .map_err(|why| conversion_failed(decoder, index, side, why))
+}
+
+/// [`encode`] from JSON text, converted while parsed (Avro without a JSON tree).
+pub fn encode_text(
+    decoder: &PayloadDecoder,
+    index: usize,
+    side: &str,
+    json: &str,
+) -> ApiResult<Bytes> {
+    decoder
+        .encode_text(json, Unions::Either)
+        .map(Bytes::from)
+        .map_err(|why| conversion_failed(decoder, index, side, why))
+}
+
+fn conversion_failed(decoder: &PayloadDecoder, index: usize, side: &str, why: String) -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+        "schema-conversion-failed",
+        format!(
+            "record {index}: {side} does not convert with schema {} ({}): {why}",
+            decoder.schema_id(),
+            decoder.schema_type().as_str()
+        ),
+    )
+    .code(42203)
 }
 
 /// A record's key as bytes: encoded with the key schema when there is one, else it must be
@@ -193,11 +209,13 @@ pub fn key_bytes(schemas: &RecordSchemas, index: usize, key: Value) -> ApiResult
     }
 }
 
-/// A record's JSON value as bytes: encoded with the value schema when there is one, else
-/// its JSON text.
-pub fn value_bytes(schemas: &RecordSchemas, index: usize, value: &Value) -> ApiResult<Bytes> {
+/// A record's JSON value (its text in the request) as bytes: encoded with the value schema
+/// when there is one, else its compact JSON text.
+pub fn value_bytes(schemas: &RecordSchemas, index: usize, value: &RawValue) -> ApiResult<Bytes> {
     match &schemas.value {
-        Some(decoder) => encode(decoder, index, "value", value),
-        None => Ok(Bytes::from(value.to_string())),
+        Some(decoder) => encode_text(decoder, index, "value", value.get()),
+        None => serde_json::from_str::<Value>(value.get())
+            .map(|v| Bytes::from(v.to_string()))
+            .map_err(|e| ApiError::bad_request(format!("record {index}: value: {e}"))),
     }
 }

@@ -288,16 +288,20 @@ async fn handle(
             headers,
             timestamp,
         } => {
-            let record = ProduceRecord {
-                key: key.map(Value::String),
-                key_base64,
-                value,
-                value_base64,
-                partition,
-                headers,
-                timestamp,
-            };
             let result = async {
+                let value = value
+                    .map(|v| serde_json::value::to_raw_value(&v))
+                    .transpose()
+                    .map_err(|e| ApiError::bad_request(format!("value: {e}")))?;
+                let record = ProduceRecord {
+                    key: key.map(Value::String),
+                    key_base64,
+                    value,
+                    value_base64,
+                    partition,
+                    headers,
+                    timestamp,
+                };
                 let t = state.topic_or_create(session, &topic)?;
                 let records = native_records(state, &t, &Default::default(), vec![record])?;
                 write(state, &t, records).await

@@ -4,7 +4,7 @@
 
 use crate::error::{SchemaError, SchemaResult};
 use crate::formats::{self, Dep, Parsed, Source};
-use crate::model::{Level, Mode, NewSchema, StoredSchema, SubjectVersion, VersionRef};
+use crate::model::{Level, Mode, NewSchema, SchemaType, StoredSchema, SubjectVersion, VersionRef};
 use crate::registry::{apply_schema, find_version, identity, resolve, Registry, State};
 use crate::store::{value_bytes, ConfigValue, Key, ModeValue, NextIdValue, SchemaValue};
 
@@ -173,7 +173,13 @@ impl Registry {
         }
         let (deps, parsed) = prepare(&state, &new)?;
         if normalize {
-            new.schema = parsed.normalized.clone();
+            new.schema = match new.schema_type {
+                SchemaType::Protobuf => formats::protobuf::normalize(Source {
+                    schema: &new.schema,
+                    deps: &deps,
+                })?,
+                _ => parsed.normalized.clone(),
+            };
         }
         let probe = stored(&new, 0, String::new());
         let existing_id = state

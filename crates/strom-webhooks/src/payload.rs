@@ -2,8 +2,8 @@
 //! `<topic>/<partition>/<offset>`; a redriven dead letter keeps its original one) and the
 //! body and headers of the CloudEvents HTTP binding, structured (default) or binary mode.
 //! In structured mode a value in the schema registry's wire format is `data` decoded to
-//! JSON, with `dataschema` `/schemas/ids/{id}` (the server's [`ValueDecoder`]); binary mode
-//! sends the stored bytes.
+//! JSON, with `dataschema` `/schemas/ids/{id}` (the server's [`ValueDecoder`]), and such a
+//! key is the `subject` decoded; binary mode sends the stored bytes and the key as text.
 
 use std::sync::Arc;
 
@@ -65,8 +65,26 @@ fn rfc3339(ms: i64) -> String {
     humantime::format_rfc3339_millis(t).to_string()
 }
 
-/// The core attributes: `ce_*` headers override the derived ones.
-fn attributes(record: &StoredRecord, topic: &str, partition: i32, id: &str) -> Map<String, Value> {
+/// The `subject` of a record with `key`: decoded with its schema when `decoder` knows the
+/// key's wire-format prefix (a string as itself, any other JSON value as its compact text),
+/// else the key as (lossy) text.
+fn subject(key: &[u8], decoder: Option<&ValueDecoder>) -> String {
+    match decoder.and_then(|d| d(key)) {
+        Some((Value::String(text), _)) => text,
+        Some((other, _)) => other.to_string(),
+        None => String::from_utf8_lossy(key).into_owned(),
+    }
+}
+
+/// The core attributes: `ce_*` headers override the derived ones; `decoder` (structured
+/// mode) decodes a schema-encoded key into `subject`.
+fn attributes(
+    record: &StoredRecord,
+    topic: &str,
+    partition: i32,
+    id: &str,
+    decoder: Option<&ValueDecoder>,
+) -> Map<String, Value> {
     let mut attrs = Map::new();
     attrs.insert("specversion".into(), json!("1.0"));
     attrs.insert("id".into(), json!(id));
@@ -74,7 +92,7 @@ fn attributes(record: &StoredRecord, topic: &str, partition: i32, id: &str) -> M
     attrs.insert("type".into(), json!("strom.record"));
     attrs.insert("time".into(), json!(rfc3339(record.timestamp)));
     if let Some(key) = record.key.as_deref() {
-        attrs.insert("subject".into(), json!(String::from_utf8_lossy(key)));
+        attrs.insert("subject".into(), json!(subject(key, decoder)));
     }
     attrs.insert("stromtopic".into(), json!(topic));
     attrs.insert("strompartition".into(), json!(partition));
@@ -139,7 +157,8 @@ pub fn build(
     decoder: Option<&ValueDecoder>,
 ) -> Event {
     let id = event_id(record, topic, partition);
-    let mut attrs = attributes(record, topic, partition, &id);
+    let key_decoder = decoder.filter(|_| mode == PayloadMode::Structured);
+    let mut attrs = attributes(record, topic, partition, &id, key_decoder);
     let content_type = header_str(record, "content-type");
     let (body, content_type, headers) = match mode {
         PayloadMode::Structured => {
@@ -267,5 +286,27 @@ mod tests {
         let v: Value = serde_json::from_slice(&plain.body).expect("json");
         assert_eq!(v["data"]["n"], 1);
         assert!(v.get("dataschema").is_none());
+    }
+
+    #[test]
+    fn schema_encoded_keys_are_the_decoded_subject_in_structured_mode() {
+        let decoder: ValueDecoder = Arc::new(|v: &[u8]| match v {
+            [0, 0, 0, 0, 5, rest @ ..] => Some((json!(String::from_utf8_lossy(rest)), 5)),
+            [0, 0, 0, 0, 6, ..] => Some((json!({"id": 7, "region": "eu"}), 6)),
+            _ => None,
+        });
+        let mut r = record(vec![], r#"{"n":1}"#);
+        r.key = Some(Bytes::from_static(&[0, 0, 0, 0, 5, b'k', b'9']));
+        let e = build(&r, "t", 0, PayloadMode::Structured, Some(&decoder));
+        let v: Value = serde_json::from_slice(&e.body).expect("json");
+        assert_eq!(v["subject"], "k9");
+        r.key = Some(Bytes::from_static(&[0, 0, 0, 0, 6, 1]));
+        let e = build(&r, "t", 0, PayloadMode::Structured, Some(&decoder));
+        let v: Value = serde_json::from_slice(&e.body).expect("json");
+        assert_eq!(v["subject"], r#"{"id":7,"region":"eu"}"#);
+        // Binary mode keeps the key as stored (lossy text, percent-encoded in the header).
+        let b = build(&r, "t", 0, PayloadMode::Binary, Some(&decoder));
+        let subject = b.headers.iter().find(|(k, _)| k == "ce-subject");
+        assert_eq!(subject.map(|(_, v)| v.as_str()), Some("%00%00%00%00%06%01"));
     }
 }

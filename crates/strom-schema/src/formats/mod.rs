@@ -6,6 +6,7 @@
 pub mod avro;
 pub mod json;
 pub mod protobuf;
+pub mod protobuf_canon;
 
 use crate::error::SchemaResult;
 use crate::model::SchemaType;

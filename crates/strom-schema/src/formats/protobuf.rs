@@ -113,12 +113,50 @@ pub fn parse(source: Source<'_>) -> SchemaResult<Parsed> {
     let file = pool
         .get_file_by_name(&main)
         .ok_or_else(|| SchemaError::InvalidSchema("Invalid Protobuf schema".to_string()))?;
+    Ok(Parsed {
+        fingerprint: fingerprint(&file),
+        normalized: source.schema.to_string(),
+    })
+}
+
+/// What identifies a compiled file: its descriptor without its name and source positions,
+/// imports in path order (so comments, layout and import order do not make another id).
+fn fingerprint(file: &FileDescriptor) -> String {
     let mut proto = file.file_descriptor_proto().clone();
     proto.name = None;
     proto.source_code_info = None;
-    Ok(Parsed {
-        fingerprint: format!("{proto:?}"),
-        normalized: source.schema.to_string(),
+    let named = |indexes: &[i32]| -> Vec<String> {
+        let mut names: Vec<String> = indexes
+            .iter()
+            .filter_map(|&i| proto.dependency.get(usize::try_from(i).ok()?).cloned())
+            .collect();
+        names.sort();
+        names
+    };
+    let public = named(&proto.public_dependency);
+    let weak = named(&proto.weak_dependency);
+    proto.dependency.sort();
+    proto.public_dependency.clear();
+    proto.weak_dependency.clear();
+    format!("{proto:?}\npublic {public:?}\nweak {weak:?}")
+}
+
+/// The canonical text of a Protobuf schema (`normalize=true`,
+/// [`super::protobuf_canon`]), or its text as given when the file uses what the canonical
+/// printer does not cover or the printed text would not compile back to the same schema.
+/// Errors: `InvalidSchema`.
+pub fn normalize(source: Source<'_>) -> SchemaResult<String> {
+    let file = main_file(source)?;
+    let Some(text) = super::protobuf_canon::canonical(&file) else {
+        return Ok(source.schema.to_string());
+    };
+    let again = main_file(Source {
+        schema: &text,
+        deps: source.deps,
+    });
+    Ok(match again {
+        Ok(again) if fingerprint(&again) == fingerprint(&file) => text,
+        _ => source.schema.to_string(),
     })
 }
 

@@ -373,6 +373,7 @@ impl<'a> Walker<'a> {
 
 pub mod encode;
 pub mod shape;
+pub mod stream;
 
 #[cfg(test)]
 mod tests;

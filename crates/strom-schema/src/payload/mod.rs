@@ -89,11 +89,29 @@ impl PayloadDecoder {
             Kind::Json(j) => j.encode(value)?,
             Kind::Protobuf(p) => p.encode(value)?,
         };
+        Ok(self.framed(body))
+    }
+
+    /// `json` (JSON text) encoded as [`Self::encode_with`] does, Avro converted while it is
+    /// parsed (no JSON tree, [`avro::stream`]). Errors: why it does not convert.
+    pub fn encode_text(&self, json: &str, unions: Unions) -> Result<Vec<u8>, String> {
+        let body = match self.kind()? {
+            Kind::Avro(a) => a.encode_text(json, unions)?,
+            _ => {
+                let value: Value =
+                    serde_json::from_str(json).map_err(|e| format!("not JSON: {e}"))?;
+                return self.encode_with(&value, unions);
+            }
+        };
+        Ok(self.framed(body))
+    }
+
+    fn framed(&self, body: Vec<u8>) -> Vec<u8> {
         let mut out = Vec::with_capacity(wire::PREFIX_LEN + body.len());
         out.push(0);
         out.extend_from_slice(&self.schema.id.to_be_bytes());
         out.extend(body);
-        Ok(out)
+        out
     }
 
     /// `payload` as Confluent's REST Proxy shows it: Avro in its JSON encoding (unions

@@ -6,7 +6,7 @@
 //! produce API also reads a union as a bare value ([`Unions::Either`]), the way Strom's
 //! readers show it, so what is read can be written back.
 
-use apache_avro::schema::{NamespaceRef, RecordSchema};
+use apache_avro::schema::{NamespaceRef, RecordField, RecordSchema};
 use apache_avro::Schema;
 use serde_json::Value;
 
@@ -31,7 +31,7 @@ fn expected(what: &str, got: &Value) -> String {
     format!("expected {what}, got {}", kind(got))
 }
 
-fn zigzag(out: &mut Vec<u8>, n: i64) {
+pub(super) fn zigzag(out: &mut Vec<u8>, n: i64) {
     let mut z = ((n << 1) ^ (n >> 63)) as u64;
     loop {
         let byte = (z & 0x7f) as u8;
@@ -45,7 +45,7 @@ fn zigzag(out: &mut Vec<u8>, n: i64) {
 }
 
 /// A string of code points 0-255 as bytes (Avro's JSON encoding of bytes and fixed).
-fn latin1(v: &Value) -> Result<Vec<u8>, String> {
+pub(super) fn latin1(v: &Value) -> Result<Vec<u8>, String> {
     let Value::String(s) = v else {
         return Err(expected("a string of bytes", v));
     };
@@ -77,33 +77,89 @@ impl AvroPayload {
 
     /// [`Self::encode`], reading unions as `unions` says.
     pub fn encode_with(&self, value: &Value, unions: Unions) -> Result<Vec<u8>, String> {
-        let mut e = Encoder {
-            payload: self,
-            out: Vec::new(),
-            path: Vec::new(),
-            unions,
-            tries_left: MAX_BRANCH_TRIES,
-        };
+        let mut e = Encoder::new(self, unions);
         let result = e.put(&self.root, None, value, 0);
-        result.map_err(|why| match e.path.is_empty() {
-            true => why,
-            false => format!("field '{}': {why}", e.path.join(".")),
-        })?;
+        result.map_err(|why| e.describe(why))?;
         Ok(e.out)
     }
 }
 
-/// One conversion in progress: the bytes written and, on failure, the field path.
-struct Encoder<'p> {
-    payload: &'p AvroPayload,
-    out: Vec<u8>,
-    path: Vec<String>,
+/// One conversion in progress: the bytes written and, on failure, the field path (also
+/// used by the streaming converter, [`super::stream`], for unions and defaults).
+pub(super) struct Encoder<'p> {
+    pub(super) payload: &'p AvroPayload,
+    pub(super) out: Vec<u8>,
+    pub(super) path: Vec<String>,
     unions: Unions,
     tries_left: usize,
 }
 
-impl Encoder<'_> {
-    fn put(&mut self, schema: &Schema, ns: NamespaceRef<'_>, v: &Value, depth: usize) -> Converted {
+impl<'p> Encoder<'p> {
+    pub(super) fn new(payload: &'p AvroPayload, unions: Unions) -> Encoder<'p> {
+        Encoder {
+            payload,
+            out: Vec::new(),
+            path: Vec::new(),
+            unions,
+            tries_left: MAX_BRANCH_TRIES,
+        }
+    }
+
+    /// `why` with the field path, if any.
+    pub(super) fn describe(&self, why: String) -> String {
+        match self.path.is_empty() {
+            true => why,
+            false => format!("field '{}': {why}", self.path.join(".")),
+        }
+    }
+
+    /// The default of a record field the input left out. Errors: it has none (the path
+    /// then names the field).
+    pub(super) fn put_default(
+        &mut self,
+        field: &RecordField,
+        ns: NamespaceRef<'_>,
+        depth: usize,
+    ) -> Converted {
+        let result = match &field.default {
+            None => Err("missing, and the field has no default".to_string()),
+            Some(given) => self.put_field(field, ns, given, false, depth),
+        };
+        if result.is_err() {
+            self.path.insert(0, field.name.clone());
+        }
+        result
+    }
+
+    /// A field's value (`given` says whether the input had it: a default of a union is a
+    /// value of its first branch, without the tag).
+    fn put_field(
+        &mut self,
+        field: &RecordField,
+        ns: NamespaceRef<'_>,
+        value: &Value,
+        given: bool,
+        depth: usize,
+    ) -> Converted {
+        match (&field.schema, given) {
+            (Schema::Union(u), false) if !value.is_null() => match u.variants().first() {
+                Some(first) => {
+                    zigzag(&mut self.out, 0);
+                    self.put(first, ns, value, depth)
+                }
+                None => Err("empty union".into()),
+            },
+            _ => self.put(&field.schema, ns, value, depth),
+        }
+    }
+
+    pub(super) fn put(
+        &mut self,
+        schema: &Schema,
+        ns: NamespaceRef<'_>,
+        v: &Value,
+        depth: usize,
+    ) -> Converted {
         if depth > MAX_DEPTH {
             return Err(format!("nested deeper than {MAX_DEPTH}"));
         }
@@ -272,25 +328,15 @@ impl Encoder<'_> {
         };
         let full = record.name.fully_qualified_name(ns);
         for field in &record.fields {
-            let given = map.get(&field.name).or(field.default.as_ref());
-            let Some(given) = given else {
-                self.path.insert(0, field.name.clone());
-                return Err("missing, and the field has no default".into());
+            let result = match map.get(&field.name) {
+                None => self.put_default(field, full.namespace(), depth + 1),
+                Some(given) => self.put_field(field, full.namespace(), given, true, depth + 1),
             };
-            // A default of a union is a value of its first branch, without the tag.
-            let result = match (&field.schema, map.contains_key(&field.name)) {
-                (Schema::Union(u), false) if !given.is_null() => match u.variants().first() {
-                    Some(first) => {
-                        zigzag(&mut self.out, 0);
-                        self.put(first, full.namespace(), given, depth + 1)
-                    }
-                    None => Err("empty union".into()),
-                },
-                _ => self.put(&field.schema, full.namespace(), given, depth + 1),
-            };
-            if result.is_err() {
-                self.path.insert(0, field.name.clone());
-                return result;
+            if let Err(why) = result {
+                if map.contains_key(&field.name) {
+                    self.path.insert(0, field.name.clone());
+                }
+                return Err(why);
             }
         }
         Ok(())
@@ -323,7 +369,7 @@ impl Encoder<'_> {
     }
 }
 
-fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+pub(super) fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
     zigzag(out, bytes.len() as i64);
     out.extend_from_slice(bytes);
 }

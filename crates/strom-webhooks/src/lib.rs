@@ -9,7 +9,8 @@
 //! state workers change), [`ops`] (secrets, attempts, skip, test, metrics), [`letters`]
 //! (dead-letter pages), [`redrive`], [`worker`] (the per-partition loop, ordering
 //! `partition`), [`parallel`] (orderings `key` and `none`), [`commit`] (background position
-//! commits), [`deliver`] (one event's attempts), [`send`] (one HTTP attempt), [`payload`]
+//! commits), [`deliver`] (one event's attempts), [`send`] (one HTTP attempt; [`h1`]: plain-HTTP
+//! connections driven by the delivering task), [`payload`]
 //! (CloudEvents body and event ids), [`reads`] (log reads and bodies shared across
 //! subscriptions),
 //! [`signing`], [`dlq`] (the one dead-letter builder), [`reports`] (dead letters from REST
@@ -21,6 +22,7 @@ pub mod deliver;
 pub mod dlq;
 pub mod edit;
 pub mod error;
+pub mod h1;
 pub mod letters;
 pub mod metrics;
 pub mod model;

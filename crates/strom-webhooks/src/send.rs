@@ -8,10 +8,12 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE, RETRY_AFTER};
 use reqwest::{Client, StatusCode, Url};
 
 use crate::error::{Result, WebhookError};
+use crate::h1::{self, H1Error};
 use crate::model::Subscription;
 use crate::payload::Event;
 use crate::signing::signature_header;
@@ -58,13 +60,15 @@ pub struct Attempt {
 /// receiver is about to close.
 pub const POOL_IDLE: Duration = Duration::from_secs(4);
 
-/// The HTTP clients of one subscription: `pooled` (keep-alive, HTTP/1.1 and HTTP/2, guarded
-/// DNS) for every request, `fresh` (keeps no idle connection) for the one resend after a
-/// pooled connection turned out to be closed.
+/// The HTTP clients of one subscription: `h1` (its own keep-alive HTTP/1.1 connections,
+/// [`crate::h1`]) for a plain `http://` target; else `pooled` (reqwest: keep-alive, HTTP/1.1
+/// and HTTP/2, guarded DNS) for every request, `fresh` (keeps no idle connection) for the one
+/// resend after a pooled connection turned out to be closed.
 #[derive(Clone)]
 pub struct Clients {
     pub pooled: Client,
     fresh: Client,
+    h1: Option<Arc<h1::Pool>>,
 }
 
 /// The clients of `sub`.
@@ -80,13 +84,19 @@ pub fn client(sub: &Subscription, policy: Arc<TargetPolicy>) -> Result<Clients> 
             .dns_resolver(Arc::new(GuardedResolver {
                 policy: Arc::clone(&policy),
             }))
-            .user_agent("strom-webhooks")
+            .user_agent(h1::AGENT)
             .build()
             .map_err(|e| WebhookError::Invalid(format!("cannot build the HTTP client: {e}")))
     };
+    let timeout = Duration::from_millis(sub.timeout_ms);
+    let h1 = Url::parse(&sub.url).ok().and_then(|url| {
+        let connect = timeout.min(Duration::from_secs(10));
+        h1::Pool::new(&url, sub.concurrency as usize, Arc::clone(&policy), connect)
+    });
     Ok(Clients {
         pooled: build(sub.concurrency as usize)?,
         fresh: build(0)?,
+        h1: h1.map(Arc::new),
     })
 }
 
@@ -99,28 +109,35 @@ pub fn check_literal(url: &Url, policy: &TargetPolicy) -> Result<()> {
     }
 }
 
+const WEBHOOK_ID: HeaderName = HeaderName::from_static("webhook-id");
+const WEBHOOK_TIMESTAMP: HeaderName = HeaderName::from_static("webhook-timestamp");
+const WEBHOOK_SIGNATURE: HeaderName = HeaderName::from_static("webhook-signature");
+
 fn headers(sub: &Subscription, event: &Event, now_ms: i64) -> HeaderMap {
     let timestamp = now_ms / 1000;
-    let mut map = HeaderMap::new();
-    let mut put = |name: &str, value: &str| {
+    let mut map = HeaderMap::with_capacity(8 + sub.headers.len() + event.headers.len());
+    let custom = sub
+        .headers
+        .iter()
+        .chain(event.headers.iter().map(|(k, v)| (k, v)));
+    for (k, v) in custom {
         if let (Ok(n), Ok(v)) = (
-            HeaderName::from_bytes(name.as_bytes()),
-            HeaderValue::from_str(value),
+            HeaderName::from_bytes(k.as_bytes()),
+            HeaderValue::from_str(v),
         ) {
             map.insert(n, v);
         }
+    }
+    let mut put = |name: HeaderName, value: String| {
+        if let Ok(v) = HeaderValue::from_maybe_shared(Bytes::from(value)) {
+            map.insert(name, v);
+        }
     };
-    for (k, v) in &sub.headers {
-        put(k, v);
-    }
-    for (k, v) in &event.headers {
-        put(k, v);
-    }
-    put("webhook-id", &event.id);
-    put("webhook-timestamp", &timestamp.to_string());
+    put(WEBHOOK_ID, event.id.clone());
+    put(WEBHOOK_TIMESTAMP, timestamp.to_string());
     let signature = signature_header(&sub.secrets, now_ms, &event.id, timestamp, &event.body);
-    put("webhook-signature", &signature);
-    put(CONTENT_TYPE.as_str(), &event.content_type);
+    put(WEBHOOK_SIGNATURE, signature);
+    put(CONTENT_TYPE, event.content_type.clone());
     map
 }
 
@@ -158,6 +175,32 @@ async fn post(
 }
 
 async fn send(clients: &Clients, url: &Url, sub: &Subscription, event: &Event) -> Outcome {
+    let Some(pool) = &clients.h1 else {
+        return send_reqwest(clients, url, sub, event).await;
+    };
+    let headers = headers(sub, event, crate::now_ms());
+    let timeout = Duration::from_millis(sub.timeout_ms);
+    match pool.post(headers, event.body.clone(), timeout).await {
+        Ok(reply) => classify(reply.status, &reply.headers, &reply.body),
+        Err(err) => Outcome::Failed(h1_failure(err)),
+    }
+}
+
+fn h1_failure(err: H1Error) -> Failure {
+    let (reason, error) = match err {
+        H1Error::Timeout => ("timeout", "timed out"),
+        H1Error::Refused => ("refused", "every resolved address of the target is refused"),
+        H1Error::Connect => ("connect", "connection failed"),
+        H1Error::Closed(closed) => ("other", closed),
+        H1Error::Other => (
+            "other",
+            "request failed (invalid response or protocol error)",
+        ),
+    };
+    failure(reason, None, error.to_string())
+}
+
+async fn send_reqwest(clients: &Clients, url: &Url, sub: &Subscription, event: &Event) -> Outcome {
     let sent = match post(&clients.pooled, url, sub, event).await {
         Err(err) if closed_unanswered(&err) => {
             tracing::debug!(subscription = %sub.name, "webhook: pooled connection was closed; sending on a new one");
@@ -169,10 +212,15 @@ async fn send(clients: &Clients, url: &Url, sub: &Subscription, event: &Event) -
         Ok(r) => r,
         Err(err) => return Outcome::Failed(network_failure(&err)),
     };
-    let status = response.status();
+    // Read a little so the connection can be reused; a huge body is cut off.
+    let body = read_capped(&mut response).await.unwrap_or_default();
+    classify(response.status(), response.headers(), &body)
+}
+
+/// What an answer means: 2xx delivered, 410 gone, anything else a failure (with
+/// `Retry-After` on 429 and 503, and an excerpt of the body).
+fn classify(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Outcome {
     if status.is_success() {
-        // Read a little so the connection can be reused; a huge body is cut off.
-        let _ = read_capped(&mut response).await;
         return Outcome::Delivered {
             status: status.as_u16(),
         };
@@ -184,9 +232,8 @@ async fn send(clients: &Clients, url: &Url, sub: &Subscription, event: &Event) -
         status,
         StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
     )
-    .then(|| retry_after(response.headers()))
+    .then(|| retry_after(headers))
     .flatten();
-    let body = read_capped(&mut response).await.unwrap_or_default();
     let reason = match status.as_u16() {
         300..=399 => "http_3xx",
         400..=499 => "http_4xx",
@@ -194,7 +241,7 @@ async fn send(clients: &Clients, url: &Url, sub: &Subscription, event: &Event) -
     };
     let mut f = failure(reason, Some(status.as_u16()), format!("HTTP {status}"));
     f.retry_after = retry_after;
-    f.excerpt = excerpt(&body);
+    f.excerpt = excerpt(body);
     Outcome::Failed(f)
 }
 
@@ -217,7 +264,7 @@ pub fn closed_unanswered(err: &reqwest::Error) -> bool {
 
 /// What closed the connection, from the error's sources: hyper's incomplete message or an
 /// I/O reset, abort, broken pipe or early end.
-fn closed_kind(err: &(dyn std::error::Error + 'static)) -> Option<&'static str> {
+pub(crate) fn closed_kind(err: &(dyn std::error::Error + 'static)) -> Option<&'static str> {
     use std::io::ErrorKind;
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(e) = source {

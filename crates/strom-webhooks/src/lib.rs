@@ -7,27 +7,32 @@
 //! Module map: [`model`] (what is stored and shown, validation), [`registry`] (the
 //! [`Webhooks`] service the HTTP API drives: create, delete, pause), [`edit`] (PATCH and the
 //! state workers change), [`ops`] (secrets, attempts, skip, test, metrics), [`letters`]
-//! (dead-letter pages), [`redrive`], [`worker`] (the per-partition loop, ordering
+//! (dead-letter pages), [`redrive`], [`resend`], [`worker`] (the per-partition loop, ordering
 //! `partition`), [`parallel`] (orderings `key` and `none`), [`commit`] (background position
 //! commits), [`deliver`] (one event's attempts), [`send`] (one HTTP attempt), [`payload`]
 //! (CloudEvents body and event ids), [`reads`] (log reads and bodies shared across
 //! subscriptions),
-//! [`signing`], [`dlq`], [`ssrf`], [`runtime`] (a subscription's live state), [`metrics`].
+//! [`signing`], [`dlq`], [`ssrf`], [`runtime`] (a subscription's live state), [`metrics`],
+//! [`events`] (operational events to `__strom_events`), [`partitions`] (partitions added
+//! while a subscription runs).
 
 pub mod commit;
 pub mod deliver;
 pub mod dlq;
 pub mod edit;
 pub mod error;
+pub mod events;
 pub mod letters;
 pub mod metrics;
 pub mod model;
 pub mod ops;
 pub mod parallel;
+pub mod partitions;
 pub mod payload;
 pub mod reads;
 pub mod redrive;
 pub mod registry;
+pub mod resend;
 pub mod runtime;
 pub mod send;
 pub mod signing;
@@ -54,6 +59,8 @@ pub struct Ctx {
     pub writes: tokio::sync::Mutex<()>,
     /// Log reads and request bodies shared by the subscriptions of a topic.
     pub reads: reads::Reads,
+    /// Operational events (`__strom_events`).
+    pub events: events::Events,
 }
 
 /// Milliseconds since the epoch.

@@ -10,6 +10,7 @@ mod broker;
 mod connection_limits;
 mod disk;
 mod error;
+mod event_log;
 pub mod group;
 mod internal;
 mod layout;
@@ -36,6 +37,7 @@ pub use connection_limits::{
 };
 pub use disk::{DiskConfig, DiskGuard, DiskState, StorageStatus};
 pub use error::BrokerError;
+pub use event_log::EventLog;
 pub use group::{GroupCoordinator, GroupError};
 pub use internal::{
     is_internal_topic, ClientOperation, CONSUMER_OFFSETS, RESERVED_PREFIX, TRANSACTION_STATE,

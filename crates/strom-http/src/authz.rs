@@ -128,6 +128,7 @@ pub const RULES: &[Rule] = &[
     rule("GET", "/v1/webhooks/{name}/dead-letters", Handler),
     rule("POST", "/v1/webhooks/{name}/dead-letters/redrive", Handler),
     rule("POST", "/v1/webhooks/{name}/skip", Handler),
+    rule("POST", "/v1/webhooks/{name}/resend", Handler),
     rule("GET", "/v1/webhooks/{name}/dlq", Handler),
     rule("POST", "/v1/webhooks/{name}/dlq/redrive", Handler),
     // Admin

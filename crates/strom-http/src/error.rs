@@ -300,7 +300,8 @@ impl From<BrokerError> for ApiError {
     }
 }
 
-/// Webhook failures: bad input 422, a refused target 422 (`target-refused`), unknown
+/// Webhook failures: bad input 422, a refused target 422 (`target-refused`), a resend of
+/// no record 422 (`offset-out-of-range`), unknown
 /// subscription or topic 404, an existing name or a dead-letter topic owned by something
 /// else 409.
 impl From<strom_webhooks::WebhookError> for ApiError {
@@ -318,6 +319,12 @@ impl From<strom_webhooks::WebhookError> for ApiError {
             W::Conflict(_) => {
                 ApiError::new(StatusCode::CONFLICT, "dead-letter-topic-taken", detail)
             }
+            W::OutOfRange(_) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "offset-out-of-range",
+                detail,
+            )
+            .code(42202),
             W::Broker(b) => b.into(),
             W::Group(_) => ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,

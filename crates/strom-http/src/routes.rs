@@ -76,6 +76,7 @@ pub fn build(state: Shared) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(webhooks::ops::dead_letters))
         .routes(routes!(webhooks::ops::redrive))
         .routes(routes!(webhooks::ops::skip))
+        .routes(routes!(webhooks::ops::resend))
         .routes(routes!(webhooks::dlq::list))
         .routes(routes!(webhooks::dlq::redrive))
         .routes(routes!(registry::subjects::list))

@@ -64,6 +64,7 @@ const EXPECTED_PATHS: &[&str] = &[
     "/v1/webhooks/{name}/dlq",
     "/v1/webhooks/{name}/dlq/redrive",
     "/v1/webhooks/{name}/pause",
+    "/v1/webhooks/{name}/resend",
     "/v1/webhooks/{name}/resume",
     "/v1/webhooks/{name}/secret",
     "/v1/webhooks/{name}/secret/rotate",

@@ -9,9 +9,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rand::Rng;
+use serde_json::{json, Value};
 use strom_broker::StoredRecord;
 
 use crate::dlq;
+use crate::events;
 use crate::model::FailurePolicy;
 use crate::payload;
 use crate::runtime::{AttemptRecord, Runtime};
@@ -117,6 +119,10 @@ pub async fn deliver_from(
             if rt.blocked.lock().insert(at.clone()) {
                 tracing::warn!(subscription = %sub.name, topic, partition, offset = record.offset,
                     "webhook: partition blocked at a failing event");
+                let id = payload::event_id(&record, topic, partition);
+                let data = json!({"event_id": id, "attempts": p.attempts, "status": f.status,
+                    "error": f.error});
+                publish_at(ctx, &sub.name, "partition.blocked", &at, data);
             }
         }
         let retry_after = p.last.as_ref().and_then(|f| f.retry_after);
@@ -153,7 +159,10 @@ pub async fn deliver_from(
             Outcome::Delivered { .. } => {
                 rt.metrics.delivered();
                 rt.metrics.observe(result.latency);
-                rt.blocked.lock().remove(&at);
+                if rt.blocked.lock().remove(&at) {
+                    let data = json!({"event_id": event.id, "attempts": p.attempts});
+                    publish_at(ctx, &sub.name, "partition.unblocked", &at, data);
+                }
                 if rt.note_success() {
                     crate::edit::store_failing_since(ctx, rt, None).await;
                 }
@@ -283,12 +292,16 @@ async fn dead_letter(
         response: done.failure.excerpt,
     };
     let letter = dlq::letter(record, &why);
+    let dlq_offset;
     loop {
         let broker = Arc::clone(&ctx.broker);
         let (dlq_topic, l) = (sub.dead_letter_topic.clone(), letter.clone());
         let written = tokio::task::spawn_blocking(move || dlq::write(&broker, &dlq_topic, l)).await;
         match written {
-            Ok(Ok(_)) => break,
+            Ok(Ok(offset)) => {
+                dlq_offset = offset;
+                break;
+            }
             Ok(Err(err)) => {
                 tracing::warn!(subscription = %sub.name, error = %err, "webhook: dead letter not written; retrying")
             }
@@ -302,7 +315,26 @@ async fn dead_letter(
     }
     rt.metrics.dead_lettered.fetch_add(1, Relaxed);
     rt.blocked.lock().remove(at);
+    let kind = match why.reason {
+        "skipped" => "partition.skipped",
+        _ => "message.exhausted",
+    };
+    let data = json!({"event_id": why.event_id, "attempts": why.attempts,
+        "redrives": why.redrives, "reason": why.reason, "status": why.status, "error": why.error,
+        "dead_letter_topic": sub.dead_letter_topic, "dead_letter_offset": dlq_offset});
+    publish_at(ctx, &sub.name, kind, at, data);
     true
+}
+
+/// Publishes the operational event `kind` about the event at `at` (its topic, partition and
+/// offset added to `data`, and its subject `<topic>/<partition>/<offset>`).
+fn publish_at(ctx: &Ctx, sub: &str, kind: &str, at: &(String, i32, i64), mut data: Value) {
+    let (topic, partition, offset) = at;
+    data["topic"] = json!(topic);
+    data["partition"] = json!(partition);
+    data["offset"] = json!(offset);
+    let subject = events::at(topic, *partition, *offset);
+    ctx.events.publish(sub, kind, &subject, data);
 }
 
 #[cfg(test)]

@@ -96,6 +96,9 @@ pub(crate) async fn disable(ctx: &Arc<Ctx>, rt: &Runtime, reason: String) {
             return false;
         }
         tracing::warn!(subscription = %sub.name, %reason, "webhook endpoint disabled");
+        let data = serde_json::json!({"reason": reason, "url": sub.url});
+        ctx.events
+            .publish(&sub.name, "endpoint.disabled", &sub.name, data);
         sub.state = EndpointState::Disabled;
         sub.disabled_reason = Some(reason);
         true

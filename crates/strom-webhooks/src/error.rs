@@ -20,6 +20,9 @@ pub enum WebhookError {
     Conflict(String),
     #[error("topic '{0}' not found")]
     UnknownTopic(String),
+    /// No record at the asked-for position (resend): partition or offset out of range.
+    #[error("{0}")]
+    OutOfRange(String),
     #[error(transparent)]
     Broker(#[from] BrokerError),
     #[error("group coordinator: {0}")]

@@ -7,7 +7,7 @@
 //! Module map: [`model`] (what is stored and shown, validation), [`registry`] (the
 //! [`Webhooks`] service the HTTP API drives: create, delete, pause), [`edit`] (PATCH and the
 //! state workers change), [`ops`] (secrets, attempts, skip, test, metrics), [`letters`]
-//! (dead-letter pages), [`redrive`], [`worker`] (the per-partition loop, ordering
+//! (dead-letter pages), [`redrive`], [`resend`], [`worker`] (the per-partition loop, ordering
 //! `partition`), [`parallel`] (orderings `key` and `none`), [`commit`] (background position
 //! commits), [`deliver`] (one event's attempts), [`send`] (one HTTP attempt; [`h1`]: plain-HTTP
 //! connections driven by the delivering task), [`payload`]
@@ -15,24 +15,28 @@
 //! subscriptions),
 //! [`signing`], [`dlq`] (the one dead-letter builder), [`reports`] (dead letters from REST
 //! Proxy consumers and topic reports), [`ssrf`], [`runtime`] (a subscription's live state),
-//! [`metrics`].
+//! [`metrics`], [`events`] (operational events to `__strom_events`), [`partitions`]
+//! (partitions added while a subscription runs).
 
 pub mod commit;
 pub mod deliver;
 pub mod dlq;
 pub mod edit;
 pub mod error;
+pub mod events;
 pub mod h1;
 pub mod letters;
 pub mod metrics;
 pub mod model;
 pub mod ops;
 pub mod parallel;
+pub mod partitions;
 pub mod payload;
 pub mod reads;
 pub mod redrive;
 pub mod registry;
 pub mod reports;
+pub mod resend;
 pub mod runtime;
 pub mod send;
 pub mod signing;
@@ -59,6 +63,8 @@ pub struct Ctx {
     pub writes: tokio::sync::Mutex<()>,
     /// Log reads and request bodies shared by the subscriptions of a topic.
     pub reads: reads::Reads,
+    /// Operational events (`__strom_events`).
+    pub events: events::Events,
 }
 
 /// Milliseconds since the epoch.

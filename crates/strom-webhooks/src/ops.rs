@@ -131,5 +131,6 @@ impl Webhooks {
             })
             .collect();
         metrics::render(&snaps, out);
+        self.ctx.events.render_metrics(out);
     }
 }

@@ -68,6 +68,7 @@ impl Webhooks {
             Ok((store, stored))
         })
         .await?;
+        let events = crate::events::Events::start(Arc::clone(&broker)).await;
         let ctx = Arc::new(Ctx {
             broker,
             groups,
@@ -76,6 +77,7 @@ impl Webhooks {
             decoder,
             writes: Default::default(),
             reads: Default::default(),
+            events,
         });
         let me = Arc::new(Webhooks {
             ctx,
@@ -131,29 +133,13 @@ impl Webhooks {
         Ok(())
     }
 
-    /// A runtime for `sub` with one worker per partition of every subscribed topic.
+    /// A runtime for `sub` with one worker per partition of every subscribed topic (and
+    /// for partitions added later: [`crate::partitions`]).
     fn new_runtime(&self, sub: Subscription, carry: Option<&Runtime>) -> Result<Arc<Runtime>> {
         let url = model::validate_url(&sub.url)?;
         let client = send::client(&sub, Arc::clone(&self.ctx.policy))?;
-        let topics = sub.topics.clone();
         let rt = Arc::new(Runtime::new(sub, client, url, carry));
-        let mut handles = Vec::new();
-        for topic in topics {
-            let partitions = self
-                .ctx
-                .broker
-                .topic(&topic)
-                .map_or(0, |t| t.partition_count());
-            for p in 0..partitions {
-                handles.push(tokio::spawn(worker::run(
-                    Arc::clone(&self.ctx),
-                    Arc::clone(&rt),
-                    topic.clone(),
-                    p,
-                )));
-            }
-        }
-        *rt.workers.lock() = handles;
+        crate::partitions::start(&self.ctx, &rt);
         Ok(rt)
     }
 
@@ -212,6 +198,11 @@ impl Webhooks {
             .map(|s| s.secret.clone())
             .unwrap_or_default();
         let view = sub.view();
+        let data = serde_json::json!({"url": sub.url, "topics": sub.topics,
+            "dead_letter_topic": sub.dead_letter_topic});
+        self.ctx
+            .events
+            .publish(&sub.name, "subscription.created", &sub.name, data);
         self.launch(sub)?;
         Ok((view, secret))
     }
@@ -336,6 +327,10 @@ impl Webhooks {
             .groups
             .delete_groups(&[model::group_id(name)])
             .await;
+        let data = serde_json::json!({});
+        self.ctx
+            .events
+            .publish(name, "subscription.deleted", name, data);
         Ok(())
     }
 
@@ -343,6 +338,7 @@ impl Webhooks {
     /// the run of failures starts over).
     pub async fn set_state(&self, name: &str, state: EndpointState) -> Result<SubscriptionView> {
         let rt = self.runtime(name)?;
+        let before = rt.state();
         if state == EndpointState::Active {
             rt.note_success();
         }
@@ -355,6 +351,16 @@ impl Webhooks {
             true
         })
         .await?;
+        let kind = match (before, state) {
+            (EndpointState::Disabled, EndpointState::Active) => Some("endpoint.enabled"),
+            (EndpointState::Paused, EndpointState::Active) => Some("subscription.resumed"),
+            (EndpointState::Active, EndpointState::Paused) => Some("subscription.paused"),
+            _ => None,
+        };
+        if let Some(kind) = kind {
+            let data = serde_json::json!({"state": sub.view().state});
+            self.ctx.events.publish(name, kind, name, data);
+        }
         Ok(sub.view())
     }
 }

@@ -73,9 +73,17 @@ pub struct Clients {
 
 /// The clients of `sub`.
 pub fn client(sub: &Subscription, policy: Arc<TargetPolicy>) -> Result<Clients> {
+    let roots = match &policy.ca_pem {
+        Some(pem) => reqwest::Certificate::from_pem_bundle(pem)
+            .map_err(|e| WebhookError::Invalid(format!("webhook_ca_file: {e}")))?,
+        None => Vec::new(),
+    };
     let build = |idle_per_host: usize| {
         let timeout = Duration::from_millis(sub.timeout_ms);
-        Client::builder()
+        let builder = roots
+            .iter()
+            .fold(Client::builder(), |b, c| b.add_root_certificate(c.clone()));
+        builder
             .redirect(reqwest::redirect::Policy::none())
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(10)))

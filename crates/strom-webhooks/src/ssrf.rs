@@ -71,6 +71,9 @@ pub struct TargetPolicy {
     pub allow_private: bool,
     /// Ranges allowed even when private (never link-local or metadata).
     pub allowed: Vec<Cidr>,
+    /// Extra trusted CA certificates (PEM) for HTTPS targets (`webhook_ca_file`), on top of
+    /// the public web roots.
+    pub ca_pem: Option<Vec<u8>>,
 }
 
 impl TargetPolicy {
@@ -177,6 +180,7 @@ mod tests {
         let open = TargetPolicy {
             allow_private: true,
             allowed: vec![Cidr::parse("169.254.0.0/16").expect("cidr")],
+            ca_pem: None,
         };
         for bad in [
             "169.254.169.254",
@@ -195,6 +199,7 @@ mod tests {
         let strict = TargetPolicy {
             allow_private: false,
             allowed: vec![Cidr::parse("10.1.0.0/16").expect("cidr")],
+            ca_pem: None,
         };
         assert!(strict.refusal(ip("127.0.0.1")).is_some());
         assert!(strict.refusal(ip("10.2.0.1")).is_some());

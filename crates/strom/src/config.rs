@@ -149,6 +149,7 @@ struct FileConfig {
     http_stream_token_ttl_ms: Option<u64>,
     http_auth_failures_per_minute: Option<u32>,
     webhook_allowed_networks: Option<Vec<String>>,
+    webhook_ca_file: Option<PathBuf>,
     cors_allowed_origins: Option<Vec<String>>,
     metrics_require_auth: Option<bool>,
     /// The console's cookie sessions may not change anything.
@@ -628,11 +629,16 @@ impl Settings {
             other => bail!("invalid log format '{other}': expected text or json"),
         };
         let tiered = crate::tiered_config::tiering(file.tiered.as_ref())?;
-        let webhook_targets = webhook_targets(
+        let mut webhook_targets = webhook_targets(
             file.webhook_allowed_networks.as_deref(),
             &http_auth,
             &listeners.kafka,
         )?;
+        if let Some(path) = &file.webhook_ca_file {
+            let pem = std::fs::read(path)
+                .map_err(|e| anyhow::anyhow!("webhook_ca_file {}: {e}", path.display()))?;
+            webhook_targets.ca_pem = Some(pem);
+        }
         Ok(Settings {
             data_dir: args
                 .data_dir
@@ -721,5 +727,6 @@ fn webhook_targets(
     Ok(strom_webhooks::ssrf::TargetPolicy {
         allow_private: !authenticated,
         allowed,
+        ca_pem: None,
     })
 }

@@ -1,14 +1,16 @@
 //! Operator endpoints of a subscription: test event, secret and rotation, attempt history,
-//! skip a blocked event, and the deprecated `…/dead-letters` aliases of [`super::dlq`].
+//! skip a blocked event, resend one event, and the deprecated `…/dead-letters` aliases of [`super::dlq`].
 
 use axum::extract::{Path, Query, State};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use strom_auth::Operation;
+use strom_auth::{Operation, ResourceType};
+use strom_webhooks::resend::ResendRequest;
 
 use super::dlq::{check_dead_letters, Page};
 use super::{check_sub, service};
+use crate::authz::check;
 use crate::body::{parse_optional_json, RawBody};
 use crate::caller::Caller;
 use crate::error::ApiResult;
@@ -148,4 +150,35 @@ pub async fn skip(
     let req: Skip = parse_optional_json(&body)?;
     let only = req.topic.zip(req.partition);
     Ok(Json(json!({"skipped": svc.skip(&name, only)?})))
+}
+
+/// Deliver one retained record of a subscribed topic once more, with its original
+/// `webhook-id`, outside the ordered stream (one attempt; the committed position does not
+/// move). Needs Alter on the group and Read on the topic.
+#[utoipa::path(post, path = "/v1/webhooks/{name}/resend", tag = "webhooks", params(("name" = String, Path)),
+    request_body(content = Object, content_type = "application/json"),
+    responses((status = 200, body = Object),
+              (status = 403, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json"),
+              (status = 422, body = Problem, content_type = "application/problem+json")))]
+pub async fn resend(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path(name): Path<String>,
+    RawBody(body): RawBody,
+) -> ApiResult<Json<Value>> {
+    let svc = service(&state)?;
+    check_sub(&state, &caller, Operation::Alter, &name)?;
+    let req: ResendRequest = crate::body::parse_json(&body)?;
+    check(
+        &state,
+        &caller.0,
+        Operation::Read,
+        ResourceType::Topic,
+        &req.topic,
+    )?;
+    let attempt = svc.resend_event(&name, &req).await?;
+    tracing::info!(subscription = %name, by = %caller.0.principal, topic = %req.topic,
+        partition = req.partition, offset = req.offset, result = %attempt.result, "webhook event resent");
+    Ok(Json(json!(attempt)))
 }

@@ -1,4 +1,4 @@
-//! `strom webhook create|list|describe|pause|resume|delete|test|update|dlq|redrive|skip|
+//! `strom webhook create|list|describe|pause|resume|delete|test|update|dlq|redrive|skip|resend|
 //! attempts` over `/v1/webhooks`; the operator actions are in `webhook_ops`. The signing
 //! secret is printed once, by `create` (and `update --rotate-secret`).
 
@@ -100,6 +100,19 @@ pub enum WebhookCommand {
     /// Skip the events blocked partitions stop at (they are dead-lettered).
     Skip {
         name: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Deliver one retained record again with its original webhook-id (one attempt; the
+    /// committed position does not move).
+    Resend {
+        name: String,
+        #[arg(long)]
+        topic: String,
+        #[arg(long, default_value_t = 0)]
+        partition: i32,
+        #[arg(long)]
+        offset: i64,
         #[command(flatten)]
         client: ClientArgs,
     },
@@ -235,6 +248,13 @@ pub fn run(command: WebhookCommand) -> anyhow::Result<()> {
             webhook_ops::redrive(&name, args, &client)?
         }
         WebhookCommand::Skip { name, client } => webhook_ops::skip(&name, &client)?,
+        WebhookCommand::Resend {
+            name,
+            topic,
+            partition,
+            offset,
+            client,
+        } => webhook_ops::resend(&name, (&topic, partition, offset), &client)?,
         WebhookCommand::Attempts { name, client } => webhook_ops::attempts(&name, &client)?,
     }
     Ok(())

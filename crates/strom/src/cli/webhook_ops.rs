@@ -1,5 +1,5 @@
 //! The operator actions of `strom webhook`: `update` (PATCH a subscription), `dlq` (list
-//! dead letters), `redrive`, `skip` and `attempts`, over `/v1/webhooks/{name}/…`.
+//! dead letters), `redrive`, `skip`, `resend` and `attempts`, over `/v1/webhooks/{name}/…`.
 
 use serde_json::{json, Map, Value};
 
@@ -200,4 +200,25 @@ pub fn skip(name: &str, client: &ClientArgs) -> anyhow::Result<()> {
 pub fn attempts(name: &str, client: &ClientArgs) -> anyhow::Result<()> {
     let api = Api::new(&client.server)?;
     print(client, &api.send(api.get(&path(name, "/attempts")))?)
+}
+
+/// `strom webhook resend`: deliver the record at topic/partition/offset once more.
+pub fn resend(name: &str, at: (&str, i32, i64), client: &ClientArgs) -> anyhow::Result<()> {
+    let (topic, partition, offset) = at;
+    let body = json!({"topic": topic, "partition": partition, "offset": offset});
+    let api = Api::new(&client.server)?;
+    let attempt = api.send(api.post(&path(name, "/resend")).json(&body))?;
+    if client.json {
+        println!("{attempt}");
+        return Ok(());
+    }
+    println!(
+        "{} {}: {} (HTTP {}, {} ms)",
+        attempt["event_id"].as_str().unwrap_or_default(),
+        offset,
+        attempt["result"].as_str().unwrap_or_default(),
+        attempt["status"],
+        attempt["latency_ms"]
+    );
+    Ok(())
 }

@@ -136,6 +136,12 @@ fn routes_map_to_kafkas_operations() {
             Some((Operation::Delete, ResourceType::Group, "g")),
         ),
         (
+            "DELETE",
+            "/v1/groups/{group}/offsets",
+            &group,
+            Some((Operation::Delete, ResourceType::Group, "g")),
+        ),
+        (
             "POST",
             "/v1/groups/{group}/offsets/reset",
             &group,

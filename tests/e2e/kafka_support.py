@@ -55,6 +55,17 @@ def consume(bootstrap, topic, count, partitions=(0,), offset=ck.OFFSET_BEGINNING
         c.close()
 
 
+def produce_waiting(producer, topic, wait=0.1, **kwargs):
+    """`producer.produce(topic, **kwargs)`, polling `wait` seconds at a time while the
+    client's queue is full (BufferError) instead of failing."""
+    while True:
+        try:
+            producer.produce(topic, **kwargs)
+            return
+        except BufferError:
+            producer.poll(wait)
+
+
 def write_config(tmp_path, **settings):
     """A strom TOML config file with the given top-level keys."""
     path = tmp_path / "strom.toml"

@@ -21,6 +21,7 @@ from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from conftest import Strom
+from kafka_support import produce_waiting
 
 TOPIC, PARTITIONS, KEYS, PAGE = "perf", 4, 1_000, 50
 RECORDS = int(os.environ.get("STROM_CONSOLE_PERF_RECORDS", "200000"))
@@ -52,13 +53,8 @@ def filled(tmp_path_factory):
     started = time.time()
     for i in range(RECORDS):
         key = f"k{i % KEYS}"
-        while True:
-            try:
-                # A delivery report for the first record of each key only: where the key went.
-                producer.produce(TOPIC, key=key, value=VALUE, on_delivery=delivered if i < KEYS else None)
-                break
-            except BufferError:
-                producer.poll(0.1)
+        # A delivery report for the first record of each key only: where the key went.
+        produce_waiting(producer, TOPIC, key=key, value=VALUE, on_delivery=delivered if i < KEYS else None)
     assert producer.flush(1_800) == 0
     report("produce_seconds", round(time.time() - started, 1))
     assert len(placed) == KEYS

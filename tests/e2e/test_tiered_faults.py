@@ -23,7 +23,7 @@ import confluent_kafka as ck
 import requests
 
 from fault_proxy import FaultProxy
-from kafka_support import create_topic
+from kafka_support import create_topic, produce_waiting
 from test_tiered_storage import (TOPIC, TOPIC_CONFIG, consume_http, metric, produce,
                                  start_moto, tiered_config, values, wait_for)
 
@@ -99,13 +99,8 @@ def produce_acked(bootstrap, vals):
     p = ck.Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, "batch.size": 4096,
                      "enable.idempotence": True})
     for v in vals:
-        while True:
-            try:
-                p.produce(TOPIC, value=v, partition=0,
-                          on_delivery=lambda err, _m: err and errors.append(err))
-                break
-            except BufferError:
-                p.poll(0.1)
+        produce_waiting(p, TOPIC, value=v, partition=0,
+                        on_delivery=lambda err, _m: err and errors.append(err))
     assert p.flush(60) == 0
     assert not errors, errors
 
@@ -238,12 +233,7 @@ def test_sigkill_during_slow_uploads_and_manifest_writes(strom_factory, tmp_path
                     acked[msg.value()] = msg.offset()
 
             for v in values(1500, next_value):
-                while True:
-                    try:
-                        p.produce(TOPIC, value=v, partition=0, on_delivery=on_delivery)
-                        break
-                    except BufferError:
-                        p.poll(0.05)
+                produce_waiting(p, TOPIC, wait=0.05, value=v, partition=0, on_delivery=on_delivery)
             next_value += 1500
             # Kill at the n-th PUT from now (a segment object or a manifest version),
             # while it is in flight.

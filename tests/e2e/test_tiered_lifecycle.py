@@ -26,7 +26,7 @@ import requests
 from confluent_kafka.admin import AdminClient
 
 from fault_proxy import FaultProxy
-from kafka_support import create_topic
+from kafka_support import create_topic, produce_waiting
 from test_tiered_storage import (TOPIC, TOPIC_CONFIG, consume_confluent, metric,
                                  produce, start_moto, tiered_config, tiers, values, wait_for)
 
@@ -180,12 +180,7 @@ def txn_produce(bootstrap, txn_id, vals, end):
     p.init_transactions(30)
     p.begin_transaction()
     for v in vals:
-        while True:
-            try:
-                p.produce(TOPIC, value=v, partition=0)
-                break
-            except BufferError:
-                p.poll(0.1)
+        produce_waiting(p, TOPIC, value=v, partition=0)
     assert p.flush(60) == 0
     if end == "commit":
         p.commit_transaction(30)

@@ -24,7 +24,7 @@ import requests
 from kafka import KafkaConsumer, TopicPartition as KTopicPartition
 
 from conftest import free_port, strom_binary
-from kafka_support import create_topic
+from kafka_support import create_topic, produce_waiting
 
 TOPIC = "tiered"
 SEGMENT = 16384
@@ -77,12 +77,7 @@ def produce(bootstrap, vals):
     p = ck.Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, "enable.idempotence": True,
                      "batch.size": 4096})
     for v in vals:
-        while True:
-            try:
-                p.produce(TOPIC, value=v, partition=0)
-                break
-            except BufferError:
-                p.poll(0.1)
+        produce_waiting(p, TOPIC, value=v, partition=0)
     assert p.flush(60) == 0
 
 

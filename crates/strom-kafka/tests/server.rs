@@ -14,6 +14,7 @@ use strom_broker::Broker;
 use strom_kafka::SUPPORTED_APIS;
 
 mod common;
+#[path = "server/requests.rs"]
 mod requests;
 use common::Client;
 use requests::{default_request, fetch_request, max_commit_version, produce_request};

@@ -84,6 +84,7 @@ fn allow_loopback() -> Arc<TargetPolicy> {
     Arc::new(TargetPolicy {
         allow_private: true,
         allowed: Vec::new(),
+        ca_pem: None,
     })
 }
 

@@ -18,6 +18,28 @@ use strom_broker::{decode_records, Partition, StoredRecord};
 use crate::model::PayloadMode;
 use crate::payload::{self, Event, ValueDecoder};
 
+/// The record at `offset` of `part`, or `None` where the offset holds none (compacted away,
+/// a control record) or lies outside `[log start, high watermark)`. Blocking; decodes one
+/// batch at a time through the bounded decoder.
+pub fn record_at(part: &Partition, offset: i64) -> crate::error::Result<Option<StoredRecord>> {
+    let end = part.high_watermark();
+    if offset < part.log_start_offset() || offset >= end {
+        return Ok(None);
+    }
+    let mut next = offset;
+    while next < end {
+        let records = decode_records(&part.read(next, 1)?.records)?;
+        if let Some(r) = records.iter().find(|r| r.offset >= offset) {
+            return Ok((r.offset == offset).then(|| r.clone()));
+        }
+        match records.last() {
+            Some(last) => next = last.offset + 1,
+            None => break,
+        }
+    }
+    Ok(None)
+}
+
 /// Most bytes one read takes from the log.
 pub const READ_BYTES: usize = 256 * 1024;
 /// Chunks kept per partition (newest last).

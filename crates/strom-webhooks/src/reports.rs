@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
-use strom_broker::{decode_records, is_internal_topic, Broker, BrokerError, StoredRecord};
+use strom_broker::{is_internal_topic, Broker, BrokerError, StoredRecord};
 
 use crate::dlq::{self, build, field, Source};
 use crate::error::{Result, WebhookError};
@@ -142,14 +142,7 @@ fn source_record(broker: &Broker, r: &Report) -> Result<StoredRecord> {
             r.offset, r.topic, r.partition
         ))
     };
-    if r.offset < part.log_start_offset() || r.offset >= part.high_watermark() {
-        return Err(out_of_range());
-    }
-    let fetched = part.read(r.offset, 1 << 20)?;
-    decode_records(&fetched.records)?
-        .into_iter()
-        .find(|rec| rec.offset == r.offset)
-        .ok_or_else(out_of_range)
+    crate::reads::record_at(&part, r.offset)?.ok_or_else(out_of_range)
 }
 
 /// The `strom-dlq-*` fields of a reporter's dead letter.

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use serde::Deserialize;
-use strom_broker::{decode_records, Broker, StoredRecord};
+use strom_broker::{Broker, StoredRecord};
 
 use crate::deliver::history;
 use crate::error::{Result, WebhookError};
@@ -85,20 +85,8 @@ fn read_one(broker: &Broker, at: &ResendRequest) -> Result<StoredRecord> {
             at.offset, at.topic, at.partition
         )));
     }
-    let mut next = at.offset;
-    while next < end {
-        let fetched = part.read(next, 1)?;
-        let records = decode_records(&fetched.records)?;
-        if let Some(r) = records.iter().find(|r| r.offset >= at.offset) {
-            if r.offset == at.offset {
-                return Ok(r.clone());
-            }
-            break;
-        }
-        match records.last() {
-            Some(last) => next = last.offset + 1,
-            None => break,
-        }
+    if let Some(r) = crate::reads::record_at(&part, at.offset)? {
+        return Ok(r);
     }
     Err(out_of_range(format!(
         "no record at {}/{}/{} (removed by compaction or a control record)",

@@ -90,16 +90,11 @@ impl GroupCoordinator {
         if g.removed || g.state == GroupState::Dead {
             return Err(GroupError::CoordinatorNotAvailable);
         }
-        g.check_fenced(&req.member_id, req.group_instance_id.as_deref())?;
-        let generation = g.generation;
-        let state = g.state;
-        let Some(member) = g.members.get_mut(&req.member_id) else {
-            return Err(GroupError::UnknownMemberId);
-        };
-        if req.generation_id != generation {
-            return Err(GroupError::IllegalGeneration);
-        }
-        member.touch();
+        let state = g.touch_current_member(
+            &req.member_id,
+            req.group_instance_id.as_deref(),
+            req.generation_id,
+        )?;
         match state {
             GroupState::PreparingRebalance => Err(GroupError::RebalanceInProgress),
             // A member may heartbeat between its JoinGroup answer and its SyncGroup.

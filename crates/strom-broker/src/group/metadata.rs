@@ -146,6 +146,27 @@ impl Group {
         }
     }
 
+    /// Checks that `member_id` (with `instance_id`, if static) is a member of the current
+    /// generation and touches its session; the group's state, for the caller's own rules.
+    /// Errors: `FencedInstanceId`, `UnknownMemberId`, `IllegalGeneration`.
+    pub fn touch_current_member(
+        &mut self,
+        member_id: &str,
+        instance_id: Option<&str>,
+        generation_id: i32,
+    ) -> Result<GroupState, GroupError> {
+        self.check_fenced(member_id, instance_id)?;
+        let generation = self.generation;
+        let Some(member) = self.members.get_mut(member_id) else {
+            return Err(GroupError::UnknownMemberId);
+        };
+        if generation_id != generation {
+            return Err(GroupError::IllegalGeneration);
+        }
+        member.touch();
+        Ok(self.state)
+    }
+
     /// Protocol names every member supports, in the first member's order of preference.
     pub fn candidate_protocols(&self) -> Vec<String> {
         let mut members = self.members.values();

@@ -41,16 +41,11 @@ fn check_committer(g: &mut Group, req: &OffsetCommitRequest) -> Result<(), Group
     if req.generation_id < 0 && g.state == GroupState::Empty {
         return Ok(());
     }
-    g.check_fenced(&req.member_id, req.group_instance_id.as_deref())?;
-    let generation = g.generation;
-    let state = g.state;
-    let Some(member) = g.members.get_mut(&req.member_id) else {
-        return Err(GroupError::UnknownMemberId);
-    };
-    if req.generation_id != generation {
-        return Err(GroupError::IllegalGeneration);
-    }
-    member.touch();
+    let state = g.touch_current_member(
+        &req.member_id,
+        req.group_instance_id.as_deref(),
+        req.generation_id,
+    )?;
     match state {
         // Members of the current generation may still commit while a rebalance gathers
         // rejoins, so the work they did before revoking is not lost.

@@ -138,6 +138,7 @@ struct FileConfig {
     group_consumer_session_timeout_ms: Option<u64>,
     group_consumer_heartbeat_interval_ms: Option<u64>,
     group_consumer_assignors: Option<Vec<String>>,
+    group_consumer_migration_policy: Option<String>,
     transaction_max_timeout_ms: Option<i32>,
     retention_check_interval_ms: Option<u64>,
     min_free_bytes: Option<u64>,
@@ -320,6 +321,12 @@ fn group_config(file: &FileConfig) -> anyhow::Result<strom_broker::group::GroupC
             .group_consumer_assignors
             .clone()
             .unwrap_or_else(|| defaults.consumer_assignors.clone()),
+        consumer_migration_policy: match &file.group_consumer_migration_policy {
+            Some(policy) => policy
+                .parse()
+                .map_err(|e| anyhow::anyhow!("group_consumer_migration_policy: {e}"))?,
+            None => defaults.consumer_migration_policy,
+        },
         ..defaults
     };
     check_consumer_group_config(&config)?;

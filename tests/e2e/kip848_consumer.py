@@ -4,7 +4,9 @@ record by appending `REC <topic> <partition> <offset> <value>` to its output fil
 commits that offset synchronously (commit after process); errors are logged as
 `ERROR <name> <text>`. Assignment changes are logged as
 `ASSIGN <topic>:<partition> ...` and `REVOKE ...` (the consumer protocol is incremental). It
-leaves the group cleanly when the stop file appears.
+leaves the group cleanly when the stop file appears. With `GROUP_PROTOCOL=classic` in its
+environment it is a classic member instead (JoinGroup/SyncGroup, `cooperative-sticky`), as
+test_groups_mixed.py runs it.
 
 usage: kip848_consumer.py BOOTSTRAP GROUP SUBSCRIPTION OUTPUT STOPFILE [ASSIGNOR [INSTANCE_ID]]
 (SUBSCRIPTION: comma-separated topics, or one `^regex`; ASSIGNOR `-` for the server default)
@@ -33,6 +35,13 @@ def main():
         "enable.auto.commit": False,
         "topic.metadata.refresh.interval.ms": 1000,
     }
+    if os.environ.get("GROUP_PROTOCOL") == "classic":
+        config.update({
+            "group.protocol": "classic",
+            "partition.assignment.strategy": "cooperative-sticky",
+            "session.timeout.ms": 6000,
+            "heartbeat.interval.ms": 300,
+        })
     if assignor != "-":
         config["group.remote.assignor"] = assignor
     if instance_id:

@@ -2,8 +2,8 @@
 share partitions with the server-side assignors (`uniform`, `range`), every record is processed
 exactly once across joins and clean leaves, a SIGKILLed member's partitions move after the
 session timeout, a regex subscription picks up a new topic, a SIGKILLed Strom resumes the group
-with its epochs and assignments (persisted in `__consumer_offsets`), AdminClient describes and lists the group with its type, and classic and
-consumer members of one group meet Kafka's errors (an empty group converts)."""
+with its epochs and assignments (persisted in `__consumer_offsets`), and AdminClient describes and lists the group with its type (classic and consumer members
+of one group: test_groups_mixed.py)."""
 
 import signal
 import subprocess
@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import requests
-from confluent_kafka import Consumer, ConsumerGroupType, KafkaException, Producer, TopicPartition
+from confluent_kafka import Consumer, ConsumerGroupType, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewPartitions, NewTopic
 
 from kafka_group_records import latest, read_offsets_topic
@@ -292,71 +292,3 @@ def test_a_sigkilled_strom_resumes_the_group_with_its_epochs_and_assignments(str
         assert committed(strom.bootstrap, "resumers", "events", 8) == [38] * 6 + [36] * 2
     finally:
         kill_all(members)
-
-
-def classic_join_error(bootstrap, group, topic):
-    """The error a classic consumer of `group` gets, or None once it has an assignment."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "session.timeout.ms": 6000})
-    try:
-        consumer.subscribe([topic])
-        deadline = time.time() + 20
-        while time.time() < deadline:
-            message = consumer.poll(0.2)
-            if message is not None and message.error():
-                return message.error().name()
-            if consumer.assignment():
-                return None
-        raise AssertionError("the classic consumer neither joined nor failed")
-    finally:
-        consumer.close()
-
-
-V2 = {"content-type": "application/vnd.kafka.v2+json"}
-
-
-def http_instance(strom, group, name):
-    r = requests.post(f"{strom.http}/consumers/{group}", headers=V2, json={"name": name, "format": "json"})
-    assert r.status_code == 200, r.text
-    base = f"{strom.http}/consumers/{group}/instances/{name}"
-    assert requests.post(f"{base}/subscription", headers=V2, json={"topics": ["mixed"]}).status_code == 204
-    return base
-
-
-def http_assignment(base):
-    return {(p["topic"], p["partition"]) for p in requests.get(f"{base}/assignments", timeout=10).json()["partitions"]}
-
-
-def test_classic_and_consumer_members_of_one_group(strom_factory, tmp_path):
-    strom = start(strom_factory, tmp_path)
-    create_topic(strom.bootstrap, "mixed", 2)
-    member = Member(tmp_path, "m", strom.bootstrap, "mixed-group", "mixed")
-    try:
-        wait_until(lambda: len(member.assignment()) == 2, 30, "the consumer member assigned")
-        # A consumer group with members refuses classic members (no online migration).
-        assert classic_join_error(strom.bootstrap, "mixed-group", "mixed") == "INCONSISTENT_GROUP_PROTOCOL"
-        # An HTTP consumer instance (a classic member) gets nothing while the group has
-        # consumer members, and joins once it is empty, which makes it a classic group again.
-        base = http_instance(strom, "mixed-group", "h")
-        time.sleep(1)
-        assert http_assignment(base) == set()
-        member.stop()
-        wait_until(lambda: http_assignment(base) == {("mixed", 0), ("mixed", 1)}, 30, "the HTTP instance to join")
-        # Now a consumer-protocol member is refused: the classic group has members.
-        late = Member(tmp_path, "late", strom.bootstrap, "mixed-group", "mixed")
-        try:
-            # librdkafka treats it as fatal: "ConsumerGroupHeartbeat fatal error: Broker: The
-            # group id does not exist" (GROUP_ID_NOT_FOUND).
-            refused = lambda: any(line.startswith("ERROR") and "group id does not exist" in line for line in late.lines())
-            wait_until(refused, 20, "the consumer member to be refused")
-            assert late.assignment() == set()
-        finally:
-            kill_all([late])
-        assert requests.delete(base, timeout=10).status_code == 204
-        # Empty again: a consumer member converts it back.
-        again = Member(tmp_path, "again", strom.bootstrap, "mixed-group", "mixed")
-        try:
-            wait_until(lambda: len(again.assignment()) == 2, 30, "the group to become a consumer group again")
-        finally:
-            kill_all([again])
-    finally:
-        kill_all([member])

@@ -1,6 +1,7 @@
 //! The classic protocol's requests after the join: SyncGroup (the leader hands in the
 //! assignment), Heartbeat and LeaveGroup. JoinGroup, which may start a rebalance, stays in
-//! `coordinator.rs`.
+//! `coordinator.rs`. In a consumer group, classic members are served by the consumer group
+//! (`consumer/classic.rs`).
 
 use tokio::sync::oneshot;
 
@@ -26,6 +27,9 @@ impl GroupCoordinator {
             let mut g = group.lock();
             if g.removed {
                 return Err(GroupError::CoordinatorNotAvailable);
+            }
+            if g.consumer.is_some() {
+                return self.shared.classic_sync_consumer(&mut g, &req);
             }
             g.check_fenced(&req.member_id, req.group_instance_id.as_deref())?;
             if !g.members.contains_key(&req.member_id) {
@@ -90,6 +94,9 @@ impl GroupCoordinator {
         if g.removed || g.state == GroupState::Dead {
             return Err(GroupError::CoordinatorNotAvailable);
         }
+        if g.consumer.is_some() {
+            return self.shared.classic_heartbeat_consumer(&mut g, &req);
+        }
         let state = g.touch_current_member(
             &req.member_id,
             req.group_instance_id.as_deref(),
@@ -119,6 +126,7 @@ impl GroupCoordinator {
         if g.removed || g.state == GroupState::Dead {
             return Err(GroupError::CoordinatorNotAvailable);
         }
+        let consumer = g.consumer.is_some();
         let results = members
             .iter()
             .map(|leaving| LeaveResult {
@@ -127,10 +135,17 @@ impl GroupCoordinator {
                 error: self.leave_one(&mut g, leaving).err(),
             })
             .collect();
+        if consumer {
+            let topics = self.shared.storage.topic_metadata();
+            self.shared.persist_consumer(&mut g, &topics);
+        }
         Ok(results)
     }
 
     fn leave_one(&self, g: &mut Group, leaving: &LeavingMember) -> Result<(), GroupError> {
+        if g.consumer.is_some() {
+            return self.shared.classic_leave_consumer(g, leaving);
+        }
         let instance = leaving.group_instance_id.as_deref();
         let member_id = match (leaving.member_id.as_str(), instance) {
             ("", Some(instance)) => g

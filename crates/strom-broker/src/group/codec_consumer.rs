@@ -8,7 +8,7 @@
 //! | --- | --- | --- |
 //! | 3 | group | `ConsumerGroupMetadataValue`: the group epoch |
 //! | 4 | group | `ConsumerGroupPartitionMetadataValue`: the subscribed topics' metadata |
-//! | 5 | group, member | `ConsumerGroupMemberMetadataValue`: subscription, rack, client |
+//! | 5 | group, member | `ConsumerGroupMemberMetadataValue`: subscription, rack, client; tagged field 0 `ClassicMemberMetadata` for a classic member |
 //! | 6 | group | `ConsumerGroupTargetAssignmentMetadataValue`: the assignment epoch |
 //! | 7 | group, member | `ConsumerGroupTargetAssignmentMemberValue`: the member's target |
 //! | 8 | group, member | `ConsumerGroupCurrentMemberAssignmentValue`: epochs, owned, revoking |
@@ -77,6 +77,16 @@ pub(crate) struct MemberValue {
     pub regex: Option<String>,
     pub rebalance_timeout_ms: i32,
     pub server_assignor: Option<String>,
+    /// Tagged field 0, set for a member using the classic protocol (JoinGroup/SyncGroup).
+    pub classic: Option<ClassicMemberValue>,
+}
+
+/// `ConsumerGroupMemberMetadataValue.ClassicMemberMetadata`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct ClassicMemberValue {
+    pub session_timeout_ms: i32,
+    /// `(name, metadata)` of each protocol the member supports, in its order of preference.
+    pub protocols: Vec<(String, Bytes)>,
 }
 
 /// `ConsumerGroupCurrentMemberAssignmentValue`.
@@ -132,6 +142,10 @@ pub(crate) fn encode(value: &ConsumerValue) -> Bytes {
             string(&mut b, m.regex.as_deref());
             b.put_i32(m.rebalance_timeout_ms);
             string(&mut b, m.server_assignor.as_deref());
+            if let Some(classic) = &m.classic {
+                classic_tag(&mut b, classic);
+                return b.freeze();
+            }
         }
         ConsumerValue::TargetMember(parts) => topic_parts(&mut b, parts),
         ConsumerValue::CurrentAssignment(c) => {
@@ -178,7 +192,12 @@ pub(crate) fn decode(key: &ConsumerKey, bytes: &[u8]) -> Result<ConsumerValue, G
             }
             ConsumerValue::PartitionMetadata(epoch, topics)
         }
-        ConsumerKey::Member(_) => ConsumerValue::Member(decode_member(&mut r)?),
+        ConsumerKey::Member(_) => {
+            let mut member = decode_member(&mut r)?;
+            member.classic = member_tags(&mut r)?;
+            r.finish()?;
+            return Ok(ConsumerValue::Member(member));
+        }
         ConsumerKey::TargetMember(_) => ConsumerValue::TargetMember(read_topic_parts(&mut r)?),
         ConsumerKey::CurrentAssignment(_) => ConsumerValue::CurrentAssignment(CurrentValue {
             epoch: r.i32()?,
@@ -211,7 +230,62 @@ fn decode_member(r: &mut Reader<'_>) -> Result<MemberValue, GroupError> {
         regex: compact_string(r)?,
         rebalance_timeout_ms: r.i32()?,
         server_assignor: compact_string(r)?,
+        classic: None,
     })
+}
+
+/// The tag section of a member value with `ClassicMemberMetadata` as tag 0, as Kafka's
+/// generator writes a nullable struct there: size + 1, a presence byte (1), the struct.
+fn classic_tag(b: &mut BytesMut, classic: &ClassicMemberValue) {
+    let mut s = BytesMut::new();
+    s.put_i32(classic.session_timeout_ms);
+    varint(&mut s, classic.protocols.len() + 1);
+    for (name, metadata) in &classic.protocols {
+        string(&mut s, Some(name));
+        varint(&mut s, metadata.len() + 1);
+        s.put_slice(metadata);
+        s.put_u8(0);
+    }
+    s.put_u8(0);
+    varint(b, 1); // one tagged field
+    varint(b, 0); // tag 0
+    varint(b, s.len() + 1);
+    b.put_u8(1);
+    b.put_slice(&s);
+}
+
+/// Reads a member value's tag section: tag 0 is `ClassicMemberMetadata`, others are skipped.
+fn member_tags(r: &mut Reader<'_>) -> Result<Option<ClassicMemberValue>, GroupError> {
+    let mut classic = None;
+    for _ in 0..read_varint(r)? {
+        let tag = read_varint(r)?;
+        let size = usize::try_from(read_varint(r)?).unwrap_or(usize::MAX);
+        let raw = r.take(size)?;
+        if tag != 0 {
+            continue;
+        }
+        let mut t = Reader(raw);
+        if (t.array::<1>()?[0] as i8) < 0 {
+            continue;
+        }
+        let session_timeout_ms = t.i32()?;
+        let mut protocols = Vec::new();
+        for _ in 0..compact_len(&mut t)? {
+            let name = compact_string(&mut t)?.unwrap_or_default();
+            let n = read_varint(&mut t)?.saturating_sub(1);
+            let metadata =
+                Bytes::copy_from_slice(t.take(usize::try_from(n).unwrap_or(usize::MAX))?);
+            skip_tags(&mut t)?;
+            protocols.push((name, metadata));
+        }
+        skip_tags(&mut t)?;
+        t.finish()?;
+        classic = Some(ClassicMemberValue {
+            session_timeout_ms,
+            protocols,
+        });
+    }
+    Ok(classic)
 }
 
 fn topic_parts(b: &mut BytesMut, parts: &TopicParts) {
@@ -304,77 +378,4 @@ fn skip_tags(r: &mut Reader<'_>) -> Result<(), GroupError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn round_trip(key: ConsumerKey, value: ConsumerValue) {
-        let bytes = encode(&value);
-        assert_eq!(decode(&key, &bytes).unwrap(), value, "{key:?}");
-        for cut in 0..bytes.len() {
-            assert!(decode(&key, &bytes[..cut]).is_err(), "{key:?} cut at {cut}");
-        }
-    }
-
-    #[test]
-    fn every_value_round_trips_and_truncation_is_an_error() {
-        let id = [7u8; 16];
-        round_trip(ConsumerKey::Metadata, ConsumerValue::Metadata(12));
-        round_trip(
-            ConsumerKey::TargetMetadata,
-            ConsumerValue::TargetMetadata(11),
-        );
-        round_trip(
-            ConsumerKey::PartitionMetadata,
-            ConsumerValue::PartitionMetadata(12, vec![(id, "orders".into(), 8)]),
-        );
-        let member = MemberValue {
-            instance_id: Some("i".into()),
-            rack_id: None,
-            client_id: "rdkafka".into(),
-            client_host: "/127.0.0.1".into(),
-            topic_names: vec!["a".into(), "b".into()],
-            regex: Some("^logs-.*".into()),
-            rebalance_timeout_ms: 300_000,
-            server_assignor: Some("range".into()),
-        };
-        round_trip(
-            ConsumerKey::Member("m".into()),
-            ConsumerValue::Member(member),
-        );
-        round_trip(
-            ConsumerKey::TargetMember("m".into()),
-            ConsumerValue::TargetMember(vec![(id, vec![0, 3, 5])]),
-        );
-        let current = CurrentValue {
-            epoch: 12,
-            previous_epoch: 10,
-            state: 2,
-            assigned: vec![(id, vec![1])],
-            revoking: vec![(id, vec![2, 4])],
-        };
-        round_trip(
-            ConsumerKey::CurrentAssignment("m".into()),
-            ConsumerValue::CurrentAssignment(current),
-        );
-    }
-
-    #[test]
-    fn layout_is_kafkas() {
-        // ConsumerGroupMetadataValue v0: int16 version, int32 epoch, empty tag section.
-        let bytes = encode(&ConsumerValue::Metadata(5));
-        assert_eq!(&bytes[..], &[0, 0, 0, 0, 0, 5, 0]);
-        // A target with one topic and partition 1: array of 1 (varint 2), uuid, [1], tags.
-        let bytes = encode(&ConsumerValue::TargetMember(vec![([1; 16], vec![1])]));
-        let mut want = vec![0, 0, 2];
-        want.extend([1u8; 16]);
-        want.extend([2, 0, 0, 0, 1, 0, 0]);
-        assert_eq!(&bytes[..], &want[..]);
-        // Unknown tagged fields are skipped: one tag (0) of 8 bytes (a MetadataHash).
-        let mut tagged = vec![0, 0, 0, 0, 0, 5, 1, 0, 8];
-        tagged.extend([9u8; 8]);
-        assert_eq!(
-            decode(&ConsumerKey::Metadata, &tagged).unwrap(),
-            ConsumerValue::Metadata(5)
-        );
-    }
-}
+mod tests;

@@ -36,6 +36,55 @@ pub struct GroupConfig {
     /// The server-side assignors members may ask for, the default first
     /// (`group.consumer.assignors`).
     pub consumer_assignors: Vec<String>,
+    /// Which online conversions of a group with members between the classic and the consumer
+    /// protocol are allowed (`group.consumer.migration.policy`); empty groups always convert.
+    pub consumer_migration_policy: MigrationPolicy,
+}
+
+/// Kafka's `group.consumer.migration.policy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MigrationPolicy {
+    /// Classic groups upgrade and consumer groups downgrade.
+    #[default]
+    Bidirectional,
+    Upgrade,
+    Downgrade,
+    Disabled,
+}
+
+impl MigrationPolicy {
+    /// A ConsumerGroupHeartbeat may turn a classic group with members into a consumer group.
+    pub fn upgrade_enabled(self) -> bool {
+        matches!(
+            self,
+            MigrationPolicy::Bidirectional | MigrationPolicy::Upgrade
+        )
+    }
+
+    /// The last consumer-protocol member leaving turns the group back into a classic group.
+    pub fn downgrade_enabled(self) -> bool {
+        matches!(
+            self,
+            MigrationPolicy::Bidirectional | MigrationPolicy::Downgrade
+        )
+    }
+}
+
+impl std::str::FromStr for MigrationPolicy {
+    type Err = String;
+
+    /// Kafka's names, case-insensitive.
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "bidirectional" => Ok(MigrationPolicy::Bidirectional),
+            "upgrade" => Ok(MigrationPolicy::Upgrade),
+            "downgrade" => Ok(MigrationPolicy::Downgrade),
+            "disabled" => Ok(MigrationPolicy::Disabled),
+            _ => Err(format!(
+                "unknown migration policy {s:?} (bidirectional, upgrade, downgrade, disabled)"
+            )),
+        }
+    }
 }
 
 impl Default for GroupConfig {
@@ -55,6 +104,7 @@ impl Default for GroupConfig {
                 .iter()
                 .map(|a| a.to_string())
                 .collect(),
+            consumer_migration_policy: MigrationPolicy::default(),
         }
     }
 }

@@ -266,7 +266,16 @@ impl GroupCoordinator {
         if g.state == GroupState::Dead {
             return Err(GroupError::CoordinatorNotAvailable);
         }
-        super::consumer::admit_classic_join(shared, g)?;
+        if g.consumer
+            .as_deref()
+            .is_some_and(|cg| !cg.members.is_empty())
+        {
+            // A classic member of a consumer group: the consumer group serves it.
+            let result = shared.classic_join_consumer(g, req);
+            shared.persist_consumer(g, &shared.storage.topic_metadata());
+            return result.map(Joined::Now);
+        }
+        super::consumer::empty_to_classic(shared, g);
         if !g.supports(&req.protocol_type, &req.protocols) {
             return Err(GroupError::InconsistentGroupProtocol);
         }

@@ -189,8 +189,8 @@ fn restore_consumer(
     } else {
         GroupState::Stable
     };
-    for member in cg.members.keys() {
-        shared.spawn_consumer_timer(&g.id, member);
+    for member in cg.members.values() {
+        shared.spawn_consumer_timer(&g.id, &member.id, member.session_deadline);
     }
     tracing::info!(group = %g.id, epoch = cg.epoch, members = cg.members.len(), "consumer group restored");
     g.consumer = Some(Box::new(cg));

@@ -37,7 +37,7 @@ mod writer;
 #[cfg(test)]
 mod tests;
 
-pub use config::{GroupConfig, OFFSETS_TOPIC};
+pub use config::{GroupConfig, MigrationPolicy, OFFSETS_TOPIC};
 pub use consumer_protocol::{
     decode_assignment, decode_subscription, encode_assignment, encode_subscription,
     leader_range_assignments, range_assign, Assignment, Subscription,

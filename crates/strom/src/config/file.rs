@@ -52,6 +52,7 @@ pub(super) struct FileConfig {
     pub(super) group_consumer_session_timeout_ms: Option<u64>,
     pub(super) group_consumer_heartbeat_interval_ms: Option<u64>,
     pub(super) group_consumer_assignors: Option<Vec<String>>,
+    pub(super) group_consumer_migration_policy: Option<String>,
     pub(super) transaction_max_timeout_ms: Option<i32>,
     pub(super) retention_check_interval_ms: Option<u64>,
     pub(super) min_free_bytes: Option<u64>,

@@ -35,6 +35,12 @@ pub(super) fn group_config(file: &FileConfig) -> anyhow::Result<strom_broker::gr
             .group_consumer_assignors
             .clone()
             .unwrap_or_else(|| defaults.consumer_assignors.clone()),
+        consumer_migration_policy: match &file.group_consumer_migration_policy {
+            Some(policy) => policy
+                .parse()
+                .map_err(|e| anyhow::anyhow!("group_consumer_migration_policy: {e}"))?,
+            None => defaults.consumer_migration_policy,
+        },
         ..defaults
     };
     check_consumer_group_config(&config)?;

@@ -88,7 +88,7 @@ impl GroupCoordinator {
             .get(member_id.unwrap_or_default())
             .ok_or(GroupError::UnknownMemberId)?;
         if m.epoch != epoch {
-            return Err(GroupError::StaleMemberEpoch);
+            return Err(super::stale_epoch(m));
         }
         Ok(())
     }
@@ -104,7 +104,8 @@ impl GroupCoordinator {
 impl super::ConsumerGroup {
     /// Kafka's `validateOffsetCommit` for a consumer group: a commit without a member
     /// (epoch < 0) only while the group has no members; else the member must exist and name
-    /// its current epoch. Errors: `UnknownMemberId`, `StaleMemberEpoch`.
+    /// its current epoch. Errors: `UnknownMemberId`, `StaleMemberEpoch` (`IllegalGeneration`
+    /// for a classic member).
     pub(crate) fn check_commit(&self, member_id: &str, epoch: i32) -> Result<(), GroupError> {
         if epoch < 0 && self.members.is_empty() {
             return Ok(());
@@ -114,7 +115,7 @@ impl super::ConsumerGroup {
             .get(member_id)
             .ok_or(GroupError::UnknownMemberId)?;
         if m.epoch != epoch {
-            return Err(GroupError::StaleMemberEpoch);
+            return Err(super::stale_epoch(m));
         }
         Ok(())
     }

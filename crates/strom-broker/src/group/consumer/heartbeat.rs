@@ -35,7 +35,7 @@ impl GroupCoordinator {
     /// ConsumerGroupHeartbeat. `can_describe` says which topics a regex may match (the
     /// caller's Describe permission).
     ///
-    /// Errors: `InvalidGroupId`, `GroupIdNotFound` (a classic group with members),
+    /// Errors: `InvalidGroupId`, `GroupIdNotFound` (a classic group with members that may not upgrade),
     /// `UnknownMemberId`, `FencedMemberEpoch`, `UnreleasedInstanceId`, `UnsupportedAssignor`,
     /// `InvalidRegularExpression`, `GroupMaxSizeReached`, `CoordinatorNotAvailable`.
     pub fn consumer_heartbeat(
@@ -86,18 +86,9 @@ impl Shared {
             if req.member_epoch != 0 {
                 return Err(GroupError::UnknownMemberId);
             }
-            // An empty classic group becomes a consumer group; one with members stays classic.
-            if !g.members.is_empty() || !g.pending_members.is_empty() {
-                return Err(GroupError::GroupIdNotFound);
-            }
-            g.consumer = Some(Box::default());
-            // Kafka's conversion: the classic group's metadata record goes.
-            if g.protocol_type.is_some() || g.generation > 0 {
-                self.write_group_record(&g.id, None);
-            }
-            g.protocol_type = Some("consumer".to_string());
-            g.protocol = None;
-            g.leader = None;
+            // A classic group becomes a consumer group: an empty one always, one with members
+            // if the migration policy allows (`convert.rs`).
+            self.upgrade(g, topics)?;
         }
         if req.member_epoch < 0 {
             return self.consumer_leave(g, &req);
@@ -180,7 +171,8 @@ impl Shared {
                 let old_id = old.id.clone();
                 if old_id != id {
                     take_over(cg, &old_id, &id);
-                    self.spawn_consumer_timer(&group_id, &id);
+                    let deadline = Instant::now() + self.config.consumer_session_timeout;
+                    self.spawn_consumer_timer(&group_id, &id, deadline);
                 }
                 return Ok(id);
             }
@@ -191,9 +183,11 @@ impl Shared {
         if cg.members.len() >= max {
             return Err(GroupError::GroupMaxSizeReached);
         }
-        cg.members.insert(id.clone(), new_member(&id, req));
+        cg.members
+            .insert(id.clone(), new_member(&id, req.instance_id.clone()));
         cg.epoch += 1;
-        self.spawn_consumer_timer(&group_id, &id);
+        let deadline = Instant::now() + self.config.consumer_session_timeout;
+        self.spawn_consumer_timer(&group_id, &id, deadline);
         tracing::info!(group = %group_id, member = %id, "consumer group member joined");
         Ok(id)
     }
@@ -232,9 +226,9 @@ impl Shared {
         let Some(cg) = g.consumer.as_deref_mut() else {
             return;
         };
-        if cg.members.remove(id).is_none() {
+        let Some(removed) = cg.members.remove(id) else {
             return;
-        }
+        };
         cg.target.remove(id);
         cg.epoch += 1;
         tracing::info!(group = %g.id, member = %id, reason, "consumer group member removed");
@@ -244,14 +238,18 @@ impl Shared {
         } else {
             let topics = self.storage.topic_metadata();
             self.refresh_target(cg, &topics);
+            if removed.classic.is_none() {
+                self.maybe_downgrade(g);
+            }
         }
     }
 
-    /// Removes the member once its session, or its time to revoke, runs out.
-    pub(crate) fn spawn_consumer_timer(&self, group_id: &str, member_id: &str) {
+    /// Removes the member once its session, or its time to revoke (or, for a classic member,
+    /// to rejoin), runs out; first looks at `deadline`, the member's session deadline.
+    pub(crate) fn spawn_consumer_timer(&self, group_id: &str, member_id: &str, deadline: Instant) {
         let shared = self.me.clone();
         let (group_id, member_id) = (group_id.to_string(), member_id.to_string());
-        let mut deadline = Instant::now() + self.config.consumer_session_timeout;
+        let mut deadline = deadline;
         tokio::spawn(async move {
             loop {
                 sleep_until(deadline).await;
@@ -274,6 +272,8 @@ impl Shared {
                 }
                 let reason = if m.session_deadline <= Instant::now() {
                     "session timeout"
+                } else if m.classic.is_some() {
+                    "did not rejoin in its rebalance timeout"
                 } else {
                     "did not revoke in its rebalance timeout"
                 };
@@ -302,10 +302,10 @@ fn check_epoch(m: &ConsumerMember, req: &ConsumerHeartbeatRequest) -> Result<(),
     Err(GroupError::FencedMemberEpoch)
 }
 
-fn new_member(id: &str, req: &ConsumerHeartbeatRequest) -> ConsumerMember {
+pub(super) fn new_member(id: &str, instance_id: Option<String>) -> ConsumerMember {
     ConsumerMember {
         id: id.to_string(),
-        instance_id: req.instance_id.clone(),
+        instance_id,
         rack_id: None,
         client_id: String::new(),
         client_host: String::new(),
@@ -321,11 +321,12 @@ fn new_member(id: &str, req: &ConsumerHeartbeatRequest) -> ConsumerMember {
         session_deadline: Instant::now(),
         revoke_deadline: None,
         departed: false,
+        classic: None,
     }
 }
 
 /// A static member's new incarnation takes over the departed one's place and assignment.
-fn take_over(cg: &mut ConsumerGroup, old_id: &str, new_id: &str) {
+pub(super) fn take_over(cg: &mut ConsumerGroup, old_id: &str, new_id: &str) {
     if let Some(mut m) = cg.members.remove(old_id) {
         m.id = new_id.to_string();
         m.departed = false;

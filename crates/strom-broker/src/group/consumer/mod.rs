@@ -11,15 +11,18 @@
 //!
 //! A consumer group shares the classic [`super::metadata::Group`] (one id space, one offset
 //! store, one lock): `Group::consumer` is `Some` for a consumer group, and the classic member
-//! map stays empty. An empty group converts from one type to the other on a join; a non-empty
-//! one refuses members of the other protocol (`heartbeat.rs`).
+//! map stays empty. Members of the classic protocol (JoinGroup/SyncGroup) may be members of a
+//! consumer group too, as in Kafka (`classic.rs`), and groups with members convert between
+//! the two types online (`convert.rs`, Kafka's `group.consumer.migration.policy`).
 //!
 //! Layout: `mod.rs` (state and messages), `assignor.rs`, `target.rs` (when a new target is
 //! due), `heartbeat.rs` (the request, join/leave, session timers), `reconcile.rs` (the
 //! per-member state machine), `persist.rs` (records and restore), `describe.rs` (ConsumerGroupDescribe and offset-commit
-//! validation).
+//! validation), `classic.rs` (classic members), `convert.rs` (upgrade and downgrade).
 
 mod assignor;
+mod classic;
+mod convert;
 mod describe;
 mod heartbeat;
 mod persist;
@@ -32,6 +35,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 pub use assignor::{assign, ASSIGNORS};
+pub(crate) use convert::empty_to_classic;
 pub(crate) use persist::restore;
 
 /// Partitions by topic name.
@@ -127,6 +131,16 @@ pub(crate) struct ConsumerMember {
     pub revoke_deadline: Option<Instant>,
     /// A static member that left with epoch -2 and may come back under a new member id.
     pub departed: bool,
+    /// Set for a member using the classic protocol (JoinGroup/SyncGroup/Heartbeat).
+    pub classic: Option<ClassicMeta>,
+}
+
+/// What a classic member of a consumer group joined with (Kafka's `ClassicMemberMetadata`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ClassicMeta {
+    pub session_timeout: Duration,
+    /// In the member's order of preference; the first one's metadata is its subscription.
+    pub protocols: Vec<crate::group::GroupProtocol>,
 }
 
 /// The KIP-848 state of a consumer group.
@@ -185,21 +199,12 @@ pub(crate) fn holds(parts: &Parts, topic: &str, partition: i32) -> bool {
     parts.get(topic).is_some_and(|p| p.contains(&partition))
 }
 
-/// A classic JoinGroup meeting a consumer group: refused while the group has consumer members
-/// (online migration is not implemented), and an empty one becomes a classic group again.
-/// Errors: `InconsistentGroupProtocol`.
-pub(crate) fn admit_classic_join(
-    shared: &crate::group::coordinator::Shared,
-    g: &mut crate::group::metadata::Group,
-) -> Result<(), crate::group::GroupError> {
-    if let Some(consumer) = &g.consumer {
-        if !consumer.members.is_empty() {
-            return Err(crate::group::GroupError::InconsistentGroupProtocol);
-        }
-        g.consumer = None;
-        g.protocol_type = None;
-        // Its KIP-848 records get tombstones.
-        shared.persist_consumer(g, &BTreeMap::new());
+/// A wrong epoch from `m`: `IllegalGeneration` for a classic member (its epoch is its
+/// generation), as Kafka answers, else `StaleMemberEpoch`.
+pub(crate) fn stale_epoch(m: &ConsumerMember) -> crate::group::GroupError {
+    if m.classic.is_some() {
+        crate::group::GroupError::IllegalGeneration
+    } else {
+        crate::group::GroupError::StaleMemberEpoch
     }
-    Ok(())
 }

@@ -12,10 +12,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use bytes::Bytes;
 use tokio::time::Instant;
 
-use super::{ConsumerGroup, ConsumerMember, Parts, TopicMeta};
+use super::{ClassicMeta, ConsumerGroup, ConsumerMember, Parts, TopicMeta};
 use crate::group::codec::RecordKey;
 use crate::group::codec_consumer::{
-    encode, ConsumerKey, ConsumerValue, CurrentValue, MemberValue, TopicParts,
+    encode, ClassicMemberValue, ConsumerKey, ConsumerValue, CurrentValue, MemberValue, TopicParts,
 };
 use crate::group::coordinator::Shared;
 use crate::group::metadata::Group;
@@ -105,6 +105,14 @@ fn member_value(m: &ConsumerMember) -> MemberValue {
         regex: m.regex.as_ref().map(|(source, _)| source.clone()),
         rebalance_timeout_ms: i32::try_from(m.rebalance_timeout.as_millis()).unwrap_or(i32::MAX),
         server_assignor: m.server_assignor.clone(),
+        classic: m.classic.as_ref().map(|c| ClassicMemberValue {
+            session_timeout_ms: i32::try_from(c.session_timeout.as_millis()).unwrap_or(i32::MAX),
+            protocols: c
+                .protocols
+                .iter()
+                .map(|p| (p.name.clone(), p.metadata.clone()))
+                .collect(),
+        }),
     }
 }
 
@@ -238,6 +246,21 @@ fn restored_member(
         .regex
         .as_ref()
         .and_then(|source| Some((source.clone(), super::heartbeat::compile(source).ok()?)));
+    let classic = m.classic.as_ref().map(|c| ClassicMeta {
+        session_timeout: std::time::Duration::from_millis(
+            u64::try_from(c.session_timeout_ms).unwrap_or(0),
+        ),
+        protocols: c
+            .protocols
+            .iter()
+            .map(|(name, metadata)| crate::group::GroupProtocol {
+                name: name.clone(),
+                metadata: metadata.clone(),
+            })
+            .collect(),
+    });
+    // A classic member gets its own session timeout after a restart.
+    let session = classic.as_ref().map_or(session, |c| c.session_timeout);
     let mut member = ConsumerMember {
         id: id.to_string(),
         instance_id: m.instance_id.clone(),
@@ -258,6 +281,7 @@ fn restored_member(
         session_deadline: Instant::now() + session,
         revoke_deadline: None,
         departed: false,
+        classic,
     };
     // Until its next heartbeat re-resolves it with the member's permissions.
     member.subscribed = super::heartbeat::resolve(&member, topics, &|_| true);

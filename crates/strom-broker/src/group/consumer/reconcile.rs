@@ -17,7 +17,7 @@ use super::{holds, ConsumerGroup, Parts};
 
 impl ConsumerGroup {
     /// Every partition a member other than `id` holds or has not yet released.
-    fn held_by_others(&self, id: &str) -> Parts {
+    pub(super) fn held_by_others(&self, id: &str) -> Parts {
         let mut held = Parts::new();
         for m in self.members.values().filter(|m| m.id != id) {
             for parts in [&m.assigned, &m.revoking] {

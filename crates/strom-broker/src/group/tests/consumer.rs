@@ -1,6 +1,6 @@
 //! KIP-848 consumer groups over in-memory storage: revoke before assign, epoch fencing,
-//! offset commits checked against member epochs, session expiry, and the rules for classic
-//! and consumer members of one group.
+//! offset commits checked against member epochs, session expiry, and empty groups changing
+//! type (groups with members: `mixed.rs`).
 
 use super::*;
 use crate::group::consumer::{ConsumerHeartbeatRequest, ConsumerHeartbeatResponse, Parts};
@@ -107,23 +107,20 @@ async fn a_silent_member_is_removed_after_the_session_timeout() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn classic_and_consumer_members_do_not_mix_but_empty_groups_convert() {
+async fn empty_groups_convert_and_only_consumer_protocol_groups_upgrade() {
     let (c, _) = coordinator().await;
-    let a = beat(&c, hb("a", 0, owned(&[]))).unwrap();
-    let mut join = join_req("g", "", &["range"]);
-    join.require_known_member_id = false;
-    assert_eq!(
-        c.join_group(join.clone()).await.err(),
-        Some(GroupError::InconsistentGroupProtocol)
-    );
+    beat(&c, hb("a", 0, owned(&[]))).unwrap();
     assert_eq!(c.list_groups(&[], &[])[0].group_type, "consumer");
     beat(&c, hb("a", -1, None)).unwrap();
-    let _ = a;
+    let mut join = join_req("g", "", &["range"]);
+    join.require_known_member_id = false;
+    join.protocol_type = "connect".into();
     let joined = spawn_join(&c, join).await.unwrap().unwrap();
     assert_eq!(c.list_groups(&[], &[])[0].group_type, "classic");
     assert_eq!(
         beat(&c, hb("b", 0, owned(&[]))),
-        Err(GroupError::GroupIdNotFound)
+        Err(GroupError::GroupIdNotFound),
+        "a group of another protocol type does not upgrade"
     );
     assert!(!joined.member_id.is_empty());
 }

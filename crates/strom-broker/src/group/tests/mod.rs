@@ -6,6 +6,7 @@ mod consumer;
 mod consumer_persist;
 mod membership;
 mod migrate;
+mod mixed;
 mod offsets;
 mod static_members;
 

@@ -11,14 +11,18 @@
 #   consumer      as default, with TEST_CONSUMER_GROUP_PROTOCOL=consumer: the suite's group
 #                 tests use KIP-848's consumer group protocol
 # Each listed test must PASS in the runner's report (check.py): a test that is skipped, fails
-# or never reports is a failure of this script. excluded.txt names the suite's other broker
+# or never reports is a failure of this script. The runner runs every test of a number (all
+# 0045_* together); a third column names a sub-test to run alone (the runner's SUBTESTS, a
+# substring of the sub-test's "function:line: title"): such a test runs in a runner of its own
+# and must also print that sub-test's PASS line. excluded.txt names the suite's other broker
 # tests with the reason each one does not run. See README.md.
 #
 # Environment:
 #   STROM_BIN              strom binary [default: $CARGO_TARGET_DIR or ./target, release]
 #   STROM_RDKAFKA_MODE     full (default) or quick (the suite's -Q: fewer messages and rounds)
 #   STROM_RDKAFKA_TESTS    comma-separated test names to run instead of tests.txt, each
-#                          optionally :<scenario> (e.g. 0001_multiobj:sasl_ssl)
+#                          optionally :<scenario>[:<sub-test>] (e.g. 0001_multiobj:sasl_ssl,
+#                          0045_resubscribe_with_regex:consumer:do_test_resubscribe_with_regex)
 #   STROM_RDKAFKA_PAR      tests run in parallel [default: 4]
 #   STROM_CACHE_DIR        build cache [default: ~/.cache/strom]
 set -euo pipefail
@@ -42,8 +46,8 @@ export TEST_KAFKA_VERSION=4.0.0
 "$here/build.sh" "$cache" "$rdk_package" "$rdk_version"
 [ -x "$strom_bin" ] || { echo "strom binary not found: $strom_bin (cargo build --release -p strom)" >&2; exit 1; }
 
-# "name [scenario]" lines without comments.
-entries() { sed -e 's/#.*//' "$1" | awk 'NF { print $1, ($2 == "" ? "default" : $2) }'; }
+# "name scenario [sub-test]" lines without comments.
+entries() { sed -e 's/#.*//' "$1" | awk 'NF { print $1, ($2 == "" ? "default" : $2), $3 }'; }
 both=$(comm -12 <(entries "$here/tests.txt" | cut -d' ' -f1 | sort) \
   <(sed -e 's/#.*//' "$here/excluded.txt" | awk 'NF { print $1 }' | sort))
 [ -z "$both" ] || { echo "listed as run and as excluded: $both" >&2; exit 1; }
@@ -56,7 +60,7 @@ stop_strom() {
 }
 trap 'stop_strom; rm -rf "$work"' EXIT
 if [ -n "${STROM_RDKAFKA_TESTS:-}" ]; then
-  tr ',' '\n' <<<"$STROM_RDKAFKA_TESTS" | awk -F: 'NF { print $1, ($2 == "" ? "default" : $2) }' >"$work/all.txt"
+  tr ',' '\n' <<<"$STROM_RDKAFKA_TESTS" | awk -F: 'NF { print $1, ($2 == "" ? "default" : $2), $3 }' >"$work/all.txt"
 else entries "$here/tests.txt" >"$work/all.txt"; fi
 if [ -n "${CI:-}" ]; then
   for t in $ci_skipped; do
@@ -120,7 +124,7 @@ CONF
 }
 
 # Runs the test-runner on the names in <list> against <dir>'s server; writes <out>.report.json
-# and <out>.log. Usage: run_suite <dir> <scenario> <list> <out> <parallel>
+# and <out>.log. Usage: run_suite <dir> <scenario> <list> <out> <parallel> [<sub-test>]
 run_suite() {
   local tests args
   # The runner matches TESTS against test numbers.
@@ -130,6 +134,7 @@ run_suite() {
   args=(-L "-p$5" -s "$(case "$2" in sasl_ssl | consumer) echo default ;; *) echo "$2" ;; esac)")
   local protocol=()
   [ "$2" = consumer ] && protocol=(TEST_CONSUMER_GROUP_PROTOCOL=consumer)
+  [ -n "${6:-}" ] && protocol+=("SUBTESTS=$6")
   [ "$mode" = quick ] && args+=(-Q)
   (cd "$cache/tests" && LD_LIBRARY_PATH="../src:../src-cpp" RDKAFKA_TEST_CONF="$1/test.conf" \
     TESTS="$tests" TEST_REPORT="$4.report.json" env "${protocol[@]}" ./test-runner "${args[@]}") >"$4.log" 2>&1
@@ -137,11 +142,16 @@ run_suite() {
 
 run_scenario() { # <scenario> <auto-create> [sasl_ssl]; non-zero if a listed test did not pass
   local dir="$work/$1" status=0 long_pid="" part
-  awk -v s="$1" '$2 == s { print $1 }' "$work/all.txt" >"$work/$1.txt"
-  [ -s "$work/$1.txt" ] || return 0
+  awk -v s="$1" '$2 == s && $3 == "" { print $1 }' "$work/all.txt" >"$work/$1.txt"
+  awk -v s="$1" '$2 == s && $3 != "" { print $1, $3 }' "$work/all.txt" >"$work/$1.single.txt"
+  [ -s "$work/$1.txt" ] || [ -s "$work/$1.single.txt" ] || return 0
+  # A runner runs every test of a number: a number with a sub-test entry has only such entries.
+  local mixed
+  mixed=$(comm -12 <(cut -c1-4 "$work/$1.txt" | sort -u) <(cut -c1-4 "$work/$1.single.txt" | sort -u))
+  [ -z "$mixed" ] || { echo "scenario $1: tests $mixed listed with and without a sub-test" >&2; return 1; }
   mkdir -p "$dir"
   start_strom "$dir" "$2" "${3:-}"
-  echo "== scenario $1: $(wc -l <"$work/$1.txt") tests"
+  echo "== scenario $1: $(cat "$work/$1.txt" "$work/$1.single.txt" | wc -l) tests"
   # The long tests (0113 alone takes minutes) get their own runner from the start, beside the
   # others, so they do not begin last and set the wall time.
   grep -xF -f <(printf '%s\n' $long_tests) "$work/$1.txt" >"$dir/long.txt" || true
@@ -150,12 +160,28 @@ run_scenario() { # <scenario> <auto-create> [sasl_ssl]; non-zero if a listed tes
     run_suite "$dir" "$1" "$dir/long.txt" "$dir/long" 1 &
     long_pid=$!
   fi
+  # Each sub-test entry: a runner of its own beside the others, with SUBTESTS set.
+  local single_pids=() n=0 name sub
+  while read -r name sub; do
+    n=$((n + 1))
+    echo "$name" >"$dir/single$n.txt"
+    echo "$sub" >"$dir/single$n.sub"
+    run_suite "$dir" "$1" "$dir/single$n.txt" "$dir/single$n" 1 "$sub" &
+    single_pids+=($!)
+  done <"$work/$1.single.txt"
   if [ -s "$dir/rest.txt" ]; then run_suite "$dir" "$1" "$dir/rest.txt" "$dir/rest" "$par" || status=$?; fi
   if [ -n "$long_pid" ]; then wait "$long_pid" || status=$?; fi
+  for pid in "${single_pids[@]}"; do wait "$pid" || status=$?; done
   stop_strom
-  for part in long rest; do
+  for part in long rest $(seq -f 'single%g' 1 "$n"); do
     [ -s "$dir/$part.txt" ] || continue
     python3 "$here/check.py" "$dir/$part.txt" "$dir/$part.report.json" || status=1
+    if [ -f "$dir/$part.sub" ]; then
+      # The test passes even when the filter matches no sub-test: its PASS line must be there.
+      sub=$(cat "$dir/$part.sub")
+      grep -a ": PASS (" "$dir/$part.log" | grep -F "$sub" >/dev/null ||
+        { echo "   $(cat "$dir/$part.txt"): no sub-test matching '$sub' passed" >&2; status=1; }
+    fi
   done
   if [ "$status" != 0 ]; then
     echo "== scenario $1 failed (runner exit $status); the runner's failures:" >&2

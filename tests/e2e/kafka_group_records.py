@@ -56,7 +56,8 @@ GROUP_METADATA_VALUE = {
     ],
 }
 
-# KIP-848 (validVersions 0, flexibleVersions 0+); tagged fields are not listed.
+# KIP-848 (validVersions 0, flexibleVersions 0+); tagged fields are not listed (a struct's
+# tags are kept raw under "tags"; see decode_classic_member_metadata).
 TOPIC_PARTITIONS = [("topicId", "uuid", "0+", None), ("partitions", "[]int32", "0+", None)]
 CONSUMER_RECORDS = {
     3: ("consumer-metadata", [], [("epoch", "int32", "0+", None)]),
@@ -185,10 +186,36 @@ def read_flexible(r, kind, nullable):
 
 def read_flexible_struct(r, fields):
     out = {name: read_flexible(r, kind, in_versions(nullable, 0)) for name, kind, _, nullable in fields}
+    tags = {}
+    for _ in range(r.uvarint()):
+        tag = r.uvarint()
+        tags[tag] = r.take(r.uvarint())
+    if tags:
+        out["tags"] = tags
+    return out
+
+
+def decode_classic_member_metadata(raw):
+    """Tagged field 0 of ConsumerGroupMemberMetadataValue, the nullable struct
+    ClassicMemberMetadata (a presence byte, then SessionTimeoutMs and SupportedProtocols
+    [Name, Metadata]): {"sessionTimeoutMs": ..., "protocols": [name, ...]} or None."""
+    r = Reader(raw)
+    if r.int("int8") < 0:
+        return None
+    session = r.int("int32")
+    protocols = []
+    for _ in range(r.uvarint() - 1):
+        name = read_flexible(r, "string", False)
+        r.take(r.uvarint() - 1)
+        for _ in range(r.uvarint()):
+            r.uvarint()
+            r.take(r.uvarint())
+        protocols.append(name)
     for _ in range(r.uvarint()):
         r.uvarint()
         r.take(r.uvarint())
-    return out
+    r.done()
+    return {"sessionTimeoutMs": session, "protocols": protocols}
 
 
 def decode_value(schema, data):

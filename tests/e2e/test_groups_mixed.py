@@ -15,6 +15,7 @@ import time
 import requests
 from confluent_kafka.admin import AdminClient
 
+from kafka_group_records import decode_classic_member_metadata, latest, read_offsets_topic
 from test_groups_kip848 import HERE, Member, covers, create_topic, kill_all, produce, start, wait_until
 
 TOPIC = "mixed"
@@ -46,18 +47,22 @@ class HttpInstance:
         r = requests.post(f"{self.base}/subscription", headers=V2, json={"topics": [TOPIC]}, timeout=10)
         assert r.status_code == 204, r.text
         self.values = []
+        self.deleted = False
 
     def assignment(self):
         r = requests.get(f"{self.base}/assignments", headers=V2, timeout=10)
         return {(p["topic"], p["partition"]) for p in r.json()["partitions"]}
 
     def poll(self):
+        if self.deleted:
+            return
         r = requests.get(f"{self.base}/records", headers=BINARY, params={"timeout": 200}, timeout=10)
         assert r.status_code == 200, r.text
         self.values += [base64.b64decode(rec["value"]).decode() for rec in r.json()]
 
     def delete(self):
         assert requests.delete(self.base, timeout=10).status_code == 204
+        self.deleted = True
 
 
 def group_type(bootstrap, group):
@@ -65,6 +70,15 @@ def group_type(bootstrap, group):
     listing = admin.list_consumer_groups().result(timeout=10)
     types = {g.group_id: g.type.name for g in listing.valid}
     return types.get(group)
+
+
+def classic_metadata(bootstrap, group):
+    """ClassicMemberMetadata of each live member record of `group` in `__consumer_offsets`,
+    decoded with Kafka's schema (None for a member of the consumer protocol)."""
+    live = latest(read_offsets_topic(bootstrap))
+    return [decode_classic_member_metadata(value["tags"][0]) if "tags" in value else None
+            for (kind, g, _, _), (_, value) in live.items()
+            if kind == "consumer-member" and g == group and value is not None]
 
 
 def consumed(members, http=()):
@@ -97,6 +111,9 @@ def test_classic_consumer_and_http_members_share_one_group_exactly_once(strom_fa
         wait_until(lambda: covers(members, TOPIC, PARTITIONS) and all(m.assignment() for m in members),
                    20, "the consumer and the classic member to share the partitions")
         assert group_type(strom.bootstrap, group) == "CONSUMER"
+        # The classic member is persisted with Kafka's ClassicMemberMetadata (tag 0).
+        assert sorted(classic_metadata(strom.bootstrap, group), key=str) == [
+            None, {"sessionTimeoutMs": 6000, "protocols": ["cooperative-sticky"]}]
         batch = [f"b{i}" for i in range(100)]
         produce(strom.bootstrap, TOPIC, batch, PARTITIONS)
         expected += batch

@@ -198,8 +198,10 @@ impl Instance {
                     ) {
                         self.member.lock().member_id.clear();
                     }
-                    // A KIP-848 consumer group with members refuses classic members until
-                    // it is empty; no need to ask five times a second.
+                    // A group of another protocol type, or whose classic members do not
+                    // all support `range`, refuses the instance until that changes; no need
+                    // to ask five times a second. (A KIP-848 consumer group takes HTTP
+                    // instances as classic members.)
                     let pause = if err == GroupError::InconsistentGroupProtocol {
                         Duration::from_secs(1)
                     } else {

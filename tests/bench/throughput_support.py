@@ -67,18 +67,21 @@ def spread(values):
 
 def measure(server_pid, confs, mib, rounds):
     """Runs the rounds over `confs` ({side: client config}); returns {side: {key: [values]}}
-    with keys produce/consume (MB/s) and cpu_*/client_* (CPU seconds) per phase."""
+    with keys produce/consume (MB/s) and cpu_*/client_* (CPU seconds) per phase.
+    `server_pid` is one server's pid, or {side: pid} when the sides run on different servers
+    (two builds compared in one run)."""
     count = mib * 1024
     keys = [f"{kind}{p}" for p in PHASES for kind in ("", "cpu_", "client_")]
     results = {side: {k: [] for k in keys} for side in confs}
     for r in range(rounds):
         for side in abba(confs, r):
-            topic = f"{side.replace('+', '-')}-{r}"
-            marks = [(cpu_seconds(server_pid), time.process_time())]
+            topic = f"{side.replace('+', '-').replace(' ', '-')}-{r}"
+            pid = server_pid[side] if isinstance(server_pid, dict) else server_pid
+            marks = [(cpu_seconds(pid), time.process_time())]
             seconds = [produce(confs[side], topic, count)]
-            marks.append((cpu_seconds(server_pid), time.process_time()))
+            marks.append((cpu_seconds(pid), time.process_time()))
             seconds.append(consume(confs[side], topic, count))
-            marks.append((cpu_seconds(server_pid), time.process_time()))
+            marks.append((cpu_seconds(pid), time.process_time()))
             delete_topic(confs[side], topic)
             res = results[side]
             line = []

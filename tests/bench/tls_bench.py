@@ -11,6 +11,11 @@ tests/bench/throughput_support.py, shared with security_bench.py). Printed: MB/s
 and phase, the server's and client's CPU seconds, and the ratio TLS / plaintext within each
 pass (median and min-max).
 
+`--baseline BIN` also starts a second server from another build (say main's binary, copied
+aside) and measures its plaintext and TLS sides in the same rounds ("base plaintext", "base
+tls"), so a change to the TLS path is judged against the unchanged build under the same load;
+each build's own TLS / plaintext ratio per round is printed after the table.
+
 Connection set-up: `--connections` sequential connections that each complete one Kafka
 ApiVersions round trip: plain TCP, TLS (server certificate verified), and mTLS (client
 certificate too). Printed: milliseconds per connection and the ratio to plain TCP.
@@ -18,7 +23,9 @@ Not part of the test run: it starts its own server on ephemeral ports.
 """
 
 import argparse
+import os
 import socket
+import statistics
 import ssl
 import struct
 import sys
@@ -52,24 +59,66 @@ def connect_cost(port, context, n):
     return (time.monotonic() - start) / n * 1000
 
 
+def sides_of(server, pki, prefix=""):
+    return {
+        f"{prefix}plaintext": {"bootstrap.servers": server.bootstrap},
+        f"{prefix}tls": {"bootstrap.servers": f"localhost:{server.ssl_port}",
+                         "security.protocol": "SSL", "ssl.ca.location": str(pki.ca)},
+    }
+
+
+def own_ratios(results, prefixes):
+    """Each build's TLS / plaintext ratio within each round, per phase."""
+    for prefix in prefixes:
+        for phase in ("produce", "consume"):
+            r = [t / p for t, p in zip(results[f"{prefix}tls"][phase],
+                                       results[f"{prefix}plaintext"][phase])]
+            print(f"{prefix or 'this '}build, {phase}: TLS / plaintext {statistics.median(r):.2f} "
+                  f"({min(r):.2f}-{max(r):.2f}); per round " + " ".join(f"{x:.2f}" for x in r))
+
+
+def start_servers(tmp, pki, baseline):
+    """This build's server and, with a baseline binary, a second one from it."""
+    servers = {"": start_tls_server(tmp / "this", pki, log="warn")}
+    if baseline:
+        os.environ["STROM_BIN"], this_bin = baseline, os.environ.get("STROM_BIN")
+        try:
+            servers["base "] = start_tls_server(tmp / "base", pki, log="warn")
+        finally:
+            if this_bin is None:
+                del os.environ["STROM_BIN"]
+            else:
+                os.environ["STROM_BIN"] = this_bin
+    return servers
+
+
 def main():
     args = argparse.ArgumentParser()
     args.add_argument("--mib", type=int, default=512)
     args.add_argument("--passes", type=int, default=4)
     args.add_argument("--connections", type=int, default=300)
+    args.add_argument("--baseline", help="another strom binary measured in the same rounds")
+    args.add_argument("--skip-connections", action="store_true")
     opts = args.parse_args()
+    print(f"load average at start: {os.getloadavg()}", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         pki = Pki(tmp / "pki")
-        server = start_tls_server(tmp, pki, log="warn")
+        for sub in ("this", "base"):
+            (tmp / sub).mkdir()
+        servers = start_servers(tmp, pki, opts.baseline)
+        server = servers[""]
         try:
-            sides = {
-                "plaintext": {"bootstrap.servers": server.bootstrap},
-                "tls": {"bootstrap.servers": f"localhost:{server.ssl_port}",
-                        "security.protocol": "SSL", "ssl.ca.location": str(pki.ca)},
-            }
-            print_table(measure(server.proc.pid, sides, opts.mib, opts.passes), opts.mib,
-                        opts.passes)
+            sides, pids = {}, {}
+            for prefix, srv in servers.items():
+                for side, conf in sides_of(srv, pki, prefix).items():
+                    sides[side], pids[side] = conf, srv.proc.pid
+            results = measure(pids, sides, opts.mib, opts.passes)
+            print_table(results, opts.mib, opts.passes)
+            own_ratios(results, list(servers))
+            print(f"load average at end: {os.getloadavg()}", flush=True)
+            if opts.skip_connections:
+                return
             alice = pki.leaf("alice", O="Org", OU="svc", CN="alice")
             tls = ssl.create_default_context(cafile=str(pki.ca))
             mtls = ssl.create_default_context(cafile=str(pki.ca))
@@ -82,7 +131,8 @@ def main():
                   f"TLS {tls_ms:.2f} ms ({tls_ms / plain_ms:.1f}x), "
                   f"mTLS {mtls_ms:.2f} ms ({mtls_ms / plain_ms:.1f}x)")
         finally:
-            server.stop()
+            for srv in servers.values():
+                srv.stop()
 
 
 if __name__ == "__main__":

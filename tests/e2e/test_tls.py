@@ -175,6 +175,25 @@ def test_tls_client_on_the_plaintext_port_fails_cleanly_and_others_are_served(tl
     assert "panicked" not in tls_strom.log_text()
 
 
+def test_the_server_picks_aes_128_and_large_produces_arrive_intact(tls_strom, pki):
+    """OpenSSL (Python's ssl, as librdkafka's) lists AES-256-GCM first; the server picks
+    AES-128-GCM by its own order (docs/security.md, "Cipher suites"). Then 6 MiB of random
+    records produced over TLS by confluent-kafka (1 MiB requests, read by the server without
+    a buffer of its own above rustls) come back byte for byte over plaintext."""
+    context = ssl.create_default_context(cafile=str(pki.ca))
+    with socket.create_connection(("127.0.0.1", tls_strom.ssl_port), timeout=DEADLINE) as raw:
+        with context.wrap_socket(raw, server_hostname="localhost") as tls:
+            assert tls.cipher()[0] == "TLS_AES_128_GCM_SHA256", tls.cipher()
+    values = [os.urandom(100_000 + i) for i in range(64)]
+    producer = Producer({"bootstrap.servers": f"localhost:{tls_strom.ssl_port}",
+                         "security.protocol": "SSL", "ssl.ca.location": str(pki.ca),
+                         "linger.ms": 20, "batch.size": 1 << 20})
+    for value in values:
+        producer.produce("tls-bulk", value)
+    assert producer.flush(DEADLINE) == 0
+    assert consume_all({"bootstrap.servers": tls_strom.bootstrap}, "tls-bulk", 64) == values
+
+
 def test_a_large_fetch_reaches_a_slow_tls_reader_whole(tls_strom, pki):
     """6 MiB Fetch responses over TLS reach a reader that empties its socket slowly, whole and
     in time, three times on one connection. (TLS keeps a response's last records in the server

@@ -34,7 +34,9 @@ use crate::handlers::{self, Context};
 use crate::sasl::{Admission, ConnAuth};
 use crate::server::shutdown_signal;
 
-/// Read buffer per connection: several small pipelined requests arrive in one read.
+/// Read buffer per plaintext connection: several small pipelined requests arrive in one read.
+/// A TLS connection has none: rustls already holds the plaintext of the record it decrypted
+/// and serves small reads from it, so a buffer here would only copy those bytes once more.
 const READ_BUFFER: usize = 64 * 1024;
 
 /// Serves one accepted connection: TLS first on a TLS listener, then the request loop.
@@ -51,14 +53,8 @@ pub async fn accept(
     }
     let listener = Arc::clone(&ctx.config.listener_name);
     let Some(tls) = ctx.config.tls.clone() else {
-        return serve(
-            stream,
-            Session::anonymous(peer, listener),
-            ctx,
-            budget,
-            stats,
-        )
-        .await;
+        let session = Session::anonymous(peer, listener);
+        return serve(stream, true, session, ctx, budget, stats).await;
     };
     match tls.accept(stream).await {
         Ok((stream, principal)) => {
@@ -68,7 +64,7 @@ pub async fn accept(
             }
             tracing::debug!(%peer, listener = %session.listener, principal = %session.principal,
                 "Kafka TLS connection established");
-            serve(stream, session, ctx, budget, stats).await
+            serve(stream, false, session, ctx, budget, stats).await
         }
         Err(err) if err.is_disconnect() => {
             tracing::debug!(%peer, listener = %listener, error = %err, "Kafka TLS connection closed")
@@ -79,9 +75,11 @@ pub async fn accept(
     }
 }
 
-/// The request loop over an established (plain or TLS) stream, as `session`.
+/// The request loop over an established (plain or TLS) stream, as `session`, reading through
+/// a [`READ_BUFFER`] when `buffered` (plain TCP) or straight from the stream (TLS).
 async fn serve<S>(
     stream: S,
+    buffered: bool,
     session: Session,
     ctx: Arc<Context>,
     budget: RequestBudget,
@@ -89,9 +87,29 @@ async fn serve<S>(
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send,
 {
+    let (read_half, write_half) = tokio::io::split(stream);
+    if buffered {
+        let reader = BufReader::with_capacity(READ_BUFFER, read_half);
+        serve_requests(reader, write_half, session, ctx, budget, stats).await
+    } else {
+        serve_requests(read_half, write_half, session, ctx, budget, stats).await
+    }
+}
+
+/// Reads, handles and answers requests until the client goes, the connection fails or the
+/// server shuts down.
+async fn serve_requests<R, W>(
+    mut reader: R,
+    mut write_half: W,
+    session: Session,
+    ctx: Arc<Context>,
+    budget: RequestBudget,
+    stats: &ListenerStats,
+) where
+    R: AsyncRead + Unpin + Send,
+    W: AsyncWrite + Unpin + Send,
+{
     let peer = session.peer;
-    let (read_half, mut write_half) = tokio::io::split(stream);
-    let mut reader = BufReader::with_capacity(READ_BUFFER, read_half);
     let mut shutdown = ctx.shutdown.clone();
     let limits = FrameLimits {
         max_bytes: ctx.config.max_frame_bytes,

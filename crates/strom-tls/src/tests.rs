@@ -228,3 +228,27 @@ fn configuration_errors_name_the_part_and_never_quote_the_key() {
     .unwrap_err();
     assert!(matches!(err, TlsConfigError::CaMissing(_)), "{err}");
 }
+
+#[tokio::test]
+async fn the_server_picks_aes_128_gcm_over_a_client_preferring_aes_256() {
+    let pki = pki();
+    let tls = server(&pki, ClientAuth::None, "DEFAULT");
+    let connector = connector(&pki, None);
+    // The ring provider's client lists TLS13_AES_256_GCM_SHA384 first, as OpenSSL does.
+    let (client_io, server_io) = tokio::io::duplex(64 * 1024);
+    let client = tokio::spawn(async move {
+        let name = ServerName::try_from("localhost").unwrap();
+        let mut stream = connector.connect(name, client_io).await.unwrap();
+        stream.write_all(&[7u8; 100_000]).await.unwrap();
+        stream.flush().await.unwrap();
+        stream.shutdown().await.unwrap();
+    });
+    let (mut stream, _) = tls.accept(server_io).await.unwrap();
+    let suite = stream.get_ref().1.negotiated_cipher_suite().unwrap();
+    assert_eq!(suite.suite(), rustls::CipherSuite::TLS13_AES_128_GCM_SHA256);
+    // And the bytes come through intact.
+    let mut got = Vec::new();
+    let _ = stream.read_to_end(&mut got).await;
+    assert_eq!(got, vec![7u8; 100_000]);
+    client.await.unwrap();
+}

@@ -5,7 +5,8 @@
 //! body built once per payload mode. A chunk is immutable log data, so a worker at any
 //! offset it covers takes its records from it. Kept: the newest [`CHUNKS_PER_PARTITION`]
 //! chunks of a partition, within [`BUDGET_BYTES`] over all partitions; chunks not used for
-//! [`IDLE`] are dropped when room is needed.
+//! [`IDLE`] are dropped when room is needed. A read at the tail (just-appended records) runs
+//! on the worker's thread; one further back on the blocking pool ([`INLINE_RECORDS`]).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
@@ -49,6 +50,10 @@ pub const CHUNKS_PER_PARTITION: usize = 4;
 pub const BUDGET_BYTES: usize = 32 << 20;
 /// A partition no worker read for this long gives its chunks up when room is needed.
 pub const IDLE: Duration = Duration::from_secs(5);
+/// A read starting at most this many records below the high watermark is of data just
+/// appended (in the page cache): it is done on the worker's own thread. Reads further back
+/// (a worker catching up, possibly from disk or the remote tier) go to the blocking pool.
+pub const INLINE_RECORDS: i64 = 512;
 
 /// Records decoded from one log read: every record from `from` (the offset asked for) up to
 /// `next` (exclusive) that the log holds.
@@ -226,7 +231,11 @@ impl Reads {
         if let Some(chunk) = slot.covering(from) {
             return Read::Chunk(chunk);
         }
-        let read = tokio::task::spawn_blocking(move || part.read(from, READ_BYTES)).await;
+        let read = if part.high_watermark() - from <= INLINE_RECORDS {
+            Ok(part.read(from, READ_BYTES))
+        } else {
+            tokio::task::spawn_blocking(move || part.read(from, READ_BYTES)).await
+        };
         let records = match read {
             Ok(Ok(fetched)) => decode_records(&fetched.records).unwrap_or_else(|err| {
                 tracing::warn!(%topic, partition, error = %err, "webhook: undecodable batch skipped");

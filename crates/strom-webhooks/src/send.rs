@@ -153,7 +153,8 @@ impl Clients {
     fn headers(&self, sub: &Subscription, event: &Event, now_ms: i64) -> HeaderMap {
         let timestamp = now_ms / 1000;
         let mut map = self.custom.clone();
-        map.reserve(4 + event.headers.len());
+        // Ours and the three `h1` adds (`Host`, `User-Agent`, `Accept`).
+        map.reserve(7 + event.headers.len());
         for (k, v) in &event.headers {
             if let (Ok(n), Ok(v)) = (
                 HeaderName::from_bytes(k.as_bytes()),

@@ -4,7 +4,9 @@ partition order; failures are retried, dead-lettered with `strom-dlq-*` headers 
 redriven; `block` stops a partition until fixed; a SIGKILL loses nothing; 410 disables;
 SSRF targets and bad input are refused with problem+json."""
 
+import base64
 import json
+import os
 import threading
 import time
 
@@ -23,7 +25,12 @@ def create_topic(strom, name, partitions=1):
 
 
 def subscribe(strom, receiver, name, topics, **extra):
-    body = {"name": name, "url": receiver.url, "topics": topics, "start": "earliest", **extra}
+    # The secret is chosen here and given to the receiver before the subscription exists:
+    # records already in the topic may be delivered before the create call has returned.
+    secret = extra.pop("secret", None) or "whsec_" + base64.b64encode(os.urandom(32)).decode()
+    receiver.secret = secret
+    body = {"name": name, "url": receiver.url, "topics": topics, "start": "earliest",
+            "secret": secret, **extra}
     r = requests.post(f"{strom.http}/v1/webhooks", json=body)
     assert r.status_code == 201, r.text
     sub = r.json()

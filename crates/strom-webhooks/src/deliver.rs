@@ -16,6 +16,7 @@ use crate::dlq;
 use crate::events;
 use crate::model::FailurePolicy;
 use crate::payload;
+use crate::reads::Rec;
 use crate::runtime::{AttemptRecord, Runtime};
 use crate::send::{self, Failure, Outcome};
 use crate::Ctx;
@@ -53,10 +54,9 @@ pub async fn deliver(
     rt: &Runtime,
     topic: &str,
     partition: i32,
-    record: StoredRecord,
+    record: Rec,
 ) -> bool {
-    let mut progress = Progress::new(crate::now_ms());
-    progress.shared_body = true;
+    let progress = Progress::new(crate::now_ms());
     deliver_from(ctx, rt, (topic, partition), record, progress).await
 }
 
@@ -80,9 +80,6 @@ pub struct Progress {
     /// Set for a redriven dead letter: it is dead-lettered again (never blocks) when the
     /// schedule is used up.
     pub redriven: Option<Redriven>,
-    /// The record was just read from its partition: its body comes from the shared reads
-    /// ([`crate::reads::Reads::event`]), built once for every subscription.
-    pub shared_body: bool,
 }
 
 impl Progress {
@@ -92,7 +89,6 @@ impl Progress {
             first_attempt_ms,
             last: None,
             redriven: None,
-            shared_body: false,
         }
     }
 }
@@ -104,25 +100,26 @@ pub async fn deliver_from(
     ctx: &Arc<Ctx>,
     rt: &Runtime,
     (topic, partition): (&str, i32),
-    record: StoredRecord,
+    record: Rec,
     mut p: Progress,
 ) -> bool {
-    let at = (topic.to_string(), partition, record.offset);
+    let offset = record.offset;
+    let at = || (topic.to_string(), partition, offset);
     loop {
         let sub = rt.current();
         let exhausted = p.attempts as usize >= sub.retry_schedule_ms.len();
         if let Some(f) = p.last.as_ref().filter(|f| f.reason != "gone" && exhausted) {
             if sub.failure_policy == FailurePolicy::DeadLetter || p.redriven.is_some() {
                 let done = Done::new(&p, f.clone(), "exhausted");
-                return dead_letter(ctx, rt, &at, &record, done).await;
+                return dead_letter(ctx, rt, &at(), &record, done).await;
             }
-            if rt.blocked.lock().insert(at.clone()) {
+            if rt.blocked.lock().insert(at()) {
                 tracing::warn!(subscription = %sub.name, topic, partition, offset = record.offset,
                     "webhook: partition blocked at a failing event");
                 let id = payload::event_id(&record, topic, partition);
                 let data = json!({"event_id": id, "attempts": p.attempts, "status": f.status,
                     "error": f.error});
-                publish_at(ctx, &sub.name, "partition.blocked", &at, data);
+                publish_at(ctx, &sub.name, "partition.blocked", &at(), data);
             }
         }
         let retry_after = p.last.as_ref().and_then(|f| f.retry_after);
@@ -133,21 +130,10 @@ pub async fn deliver_from(
         if rt.take_skip(topic, partition, record.offset) {
             let f = p.last.take().unwrap_or_else(skipped);
             let done = Done::new(&p, f, "skipped");
-            return dead_letter(ctx, rt, &at, &record, done).await;
+            return dead_letter(ctx, rt, &at(), &record, done).await;
         }
         let decoder = ctx.decoder.as_ref();
-        let event = if p.shared_body {
-            ctx.reads
-                .event(&record, topic, partition, sub.payload, decoder)
-        } else {
-            Arc::new(payload::build(
-                &record,
-                topic,
-                partition,
-                sub.payload,
-                decoder,
-            ))
-        };
+        let event = record.event(topic, partition, sub.payload, decoder);
         let result = {
             let _permit = rt.inflight.acquire().await;
             rt.rate_limit().await;
@@ -159,9 +145,9 @@ pub async fn deliver_from(
             Outcome::Delivered { .. } => {
                 rt.metrics.delivered();
                 rt.metrics.observe(result.latency);
-                if rt.blocked.lock().remove(&at) {
-                    let data = json!({"event_id": event.id, "attempts": p.attempts});
-                    publish_at(ctx, &sub.name, "partition.unblocked", &at, data);
+                if rt.unblock((topic, partition, record.offset)) {
+                    let data = json!({"event_id": &*event.id, "attempts": p.attempts});
+                    publish_at(ctx, &sub.name, "partition.unblocked", &at(), data);
                 }
                 if rt.note_success() {
                     crate::edit::store_failing_since(ctx, rt, None).await;
@@ -225,13 +211,13 @@ pub(crate) fn gone() -> Failure {
 /// The history entry of one attempt.
 pub fn history(event: &payload::Event, attempt: u32, result: &send::Attempt) -> AttemptRecord {
     let (status, outcome, error) = match &result.outcome {
-        Outcome::Delivered { status } => (Some(*status), "delivered".to_string(), None),
-        Outcome::Gone => (Some(410), "gone".to_string(), None),
-        Outcome::Failed(f) => (f.status, f.reason.to_string(), Some(f.error.clone())),
+        Outcome::Delivered { status } => (Some(*status), "delivered", None),
+        Outcome::Gone => (Some(410), "gone", None),
+        Outcome::Failed(f) => (f.status, f.reason, Some(f.error.clone())),
     };
     AttemptRecord {
-        event_id: event.id.clone(),
-        topic: event.topic.clone(),
+        event_id: Arc::clone(&event.id),
+        topic: Arc::clone(&event.topic),
         partition: event.partition,
         offset: event.offset,
         attempt,

@@ -4,7 +4,8 @@
 //! per request to put the connection back; every request then crosses tasks (and, on a
 //! multi-threaded runtime, threads) several times. Here a worker takes an idle connection
 //! from its subscription's [`Pool`], writes the request and reads the answer while polling
-//! the connection itself, and puts it back. The SSRF policy is checked on every resolved
+//! the connection itself, and puts it back; a request's timeout is the connection's one
+//! timer, moved only when it fires early (not a new timer per request). The SSRF policy is checked on every resolved
 //! address before a connection is made (IP literals before each request, in
 //! [`crate::send::attempt`]). `https://` targets, URLs with credentials, and every target
 //! while an HTTP proxy is set in the environment (`http_proxy`, `all_proxy`, which reqwest
@@ -27,6 +28,7 @@ use hyper_util::rt::TokioIo;
 use parking_lot::Mutex;
 use reqwest::Url;
 use tokio::net::TcpStream;
+use tokio::time::Sleep;
 
 use crate::send::{closed_kind, MAX_RESPONSE_BYTES, POOL_IDLE};
 use crate::ssrf::TargetPolicy;
@@ -37,11 +39,14 @@ pub const AGENT: &str = "strom-webhooks";
 type Driver = Pin<Box<http1::Connection<TokioIo<TcpStream>, Full<Bytes>>>>;
 
 /// One connection: the handle requests are sent on and the connection's state machine,
-/// polled only while a request is in flight (and once at checkout, to see a close).
+/// polled only while a request is in flight (and once at checkout, to see a close), and its
+/// request timer: set to a request's deadline and moved only when it fires before the
+/// current request's deadline, so back-to-back requests do not each register a timer.
 struct Conn {
     send: http1::SendRequest<Full<Bytes>>,
     driver: Driver,
     idle_since: Instant,
+    timer: Pin<Box<Sleep>>,
 }
 
 impl Conn {
@@ -123,37 +128,41 @@ impl Pool {
         })
     }
 
-    /// POSTs `body` with `headers` (`Host`, `User-Agent` and `Accept` added), all within
-    /// `timeout`. A request on a pooled connection the receiver had closed without answering
-    /// is sent once more on a new connection.
+    /// POSTs `body` with the headers `make` gives (`Host`, `User-Agent` and `Accept`
+    /// added), all within `timeout`. A request on a pooled connection the receiver had
+    /// closed without answering is sent once more (with headers made again) on a new
+    /// connection.
     pub async fn post(
         &self,
-        mut headers: HeaderMap,
+        make: impl Fn() -> HeaderMap,
         body: Bytes,
         timeout: Duration,
     ) -> Result<Reply, H1Error> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        if let Some(conn) = self.checkout() {
+            let headers = self.complete(make());
+            match self.send_on(conn, headers, body.clone(), deadline).await {
+                Err(H1Error::Closed(_)) => {
+                    tracing::debug!("webhook: pooled connection was closed; sending on a new one");
+                }
+                other => return other,
+            }
+        }
+        let conn = tokio::time::timeout_at(deadline, self.connect(deadline))
+            .await
+            .unwrap_or(Err(H1Error::Timeout))?;
+        self.send_on(conn, self.complete(make()), body, deadline)
+            .await
+    }
+
+    /// `headers` with the target's `Host`, the `User-Agent` and (unless given) `Accept`.
+    fn complete(&self, mut headers: HeaderMap) -> HeaderMap {
         headers.insert(HOST, self.authority.clone());
         headers.insert(USER_AGENT, HeaderValue::from_static(AGENT));
         headers
             .entry(ACCEPT)
             .or_insert(HeaderValue::from_static("*/*"));
-        let work = async {
-            if let Some(conn) = self.checkout() {
-                match self.send_on(conn, headers.clone(), body.clone()).await {
-                    Err(H1Error::Closed(_)) => {
-                        tracing::debug!(
-                            "webhook: pooled connection was closed; sending on a new one"
-                        );
-                    }
-                    other => return other,
-                }
-            }
-            let conn = self.connect().await?;
-            self.send_on(conn, headers, body).await
-        };
-        tokio::time::timeout(timeout, work)
-            .await
-            .unwrap_or(Err(H1Error::Timeout))
+        headers
     }
 
     /// The most recently used idle connection that is still open and not idle too long.
@@ -181,12 +190,13 @@ impl Pool {
         mut conn: Conn,
         headers: HeaderMap,
         body: Bytes,
+        deadline: tokio::time::Instant,
     ) -> Result<Reply, H1Error> {
         let mut req = Request::new(Full::new(body));
         *req.method_mut() = Method::POST;
         *req.uri_mut() = self.path.clone();
         *req.headers_mut() = headers;
-        let (result, open) = exchange(&mut conn, req).await;
+        let (result, open) = exchange(&mut conn, req, deadline).await;
         let (reply, complete) = result?;
         if open && complete {
             self.checkin(conn);
@@ -194,7 +204,7 @@ impl Pool {
         Ok(reply)
     }
 
-    async fn connect(&self) -> Result<Conn, H1Error> {
+    async fn connect(&self, deadline: tokio::time::Instant) -> Result<Conn, H1Error> {
         let mut failure = H1Error::Connect;
         for addr in self.resolve().await? {
             match tokio::time::timeout(self.connect_timeout, TcpStream::connect(addr)).await {
@@ -207,6 +217,7 @@ impl Pool {
                         send,
                         driver: Box::pin(conn),
                         idle_since: Instant::now(),
+                        timer: Box::pin(tokio::time::sleep_until(deadline)),
                     });
                 }
                 Ok(Err(_)) => failure = H1Error::Connect,
@@ -262,26 +273,54 @@ impl From<Fail> for H1Error {
 }
 
 /// Sends `req` on `conn` and reads the answer (whether all of its body was read, too),
-/// polling the connection meanwhile; and whether the connection is still open.
+/// polling the connection meanwhile, until `deadline`; and whether the connection is still
+/// open.
 async fn exchange(
     conn: &mut Conn,
     req: Request<Full<Bytes>>,
+    deadline: tokio::time::Instant,
 ) -> (Result<(Reply, bool), H1Error>, bool) {
-    let Conn { send, driver, .. } = conn;
+    let Conn {
+        send,
+        driver,
+        timer,
+        ..
+    } = conn;
     let work = async {
         send.ready().await.map_err(|_| Fail::NotSent)?;
         let response = send.send_request(req).await.map_err(Fail::Hyper)?;
         read(response).await.map_err(Fail::Hyper)
     };
-    tokio::pin!(work);
-    let (result, open) = tokio::select! {
-        biased;
-        r = &mut work => (r, true),
-        // The connection ended (closed by the peer, or an error): the request's future
-        // ends too, with its answer or an error.
-        _ = driver.as_mut() => (work.await, false),
+    let answered = async {
+        tokio::pin!(work);
+        tokio::select! {
+            biased;
+            r = &mut work => (r, true),
+            // The connection ended (closed by the peer, or an error): the request's future
+            // ends too, with its answer or an error.
+            _ = driver.as_mut() => (work.await, false),
+        }
     };
-    (result.map_err(H1Error::from), open)
+    tokio::select! {
+        biased;
+        (result, open) = answered => (result.map_err(H1Error::from), open),
+        _ = expire(timer, deadline) => (Err(H1Error::Timeout), false),
+    }
+}
+
+/// Waits until `deadline` on `timer`, moving it only when it is later than `deadline` or
+/// fires before it.
+async fn expire(timer: &mut Pin<Box<Sleep>>, deadline: tokio::time::Instant) {
+    loop {
+        if timer.deadline() > deadline {
+            timer.as_mut().reset(deadline);
+        }
+        timer.as_mut().await;
+        if tokio::time::Instant::now() >= deadline {
+            return;
+        }
+        timer.as_mut().reset(deadline);
+    }
 }
 
 /// The status, headers and at most [`MAX_RESPONSE_BYTES`] of the body of `response`; true

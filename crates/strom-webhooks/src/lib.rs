@@ -11,7 +11,8 @@
 //! `partition`), [`parallel`] (orderings `key` and `none`), [`commit`] (background position
 //! commits), [`deliver`] (one event's attempts), [`send`] (one HTTP attempt; [`h1`]: plain-HTTP
 //! connections driven by the delivering task), [`payload`]
-//! (CloudEvents body and event ids), [`reads`] (log reads and bodies shared across
+//! (CloudEvents body and event ids; [`envelope`]: its attributes written straight to JSON or
+//! headers), [`reads`] (log reads and bodies shared across
 //! subscriptions),
 //! [`signing`], [`dlq`] (the one dead-letter builder), [`reports`] (dead letters from REST
 //! Proxy consumers and topic reports), [`ssrf`], [`runtime`] (a subscription's live state),
@@ -22,6 +23,7 @@ pub mod commit;
 pub mod deliver;
 pub mod dlq;
 pub mod edit;
+pub mod envelope;
 pub mod error;
 pub mod events;
 pub mod h1;

@@ -92,7 +92,7 @@ impl Webhooks {
         let event = payload::build(&record, "test", 0, sub.payload, self.ctx.decoder.as_ref());
         let attempt = send::attempt(&rt.client, &rt.url, &self.ctx.policy, &sub, &event).await;
         let mut shown = crate::deliver::history(&event, 1, &attempt);
-        shown.topic = String::new();
+        shown.topic = "".into();
         rt.record(shown.clone());
         Ok(shown)
     }

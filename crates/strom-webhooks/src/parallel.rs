@@ -19,6 +19,7 @@ use tokio::task::JoinSet;
 use crate::commit::{Committer, Position};
 use crate::deliver::deliver;
 use crate::model::Ordering;
+use crate::reads::Rec;
 use crate::runtime::Runtime;
 use crate::worker::{committed, next_records, Step, IDLE_WAIT};
 use crate::Ctx;
@@ -44,7 +45,7 @@ pub fn lane_key(ordering: Ordering, record: &StoredRecord) -> LaneKey {
     }
 }
 
-type Lanes = Arc<Mutex<HashMap<LaneKey, VecDeque<StoredRecord>>>>;
+type Lanes = Arc<Mutex<HashMap<LaneKey, VecDeque<Rec>>>>;
 
 fn size(r: &StoredRecord) -> usize {
     r.key.as_ref().map_or(0, Bytes::len) + r.value.as_ref().map_or(0, Bytes::len)
@@ -77,7 +78,7 @@ impl Worker {
     }
 
     /// Queues `record` on its lane, starting the lane's task if it has none.
-    fn dispatch(&mut self, record: StoredRecord) {
+    fn dispatch(&mut self, record: Rec) {
         let n = size(&record);
         self.pending.insert(record.offset, n);
         self.pending_bytes += n;

@@ -4,15 +4,17 @@
 //! In structured mode a value in the schema registry's wire format is `data` decoded to
 //! JSON, with `dataschema` `/schemas/ids/{id}` (the server's [`ValueDecoder`]), and such a
 //! key is the `subject` decoded; binary mode sends the stored bytes and the key as text.
+//! The attributes are written by [`crate::envelope`]; the header values every attempt sends
+//! (`webhook-id`, `Content-Type`) are made here once per record ([`Wire`]).
 
 use std::sync::Arc;
 
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
 use bytes::Bytes;
-use serde_json::{json, Map, Value};
+use reqwest::header::HeaderValue;
+use serde_json::Value;
 use strom_broker::StoredRecord;
 
+use crate::envelope::{self, Attr, Attrs};
 use crate::model::PayloadMode;
 
 /// Header that carries the original event id on a dead letter.
@@ -25,14 +27,24 @@ pub type ValueDecoder = Arc<dyn Fn(&[u8]) -> Option<(Value, i32)> + Send + Sync>
 /// A record ready to send.
 #[derive(Debug, Clone)]
 pub struct Event {
-    pub id: String,
-    pub topic: String,
+    pub id: Arc<str>,
+    pub topic: Arc<str>,
     pub partition: i32,
     pub offset: i64,
     pub body: Bytes,
     pub content_type: String,
     /// `ce-*` headers (binary mode).
     pub headers: Vec<(String, String)>,
+    /// Header values every attempt sends, made once.
+    pub wire: Wire,
+}
+
+/// The `webhook-id` and `Content-Type` header values of an event (`None`: not a valid
+/// header value, and not sent).
+#[derive(Debug, Clone)]
+pub struct Wire {
+    pub id: Option<HeaderValue>,
+    pub content_type: Option<HeaderValue>,
 }
 
 fn header<'a>(record: &'a StoredRecord, name: &str) -> Option<&'a [u8]> {
@@ -43,108 +55,70 @@ fn header<'a>(record: &'a StoredRecord, name: &str) -> Option<&'a [u8]> {
         .and_then(|h| h.value.as_deref())
 }
 
-fn header_str(record: &StoredRecord, name: &str) -> Option<String> {
-    header(record, name).and_then(|v| std::str::from_utf8(v).ok().map(str::to_string))
+fn header_str<'a>(record: &'a StoredRecord, name: &str) -> Option<&'a str> {
+    header(record, name).and_then(|v| std::str::from_utf8(v).ok())
 }
 
 /// The stable event id of `record` read from `topic`/`partition`.
 pub fn event_id(record: &StoredRecord, topic: &str, partition: i32) -> String {
-    header_str(record, DLQ_ID_HEADER)
-        .or_else(|| header_str(record, "ce_id"))
-        .filter(|id| !id.is_empty())
-        .unwrap_or_else(|| format!("{topic}/{partition}/{}", record.offset))
+    match header_str(record, DLQ_ID_HEADER).or_else(|| header_str(record, "ce_id")) {
+        Some(id) if !id.is_empty() => id.to_string(),
+        _ => {
+            let (mut p, mut o) = (itoa::Buffer::new(), itoa::Buffer::new());
+            let (p, o) = (p.format(partition), o.format(record.offset));
+            let mut id = String::with_capacity(topic.len() + p.len() + o.len() + 2);
+            for part in [topic, "/", p, "/", o] {
+                id.push_str(part);
+            }
+            id
+        }
+    }
 }
 
 /// The CloudEvents type of a record (`ce_type`), if any.
 pub fn event_type(record: &StoredRecord) -> Option<String> {
-    header_str(record, "ce_type")
-}
-
-fn rfc3339(ms: i64) -> String {
-    let t = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0) as u64);
-    humantime::format_rfc3339_millis(t).to_string()
-}
-
-/// The `subject` of a record with `key`: decoded with its schema when `decoder` knows the
-/// key's wire-format prefix (a string as itself, any other JSON value as its compact text),
-/// else the key as (lossy) text.
-fn subject(key: &[u8], decoder: Option<&ValueDecoder>) -> String {
-    match decoder.and_then(|d| d(key)) {
-        Some((Value::String(text), _)) => text,
-        Some((other, _)) => other.to_string(),
-        None => String::from_utf8_lossy(key).into_owned(),
-    }
-}
-
-/// The core attributes: `ce_*` headers override the derived ones; `decoder` (structured
-/// mode) decodes a schema-encoded key into `subject`.
-fn attributes(
-    record: &StoredRecord,
-    topic: &str,
-    partition: i32,
-    id: &str,
-    decoder: Option<&ValueDecoder>,
-) -> Map<String, Value> {
-    let mut attrs = Map::new();
-    attrs.insert("specversion".into(), json!("1.0"));
-    attrs.insert("id".into(), json!(id));
-    attrs.insert("source".into(), json!(format!("/strom/topics/{topic}")));
-    attrs.insert("type".into(), json!("strom.record"));
-    attrs.insert("time".into(), json!(rfc3339(record.timestamp)));
-    if let Some(key) = record.key.as_deref() {
-        attrs.insert("subject".into(), json!(subject(key, decoder)));
-    }
-    attrs.insert("stromtopic".into(), json!(topic));
-    attrs.insert("strompartition".into(), json!(partition));
-    attrs.insert("stromoffset".into(), json!(record.offset));
-    for h in &record.headers {
-        let Some(name) = h.key.strip_prefix("ce_") else {
-            continue;
-        };
-        let valid = !name.is_empty()
-            && name != "data"
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
-        if let (true, Some(v)) = (valid, h.value.as_deref()) {
-            if name != "id" {
-                attrs.insert(name.into(), json!(String::from_utf8_lossy(v)));
-            }
-        }
-    }
-    attrs
+    header_str(record, "ce_type").map(str::to_string)
 }
 
 /// Puts `value` as the structured event's data: decoded with its schema, else JSON, else
 /// base64 (with the record's `content-type` header as `datacontenttype`).
-fn put_data(
-    attrs: &mut Map<String, Value>,
-    value: Option<&[u8]>,
-    content_type: Option<String>,
+fn put_data<'a>(
+    attrs: &mut Attrs<'a>,
+    value: Option<&'a [u8]>,
+    content_type: Option<&'a str>,
     decoder: Option<&ValueDecoder>,
 ) {
     let Some(v) = value else {
-        attrs.insert("data".into(), Value::Null);
+        attrs.push("data", Attr::Null);
         return;
     };
     if let Some((data, id)) = decoder.and_then(|d| d(v)) {
-        attrs.insert("datacontenttype".into(), json!("application/json"));
-        attrs.insert("dataschema".into(), json!(format!("/schemas/ids/{id}")));
-        attrs.insert("data".into(), data);
+        attrs.push("datacontenttype", Attr::Str("application/json"));
+        attrs.push("dataschema", Attr::Text(format!("/schemas/ids/{id}")));
+        attrs.push("data", Attr::Decoded(data));
         return;
     }
-    match serde_json::from_slice::<Value>(v) {
-        Ok(data) if content_type.as_deref().is_none_or(|c| c.contains("json")) => {
-            attrs.insert("datacontenttype".into(), json!("application/json"));
-            attrs.insert("data".into(), data);
-        }
-        _ => {
-            if let Some(ct) = content_type {
-                attrs.insert("datacontenttype".into(), json!(ct));
-            }
-            attrs.insert("data_base64".into(), json!(STANDARD.encode(v)));
-        }
+    if content_type.is_none_or(|c| c.contains("json")) && envelope::is_json(v) {
+        attrs.push("datacontenttype", Attr::Str("application/json"));
+        attrs.push("data", Attr::Json(v));
+        return;
     }
+    if let Some(ct) = content_type {
+        attrs.push("datacontenttype", Attr::Str(ct));
+    }
+    attrs.push("data_base64", Attr::Base64(v));
+}
+
+/// Bytes the structured body of `record` likely takes (so it is written without growing).
+fn body_size(record: &StoredRecord, topic: &str) -> usize {
+    let value = record.value.as_ref().map_or(0, |v| v.len());
+    let key = record.key.as_ref().map_or(0, |k| k.len());
+    let headers: usize = record
+        .headers
+        .iter()
+        .map(|h| h.key.len() + h.value.as_ref().map_or(0, |v| v.len()) + 8)
+        .sum();
+    256 + 3 * topic.len() + key + headers + value * 4 / 3
 }
 
 /// Builds the request body and headers of `record` in `mode`; `decoder` shows
@@ -158,41 +132,47 @@ pub fn build(
 ) -> Event {
     let id = event_id(record, topic, partition);
     let key_decoder = decoder.filter(|_| mode == PayloadMode::Structured);
-    let mut attrs = attributes(record, topic, partition, &id, key_decoder);
+    let mut attrs = Attrs::new(record, topic, partition, &id, key_decoder);
     let content_type = header_str(record, "content-type");
     let (body, content_type, headers) = match mode {
         PayloadMode::Structured => {
             put_data(&mut attrs, record.value.as_deref(), content_type, decoder);
-            let body = Bytes::from(serde_json::to_vec(&Value::Object(attrs)).unwrap_or_default());
-            (body, "application/cloudevents+json".to_string(), Vec::new())
+            let body = Bytes::from(attrs.into_json(body_size(record, topic)));
+            (body, STRUCTURED.to_string(), Vec::new())
         }
         PayloadMode::Binary => {
             let headers = attrs
+                .into_headers()
                 .into_iter()
-                .filter(|(k, _)| k != "datacontenttype")
-                .map(|(k, v)| {
-                    let text = match v {
-                        Value::String(s) => s,
-                        other => other.to_string(),
-                    };
-                    (format!("ce-{k}"), percent_encode(&text))
-                })
+                .map(|(k, v)| (k, percent_encode(&v)))
                 .collect();
             let body = record.value.clone().unwrap_or_default();
-            let ct = content_type.unwrap_or_else(|| "application/octet-stream".into());
+            let ct = content_type
+                .unwrap_or("application/octet-stream")
+                .to_string();
             (body, ct, headers)
         }
     };
+    let wire = Wire {
+        id: HeaderValue::from_str(&id).ok(),
+        content_type: match mode {
+            PayloadMode::Structured => Some(HeaderValue::from_static(STRUCTURED)),
+            PayloadMode::Binary => HeaderValue::from_str(&content_type).ok(),
+        },
+    };
     Event {
-        id,
-        topic: topic.to_string(),
+        id: id.into(),
+        topic: topic.into(),
         partition,
         offset: record.offset,
         body,
         content_type,
         headers,
+        wire,
     }
 }
+
+const STRUCTURED: &str = "application/cloudevents+json";
 
 /// Percent-encodes what the CloudEvents HTTP binding says a header value must not carry.
 fn percent_encode(text: &str) -> String {
@@ -210,6 +190,9 @@ fn percent_encode(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::engine::general_purpose::STANDARD;
+    use base64::Engine;
+    use serde_json::json;
     use strom_broker::RecordHeader;
 
     fn record(headers: Vec<(&str, &str)>, value: &str) -> StoredRecord {

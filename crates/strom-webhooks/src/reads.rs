@@ -5,7 +5,8 @@
 //! body built once per payload mode. A chunk is immutable log data, so a worker at any
 //! offset it covers takes its records from it. Kept: the newest [`CHUNKS_PER_PARTITION`]
 //! chunks of a partition, within [`BUDGET_BYTES`] over all partitions; chunks not used for
-//! [`IDLE`] are dropped when room is needed.
+//! [`IDLE`] are dropped when room is needed. A read at the tail (just-appended records) runs
+//! on the worker's thread; one further back on the blocking pool ([`INLINE_RECORDS`]).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
@@ -49,6 +50,10 @@ pub const CHUNKS_PER_PARTITION: usize = 4;
 pub const BUDGET_BYTES: usize = 32 << 20;
 /// A partition no worker read for this long gives its chunks up when room is needed.
 pub const IDLE: Duration = Duration::from_secs(5);
+/// A read starting at most this many records below the high watermark is of data just
+/// appended (in the page cache): it is done on the worker's own thread. Reads further back
+/// (a worker catching up, possibly from disk or the remote tier) go to the blocking pool.
+pub const INLINE_RECORDS: i64 = 512;
 
 /// Records decoded from one log read: every record from `from` (the offset asked for) up to
 /// `next` (exclusive) that the log holds.
@@ -85,8 +90,12 @@ impl Chunk {
 
     /// The records at `offset` and after.
     pub fn from_offset(&self, offset: i64) -> &[StoredRecord] {
-        let i = self.records.partition_point(|r| r.offset < offset);
-        &self.records[i..]
+        &self.records[self.index_of(offset)..]
+    }
+
+    /// The index of the first record at `offset` or after.
+    pub fn index_of(&self, offset: i64) -> usize {
+        self.records.partition_point(|r| r.offset < offset)
     }
 }
 
@@ -97,6 +106,49 @@ fn record_bytes(r: &StoredRecord) -> usize {
         .map(|h| h.key.len() + h.value.as_ref().map_or(0, |v| v.len()))
         .sum();
     r.key.as_ref().map_or(0, |k| k.len()) + r.value.as_ref().map_or(0, |v| v.len()) + h + 64
+}
+
+/// A record to deliver: one of a chunk's (its body shared with every subscription that
+/// delivers it, [`Chunk`]'s cells) or one read on its own (body built per attempt). Workers
+/// hand these on instead of copies of the record.
+#[derive(Clone)]
+pub enum Rec {
+    Shared(Arc<Chunk>, usize),
+    Owned(StoredRecord),
+}
+
+impl std::ops::Deref for Rec {
+    type Target = StoredRecord;
+
+    fn deref(&self) -> &StoredRecord {
+        match self {
+            Rec::Shared(chunk, i) => &chunk.records[*i],
+            Rec::Owned(record) => record,
+        }
+    }
+}
+
+impl Rec {
+    /// The request body of this record (read from `topic`/`partition`) in `mode`.
+    pub fn event(
+        &self,
+        topic: &str,
+        partition: i32,
+        mode: PayloadMode,
+        decoder: Option<&ValueDecoder>,
+    ) -> Arc<Event> {
+        let build = || Arc::new(payload::build(self, topic, partition, mode, decoder));
+        match self {
+            Rec::Shared(chunk, i) => match chunk.events.get(*i) {
+                Some(cells) => {
+                    let cell = &cells[usize::from(mode == PayloadMode::Binary)];
+                    Arc::clone(cell.get_or_init(build))
+                }
+                None => build(),
+            },
+            Rec::Owned(_) => build(),
+        }
+    }
 }
 
 /// One partition's chunks and the lock that lets one worker read at a time.
@@ -179,7 +231,11 @@ impl Reads {
         if let Some(chunk) = slot.covering(from) {
             return Read::Chunk(chunk);
         }
-        let read = tokio::task::spawn_blocking(move || part.read(from, READ_BYTES)).await;
+        let read = if part.high_watermark() - from <= INLINE_RECORDS {
+            Ok(part.read(from, READ_BYTES))
+        } else {
+            tokio::task::spawn_blocking(move || part.read(from, READ_BYTES)).await
+        };
         let records = match read {
             Ok(Ok(fetched)) => decode_records(&fetched.records).unwrap_or_else(|err| {
                 tracing::warn!(%topic, partition, error = %err, "webhook: undecodable batch skipped");
@@ -229,47 +285,6 @@ impl Reads {
             });
         }
         slots.retain(|_, parts| !parts.is_empty());
-    }
-
-    /// The request body of `record` (read from `topic`/`partition`) in `mode`: built once
-    /// for every subscription while its chunk is kept.
-    pub fn event(
-        &self,
-        record: &StoredRecord,
-        topic: &str,
-        partition: i32,
-        mode: PayloadMode,
-        decoder: Option<&ValueDecoder>,
-    ) -> Arc<Event> {
-        let build = || Arc::new(payload::build(record, topic, partition, mode, decoder));
-        let slot = self
-            .slots
-            .lock()
-            .get(topic)
-            .and_then(|t| t.get(&partition))
-            .cloned();
-        let Some(chunk) = slot.and_then(|s| {
-            s.chunks
-                .lock()
-                .iter()
-                .rev()
-                .find(|c| c.covers(record.offset))
-                .cloned()
-        }) else {
-            return build();
-        };
-        let i = chunk.records.partition_point(|r| r.offset < record.offset);
-        match (chunk.records.get(i), chunk.events.get(i)) {
-            (Some(r), Some(cells))
-                if r.offset == record.offset
-                    && r.timestamp == record.timestamp
-                    && r.value == record.value =>
-            {
-                let cell = &cells[usize::from(mode == PayloadMode::Binary)];
-                Arc::clone(cell.get_or_init(build))
-            }
-            _ => build(),
-        }
     }
 
     /// Decoded bytes held now.
@@ -334,10 +349,14 @@ mod tests {
         assert_eq!(later.from_offset(3).len(), 2);
         assert!(reads.held_bytes() > 0);
         // The body is built once per mode and shared.
-        let r = &first.records[2];
-        let a = reads.event(r, "t", 0, PayloadMode::Structured, None);
-        let b = reads.event(r, "t", 0, PayloadMode::Structured, None);
-        let c = reads.event(r, "t", 0, PayloadMode::Binary, None);
+        let r = Rec::Shared(Arc::clone(&first), 2);
+        let a = r.event("t", 0, PayloadMode::Structured, None);
+        let b = r.clone().event("t", 0, PayloadMode::Structured, None);
+        let c = r.event("t", 0, PayloadMode::Binary, None);
+        // A record read on its own is built per call.
+        let owned = Rec::Owned(first.records[2].clone());
+        let d = owned.event("t", 0, PayloadMode::Structured, None);
+        assert!(!Arc::ptr_eq(&a, &d) && a.body == d.body);
         assert!(Arc::ptr_eq(&a, &b) && !Arc::ptr_eq(&a, &c));
         assert_eq!(&c.body[..], b"{\"n\":2}");
         // New data past the chunk is a new read.

@@ -16,6 +16,7 @@ use crate::dlq::{self, field};
 use crate::error::{Result, WebhookError};
 use crate::letters::blocking;
 use crate::payload::{self, DLQ_ID_HEADER};
+use crate::reads::Rec;
 use crate::runtime::Runtime;
 use crate::send::{self, Outcome};
 use crate::{Ctx, Webhooks};
@@ -257,7 +258,7 @@ async fn retry_redriven(
     record: StoredRecord,
     progress: Progress,
 ) {
-    deliver_from(&ctx, &rt, (&topic, partition), record, progress).await;
+    deliver_from(&ctx, &rt, (&topic, partition), Rec::Owned(record), progress).await;
 }
 
 /// A numeric `strom-dlq-*` field of a dead letter, 0 when absent.

@@ -22,8 +22,10 @@ pub const HISTORY: usize = 200;
 /// One delivery attempt, as the history shows it.
 #[derive(Debug, Clone, Serialize)]
 pub struct AttemptRecord {
-    pub event_id: String,
-    pub topic: String,
+    #[serde(serialize_with = "text")]
+    pub event_id: Arc<str>,
+    #[serde(serialize_with = "text")]
+    pub topic: Arc<str>,
     pub partition: i32,
     pub offset: i64,
     pub attempt: u32,
@@ -32,8 +34,12 @@ pub struct AttemptRecord {
     /// HTTP status, when one was received.
     pub status: Option<u16>,
     /// `delivered`, `gone`, or the failure reason.
-    pub result: String,
+    pub result: &'static str,
     pub error: Option<String>,
+}
+
+fn text<S: serde::Serializer>(value: &Arc<str>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(value)
 }
 
 /// An event a worker is stopped at: topic, partition, offset.
@@ -126,6 +132,12 @@ impl Runtime {
 
     /// Waits until the endpoint is active; false if the subscription stops first.
     pub async fn wait_active(&self) -> bool {
+        if self.stopped() {
+            return false;
+        }
+        if self.state() == EndpointState::Active {
+            return true;
+        }
         let mut changed = self.changed.subscribe();
         let mut stop = self.stop.subscribe();
         loop {
@@ -182,9 +194,15 @@ impl Runtime {
 
     /// Takes a pending operator skip of the event at `offset`.
     pub fn take_skip(&self, topic: &str, partition: i32, offset: i64) -> bool {
-        self.skip
-            .lock()
-            .remove(&(topic.to_string(), partition, offset))
+        let mut skip = self.skip.lock();
+        !skip.is_empty() && skip.remove(&(topic.to_string(), partition, offset))
+    }
+
+    /// Ends the block of the event at `at` (delivered or dead-lettered); whether it was
+    /// blocked.
+    pub fn unblock(&self, at: (&str, i32, i64)) -> bool {
+        let mut blocked = self.blocked.lock();
+        !blocked.is_empty() && blocked.remove(&(at.0.to_string(), at.1, at.2))
     }
 
     /// Partitions with a blocked event.

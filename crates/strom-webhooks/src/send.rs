@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use parking_lot::Mutex;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE, RETRY_AFTER};
 use reqwest::{Client, StatusCode, Url};
 
@@ -69,6 +70,10 @@ pub struct Clients {
     pub pooled: Client,
     fresh: Client,
     h1: Option<Arc<h1::Pool>>,
+    /// The subscription's custom headers, parsed once (invalid ones left out).
+    custom: HeaderMap,
+    /// The last `webhook-timestamp` value made: (seconds, value).
+    stamp: Arc<Mutex<(i64, HeaderValue)>>,
 }
 
 /// The clients of `sub`.
@@ -101,10 +106,21 @@ pub fn client(sub: &Subscription, policy: Arc<TargetPolicy>) -> Result<Clients> 
         let connect = timeout.min(Duration::from_secs(10));
         h1::Pool::new(&url, sub.concurrency as usize, Arc::clone(&policy), connect)
     });
+    let mut custom = HeaderMap::with_capacity(sub.headers.len());
+    for (k, v) in &sub.headers {
+        if let (Ok(n), Ok(v)) = (
+            HeaderName::from_bytes(k.as_bytes()),
+            HeaderValue::from_str(v),
+        ) {
+            custom.insert(n, v);
+        }
+    }
     Ok(Clients {
         pooled: build(sub.concurrency as usize)?,
         fresh: build(0)?,
         h1: h1.map(Arc::new),
+        custom,
+        stamp: Arc::new(Mutex::new((-1, HeaderValue::from_static("")))),
     })
 }
 
@@ -121,32 +137,45 @@ const WEBHOOK_ID: HeaderName = HeaderName::from_static("webhook-id");
 const WEBHOOK_TIMESTAMP: HeaderName = HeaderName::from_static("webhook-timestamp");
 const WEBHOOK_SIGNATURE: HeaderName = HeaderName::from_static("webhook-signature");
 
-fn headers(sub: &Subscription, event: &Event, now_ms: i64) -> HeaderMap {
-    let timestamp = now_ms / 1000;
-    let mut map = HeaderMap::with_capacity(8 + sub.headers.len() + event.headers.len());
-    let custom = sub
-        .headers
-        .iter()
-        .chain(event.headers.iter().map(|(k, v)| (k, v)));
-    for (k, v) in custom {
-        if let (Ok(n), Ok(v)) = (
-            HeaderName::from_bytes(k.as_bytes()),
-            HeaderValue::from_str(v),
-        ) {
-            map.insert(n, v);
+impl Clients {
+    /// The `webhook-timestamp` value of `seconds` (made once per second).
+    fn stamp(&self, seconds: i64) -> HeaderValue {
+        let mut stamp = self.stamp.lock();
+        if stamp.0 != seconds {
+            *stamp = (seconds, HeaderValue::from(seconds));
         }
+        stamp.1.clone()
     }
-    let mut put = |name: HeaderName, value: String| {
-        if let Ok(v) = HeaderValue::from_maybe_shared(Bytes::from(value)) {
-            map.insert(name, v);
+
+    /// The headers of one attempt to send `event` at `now_ms`: the subscription's custom
+    /// ones, the event's `ce-*` ones (binary mode), then the Standard Webhooks headers and
+    /// `Content-Type`.
+    fn headers(&self, sub: &Subscription, event: &Event, now_ms: i64) -> HeaderMap {
+        let timestamp = now_ms / 1000;
+        let mut map = self.custom.clone();
+        // Ours and the three `h1` adds (`Host`, `User-Agent`, `Accept`).
+        map.reserve(7 + event.headers.len());
+        for (k, v) in &event.headers {
+            if let (Ok(n), Ok(v)) = (
+                HeaderName::from_bytes(k.as_bytes()),
+                HeaderValue::from_str(v),
+            ) {
+                map.insert(n, v);
+            }
         }
-    };
-    put(WEBHOOK_ID, event.id.clone());
-    put(WEBHOOK_TIMESTAMP, timestamp.to_string());
-    let signature = signature_header(&sub.secrets, now_ms, &event.id, timestamp, &event.body);
-    put(WEBHOOK_SIGNATURE, signature);
-    put(CONTENT_TYPE, event.content_type.clone());
-    map
+        if let Some(id) = &event.wire.id {
+            map.insert(WEBHOOK_ID, id.clone());
+        }
+        map.insert(WEBHOOK_TIMESTAMP, self.stamp(timestamp));
+        let signature = signature_header(&sub.secrets, now_ms, &event.id, timestamp, &event.body);
+        if let Ok(v) = HeaderValue::from_maybe_shared(Bytes::from(signature)) {
+            map.insert(WEBHOOK_SIGNATURE, v);
+        }
+        if let Some(ct) = &event.wire.content_type {
+            map.insert(CONTENT_TYPE, ct.clone());
+        }
+        map
+    }
 }
 
 /// Sends `event` once.
@@ -169,14 +198,14 @@ pub async fn attempt(
 }
 
 async fn post(
-    client: &Client,
+    (clients, client): (&Clients, &Client),
     url: &Url,
     sub: &Subscription,
     event: &Event,
 ) -> reqwest::Result<reqwest::Response> {
     client
         .post(url.clone())
-        .headers(headers(sub, event, crate::now_ms()))
+        .headers(clients.headers(sub, event, crate::now_ms()))
         .body(event.body.clone())
         .send()
         .await
@@ -186,9 +215,9 @@ async fn send(clients: &Clients, url: &Url, sub: &Subscription, event: &Event) -
     let Some(pool) = &clients.h1 else {
         return send_reqwest(clients, url, sub, event).await;
     };
-    let headers = headers(sub, event, crate::now_ms());
+    let make = || clients.headers(sub, event, crate::now_ms());
     let timeout = Duration::from_millis(sub.timeout_ms);
-    match pool.post(headers, event.body.clone(), timeout).await {
+    match pool.post(make, event.body.clone(), timeout).await {
         Ok(reply) => classify(reply.status, &reply.headers, &reply.body),
         Err(err) => Outcome::Failed(h1_failure(err)),
     }
@@ -209,10 +238,10 @@ fn h1_failure(err: H1Error) -> Failure {
 }
 
 async fn send_reqwest(clients: &Clients, url: &Url, sub: &Subscription, event: &Event) -> Outcome {
-    let sent = match post(&clients.pooled, url, sub, event).await {
+    let sent = match post((clients, &clients.pooled), url, sub, event).await {
         Err(err) if closed_unanswered(&err) => {
             tracing::debug!(subscription = %sub.name, "webhook: pooled connection was closed; sending on a new one");
-            post(&clients.fresh, url, sub, event).await
+            post((clients, &clients.fresh), url, sub, event).await
         }
         other => other,
     };

@@ -100,7 +100,7 @@ pub fn sign_one(key: &[u8], id: &str, timestamp: i64, body: &[u8]) -> String {
 fn sign_keyed(mut mac: Hmac<Sha256>, id: &str, timestamp: i64, body: &[u8], out: &mut String) {
     mac.update(id.as_bytes());
     mac.update(b".");
-    mac.update(timestamp.to_string().as_bytes());
+    mac.update(itoa::Buffer::new().format(timestamp).as_bytes());
     mac.update(b".");
     mac.update(body);
     out.push_str("v1,");

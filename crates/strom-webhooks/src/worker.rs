@@ -14,7 +14,7 @@ use crate::commit::{Committer, Position};
 use crate::deliver::deliver;
 use crate::model::{Filter, Ordering};
 use crate::payload::event_type;
-use crate::reads::Read;
+use crate::reads::{Read, Rec};
 use crate::runtime::Runtime;
 use crate::Ctx;
 
@@ -32,7 +32,7 @@ pub async fn run(ctx: Arc<Ctx>, rt: Arc<Runtime>, topic: String, partition: i32)
 pub(crate) enum Step {
     /// Records from the position on (possibly none after filtering), and the position
     /// after them.
-    Records(Vec<StoredRecord>, i64),
+    Records(Vec<Rec>, i64),
     /// Nothing new yet.
     Idle(Arc<Partition>),
     /// The partition does not exist (yet) or cannot be read now: try again later.
@@ -61,11 +61,10 @@ pub(crate) async fn next_records(
         Read::Failed => return Step::Missing,
     };
     let sub = rt.current();
-    let wanted = chunk
-        .from_offset(from)
-        .iter()
-        .filter(|r| matches(&sub.filter, r))
-        .cloned()
+    let first = chunk.index_of(from);
+    let wanted = (first..chunk.records.len())
+        .filter(|i| matches(&sub.filter, &chunk.records[*i]))
+        .map(|i| Rec::Shared(Arc::clone(&chunk), i))
         .collect();
     Step::Records(wanted, chunk.next)
 }

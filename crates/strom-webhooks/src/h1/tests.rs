@@ -97,7 +97,7 @@ async fn connections_are_kept_alive_and_a_closed_one_is_replaced() {
     for _ in 0..5 {
         let reply = pool
             .post(
-                headers.clone(),
+                || headers.clone(),
                 Bytes::from_static(b"{}"),
                 Duration::from_secs(5),
             )
@@ -133,7 +133,7 @@ async fn connections_are_kept_alive_and_a_closed_one_is_replaced() {
     for _ in 0..3 {
         let reply = pool
             .post(
-                headers.clone(),
+                || headers.clone(),
                 Bytes::from_static(b"{}"),
                 Duration::from_secs(5),
             )
@@ -144,8 +144,74 @@ async fn connections_are_kept_alive_and_a_closed_one_is_replaced() {
     assert_eq!(seen.lock().0, 3, "a new connection for each closed one");
     let refused = Pool::new(&url, 2, Arc::default(), Duration::from_secs(5)).expect("pool");
     let err = refused
-        .post(headers, Bytes::new(), Duration::from_secs(5))
+        .post(|| headers.clone(), Bytes::new(), Duration::from_secs(5))
         .await
         .err();
     assert_eq!(err, Some(H1Error::Refused));
+}
+
+/// A raw receiver that answers the first `answer` requests of each connection with 204 and
+/// then reads on without answering (the connection stays open).
+async fn hanging_receiver(answer: usize) -> Url {
+    use tokio::io::AsyncWriteExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut answered = 0;
+                while request(&mut sock).await.is_some() {
+                    if answered < answer {
+                        answered += 1;
+                        let _ = sock.write_all(b"HTTP/1.1 204 No Content\r\n\r\n").await;
+                    }
+                }
+            });
+        }
+    });
+    Url::parse(&url).expect("url")
+}
+
+/// The connection's timer is set by one request and moved by later ones: a later request
+/// with a longer timeout is not cut off at the earlier deadline, one with a shorter timeout
+/// is cut off at its own.
+#[tokio::test]
+async fn each_request_times_out_at_its_own_deadline_on_a_kept_connection() {
+    let headers = HeaderMap::new();
+    let post = |pool: Arc<Pool>, timeout: Duration| {
+        let headers = headers.clone();
+        async move {
+            let started = Instant::now();
+            let result = pool
+                .post(|| headers.clone(), Bytes::from_static(b"{}"), timeout)
+                .await;
+            (result.map(|r| r.status), started.elapsed())
+        }
+    };
+    // First answered with a short timeout, then unanswered with a longer one.
+    let url = hanging_receiver(1).await;
+    let pool =
+        Arc::new(Pool::new(&url, 2, allow_loopback(), Duration::from_secs(5)).expect("pool"));
+    let (first, _) = post(Arc::clone(&pool), Duration::from_millis(100)).await;
+    assert_eq!(first, Ok(StatusCode::NO_CONTENT));
+    let (second, took) = post(Arc::clone(&pool), Duration::from_millis(600)).await;
+    assert_eq!(second, Err(H1Error::Timeout));
+    assert!(
+        took >= Duration::from_millis(600),
+        "cut off early: {took:?}"
+    );
+    // First answered with a long timeout, then unanswered with a short one.
+    let url = hanging_receiver(1).await;
+    let pool =
+        Arc::new(Pool::new(&url, 2, allow_loopback(), Duration::from_secs(5)).expect("pool"));
+    let (first, _) = post(Arc::clone(&pool), Duration::from_secs(120)).await;
+    assert_eq!(first, Ok(StatusCode::NO_CONTENT));
+    let (second, took) = post(Arc::clone(&pool), Duration::from_millis(200)).await;
+    assert_eq!(second, Err(H1Error::Timeout));
+    assert!(
+        took < Duration::from_secs(60),
+        "waited for the earlier deadline: {took:?}"
+    );
 }

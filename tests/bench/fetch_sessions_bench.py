@@ -78,7 +78,7 @@ def measure(server, partitions, rate, seconds, run_no, kind="confluent"):
     topic = f"fs-{partitions}-{rate}-{run_no}-{kind}"
     admin = AdminClient({"bootstrap.servers": server.bootstrap})
     for f in admin.create_topics([NewTopic(topic, partitions, 1)]).values():
-        f.result(timeout=60)
+        f.result(timeout=300)
     stop = threading.Event()
     received = [0]
     if kind == "confluent":

@@ -205,6 +205,8 @@ fn resolve(
                 .as_ref()
                 .map_or(t.topic.0.as_str(), |topic| topic.name());
             let denied = (topic.is_some() || version < 13) && !access.topic(Operation::Read, name);
+            // The topic's partitions taken once, not looked up one by one.
+            let all = topic.as_ref().map(|t| t.partitions()).unwrap_or_default();
             let partitions = t
                 .partitions
                 .into_iter()
@@ -213,8 +215,9 @@ fn resolve(
                     partition: match &topic {
                         _ if denied => Err(ResponseError::TopicAuthorizationFailed),
                         None => Err(missing),
-                        Some(topic) => topic
-                            .partition(p.partition)
+                        Some(_) => usize::try_from(p.partition)
+                            .ok()
+                            .and_then(|i| all.get(i).cloned())
                             .ok_or(ResponseError::UnknownTopicOrPartition),
                     },
                     offset: p.fetch_offset,

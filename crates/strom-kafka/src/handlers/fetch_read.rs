@@ -49,7 +49,8 @@ pub(super) async fn remote_reads(
     let mut set = JoinSet::new();
     for (i, p) in targets.iter().flat_map(|t| t.partitions.iter()).enumerate() {
         if let Ok(partition) = &p.partition {
-            if partition.reads_remote(p.offset) {
+            // The cheap test first: most partitions have no remote tier.
+            if partition.remote().is_some() && partition.reads_remote(p.offset) {
                 let (partition, offset) = (Arc::clone(partition), p.offset);
                 let limit = p.max_bytes.min(max_bytes);
                 set.spawn(async move { (i, partition.read_remote_bounded(offset, limit).await) });
@@ -198,6 +199,11 @@ fn stable_view(
     }
     if let Some(records) = &data.records {
         data.records = Some(strom_broker::partition_txn::stable_prefix(records, lso));
+    }
+    if offset >= lso {
+        // Nothing below the last stable offset is read: no aborted transaction to list.
+        data.aborted_transactions = Some(Vec::new());
+        return data;
     }
     let aborted = partition
         .aborted_transactions(offset, lso)

@@ -18,7 +18,7 @@ import pytest
 from confluent_kafka import Producer
 
 from conftest import Strom
-from kafka_support import create_topic
+from kafka_support import create_topic, write_config
 
 HERE = Path(__file__).resolve().parent
 KAFKA_PYTHON = Path(os.environ.get("KAFKA_PYTHON_SESSIONS", HERE / ".kafka-python-sessions"))
@@ -101,3 +101,21 @@ def test_read_committed_session_skips_aborted_transactions(server):
         time.sleep(0.3)
     records = finish(proc)
     assert sorted(v for _, _, v in records) == sorted(expected)
+
+
+
+def test_zero_slots_turn_sessions_off(tmp_path):
+    config = write_config(tmp_path, max_incremental_fetch_session_cache_slots=0)
+    off = Strom(tmp_path / "data", extra_args=["--config", str(config)]).start()
+    try:
+        create_topic(off.bootstrap, "no-sessions", PARTITIONS)
+        proc = session_consumer(off, "no-sessions", 20, "read_uncommitted")
+        producer = Producer({"bootstrap.servers": off.bootstrap})
+        for i in range(20):
+            producer.produce("no-sessions", str(i).encode(), partition=i % PARTITIONS)
+        producer.flush(10)
+        assert sorted(int(v) for _, _, v in finish(proc)) == list(range(20))
+        assert fetches(off, "new") >= 2, "the client asked for a session each time"
+        assert fetches(off, "incremental") == 0
+    finally:
+        off.stop()

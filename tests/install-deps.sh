@@ -40,6 +40,10 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 python3 -m pip install -q --disable-pip-version-check -r "$here/e2e/requirements.txt"
+# A kafka-python that uses fetch sessions (KIP-227, since 2.1), apart from the suite's 2.0.2:
+# tests/e2e/test_kafka_fetch_sessions.py runs its consumer with this directory on PYTHONPATH.
+python3 -m pip install -q --disable-pip-version-check --no-deps \
+  --target "$here/e2e/.kafka-python-sessions" kafka-python==2.3.3
 if [ -f "$here/e2e/node/package.json" ]; then
   (cd "$here/e2e/node" && npm install --silent --no-audit --no-fund)
 fi

@@ -49,6 +49,9 @@ pub struct Partition {
     /// assignment are atomic while concurrent producers still share group commits.
     producers: Mutex<ProducerStates>,
     high_watermark: watch::Sender<i64>,
+    /// The topic's change counter, bumped with every high-watermark change of any of its
+    /// partitions (one receiver per topic lets a Fetch of many partitions wait cheaply).
+    topic_changes: OnceLock<Arc<watch::Sender<u64>>>,
     /// What the topic's configs ask of each append (keys, timestamps; `append_policy.rs`).
     policy: RwLock<AppendPolicy>,
     /// Internal topics refuse client writes and DeleteRecords (`internal.rs`).
@@ -109,6 +112,7 @@ impl Partition {
             log: RwLock::new(Arc::new(log)),
             producers: Mutex::new(producers),
             high_watermark: watch::Sender::new(hw),
+            topic_changes: OnceLock::new(),
             policy: RwLock::new(policy),
             internal: is_internal_topic(topic),
             disk: OnceLock::new(),
@@ -118,6 +122,19 @@ impl Partition {
                 crate::tiering::DEFAULT_REMOTE_FETCH_MAX_WAIT_MS,
             ),
         })
+    }
+
+    /// Attaches the topic's change counter (the first call wins).
+    pub(crate) fn attach_topic_changes(&self, changes: &Arc<watch::Sender<u64>>) {
+        let _ = self.topic_changes.set(Arc::clone(changes));
+    }
+
+    /// Publishes a new high watermark to the partition's and the topic's watchers.
+    fn publish_high_watermark(&self, hw: i64) {
+        self.high_watermark.send_replace(hw);
+        if let Some(changes) = self.topic_changes.get() {
+            changes.send_modify(|n| *n = n.wrapping_add(1));
+        }
     }
 
     /// Attaches the broker's write gate (the first call wins).
@@ -149,7 +166,7 @@ impl Partition {
         let log = Arc::new(log);
         *self.log.write() = Arc::clone(&log);
         *producers = states;
-        self.high_watermark.send_replace(log.high_watermark());
+        self.publish_high_watermark(log.high_watermark());
         Ok(Some(log))
     }
 
@@ -274,7 +291,7 @@ impl Partition {
             (log, info)
         };
         log.wait_durable(info.last_offset + 1)?;
-        self.high_watermark.send_replace(log.high_watermark());
+        self.publish_high_watermark(log.high_watermark());
         Ok(AppendResult {
             base_offset: info.base_offset,
             last_offset: info.last_offset,

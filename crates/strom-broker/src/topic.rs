@@ -65,6 +65,8 @@ pub struct Topic {
     dir: PathBuf,
     partitions: parking_lot::RwLock<Vec<Arc<Partition>>>,
     config: parking_lot::RwLock<TopicConfig>,
+    /// Bumped whenever the high watermark of any partition changes ([`Topic::subscribe`]).
+    changes: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 impl Topic {
@@ -86,7 +88,12 @@ impl Topic {
                 policy,
             )?));
         }
+        let changes = Arc::new(tokio::sync::watch::Sender::new(0));
+        for p in &partitions {
+            p.attach_topic_changes(&changes);
+        }
         Ok(Topic {
+            changes,
             name: meta.name.clone(),
             id: parse_id(&meta.id),
             dir: dir.to_path_buf(),
@@ -126,6 +133,11 @@ impl Topic {
     pub fn partitions(&self) -> Vec<Arc<Partition>> {
         self.partitions.read().clone()
     }
+    /// A receiver that changes whenever the high watermark of any partition of the topic
+    /// changes: one watcher for a reader of many partitions.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
     /// The explicit config overrides.
     pub fn config(&self) -> TopicConfig {
         self.config.read().clone()
@@ -137,13 +149,15 @@ impl Topic {
         let log_config = config.log_config(defaults);
         let mut partitions = self.partitions.write();
         for p in partitions.len() as i32..total {
-            partitions.push(Arc::new(Partition::open(
+            let partition = Partition::open(
                 &self.name,
                 p,
                 &self.dir.join(p.to_string()),
                 log_config.clone(),
                 config.append_policy(),
-            )?));
+            )?;
+            partition.attach_topic_changes(&self.changes);
+            partitions.push(Arc::new(partition));
         }
         Ok(())
     }

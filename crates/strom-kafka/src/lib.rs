@@ -7,6 +7,7 @@
 //! - `frame`: length-prefixed frames off the socket, under the frame size limit, the idle
 //!   timeout and the budget of request bytes in flight;
 //! - `versions`: the API/version table that ApiVersions advertises and the decoder enforces;
+//! - [`fetch_sessions`]: the incremental fetch sessions (KIP-227) shared by every listener;
 //! - `errors`: the one place where broker errors become Kafka error codes;
 //! - `error_metrics`: the error codes answered, counted per API and code name;
 //! - `server` / `connection`: accept loop, connection limits, per-connection request loop;
@@ -24,6 +25,7 @@ mod connection;
 mod count_guard;
 mod error_metrics;
 mod errors;
+pub mod fetch_sessions;
 mod frame;
 mod handlers;
 mod legacy;
@@ -62,6 +64,8 @@ pub struct KafkaConfig {
     /// The schema registry, for topics that validate schemas on produce (`None`: no
     /// validation).
     pub schemas: Option<Arc<strom_schema::Registry>>,
+    /// The incremental fetch sessions (KIP-227), one cache shared by every listener.
+    pub fetch_sessions: Arc<fetch_sessions::FetchSessionCache>,
 }
 
 /// Kafka's default for `connections.max.idle.ms`: 10 minutes.
@@ -85,6 +89,7 @@ impl Default for KafkaConfig {
             tls: None,
             security: strom_auth::Security::disabled(),
             schemas: None,
+            fetch_sessions: Arc::default(),
         }
     }
 }

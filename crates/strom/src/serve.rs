@@ -341,6 +341,11 @@ async fn bind_kafka_listeners(
     schemas: &Arc<strom_schema::Registry>,
 ) -> anyhow::Result<Vec<(TcpListener, strom_kafka::KafkaConfig)>> {
     let mut bound = Vec::new();
+    // One fetch session cache for every listener: a client may reconnect to another one.
+    let fetch_sessions = Arc::new(strom_kafka::fetch_sessions::FetchSessionCache::new(
+        settings.max_incremental_fetch_session_cache_slots,
+        strom_kafka::fetch_sessions::EVICTION_AGE,
+    ));
     for listener in &settings.kafka_listeners {
         let tls = match &listener.ssl {
             Some(ssl) => Some(crate::listeners::tls_server(ssl, &[])?),
@@ -365,6 +370,7 @@ async fn bind_kafka_listeners(
             tls,
             security: Arc::clone(security),
             schemas: Some(Arc::clone(schemas)),
+            fetch_sessions: Arc::clone(&fetch_sessions),
         };
         bound.push((socket, config));
     }

@@ -1,29 +1,29 @@
 //! Fetch: reads whole stored batches (bytes as produced, never re-encoded) from several
 //! topics/partitions, honouring `max_bytes`, `partition_max_bytes`, `min_bytes` and
-//! `max_wait_ms`.
+//! `max_wait_ms`; the read pass itself is `fetch_read.rs`.
 //!
-//! Long polling is event-driven: the handler subscribes to the high-watermark channel of
-//! every requested partition *before* reading, and waits for any of them to change (or the
-//! deadline, or shutdown) before reading again. It never sleeps in a loop.
+//! Topics are resolved and authorized (Read on the topic) once per request, not per
+//! partition. Long polling is event-driven: the handler subscribes to each requested
+//! topic's change watcher (one per topic, whatever its partition count) *before* reading,
+//! and waits for any of them to change (or the deadline, or shutdown) before reading again.
+//! It never sleeps in a loop.
 //!
-//! A partition whose fetch offset is in the remote tier is read first, concurrently with the
-//! others, and waited for at most `remote.fetch.max.wait.ms` (KIP-1018); one still running
-//! then answers the fetch at once without its data (`strom-broker`'s `tiering/fetch_wait.rs`).
-//!
-//! Fetch sessions (KIP-227) are not kept: we always answer session id 0, which tells clients
-//! to send full fetch requests. A request naming a session id gets FETCH_SESSION_ID_NOT_FOUND.
+//! Fetch sessions (KIP-227, `crate::fetch_sessions`): epoch 0 answers in full and opens a
+//! session (its id in the answer), a later epoch names only the partitions whose position
+//! changed and those to forget, and is answered with only the partitions that have records,
+//! an error or changed offsets. Partitions are re-authorized on every fetch. A throttled
+//! answer carries no data and opens or updates no session, as in Kafka.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use kafka_protocol::messages::fetch_response::{
-    AbortedTransaction, FetchableTopicResponse, PartitionData,
-};
-use kafka_protocol::messages::{FetchRequest, FetchResponse, ProducerId, TopicName};
+use indexmap::IndexMap;
+use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+use kafka_protocol::messages::fetch_response::FetchableTopicResponse;
+use kafka_protocol::messages::{FetchRequest, FetchResponse, RequestHeader, TopicName};
 use kafka_protocol::ResponseError;
+use strom_auth::Operation;
 use strom_broker::tiering::RemoteRead;
-use strom_broker::{BrokerError, Partition};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -31,73 +31,151 @@ use uuid::Uuid;
 
 use super::auth::Access;
 use super::common::topic_by_id;
-use super::{blocking, Context};
-use crate::errors::response_error;
-use strom_auth::Operation;
+use super::fetch_read::{read_all, remote_reads, PartitionTarget, TopicTarget};
+use super::{blocking, throttle, Context};
+use crate::fetch_sessions::{Begin, Cached, PartitionKey, Sent};
 
-struct TopicTarget {
-    name: TopicName,
-    id: Uuid,
-    partitions: Vec<PartitionTarget>,
-}
-
-struct PartitionTarget {
-    index: i32,
-    partition: Result<Arc<Partition>, ResponseError>,
-    offset: i64,
+/// The request's limits.
+struct Limits {
+    min_bytes: usize,
     max_bytes: usize,
+    deadline: Instant,
+    committed: bool,
 }
 
-/// Errors: a blocking read panicked.
+/// Answers a Fetch, charged to the client's quota: the response and how long the connection
+/// must stay muted. Errors: a blocking read panicked.
 pub async fn handle(
     ctx: &Arc<Context>,
     access: &Access,
+    header: &RequestHeader,
+    mut request: FetchRequest,
+) -> anyhow::Result<(FetchResponse, Duration)> {
+    let version = header.request_api_version;
+    let begin = match begin_session(ctx, access, version, &request) {
+        Ok(begin) => begin,
+        Err(code) => {
+            let response = FetchResponse::default().with_error_code(code.code());
+            return Ok((response, Duration::ZERO));
+        }
+    };
+    let topics = match &begin {
+        Begin::Incremental { partitions, .. } => session_topics(partitions),
+        Begin::Sessionless | Begin::New => std::mem::take(&mut request.topics),
+    };
+    let limits = Limits {
+        min_bytes: usize::try_from(request.min_bytes).unwrap_or(0),
+        max_bytes: usize::try_from(request.max_bytes).unwrap_or(0),
+        deadline: Instant::now()
+            + Duration::from_millis(u64::try_from(request.max_wait_ms).unwrap_or(0)),
+        committed: request.isolation_level == 1,
+    };
+    let targets = Arc::new(resolve(ctx, access, version, topics));
+    let topics = read_until_ready(ctx, version, &targets, &limits).await?;
+    Ok(finish(ctx, access, header, begin, &targets, topics))
+}
+
+/// Fetch v7+ names a session; older versions always fetch in full.
+fn begin_session(
+    ctx: &Context,
+    access: &Access,
     version: i16,
-    request: FetchRequest,
-) -> anyhow::Result<FetchResponse> {
-    if version >= 7 && request.session_id != 0 {
-        return Ok(
-            FetchResponse::default().with_error_code(ResponseError::FetchSessionIdNotFound.code())
-        );
+    request: &FetchRequest,
+) -> Result<Begin, ResponseError> {
+    if version < 7 {
+        return Ok(Begin::Sessionless);
     }
-    let committed = request.isolation_level == 1;
-    let targets = Arc::new(resolve(ctx, access, version, request.topics));
+    let uses_ids = version >= 13;
+    let updates = request.topics.iter().flat_map(|t| {
+        t.partitions.iter().map(move |p| {
+            let key = key(uses_ids, &t.topic, t.topic_id, p.partition);
+            (key, p.fetch_offset, p.partition_max_bytes)
+        })
+    });
+    let forgotten = request.forgotten_topics_data.iter().flat_map(|t| {
+        t.partitions
+            .iter()
+            .map(move |p| key(uses_ids, &t.topic, t.topic_id, *p))
+    });
+    ctx.config.fetch_sessions.begin(
+        &access.session().principal,
+        uses_ids,
+        (request.session_id, request.session_epoch),
+        updates,
+        forgotten,
+        std::time::Instant::now(),
+    )
+}
+
+/// A session's partition key: the topic id from v13 on, else the name.
+fn key(uses_ids: bool, name: &TopicName, id: Uuid, partition: i32) -> PartitionKey {
+    if uses_ids {
+        (id, TopicName::default(), partition)
+    } else {
+        (Uuid::nil(), name.clone(), partition)
+    }
+}
+
+/// The session's partitions as a request's topics (consecutive partitions of one topic
+/// together), in the session's order.
+fn session_topics(partitions: &[(PartitionKey, Cached)]) -> Vec<FetchTopic> {
+    let mut topics: Vec<FetchTopic> = Vec::new();
+    for ((id, name, index), cached) in partitions {
+        let partition = FetchPartition::default()
+            .with_partition(*index)
+            .with_fetch_offset(cached.fetch_offset)
+            .with_partition_max_bytes(cached.max_bytes);
+        match topics.last_mut() {
+            Some(t) if t.topic_id == *id && t.topic == *name => t.partitions.push(partition),
+            _ => topics.push(
+                FetchTopic::default()
+                    .with_topic(name.clone())
+                    .with_topic_id(*id)
+                    .with_partitions(vec![partition]),
+            ),
+        }
+    }
+    topics
+}
+
+/// Reads until the answer holds `min_bytes`, a partition failed or is pending in the remote
+/// tier, the deadline passed, or shutdown began.
+async fn read_until_ready(
+    ctx: &Arc<Context>,
+    version: i16,
+    targets: &Arc<Vec<TopicTarget>>,
+    limits: &Limits,
+) -> anyhow::Result<Vec<FetchableTopicResponse>> {
     // Subscribed before the first read, so an append between a read and the wait below
     // still wakes us.
-    let mut watchers: Vec<watch::Receiver<i64>> = targets
+    let mut watchers: Vec<watch::Receiver<u64>> = targets
         .iter()
-        .flat_map(|t| t.partitions.iter())
-        .filter_map(|p| p.partition.as_ref().ok().map(|p| p.subscribe()))
+        .filter_map(|t| t.topic.as_ref().map(|topic| topic.subscribe()))
         .collect();
-    let min_bytes = usize::try_from(request.min_bytes).unwrap_or(0);
-    let max_bytes = usize::try_from(request.max_bytes).unwrap_or(0);
-    let max_wait = Duration::from_millis(u64::try_from(request.max_wait_ms).unwrap_or(0));
-    let deadline = Instant::now() + max_wait;
     let mut shutdown = ctx.shutdown.clone();
+    let (max_bytes, committed) = (limits.max_bytes, limits.committed);
     loop {
         for w in &mut watchers {
             w.borrow_and_update();
         }
-        let remote = remote_reads(&targets, max_bytes).await;
+        let remote = remote_reads(targets, max_bytes).await;
         // A remote read still running after remote.fetch.max.wait.ms answers the fetch now.
-        let pending = remote
-            .iter()
-            .any(|r| matches!(r, Some(RemoteRead::Pending)));
-        let read_targets = Arc::clone(&targets);
+        let pending = remote.iter().any(|(_, r)| matches!(r, RemoteRead::Pending));
+        let read_targets = Arc::clone(targets);
         let (topics, total, failed) = blocking(ctx, move |_| {
             read_all(version, &read_targets, max_bytes, committed, remote)
         })
         .await?;
-        let done = total >= min_bytes
+        let done = total >= limits.min_bytes
             || failed
             || pending
             || watchers.is_empty()
-            || Instant::now() >= deadline
+            || Instant::now() >= limits.deadline
             || *shutdown.borrow();
         if done {
-            return Ok(FetchResponse::default().with_responses(topics));
+            return Ok(topics);
         }
-        wait_any(&watchers, deadline, &mut shutdown).await;
+        wait_any(&watchers, limits.deadline, &mut shutdown).await;
     }
 }
 
@@ -105,7 +183,7 @@ fn resolve(
     ctx: &Context,
     access: &Access,
     version: i16,
-    topics: Vec<kafka_protocol::messages::fetch_request::FetchTopic>,
+    topics: Vec<FetchTopic>,
 ) -> Vec<TopicTarget> {
     topics
         .into_iter()
@@ -127,6 +205,8 @@ fn resolve(
                 .as_ref()
                 .map_or(t.topic.0.as_str(), |topic| topic.name());
             let denied = (topic.is_some() || version < 13) && !access.topic(Operation::Read, name);
+            // The topic's partitions taken once, not looked up one by one.
+            let all = topic.as_ref().map(|t| t.partitions()).unwrap_or_default();
             let partitions = t
                 .partitions
                 .into_iter()
@@ -135,8 +215,9 @@ fn resolve(
                     partition: match &topic {
                         _ if denied => Err(ResponseError::TopicAuthorizationFailed),
                         None => Err(missing),
-                        Some(topic) => topic
-                            .partition(p.partition)
+                        Some(_) => usize::try_from(p.partition)
+                            .ok()
+                            .and_then(|i| all.get(i).cloned())
                             .ok_or(ResponseError::UnknownTopicOrPartition),
                     },
                     offset: p.fetch_offset,
@@ -146,181 +227,127 @@ fn resolve(
             TopicTarget {
                 name: t.topic,
                 id: t.topic_id,
+                topic: topic.filter(|_| !denied),
                 partitions,
             }
         })
         .collect()
 }
 
-/// The reads of the partitions whose fetch offset is in the remote tier, each waited for at
-/// most `remote.fetch.max.wait.ms` (KIP-1018), concurrently; `None` for the others. In the
-/// order of the targets' partitions.
-async fn remote_reads(targets: &[TopicTarget], max_bytes: usize) -> Vec<Option<RemoteRead>> {
-    let mut set = JoinSet::new();
-    let mut out = Vec::new();
-    for (i, p) in targets.iter().flat_map(|t| t.partitions.iter()).enumerate() {
-        out.push(None);
-        if let Ok(partition) = &p.partition {
-            if partition.reads_remote(p.offset) {
-                let (partition, offset) = (Arc::clone(partition), p.offset);
-                let limit = p.max_bytes.min(max_bytes);
-                set.spawn(async move { (i, partition.read_remote_bounded(offset, limit).await) });
+/// Charges the answer to the quota, then opens or updates the session unless throttled.
+fn finish(
+    ctx: &Context,
+    access: &Access,
+    header: &RequestHeader,
+    begin: Begin,
+    targets: &[TopicTarget],
+    topics: Vec<FetchableTopicResponse>,
+) -> (FetchResponse, Duration) {
+    let session = access.session();
+    let sessions = &ctx.config.fetch_sessions;
+    let uses_ids = header.request_api_version >= 13;
+    let kind = match &begin {
+        Begin::Sessionless => "none",
+        Begin::New => "new",
+        Begin::Incremental { .. } => "incremental",
+    };
+    metrics::counter!("strom_kafka_fetches_total", "session" => kind).increment(1);
+    match begin {
+        Begin::Sessionless => {
+            let response = FetchResponse::default().with_responses(topics);
+            throttle::fetch(ctx, session, header, response)
+        }
+        Begin::New => {
+            let response = FetchResponse::default().with_responses(topics);
+            let (mut response, delay) = throttle::fetch(ctx, session, header, response);
+            if delay.is_zero() {
+                let sent = sent_partitions(uses_ids, targets, &response.responses);
+                let now = std::time::Instant::now();
+                response.session_id = sessions.create(&session.principal, uses_ids, sent, now);
             }
+            (response, delay)
+        }
+        Begin::Incremental {
+            id,
+            epoch,
+            partitions,
+        } => {
+            let (topics, sent) = changed_only(topics, &partitions);
+            let response = FetchResponse::default()
+                .with_responses(topics)
+                .with_session_id(id);
+            let (response, delay) = throttle::fetch(ctx, session, header, response);
+            if delay.is_zero() {
+                sessions.commit(id, epoch, &sent);
+            }
+            (response, delay)
         }
     }
-    while let Some(joined) = set.join_next().await {
-        match joined {
-            Ok((i, read)) => out[i] = Some(read),
-            Err(e) => tracing::error!(error = %e, "a remote read task failed"),
+}
+
+/// What a full answer sent, as a new session's partitions.
+fn sent_partitions(
+    uses_ids: bool,
+    targets: &[TopicTarget],
+    topics: &[FetchableTopicResponse],
+) -> IndexMap<PartitionKey, Cached> {
+    let mut out = IndexMap::new();
+    for (t, answer) in targets.iter().zip(topics) {
+        for (p, data) in t.partitions.iter().zip(&answer.partitions) {
+            let max_bytes = i32::try_from(p.max_bytes).unwrap_or(i32::MAX);
+            let mut cached = Cached::unsent(p.offset, max_bytes);
+            if data.error_code == 0 {
+                cached.high_watermark = data.high_watermark;
+                cached.last_stable_offset = data.last_stable_offset;
+                cached.log_start_offset = data.log_start_offset;
+            }
+            out.insert(key(uses_ids, &t.name, t.id, p.index), cached);
         }
     }
     out
 }
 
-/// Blocking: one pass over every requested partition (`remote`: reads already done or
-/// pending in the remote tier, by partition). Returns the topics, the record bytes
-/// gathered, and whether any partition failed (which answers the fetch at once).
-fn read_all(
-    version: i16,
-    targets: &[TopicTarget],
-    max_bytes: usize,
-    committed: bool,
-    remote: Vec<Option<RemoteRead>>,
-) -> (Vec<FetchableTopicResponse>, usize, bool) {
-    let mut remaining = max_bytes;
-    let mut total = 0usize;
-    let mut failed = false;
-    let mut remote = remote.into_iter();
-    let topics = targets
-        .iter()
-        .map(|t| {
-            let partitions = t
-                .partitions
-                .iter()
-                .map(|p| {
-                    let pre = remote.next().flatten();
-                    let mut data = read_partition(p, &mut remaining, total == 0, pre);
-                    if let Ok(partition) = &p.partition {
-                        data = stable_view(partition, p.offset, data, committed);
-                    }
-                    total += data.records.as_ref().map_or(0, Bytes::len);
-                    failed |= data.error_code != 0;
-                    data
-                })
-                .collect();
-            let mut topic = FetchableTopicResponse::default().with_partitions(partitions);
-            if version >= 13 {
-                topic.topic_id = t.id;
-            } else {
-                topic.topic = t.name.clone();
+/// An incremental answer: only the partitions with records, an error, or offsets that
+/// differ from what the session last sent. `read` is in the session's order.
+fn changed_only(
+    read: Vec<FetchableTopicResponse>,
+    session: &[(PartitionKey, Cached)],
+) -> (Vec<FetchableTopicResponse>, Vec<Sent>) {
+    let mut session = session.iter();
+    let mut sent = Vec::new();
+    let mut topics = Vec::new();
+    for mut topic in read {
+        topic.partitions.retain(|data| {
+            let Some((key, cached)) = session.next() else {
+                return false;
+            };
+            let records = data.records.as_ref().is_some_and(|r| !r.is_empty());
+            let error = data.error_code != 0;
+            let changed = data.high_watermark != cached.high_watermark
+                || data.last_stable_offset != cached.last_stable_offset
+                || data.log_start_offset != cached.log_start_offset;
+            if records || error || changed {
+                sent.push(Sent {
+                    key: key.clone(),
+                    high_watermark: data.high_watermark,
+                    last_stable_offset: data.last_stable_offset,
+                    log_start_offset: data.log_start_offset,
+                    error,
+                    records,
+                });
             }
-            topic
-        })
-        .collect();
-    (topics, total, failed)
-}
-
-fn read_partition(
-    target: &PartitionTarget,
-    remaining: &mut usize,
-    first: bool,
-    remote: Option<RemoteRead>,
-) -> PartitionData {
-    let data = PartitionData::default()
-        .with_partition_index(target.index)
-        .with_records(Some(Bytes::new()));
-    let partition = match &target.partition {
-        Ok(p) => p,
-        Err(code) => return data.with_error_code(code.code()).with_high_watermark(-1),
-    };
-    let limit = target.max_bytes.min(*remaining);
-    let read = match remote {
-        // Still on its way from the store: positions only, the client fetches again.
-        Some(RemoteRead::Pending) => Ok(None),
-        Some(RemoteRead::Done(_)) | None if limit == 0 && !first => Ok(None),
-        Some(RemoteRead::Done(result)) => result.map(Some),
-        None => partition.read(target.offset, limit).map(Some),
-    };
-    match read {
-        Ok(result) => {
-            let hw = partition.high_watermark();
-            let log_start = partition.log_start_offset();
-            let mut data = data
-                .with_high_watermark(hw)
-                .with_last_stable_offset(hw)
-                .with_log_start_offset(log_start);
-            if let Some(result) = result {
-                let data_hw = result.high_watermark;
-                data = data
-                    .with_high_watermark(data_hw)
-                    .with_last_stable_offset(data_hw)
-                    .with_log_start_offset(result.log_start_offset);
-                // KIP-74: only the first batch of the first non-empty partition may exceed the
-                // limits (so a consumer can always make progress); later ones must fit.
-                if first || result.records.len() <= limit {
-                    *remaining = remaining.saturating_sub(result.records.len());
-                    strom_broker::telemetry::records_out(
-                        partition.topic(),
-                        "kafka",
-                        strom_broker::telemetry::batch_record_count(&result.records),
-                        result.records.len() as u64,
-                    );
-                    data.records = Some(result.records);
-                }
-            }
-            data
-        }
-        Err(err) => {
-            if !matches!(
-                err,
-                BrokerError::Log(strom_log::LogError::OffsetOutOfRange { .. })
-            ) {
-                tracing::warn!(topic = partition.topic(), partition = partition.index(),
-                    error = %err, "fetch read failed");
-            }
-            data.with_error_code(response_error(&err).code())
-                .with_high_watermark(partition.high_watermark())
-                .with_last_stable_offset(partition.high_watermark())
-                .with_log_start_offset(partition.log_start_offset())
+            records || error || changed
+        });
+        if !topic.partitions.is_empty() {
+            topics.push(topic);
         }
     }
+    (topics, sent)
 }
 
-/// Reports the last stable offset; for read_committed (KIP-98) cuts the records at it and
-/// lists the aborted transactions in the range, which the client skips.
-fn stable_view(
-    partition: &Partition,
-    offset: i64,
-    mut data: PartitionData,
-    committed: bool,
-) -> PartitionData {
-    if data.error_code != 0 {
-        return data;
-    }
-    let lso = partition.last_stable_offset().min(data.high_watermark);
-    data.last_stable_offset = lso;
-    if !committed {
-        return data;
-    }
-    if let Some(records) = &data.records {
-        data.records = Some(strom_broker::partition_txn::stable_prefix(records, lso));
-    }
-    let aborted = partition
-        .aborted_transactions(offset, lso)
-        .into_iter()
-        .map(|a| {
-            AbortedTransaction::default()
-                .with_producer_id(ProducerId(a.producer_id))
-                .with_first_offset(a.first_offset)
-        })
-        .collect();
-    data.aborted_transactions = Some(aborted);
-    data
-}
-
-/// Waits until any watched high watermark moves, the deadline passes or shutdown starts.
+/// Waits until any watched topic changes, the deadline passes or shutdown starts.
 async fn wait_any(
-    watchers: &[watch::Receiver<i64>],
+    watchers: &[watch::Receiver<u64>],
     deadline: Instant,
     shutdown: &mut watch::Receiver<bool>,
 ) {
@@ -332,7 +359,7 @@ async fn wait_any(
         let mut w = w.clone();
         changed.spawn(async move {
             if w.changed().await.is_err() {
-                // The partition went away (topic deleted): nothing more will come; park.
+                // The topic went away (deleted): nothing more will come; park.
                 std::future::pending::<()>().await;
             }
         });

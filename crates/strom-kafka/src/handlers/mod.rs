@@ -49,6 +49,7 @@ mod delete_topics;
 mod describe_cluster;
 mod describe_groups;
 mod fetch;
+mod fetch_read;
 mod find_coordinator;
 mod group_common;
 mod heartbeat;
@@ -171,8 +172,7 @@ async fn dispatch(
         }
         RequestKind::Fetch(mut req) => {
             throttle::cap_fetch(ctx, session, header, &mut req);
-            let response = fetch::handle(ctx, &access, v, req).await?;
-            let (response, delay) = throttle::fetch(ctx, session, header, response);
+            let (response, delay) = fetch::handle(ctx, &access, header, req).await?;
             *mute = delay;
             ResponseKind::Fetch(response)
         }

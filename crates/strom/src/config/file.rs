@@ -37,6 +37,7 @@ pub(super) struct FileConfig {
     pub(super) max_connections_per_ip_overrides: Option<std::collections::HashMap<String, usize>>,
     pub(super) connections_max_idle_ms: Option<u64>,
     pub(super) queued_max_request_bytes: Option<usize>,
+    pub(super) max_incremental_fetch_session_cache_slots: Option<usize>,
     pub(super) http_header_read_timeout_ms: Option<u64>,
     pub(super) http_max_body_bytes: Option<usize>,
     pub(super) http_max_poll_timeout_ms: Option<u64>,

@@ -74,6 +74,8 @@ pub struct Settings {
     pub connections: strom_broker::ConnectionLimitsConfig,
     pub connections_max_idle_ms: u64,
     pub queued_max_request_bytes: usize,
+    /// Kafka fetch sessions (KIP-227) held at most (0: every fetch is a full fetch).
+    pub max_incremental_fetch_session_cache_slots: usize,
     pub http_header_read_timeout_ms: u64,
     pub http_max_body_bytes: usize,
     pub http_max_poll_timeout_ms: u64,
@@ -141,6 +143,9 @@ impl Settings {
             connections: connections.limits,
             connections_max_idle_ms: connections.idle_ms,
             queued_max_request_bytes: connections.queued_bytes,
+            max_incremental_fetch_session_cache_slots: file
+                .max_incremental_fetch_session_cache_slots
+                .unwrap_or(strom_kafka::fetch_sessions::DEFAULT_SLOTS),
             http_header_read_timeout_ms: connections.header_read_timeout_ms,
             http_max_body_bytes: http.max_body_bytes,
             http_max_poll_timeout_ms: http.max_poll_timeout_ms,

@@ -3,7 +3,7 @@
 use serde_json::{json, Value};
 
 use crate::common;
-use crate::helpers::problem;
+use crate::helpers::{get, get_json, problem};
 
 #[tokio::test]
 async fn admin_lifecycle() {
@@ -48,15 +48,7 @@ async fn admin_lifecycle() {
         .await
         .expect("alter");
     assert_eq!(r.status(), 200);
-    let info: Value = s
-        .client
-        .get(s.url("/v1/topics/adm"))
-        .send()
-        .await
-        .expect("get")
-        .json()
-        .await
-        .expect("json");
+    let info: Value = get_json(&s, "/v1/topics/adm").await;
     assert_eq!(info["partition_count"], 4);
     let policy = info["configs"]
         .as_array()
@@ -83,12 +75,7 @@ async fn admin_lifecycle() {
         .await
         .expect("delete");
     assert_eq!(r.status(), 204);
-    let r = s
-        .client
-        .get(s.url("/v1/topics/adm"))
-        .send()
-        .await
-        .expect("get");
+    let r = get(&s, "/v1/topics/adm").await;
     problem(r, 404).await;
     s.stop().await;
 }

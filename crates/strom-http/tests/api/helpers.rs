@@ -1,4 +1,5 @@
-//! Helpers shared by the HTTP API tests: produce JSON records, check a problem answer.
+//! Helpers shared by the HTTP API tests: GET a path, produce JSON records, check a problem
+//! answer.
 
 use serde_json::Value;
 
@@ -23,4 +24,14 @@ pub async fn problem(r: reqwest::Response, status: u16) -> Value {
     assert_eq!(body["status"], status);
     assert!(body["type"].is_string() && body["title"].is_string());
     body
+}
+
+/// GET `path` (answered, whatever the status).
+pub async fn get(s: &common::Server, path: &str) -> reqwest::Response {
+    s.client.get(s.url(path)).send().await.expect("get")
+}
+
+/// GET `path` and its JSON body.
+pub async fn get_json(s: &common::Server, path: &str) -> Value {
+    get(s, path).await.json().await.expect("json")
 }

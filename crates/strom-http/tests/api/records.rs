@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use crate::common;
-use crate::helpers::produce;
+use crate::helpers::{get, get_json, produce};
 
 #[tokio::test]
 async fn produce_and_consume_round_trip() {
@@ -28,17 +28,11 @@ async fn produce_and_consume_round_trip() {
     assert_eq!(offsets[0]["partition"], p);
     assert_eq!(offsets[1]["partition"], p);
     assert_eq!(offsets[0]["timestamp"], 1700000000000i64);
-    let r: Value = s
-        .client
-        .get(s.url(&format!(
-            "/v1/topics/orders/partitions/{p}/records?offset=0"
-        )))
-        .send()
-        .await
-        .expect("get")
-        .json()
-        .await
-        .expect("json");
+    let r: Value = get_json(
+        &s,
+        &format!("/v1/topics/orders/partitions/{p}/records?offset=0"),
+    )
+    .await;
     let records = r["records"].as_array().expect("records");
     assert_eq!(records[0]["value"], json!({"n": 1}));
     assert_eq!(records[0]["key"], "alice");
@@ -47,17 +41,11 @@ async fn produce_and_consume_round_trip() {
     assert_eq!(records[1]["value_base64"], "AAEC");
     assert_eq!(r["next_offset"], records.len());
     // By timestamp: the second record has a later (now) timestamp.
-    let r: Value = s
-        .client
-        .get(s.url(&format!(
-            "/v1/topics/orders/partitions/{p}/records?timestamp=2023-11-14T22:13:21Z"
-        )))
-        .send()
-        .await
-        .expect("get")
-        .json()
-        .await
-        .expect("json");
+    let r: Value = get_json(
+        &s,
+        &format!("/v1/topics/orders/partitions/{p}/records?timestamp=2023-11-14T22:13:21Z"),
+    )
+    .await;
     assert_eq!(r["records"][0]["offset"], 1);
     s.stop().await;
 }
@@ -176,12 +164,7 @@ async fn full_batches_are_cacheable() {
         json!({"records": [{"key": "a", "value": 1}, {"key": "a", "value": null}, {"value": 3}]}),
     )
     .await;
-    let r = s
-        .client
-        .get(s.url("/feeds/c?limit=2"))
-        .send()
-        .await
-        .expect("get");
+    let r = get(&s, "/feeds/c?limit=2").await;
     let etag = r.headers()["etag"].to_str().expect("etag").to_string();
     assert!(r.headers()["cache-control"]
         .to_str()
@@ -200,12 +183,7 @@ async fn full_batches_are_cacheable() {
         .expect("get");
     assert_eq!(r.status(), 304);
     // Not full: no ETag, not cacheable.
-    let r = s
-        .client
-        .get(s.url("/feeds/c?limit=10"))
-        .send()
-        .await
-        .expect("get");
+    let r = get(&s, "/feeds/c?limit=10").await;
     assert!(r.headers().get("etag").is_none());
     assert_eq!(r.headers()["cache-control"], "no-cache");
     s.stop().await;
@@ -231,12 +209,7 @@ async fn atom_feed_with_archives() {
         "{xml}"
     );
     assert_eq!(xml.matches("<entry>").count(), 50);
-    let r = s
-        .client
-        .get(s.url("/feeds/a/archive/0/1"))
-        .send()
-        .await
-        .expect("get");
+    let r = get(&s, "/feeds/a/archive/0/1").await;
     assert_eq!(r.status(), 200);
     assert!(r.headers()["cache-control"]
         .to_str()
@@ -247,12 +220,7 @@ async fn atom_feed_with_archives() {
     assert!(xml.contains("rel=\"prev-archive\" href=\"/feeds/a/archive/0/0\""));
     assert!(!xml.contains("next-archive"));
     assert_eq!(xml.matches("<entry>").count(), 100);
-    let r = s
-        .client
-        .get(s.url("/feeds/a/archive/0/2"))
-        .send()
-        .await
-        .expect("get");
+    let r = get(&s, "/feeds/a/archive/0/2").await;
     assert_eq!(r.status(), 404);
     s.stop().await;
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::common;
-use crate::helpers::produce;
+use crate::helpers::{get, get_json, produce};
 
 #[tokio::test]
 async fn rest_proxy_v2() {
@@ -59,26 +59,10 @@ async fn rest_proxy_v2() {
         .expect("post");
     assert_eq!(r.status(), 422);
     assert_eq!(r.json::<Value>().await.expect("json")["error_code"], 42206);
-    let offsets: Value = s
-        .client
-        .get(s.url("/topics/rp/partitions/0/offsets"))
-        .send()
-        .await
-        .expect("get")
-        .json()
-        .await
-        .expect("json");
+    let offsets: Value = get_json(&s, "/topics/rp/partitions/0/offsets").await;
     assert_eq!(offsets["beginning_offset"], 0);
     assert!(offsets["end_offset"].as_i64().expect("end") >= 1);
-    let topics: Value = s
-        .client
-        .get(s.url("/topics"))
-        .send()
-        .await
-        .expect("get")
-        .json()
-        .await
-        .expect("json");
+    let topics: Value = get_json(&s, "/topics").await;
     assert_eq!(topics, json!(["rp"]));
     s.stop().await;
 }
@@ -167,12 +151,7 @@ async fn rest_proxy_consumer_group() {
     )
     .await;
     assert_eq!(r.status(), 200, "{:?}", r.text().await);
-    let r = s
-        .client
-        .get(s.url(&format!("{base}/offsets?partitions=cg:0,cg:1")))
-        .send()
-        .await
-        .expect("get");
+    let r = get(&s, &format!("{base}/offsets?partitions=cg:0,cg:1")).await;
     let body: Value = r.json().await.expect("json");
     let committed: Vec<i64> = body["offsets"]
         .as_array()
@@ -192,12 +171,7 @@ async fn rest_proxy_consumer_group() {
     assert_eq!(r.json::<Value>().await.expect("json")["error_code"], 40601);
     let r = s.client.delete(s.url(base)).send().await.expect("delete");
     assert_eq!(r.status(), 204);
-    let r = s
-        .client
-        .get(s.url(&format!("{base}/subscription")))
-        .send()
-        .await
-        .expect("get");
+    let r = get(&s, &format!("{base}/subscription")).await;
     assert_eq!(r.status(), 404);
     assert_eq!(r.json::<Value>().await.expect("json")["error_code"], 40403);
     s.stop().await;
@@ -236,12 +210,7 @@ async fn idle_consumer_instances_are_removed() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     // The new instance under that name is a fresh one: it answers.
-    let r = s
-        .client
-        .get(s.url("/consumers/g2/instances/idle/assignments"))
-        .send()
-        .await
-        .expect("get");
+    let r = get(&s, "/consumers/g2/instances/idle/assignments").await;
     assert_eq!(r.status(), 200, "the re-created instance answers");
     s.stop().await;
 }

@@ -25,10 +25,38 @@ else
   echo "== disk-error tests for a non-root user"
   "${disk_errors[@]}" read_only_permissions
 fi
-# `cargo test` built every target already; the same feature set makes this a no-op that
-# guarantees the binary the end-to-end tests run is the tested one.
-echo "== build strom (release)"; cargo build --release --workspace --all-targets
+# The binary the end-to-end suites run is the one `cargo install --path crates/strom --locked`
+# builds: `-p strom` alone, whose features differ from the workspace test build's (the workspace
+# adds tokio's `test-util`, a dev-dependency of strom-broker). Building it here once lets
+# test_packaging.py's `cargo install` reuse every artifact instead of rebuilding them.
+echo "== build strom (release, as cargo install builds it)"; cargo build --release --locked -p strom
+# The end-to-end suite and librdkafka's suite run at the same time (separate servers, ports and
+# directories); librdkafka's output goes to a file, printed when it ends; both must pass.
+# STROM_SUITES_SERIAL=1 runs them one after the other instead.
+rdk_log=$(mktemp "${TMPDIR:-/tmp}/strom-rdkafka-suite.XXXXXX")
+rdk_suite=(env STROM_BIN="$target/release/strom" tests/rdkafka/run.sh)
+rdk_pid=""
+# Its own process group, so an interrupted run stops its servers and runners too.
+trap '[ -z "$rdk_pid" ] || kill -- -"$rdk_pid" 2>/dev/null || true' EXIT
+if [ "${STROM_SUITES_SERIAL:-0}" != 1 ]; then
+  echo "== librdkafka's own test suite (tests/rdkafka) started beside the end-to-end suite; output: $rdk_log"
+  setsid -w "${rdk_suite[@]}" >"$rdk_log" 2>&1 &
+  rdk_pid=$!
+fi
 echo "== end-to-end"
-STROM_BIN="$target/release/strom" python3 -m pytest -q -rs tests/e2e "$@"
-echo "== librdkafka's own test suite (tests/rdkafka)"
-STROM_BIN="$target/release/strom" tests/rdkafka/run.sh
+e2e_status=0
+STROM_BIN="$target/release/strom" python3 -m pytest -q -rs tests/e2e "$@" || e2e_status=$?
+rdk_status=0
+if [ -n "$rdk_pid" ]; then
+  wait "$rdk_pid" || rdk_status=$?
+  rdk_pid=""
+  echo "== librdkafka's own test suite (tests/rdkafka), run beside the end-to-end suite"
+  cat "$rdk_log"
+else
+  echo "== librdkafka's own test suite (tests/rdkafka)"
+  "${rdk_suite[@]}" || rdk_status=$?
+fi
+rm -f "$rdk_log"
+[ "$e2e_status" = 0 ] || echo "== the end-to-end suite failed (exit $e2e_status)" >&2
+[ "$rdk_status" = 0 ] || echo "== librdkafka's test suite failed (exit $rdk_status)" >&2
+[ "$e2e_status" = 0 ] && [ "$rdk_status" = 0 ]

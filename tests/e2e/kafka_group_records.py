@@ -15,10 +15,11 @@ generated code does: unsigned-varint compact strings and arrays (length + 1, 0 =
 as 16 bytes, and a tagged-field section (varint count, then tag, size, bytes) closing every
 struct, skipped here."""
 
-import struct
 import time
 
 import confluent_kafka as ck
+
+from kafka_wire import INTS, Reader
 
 # (name, type, versions, nullable versions) from the JSON files; "3+" = 3 and above.
 OFFSET_COMMIT_KEY = [("group", "string", "0+", None), ("topic", "string", "0+", None),
@@ -85,9 +86,6 @@ CONSUMER_RECORDS = {
     ]),
 }
 
-INTS = {"int8": ">b", "int16": ">h", "int32": ">i", "int64": ">q"}
-
-
 def in_versions(spec, version):
     if spec is None:
         return False
@@ -97,37 +95,6 @@ def in_versions(spec, version):
         lo, hi = spec.split("-")
         return int(lo) <= version <= int(hi)
     return version == int(spec)
-
-
-class Reader:
-    def __init__(self, data):
-        self.data, self.pos = bytes(data), 0
-
-    def take(self, n):
-        if n < 0 or self.pos + n > len(self.data):
-            raise ValueError(f"needs {n} bytes at {self.pos}, record has {len(self.data)}")
-        out = self.data[self.pos:self.pos + n]
-        self.pos += n
-        return out
-
-    def int(self, kind):
-        fmt = INTS[kind]
-        return struct.unpack(fmt, self.take(struct.calcsize(fmt)))[0]
-
-    def uvarint(self):
-        out, shift = 0, 0
-        while True:
-            byte = self.take(1)[0]
-            out |= (byte & 0x7F) << shift
-            if not byte & 0x80:
-                return out
-            shift += 7
-            if shift > 28:
-                raise ValueError("varint too long")
-
-    def done(self):
-        if self.pos != len(self.data):
-            raise ValueError(f"{len(self.data) - self.pos} trailing bytes")
 
 
 def read_field(r, kind, version, nullable):
@@ -163,24 +130,16 @@ def read_struct(r, fields, version):
 
 def read_flexible(r, kind, nullable):
     """One field of a flexible version."""
-    if isinstance(kind, list) or kind.startswith("[]"):
-        count = r.uvarint() - 1
-        if count < 0:
-            raise ValueError("null array")
-        if isinstance(kind, list):
-            return [read_flexible_struct(r, kind) for _ in range(count)]
-        return [read_flexible(r, kind[2:], False) for _ in range(count)]
+    if isinstance(kind, list):
+        return r.compact_array(lambda: read_flexible_struct(r, kind))
+    if kind.startswith("[]"):
+        return r.compact_array(lambda: read_flexible(r, kind[2:], False))
     if kind in INTS:
         return r.int(kind)
     if kind == "uuid":
         return r.take(16).hex()
     if kind == "string":
-        n = r.uvarint() - 1
-        if n < 0:
-            if not nullable:
-                raise ValueError("null in a non-nullable string")
-            return None
-        return r.take(n).decode("utf-8")
+        return r.compact_string(nullable)
     raise ValueError(f"unknown type {kind}")
 
 

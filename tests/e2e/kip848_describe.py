@@ -6,69 +6,28 @@ group epoch, the assignment epoch and each member's epoch."""
 import socket
 import struct
 
-
-def _uvarint(n):
-    out = b""
-    while n >= 0x80:
-        out += bytes([(n & 0x7F) | 0x80])
-        n >>= 7
-    return out + bytes([n])
-
-
-class _Reader:
-    def __init__(self, data):
-        self.data, self.pos = data, 0
-
-    def take(self, n):
-        out = self.data[self.pos:self.pos + n]
-        assert len(out) == n, "truncated ConsumerGroupDescribe response"
-        self.pos += n
-        return out
-
-    def int(self, fmt):
-        return struct.unpack(fmt, self.take(struct.calcsize(fmt)))[0]
-
-    def uvarint(self):
-        out, shift = 0, 0
-        while True:
-            byte = self.take(1)[0]
-            out |= (byte & 0x7F) << shift
-            if not byte & 0x80:
-                return out
-            shift += 7
-
-    def string(self):
-        n = self.uvarint() - 1
-        return None if n < 0 else self.take(n).decode()
-
-    def array(self, item):
-        return [item() for _ in range(self.uvarint() - 1)]
-
-    def tags(self):
-        for _ in range(self.uvarint()):
-            self.uvarint()
-            self.take(self.uvarint())
+from kafka_wire import Reader, uvarint
 
 
 def _assignment(r):
     def topic():
         r.take(16)
-        name = r.string()
-        parts = r.array(lambda: r.int(">i"))
-        r.tags()
+        name = r.compact_string()
+        parts = r.compact_array(lambda: r.int(">i"))
+        r.skip_tags()
         return name, parts
-    out = {name: sorted(parts) for name, parts in r.array(topic)}
-    r.tags()
+    out = {name: sorted(parts) for name, parts in r.compact_array(topic)}
+    r.skip_tags()
     return out
 
 
 def _member(r):
-    m = {"member_id": r.string(), "instance_id": r.string(), "rack_id": r.string(),
-         "member_epoch": r.int(">i"), "client_id": r.string(), "client_host": r.string(),
-         "topics": r.array(r.string), "regex": r.string()}
+    s = r.compact_string
+    m = {"member_id": s(), "instance_id": s(), "rack_id": s(), "member_epoch": r.int(">i"),
+         "client_id": s(), "client_host": s(), "topics": r.compact_array(s), "regex": s()}
     m["assignment"] = _assignment(r)
     m["target"] = _assignment(r)
-    r.tags()
+    r.skip_tags()
     return m
 
 
@@ -77,24 +36,24 @@ def describe(bootstrap, group):
     host, port = bootstrap.rsplit(":", 1)
     client = b"kip848-describe"
     header = struct.pack(">hhih", 69, 0, 1, len(client)) + client + b"\x00"
-    body = _uvarint(2) + _uvarint(len(group) + 1) + group.encode() + b"\x00" + b"\x00"
+    body = uvarint(2) + uvarint(len(group) + 1) + group.encode() + b"\x00" + b"\x00"
     with socket.create_connection((host, int(port)), timeout=30) as sock:
         sock.sendall(struct.pack(">i", len(header + body)) + header + body)
         size = struct.unpack(">i", _recv(sock, 4))[0]
-        r = _Reader(_recv(sock, size))
+        r = Reader(_recv(sock, size))
     assert r.int(">i") == 1
-    r.tags()
+    r.skip_tags()
     r.int(">i")  # throttle
 
     def one():
-        g = {"error_code": r.int(">h"), "error_message": r.string(), "group_id": r.string(),
-             "state": r.string(), "group_epoch": r.int(">i"), "assignment_epoch": r.int(">i"),
-             "assignor": r.string()}
-        g["members"] = {m["member_id"]: m for m in r.array(lambda: _member(r))}
+        g = {"error_code": r.int(">h"), "error_message": r.compact_string(), "group_id": r.compact_string(),
+             "state": r.compact_string(), "group_epoch": r.int(">i"), "assignment_epoch": r.int(">i"),
+             "assignor": r.compact_string()}
+        g["members"] = {m["member_id"]: m for m in r.compact_array(lambda: _member(r))}
         r.int(">i")  # authorized operations
-        r.tags()
+        r.skip_tags()
         return g
-    (group_description,) = r.array(one)
+    (group_description,) = r.compact_array(one)
     return group_description
 
 

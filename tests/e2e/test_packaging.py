@@ -73,7 +73,10 @@ def test_deb_installs_and_the_installed_server_runs(tmp_path):
 
 def test_cargo_install_from_the_repository(tmp_path):
     # With the target directory the tested binary was built in, `cargo install` reuses its
-    # artifacts: this checks the install path works without a second build.
+    # artifacts: this checks the install path works without a second build. It reuses them all
+    # when that binary was built as `cargo install` builds it, `-p strom` alone (tests/run-all.sh
+    # does); a binary from a workspace build has other features (tokio's `test-util`, a
+    # dev-dependency), and then most crates are compiled again (minutes).
     target = Path(strom_binary()).resolve().parent.parent
     out = subprocess.run(["cargo", "install", "--locked", "--path", str(ROOT / "crates" / "strom"),
                           "--root", str(tmp_path / "inst")], capture_output=True, text=True, timeout=1800,

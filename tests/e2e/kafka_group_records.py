@@ -62,8 +62,8 @@ GROUP_METADATA_VALUE = {
 TOPIC_PARTITIONS = [("topicId", "uuid", "0+", None), ("partitions", "[]int32", "0+", None)]
 CONSUMER_RECORDS = {
     3: ("consumer-metadata", [], [("epoch", "int32", "0+", None)]),
+    # Kafka 3.8 dropped this value's Epoch field (apache/kafka#15854); 4.0 writes it so.
     4: ("consumer-partition-metadata", [], [
-        ("epoch", "int32", "0+", None),
         ("topics", [("topicId", "uuid", "0+", None), ("topicName", "string", "0+", None),
                     ("numPartitions", "int32", "0+", None),
                     ("partitionRacks", [("partition", "int32", "0+", None),

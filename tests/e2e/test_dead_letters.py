@@ -7,7 +7,8 @@ partitions are 409, offsets outside the log 422, unknown instances 404. A feed r
 group) reports records to `POST /v1/topics/{topic}/dead-letters`: idempotent on (partition,
 offset, consumer), listed by `GET`, 409 when `<topic>.dlq` is an ordinary topic, 422 when
 the name would pass 249 characters. With the ACL authorizer, both need Write on the
-dead-letter topic (403 without it) and listing needs Read on it.
+dead-letter topic (403 without it) and listing needs Read on it; reporting and listing also
+need Read on the topic itself.
 """
 
 import json
@@ -157,19 +158,35 @@ def test_dead_letter_authorization(strom_factory, tmp_path):
     while not got and time.time() < deadline:
         got = requests.get(f"{base}/records", params={"timeout": 500}, headers={**BINARY, **alice}).json()
     assert got, "the instance fetched nothing"
+    # Every answer is collected and compared at the end, so one run shows each check that failed.
+    seen = {}
     reject = {"records": [{"topic": "a", "partition": 0, "offset": 0, "reason": "no"}]}
     r = requests.post(f"{base}/records/reject", headers={**V2, **alice}, json=reject)
-    assert r.status_code == 403 and r.json()["error_code"] == 40301, r.text
+    seen["reject, no Write on g.dlq"] = (r.status_code, r.json().get("error_code"))
     letters = f"{s.http}/v1/topics/a/dead-letters"
     report = {"partition": 0, "offset": 0, "reason": "no"}
-    assert requests.post(letters, headers=alice, json=report).status_code == 403
+    seen["report, no Write on a.dlq"] = requests.post(letters, headers=alice, json=report).status_code
     r = requests.post(f"{s.http}/v1/acls", auth=admin,
                       json={"acls": [acl("TOPIC", "g.dlq", "WRITE"), acl("TOPIC", "a.dlq", "WRITE")]})
     assert r.status_code == 201, r.text
     r = requests.post(f"{base}/records/reject", headers={**V2, **alice}, json=reject)
-    assert r.status_code == 200, r.text
-    assert requests.post(letters, headers=alice, json=report).status_code == 201
-    assert requests.get(letters, headers=alice).status_code == 403
+    seen["reject with Write on g.dlq"] = r.status_code
+    seen["report with Write on a.dlq"] = requests.post(letters, headers=alice, json=report).status_code
+    seen["list, no Read on a.dlq"] = requests.get(letters, headers=alice).status_code
     requests.post(f"{s.http}/v1/acls", auth=admin, json={"acls": [acl("TOPIC", "a.dlq", "READ")]})
-    r = requests.get(letters, headers=alice)
-    assert r.status_code == 200 and r.json()["dead_letters"][0]["principal"] == "User:alice", r.text
+    listed = requests.get(letters, headers=alice)
+    seen["list with Read on a.dlq"] = listed.status_code
+    # Both rights on `a.dlq` but not Read on `a`: reporting and listing are refused.
+    bob_acls = [dict(acl("TOPIC", "a.dlq", op), principal="User:bob") for op in ("WRITE", "READ")]
+    assert requests.post(f"{s.http}/v1/acls", auth=admin, json={"acls": bob_acls}).status_code == 201
+    key = requests.post(f"{s.http}/v1/api-keys", auth=admin, json={"name": "bob", "principal": "User:bob"})
+    bob = {"Authorization": f"Bearer {key.json()['key']}"}
+    seen["report, no Read on a"] = requests.post(letters, headers=bob, json=report).status_code
+    seen["list, no Read on a"] = requests.get(letters, headers=bob).status_code
+    assert seen == {
+        "reject, no Write on g.dlq": (403, 40301), "report, no Write on a.dlq": 403,
+        "reject with Write on g.dlq": 200, "report with Write on a.dlq": 201,
+        "list, no Read on a.dlq": 403, "list with Read on a.dlq": 200,
+        "report, no Read on a": 403, "list, no Read on a": 403,
+    }, seen
+    assert listed.json()["dead_letters"][0]["principal"] == "User:alice", listed.text

@@ -262,6 +262,8 @@ def test_a_sigkilled_strom_resumes_the_group_with_its_epochs_and_assignments(str
         records = read_offsets_topic(strom.bootstrap)
         live = {ident: value for ident, (_, value) in latest(records).items() if value is not None}
         assert live[("consumer-metadata", "resumers", None, None)]["epoch"] == before["group_epoch"]
+        topics = live[("consumer-partition-metadata", "resumers", None, None)]["topics"]
+        assert [(t["topicName"], t["numPartitions"]) for t in topics] == [("events", 8)], topics
         stored_members = {i[2] for i in live if i[0] == "consumer-member" and i[1] == "resumers"}
         assert stored_members == set(before["members"])
         for member_id, d in before["members"].items():

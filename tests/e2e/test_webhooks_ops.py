@@ -2,8 +2,9 @@
 as fields and paged; redrive of one offset, a list, a time range and everything from an
 offset, to the subscription (original ids, signatures verified with `standardwebhooks`) or
 back to the original topic (new events, which the subscription then delivers); redrive to a
-topic needs Write on it; PATCH changes URL, retry schedule and secret while delivery goes on
-from the committed position; GET shows recent attempts, rates and lag; the CLI drives it."""
+topic needs Write on it, resend Alter on the subscription and Read on the topic; PATCH
+changes URL, retry schedule and secret while delivery goes on from the committed position;
+GET shows recent attempts, rates and lag; the CLI drives it."""
 
 import json
 import subprocess
@@ -204,4 +205,25 @@ def test_redrive_to_a_topic_needs_write_on_it(strom_factory):
     requests.post(f"{server.http}/v1/acls", json={"acls": [acl("TOPIC", "az", "WRITE")]})
     allowed = requests.post(redrive, json={"to": "topic"})
     assert allowed.status_code == 200 and len(allowed.json()["produced"]) == 3, allowed.text
+    # Resend needs Alter on the subscription (its group) and Read on the topic.
+    resend, one = f"{server.http}/v1/webhooks/az-hook/resend", {"topic": "az", "partition": 0, "offset": 0}
+
+    def drop(rtype, name, op):
+        r = requests.delete(f"{server.http}/v1/acls", params={
+            "resource_type": rtype, "resource_name": name, "operation": op})
+        assert r.status_code == 200 and len(r.json()["acls"]) == 1, r.text
+
+    seen = {}  # compared at the end, so one run shows each check that failed
+    r = requests.post(resend, json=one)
+    seen["Alter on the group, Read on az"] = r.status_code
+    drop("topic", "az", "read")
+    seen["no Read on az"] = requests.post(resend, json=one).status_code
+    requests.post(f"{server.http}/v1/acls", json={"acls": [acl("TOPIC", "az", "READ")]})
+    drop("group", "webhook.az-hook", "all")
+    grants = [acl("GROUP", "webhook.az-hook", op) for op in ("READ", "DESCRIBE", "DELETE")]
+    assert requests.post(f"{server.http}/v1/acls", json={"acls": grants}).status_code == 201
+    seen["no Alter on the group"] = requests.post(resend, json=one).status_code
+    assert seen == {"Alter on the group, Read on az": 200, "no Read on az": 403,
+                    "no Alter on the group": 403}, seen
+    assert r.json()["event_id"] == "az/0/0", r.text
     receiver.close()

@@ -75,11 +75,19 @@ mod tests {
             part.append_records(&[record]),
             Err(BrokerError::InternalTopic { .. })
         ));
-        let config = broker.topic("__strom_events").unwrap().config();
-        let overrides = config.overrides;
-        assert_eq!(
-            overrides.get("retention.ms").map(String::as_str),
-            Some("60000")
-        );
+        let overrides =
+            |broker: &Broker| broker.topic("__strom_events").unwrap().config().overrides;
+        let want = |retention: &str| {
+            BTreeMap::from([
+                ("cleanup.policy".to_string(), "delete".to_string()),
+                ("retention.ms".to_string(), retention.to_string()),
+            ])
+        };
+        assert_eq!(overrides(&broker), want("60000"));
+        assert_eq!(broker.topic("__strom_events").unwrap().partition_count(), 1);
+        // Opened again with another retention: the existing topic keeps its configuration.
+        let again = EventLog::open(Arc::clone(&broker), "events", 1_000).unwrap();
+        assert_eq!(again.append(&[NewRecord::default()]).unwrap(), 2);
+        assert_eq!(overrides(&broker), want("60000"));
     }
 }

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use strom_auth::{Operation, ResourceType};
+use strom_auth::{Operation, ResourceType, Session};
 use strom_webhooks::reports::{dead_letter_topic, Report};
 use utoipa::{IntoParams, ToSchema};
 
@@ -63,21 +63,7 @@ pub async fn report(
     Path(topic): Path<String>,
     RawBody(body): RawBody,
 ) -> ApiResult<Response> {
-    let dlq = dead_letter_topic(&topic);
-    check(
-        &state,
-        &session,
-        Operation::Read,
-        ResourceType::Topic,
-        &topic,
-    )?;
-    check(
-        &state,
-        &session,
-        Operation::Write,
-        ResourceType::Topic,
-        &dlq,
-    )?;
+    check_topic_and_dlq(&state, &session, &topic, Operation::Write)?;
     let req: DeadLetterReport = parse_json(&body)?;
     let svc = service(&state)?;
     let report = Report {
@@ -110,18 +96,27 @@ pub async fn list(
     Path(topic): Path<String>,
     Query(page): Query<PageParams>,
 ) -> ApiResult<Json<Value>> {
-    let dlq = dead_letter_topic(&topic);
-    check(
-        &state,
-        &session,
-        Operation::Read,
-        ResourceType::Topic,
-        &topic,
-    )?;
-    check(&state, &session, Operation::Read, ResourceType::Topic, &dlq)?;
+    check_topic_and_dlq(&state, &session, &topic, Operation::Read)?;
     let svc = service(&state)?;
     let limit = page.limit.unwrap_or(100);
     Ok(Json(json!(
         svc.topic_dead_letters(&topic, page.from, limit).await?
     )))
+}
+
+/// The checks of both routes: Read on the topic, then `on_dlq` on `<topic>.dlq`.
+fn check_topic_and_dlq(
+    state: &Shared,
+    session: &Session,
+    topic: &str,
+    on_dlq: Operation,
+) -> ApiResult<()> {
+    check(state, session, Operation::Read, ResourceType::Topic, topic)?;
+    check(
+        state,
+        session,
+        on_dlq,
+        ResourceType::Topic,
+        &dead_letter_topic(topic),
+    )
 }

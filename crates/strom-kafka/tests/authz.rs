@@ -27,6 +27,8 @@ pub use common::Client;
 mod acl_api;
 #[path = "authz/admin.rs"]
 mod admin;
+#[path = "authz/consumer_groups.rs"]
+mod consumer_groups;
 #[path = "authz/matrix.rs"]
 mod matrix;
 #[path = "authz/txn.rs"]

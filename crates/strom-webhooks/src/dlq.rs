@@ -225,4 +225,75 @@ mod tests {
         assert_eq!(l.headers[4].value.as_deref(), Some(&b"7"[..]));
         assert_eq!((l.value, l.timestamp), (record.value, Some(1_000)));
     }
+
+    /// The `strom-dlq-*` names in the "### Dead letters" section of docs/webhooks.md.
+    fn documented_headers() -> Vec<String> {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/webhooks.md");
+        let doc = std::fs::read_to_string(path).unwrap();
+        let start = doc.find("### Dead letters\n").unwrap();
+        let section = &doc[start..];
+        let section = &section[..section.find("\n\n`GET").unwrap()];
+        let mut names: Vec<String> = section
+            .split('`')
+            .filter(|s| s.starts_with(PREFIX))
+            .map(str::to_string)
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn a_subscriptions_dead_letter_has_the_documented_headers_and_values() {
+        let record = StoredRecord {
+            offset: 9,
+            timestamp: 5,
+            key: None,
+            value: None,
+            headers: Vec::new(),
+        };
+        let why = Reason {
+            subscription: "s".into(),
+            event_id: "t/1/9".into(),
+            topic: "t".into(),
+            partition: 1,
+            attempts: 3,
+            redrives: 1,
+            first_attempt_ms: 0,
+            last_attempt_ms: 1_500,
+            reason: "exhausted",
+            status: None,
+            error: "timed out".into(),
+            response: String::new(),
+        };
+        let l = letter(&record, &why);
+        let mut keys: Vec<String> = l.headers.iter().map(|h| h.key.clone()).collect();
+        keys.sort();
+        assert_eq!(keys, documented_headers());
+        let value = |name: &str| {
+            let h = l
+                .headers
+                .iter()
+                .find(|h| h.key == format!("{PREFIX}{name}"));
+            String::from_utf8(h.unwrap().value.clone().unwrap().to_vec()).unwrap()
+        };
+        let want = [
+            ("source", "subscription"),
+            ("event-id", "t/1/9"),
+            ("topic", "t"),
+            ("partition", "1"),
+            ("offset", "9"),
+            ("subscription", "s"),
+            ("attempts", "3"),
+            ("redrives", "1"),
+            ("first-attempt", "1970-01-01T00:00:00.000Z"),
+            ("last-attempt", "1970-01-01T00:00:01.500Z"),
+            ("reason", "exhausted"),
+            ("status", ""),
+            ("error", "timed out"),
+            ("response", ""),
+        ];
+        for (name, v) in want {
+            assert_eq!(value(name), v, "{PREFIX}{name}");
+        }
+    }
 }

@@ -171,6 +171,20 @@ mod tests {
         assert_eq!(doc["time"], "1970-01-01T00:00:00.000Z");
         assert_eq!(doc["data"]["reason"], "410");
         assert_eq!(doc["id"].as_str().unwrap().len(), 32);
-        assert_eq!(r.headers[1].key, "ce_type");
+        assert_eq!(doc["subject"], "orders-hook");
+        assert_eq!(doc["datacontenttype"], "application/json");
+        assert_eq!(r.timestamp, Some(0));
+        let headers: Vec<(&str, &[u8])> = r
+            .headers
+            .iter()
+            .map(|h| (h.key.as_str(), h.value.as_deref().unwrap()))
+            .collect();
+        assert_eq!(
+            headers,
+            [
+                ("content-type", &b"application/cloudevents+json"[..]),
+                ("ce_type", &b"strom.webhook.endpoint.disabled"[..]),
+            ]
+        );
     }
 }

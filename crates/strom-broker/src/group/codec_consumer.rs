@@ -105,8 +105,8 @@ pub(crate) struct CurrentValue {
 pub(crate) enum ConsumerValue {
     /// The group epoch.
     Metadata(i32),
-    /// The group epoch and `(topic id, name, partitions)` of each subscribed topic.
-    PartitionMetadata(i32, Vec<([u8; 16], String, i32)>),
+    /// `(topic id, name, partitions)` of each subscribed topic.
+    PartitionMetadata(Vec<([u8; 16], String, i32)>),
     Member(MemberValue),
     /// The assignment epoch.
     TargetMetadata(i32),
@@ -119,8 +119,7 @@ pub(crate) fn encode(value: &ConsumerValue) -> Bytes {
     b.put_u16(0);
     match value {
         ConsumerValue::Metadata(epoch) | ConsumerValue::TargetMetadata(epoch) => b.put_i32(*epoch),
-        ConsumerValue::PartitionMetadata(epoch, topics) => {
-            b.put_i32(*epoch);
+        ConsumerValue::PartitionMetadata(topics) => {
             varint(&mut b, topics.len() + 1);
             for (id, name, partitions) in topics {
                 b.put_slice(id);
@@ -173,25 +172,7 @@ pub(crate) fn decode(key: &ConsumerKey, bytes: &[u8]) -> Result<ConsumerValue, G
     let value = match key {
         ConsumerKey::Metadata => ConsumerValue::Metadata(r.i32()?),
         ConsumerKey::TargetMetadata => ConsumerValue::TargetMetadata(r.i32()?),
-        ConsumerKey::PartitionMetadata => {
-            let epoch = r.i32()?;
-            let mut topics = Vec::new();
-            for _ in 0..compact_len(&mut r)? {
-                let id = r.array::<16>()?;
-                let name = compact_string(&mut r)?.unwrap_or_default();
-                let partitions = r.i32()?;
-                for _ in 0..compact_len(&mut r)? {
-                    r.i32()?;
-                    for _ in 0..compact_len(&mut r)? {
-                        compact_string(&mut r)?;
-                    }
-                    skip_tags(&mut r)?;
-                }
-                skip_tags(&mut r)?;
-                topics.push((id, name, partitions));
-            }
-            ConsumerValue::PartitionMetadata(epoch, topics)
-        }
+        ConsumerKey::PartitionMetadata => return decode_partition_metadata(r),
         ConsumerKey::Member(_) => {
             let mut member = decode_member(&mut r)?;
             member.classic = member_tags(&mut r)?;
@@ -210,6 +191,42 @@ pub(crate) fn decode(key: &ConsumerKey, bytes: &[u8]) -> Result<ConsumerValue, G
     skip_tags(&mut r)?;
     r.finish()?;
     Ok(value)
+}
+
+/// `ConsumerGroupPartitionMetadataValue` as Kafka 3.8+ writes it, or as Strom wrote it before
+/// (an `int32` group epoch ahead of the topics: the field Kafka dropped in 3.8), so data
+/// directories of earlier versions still load. Errors: `Storage` if neither layout reads.
+fn decode_partition_metadata(r: Reader<'_>) -> Result<ConsumerValue, GroupError> {
+    let read_all = |mut r: Reader<'_>| -> Result<ConsumerValue, GroupError> {
+        let topics = read_topic_metadata(&mut r)?;
+        skip_tags(&mut r)?;
+        r.finish()?;
+        Ok(ConsumerValue::PartitionMetadata(topics))
+    };
+    read_all(Reader(r.0)).or_else(|err| {
+        let mut legacy = Reader(r.0);
+        legacy.i32().map_err(|_| err)?;
+        read_all(legacy)
+    })
+}
+
+fn read_topic_metadata(r: &mut Reader<'_>) -> Result<Vec<([u8; 16], String, i32)>, GroupError> {
+    let mut topics = Vec::new();
+    for _ in 0..compact_len(r)? {
+        let id = r.array::<16>()?;
+        let name = compact_string(r)?.unwrap_or_default();
+        let partitions = r.i32()?;
+        for _ in 0..compact_len(r)? {
+            r.i32()?;
+            for _ in 0..compact_len(r)? {
+                compact_string(r)?;
+            }
+            skip_tags(r)?;
+        }
+        skip_tags(r)?;
+        topics.push((id, name, partitions));
+    }
+    Ok(topics)
 }
 
 fn decode_member(r: &mut Reader<'_>) -> Result<MemberValue, GroupError> {

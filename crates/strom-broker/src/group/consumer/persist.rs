@@ -50,7 +50,7 @@ impl ConsumerGroup {
             .map(|(t, m)| (m.id, t.clone(), m.partitions));
         put(
             ConsumerKey::PartitionMetadata,
-            ConsumerValue::PartitionMetadata(self.epoch, metas.collect()),
+            ConsumerValue::PartitionMetadata(metas.collect()),
         );
         put(
             ConsumerKey::TargetMetadata,
@@ -177,7 +177,7 @@ pub(crate) fn restore(
         epoch: *epoch,
         ..ConsumerGroup::default()
     };
-    if let Some(ConsumerValue::PartitionMetadata(_, stored)) =
+    if let Some(ConsumerValue::PartitionMetadata(stored)) =
         records.get(&ConsumerKey::PartitionMetadata)
     {
         for (id, name, partitions) in stored {

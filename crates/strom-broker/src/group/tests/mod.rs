@@ -2,6 +2,7 @@
 //! and rebalance timeouts run instantly and deterministically.
 
 mod broker_storage;
+mod codec_consumer;
 mod consumer;
 mod consumer_persist;
 mod membership;

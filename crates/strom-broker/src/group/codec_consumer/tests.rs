@@ -20,7 +20,7 @@ fn every_value_round_trips_and_truncation_is_an_error() {
     );
     round_trip(
         ConsumerKey::PartitionMetadata,
-        ConsumerValue::PartitionMetadata(12, vec![(id, "orders".into(), 8)]),
+        ConsumerValue::PartitionMetadata(vec![(id, "orders".into(), 8)]),
     );
     let member = MemberValue {
         instance_id: Some("i".into()),
@@ -116,5 +116,75 @@ fn classic_member_metadata_is_tagged_field_0_as_kafka_writes_it() {
     assert_eq!(
         decode(&key, &null).unwrap(),
         ConsumerValue::Member(MemberValue::default())
+    );
+}
+
+/// Bytes of a compact string: length + 1, then the bytes.
+fn compact(s: &str) -> Vec<u8> {
+    let mut out = vec![s.len() as u8 + 1];
+    out.extend(s.as_bytes());
+    out
+}
+
+#[test]
+fn partition_metadata_layout_is_kafka_4s_and_strom_0s_still_reads() {
+    // ConsumerGroupPartitionMetadataValue v0 since Kafka 3.8 (no Epoch): Topics [TopicId,
+    // TopicName, NumPartitions, PartitionMetadata [] (empty), tags], tags.
+    let value = ConsumerValue::PartitionMetadata(vec![([3; 16], "ab".into(), 4)]);
+    let mut want = vec![0, 0, 2];
+    want.extend([3u8; 16]);
+    want.extend(compact("ab"));
+    want.extend([0, 0, 0, 4, 1, 0, 0]);
+    assert_eq!(&encode(&value)[..], &want[..]);
+    // What earlier Strom versions wrote: an int32 group epoch ahead of the topics.
+    let mut legacy = vec![0, 0, 0, 0, 0, 9];
+    legacy.extend(&want[2..]);
+    assert_eq!(
+        decode(&ConsumerKey::PartitionMetadata, &legacy).unwrap(),
+        value
+    );
+}
+
+#[test]
+fn member_and_current_assignment_layouts_are_kafkas() {
+    // ConsumerGroupMemberMetadataValue v0: InstanceId (null), RackId, ClientId,
+    // ClientHost, SubscribedTopicNames, SubscribedTopicRegex (null),
+    // RebalanceTimeoutMs, ServerAssignor, tags.
+    let member = MemberValue {
+        instance_id: None,
+        rack_id: Some("r".into()),
+        client_id: "c".into(),
+        client_host: "h".into(),
+        topic_names: vec!["t".into()],
+        regex: None,
+        rebalance_timeout_ms: 258,
+        server_assignor: Some("uniform".into()),
+        classic: None,
+    };
+    let mut want = vec![0, 0, 0];
+    for s in ["r", "c", "h"] {
+        want.extend(compact(s));
+    }
+    want.push(2);
+    want.extend(compact("t"));
+    want.extend([0, 0, 0, 1, 2]);
+    want.extend(compact("uniform"));
+    want.push(0);
+    assert_eq!(&encode(&ConsumerValue::Member(member))[..], &want[..]);
+    // ConsumerGroupCurrentMemberAssignmentValue v0: MemberEpoch, PreviousMemberEpoch,
+    // State (int8), AssignedPartitions, PartitionsPendingRevocation, tags.
+    let current = CurrentValue {
+        epoch: 7,
+        previous_epoch: 6,
+        state: 2,
+        assigned: vec![([1; 16], vec![0])],
+        revoking: Vec::new(),
+    };
+    let mut want = vec![0, 0, 0, 0, 0, 7, 0, 0, 0, 6, 2, 2];
+    want.extend([1u8; 16]);
+    want.extend([2, 0, 0, 0, 0, 0, 1, 0]);
+    assert_eq!(
+        &encode(&ConsumerValue::CurrentAssignment(current))[..],
+        &want[..]
     );
 }

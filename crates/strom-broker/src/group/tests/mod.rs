@@ -2,7 +2,6 @@
 //! and rebalance timeouts run instantly and deterministically.
 
 mod broker_storage;
-mod codec_consumer;
 mod consumer;
 mod consumer_persist;
 mod membership;

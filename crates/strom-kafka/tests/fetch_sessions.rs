@@ -11,39 +11,20 @@ use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic, Forgot
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
-use strom_broker::{Broker, NewRecord};
+use strom_broker::NewRecord;
 use strom_kafka::fetch_sessions::{FetchSessionCache, EVICTION_AGE};
 use strom_kafka::KafkaConfig;
 
 mod common;
-use common::Client;
-
-struct Server {
-    port: u16,
-    broker: Arc<Broker>,
-    _dir: tempfile::TempDir,
-    _stop: tokio::sync::watch::Sender<bool>,
-}
+use common::{Client, Server};
 
 async fn start(slots: usize) -> Server {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let config = common::broker_config(dir.path());
-    let broker = tokio::task::spawn_blocking(move || Broker::open(config))
-        .await
-        .expect("open task")
-        .expect("broker opens");
     let sessions = Arc::new(FetchSessionCache::new(slots, EVICTION_AGE));
-    let (port, stop) = common::serve(Arc::clone(&broker), None, move |port| KafkaConfig {
+    common::start_server(move |port| KafkaConfig {
         fetch_sessions: sessions,
         ..common::kafka_config(port)
     })
-    .await;
-    Server {
-        port,
-        broker,
-        _dir: dir,
-        _stop: stop,
-    }
+    .await
 }
 
 async fn topic(server: &Server, name: &str, partitions: i32) -> Arc<strom_broker::Topic> {

@@ -10,36 +10,16 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use kafka_protocol::messages::*;
-use strom_broker::Broker;
 use strom_kafka::SUPPORTED_APIS;
 
 mod common;
 #[path = "server/requests.rs"]
 mod requests;
-use common::Client;
+use common::{Client, Server};
 use requests::{default_request, fetch_request, max_commit_version, produce_request};
 
-struct Server {
-    port: u16,
-    broker: Arc<Broker>,
-    _dir: tempfile::TempDir,
-    _stop: tokio::sync::watch::Sender<bool>,
-}
-
 async fn start() -> Server {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let config = common::broker_config(dir.path());
-    let broker = tokio::task::spawn_blocking(move || Broker::open(config))
-        .await
-        .expect("open task")
-        .expect("broker opens");
-    let (port, stop) = common::serve(Arc::clone(&broker), None, common::kafka_config).await;
-    Server {
-        port,
-        broker,
-        _dir: dir,
-        _stop: stop,
-    }
+    common::start_server(common::kafka_config).await
 }
 
 #[tokio::test]

@@ -59,6 +59,33 @@ pub async fn serve(
     (port, stop)
 }
 
+/// A broker in a temporary directory, served on a loopback port; dropping it stops the
+/// listener and removes the directory.
+pub struct Server {
+    pub port: u16,
+    pub broker: Arc<Broker>,
+    _dir: tempfile::TempDir,
+    _stop: watch::Sender<bool>,
+}
+
+/// Opens a broker in a fresh temporary directory and serves it with the listener settings
+/// `configure` makes for the chosen port.
+pub async fn start_server(configure: impl FnOnce(u16) -> KafkaConfig) -> Server {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = broker_config(dir.path());
+    let broker = tokio::task::spawn_blocking(move || Broker::open(config))
+        .await
+        .expect("open task")
+        .expect("broker opens");
+    let (port, stop) = serve(Arc::clone(&broker), None, configure).await;
+    Server {
+        port,
+        broker,
+        _dir: dir,
+        _stop: stop,
+    }
+}
+
 /// The settings every harness listener starts from: advertised as `127.0.0.1:port`.
 pub fn kafka_config(port: u16) -> KafkaConfig {
     KafkaConfig {

@@ -23,7 +23,13 @@ For each binary and each subscription count (`--subs`, default 1 and 100) on one
    `--events-many` for more); deliveries per second from the first to the last receipt, and
    the ratio to the baseline, and the CPU time Strom and the receiver spent per delivery
    (from /proc: a figure the machine's load does not skew the way rates are).
-3. Paced: records produced at each of `--rates` per second for `--seconds`; deliveries per
+3. Backlog (`--backlog`, on by default): the same number of records produced to a topic of
+   their own BEFORE the subscriptions are created (start `earliest`), so nothing else runs
+   while they are delivered: the delivery path alone against the same plain-client
+   reference, labelled `backlog` beside the saturation run (which keeps producing while it
+   delivers: the producer shares the machine). Both runs also report Strom's context
+   switches per delivery (voluntary + involuntary, all threads, from /proc).
+4. Paced: records produced at each of `--rates` per second for `--seconds`; deliveries per
    second and p50/p99 produce->receipt latency. A paced run that cannot keep up is cut off
    after `--drain` seconds and reports what arrived.
 
@@ -182,7 +188,7 @@ def baseline(receiver, n, concurrency):
 
 # --- strom ------------------------------------------------------------------------------
 
-def produce(server, n, rate=None):
+def produce(server, n, rate=None, topic="bench"):
     from confluent_kafka import Producer
     p = Producer({"bootstrap.servers": server.bootstrap, "linger.ms": 0 if rate else 5,
                   "queue.buffering.max.messages": 1_000_000})
@@ -193,7 +199,7 @@ def produce(server, n, rate=None):
             while time.perf_counter() < due:
                 p.poll(0)
                 time.sleep(min(0.0005, max(0.0, due - time.perf_counter())))
-        p.produce("bench", key=f"k{i}".encode(), value=json.dumps({"t": time.time(), "n": i}))
+        p.produce(topic, key=f"k{i}".encode(), value=json.dumps({"t": time.time(), "n": i}))
         if i % 1000 == 0:
             p.poll(0)
     p.flush(60)
@@ -205,6 +211,19 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def context_switches(pid):
+    """Voluntary + involuntary context switches of all of a process's threads (/proc)."""
+    total = 0
+    for status in Path(f"/proc/{pid}/task").glob("*/status"):
+        try:
+            for line in status.read_text().splitlines():
+                if "ctxt_switches:" in line:
+                    total += int(line.split(":")[1])
+        except (OSError, ValueError):
+            pass  # a thread that ended meanwhile
+    return total
+
+
 def in_flight(subs, args):
     """Requests the subscriptions can have in flight at once."""
     per_sub = args.concurrency
@@ -213,29 +232,69 @@ def in_flight(subs, args):
     return subs * per_sub
 
 
-def saturation(server, receiver, subs, args):
+def deliver_measured(server, receiver, subs, args, case, start):
+    """Baselines, then `start()` (which makes the records arrive), then the deliveries'
+    rate, ratios and CPU and context switches per delivery."""
     events = args.events if subs == 1 else args.events_many
     posts = max(5000, min(events * subs, 20_000))
     fixed = baseline(receiver, posts, args.concurrency)
     base = baseline(receiver, posts, in_flight(subs, args))
     receiver.reset()
-    cpu = cpu_seconds(server.proc.pid), cpu_seconds(receiver.proc.pid)
-    produce(server, events)
+    pid = server.proc.pid
+    cpu = cpu_seconds(pid), cpu_seconds(receiver.proc.pid)
+    switches = context_switches(pid)
+    start(events)
     s = receiver.wait_count(events * subs, timeout=args.drain * 4)
     n = max(s["count"], 1)
-    strom_us = (cpu_seconds(server.proc.pid) - cpu[0]) / n * 1e6
+    strom_us = (cpu_seconds(pid) - cpu[0]) / n * 1e6
     recv_us = (cpu_seconds(receiver.proc.pid) - cpu[1]) / n * 1e6
+    per_delivery = (context_switches(pid) - switches) / n
     window = (s["last"] - s["first"]) if s["first"] else float("nan")
     rate = s["count"] / window if window else float("nan")
-    print(f"  {subs:>3} subscription(s), saturation: {s['count']:,} deliveries, {rate:,.0f}/s "
+    print(f"  {subs:>3} subscription(s), {case}: {s['count']:,} deliveries, {rate:,.0f}/s "
           f"= {rate / base:.2f} x the plain client with as many connections "
           f"({in_flight(subs, args)}: {base:,.0f}/s just before), {rate / fixed:.2f} x with "
           f"{args.concurrency} ({fixed:,.0f}/s); CPU per delivery: strom {strom_us:.0f} us, "
-          f"receiver {recv_us:.0f} us", flush=True)
-    return {"subs": subs, "case": "saturation", "deliveries": s["count"], "per_sec": rate,
+          f"receiver {recv_us:.0f} us; strom context switches per delivery "
+          f"{per_delivery:.2f}", flush=True)
+    return {"subs": subs, "case": case, "deliveries": s["count"], "per_sec": rate,
             "baseline": base, "ratio": rate / base, "baseline_fixed": fixed,
             "ratio_fixed": rate / fixed, "strom_cpu_us": strom_us,
-            "receiver_cpu_us": recv_us}
+            "receiver_cpu_us": recv_us, "strom_switches_per_delivery": per_delivery}
+
+
+def saturation(server, receiver, subs, args):
+    return deliver_measured(server, receiver, subs, args, "saturation",
+                            lambda events: produce(server, events))
+
+
+def subscribe(server, receiver, names, topic, args, start="latest"):
+    for name in names:
+        requests.post(f"{server.http}/v1/webhooks", json={
+            "name": name, "url": f"{receiver.url}/hook/{name}", "topics": [topic],
+            "concurrency": args.concurrency, "ordering": args.ordering, "start": start},
+            timeout=30).raise_for_status()
+
+
+def unsubscribe(server, names):
+    for name in names:
+        requests.delete(f"{server.http}/v1/webhooks/{name}", timeout=60)
+
+
+def backlog(server, receiver, subs, args):
+    """Records produced before the subscriptions exist: delivery with no producer running."""
+    topic = f"backlog-{subs}"
+    requests.post(f"{server.http}/v1/topics", json={
+        "name": topic, "partitions": args.partitions}, timeout=30).raise_for_status()
+    events = args.events if subs == 1 else args.events_many
+    produce(server, events, topic=topic)
+    names = [f"backlog-{subs}-{i}" for i in range(subs)]
+    try:
+        return deliver_measured(server, receiver, subs, args, "backlog",
+                                lambda _: subscribe(server, receiver, names, topic, args,
+                                                    start="earliest"))
+    finally:
+        unsubscribe(server, names)
 
 
 def paced(server, receiver, subs, rate, args):
@@ -265,16 +324,13 @@ def run_binary(label, binary, receiver, args):
                   f"concurrency {args.concurrency}", flush=True)
             for subs in args.subs:
                 names = [f"bench-{subs}-{i}" for i in range(subs)]
-                for name in names:
-                    requests.post(f"{server.http}/v1/webhooks", json={
-                        "name": name, "url": f"{receiver.url}/hook/{name}", "topics": ["bench"],
-                        "concurrency": args.concurrency, "ordering": args.ordering},
-                        timeout=30).raise_for_status()
+                subscribe(server, receiver, names, "bench", args)
                 results.append(saturation(server, receiver, subs, args))
                 for rate in [r for r in args.rates if r > 0]:
                     results.append(paced(server, receiver, subs, rate, args))
-                for name in names:
-                    requests.delete(f"{server.http}/v1/webhooks/{name}", timeout=60)
+                unsubscribe(server, names)
+                if args.backlog:
+                    results.append(backlog(server, receiver, subs, args))
         finally:
             server.stop(timeout=60)
     return [{"binary": label, **r} for r in results]
@@ -294,6 +350,8 @@ def main():
     ap.add_argument("--partitions", type=int, default=8)
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--ordering", choices=["partition", "key", "none"], default="partition")
+    ap.add_argument("--backlog", action=argparse.BooleanOptionalAction, default=True,
+                    help="also deliver a backlog produced before the subscriptions exist")
     ap.add_argument("--bin", action="append", default=[],
                     help="label=path of a strom binary; repeat to compare (default: STROM_BIN)")
     ap.add_argument("--json", help="also write the results to this file")

@@ -18,7 +18,8 @@ For each binary and each subscription count (`--subs`, default 1 and 100) on one
    receiver's own limit at that moment, once with as many connections as the subscriptions
    can have requests in flight (ordering `partition`: subscriptions x partitions; the
    ratio's reference: a single-threaded receiver's cost per request grows with its
-   connections) and once with `--concurrency` connections.
+   connections) and once with `--concurrency` connections; the receiver's CPU per post
+   under the plain client is reported beside its CPU per delivery under Strom.
 2. Saturation: records produced at once (confluent-kafka; `--events` for one subscription,
    `--events-many` for more); deliveries per second from the first to the last receipt, and
    the ratio to the baseline, and the CPU time Strom and the receiver spent per delivery
@@ -180,10 +181,13 @@ async def post_all(port, n, concurrency):
 
 
 def baseline(receiver, n, concurrency):
+    """Posts per second of the plain client, and the receiver's CPU microseconds per post."""
     receiver.reset()
+    cpu = cpu_seconds(receiver.proc.pid)
     start = time.perf_counter()
     asyncio.run(post_all(receiver.port, n, concurrency))
-    return n / (time.perf_counter() - start)
+    rate = n / (time.perf_counter() - start)
+    return rate, (cpu_seconds(receiver.proc.pid) - cpu) / n * 1e6
 
 
 # --- strom ------------------------------------------------------------------------------
@@ -237,8 +241,8 @@ def deliver_measured(server, receiver, subs, args, case, start):
     rate, ratios and CPU and context switches per delivery."""
     events = args.events if subs == 1 else args.events_many
     posts = max(5000, min(events * subs, 20_000))
-    fixed = baseline(receiver, posts, args.concurrency)
-    base = baseline(receiver, posts, in_flight(subs, args))
+    fixed, _ = baseline(receiver, posts, args.concurrency)
+    base, base_recv_us = baseline(receiver, posts, in_flight(subs, args))
     receiver.reset()
     pid = server.proc.pid
     cpu = cpu_seconds(pid), cpu_seconds(receiver.proc.pid)
@@ -255,12 +259,13 @@ def deliver_measured(server, receiver, subs, args, case, start):
           f"= {rate / base:.2f} x the plain client with as many connections "
           f"({in_flight(subs, args)}: {base:,.0f}/s just before), {rate / fixed:.2f} x with "
           f"{args.concurrency} ({fixed:,.0f}/s); CPU per delivery: strom {strom_us:.0f} us, "
-          f"receiver {recv_us:.0f} us; strom context switches per delivery "
+          f"receiver {recv_us:.0f} us (under the plain client {base_recv_us:.0f} us); strom context switches per delivery "
           f"{per_delivery:.2f}", flush=True)
     return {"subs": subs, "case": case, "deliveries": s["count"], "per_sec": rate,
             "baseline": base, "ratio": rate / base, "baseline_fixed": fixed,
             "ratio_fixed": rate / fixed, "strom_cpu_us": strom_us,
-            "receiver_cpu_us": recv_us, "strom_switches_per_delivery": per_delivery}
+            "receiver_cpu_us": recv_us, "receiver_cpu_us_plain": base_recv_us,
+            "strom_switches_per_delivery": per_delivery}
 
 
 def saturation(server, receiver, subs, args):
@@ -300,16 +305,19 @@ def backlog(server, receiver, subs, args):
 def paced(server, receiver, subs, rate, args):
     receiver.reset()
     total = int(rate * args.seconds)
+    cpu = cpu_seconds(server.proc.pid)
     produce(server, total, rate=rate)
     s = receiver.wait_count(total * subs, timeout=args.drain)
+    strom_us = (cpu_seconds(server.proc.pid) - cpu) / max(s["count"], 1) * 1e6
     lat = receiver.latency()
     window = (s["last"] - s["first"]) if s["first"] else float("nan")
     per_sec = s["count"] / window if window else float("nan")
     print(f"  {subs:>3} subscription(s), {rate:,.0f} events/s: {s['count']:,} of {total * subs:,} "
           f"deliveries ({per_sec:,.0f}/s), produce->receipt p50 {lat['p50']:.1f} ms, "
-          f"p99 {lat['p99']:.1f} ms, max {lat['max']:.1f} ms", flush=True)
+          f"p99 {lat['p99']:.1f} ms, max {lat['max']:.1f} ms; strom CPU per delivery "
+          f"(produce included) {strom_us:.0f} us", flush=True)
     return {"subs": subs, "case": f"{rate:.0f}/s", "deliveries": s["count"],
-            "expected": total * subs, "per_sec": per_sec, **lat}
+            "expected": total * subs, "per_sec": per_sec, "strom_cpu_us": strom_us, **lat}
 
 
 def run_binary(label, binary, receiver, args):

@@ -37,6 +37,10 @@ pub fn delay(schedule: &[u64], n: usize, retry_after: Option<Duration>) -> Durat
 /// Waits `wait` (counted as a pending retry when `retry`) and until the endpoint is active;
 /// false when the subscription stops.
 async fn wait_turn(rt: &Runtime, wait: Duration, retry: bool) -> bool {
+    if wait.is_zero() && !retry {
+        // A first attempt: no pause, no signal to subscribe to.
+        return rt.wait_active().await;
+    }
     if retry {
         rt.metrics.retries_pending.fetch_add(1, Relaxed);
     }

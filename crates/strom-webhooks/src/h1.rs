@@ -293,13 +293,32 @@ async fn exchange(
     };
     let answered = async {
         tokio::pin!(work);
-        tokio::select! {
-            biased;
-            r = &mut work => (r, true),
-            // The connection ended (closed by the peer, or an error): the request's future
-            // ends too, with its answer or an error.
-            _ = driver.as_mut() => (work.await, false),
-        }
+        // Whether the connection ended (closed by the peer, or an error): the request's
+        // future ends too, with its answer or an error.
+        let mut ended = false;
+        std::future::poll_fn(|cx| {
+            // The request's future advances only when the connection is polled (hyper's
+            // dispatcher hands it readiness, the answer and the body), and the connection is
+            // polled right here: so the request's future is polled with a waker that does
+            // nothing, once before and once right after each poll of the connection. Its
+            // progress then never wakes this task while it runs, which tokio would turn into
+            // a reschedule (another poll) and, on the multi-threaded runtime, a wake-up of an
+            // idle worker thread to steal it: once per delivery.
+            let mut quiet = Context::from_waker(Waker::noop());
+            if let Poll::Ready(r) = work.as_mut().poll(&mut quiet) {
+                return Poll::Ready((r, !ended));
+            }
+            if !ended && driver.as_mut().poll(cx).is_ready() {
+                ended = true;
+            }
+            let polled = if ended {
+                work.as_mut().poll(cx)
+            } else {
+                work.as_mut().poll(&mut quiet)
+            };
+            polled.map(|r| (r, !ended))
+        })
+        .await
     };
     tokio::select! {
         biased;

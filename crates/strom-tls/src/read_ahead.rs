@@ -92,6 +92,11 @@ impl ReadAhead {
     }
 }
 
+/// The low-water mark while `expected` plaintext bytes of a request are still to come.
+fn lowat_for(expected: usize) -> usize {
+    expected.saturating_sub(MAX_RECORD).clamp(1, MAX_LOWAT)
+}
+
 #[cfg(target_os = "linux")]
 fn set_rcvlowat(stream: &TcpStream, lowat: usize) -> io::Result<()> {
     use std::os::fd::AsRawFd;
@@ -132,7 +137,7 @@ impl AsyncRead for ReadAhead {
                 this.set_lowat(1);
                 return Pin::new(&mut this.stream).poll_read(cx, out);
             }
-            this.set_lowat(expected.saturating_sub(MAX_RECORD).clamp(1, MAX_LOWAT));
+            this.set_lowat(lowat_for(expected));
             if this.buf.is_empty() {
                 this.buf = vec![0; BUFFER];
             }
@@ -175,5 +180,82 @@ impl AsyncWrite for ReadAhead {
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.get_mut().stream).poll_shutdown(cx)
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+    use std::os::fd::AsRawFd;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    fn rcvlowat(stream: &TcpStream) -> usize {
+        let mut value: libc::c_int = 0;
+        let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+        // SAFETY: a live socket, and a c_int with its size for the kernel to fill.
+        let rc = unsafe {
+            libc::getsockopt(
+                stream.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_RCVLOWAT,
+                std::ptr::from_mut(&mut value).cast(),
+                &mut len,
+            )
+        };
+        assert_eq!(rc, 0, "{}", io::Error::last_os_error());
+        usize::try_from(value).expect("non-negative")
+    }
+
+    #[test]
+    fn the_mark_leaves_room_for_one_record_and_is_capped() {
+        assert_eq!(lowat_for(0), 1);
+        assert_eq!(lowat_for(MAX_RECORD + 1), 1);
+        assert_eq!(lowat_for(MAX_RECORD + 1000), 1000);
+        assert_eq!(lowat_for(64 << 20), MAX_LOWAT);
+    }
+
+    /// A large request's bytes come through whole while the mark is up, the mark follows
+    /// what is still expected, and it is back at 1 for the next small request.
+    #[tokio::test]
+    async fn large_requests_are_read_whole_and_the_mark_comes_down_after() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let mut client = TcpStream::connect(listener.local_addr().expect("addr"))
+            .await
+            .expect("connect");
+        let (server, _) = listener.accept().await.expect("accept");
+        let expected = ExpectedBytes::default();
+        let mut reader = ReadAhead::new(server, expected.clone());
+        let request: Vec<u8> = (0..600_000u32).map(|i| (i % 251) as u8).collect();
+        let (read_whole, next_request) = tokio::sync::oneshot::channel::<()>();
+        let sender = tokio::spawn(async move {
+            for chunk in request.chunks(100_000) {
+                client.write_all(chunk).await.expect("write");
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            next_request.await.expect("signal");
+            client.write_all(b"next").await.expect("write");
+            client
+        });
+        let mut body = vec![0u8; 600_000];
+        let mut filled = 0;
+        while filled < body.len() {
+            expected.set(body.len() - filled);
+            let n = reader.read(&mut body[filled..]).await.expect("read");
+            assert!(n > 0, "early end of stream");
+            if filled == 0 {
+                assert_eq!(rcvlowat(&reader.stream), MAX_LOWAT);
+            }
+            filled += n;
+        }
+        assert!(body.iter().enumerate().all(|(i, b)| *b == (i % 251) as u8));
+        expected.set(0);
+        read_whole.send(()).expect("sender waits");
+        let mut next = [0u8; 4];
+        reader.read_exact(&mut next).await.expect("next request");
+        assert_eq!(&next, b"next");
+        assert_eq!(rcvlowat(&reader.stream), 1);
+        drop(sender.await.expect("sender"));
     }
 }

@@ -25,6 +25,7 @@ use std::time::Duration;
 
 use strom_auth::Session;
 use strom_broker::ListenerStats;
+use strom_tls::{ExpectedBytes, ReadAhead};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
@@ -35,8 +36,9 @@ use crate::sasl::{Admission, ConnAuth};
 use crate::server::shutdown_signal;
 
 /// Read buffer per plaintext connection: several small pipelined requests arrive in one read.
-/// A TLS connection has none: rustls already holds the plaintext of the record it decrypted
-/// and serves small reads from it, so a buffer here would only copy those bytes once more.
+/// A TLS connection has none above rustls: rustls already holds the plaintext of the record
+/// it decrypted and serves small reads from it, so a buffer here would only copy those bytes
+/// once more. Below rustls, [`ReadAhead`] batches the socket reads of large requests.
 const READ_BUFFER: usize = 64 * 1024;
 
 /// Serves one accepted connection: TLS first on a TLS listener, then the request loop.
@@ -54,9 +56,10 @@ pub async fn accept(
     let listener = Arc::clone(&ctx.config.listener_name);
     let Some(tls) = ctx.config.tls.clone() else {
         let session = Session::anonymous(peer, listener);
-        return serve(stream, true, session, ctx, budget, stats).await;
+        return serve(stream, None, session, ctx, budget, stats).await;
     };
-    match tls.accept(stream).await {
+    let expected = ExpectedBytes::default();
+    match tls.accept(ReadAhead::new(stream, expected.clone())).await {
         Ok((stream, principal)) => {
             let mut session = Session::anonymous(peer, listener);
             if let Some(principal) = principal {
@@ -64,7 +67,7 @@ pub async fn accept(
             }
             tracing::debug!(%peer, listener = %session.listener, principal = %session.principal,
                 "Kafka TLS connection established");
-            serve(stream, false, session, ctx, budget, stats).await
+            serve(stream, Some(expected), session, ctx, budget, stats).await
         }
         Err(err) if err.is_disconnect() => {
             tracing::debug!(%peer, listener = %listener, error = %err, "Kafka TLS connection closed")
@@ -76,10 +79,11 @@ pub async fn accept(
 }
 
 /// The request loop over an established (plain or TLS) stream, as `session`, reading through
-/// a [`READ_BUFFER`] when `buffered` (plain TCP) or straight from the stream (TLS).
+/// a [`READ_BUFFER`] on plain TCP (`expected` is `None`), or straight from the TLS stream,
+/// telling its [`ReadAhead`] through `expected` how much of a request is still to come.
 async fn serve<S>(
     stream: S,
-    buffered: bool,
+    expected: Option<ExpectedBytes>,
     session: Session,
     ctx: Arc<Context>,
     budget: RequestBudget,
@@ -88,11 +92,23 @@ async fn serve<S>(
     S: AsyncRead + AsyncWrite + Unpin + Send,
 {
     let (read_half, write_half) = tokio::io::split(stream);
-    if buffered {
-        let reader = BufReader::with_capacity(READ_BUFFER, read_half);
-        serve_requests(reader, write_half, session, ctx, budget, stats).await
-    } else {
-        serve_requests(read_half, write_half, session, ctx, budget, stats).await
+    match expected {
+        None => {
+            let reader = BufReader::with_capacity(READ_BUFFER, read_half);
+            serve_requests(reader, write_half, None, session, ctx, budget, stats).await
+        }
+        Some(expected) => {
+            serve_requests(
+                read_half,
+                write_half,
+                Some(expected),
+                session,
+                ctx,
+                budget,
+                stats,
+            )
+            .await
+        }
     }
 }
 
@@ -101,6 +117,7 @@ async fn serve<S>(
 async fn serve_requests<R, W>(
     mut reader: R,
     mut write_half: W,
+    expected: Option<ExpectedBytes>,
     session: Session,
     ctx: Arc<Context>,
     budget: RequestBudget,
@@ -129,7 +146,7 @@ async fn serve_requests<R, W>(
                 tracing::warn!(%peer, "closing Kafka connection: SASL authentication did not complete in time");
                 break;
             }
-            frame = read_frame(&mut reader, limits, &budget) => frame,
+            frame = read_frame(&mut reader, limits, &budget, expected.as_ref()) => frame,
         };
         let frame = match frame {
             Ok(Some(frame)) => frame,

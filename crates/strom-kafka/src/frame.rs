@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use strom_broker::ListenerStats;
+use strom_tls::ExpectedBytes;
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -129,6 +130,9 @@ pub enum FrameError {
 }
 
 /// Reads one length-prefixed frame. `Ok(None)` on a clean end of stream between frames.
+/// `expected`, on a TLS connection, is told how many bytes of the body are still missing
+/// before each read (and 0 once the frame is read), so the socket under TLS can be read in
+/// large chunks ([`strom_tls::ReadAhead`]).
 ///
 /// Errors: [`FrameError::TooLarge`] / [`FrameError::NegativeLength`] for a bad length prefix
 /// (nothing is allocated), [`FrameError::Idle`] when the client sends nothing for
@@ -137,6 +141,7 @@ pub async fn read_frame<R: AsyncRead + Unpin>(
     reader: &mut R,
     limits: FrameLimits,
     budget: &RequestBudget,
+    expected: Option<&ExpectedBytes>,
 ) -> Result<Option<Frame>, FrameError> {
     let mut len_buf = [0u8; 4];
     let mut filled = 0;
@@ -167,11 +172,17 @@ pub async fn read_frame<R: AsyncRead + Unpin>(
     let reservation = budget.reserve(size).await?;
     let mut body = Vec::with_capacity(size);
     while body.len() < size {
+        if let Some(expected) = expected {
+            expected.set(size - body.len());
+        }
         // `body` never grows: reads fill only its spare capacity.
         let n = idle_bounded(limits.idle, reader.read_buf(&mut body)).await?;
         if n == 0 {
             return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into());
         }
+    }
+    if let Some(expected) = expected {
+        expected.set(0);
     }
     Ok(Some(Frame {
         body: Bytes::from(body),
@@ -244,7 +255,7 @@ mod tests {
         let budget = RequestBudget::new(1 << 20);
         let mut input: &[u8] = b"GET /v1/topics HTTP/1.1\r\nhost: x\r\n\r\n";
         assert!(matches!(
-            read_frame(&mut input, LIMITS, &budget).await,
+            read_frame(&mut input, LIMITS, &budget, None).await,
             Err(FrameError::Http)
         ));
     }
@@ -254,7 +265,7 @@ mod tests {
         let budget = RequestBudget::new(1 << 20);
         let mut input: &[u8] = &[0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc];
         assert!(matches!(
-            read_frame(&mut input, LIMITS, &budget).await,
+            read_frame(&mut input, LIMITS, &budget, None).await,
             Err(FrameError::Tls)
         ));
     }
@@ -263,28 +274,28 @@ mod tests {
     async fn frames_are_length_prefixed_and_bounded() {
         let budget = RequestBudget::new(1 << 20);
         let mut input: &[u8] = &[0, 0, 0, 3, b'a', b'b', b'c', 0, 0, 0, 9];
-        let frame = read_frame(&mut input, LIMITS, &budget)
+        let frame = read_frame(&mut input, LIMITS, &budget, None)
             .await
             .expect("first frame")
             .expect("a frame");
         assert_eq!(&frame.body[..], b"abc");
         assert!(matches!(
-            read_frame(&mut input, LIMITS, &budget).await,
+            read_frame(&mut input, LIMITS, &budget, None).await,
             Err(FrameError::TooLarge { size: 9, max: 8 })
         ));
         let mut negative: &[u8] = &[0xff, 0xff, 0xff, 0xff];
         assert!(matches!(
-            read_frame(&mut negative, LIMITS, &budget).await,
+            read_frame(&mut negative, LIMITS, &budget, None).await,
             Err(FrameError::NegativeLength { length: -1 })
         ));
         let mut empty: &[u8] = &[];
-        assert!(read_frame(&mut empty, LIMITS, &budget)
+        assert!(read_frame(&mut empty, LIMITS, &budget, None)
             .await
             .expect("clean eof")
             .is_none());
         let mut torn: &[u8] = &[0, 0, 0, 5, 1, 2];
         assert!(matches!(
-            read_frame(&mut torn, LIMITS, &budget).await,
+            read_frame(&mut torn, LIMITS, &budget, None).await,
             Err(FrameError::Io(_))
         ));
     }
@@ -300,6 +311,7 @@ mod tests {
                 ..LIMITS
             },
             &budget,
+            None,
         )
         .await
         .expect("read")
@@ -313,6 +325,7 @@ mod tests {
                 ..LIMITS
             },
             &budget,
+            None,
         );
         tokio::pin!(second);
         assert!(futures_poll_once(second.as_mut()).await.is_none());
@@ -331,6 +344,7 @@ mod tests {
             &mut server,
             FrameLimits { max_bytes: 8, idle },
             &budget,
+            None,
         ))
         .await;
         assert!(matches!(read, Err(FrameError::Idle { .. })));
@@ -342,6 +356,7 @@ mod tests {
             &mut server,
             FrameLimits { max_bytes: 8, idle },
             &budget,
+            None,
         ))
         .await;
         assert!(matches!(read, Err(FrameError::Idle { .. })));

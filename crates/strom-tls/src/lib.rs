@@ -5,10 +5,13 @@
 //! connection's own task and returns the stream with the client certificate's principal
 //! (mapped by [`strom_auth::SslPrincipalMapper`]). Reads no files and logs no key material:
 //! errors name the part that is wrong (certificate, key, CA), never its bytes.
+//! [`ReadAhead`] wraps the TCP stream under a TLS connection that receives large requests
+//! (Kafka produce) so rustls is fed from large socket reads.
 
 #![deny(clippy::unwrap_used)]
 
 mod accept;
+mod read_ahead;
 mod server_config;
 
 use std::sync::Arc;
@@ -17,6 +20,7 @@ use std::time::Duration;
 use strom_auth::SslPrincipalMapper;
 
 pub use accept::AcceptError;
+pub use read_ahead::{ExpectedBytes, ReadAhead};
 pub use server_config::TlsConfigError;
 pub use tokio_rustls::server::TlsStream;
 

@@ -2,7 +2,7 @@
 subprocess by test_kafka_fetch_sessions.py with that kafka-python first on PYTHONPATH (the
 suite's own kafka-python 2.0.2 does not speak fetch sessions).
 
-    python3 kp_session_consumer.py BOOTSTRAP TOPIC PARTITIONS COUNT ISOLATION [SESSIONS]
+    python3 kp_session_consumer.py BOOTSTRAP TOPIC PARTITIONS COUNT ISOLATION [SESSIONS [PAUSE]]
 
 Assigns every partition from the beginning, consumes until COUNT records arrived (or 60 s
 passed) and prints one JSON line: the kafka-python version, [partition, offset, value]
@@ -16,7 +16,9 @@ of every record in arrival order, and `session`: what the client's FetchSessionH
   high watermark and last stable offset as the client last saw (a full answer's worth
   sent again);
 - `incremental`: incremental answers.
-SESSIONS=0 turns sessions off (the bench's comparison).
+SESSIONS=0 turns sessions off (the bench's comparison). PAUSE > 0 pauses the first quarter
+of the partitions for PAUSE seconds once the first record arrived (so the client forgets them
+from its session, and adds them back on resuming).
 """
 
 import json
@@ -61,6 +63,7 @@ def watch_sessions():
 def main():
     bootstrap, topic, partitions, count, isolation = sys.argv[1:6]
     sessions = len(sys.argv) < 7 or sys.argv[6] != "0"
+    pause = float(sys.argv[7]) if len(sys.argv) > 7 else 0.0
     watch_sessions()
     consumer = KafkaConsumer(
         bootstrap_servers=bootstrap,
@@ -77,9 +80,16 @@ def main():
     records = []
     deadline = time.time() + 60
     count = int(count)
+    paused = [TopicPartition(topic, p) for p in range(int(partitions) // 4)]
+    resume_at = None
     while (count < 0 or len(records) < count) and time.time() < deadline:
         for batch in consumer.poll(timeout_ms=200).values():
             records.extend([r.partition, r.offset, r.value.decode()] for r in batch)
+        if pause > 0 and records and resume_at is None:
+            consumer.pause(*paused)
+            resume_at = time.time() + pause
+        elif resume_at is not None and time.time() >= resume_at and consumer.paused():
+            consumer.resume(*paused)
     consumer.close()
     print(json.dumps({"version": kafka.__version__, "records": records, "session": SESSION}), flush=True)
 

@@ -1,9 +1,10 @@
 """Fetch sessions (KIP-227) with a real client that uses them: kafka-python >= 2.1 (installed
 apart by tests/install-deps.sh into tests/e2e/.kafka-python-sessions, since the suite's
 kafka-python 2.0.2 has no sessions) consumes many partitions while records arrive, through
-incremental fetches, and gets every record exactly once and in order; with read_committed
-it gets the committed transactions only. The server's `strom_kafka_fetches_total` shows the
-fetches were incremental, and the client's own session bookkeeping (kp_session_consumer.py)
+incremental fetches (pausing some partitions for a while), and gets every record exactly once
+and in order; with read_committed it gets the committed transactions only. The server's
+`strom_kafka_fetches_total` shows the fetches were incremental, and the client's own session
+bookkeeping (kp_session_consumer.py)
 shows the server honoured the session: no incremental answer repeated an unchanged partition
 or named one the client had forgotten. One server for the module."""
 
@@ -34,12 +35,13 @@ def server(tmp_path_factory):
     s.stop()
 
 
-def session_consumer(server, topic, count, isolation):
+def session_consumer(server, topic, count, isolation, pause=0):
+    """kp_session_consumer.py in a session; `pause` seconds of a quarter of the partitions."""
     assert (KAFKA_PYTHON / "kafka").is_dir(), f"run tests/install-deps.sh: no {KAFKA_PYTHON}"
     env = {**os.environ, "PYTHONPATH": str(KAFKA_PYTHON)}
     proc = subprocess.Popen(
         [sys.executable, str(HERE / "kp_session_consumer.py"), server.bootstrap, topic,
-         str(PARTITIONS), str(count), isolation],
+         str(PARTITIONS), str(count), isolation, "1", str(pause)],
         stdout=subprocess.PIPE, text=True, env=env)
     assert proc.stdout.readline().strip() == "ready"
     return proc
@@ -71,7 +73,9 @@ def test_incremental_fetches_deliver_every_record_once_in_order(server):
     create_topic(server.bootstrap, "sessions", PARTITIONS)
     before = fetches(server, "incremental")
     total = 240
-    proc = session_consumer(server, "sessions", total, "read_uncommitted")
+    # A quarter of the partitions is paused for a second while records arrive: the client
+    # forgets them from its session meanwhile, and must get nothing of them until it resumes.
+    proc = session_consumer(server, "sessions", total, "read_uncommitted", pause=1.0)
     producer = Producer({"bootstrap.servers": server.bootstrap, "linger.ms": 0})
     # Records trickle in over a few rounds, a few partitions at a time, so most fetches of
     # the session carry changes for only some partitions.
@@ -90,6 +94,7 @@ def test_incremental_fetches_deliver_every_record_once_in_order(server):
     for partition, offsets in by_partition.items():
         assert offsets == list(range(len(offsets))), f"partition {partition}: {offsets}"
     assert fetches(server, "incremental") - before >= 5, "the consumer fetched in a session"
+    assert session["forgotten"] >= PARTITIONS // 4, session
     assert_session_kept(session)
 
 

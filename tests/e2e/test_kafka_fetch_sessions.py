@@ -4,9 +4,9 @@ kafka-python 2.0.2 has no sessions) consumes many partitions while records arriv
 incremental fetches (pausing some partitions for a while), and gets every record exactly once
 and in order; with read_committed it gets the committed transactions only. The server's
 `strom_kafka_fetches_total` shows the fetches were incremental, and the client's own session
-bookkeeping (kp_session_consumer.py)
-shows the server honoured the session: no incremental answer repeated an unchanged partition
-or named one the client had forgotten. One server for the module."""
+bookkeeping (kp_session_consumer.py) shows the server honoured the session: no incremental
+answer repeated an unchanged partition or named one the client had forgotten. One server for
+the module."""
 
 import json
 import os

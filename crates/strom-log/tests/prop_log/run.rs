@@ -67,6 +67,9 @@ pub(crate) fn run(ops: Vec<Op>, segment_bytes: u64, index_interval: u64, always:
     run.finish();
 }
 
+/// A directory's segments as (base offset, bytes), as [`segments_on_disk`] lists them.
+type Segments = Vec<(i64, u64)>;
+
 /// The log under test, its directory and configuration, and the model it must match.
 struct Run {
     dir: PathBuf,
@@ -263,7 +266,7 @@ impl Run {
         ctx: &str,
         retention: LogConfig,
         now: i64,
-    ) -> (Vec<(i64, u64)>, Vec<(i64, u64)>, u64) {
+    ) -> (Segments, Segments, u64) {
         let before = segments_on_disk(&self.dir);
         let size_before = self.log.size_bytes();
         self.log.set_config(retention);

@@ -6,7 +6,7 @@ commits that offset synchronously (commit after process); errors are logged as
 `ASSIGN <topic>:<partition> ...` and `REVOKE ...` (the consumer protocol is incremental). It
 leaves the group cleanly when the stop file appears. With `GROUP_PROTOCOL=classic` in its
 environment it is a classic member instead (JoinGroup/SyncGroup, `cooperative-sticky`), as
-test_groups_mixed.py runs it.
+test_groups_mixed.py runs it (`CLASSIC_SESSION_MS` sets its session timeout, 6000 by default).
 
 usage: kip848_consumer.py BOOTSTRAP GROUP SUBSCRIPTION OUTPUT STOPFILE [ASSIGNOR [INSTANCE_ID]]
 (SUBSCRIPTION: comma-separated topics, or one `^regex`; ASSIGNOR `-` for the server default)
@@ -39,7 +39,7 @@ def main():
         config.update({
             "group.protocol": "classic",
             "partition.assignment.strategy": "cooperative-sticky",
-            "session.timeout.ms": 6000,
+            "session.timeout.ms": int(os.environ.get("CLASSIC_SESSION_MS", "6000")),
             "heartbeat.interval.ms": 300,
         })
     if assignor != "-":

@@ -4,7 +4,8 @@ with confluent-kafka: a `group.protocol=consumer` member and a `group.protocol=c
 takes everything, a REST Proxy v2 consumer instance (a classic member inside Strom) joins the
 consumer group, reads its share and leaves; every record is consumed exactly once across them.
 A consumer member joining a group of classic members upgrades it, and when it leaves the group
-is classic again."""
+is classic again. A SIGKILLed Strom restarts with the mixed group whole: both members keep
+their places and the committed offsets hold (no record lost or read twice)."""
 
 import base64
 import os
@@ -16,7 +17,9 @@ import requests
 from confluent_kafka.admin import AdminClient
 
 from kafka_group_records import decode_classic_member_metadata, latest, read_offsets_topic
-from test_groups_kip848 import HERE, Member, covers, create_topic, kill_all, produce, start, wait_until
+from kip848_describe import describe as describe_wire
+from test_groups_kip848 import (HERE, RESTART_SESSION_MS, Member, committed, covers, create_topic, kill_all,
+                                produce, start, wait_until)
 
 TOPIC = "mixed"
 PARTITIONS = 4
@@ -27,12 +30,13 @@ BINARY = {"accept": "application/vnd.kafka.binary.v2+json"}
 class ClassicMember(Member):
     """kip848_consumer.py as a classic member (`GROUP_PROTOCOL=classic`)."""
 
-    def __init__(self, tmp_path, name, bootstrap, group):
+    def __init__(self, tmp_path, name, bootstrap, group, session_ms=6000):
         self.output = tmp_path / f"{name}.out"
         self.stopfile = tmp_path / f"{name}.stop"
         args = [sys.executable, str(HERE / "kip848_consumer.py"), bootstrap, group, TOPIC,
                 str(self.output), str(self.stopfile)]
-        self.proc = subprocess.Popen(args, env={**os.environ, "GROUP_PROTOCOL": "classic"})
+        env = {**os.environ, "GROUP_PROTOCOL": "classic", "CLASSIC_SESSION_MS": str(session_ms)}
+        self.proc = subprocess.Popen(args, env=env)
 
 
 class HttpInstance:
@@ -86,13 +90,13 @@ def consumed(members, http=()):
     return values + [v for h in http for v in h.values]
 
 
-def wait_consumed(members, http, expected, what):
+def wait_consumed(members, http, expected, what, timeout=20):
     def done():
         for h in http:
             h.poll()
         return len(consumed(members, http)) >= len(expected)
 
-    wait_until(done, 20, what)
+    wait_until(done, timeout, what)
     got = consumed(members, http)
     assert sorted(got) == sorted(expected), f"{len(got)} records for {len(expected)}: duplicates or losses"
 
@@ -173,3 +177,47 @@ def test_a_consumer_member_upgrades_a_classic_group_which_downgrades_when_it_lea
         wait_consumed([classic, consumer], [], expected, "the records after the downgrade")
     finally:
         kill_all([m for m in (classic, consumer) if m is not None])
+
+
+def test_a_sigkilled_strom_restarts_with_the_mixed_group_and_its_offsets(strom_factory, tmp_path):
+    """A consumer-protocol member and a classic member consume and commit (after processing,
+    synchronously) every record; Strom is SIGKILLed and restarted; both members carry on with
+    their member ids (the classic one still classic in `__consumer_offsets`), the group is
+    still a consumer group, and the next records are read from the committed offsets: nothing
+    lost, nothing read twice (every record was committed before the kill)."""
+    strom = start(strom_factory, tmp_path, session_ms=RESTART_SESSION_MS)
+    create_topic(strom.bootstrap, TOPIC, PARTITIONS)
+    group = "mixed-restart"
+    consumer = Member(tmp_path, "consumer", strom.bootstrap, group, TOPIC)
+    # As long a session as the consumer member's: librdkafka may take seconds to find the
+    # restarted coordinator.
+    classic = ClassicMember(tmp_path, "classic", strom.bootstrap, group, session_ms=RESTART_SESSION_MS)
+    members = [consumer, classic]
+    try:
+        expected = [f"k{i}" for i in range(100)]
+        produce(strom.bootstrap, TOPIC, expected, PARTITIONS)
+        wait_until(lambda: covers(members, TOPIC, PARTITIONS) and all(m.assignment() for m in members),
+                   20, "the consumer and the classic member to share the partitions")
+        wait_consumed(members, [], expected, "the records before the kill")
+        wait_until(lambda: committed(strom.bootstrap, group, TOPIC, PARTITIONS) == [25] * PARTITIONS,
+                   10, "every record committed")
+        before = describe_wire(strom.bootstrap, group)
+        assert len(before["members"]) == 2, before
+        classic_meta = {"sessionTimeoutMs": RESTART_SESSION_MS, "protocols": ["cooperative-sticky"]}
+        assert sorted(classic_metadata(strom.bootstrap, group), key=str) == [None, classic_meta]
+
+        strom.kill()
+        strom.start()
+        batch = [f"l{i}" for i in range(100)]
+        produce(strom.bootstrap, TOPIC, batch, PARTITIONS)
+        expected += batch
+        wait_consumed(members, [], expected, "the records after the restart", timeout=40)
+        after = describe_wire(strom.bootstrap, group)
+        assert set(after["members"]) == set(before["members"]), "both members kept their places"
+        assert group_type(strom.bootstrap, group) == "CONSUMER"
+        assert sorted(classic_metadata(strom.bootstrap, group), key=str) == [None, classic_meta]
+        assert covers(members, TOPIC, PARTITIONS) and all(m.assignment() for m in members)
+        wait_until(lambda: committed(strom.bootstrap, group, TOPIC, PARTITIONS) == [50] * PARTITIONS,
+                   10, "every record after the restart committed")
+    finally:
+        kill_all(members)

@@ -1,9 +1,12 @@
 """Fetch sessions (KIP-227) with a real client that uses them: kafka-python >= 2.1 (installed
 apart by tests/install-deps.sh into tests/e2e/.kafka-python-sessions, since the suite's
 kafka-python 2.0.2 has no sessions) consumes many partitions while records arrive, through
-incremental fetches, and gets every record exactly once and in order; with read_committed
-it gets the committed transactions only. The server's `strom_kafka_fetches_total` shows the
-fetches were incremental. One server for the module."""
+incremental fetches (pausing some partitions for a while), and gets every record exactly once
+and in order; with read_committed it gets the committed transactions only. The server's
+`strom_kafka_fetches_total` shows the fetches were incremental, and the client's own session
+bookkeeping (kp_session_consumer.py) shows the server honoured the session: no incremental
+answer repeated an unchanged partition or named one the client had forgotten. One server for
+the module."""
 
 import json
 import os
@@ -32,22 +35,32 @@ def server(tmp_path_factory):
     s.stop()
 
 
-def session_consumer(server, topic, count, isolation):
+def session_consumer(server, topic, count, isolation, pause=0):
+    """kp_session_consumer.py in a session; `pause` seconds of a quarter of the partitions."""
     assert (KAFKA_PYTHON / "kafka").is_dir(), f"run tests/install-deps.sh: no {KAFKA_PYTHON}"
     env = {**os.environ, "PYTHONPATH": str(KAFKA_PYTHON)}
     proc = subprocess.Popen(
         [sys.executable, str(HERE / "kp_session_consumer.py"), server.bootstrap, topic,
-         str(PARTITIONS), str(count), isolation],
+         str(PARTITIONS), str(count), isolation, "1", str(pause)],
         stdout=subprocess.PIPE, text=True, env=env)
     assert proc.stdout.readline().strip() == "ready"
     return proc
 
 
 def finish(proc):
+    """The records the consumer got, and its `session` counts (kp_session_consumer.py)."""
     out, _ = proc.communicate(timeout=90)
     result = json.loads(out.strip().splitlines()[-1])
     assert tuple(int(x) for x in result["version"].split(".")[:2]) >= (2, 1), result["version"]
-    return result["records"]
+    return result["records"], result["session"]
+
+
+def assert_session_kept(session):
+    """The server answered each incremental fetch with changed partitions only, and never
+    with one the client had forgotten (the client would have closed the session)."""
+    assert session["incremental"] >= 5, session
+    assert session["unchanged"] == 0, f"incremental answers repeated unchanged partitions: {session}"
+    assert session["rejected"] == 0, f"the client rejected answers (a forgotten partition?): {session}"
 
 
 def fetches(server, session):
@@ -60,7 +73,9 @@ def test_incremental_fetches_deliver_every_record_once_in_order(server):
     create_topic(server.bootstrap, "sessions", PARTITIONS)
     before = fetches(server, "incremental")
     total = 240
-    proc = session_consumer(server, "sessions", total, "read_uncommitted")
+    # A quarter of the partitions is paused for a second while records arrive: the client
+    # forgets them from its session meanwhile, and must get nothing of them until it resumes.
+    proc = session_consumer(server, "sessions", total, "read_uncommitted", pause=1.0)
     producer = Producer({"bootstrap.servers": server.bootstrap, "linger.ms": 0})
     # Records trickle in over a few rounds, a few partitions at a time, so most fetches of
     # the session carry changes for only some partitions.
@@ -70,7 +85,8 @@ def test_incremental_fetches_deliver_every_record_once_in_order(server):
             producer.flush(10)
             time.sleep(0.3)
     producer.flush(10)
-    records = finish(proc)
+    records, session = finish(proc)
+    print("session", session)
     assert sorted(int(v) for _, _, v in records) == list(range(total))
     by_partition = {}
     for partition, offset, _ in records:
@@ -78,6 +94,8 @@ def test_incremental_fetches_deliver_every_record_once_in_order(server):
     for partition, offsets in by_partition.items():
         assert offsets == list(range(len(offsets))), f"partition {partition}: {offsets}"
     assert fetches(server, "incremental") - before >= 5, "the consumer fetched in a session"
+    assert session["forgotten"] >= PARTITIONS // 4, session
+    assert_session_kept(session)
 
 
 def test_read_committed_session_skips_aborted_transactions(server):
@@ -99,8 +117,10 @@ def test_read_committed_session_skips_aborted_transactions(server):
         else:
             producer.abort_transaction(30)
         time.sleep(0.3)
-    records = finish(proc)
+    records, session = finish(proc)
+    print("session", session)
     assert sorted(v for _, _, v in records) == sorted(expected)
+    assert_session_kept(session)
 
 
 
@@ -114,7 +134,9 @@ def test_zero_slots_turn_sessions_off(tmp_path):
         for i in range(20):
             producer.produce("no-sessions", str(i).encode(), partition=i % PARTITIONS)
         producer.flush(10)
-        assert sorted(int(v) for _, _, v in finish(proc)) == list(range(20))
+        records, session = finish(proc)
+        assert sorted(int(v) for _, _, v in records) == list(range(20))
+        assert session["incremental"] == 0, session
         assert fetches(off, "new") >= 2, "the client asked for a session each time"
         assert fetches(off, "incremental") == 0
     finally:

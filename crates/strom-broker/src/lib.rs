@@ -31,7 +31,7 @@ mod topic_config_defs;
 pub mod txn;
 
 pub use append_policy::{AppendPolicy, RecordError, RecordErrorKind};
-pub use broker::{Broker, BrokerConfig, MAX_PARTITIONS};
+pub use broker::{random_bytes, Broker, BrokerConfig, MAX_PARTITIONS};
 pub use connection_limits::{
     ConnectionLimits, ConnectionLimitsConfig, ConnectionPermit, ConnectionRefused,
 };

@@ -108,7 +108,9 @@ fn io(path: &Path) -> impl Fn(std::io::Error) -> BrokerError + '_ {
     }
 }
 
-pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
+/// `N` bytes for ids that only need to be unique (topic ids, cluster id, REST consumer
+/// instance names); not for secrets.
+pub fn random_bytes<const N: usize>() -> [u8; N] {
     let mut out = [0u8; N];
     // Not security-sensitive: ids only need to be unique. Mix time, pid and a hashed counter.
     use std::hash::{BuildHasher, Hasher};

@@ -45,7 +45,6 @@ impl Broker {
         partitions: i32,
         configs: &BTreeMap<String, String>,
     ) -> Result<(), BrokerError> {
-        validate_topic_name(name)?;
         refuse_internal(name, ClientOperation::Create)?;
         self.validate_shape(name, partitions, configs)
     }

@@ -203,7 +203,10 @@ pub async fn create(
             return Err(bad("name must be 1 to 255 characters without '/'".into()))
         }
         Some(n) => n,
-        None => format!("rest-consumer-{:016x}", rand_id()),
+        None => format!(
+            "rest-consumer-{:016x}",
+            u64::from_le_bytes(strom_broker::random_bytes::<8>())
+        ),
     };
     let timeout = req
         .instance_timeout_ms
@@ -235,18 +238,6 @@ pub async fn create(
         .unwrap_or("localhost");
     let base_uri = format!("http://{host}/consumers/{group}/instances/{name}");
     Ok(v2_json(json!({"instance_id": name, "base_uri": base_uri})))
-}
-
-fn rand_id() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0),
-    );
-    h.finish()
 }
 
 /// REST Proxy v2: delete a consumer instance (it leaves the group).

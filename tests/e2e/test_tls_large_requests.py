@@ -11,27 +11,14 @@ import socket
 import ssl
 import time
 
-import pytest
 from kafka.protocol.produce import ProduceRequest
 from kafka.record.memory_records import MemoryRecordsBuilder
 
 from kafka_support import Wire, consume, create_topic
-from test_tls import wait_for_log
-from tls_support import Pki, start_tls_server
+# The fixtures (a PKI made in tmp_path, a server with TLS listeners) are test_tls.py's.
+from test_tls import pki, tls_strom, wait_for_log  # noqa: F401
 
 DEADLINE = 30
-
-
-@pytest.fixture
-def pki(tmp_path):
-    return Pki(tmp_path / "pki")
-
-
-@pytest.fixture
-def tls_strom(tmp_path, pki):
-    server = start_tls_server(tmp_path, pki, log="info,strom_kafka=debug")
-    yield server
-    assert server.stop() in (None, 0), server.log_text()
 
 
 def tls_wire(server, pki):

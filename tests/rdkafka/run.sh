@@ -25,6 +25,7 @@
 #                          0045_resubscribe_with_regex:consumer:do_test_resubscribe_with_regex)
 #   STROM_RDKAFKA_PAR      tests run in parallel [default: 4]
 #   STROM_CACHE_DIR        build cache [default: ~/.cache/strom]
+# `run.sh --build-only` builds (or finds) librdkafka and its test-runner and stops there.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -44,6 +45,7 @@ ci_skipped="0055_producer_latency"
 export TEST_KAFKA_VERSION=4.0.0
 
 "$here/build.sh" "$cache" "$rdk_package" "$rdk_version"
+[ "${1:-}" != --build-only ] || exit 0
 [ -x "$strom_bin" ] || { echo "strom binary not found: $strom_bin (cargo build --release -p strom)" >&2; exit 1; }
 
 # "name scenario [sub-test]" lines without comments.

@@ -26,9 +26,9 @@ else
   "${disk_errors[@]}" read_only_permissions
 fi
 # The binary the end-to-end suites run is the one `cargo install --path crates/strom --locked`
-# builds: `-p strom` alone, whose features differ from the workspace test build's (the workspace
-# adds tokio's `test-util`, a dev-dependency of strom-broker). Building it here once lets
-# test_packaging.py's `cargo install` reuse every artifact instead of rebuilding them.
+# builds: `-p strom` alone. Its features are the workspace test build's (tokio's `test-util` is
+# on in every build, Cargo.toml), so this finds it already built, and test_packaging.py's
+# `cargo install` reuses every artifact.
 echo "== build strom (release, as cargo install builds it)"; cargo build --release --locked -p strom
 # The end-to-end suite and librdkafka's suite run at the same time (separate servers, ports and
 # directories); librdkafka's output goes to a file, printed when it ends; both must pass.

@@ -16,6 +16,12 @@ aside) and measures its plaintext and TLS sides in the same rounds ("base plaint
 tls"), so a change to the TLS path is judged against the unchanged build under the same load;
 each build's own TLS / plaintext ratio per round is printed after the table.
 
+Then the same produce rounds with a second client, Debian's Sarama (tests/bench/sarama_side.py,
+skipped with `--skip-sarama` or without Go): its TLS writes whole 16 KiB records where
+librdkafka's write many small ones. For each client and build the table is followed by the
+server's CPU per byte plaintext / TLS and the ratio a server whose TLS cost nothing would reach
+on this machine, from the CPU both processes spent (they share its cores).
+
 Connection set-up: `--connections` sequential connections that each complete one Kafka
 ApiVersions round trip: plain TCP, TLS (server certificate verified), and mTLS (client
 certificate too). Printed: milliseconds per connection and the ratio to plain TCP.
@@ -36,6 +42,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "e2e"))
 sys.path.insert(0, str(HERE))
+import sarama_side  # noqa: E402
 from throughput_support import measure, print_table  # noqa: E402
 from tls_support import Pki, start_tls_server  # noqa: E402
 
@@ -99,6 +106,7 @@ def main():
     args.add_argument("--connections", type=int, default=300)
     args.add_argument("--baseline", help="another strom binary measured in the same rounds")
     args.add_argument("--skip-connections", action="store_true")
+    args.add_argument("--skip-sarama", action="store_true")
     opts = args.parse_args()
     print(f"load average at start: {os.getloadavg()}", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
@@ -116,6 +124,15 @@ def main():
             results = measure(pids, sides, opts.mib, opts.passes)
             print_table(results, opts.mib, opts.passes)
             own_ratios(results, list(servers))
+            for prefix in servers:
+                sarama_side.bounds(results, f"{prefix}librdkafka", f"{prefix}plaintext",
+                                   f"{prefix}tls")
+            if not opts.skip_sarama and sarama_side.available():
+                go = sarama_side.measure(pids, sides, opts.mib, opts.passes)
+                sarama_side.print_table(go, opts.mib, opts.passes)
+                for prefix in servers:
+                    sarama_side.bounds(go, f"{prefix}sarama", f"{prefix}plaintext",
+                                       f"{prefix}tls")
             print(f"load average at end: {os.getloadavg()}", flush=True)
             if opts.skip_connections:
                 return

@@ -1,0 +1,104 @@
+"""The TLS benchmark's second client: Debian's Sarama (Go's crypto/tls) producing 1 KiB records.
+
+librdkafka hands OpenSSL the produce request slice by slice, and where it keeps a record's value
+by reference (a quarter of 1 KiB records in tls_bench.py's runs) that value and the record's
+header each become a TLS record and a `write` of their own: its TLS cost is mostly its own
+system calls. Go's crypto/tls writes a request as whole 16 KiB records, so the same measurement
+with Sarama shows how much of the TLS / plaintext gap belongs to the client (tls_bench.py
+prints both, and for each client the ratio a server with no TLS cost at all would reach).
+"""
+
+import hashlib
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import time
+from pathlib import Path
+
+from throughput_support import abba, cpu_seconds, delete_topic, spread
+
+SOURCE = Path(__file__).resolve().parent / "go" / "sarama_bench.go"
+GOPATH = "/usr/share/gocode"
+
+
+def available():
+    return shutil.which("go") is not None and (Path(GOPATH) / "src/github.com/Shopify/sarama").is_dir()
+
+
+def binary():
+    """The benchmark client, built once per source version (as test_kafka_sarama.py does)."""
+    digest = hashlib.sha256(SOURCE.read_bytes()).hexdigest()[:16]
+    cache = Path(os.environ.get("STROM_CACHE_DIR", Path.home() / ".cache/strom")) / "go"
+    built = cache / f"sarama_bench-{digest}"
+    if not built.exists():
+        cache.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, "GO111MODULE": "off", "GOPATH": GOPATH, "GOFLAGS": ""}
+        env.setdefault("GOCACHE", str(cache / "build-cache"))
+        tmp = built.with_suffix(".tmp")
+        subprocess.run(["go", "build", "-o", str(tmp), str(SOURCE)], env=env, check=True,
+                       timeout=600, capture_output=True)
+        tmp.rename(built)
+    return str(built)
+
+
+def measure(pids, confs, mib, rounds):
+    """`confs`: {side: confluent-kafka config} as for throughput_support.measure, `pids`:
+    {side: server pid}. Per round (ABBA) Sarama
+    produces `mib` MiB into a fresh topic; returns {side: {produce, cpu_produce,
+    client_produce: [values]}} as throughput_support.measure does for the produce phase."""
+    exe = binary()
+    results = {side: {"produce": [], "cpu_produce": [], "client_produce": []} for side in confs}
+    for r in range(rounds):
+        for side in abba(confs, r):
+            pid, conf = pids[side], confs[side]
+            topic = f"sarama-{side.replace(' ', '-')}-{r}"
+            args = [exe, conf["bootstrap.servers"], topic, str(mib * 1024), "1024"]
+            ca = conf.get("ssl.ca.location")
+            server0, client0 = cpu_seconds(pid), children_cpu()
+            done = subprocess.run(args + ([ca] if ca else []), capture_output=True,
+                                  text=True, timeout=600)
+            assert done.returncode == 0, done.stderr[-2000:]
+            delete_topic(conf, topic)
+            seconds = json.loads(done.stdout.splitlines()[-1])["seconds"]
+            res = results[side]
+            res["produce"].append(mib * 1.048576 / seconds)
+            res["cpu_produce"].append(cpu_seconds(pid) - server0)
+            res["client_produce"].append(children_cpu() - client0)
+            print(f"round {r} sarama {side:13}: produce {res['produce'][-1]:7.1f} MB/s in "
+                  f"{seconds:.2f} s (CPU server {res['cpu_produce'][-1]:.2f} s, client "
+                  f"{res['client_produce'][-1]:.2f} s)", flush=True)
+    return results
+
+
+def children_cpu():
+    t = os.times()
+    return t.children_user + t.children_system
+
+
+def print_table(results, mib, rounds):
+    sides = list(results)
+    print(f"\nSarama: {mib} MiB of 1 KiB records per side and round, {rounds} rounds (ABBA); "
+          "median (min-max) MB/s, ratio to the first side within each round, median CPU "
+          "seconds of the server and of the client process")
+    print("| side | produce MB/s | ratio | CPU server / client |")
+    print("|---|---:|---:|---:|")
+    for side in sides:
+        ratios = [a / b for a, b in zip(results[side]["produce"], results[sides[0]]["produce"])]
+        print(f"| {side} | {spread(results[side]['produce'])} | {statistics.median(ratios):.2f} "
+              f"({min(ratios):.2f}-{max(ratios):.2f}) | "
+              f"{statistics.median(results[side]['cpu_produce']):.2f} / "
+              f"{statistics.median(results[side]['client_produce']):.2f} s |")
+
+
+def bounds(results, client, plain, tls):
+    """What the TLS / plaintext produce ratio would be if the server's TLS cost were zero: both
+    processes share the machine's cores, so throughput follows the CPU both spend per byte."""
+    med = lambda side, k: statistics.median(results[side][k])  # noqa: E731
+    server_p, client_p = med(plain, "cpu_produce"), med(plain, "client_produce")
+    server_t, client_t = med(tls, "cpu_produce"), med(tls, "client_produce")
+    print(f"{client}, produce: server CPU per byte plaintext / TLS {server_p / server_t:.2f}; "
+          f"the client's TLS extra {client_t - client_p:.2f} CPU-s against the server's "
+          f"{server_t - server_p:.2f}; with a server whose TLS cost nothing the ratio would be "
+          f"{(server_p + client_p) / (server_p + client_t):.2f}")

@@ -8,39 +8,16 @@ with Sarama shows how much of the TLS / plaintext gap belongs to the client (tls
 prints both, and for each client the ratio a server with no TLS cost at all would reach).
 """
 
-import hashlib
 import json
 import os
-import shutil
 import statistics
 import subprocess
-import time
 from pathlib import Path
 
+import go_build  # tests/e2e, on the path tls_bench.py sets
 from throughput_support import abba, cpu_seconds, delete_topic, spread
 
 SOURCE = Path(__file__).resolve().parent / "go" / "sarama_bench.go"
-GOPATH = "/usr/share/gocode"
-
-
-def available():
-    return shutil.which("go") is not None and (Path(GOPATH) / "src/github.com/Shopify/sarama").is_dir()
-
-
-def binary():
-    """The benchmark client, built once per source version (as test_kafka_sarama.py does)."""
-    digest = hashlib.sha256(SOURCE.read_bytes()).hexdigest()[:16]
-    cache = Path(os.environ.get("STROM_CACHE_DIR", Path.home() / ".cache/strom")) / "go"
-    built = cache / f"sarama_bench-{digest}"
-    if not built.exists():
-        cache.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, "GO111MODULE": "off", "GOPATH": GOPATH, "GOFLAGS": ""}
-        env.setdefault("GOCACHE", str(cache / "build-cache"))
-        tmp = built.with_suffix(".tmp")
-        subprocess.run(["go", "build", "-o", str(tmp), str(SOURCE)], env=env, check=True,
-                       timeout=600, capture_output=True)
-        tmp.rename(built)
-    return str(built)
 
 
 def measure(pids, confs, mib, rounds):
@@ -48,7 +25,7 @@ def measure(pids, confs, mib, rounds):
     {side: server pid}. Per round (ABBA) Sarama
     produces `mib` MiB into a fresh topic; returns {side: {produce, cpu_produce,
     client_produce: [values]}} as throughput_support.measure does for the produce phase."""
-    exe = binary()
+    exe = go_build.build(SOURCE)
     results = {side: {"produce": [], "cpu_produce": [], "client_produce": []} for side in confs}
     for r in range(rounds):
         for side in abba(confs, r):

@@ -42,6 +42,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "e2e"))
 sys.path.insert(0, str(HERE))
+import go_build  # noqa: E402
 import sarama_side  # noqa: E402
 from throughput_support import measure, print_table  # noqa: E402
 from tls_support import Pki, start_tls_server  # noqa: E402
@@ -127,7 +128,7 @@ def main():
             for prefix in servers:
                 sarama_side.bounds(results, f"{prefix}librdkafka", f"{prefix}plaintext",
                                    f"{prefix}tls")
-            if not opts.skip_sarama and sarama_side.available():
+            if not opts.skip_sarama and go_build.sarama_available():
                 go = sarama_side.measure(pids, sides, opts.mib, opts.passes)
                 sarama_side.print_table(go, opts.mib, opts.passes)
                 for prefix in servers:

@@ -6,10 +6,7 @@ and Kafka 4.0 dropped v0-v1 as Strom does) are read back by another client. Sara
 -1 as each batch's max timestamp; Strom raises it to the records' highest, as Kafka does. The client is
 tests/e2e/go/sarama_client.go; its binary is cached by source hash under ~/.cache/strom/go."""
 
-import hashlib
 import json
-import os
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -17,33 +14,19 @@ from pathlib import Path
 import confluent_kafka as ck
 import pytest
 
+from go_build import build, sarama_available
 from kafka_support import consume, create_topic
 
 SOURCE = Path(__file__).parent / "go" / "sarama_client.go"
-GOPATH = "/usr/share/gocode"
-SARAMA = Path(GOPATH) / "src/github.com/Shopify/sarama"
 
 pytestmark = pytest.mark.skipif(
-    shutil.which("go") is None or not SARAMA.is_dir(),
-    reason="go or Debian's Sarama missing (tests/install-deps.sh)",
+    not sarama_available(), reason="go or Debian's Sarama missing (tests/install-deps.sh)"
 )
 
 
 @pytest.fixture(scope="module")
 def sarama_bin():
-    digest = hashlib.sha256(SOURCE.read_bytes()).hexdigest()[:16]
-    cache = Path(os.environ.get("STROM_CACHE_DIR", Path.home() / ".cache/strom")) / "go"
-    binary = cache / f"sarama_client-{digest}"
-    if not binary.exists():
-        cache.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, "GO111MODULE": "off", "GOPATH": GOPATH, "GOFLAGS": ""}
-        env.setdefault("GOCACHE", str(cache / "build-cache"))
-        tmp = binary.with_suffix(".tmp")
-        subprocess.run(
-            ["go", "build", "-o", str(tmp), str(SOURCE)], env=env, check=True, timeout=600
-        )
-        tmp.rename(binary)
-    return str(binary)
+    return build(SOURCE)
 
 
 def run(sarama_bin, *args, timeout=120):

@@ -17,7 +17,8 @@ stamp() { printf '== [%d:%02d] %s\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*"; }
 stamp "cargo fmt"; cargo fmt --all -- --check
 stamp "cargo clippy"; cargo clippy --workspace --all-targets -- -D warnings
 stamp "cargo test"; cargo test --workspace --release --no-fail-fast
-disk_errors=(cargo test --release -p strom-log --test disk_errors -- --ignored)
+# `--workspace` (not `-p strom-log`) keeps the features of the build above, so nothing recompiles.
+disk_errors=(cargo test --workspace --release --test disk_errors -- --ignored)
 if [ "${STROM_REQUIRE_ROOT_TESTS:-0}" = 1 ] || [ "$(id -u)" = 0 ]; then
   stamp "disk-error tests that need root (tmpfs)"
   "${disk_errors[@]}" tmpfs full_disk

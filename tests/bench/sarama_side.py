@@ -15,7 +15,7 @@ import subprocess
 from pathlib import Path
 
 import go_build  # tests/e2e, on the path tls_bench.py sets
-from throughput_support import abba, cpu_seconds, delete_topic, spread
+from throughput_support import abba, cpu_seconds, delete_topic
 
 SOURCE = Path(__file__).resolve().parent / "go" / "sarama_bench.go"
 
@@ -36,13 +36,14 @@ def measure(pids, confs, mib, rounds):
             server0, client0 = cpu_seconds(pid), children_cpu()
             done = subprocess.run(args + ([ca] if ca else []), capture_output=True,
                                   text=True, timeout=600)
+            server1, client1 = cpu_seconds(pid), children_cpu()
             assert done.returncode == 0, done.stderr[-2000:]
             delete_topic(conf, topic)
             seconds = json.loads(done.stdout.splitlines()[-1])["seconds"]
             res = results[side]
             res["produce"].append(mib * 1.048576 / seconds)
-            res["cpu_produce"].append(cpu_seconds(pid) - server0)
-            res["client_produce"].append(children_cpu() - client0)
+            res["cpu_produce"].append(server1 - server0)
+            res["client_produce"].append(client1 - client0)
             print(f"round {r} sarama {side:13}: produce {res['produce'][-1]:7.1f} MB/s in "
                   f"{seconds:.2f} s (CPU server {res['cpu_produce'][-1]:.2f} s, client "
                   f"{res['client_produce'][-1]:.2f} s)", flush=True)
@@ -52,21 +53,6 @@ def measure(pids, confs, mib, rounds):
 def children_cpu():
     t = os.times()
     return t.children_user + t.children_system
-
-
-def print_table(results, mib, rounds):
-    sides = list(results)
-    print(f"\nSarama: {mib} MiB of 1 KiB records per side and round, {rounds} rounds (ABBA); "
-          "median (min-max) MB/s, ratio to the first side within each round, median CPU "
-          "seconds of the server and of the client process")
-    print("| side | produce MB/s | ratio | CPU server / client |")
-    print("|---|---:|---:|---:|")
-    for side in sides:
-        ratios = [a / b for a, b in zip(results[side]["produce"], results[sides[0]]["produce"])]
-        print(f"| {side} | {spread(results[side]['produce'])} | {statistics.median(ratios):.2f} "
-              f"({min(ratios):.2f}-{max(ratios):.2f}) | "
-              f"{statistics.median(results[side]['cpu_produce']):.2f} / "
-              f"{statistics.median(results[side]['client_produce']):.2f} s |")
 
 
 def bounds(results, client, plain, tls):

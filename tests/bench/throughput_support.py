@@ -102,22 +102,21 @@ def delete_topic(conf, topic):
         future.result(timeout=60)
 
 
-def print_table(results, mib, rounds):
+def print_table(results, mib, rounds, phases=PHASES, client="librdkafka's threads included"):
     """A markdown table per phase: MB/s median (min-max); the ratio to the first side taken
     within each round (both sides ran minutes apart at most, under the same load), median
     (min-max) over rounds; and the median CPU seconds of server and client."""
     sides = list(results)
     print(f"\n{mib} MiB of 1 KiB records per side and round, {rounds} rounds (ABBA); "
           "median (min-max) MB/s, ratio to the first side within each round, median (min-max), "
-          "median CPU seconds of the "
-          "server and of the client process (librdkafka's threads included)")
-    print("| side | produce MB/s | ratio | CPU server / client | consume MB/s | ratio "
-          "| CPU server / client |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+          f"median CPU seconds of the server and of the client process ({client})")
+    print("| side | " + " | ".join(f"{phase} MB/s | ratio | CPU server / client"
+                                    for phase in phases) + " |")
+    print("|---|" + "---:|---:|---:|" * len(phases))
     med = lambda side, k: statistics.median(results[side][k])  # noqa: E731
     for side in sides:
         cells = []
-        for phase in PHASES:
+        for phase in phases:
             ratios = [a / b for a, b in zip(results[side][phase], results[sides[0]][phase])]
             cells.append(f"{spread(results[side][phase])} | {statistics.median(ratios):.2f} "
                          f"({min(ratios):.2f}-{max(ratios):.2f}) | "

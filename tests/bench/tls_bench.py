@@ -130,7 +130,9 @@ def main():
                                    f"{prefix}tls")
             if not opts.skip_sarama and go_build.sarama_available():
                 go = sarama_side.measure(pids, sides, opts.mib, opts.passes)
-                sarama_side.print_table(go, opts.mib, opts.passes)
+                print("\nSarama, the same produce rounds:")
+                print_table(go, opts.mib, opts.passes, phases=("produce",),
+                            client="Sarama's Go process")
                 for prefix in servers:
                     sarama_side.bounds(go, f"{prefix}sarama", f"{prefix}plaintext",
                                        f"{prefix}tls")

@@ -142,6 +142,26 @@ run_suite() {
     TESTS="$tests" TEST_REPORT="$4.report.json" env "${protocol[@]}" ./test-runner "${args[@]}") >"$4.log" 2>&1
 }
 
+# A long test that fails runs once more in a runner of its own (the other runners go on), and
+# must pass then; the first run's failing lines are printed with the results. Why: 0113's
+# sub-tests count rebalance callbacks and wait until the counts are the ones they expect. On a
+# busy machine (CI runs the end-to-end suite beside this one on two cores) a follower's SyncGroup
+# can reach the coordinator after the leader has already rejoined for the next generation; it is
+# answered REBALANCE_IN_PROGRESS, as Kafka answers it, the follower misses one (empty)
+# assignment, and the test waits for a count that never comes until it times out. Seen once in
+# CI; reproduced with competing processes about once in ten runs, never in 33 with them at a
+# lower priority (docs/kafka.md, "librdkafka's test suite").
+run_long() { # <dir> <scenario>
+  run_suite "$1" "$2" "$1/long.txt" "$1/long" 1 || true
+  python3 "$here/check.py" "$1/long.txt" "$1/long.report.json" >/dev/null 2>&1 && return 0
+  {
+    echo "== scenario $2: $(paste -sd' ' "$1/long.txt") failed on its first run, and ran once more:"
+    grep -aE '### Test' "$1/long.log" | tail -5
+  } >"$1/long.first"
+  mv "$1/long.log" "$1/long.first.log"
+  run_suite "$1" "$2" "$1/long.txt" "$1/long" 1
+}
+
 run_scenario() { # <scenario> <auto-create> [sasl_ssl]; non-zero if a listed test did not pass
   local dir="$work/$1" status=0 long_pid="" part
   awk -v s="$1" '$2 == s && $3 == "" { print $1 }' "$work/all.txt" >"$work/$1.txt"
@@ -159,7 +179,7 @@ run_scenario() { # <scenario> <auto-create> [sasl_ssl]; non-zero if a listed tes
   grep -xF -f <(printf '%s\n' $long_tests) "$work/$1.txt" >"$dir/long.txt" || true
   grep -vxF -f <(printf '%s\n' $long_tests) "$work/$1.txt" >"$dir/rest.txt" || true
   if [ -s "$dir/long.txt" ]; then
-    run_suite "$dir" "$1" "$dir/long.txt" "$dir/long" 1 &
+    run_long "$dir" "$1" &
     long_pid=$!
   fi
   # Each sub-test entry: a runner of its own beside the others, with SUBTESTS set.
@@ -177,6 +197,7 @@ run_scenario() { # <scenario> <auto-create> [sasl_ssl]; non-zero if a listed tes
   stop_strom
   for part in long rest $(seq -f 'single%g' 1 "$n"); do
     [ -s "$dir/$part.txt" ] || continue
+    [ ! -f "$dir/$part.first" ] || cat "$dir/$part.first"
     python3 "$here/check.py" "$dir/$part.txt" "$dir/$part.report.json" || status=1
     if [ -f "$dir/$part.sub" ]; then
       # The test passes even when the filter matches no sub-test: its PASS line must be there.

@@ -7,7 +7,7 @@
 //! are listed in [`UNCHECKED`], so a route whose row loses its check (turned `Handler`)
 //! fails here instead of dropping out of the matrix.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

@@ -1,6 +1,6 @@
 //! Server-Sent Events and WebSocket round trips against a real listener.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

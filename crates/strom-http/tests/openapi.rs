@@ -3,7 +3,7 @@
 //! routes we expect. Together with the `routes.rs` unit test (no route bypasses the
 //! documented `routes!` registration) this keeps the document true both ways.
 
-mod common;
+use crate::common;
 
 use serde_json::Value;
 

@@ -3,7 +3,7 @@
 //! problem+json to writes, deletes and config changes while reads work; and a storage error
 //! reaches the client without a server path.
 
-mod common;
+use crate::common;
 
 use serde_json::{json, Value};
 

@@ -20,7 +20,7 @@ use strom_broker::{Broker, GroupCoordinator};
 use strom_kafka::KafkaConfig;
 use tokio::sync::watch;
 
-mod common;
+use crate::common;
 pub use common::Client;
 
 #[path = "authz/acl_api.rs"]

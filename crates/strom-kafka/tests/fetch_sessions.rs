@@ -15,7 +15,7 @@ use strom_broker::NewRecord;
 use strom_kafka::fetch_sessions::{FetchSessionCache, EVICTION_AGE};
 use strom_kafka::KafkaConfig;
 
-mod common;
+use crate::common;
 use common::{Client, Server};
 
 async fn start(slots: usize) -> Server {

@@ -16,7 +16,7 @@ use strom_broker::Broker;
 use strom_kafka::KafkaConfig;
 use tokio::io::AsyncWriteExt;
 
-mod common;
+use crate::common;
 use common::Client;
 
 #[path = "../../strom-auth/src/sasl/scram_client.rs"]

@@ -12,7 +12,7 @@ use bytes::Bytes;
 use kafka_protocol::messages::*;
 use strom_kafka::SUPPORTED_APIS;
 
-mod common;
+use crate::common;
 #[path = "server/requests.rs"]
 mod requests;
 use common::{Client, Server};
